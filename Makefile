@@ -1,0 +1,37 @@
+# pano-depth workbench. Every target sets itself up first (see scripts/setup.sh).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-$(shell sha1sum pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup demo test lint lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
+	rm -f $(VENV)/.setup-*
+	touch $@
+
+demo: setup  ## run the main job end to end on data_samples/ into outputs/demo/
+	$(VENV)/bin/workbench demo --out outputs/demo
+
+test: setup  ## lint, then all tests (unit, notebooks, browser)
+	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check workbench tests benchmarks
+	$(VENV)/bin/ruff format --check workbench tests benchmarks
+
+lab: setup  ## JupyterLab on notebooks/ with the package importable
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: setup  ## every benchmark; writes benchmarks/results/*.json
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf outputs artifacts .pytest_cache .hypothesis

@@ -1,0 +1,43 @@
+import json
+import subprocess
+import sys
+import time
+
+from workbench.cli import main
+
+
+def test_help_is_fast_and_tf_free():
+    code = (
+        "import sys, time; t=time.perf_counter(); from workbench.cli import build_parser; "
+        "build_parser().format_help(); "
+        "print(time.perf_counter()-t, 'tensorflow' in sys.modules, 'open3d' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    dt, tf, o3d = out.stdout.split()
+    assert tf == "False" and o3d == "False"
+    assert float(dt) < 1.0
+
+
+def test_help_subprocess():
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "demo" in out.stdout
+    assert time.perf_counter() - t < 5  # generous: process start on a loaded CI box
+
+
+def test_demo_writes_outputs(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--height", "64"]) == 0
+    for name in ("box_depth.png", "box_normals.png", "box_points.ply", "summary.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["geometry"]["normals_within_5deg"] > 0.9
+
+
+def test_user_error_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "file"
+    bad.write_text("x")
+    code = main(["demo", "--out", str(bad / "sub"), "--height", "64"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("workbench: error:") and "Traceback" not in err

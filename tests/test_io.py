@@ -1,0 +1,41 @@
+import os
+
+import numpy as np
+import pytest
+
+from workbench.errors import WorkbenchError
+from workbench.io import atomic_path, read_image, read_rgb, write_image, write_text_atomic
+
+
+def test_atomic_keeps_old_file_on_error(tmp_path):
+    f = tmp_path / "a.txt"
+    write_text_atomic(f, "old")
+    with pytest.raises(RuntimeError), atomic_path(f) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash")
+    assert f.read_text() == "old"
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_image_round_trip(tmp_path):
+    img = np.random.default_rng(0).integers(0, 256, (8, 16, 3), dtype=np.uint8)
+    write_image(tmp_path / "a.png", img)
+    assert np.array_equal(read_rgb(tmp_path / "a.png"), img)
+    d = np.random.default_rng(0).integers(0, 65535, (8, 16), dtype=np.uint16)
+    write_image(tmp_path / "d.png", d)
+    assert np.array_equal(read_image(tmp_path / "d.png"), d)
+
+
+def test_bad_images(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(WorkbenchError, match="empty file"):
+        read_rgb(tmp_path / "empty.jpg")
+    img = np.zeros((32, 64, 3), np.uint8)
+    write_image(tmp_path / "t.jpg", img)
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WorkbenchError, match="truncated|unreadable") as e:
+        read_rgb(tmp_path / "t.jpg")
+    assert "t.jpg" in str(e.value)
+    with pytest.raises(WorkbenchError, match="not found"):
+        read_rgb(tmp_path / "missing.png")

@@ -1,0 +1,81 @@
+"""The ``workbench`` command line. ``--help`` imports neither TensorFlow nor open3d.
+
+Every verb has a config dataclass in :mod:`workbench.configs` and a ``run(config) -> int`` function
+imported only when the verb runs. User errors print one line,
+``workbench: error: <file>: <what is wrong> (<what was expected>)``, and exit with status 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from workbench import configs
+from workbench.config import add_arguments, from_namespace
+
+# verb -> (config class name, "module:function", one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("DemoConfig", "workbench.demo:run", "run the end-to-end demo into outputs/demo"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="pano-depth workbench: monocular depth on 360° equirectangular panoramas.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, (cls_name, _, help_) in COMMANDS.items():
+        cls = getattr(configs, cls_name)
+        p = sub.add_parser(verb, help=help_, description=(cls.__doc__ or help_).strip())
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks on errors",
+        )
+        add_arguments(p, cls)
+    return parser
+
+
+def _error(msg: str) -> int:
+    print(f"workbench: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if not ns.verb:
+        parser.print_help()
+        return 0
+    cls_name, target, _ = COMMANDS[ns.verb]
+    debug = getattr(ns, "debug", False)
+    try:
+        config = from_namespace(getattr(configs, cls_name), ns)
+        module, func = target.split(":")
+        return int(getattr(importlib.import_module(module), func)(config) or 0)
+    except KeyboardInterrupt:
+        return _error("interrupted")
+    except (
+        ValueError,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+    ) as e:
+        if debug:
+            raise
+        from workbench.errors import WorkbenchError
+
+        if isinstance(e, WorkbenchError) or isinstance(e, ValueError):
+            return _error(str(e))
+        name = getattr(e, "filename", None)
+        return _error(f"{name}: {e.strerror}" if name else str(e))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Frozen dataclass configs: one type feeds the CLI flags, the notebook widgets and ``config.json``.
+
+Declare fields with :func:`option` (a default and a one-line help). :func:`add_arguments` turns a
+config class into argparse flags, :func:`from_namespace` builds the config back, and
+:func:`save_config` / :func:`load_config` round-trip it as JSON next to a run's outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import typing
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.io import write_text_atomic
+
+__all__ = [
+    "option",
+    "add_arguments",
+    "from_namespace",
+    "to_dict",
+    "save_config",
+    "load_config",
+    "config_hash",
+    "field_help",
+]
+
+
+def option(default: Any, help: str, *, positional: bool = False, choices=None, **kw):
+    """A config field with its default, one-line help and CLI hints."""
+    meta = {"help": help, "positional": positional, "choices": choices}
+    if isinstance(default, list | dict | set):
+        raise TypeError("use tuples for sequence defaults (configs are frozen)")
+    return dataclasses.field(default=default, metadata=meta, **kw)
+
+
+def field_help(cls, name: str) -> str:
+    """The one-line help of field ``name`` of config class ``cls``."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}[name]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
+    """Add one flag per field of dataclass ``cls`` (positional where the field says so)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        t = hints[f.name]
+        origin = typing.get_origin(t)
+        args = typing.get_args(t)
+        meta = f.metadata
+        kw: dict[str, Any] = {"help": meta.get("help", "")}
+        if meta.get("choices"):
+            kw["choices"] = meta["choices"]
+        if origin is typing.Literal:
+            kw["choices"] = list(args)
+        if t is bool:
+            parser.add_argument(
+                _flag(f.name),
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=kw["help"],
+            )
+            continue
+        if origin is tuple:
+            elem = args[0] if args else str
+            kw.update(
+                nargs="+" if (len(args) == 2 and args[1] is Ellipsis) else len(args), type=elem
+            )
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            base = [a for a in args if a is not type(None)][0]
+            kw["type"] = base
+        elif origin is None and t in (int, float, str):
+            kw["type"] = t
+        if meta.get("positional"):
+            if f.default is dataclasses.MISSING or f.default is None:
+                parser.add_argument(f.name, **kw)
+            else:
+                parser.add_argument(f.name, nargs="?", default=f.default, **kw)
+        else:
+            kw["help"] = f"{kw['help']} (default: {f.default})"
+            parser.add_argument(_flag(f.name), dest=f.name, default=f.default, **kw)
+
+
+def from_namespace(cls, ns: argparse.Namespace):
+    """Build a ``cls`` instance from parsed arguments (lists become tuples)."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        v = getattr(ns, f.name)
+        values[f.name] = tuple(v) if isinstance(v, list) else v
+    return cls(**values)
+
+
+def to_dict(config) -> dict:
+    """A JSON-ready dict of a config (tuples as lists), with its class name."""
+    d = dataclasses.asdict(config)
+    return {"_type": type(config).__name__, **json.loads(json.dumps(d))}
+
+
+def config_hash(config) -> str:
+    """Stable 12-hex hash of a config's JSON (key order fixed)."""
+    blob = json.dumps(to_dict(config), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def save_config(config, path: str | os.PathLike) -> Path:
+    """Write ``config`` as pretty JSON, atomically."""
+    return write_text_atomic(path, json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
+
+
+def load_config(cls, path: str | os.PathLike):
+    """Read a config saved by :func:`save_config`; unknown or mistyped fields are an error."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WorkbenchError("config file not found", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WorkbenchError(f"config is not valid JSON ({e})", path) from None
+    if not isinstance(d, dict):
+        raise WorkbenchError("config must be a JSON object", path)
+    typ = d.pop("_type", cls.__name__)
+    if typ != cls.__name__:
+        raise WorkbenchError(f"config is a {typ}, expected a {cls.__name__}", path)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise WorkbenchError(
+            f"unknown config fields {unknown} (expected some of {sorted(names)})", path
+        )
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})

@@ -1,0 +1,1 @@
+"""Pure-numpy panorama geometry; :mod:`workbench.geometry.equirect` owns the convention."""

@@ -1,0 +1,1 @@
+"""Visualisation: colour maps (numpy/OpenCV), plotly figures and ipywidgets builders."""

@@ -1,0 +1,100 @@
+"""Colour maps for range, normals and error maps, as ``(H, W, 3) uint8`` RGB images.
+
+Invalid pixels (range 0 / non-finite, zero normals, NaN errors) are drawn black.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.geometry.equirect import valid_mask
+
+__all__ = ["colorize_depth", "colorize_normals", "colorize_error", "depth_limits"]
+
+
+def _apply_cmap(t: np.ndarray, cmap: int) -> np.ndarray:
+    import cv2
+
+    idx = np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
+    bgr = cv2.applyColorMap(idx, cmap)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def depth_limits(range_m: np.ndarray, percentiles=(2.0, 98.0)) -> tuple[float, float]:
+    """``(vmin, vmax)`` from percentiles of the valid pixels; ``(0, 1)`` if none is valid."""
+    r = np.asarray(range_m)
+    v = r[valid_mask(r)]
+    if v.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(v, percentiles)
+    if hi <= lo:
+        hi = lo + 1e-3
+    return float(lo), float(hi)
+
+
+def colorize_depth(
+    range_m: np.ndarray,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    percentiles=(2.0, 98.0),
+) -> np.ndarray:
+    """Turbo-coloured range map (near = blue, far = red).
+
+    Args:
+        range_m: ``(H, W)`` metres.
+        vmin, vmax: fixed colour range in metres; each one left ``None`` is taken from
+            ``percentiles`` of the valid pixels.
+
+    Returns:
+        ``(H, W, 3) uint8`` RGB; invalid pixels black.
+
+    >>> colorize_depth(np.array([[1.0, 0.0]]), 0.0, 2.0).tolist()
+    [[[164, 252, 60], [0, 0, 0]]]
+    """
+    import cv2
+
+    r = np.asarray(range_m, np.float32)
+    if r.ndim != 2:
+        raise ValueError(f"range_m must be (H, W), got {r.shape}")
+    if vmin is None or vmax is None:
+        lo, hi = depth_limits(r, percentiles)
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
+    if not vmax > vmin:
+        raise ValueError(f"vmax must exceed vmin, got {vmin}..{vmax}")
+    valid = valid_mask(r)
+    t = np.where(valid, (r - vmin) / (vmax - vmin), 0.0)
+    img = _apply_cmap(t, cv2.COLORMAP_TURBO)
+    img[~valid] = 0
+    return img
+
+
+def colorize_normals(normals: np.ndarray) -> np.ndarray:
+    """Normals ``(H, W, 3)`` in ``[-1, 1]`` → RGB ``(n + 1) / 2 · 255``; zero vectors black."""
+    n = np.asarray(normals, np.float32)
+    if n.ndim != 3 or n.shape[2] != 3:
+        raise ValueError(f"normals must be (H, W, 3), got {n.shape}")
+    img = np.clip(np.rint((n + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    img[~np.any(n != 0, axis=-1)] = 0
+    return img
+
+
+def colorize_error(error: np.ndarray, vmax: float | None = None) -> np.ndarray:
+    """Absolute error map (``(H, W)``, e.g. ``|pred - gt|`` in metres) in the inferno colour map.
+
+    Args:
+        error: ``(H, W)``; NaN marks pixels without ground truth (drawn black).
+        vmax: error shown at full scale; default the 98th percentile of the finite errors.
+    """
+    import cv2
+
+    e = np.abs(np.asarray(error, np.float32))
+    if e.ndim != 2:
+        raise ValueError(f"error must be (H, W), got {e.shape}")
+    finite = np.isfinite(e)
+    if vmax is None:
+        vmax = float(np.percentile(e[finite], 98)) if finite.any() else 1.0
+    vmax = max(float(vmax), 1e-6)
+    img = _apply_cmap(np.where(finite, e / vmax, 0.0), cv2.COLORMAP_INFERNO)
+    img[~finite] = 0
+    return img
