@@ -22,8 +22,12 @@ def main(height: int = 1024) -> dict:
         figure("range_to_points / copy", t_pts / t_copy, "x", goal=3.0),
         figure("normals / copy", t_nrm / t_copy, "x", goal=6.0),
     ]
-    details = {"size": [height, 2 * height], "copy_ms": t_copy * 1e3,
-               "range_to_points_ms": t_pts * 1e3, "normals_ms": t_nrm * 1e3}
+    details = {
+        "size": [height, 2 * height],
+        "copy_ms": t_copy * 1e3,
+        "range_to_points_ms": t_pts * 1e3,
+        "normals_ms": t_nrm * 1e3,
+    }
     write_result("geometry", figures, details)
     return details
 

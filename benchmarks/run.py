@@ -22,20 +22,33 @@ def main(names: list[str] | None = None) -> int:
         print(f"== benchmark {name}", flush=True)
         try:
             importlib.import_module(f"benchmarks.{name}").main()
-            rows += [{"benchmark": name, **f} for f in
-                     json.loads((RESULTS / f"{name}.json").read_text())["figures"]]
+            rows += [
+                {"benchmark": name, **f}
+                for f in json.loads((RESULTS / f"{name}.json").read_text())["figures"]
+            ]
         except Exception:  # noqa: BLE001 - a broken benchmark is reported, not fatal
             traceback.print_exc()
-            rows.append({"benchmark": name, "figure": "FAILED", "value": None, "unit": "",
-                         "goal": None, "met": False})
+            rows.append(
+                {
+                    "benchmark": name,
+                    "figure": "FAILED",
+                    "value": None,
+                    "unit": "",
+                    "goal": None,
+                    "met": False,
+                }
+            )
     from workbench.io import write_text_atomic
 
-    write_text_atomic(RESULTS / "summary.json",
-                      json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+    write_text_atomic(
+        RESULTS / "summary.json", json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n"
+    )
     print()
-    print(f"| benchmark | figure | value | goal | met |\n|---|---|---|---|---|")
+    print("| benchmark | figure | value | goal | met |\n|---|---|---|---|---|")
     for r in rows:
-        goal = "" if r["goal"] is None else f"{'≤' if r.get('better') == 'lower' else '≥'} {r['goal']}"
+        goal = (
+            "" if r["goal"] is None else f"{'≤' if r.get('better') == 'lower' else '≥'} {r['goal']}"
+        )
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
         print(f"| {r['benchmark']} | {r['figure']} | {r['value']} {r['unit']} | {goal} | {met} |")
     return 0
