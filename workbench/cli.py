@@ -18,6 +18,9 @@ from workbench.config import add_arguments, from_namespace
 # verb -> (config class name, "module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("DemoConfig", "workbench.demo:run", "run the end-to-end demo into outputs/demo"),
+    "synth": ("SynthConfig", "workbench.data.synth:run", "generate procedural indoor scenes"),
+    "validate": ("ValidateConfig", "workbench.data.validate:run", "dataset health check"),
+    "split": ("SplitConfig", "workbench.data.splits:run", "scene-level train/val CSVs"),
 }
 
 

@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.data.layouts import detect_layout, index_dataset, load_view, read_depth
+from workbench.errors import WorkbenchError
+from workbench.geometry.pose import check_rigid
+from workbench.io import save_npy, write_image
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+
+
+@pytest.mark.parametrize(
+    "layout, scenes, views, scale",
+    [("seed", 6, 24, 1000.0), ("realsee3d", 1, 3, 1000.0), ("rgbd-folder", 1, 4, 4000.0)],
+)
+def test_every_reader_on_samples(layout, scenes, views, scale):
+    root = SAMPLES / layout
+    assert detect_layout(root) == layout
+    recs = index_dataset(root, depth_scale=scale)
+    assert len(recs) == views and len({r.scene_id for r in recs}) == scenes
+    for rec in recs:
+        v = load_view(rec, root)
+        h, w = v.rgb.shape[:2]
+        assert v.rgb.dtype == np.uint8 and w == 2 * h
+        assert v.range_m.shape == (h, w) and v.range_m.dtype == np.float32
+        valid = v.range_m > 0
+        assert valid.mean() > 0.3 and 0.1 < v.range_m[valid].max() < 100
+        check_rigid(v.T_world_from_cam)
+
+
+def test_layouts_agree_on_the_same_view():
+    # the rgbd-folder sample is scene seed=8 converted: PNG/EXR/NPY all decode to the same metres
+    root = SAMPLES / "rgbd-folder"
+    recs = index_dataset(root, depth_scale=4000)
+    exts = [Path(r.depth_path).suffix for r in recs]
+    assert exts == [".png", ".exr", ".npy", ".png"]
+    for r in recs:
+        d = load_view(r, root).range_m
+        assert np.isfinite(d).all() and (d >= 0).all()
+
+
+def test_realsee_order_and_mask():
+    root = SAMPLES / "realsee3d"
+    recs = index_dataset(root)
+    assert [r.view_id for r in recs] == ["002", "001", "000"]  # viewpoints.txt order
+    v = load_view(recs[0], root)
+    h = v.range_m.shape[0]
+    assert (v.range_m[int(h * 0.95) :] == 0).all()  # masked blind spot
+    sparse = (v.range_m[: int(h * 0.9)] == 0).mean()
+    assert 0.2 < sparse < 0.4  # LiDAR-like zeros are missing, not near
+
+
+def test_seed_prefers_low_resolution(tmp_path):
+    recs = index_dataset(SAMPLES / "seed")
+    assert all("/pan/low/" in r.rgb_path for r in recs)
+    recs_high = index_dataset(SAMPLES / "seed", resolution="high")
+    assert all("/pan/high/" in r.rgb_path for r in recs_high)
+
+
+def test_depth_resized_to_rgb(tmp_path):
+    root = tmp_path / "ds"
+    (root / "rgb").mkdir(parents=True)
+    write_image(root / "rgb/a.png", np.zeros((32, 64, 3), np.uint8))
+    d = np.zeros((8, 16), np.uint16)
+    d[:, :8] = 2000
+    write_image(root / "depth/a.png", d)
+    v = load_view(index_dataset(root)[0], root)
+    assert v.range_m.shape == (32, 64)
+    assert set(np.unique(v.range_m).tolist()) == {0.0, 2.0}  # nearest: no blended edge
+
+
+class TestReadDepth:
+    def test_png_scales_and_sentinels(self, tmp_path):
+        d = np.array([[0, 512, 1024, 65535]], np.uint16)
+        write_image(tmp_path / "d.png", d)
+        r = read_depth(tmp_path / "d.png", scale=512, invalid_value=65535)
+        assert r.tolist() == [[0.0, 1.0, 2.0, 0.0]]
+
+    def test_exr_sentinels(self, tmp_path):
+        d = np.array([[1.5, 1e10, np.nan, -1.0]], np.float32)
+        write_image(tmp_path / "d.exr", d)
+        assert read_depth(tmp_path / "d.exr").tolist() == [[1.5, 0.0, 0.0, 0.0]]
+
+    def test_npy_never_unpickles(self, tmp_path):
+        np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        with pytest.raises(WorkbenchError, match="obj.npy"):
+            read_depth(tmp_path / "obj.npy")
+        save_npy(tmp_path / "ok.npy", np.full((2, 4), 3.0, np.float32))
+        assert read_depth(tmp_path / "ok.npy").max() == 3.0
+
+    def test_8bit_png(self, tmp_path):
+        write_image(tmp_path / "d.png", np.zeros((4, 8), np.uint8))
+        with pytest.raises(WorkbenchError, match="16-bit"):
+            read_depth(tmp_path / "d.png")
+
+    def test_unknown_format(self, tmp_path):
+        (tmp_path / "d.tif").write_bytes(b"x")
+        with pytest.raises(WorkbenchError, match="unknown depth format"):
+            read_depth(tmp_path / "d.tif")
+
+
+def test_unknown_layout_lists_what_was_looked_for(tmp_path):
+    (tmp_path / "something").mkdir()
+    with pytest.raises(WorkbenchError, match="seed: .*realsee3d: .*rgbd-folder: "):
+        detect_layout(tmp_path)
+    with pytest.raises(WorkbenchError, match="not a folder"):
+        detect_layout(tmp_path / "nope")

@@ -1,0 +1,137 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+from workbench.data.layouts import index_dataset
+from workbench.data.splits import read_split_csv, split_records, write_split
+from workbench.data.validate import validate_dataset
+from workbench.errors import WorkbenchError
+from workbench.io import write_image
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+
+
+def test_split_deterministic_and_by_scene(tmp_path):
+    recs = index_dataset(SAMPLES / "seed")
+    write_split(recs, tmp_path / "a", SAMPLES / "seed", 0.3)
+    write_split(recs, tmp_path / "b", SAMPLES / "seed", 0.3)
+    for f in ("train.csv", "val.csv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    train, val = split_records(recs, 0.3)
+    assert not {r.scene_id for r in train} & {r.scene_id for r in val}
+    assert len(train) + len(val) == len(recs)
+
+
+def test_adding_scenes_never_moves_old_ones():
+    from workbench.data.layouts import ViewRecord
+
+    def recs(n):
+        return [ViewRecord(f"scene-{i}", "0", "a", "b", "", "seed") for i in range(n)]
+
+    _, val_small = split_records(recs(200), 0.2)
+    _, val_big = split_records(recs(400), 0.2)
+    small = {r.scene_id for r in val_small}
+    assert small == {r.scene_id for r in val_big if int(r.scene_id.split("-")[1]) < 200}
+    assert 0.1 < len(val_big) / 400 < 0.3
+
+
+def test_read_split_csv_round_trip_and_confinement(tmp_path):
+    recs = index_dataset(SAMPLES / "seed")
+    write_split(recs, tmp_path, SAMPLES / "seed", 0.5)
+    a, root = read_split_csv(tmp_path / "train.csv")
+    b, _ = read_split_csv(tmp_path / "val.csv")
+    assert sorted(a + b, key=lambda r: (r.scene_id, r.view_id)) == recs
+    assert root == (SAMPLES / "seed").resolve()
+    header = (tmp_path / "train.csv").read_text().splitlines()[0]
+    for path in ("../../etc/passwd", "/etc/passwd"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"{header}\ns,v,{path},d.png,,seed,1000.0,0,\n")
+        with pytest.raises(WorkbenchError, match="line 2: rgb_path .* outside the dataset root"):
+            read_split_csv(bad)
+    cols = tmp_path / "cols.csv"
+    cols.write_text("scene_id,view_id\nx,y\n")
+    with pytest.raises(WorkbenchError, match="missing columns"):
+        read_split_csv(cols, SAMPLES)
+
+
+def test_split_cli(tmp_path):
+    assert (
+        main(["split", str(SAMPLES / "seed"), "--out", str(tmp_path), "--val-fraction", "0.2"]) == 0
+    )
+    assert (tmp_path / "train.csv").is_file() and (tmp_path / "split.json").is_file()
+
+
+@pytest.fixture
+def broken(tmp_path):
+    """A copy of two sample scenes with one problem planted per view (the bad-input corpus)."""
+    root = tmp_path / "ds"
+    scenes = sorted(p for p in (SAMPLES / "seed").iterdir() if p.is_dir())
+    for s in scenes[:2]:
+        shutil.copytree(s, root / s.name)
+    a, b = (root / s.name for s in scenes[:2])
+    jpg = (a / "pan/low/000.jpg").read_bytes()
+    (a / "pan/low/000.jpg").write_bytes(jpg[: len(jpg) // 2])  # truncated JPEG
+    write_image(a / "depth/001.png", np.full((256, 512), 7, np.uint8))  # 8-bit depth
+    (a / "pose/002.txt").write_text("garbage pose\n")
+    (a / "pose/003.txt").write_text("2 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n")  # non-rigid
+    write_image(b / "pan/low/000.jpg", np.zeros((100, 300, 3), np.uint8))  # not 2:1
+    write_image(b / "depth/001.png", np.zeros((256, 512), np.uint16))  # all invalid
+    (b / "pose/002.txt").unlink()  # missing pose
+    (b / "pan/low/003.png").write_bytes(b"")  # duplicate id (and zero bytes)
+    (root / "empty-scene" / "pan").mkdir(parents=True)
+    (root / "empty-scene" / "depth").mkdir()
+    return root
+
+
+def test_validate_reports_everything(broken):
+    recs, problems = validate_dataset(broken, progress=False)
+    found = {(p.scene_id[:4], p.view_id, p.problem) for p in problems}
+    a, b = sorted(p.name for p in broken.iterdir() if p.name != "empty-scene")
+    expect = {
+        (a[:4], "000", "unreadable image"),
+        (a[:4], "001", "wrong depth dtype"),
+        (a[:4], "002", "bad pose"),
+        (a[:4], "003", "non-rigid pose"),
+        (b[:4], "000", "not 2:1"),
+        (b[:4], "001", "all invalid depth"),
+        (b[:4], "002", "missing file"),
+        (b[:4], "003", "duplicate view id"),
+        ("empt", "", "empty scene"),
+    }
+    assert expect <= found, expect - found
+    for p in problems:
+        assert p.detail or p.problem in ("empty scene",)
+
+
+def test_validate_cli_exit_codes(broken, tmp_path, capsys):
+    assert main(["validate", str(SAMPLES / "seed")]) == 0
+    report = tmp_path / "r.csv"
+    assert main(["validate", str(broken), "--report", str(report)]) == 1
+    assert report.read_text().startswith("scene,view,file,problem,detail\n")
+    assert main(["validate", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "workbench: error:" in err and "not a folder" in err
+    # excluded views leave the split
+    assert (
+        main(
+            [
+                "split",
+                str(broken),
+                "--out",
+                str(tmp_path / "l"),
+                "--exclude",
+                str(report),
+                "--val-fraction",
+                "0",
+            ]
+        )
+        == 0
+    )
+    info = json.loads((tmp_path / "l/split.json").read_text())
+    assert info["excluded_views"] == 8 and info["train_views"] == 0  # every view has a problem
+    assert main(["split", str(broken), "--out", str(tmp_path / "m"), "--val-fraction", "0"]) == 0
+    assert json.loads((tmp_path / "m/split.json").read_text())["train_views"] == 8

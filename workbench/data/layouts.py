@@ -1,0 +1,394 @@
+"""Dataset layouts: one registry of readers, auto-detected from a root folder.
+
+Every reader indexes a root into :class:`ViewRecord` rows (the same columns for every layout, the
+columns of the split CSVs) and :func:`load_view` loads a record into a :class:`View`:
+``rgb (H, W, 3) uint8``, ``range_m (H, W) float32`` metres (resized to the RGB size without
+blending invalid pixels), ``T_world_from_cam (4, 4) float64 | None``.
+
+Layouts (DESIGN §2):
+
+- ``seed``: ``<scene>/{pan/{high,low}/<view>.jpg, depth/<view>.png (uint16 mm), pose/<view>.txt,
+  obj/, others/meta.json}``.
+- ``realsee3d``: ``<scene>/viewpoints/<id>/{panoImage_1600.jpg, depth_image.png,
+  depth_scale.txt, extrinsics.txt, pano_mask.png}``, views ordered by ``<scene>/viewpoints.txt``
+  when present; metres = png / depth_scale; zeros (sparse LiDAR) and masked pixels are invalid.
+- ``rgbd-folder``: ``rgb/<name>.{jpg,png}`` + ``depth/<name>.{png,exr,npy}`` (+ optional
+  ``pose/<name>.txt``), at the root (one scene named after the folder) or in sub-folders (one
+  scene each); PNG depth divided by a user-given scale (1000 mm, 4000 Matterport3D, 512
+  Stanford2D3D with 65535 invalid), EXR and NPY in metres.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+from workbench.geometry.equirect import resize_range
+from workbench.geometry.pose import read_pose
+from workbench.io import read_image, read_rgb
+
+__all__ = [
+    "ViewRecord",
+    "View",
+    "LAYOUTS",
+    "detect_layout",
+    "index_dataset",
+    "load_view",
+    "read_depth",
+    "MAX_PLAUSIBLE_RANGE_M",
+]
+
+MAX_PLAUSIBLE_RANGE_M = 1000.0  # larger values are sentinels (1e10, inf), mapped to invalid
+RGB_EXTS = (".jpg", ".jpeg", ".png")
+DEPTH_EXTS = (".png", ".exr", ".npy")
+
+
+@dataclass(frozen=True)
+class ViewRecord:
+    """One panorama of a dataset: where its files are and how to decode them.
+
+    Paths are relative to the dataset root (``pose_path`` and ``mask_path`` may be ``""``).
+    """
+
+    scene_id: str
+    view_id: str
+    rgb_path: str
+    depth_path: str
+    pose_path: str
+    layout: str
+    depth_scale: float = 1000.0
+    depth_invalid: int = 0
+    mask_path: str = ""
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class View:
+    """A loaded panorama: ``rgb (H, W, 3) uint8``, ``range_m (H, W) float32`` metres (0 =
+    invalid), ``T_world_from_cam (4, 4)`` or ``None``."""
+
+    record: ViewRecord
+    rgb: np.ndarray
+    range_m: np.ndarray
+    T_world_from_cam: np.ndarray | None
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def read_depth(
+    path: str | os.PathLike, scale: float = 1000.0, invalid_value: int = 0
+) -> np.ndarray:
+    """Decode a depth file into range in metres, ``(H, W) float32``, invalid pixels 0.
+
+    Args:
+        path: ``.png`` (uint16, metres = value / ``scale``), ``.exr`` (float metres) or ``.npy``
+            (float metres, never unpickled).
+        scale: PNG units per metre (1000 millimetres, 4000 Matterport3D, 512 Stanford2D3D).
+        invalid_value: a PNG value that marks missing depth besides 0 (65535 Stanford2D3D).
+
+    Raises:
+        WorkbenchError: naming the file: unreadable, wrong dtype (8-bit PNG), wrong shape.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext == ".npy":
+        if not path.is_file():
+            raise WorkbenchError("file not found", path)
+        try:
+            d = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise WorkbenchError(f"not a plain numeric .npy ({e})", path) from None
+        except (OSError, EOFError) as e:
+            raise WorkbenchError(f"unreadable .npy ({e.__class__.__name__})", path) from None
+        if d.dtype.kind not in "fiu":
+            raise WorkbenchError(f"depth .npy must be numeric, got {d.dtype}", path)
+        r = d.astype(np.float32)
+    elif ext == ".exr":
+        import cv2
+
+        d = read_image(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if d.ndim == 3:
+            d = d[..., 0]
+        r = d.astype(np.float32)
+    elif ext == ".png":
+        d = read_image(path)
+        if d.dtype != np.uint16:
+            raise WorkbenchError(f"depth PNG must be 16-bit, got {d.dtype} (an 8-bit image?)", path)
+        if d.ndim != 2:
+            raise WorkbenchError(f"depth PNG must be single-channel, got shape {d.shape}", path)
+        if not scale > 0:
+            raise WorkbenchError(f"depth scale must be > 0, got {scale}", path)
+        r = d.astype(np.float32) / np.float32(scale)
+        r[d == 0] = 0
+        if invalid_value:
+            r[d == invalid_value] = 0
+    else:
+        raise WorkbenchError(
+            f"unknown depth format {ext!r} (expected {', '.join(DEPTH_EXTS)})", path
+        )
+    if r.ndim != 2:
+        raise WorkbenchError(f"depth must be (H, W), got shape {r.shape}", path)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(r) | (r <= 0) | (r > MAX_PLAUSIBLE_RANGE_M)
+    r[bad] = 0
+    return r
+
+
+def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    m = read_image(path, cv2.IMREAD_GRAYSCALE)
+    if m.shape != shape:
+        m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return m > 0
+
+
+def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = True) -> View:
+    """Load a record's RGB, range (resized to the RGB size) and pose.
+
+    Raises:
+        WorkbenchError: naming the file and the problem (non-2:1 image, unreadable file, ...).
+    """
+    root = Path(root)
+    rgb_path = root / record.rgb_path
+    rgb = read_rgb(rgb_path)
+    h, w = rgb.shape[:2]
+    if w != 2 * h:
+        raise WorkbenchError(f"panorama must be 2:1, got {w}x{h}", rgb_path)
+    depth_path = root / record.depth_path
+    r = read_depth(depth_path, record.depth_scale, record.depth_invalid)
+    dh, dw = r.shape
+    if dw != 2 * dh:
+        raise WorkbenchError(f"depth must be 2:1, got {dw}x{dh}", depth_path)
+    if record.mask_path:
+        r[~_read_mask(root / record.mask_path, r.shape)] = 0
+    if r.shape != (h, w):
+        r = resize_range(r, h, w)
+    T = None
+    if with_pose and record.pose_path:
+        T = read_pose(root / record.pose_path)
+    return View(record, rgb, r, T)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _first(folder: Path, stem: str, exts) -> Path | None:
+    for ext in exts:
+        p = folder / f"{stem}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def _scene_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+class SeedLayout:
+    name = "seed"
+    looked_for = "<scene>/pan/ and <scene>/depth/ folders"
+
+    @staticmethod
+    def detect(root: Path) -> bool:
+        return any((d / "pan").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
+
+    @staticmethod
+    def index(root: Path, resolution: str = "low") -> list[ViewRecord]:
+        out = []
+        for scene in _scene_dirs(root):
+            if not (scene / "pan").is_dir():
+                continue
+            scale = 1000.0
+            meta = scene / "others/meta.json"
+            if meta.is_file():
+                try:
+                    scale = float(json.loads(meta.read_text()).get("depth_scale", 1000.0))
+                except (ValueError, TypeError, AttributeError):
+                    raise WorkbenchError(
+                        "meta.json is not valid JSON with a numeric depth_scale", meta
+                    ) from None
+            order = ("low", "high") if resolution == "low" else ("high", "low")
+            views = set()
+            for sub in ("high", "low"):
+                d = scene / "pan" / sub
+                if d.is_dir():
+                    views |= {p.stem for p in d.iterdir() if p.suffix.lower() in RGB_EXTS}
+            depth_views = set()
+            if (scene / "depth").is_dir():
+                depth_views = {
+                    p.stem for p in (scene / "depth").iterdir() if p.suffix.lower() in DEPTH_EXTS
+                }
+            for v in sorted(views | depth_views):
+                rgb = None
+                for sub in order:
+                    rgb = _first(scene / "pan" / sub, v, RGB_EXTS)
+                    if rgb:
+                        break
+                depth = _first(scene / "depth", v, DEPTH_EXTS)
+                pose = scene / "pose" / f"{v}.txt"
+                out.append(
+                    ViewRecord(
+                        scene.name,
+                        v,
+                        _rel(rgb, root) if rgb else f"{scene.name}/pan/{order[0]}/{v}.jpg",
+                        _rel(depth, root) if depth else f"{scene.name}/depth/{v}.png",
+                        _rel(pose, root) if pose.is_file() else "",
+                        "seed",
+                        scale,
+                    )
+                )
+        return out
+
+
+class RealSee3DLayout:
+    name = "realsee3d"
+    looked_for = "<scene>/viewpoints/<id>/panoImage_1600.jpg"
+
+    @staticmethod
+    def detect(root: Path) -> bool:
+        return any((d / "viewpoints").is_dir() for d in _scene_dirs(root))
+
+    @staticmethod
+    def index(root: Path, resolution: str = "low") -> list[ViewRecord]:
+        out = []
+        for scene in _scene_dirs(root):
+            vp = scene / "viewpoints"
+            if not vp.is_dir():
+                continue
+            ids = sorted(p.name for p in vp.iterdir() if p.is_dir())
+            order_file = scene / "viewpoints.txt"
+            if order_file.is_file():
+                listed = [ln.split()[0] for ln in order_file.read_text().splitlines() if ln.strip()]
+                ids = listed + [i for i in ids if i not in set(listed)]
+            for vid in ids:
+                d = vp / vid
+                rgb = _first(d, "panoImage_1600", RGB_EXTS) or _first(d, "panoImage", RGB_EXTS)
+                scale_file = d / "depth_scale.txt"
+                scale = 1000.0
+                if scale_file.is_file():
+                    try:
+                        scale = float(scale_file.read_text().split()[0])
+                    except (ValueError, IndexError):
+                        raise WorkbenchError(
+                            "depth_scale.txt must hold one number", scale_file
+                        ) from None
+                mask = d / "pano_mask.png"
+                pose = d / "extrinsics.txt"
+                out.append(
+                    ViewRecord(
+                        scene.name,
+                        vid,
+                        _rel(rgb, root) if rgb else _rel(d / "panoImage_1600.jpg", root),
+                        _rel(d / "depth_image.png", root),
+                        _rel(pose, root) if pose.is_file() else "",
+                        "realsee3d",
+                        scale,
+                        0,
+                        _rel(mask, root) if mask.is_file() else "",
+                    )
+                )
+        return out
+
+
+class RgbdFolderLayout:
+    name = "rgbd-folder"
+    looked_for = "rgb/ and depth/ folders (at the root or in its sub-folders)"
+
+    def __init__(self, depth_scale: float = 1000.0, depth_invalid: int = 0):
+        self.depth_scale = depth_scale
+        self.depth_invalid = depth_invalid
+
+    @staticmethod
+    def detect(root: Path) -> bool:
+        if (root / "rgb").is_dir() and (root / "depth").is_dir():
+            return True
+        return any((d / "rgb").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
+
+    def index(self, root: Path, resolution: str = "low") -> list[ViewRecord]:
+        if (root / "rgb").is_dir():
+            scenes = [(root.resolve().name, root)]
+        else:
+            scenes = [(d.name, d) for d in _scene_dirs(root) if (d / "rgb").is_dir()]
+        out = []
+        for name, d in scenes:
+            stems = sorted({p.stem for p in (d / "rgb").iterdir() if p.suffix.lower() in RGB_EXTS})
+            for s in stems:
+                rgb = _first(d / "rgb", s, RGB_EXTS)
+                depth = _first(d / "depth", s, DEPTH_EXTS)
+                pose = d / "pose" / f"{s}.txt"
+                out.append(
+                    ViewRecord(
+                        name,
+                        s,
+                        _rel(rgb, root),
+                        _rel(depth, root) if depth else _rel(d / "depth" / f"{s}.png", root),
+                        _rel(pose, root) if pose.is_file() else "",
+                        "rgbd-folder",
+                        float(self.depth_scale),
+                        int(self.depth_invalid),
+                    )
+                )
+        return out
+
+
+LAYOUTS = {"seed": SeedLayout, "realsee3d": RealSee3DLayout, "rgbd-folder": RgbdFolderLayout}
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    """Name of the layout of ``root``.
+
+    Raises:
+        WorkbenchError: when ``root`` is missing or matches no layout (listing what was looked for).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise WorkbenchError("dataset root is not a folder", root)
+    for name, cls in LAYOUTS.items():
+        if cls.detect(root):
+            return name
+    looked = "; ".join(f"{n}: {c.looked_for}" for n, c in LAYOUTS.items())
+    raise WorkbenchError(f"unknown dataset layout (looked for {looked})", root)
+
+
+def index_dataset(
+    root: str | os.PathLike,
+    layout: str | None = None,
+    depth_scale: float = 1000.0,
+    depth_invalid: int = 0,
+    resolution: str = "low",
+) -> list[ViewRecord]:
+    """Index every view under ``root`` (layout auto-detected unless given).
+
+    Args:
+        depth_scale, depth_invalid: PNG depth decoding for the ``rgbd-folder`` layout.
+        resolution: ``"low"`` (training size, the default) or ``"high"`` panoramas (seed layout).
+
+    Returns:
+        Records sorted by scene, in each scene's view order.
+    """
+    root = Path(root)
+    name = layout or detect_layout(root)
+    if name not in LAYOUTS:
+        raise WorkbenchError(f"unknown layout {name!r} (expected one of {sorted(LAYOUTS)})", root)
+    if not math.isfinite(depth_scale) or depth_scale <= 0:
+        raise ValueError(f"depth_scale must be a positive number, got {depth_scale}")
+    reader = LAYOUTS[name](depth_scale, depth_invalid) if name == "rgbd-folder" else LAYOUTS[name]
+    return reader.index(root, resolution)

@@ -1,0 +1,678 @@
+"""Procedural indoor scenes ray cast into equirect panoramas with exact range and poses.
+
+A scene is a room (box or L-shaped footprint, walls with door and window openings onto a large
+outer space beyond 10 m), furniture (boxes, cylinders, stacked boxes, tables with thin legs,
+wall-mounted panels, yaw-rotated) and materials with procedural textures evaluated in world
+coordinates at log-uniform random scales (some fixed to the view direction, which carry no depth
+cue). Panoramas are rendered with ``open3d.t.geometry.RaycastingScene``: exact range per pixel,
+Lambert shading from several lights with one shadowed, random exposure, sensor noise, blur and
+JPEG artefacts. Views are placed at random heights with random yaw, small pitch/roll, and
+baselines 0.5-4 m. Everything follows from one seed: the same seed gives byte-identical files.
+
+World frame (DESIGN §1): y down, the floor at ``y = 0``, the ceiling at ``y = -room_height``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.geometry.equirect import ray_planes, resize_rgb
+from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
+from workbench.io import write_image, write_text_atomic
+
+__all__ = ["Preset", "PRESETS", "SceneSpec", "make_scene", "render_view", "generate"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Generator parameters (saved in each scene's ``others/meta.json``)."""
+
+    shapes: tuple[str, ...] = ("box", "L")
+    room_size_m: tuple[float, float] = (3.0, 10.0)
+    room_height_m: tuple[float, float] = (2.4, 3.5)
+    n_objects: tuple[int, int] = (10, 20)
+    openings: tuple[int, int] = (1, 4)
+    texture_scale_m: tuple[float, float] = (0.03, 1.5)
+    view_fixed_fraction: float = 0.15
+    n_lights: tuple[int, int] = (2, 4)
+    camera_height_m: tuple[float, float] = (0.9, 2.0)
+    max_tilt_deg: float = 3.0
+    exposure: tuple[float, float] = (0.6, 1.4)
+    noise_sigma: tuple[float, float] = (0.0, 0.025)
+    blur_sigma: tuple[float, float] = (0.0, 1.0)
+    jpeg_quality: tuple[int, int] = (70, 95)
+    shadows: bool = True
+
+
+PRESETS: dict[str, Preset] = {
+    "realistic": Preset(),
+    "easy": Preset(
+        shapes=("box",),
+        room_size_m=(3.0, 8.0),
+        room_height_m=(2.5, 3.0),
+        n_objects=(3, 6),
+        openings=(0, 1),
+        texture_scale_m=(0.5, 0.5),
+        view_fixed_fraction=0.0,
+        n_lights=(1, 1),
+        camera_height_m=(1.2, 1.7),
+        max_tilt_deg=2.0,
+        exposure=(1.0, 1.0),
+        noise_sigma=(0.0, 0.0),
+        blur_sigma=(0.0, 0.0),
+        jpeg_quality=(95, 95),
+        shadows=False,
+    ),
+}
+
+# --------------------------------------------------------------------------- meshes
+
+
+def _quad(a, b, c, d) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([a, b, c, d], np.float64), np.array([[0, 1, 2], [0, 2, 3]])
+
+
+def _merge(parts) -> tuple[np.ndarray, np.ndarray]:
+    verts, tris, n = [], [], 0
+    for v, t in parts:
+        verts.append(v)
+        tris.append(t + n)
+        n += len(v)
+    return np.concatenate(verts), np.concatenate(tris)
+
+
+def _box(cx, cz, w, d, y0, y1, yaw=0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Box with footprint ``w x d`` centred at ``(cx, cz)``, rotated by ``yaw``, from ``y0`` to
+    ``y1`` (world y, down)."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    corners = []
+    for y in (y0, y1):
+        for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+            lx, lz = sx * w / 2, sz * d / 2
+            corners.append((cx + c * lx + s * lz, y, cz - s * lx + c * lz))
+    v = np.array(corners)
+    t = np.array(
+        [
+            [0, 1, 2],
+            [0, 2, 3],
+            [4, 6, 5],
+            [4, 7, 6],
+            [0, 4, 5],
+            [0, 5, 1],
+            [1, 5, 6],
+            [1, 6, 2],
+            [2, 6, 7],
+            [2, 7, 3],
+            [3, 7, 4],
+            [3, 4, 0],
+        ]
+    )
+    return v, t
+
+
+def _cylinder(cx, cz, r, y0, y1, n=24) -> tuple[np.ndarray, np.ndarray]:
+    a = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    ring = np.stack([cx + r * np.cos(a), np.zeros(n), cz + r * np.sin(a)], 1)
+    top, bot = ring.copy(), ring.copy()
+    top[:, 1], bot[:, 1] = y0, y1
+    v = np.concatenate([top, bot, [[cx, y0, cz], [cx, y1, cz]]])
+    t = []
+    for i in range(n):
+        j = (i + 1) % n
+        t += [[i, j, n + j], [i, n + j, n + i], [2 * n, j, i], [2 * n + 1, n + i, n + j]]
+    return v, np.array(t)
+
+
+def _wall(p0, p1, top_y, openings) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical wall from 2D ``p0`` to ``p1`` (x, z), floor ``y = 0`` to ``top_y`` (< 0), with
+    rectangular ``openings`` ``(s0, s1, up0, up1)``: along-wall metres and heights above floor."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    length = float(np.linalg.norm(p1 - p0))
+    e = (p1 - p0) / length
+    H = -top_y
+
+    def pt(s, up):
+        q = p0 + s * e
+        return (q[0], -up, q[1])
+
+    rects = []
+    s_prev = 0.0
+    for s0, s1, u0, u1 in sorted(openings):
+        rects.append((s_prev, s0, 0.0, H))
+        if u0 > 0:
+            rects.append((s0, s1, 0.0, u0))
+        if u1 < H:
+            rects.append((s0, s1, u1, H))
+        s_prev = s1
+    rects.append((s_prev, length, 0.0, H))
+    parts = [
+        _quad(pt(a, lo), pt(b, lo), pt(b, hi), pt(a, hi))
+        for a, b, lo, hi in rects
+        if b - a > 1e-6 and hi - lo > 1e-6
+    ]
+    return _merge(parts)
+
+
+def _polygon(shape: str, rng: np.random.Generator, size: tuple[float, float]):
+    """Footprint as a list of axis-aligned rectangles ``(x0, z0, x1, z1)`` and its outline."""
+    W, D = rng.uniform(*size, 2)
+    if shape == "box":
+        rects = [(-W / 2, -D / 2, W / 2, D / 2)]
+        outline = [(-W / 2, -D / 2), (W / 2, -D / 2), (W / 2, D / 2), (-W / 2, D / 2)]
+        return rects, outline
+    # L: the big rectangle minus its (+x, +z) corner
+    cw, cd = W * rng.uniform(0.35, 0.6), D * rng.uniform(0.35, 0.6)
+    x0, z0, x1, z1 = -W / 2, -D / 2, W / 2, D / 2
+    rects = [(x0, z0, x1, z1 - cd), (x0, z1 - cd, x1 - cw, z1)]
+    outline = [(x0, z0), (x1, z0), (x1, z1 - cd), (x1 - cw, z1 - cd), (x1 - cw, z1), (x0, z1)]
+    return rects, outline
+
+
+def _inside(rects, x, z, margin=0.0) -> bool:
+    return any(
+        a + margin <= x <= c - margin and b + margin <= z <= d - margin for a, b, c, d in rects
+    )
+
+
+# --------------------------------------------------------------------------- materials
+
+_PATTERNS = ("plain", "checker", "stripes", "noise", "marble", "view")
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """A generated scene: meshes (one per object), materials, lights and camera poses."""
+
+    scene_id: str
+    meshes: list  # [(name, vertices (N,3), triangles (M,3))]
+    materials: dict  # arrays indexed by mesh id
+    lights: np.ndarray  # (L, 4): x, y, z, power
+    poses: list  # [T_world_from_cam (4,4)]
+    params: dict
+
+
+def _material(rng: np.random.Generator, preset: Preset, kind: str) -> dict:
+    lo, hi = preset.texture_scale_m
+    scale = float(math.exp(rng.uniform(math.log(lo), math.log(hi)))) if hi > lo else float(lo)
+    if rng.random() < preset.view_fixed_fraction:
+        pattern = "view"
+    elif kind in ("floor", "ceiling"):
+        pattern = str(rng.choice(["checker", "noise", "plain", "marble", "stripes"]))
+    else:
+        pattern = str(rng.choice(["plain", "checker", "stripes", "noise", "marble"]))
+    base = rng.uniform(0.15, 0.9, 3)
+    second = np.clip(base * rng.uniform(0.4, 1.2, 3) + rng.normal(0, 0.08, 3), 0.02, 1.0)
+    return {
+        "pattern": _PATTERNS.index(pattern),
+        "scale": scale,
+        "a": base,
+        "b": second,
+        "angle": float(rng.uniform(0, math.pi)),
+        "offset": rng.uniform(-10, 10, 2),
+    }
+
+
+def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset) -> SceneSpec:
+    """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
+    rng = np.random.default_rng(seed)
+    scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    shape = str(rng.choice(list(preset.shapes)))
+    rects, outline = _polygon(shape, rng, preset.room_size_m)
+    H = float(rng.uniform(*preset.room_height_m))
+    meshes, mats = [], []
+
+    def add(name, vt, kind="object"):
+        meshes.append((name, vt[0].astype(np.float32), vt[1].astype(np.uint32)))
+        mats.append(_material(rng, preset, kind))
+
+    # walls with openings
+    n_open = int(rng.integers(preset.openings[0], preset.openings[1] + 1))
+    walls = list(zip(outline, outline[1:] + outline[:1], strict=True))
+    lengths = [math.dist(a, b) for a, b in walls]
+    open_on = rng.choice(len(walls), size=min(n_open, len(walls)), replace=False)
+    wall_parts = []
+    for i, (a, b) in enumerate(walls):
+        ops = []
+        if i in open_on and lengths[i] > 1.6:
+            door = rng.random() < 0.5
+            w = rng.uniform(0.8, 1.2) if door else rng.uniform(0.8, min(2.0, lengths[i] - 0.6))
+            s0 = rng.uniform(0.3, lengths[i] - w - 0.3)
+            u0 = 0.0 if door else rng.uniform(0.7, 1.0)
+            u1 = min(rng.uniform(2.0, 2.3), H - 0.15)
+            ops.append((s0, s0 + w, u0, u1))
+        wall_parts.append(_wall(a, b, -H, ops))
+    add("walls", _merge(wall_parts), "wall")
+    floor = _merge(
+        [_quad((x0, 0, z0), (x1, 0, z0), (x1, 0, z1), (x0, 0, z1)) for x0, z0, x1, z1 in rects]
+    )
+    add("floor", floor, "floor")
+    ceil = _merge(
+        [_quad((x0, -H, z0), (x0, -H, z1), (x1, -H, z1), (x1, -H, z0)) for x0, z0, x1, z1 in rects]
+    )
+    add("ceiling", ceil, "ceiling")
+    # the outer space seen through the openings: far walls 12-40 m away, and a few far blocks
+    R = float(rng.uniform(12, 40))
+    add("outside", _box(0, 0, 2 * R, 2 * R, 3.0, -rng.uniform(8, 20)), "wall")
+    for k in range(3):
+        ang = rng.uniform(0, 2 * math.pi)
+        dist = rng.uniform(10, R - 2)
+        add(
+            f"far_{k}",
+            _box(
+                dist * math.cos(ang),
+                dist * math.sin(ang),
+                rng.uniform(1, 6),
+                rng.uniform(1, 6),
+                3.0,
+                -rng.uniform(2, 8),
+                rng.uniform(0, 3),
+            ),
+        )
+
+    # furniture
+    footprints = []  # (x, z, radius) keep-out circles for cameras
+    x_lo = min(r[0] for r in rects)
+    x_hi = max(r[2] for r in rects)
+    z_lo = min(r[1] for r in rects)
+    z_hi = max(r[3] for r in rects)
+    n_obj = int(rng.integers(preset.n_objects[0], preset.n_objects[1] + 1))
+    boxes_on_floor = []
+    for k in range(n_obj):
+        kind = str(rng.choice(["box", "box", "cylinder", "table", "stack", "wall"]))
+        for _ in range(30):
+            x, z = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
+            w, d = rng.uniform(0.3, 1.8), rng.uniform(0.3, 1.2)
+            rad = 0.5 * math.hypot(w, d)
+            if _inside(rects, x, z, rad + 0.05):
+                break
+        else:
+            continue
+        yaw = float(rng.uniform(0, math.pi)) if rng.random() < 0.6 else 0.0
+        if kind == "box" or (kind == "stack" and not boxes_on_floor):
+            h = rng.uniform(0.3, min(2.2, H - 0.2))
+            add(f"box_{k}", _box(x, z, w, d, 0.0, -h, yaw))
+            boxes_on_floor.append((x, z, w, d, h, yaw))
+            footprints.append((x, z, rad))
+        elif kind == "stack":
+            bx, bz, bw, bd, bh, byaw = boxes_on_floor[int(rng.integers(len(boxes_on_floor)))]
+            h2 = rng.uniform(0.15, 0.6)
+            if bh + h2 < H - 0.1:
+                add(
+                    f"stack_{k}",
+                    _box(
+                        bx,
+                        bz,
+                        bw * rng.uniform(0.3, 0.8),
+                        bd * rng.uniform(0.3, 0.8),
+                        -bh,
+                        -bh - h2,
+                        byaw + rng.uniform(-0.5, 0.5),
+                    ),
+                )
+        elif kind == "cylinder":
+            r = rng.uniform(0.08, 0.45)
+            add(f"cyl_{k}", _cylinder(x, z, r, 0.0, -rng.uniform(0.3, min(2.5, H - 0.1))))
+            footprints.append((x, z, r))
+        elif kind == "table":
+            h = rng.uniform(0.45, 1.1)
+            t = rng.uniform(0.025, 0.06)
+            leg = rng.uniform(0.03, 0.07)
+            c, s = math.cos(yaw), math.sin(yaw)
+            parts = [_box(x, z, w, d, -h + t, -h, yaw)]
+            for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                lx, lz = sx * (w / 2 - leg), sz * (d / 2 - leg)
+                parts.append(
+                    _box(x + c * lx + s * lz, z - s * lx + c * lz, leg, leg, 0.0, -h + t, yaw)
+                )
+            add(f"table_{k}", _merge(parts))
+            footprints.append((x, z, rad))
+        else:  # wall-mounted panel: picture, cabinet, screen
+            (ax, az), (bx2, bz2) = walls[int(rng.integers(len(walls)))]
+            L = math.dist((ax, az), (bx2, bz2))
+            pw = rng.uniform(0.3, min(1.8, L - 0.4))
+            s = rng.uniform(pw / 2 + 0.1, L - pw / 2 - 0.1)
+            e = ((bx2 - ax) / L, (bz2 - az) / L)
+            nrm = (-e[1], e[0])  # inward for a counter-clockwise outline in (x, z)
+            depth = rng.uniform(0.02, 0.35)
+            cx = ax + s * e[0] + nrm[0] * (depth / 2 + 0.005)
+            cz = az + s * e[1] + nrm[1] * (depth / 2 + 0.005)
+            y0 = -rng.uniform(0.8, max(0.9, H - 1.0))
+            wyaw = math.atan2(e[1], e[0])
+            add(f"wall_{k}", _box(cx, cz, pw, depth, y0, y0 - rng.uniform(0.2, 0.9), -wyaw))
+
+    # lights near the ceiling
+    n_l = int(rng.integers(preset.n_lights[0], preset.n_lights[1] + 1))
+    lights = []
+    for _ in range(n_l):
+        for _ in range(50):
+            lx, lz = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
+            if _inside(rects, lx, lz, 0.3):
+                break
+        lights.append((lx, -H + rng.uniform(0.1, 0.4), lz, rng.uniform(0.5, 2.0)))
+
+    # cameras: inside, away from walls and furniture, baselines 0.5-4 m along a path
+    poses, centres = [], []
+    tilt = math.radians(preset.max_tilt_deg)
+    for _ in range(n_views):
+        for attempt in range(500):
+            x, z = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
+            if not _inside(rects, x, z, 0.4):
+                continue
+            if any(math.hypot(x - fx, z - fz) < fr + 0.3 for fx, fz, fr in footprints):
+                continue
+            if centres and attempt < 400:
+                b = min(math.hypot(x - cx, z - cz) for cx, _, cz in centres)
+                if not 0.5 <= b <= 4.0:
+                    continue
+            break
+        h = min(rng.uniform(*preset.camera_height_m), H - 0.3)
+        centre = (x, -h, z)
+        yaw = rng.uniform(-math.pi, math.pi)
+        T = pose_from_yaw_pitch_roll(
+            yaw, rng.uniform(-tilt, tilt), rng.uniform(-tilt, tilt), centre
+        )
+        poses.append(T)
+        centres.append(centre)
+
+    mat_arrays = {
+        "pattern": np.array([m["pattern"] for m in mats], np.int32),
+        "scale": np.array([m["scale"] for m in mats], np.float32),
+        "a": np.array([m["a"] for m in mats], np.float32),
+        "b": np.array([m["b"] for m in mats], np.float32),
+        "angle": np.array([m["angle"] for m in mats], np.float32),
+        "offset": np.array([m["offset"] for m in mats], np.float32),
+    }
+    params = {
+        "shape": shape,
+        "room_height_m": round(H, 4),
+        "n_objects": len(meshes) - 4 - 3,
+        "n_lights": n_l,
+        "camera_heights_m": [round(-c[1], 4) for c in centres],
+        "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
+    }
+    return SceneSpec(scene_id, meshes, mat_arrays, np.array(lights), poses, params)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _hash2(ix: np.ndarray, iy: np.ndarray, seed: int) -> np.ndarray:
+    h = (ix * 374761393 + iy * 668265263 + seed * 1442695041) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
+    return ((h ^ (h >> 16)) & 0xFFFF).astype(np.float32) / 65535.0
+
+
+def _value_noise(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    fx, fy = fx * fx * (3 - 2 * fx), fy * fy * (3 - 2 * fy)
+    ix, iy = x0.astype(np.int64), y0.astype(np.int64)
+    a, b = _hash2(ix, iy, seed), _hash2(ix + 1, iy, seed)
+    c, d = _hash2(ix, iy + 1, seed), _hash2(ix + 1, iy + 1, seed)
+    return (a + (b - a) * fx) * (1 - fy) + (c + (d - c) * fx) * fy
+
+
+def _texture(uv: np.ndarray, mat: dict, gid: np.ndarray, seed: int) -> np.ndarray:
+    """Albedo ``(N, 3)`` from 2D texture coordinates ``uv (N, 2)`` (metres, or radians for
+    view-fixed materials) and per-pixel material ids."""
+    pat = mat["pattern"][gid]
+    s = mat["scale"][gid]
+    ang = mat["angle"][gid]
+    ca, sa = np.cos(ang), np.sin(ang)
+    u = (uv[:, 0] * ca - uv[:, 1] * sa) / s + mat["offset"][gid, 0]
+    v = (uv[:, 0] * sa + uv[:, 1] * ca) / s + mat["offset"][gid, 1]
+    t = np.zeros(len(u), np.float32)
+    m = pat == 1
+    t[m] = (np.floor(u[m]) + np.floor(v[m])) % 2
+    m = pat == 2
+    t[m] = np.floor(u[m]) % 2
+    m = (pat == 3) | (pat == 5)
+    t[m] = 0.65 * _value_noise(u[m], v[m], seed) + 0.35 * _value_noise(4 * u[m], 4 * v[m], seed + 1)
+    m = pat == 4
+    t[m] = 0.5 + 0.5 * np.sin(2 * u[m] + 3 * _value_noise(u[m], v[m], seed + 2))
+    fine = _value_noise(u * 7.0, v * 7.0, seed + 3)
+    t = np.clip(t * 0.9 + 0.1 * fine, 0, 1)[:, None]
+    return mat["a"][gid] * (1 - t) + mat["b"][gid] * t
+
+
+def _build_raycaster(spec: SceneSpec):
+    import open3d as o3d
+
+    scene = o3d.t.geometry.RaycastingScene()
+    for _, v, t in spec.meshes:
+        scene.add_triangles(o3d.core.Tensor(v), o3d.core.Tensor(t))
+    return scene
+
+
+def render_view(
+    spec: SceneSpec, scene, T: np.ndarray, height: int, rng: np.random.Generator, preset: Preset
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ray cast one panorama.
+
+    Returns:
+        ``rgb (H, 2H, 3) uint8`` (before JPEG) and ``range (H, 2H) float32`` metres (0 on a miss).
+    """
+    import cv2
+    import open3d as o3d
+
+    h, w = height, 2 * height
+    R, c = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
+    planes = ray_planes(h, w)
+    n = h * w
+    rays = np.empty((n, 6), np.float32)
+    rays[:, :3] = c
+    for i in range(3):  # world direction = R @ camera ray, plane by plane (fast)
+        rays[:, 3 + i] = (R[i, 0] * planes[0] + R[i, 1] * planes[1] + R[i, 2] * planes[2]).ravel()
+    ans = scene.cast_rays(o3d.core.Tensor(rays))
+    t = ans["t_hit"].numpy()
+    gid = ans["geometry_ids"].numpy().astype(np.int64)
+    nrm = ans["primitive_normals"].numpy()
+    hit = np.isfinite(t)
+    gid[~hit] = 0
+    t = np.where(hit, t, 0.0).astype(np.float32)
+    d = rays[:, 3:]
+    nrm *= np.where(np.einsum("ij,ij->i", nrm, d) > 0, np.float32(-1), np.float32(1))[:, None]
+    p = d * t[:, None]
+    p += c
+    # texture coordinates: planar projection along the dominant normal axis, in metres
+    ax = np.argmax(np.abs(nrm), axis=1)
+    uv = np.empty((n, 2), np.float32)
+    uv[:, 0] = np.where(ax == 0, p[:, 2], p[:, 0])
+    uv[:, 1] = np.where(ax == 1, p[:, 2], p[:, 1])
+    view = spec.materials["pattern"][gid] == 5
+    if view.any():  # view-fixed texture: indexed by the pixel's direction, not the surface
+        lonlat = np.stack(np.meshgrid(np.linspace(0, 2 * np.pi, w), np.linspace(0, np.pi, h)), -1)
+        uv[view] = lonlat.reshape(-1, 2)[view] * 1.5
+    seed = int(rng.integers(1 << 30))
+    albedo = _texture(uv, spec.materials, gid, seed)
+    # lighting: ambient + Lambert from each light (inverse-square falloff softened), one shadowed
+    light = np.full(n, rng.uniform(0.25, 0.45), np.float32)
+    for k, (lx, ly, lz, power) in enumerate(spec.lights):
+        L = np.array([lx, ly, lz], np.float32) - p
+        d2 = np.einsum("ij,ij->i", L, L)
+        dist = np.sqrt(d2) + np.float32(1e-6)
+        lam = np.einsum("ij,ij->i", nrm, L) / dist
+        np.clip(lam, 0, None, out=lam)
+        lam *= np.float32(power * 4.0) / (d2 + np.float32(4.0))
+        L /= dist[:, None]
+        if k == 0 and preset.shadows:
+            srays = np.concatenate([p + nrm * 2e-3, L], axis=1).astype(np.float32)
+            st = scene.cast_rays(o3d.core.Tensor(srays))["t_hit"].numpy()
+            lam *= np.where(st < dist - 1e-2, 0.25, 1.0)
+        light += lam
+    img = albedo * light[:, None]
+    img = img.reshape(h, w, 3)
+    # exposure: auto (percentile) times a random factor, so brightness does not give scale away
+    img *= rng.uniform(*preset.exposure) / max(float(np.percentile(img, 95)), 1e-3) * 0.85
+    if preset.blur_sigma[1] > 0:
+        sigma = rng.uniform(*preset.blur_sigma)
+        if sigma > 0.3:
+            img = cv2.GaussianBlur(img, (0, 0), sigma)
+    if preset.noise_sigma[1] > 0:
+        img += np.float32(rng.uniform(*preset.noise_sigma)) * rng.standard_normal(
+            img.shape, dtype=np.float32
+        )
+    img = np.clip(img, 0, 1) ** (1 / 2.2)
+    rgb = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+    return rgb, t.reshape(h, w)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _obj_text(spec: SceneSpec) -> tuple[str, str]:
+    lines = ["# workbench synthetic scene, world frame y down, metres", "mtllib scene.mtl"]
+    mtl = []
+    base = 1
+    for i, (name, v, t) in enumerate(spec.meshes):
+        lines.append(f"o {name}")
+        lines.append(f"usemtl m{i}")
+        lines += [f"v {x:.5f} {y:.5f} {z:.5f}" for x, y, z in v]
+        lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in t]
+        base += len(v)
+        r, g, b = spec.materials["a"][i]
+        mtl.append(f"newmtl m{i}\nKd {r:.4f} {g:.4f} {b:.4f}\n")
+    return "\n".join(lines) + "\n", "\n".join(mtl)
+
+
+def write_scene(
+    spec: SceneSpec,
+    root: Path,
+    height: int,
+    low_height: int,
+    rng: np.random.Generator,
+    preset: Preset,
+    preset_name: str,
+) -> list[Path]:
+    """Render every view of ``spec`` and write the scene in the seed layout under ``root``."""
+    scene_dir = root / spec.scene_id
+    raycaster = _build_raycaster(spec)
+    written = []
+    for i, T in enumerate(spec.poses):
+        view = f"{i:03d}"
+        rgb, rng_m = render_view(spec, raycaster, T, height, rng, preset)
+        q = int(rng.integers(preset.jpeg_quality[0], preset.jpeg_quality[1] + 1))
+        written.append(write_image(scene_dir / "pan/high" / f"{view}.jpg", rgb, quality=q))
+        low = rgb if low_height == height else resize_rgb(rgb, low_height)
+        written.append(write_image(scene_dir / "pan/low" / f"{view}.jpg", low, quality=q))
+        mm = np.clip(np.rint(rng_m * 1000.0), 0, 65535).astype(np.uint16)
+        written.append(write_image(scene_dir / "depth" / f"{view}.png", mm))
+        written.append(write_pose(scene_dir / "pose" / f"{view}.txt", T))
+    obj, mtl = _obj_text(spec)
+    write_text_atomic(scene_dir / "obj/scene.obj", obj)
+    write_text_atomic(scene_dir / "obj/scene.mtl", mtl)
+    meta = {
+        "source": "workbench.synth",
+        "depth_scale": 1000.0,
+        "generator": {
+            "preset": preset_name,
+            **asdict(preset),
+            **spec.params,
+            "size": [height, 2 * height],
+        },
+    }
+    write_text_atomic(
+        scene_dir / "others/meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    )
+    return written
+
+
+def _scene_job(job) -> str:
+    child, views, height, low_height, preset, root = job
+    p = PRESETS[preset]
+    geo_seed, render_seed = child.spawn(2)
+    spec = make_scene(geo_seed, views, p)
+    write_scene(spec, Path(root), height, low_height, np.random.default_rng(render_seed), p, preset)
+    return spec.scene_id
+
+
+def generate(
+    out: str | Path,
+    scenes: int,
+    views: int,
+    seed: int = 0,
+    height: int = 256,
+    low_height: int | None = None,
+    preset: str = "realistic",
+    progress: bool = True,
+    workers: int | None = None,
+) -> list[str]:
+    """Generate ``scenes`` scenes of ``views`` views each under ``out`` (seed layout).
+
+    Scene ``i`` depends only on ``(seed, i)``: generating more scenes keeps the earlier ones, and
+    the files do not depend on ``workers`` (scenes render in parallel processes).
+
+    Returns:
+        The scene ids, in order.
+    """
+    from tqdm import tqdm
+
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    if scenes < 1 or views < 1:
+        raise ValueError(f"scenes and views must be >= 1, got {scenes} and {views}")
+    low_height = height if low_height is None else min(low_height, height)
+
+    root = Path(out)
+    children = np.random.SeedSequence(seed).spawn(scenes)
+    jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
+    t0 = time.perf_counter()
+    workers = max(1, min(workers or os.cpu_count() or 1, scenes))
+    if workers == 1:
+        ids = [_scene_job(j) for j in tqdm(jobs, desc="synth", unit="scene", disable=not progress)]
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            it = pool.imap(_scene_job, jobs)
+            ids = list(tqdm(it, total=scenes, desc="synth", unit="scene", disable=not progress))
+    dt = time.perf_counter() - t0
+    if progress:
+        print(f"synth: {scenes * views} views in {dt:.1f} s ({scenes * views / dt:.1f} views/s)")
+    return ids
+
+
+def run(config) -> int:
+    """CLI entry: ``workbench synth``."""
+    from workbench.configs import parse_size
+
+    _, h = parse_size(config.size)
+    _, low_h = parse_size(config.low_size)
+    if config.layout == "seed":
+        generate(
+            config.out,
+            config.scenes,
+            config.views,
+            config.seed,
+            h,
+            low_h,
+            config.preset,
+            workers=config.workers,
+        )
+    else:
+        import tempfile
+
+        from workbench.data.convert import convert_seed
+
+        with tempfile.TemporaryDirectory() as tmp:
+            generate(
+                tmp,
+                config.scenes,
+                config.views,
+                config.seed,
+                h,
+                low_h,
+                config.preset,
+                workers=config.workers,
+            )
+            convert_seed(tmp, config.out, config.layout, seed=config.seed)
+    print(f"synth: wrote {config.scenes} scenes x {config.views} views to {config.out}")
+    return 0

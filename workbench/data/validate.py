@@ -1,0 +1,238 @@
+"""Dataset health check: every problem one row ``(scene, view, file, problem, detail)``.
+
+Nothing stops at the first problem: each view is checked in full, in parallel threads (decoding
+releases the GIL), with a progress bar. Problems found per view: missing or unreadable files,
+truncated images, non-2:1 panoramas, RGB/depth aspect mismatch, wrong depth dtype, NaN or all
+invalid depth, too many invalid pixels, implausible range, non-rigid or garbage poses; per scene:
+duplicate view ids, a single view (unusable for two-view work), no views at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.data.layouts import (
+    DEPTH_EXTS,
+    RGB_EXTS,
+    ViewRecord,
+    _scene_dirs,
+    detect_layout,
+    index_dataset,
+    read_depth,
+)
+from workbench.errors import WorkbenchError
+from workbench.geometry.equirect import valid_mask
+from workbench.geometry.pose import read_pose
+from workbench.io import read_image, write_text_atomic
+
+__all__ = ["Problem", "check_view", "validate_dataset", "problems_to_csv", "IMPLAUSIBLE_RANGE_M"]
+
+IMPLAUSIBLE_RANGE_M = 100.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    scene_id: str
+    view_id: str
+    file: str
+    problem: str
+    detail: str
+
+
+def _raw_nan_count(path: Path) -> int:
+    """NaNs in a float depth file before the reader maps them to invalid."""
+    ext = path.suffix.lower()
+    if ext == ".npy":
+        d = np.load(path, allow_pickle=False)
+    elif ext == ".exr":
+        import cv2
+
+        d = read_image(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    else:
+        return 0
+    return int(np.isnan(d).sum()) if d.dtype.kind == "f" else 0
+
+
+def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Problem]:
+    """All problems of one view (an empty list when healthy)."""
+    out: list[Problem] = []
+
+    def add(file, problem, detail=""):
+        out.append(Problem(rec.scene_id, rec.view_id, file, problem, detail))
+
+    rgb_shape = None
+    rgb = root / rec.rgb_path
+    if not rgb.is_file():
+        add(rec.rgb_path, "missing file", "RGB panorama")
+    else:
+        try:
+            img = read_image(rgb)
+            rgb_shape = img.shape[:2]
+            if img.dtype != np.uint8:
+                add(rec.rgb_path, "wrong dtype", f"RGB is {img.dtype}, expected uint8")
+            if rgb_shape[1] != 2 * rgb_shape[0]:
+                add(rec.rgb_path, "not 2:1", f"{rgb_shape[1]}x{rgb_shape[0]}")
+        except WorkbenchError as e:
+            add(rec.rgb_path, "unreadable image", e.message)
+    depth = root / rec.depth_path
+    if not depth.is_file():
+        add(rec.depth_path, "missing file", "depth")
+    else:
+        try:
+            r = read_depth(depth, rec.depth_scale, rec.depth_invalid)
+            nan = _raw_nan_count(depth)
+            if nan:
+                add(rec.depth_path, "NaN depth", f"{nan} NaN pixels")
+            h, w = r.shape
+            if w != 2 * h:
+                add(rec.depth_path, "not 2:1", f"{w}x{h}")
+            elif rgb_shape and rgb_shape[1] == 2 * rgb_shape[0] and rgb_shape != (h, w):
+                pass  # both 2:1: a resize on load, not a problem
+            if rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
+                add(
+                    rec.depth_path,
+                    "size mismatch",
+                    f"depth {w}x{h} vs RGB {rgb_shape[1]}x{rgb_shape[0]} (not a resize)",
+                )
+            valid = valid_mask(r)
+            frac_invalid = 1.0 - float(valid.mean())
+            if not valid.any():
+                add(rec.depth_path, "all invalid depth", "no valid pixel")
+            elif frac_invalid > max_invalid:
+                add(
+                    rec.depth_path,
+                    "too many invalid pixels",
+                    f"{frac_invalid:.1%} > {max_invalid:.0%}",
+                )
+            if valid.any() and float(r[valid].max()) > IMPLAUSIBLE_RANGE_M:
+                add(
+                    rec.depth_path,
+                    "implausible range",
+                    f"max {float(r[valid].max()):.1f} m > {IMPLAUSIBLE_RANGE_M:.0f} m",
+                )
+        except WorkbenchError as e:
+            problem = "wrong depth dtype" if "16-bit" in e.message else "unreadable depth"
+            add(rec.depth_path, problem, e.message)
+        except (OSError, ValueError) as e:
+            add(rec.depth_path, "unreadable depth", str(e))
+    if rec.pose_path:
+        try:
+            read_pose(root / rec.pose_path)
+        except WorkbenchError as e:
+            kind = (
+                "non-rigid pose"
+                if any(k in e.message for k in ("orthonormal", "det", "last row"))
+                else "bad pose"
+            )
+            add(rec.pose_path, kind, e.message)
+    elif rec.layout in ("seed", "realsee3d"):
+        add("", "missing file", "pose")
+    if rec.mask_path and not (root / rec.mask_path).is_file():
+        add(rec.mask_path, "missing file", "mask")
+    return out
+
+
+def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[Problem]:
+    out = []
+    per_scene = Counter(r.scene_id for r in records)
+    for scene, n in sorted(per_scene.items()):
+        if n == 1:
+            out.append(Problem(scene, "", "", "single view", "unusable for two-view work"))
+    if layout in ("seed", "realsee3d"):
+        for d in _scene_dirs(root):
+            if d.name not in per_scene:
+                out.append(Problem(d.name, "", d.name, "empty scene", "no views found"))
+    # duplicate view ids: two files with the same stem in one image folder
+    folders = {(r.scene_id, str(Path(r.rgb_path).parent)) for r in records}
+    folders |= {(r.scene_id, str(Path(r.depth_path).parent)) for r in records}
+    for scene, folder in sorted(folders):
+        f = root / folder
+        if not f.is_dir():
+            continue
+        stems = Counter(p.stem for p in f.iterdir() if p.suffix.lower() in RGB_EXTS + DEPTH_EXTS)
+        for stem, n in sorted(stems.items()):
+            if n > 1:
+                out.append(
+                    Problem(scene, stem, folder, "duplicate view id", f"{n} files named {stem}.*")
+                )
+    return out
+
+
+def validate_dataset(
+    root: str | os.PathLike,
+    layout: str | None = None,
+    max_invalid: float = 0.5,
+    workers: int = 2,
+    progress: bool = True,
+    **index_kw,
+) -> tuple[list[ViewRecord], list[Problem]]:
+    """Index and check a dataset; returns ``(records, problems)``.
+
+    Raises:
+        WorkbenchError: only when the root is unusable (missing, unknown layout).
+    """
+    from tqdm import tqdm
+
+    root = Path(root)
+    layout = layout or detect_layout(root)
+    records = index_dataset(root, layout, **index_kw)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        it = pool.map(lambda r: check_view(r, root, max_invalid), records)
+        per_view = list(
+            tqdm(it, total=len(records), desc="validate", unit="view", disable=not progress)
+        )
+    problems = [p for ps in per_view for p in ps] + _scene_problems(root, layout, records)
+    return records, problems
+
+
+def problems_to_csv(problems: list[Problem]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scene", "view", "file", "problem", "detail"])
+    for p in problems:
+        w.writerow([p.scene_id, p.view_id, p.file, p.problem, p.detail])
+    return buf.getvalue()
+
+
+def write_report(problems: list[Problem], path: str | os.PathLike) -> Path:
+    return write_text_atomic(path, problems_to_csv(problems))
+
+
+def read_report_exclusions(path: str | os.PathLike) -> set[tuple[str, str]]:
+    """``(scene, view)`` pairs named in a health report (whole scenes as ``(scene, "")``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbenchError("health report not found", path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    if rows and not {"scene", "view"} <= set(rows[0]):
+        raise WorkbenchError("report must have 'scene' and 'view' columns", path)
+    return {(r["scene"], r["view"]) for r in rows}
+
+
+def run(config) -> int:
+    """CLI entry: ``workbench validate``."""
+    records, problems = validate_dataset(
+        config.root,
+        config.layout or None,
+        config.max_invalid,
+        config.workers,
+        depth_scale=config.depth_scale,
+    )
+    if config.report:
+        write_report(problems, config.report)
+    counts = Counter(p.problem for p in problems)
+    print(
+        f"validate: {len(records)} views, {len({r.scene_id for r in records})} scenes, "
+        f"{len(problems)} problems"
+    )
+    for name, n in sorted(counts.items()):
+        print(f"  {name}: {n}")
+    return 1 if problems else 0
