@@ -13,7 +13,7 @@ import traceback
 
 from benchmarks.common import RESULTS, machine
 
-BENCHMARKS = ["geometry"]
+BENCHMARKS = ["geometry", "data"]
 
 
 def main(names: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ class DemoConfig:
     """``workbench demo``: the main job end to end on ``data_samples/``."""
 
     out: str = option("outputs/demo", "output folder")
+    data: str = option("data_samples/seed", "dataset root the demo starts from")
     height: int = option(256, "panorama height in pixels for the analytic scene (width is 2x)")
 
 

@@ -1,0 +1,192 @@
+"""tf.data input pipeline from a split CSV: decode, resize, validity mask, panorama-correct
+augmentations, batching, prefetch.
+
+Decoding goes through the workbench readers (:func:`workbench.data.layouts.load_view`) inside
+``tf.numpy_function``, so every depth encoding, mask and sentinel is handled exactly as
+everywhere else, and depth is resized without blending invalid pixels. Augmentations are numpy
+functions of ``(sample, seed)`` (:func:`augment_sample`), applied with a per-sample seed derived
+from ``(seed, sample counter)``: a seeded pipeline gives the same batches on every run.
+
+Augmentations that are correct on panoramas:
+
+- **yaw roll** by ``k`` columns: the same camera turned by ``Δ = -k·2π/W``; the pose becomes
+  ``T_world_from_cam @ [yaw_matrix(Δ), 0; 0, 1]`` so reprojected points stay in place;
+- **left-right flip**: ``u → W-1-u`` mirrors ``x``; the pose gets ``diag(-1, 1, 1, 1)`` (a
+  reflection: ``flipped`` is set so pose-consuming code can tell);
+- colour jitter (brightness, contrast, saturation) and gamma, on RGB only.
+
+Element structure (batched, channels last): ``rgb (B, H, W, 3) float32`` in [0, 1],
+``range (B, H, W, 1) float32`` metres (0 invalid), ``mask (B, H, W, 1) float32`` (1 valid),
+``pose (B, 4, 4) float32`` (identity when the dataset has none), ``flipped (B,) bool``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.data.layouts import ViewRecord, load_view
+from workbench.geometry.equirect import resize_range, resize_rgb, valid_mask, yaw_matrix
+
+__all__ = ["Augment", "load_sample", "augment_sample", "make_dataset", "sample_seed"]
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Augmentation switches and strengths (all off by default)."""
+
+    yaw_roll: bool = False
+    flip: bool = False
+    brightness: float = 0.0  # multiplicative, factor in [1 - b, 1 + b]
+    contrast: float = 0.0
+    saturation: float = 0.0
+    gamma: float = 0.0  # exponent in [1 - g, 1 + g]
+
+    @property
+    def active(self) -> bool:
+        return any((self.yaw_roll, self.flip, self.brightness, self.contrast, self.saturation,
+                    self.gamma))  # fmt: skip
+
+
+def load_sample(rec: ViewRecord, root, height: int) -> dict:
+    """Load one view at training size ``(height, 2*height)`` as float arrays (see module doc)."""
+    v = load_view(rec, root)
+    rgb = resize_rgb(v.rgb, height) if v.rgb.shape[0] != height else v.rgb
+    rng_m = resize_range(v.range_m, height) if v.range_m.shape[0] != height else v.range_m
+    T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
+    return {
+        "rgb": rgb.astype(np.float32) / 255.0,
+        "range": rng_m.astype(np.float32),
+        "pose": T.astype(np.float64),
+        "flipped": False,
+    }
+
+
+def sample_seed(seed: int, counter: int) -> int:
+    """Per-sample augmentation seed from the pipeline seed and the sample counter."""
+    h = hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+    return int.from_bytes(h[:8], "little")
+
+
+def augment_sample(sample: dict, aug: Augment, seed: int) -> dict:
+    """Apply ``aug`` to one sample with a deterministic generator seeded by ``seed``."""
+    rng = np.random.default_rng(seed)
+    rgb, r, T = sample["rgb"], sample["range"], sample["pose"]
+    flipped = bool(sample["flipped"])
+    w = rgb.shape[1]
+    if aug.yaw_roll:
+        k = int(rng.integers(w))
+        rgb, r = np.roll(rgb, k, axis=1), np.roll(r, k, axis=1)
+        R = np.eye(4)
+        R[:3, :3] = yaw_matrix(-k * 2 * np.pi / w)
+        T = T @ R
+    if aug.flip and rng.random() < 0.5:
+        rgb, r = rgb[:, ::-1], r[:, ::-1]
+        T = T @ np.diag([-1.0, 1.0, 1.0, 1.0])
+        flipped = not flipped
+    if aug.brightness:
+        rgb = rgb * rng.uniform(1 - aug.brightness, 1 + aug.brightness)
+    if aug.contrast:
+        m = rgb.mean()
+        rgb = (rgb - m) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + m
+    if aug.saturation:
+        grey = rgb.mean(axis=2, keepdims=True)
+        rgb = (rgb - grey) * rng.uniform(1 - aug.saturation, 1 + aug.saturation) + grey
+    if aug.gamma:
+        rgb = np.clip(rgb, 0, 1) ** rng.uniform(1 - aug.gamma, 1 + aug.gamma)
+    rgb = np.clip(rgb, 0, 1).astype(np.float32)
+    return {"rgb": np.ascontiguousarray(rgb), "range": np.ascontiguousarray(r, np.float32),
+            "pose": T, "flipped": flipped}  # fmt: skip
+
+
+def make_dataset(
+    records: list[ViewRecord],
+    root: str | Path,
+    height: int = 256,
+    batch: int = 4,
+    augment: Augment | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+    repeat: bool = False,
+    cache: bool = False,
+    drop_remainder: bool = False,
+    deterministic: bool = True,
+):
+    """A ``tf.data.Dataset`` of batches from ``records`` (see the module doc for the structure).
+
+    Args:
+        records, root: from :func:`workbench.data.splits.read_split_csv`.
+        height: training height (width ``2 * height``).
+        augment: augmentations (none when ``None``).
+        shuffle: shuffle records each epoch (seeded).
+        seed: pipeline seed (shuffle order and augmentation draws).
+        repeat: repeat forever (for step-based training).
+        cache: keep decoded (un-augmented) samples in memory after the first epoch.
+        deterministic: keep element order with parallel decoding.
+    """
+    import tensorflow as tf
+
+    if not records:
+        raise ValueError("make_dataset needs at least one record")
+    if height < 2:
+        raise ValueError(f"height must be >= 2, got {height}")
+    root = Path(root)
+    aug = augment or Augment()
+    w = 2 * height
+
+    def _load(i):
+        s = load_sample(records[int(i)], root, height)
+        return s["rgb"], s["range"], s["pose"].astype(np.float32)
+
+    def _augment(counter, rgb, r, pose):
+        s = {"rgb": rgb, "range": r, "pose": pose.astype(np.float64), "flipped": False}
+        s = augment_sample(s, aug, sample_seed(seed, int(counter)))
+        return s["rgb"], s["range"], s["pose"].astype(np.float32), np.bool_(s["flipped"])
+
+    def tf_load(i):
+        rgb, r, pose = tf.numpy_function(_load, [i], [tf.float32, tf.float32, tf.float32])
+        rgb.set_shape((height, w, 3))
+        r.set_shape((height, w))
+        pose.set_shape((4, 4))
+        return rgb, r, pose
+
+    def tf_augment(counter, item):
+        rgb, r, pose = item
+        if aug.active:
+            rgb, r, pose, flipped = tf.numpy_function(
+                _augment, [counter, rgb, r, pose], [tf.float32, tf.float32, tf.float32, tf.bool]
+            )
+            rgb.set_shape((height, w, 3))
+            r.set_shape((height, w))
+            pose.set_shape((4, 4))
+            flipped.set_shape(())
+        else:
+            flipped = tf.constant(False)
+        r = r[..., None]
+        mask = tf.cast(tf.math.is_finite(r) & (r > 0), tf.float32)
+        return {"rgb": rgb, "range": r * mask, "mask": mask, "pose": pose, "flipped": flipped}
+
+    ds = tf.data.Dataset.range(len(records))
+    if cache:
+        ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+        if shuffle:
+            ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
+    else:
+        if shuffle:
+            ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.enumerate().map(
+        tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
+    )
+    ds = ds.batch(batch, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def valid_fraction(batch_range: np.ndarray) -> float:
+    """Fraction of valid pixels in a batch of range maps (a quick pipeline health figure)."""
+    return float(valid_mask(np.asarray(batch_range)).mean())
