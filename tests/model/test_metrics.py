@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workbench.model.metrics import METRIC_NAMES, depth_metrics, depth_metrics_tf
+
+
+def test_hand_computed():
+    gt = np.array([[1.0, 2.0, 4.0, 0.0]])  # last pixel invalid
+    pred = np.array([[1.5, 2.0, 2.0, 9.0]])
+    m = depth_metrics(pred, gt)
+    assert m["abs_rel"] == pytest.approx((0.5 + 0 + 0.5) / 3)
+    assert m["sq_rel"] == pytest.approx((0.25 / 1 + 0 + 4 / 4) / 3)
+    assert m["rmse"] == pytest.approx(np.sqrt((0.25 + 0 + 4) / 3))
+    assert m["rmse_log"] == pytest.approx(np.sqrt((np.log(1.5) ** 2 + 0 + np.log(2) ** 2) / 3))
+    assert m["delta1"] == pytest.approx(1 / 3)  # ratios 1.5, 1, 2
+    assert m["delta2"] == pytest.approx(2 / 3)  # 1.25² = 1.5625 > 1.5
+    assert m["delta3"] == pytest.approx(2 / 3)  # 1.25³ = 1.953 < 2
+    assert m["n_images"] == 1
+
+
+def test_clipping_and_range():
+    gt = np.array([[0.05, 5.0, 20.0, 5.0]])  # only the 5 m pixels are valid
+    pred = np.array([[1.0, 50.0, 1.0, 0.0]])  # predictions clipped to [0.1, 10]
+    m = depth_metrics(pred, gt)
+    assert m["abs_rel"] == pytest.approx(((10 - 5) / 5 + (5 - 0.1) / 5) / 2)
+
+
+def test_median_alignment_is_scale_free():
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(1, 8, (2, 8, 16))
+    m = depth_metrics(gt * 0.5, gt, median_align=True)
+    assert m["abs_rel"] < 1e-12 and m["delta1"] == 1.0
+
+
+def test_no_valid_pixels():
+    m = depth_metrics(np.ones((2, 4)), np.zeros((2, 4)))
+    assert m["n_images"] == 0 and np.isnan(m["abs_rel"])
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        depth_metrics(np.ones((2, 4)), np.ones((2, 6)))
+
+
+@given(seed=st.integers(0, 1000), align=st.booleans())
+def test_tf_agrees_with_numpy(seed, align):
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(0.05, 12, (3, 4, 8, 1))
+    gt[0, 0, :3] = np.nan
+    gt[2] = 0.0  # an image with no valid pixel
+    pred = gt * rng.uniform(0.7, 1.4, gt.shape)
+    a = depth_metrics(pred, gt, median_align=align)
+    b = {k: float(v) for k, v in depth_metrics_tf(pred, gt, median_align=align).items()}
+    for k in METRIC_NAMES:
+        assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-6), k
+    assert b["n_images"] == a["n_images"] == 2
+
+
+@given(s=st.floats(0.5, 2.0))
+def test_metrics_invariant_to_common_scale_with_alignment(s):
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(1, 4, (1, 4, 8))
+    pred = gt * rng.uniform(0.9, 1.1, gt.shape)
+    a = depth_metrics(pred, gt, median_align=True)
+    b = depth_metrics(pred * s, gt, median_align=True)
+    assert a["abs_rel"] == pytest.approx(b["abs_rel"], rel=1e-9)

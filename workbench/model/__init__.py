@@ -1,0 +1,1 @@
+"""Depth model (U-Net with circular padding), losses and metrics (TensorFlow/Keras 3)."""

@@ -1,0 +1,91 @@
+"""U-Net-like equirect depth model with horizontal circular padding (Keras 3, TFLite builtins).
+
+Every 3x3 convolution is ``valid`` after :class:`CircularPad` (columns wrap around the seam,
+rows zero-padded), so the model is equivariant to yaw rolls by multiples of ``2**depth`` columns.
+The head turns logits into positive range with :class:`PositiveRange`
+(``scale * exp(clip(x))``). Both are registered layers, so ``.keras`` files reload without code
+from the caller (no ``Lambda`` layers).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+__all__ = ["CircularPad", "PositiveRange", "build_unet"]
+
+
+@keras.saving.register_keras_serializable(package="workbench")
+class CircularPad(layers.Layer):
+    """Pad ``(B, H, W, C)`` by ``pad`` pixels: wrap columns, zero rows."""
+
+    def __init__(self, pad: int = 1, **kw):
+        super().__init__(**kw)
+        self.pad = int(pad)
+
+    def call(self, x):
+        p = self.pad
+        x = ops.concatenate([x[:, :, -p:], x, x[:, :, :p]], axis=2)
+        return ops.pad(x, [[0, 0], [p, p], [0, 0], [0, 0]])
+
+    def compute_output_shape(self, s):
+        p = self.pad
+        return (s[0], None if s[1] is None else s[1] + 2 * p,
+                None if s[2] is None else s[2] + 2 * p, s[3])  # fmt: skip
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
+@keras.saving.register_keras_serializable(package="workbench")
+class PositiveRange(layers.Layer):
+    """Logits → range in metres: ``scale * exp(clip(x, -clip, clip))``."""
+
+    def __init__(self, scale: float = 3.0, clip: float = 4.0, **kw):
+        super().__init__(**kw)
+        self.scale, self.clip = float(scale), float(clip)
+
+    def call(self, x):
+        return self.scale * ops.exp(ops.clip(x, -self.clip, self.clip))
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "clip": self.clip}
+
+
+def _conv(x, ch, name):
+    for i in range(2):
+        x = CircularPad(1, name=f"{name}_pad{i}")(x)
+        x = layers.Conv2D(ch, 3, padding="valid", use_bias=False, name=f"{name}_conv{i}")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.ReLU(name=f"{name}_relu{i}")(x)
+    return x
+
+
+def build_unet(height: int = 256, width: int = 16, depth: int = 4, name: str = "pano_unet"):
+    """Build the model.
+
+    Args:
+        height: input height ``H`` (width ``2H``); divisible by ``2**depth``.
+        width: channels of the first level (doubling per level).
+        depth: number of down-sampling levels.
+
+    Returns:
+        ``keras.Model`` mapping ``(B, H, 2H, 3)`` float RGB in [0, 1] to ``(B, H, 2H, 1)`` range.
+    """
+    if height % (2**depth):
+        raise ValueError(f"height must be divisible by 2**depth = {2**depth}, got {height}")
+    inp = keras.Input((height, 2 * height, 3), name="rgb")
+    x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(inp)
+    skips = []
+    for level in range(depth):
+        x = _conv(x, width * 2**level, f"enc{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"down{level}")(x)
+    x = _conv(x, width * 2**depth, "bottleneck")
+    for level in reversed(range(depth)):
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(x)
+        x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = _conv(x, width * 2**level, f"dec{level}")
+    x = layers.Conv2D(1, 1, name="logits")(x)
+    out = PositiveRange(name="range")(x)
+    return keras.Model(inp, out, name=name)
