@@ -60,3 +60,16 @@ def test_obj_mesh_written(tmp_path):
     ids = generate(tmp_path, 1, 1, seed=2, height=32, preset="easy", progress=False, workers=1)
     obj = (tmp_path / ids[0] / "obj/scene.obj").read_text()
     assert obj.count("\no ") >= 4 and "\nf " in obj and "mtllib scene.mtl" in obj
+
+
+def test_data_samples_regenerate_exactly(tmp_path):
+    # the command in data_samples/README.md reproduces the committed files byte for byte
+    from pathlib import Path
+
+    from workbench.cli import main
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    args = ["synth", "--out", str(tmp_path / "r"), "--scenes", "1", "--views", "3", "--seed", "7",
+            "--size", "512x256", "--layout", "realsee3d", "--workers", "1"]  # fmt: skip
+    assert main(args) == 0
+    _same_tree(tmp_path / "r", samples / "realsee3d")

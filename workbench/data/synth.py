@@ -641,38 +641,20 @@ def generate(
 
 
 def run(config) -> int:
-    """CLI entry: ``workbench synth``."""
+    """CLI entry: ``workbench synth`` (other layouts are rendered in the seed layout first)."""
+    import tempfile
+
     from workbench.configs import parse_size
 
     _, h = parse_size(config.size)
     _, low_h = parse_size(config.low_size)
-    if config.layout == "seed":
-        generate(
-            config.out,
-            config.scenes,
-            config.views,
-            config.seed,
-            h,
-            low_h,
-            config.preset,
-            workers=config.workers,
-        )
-    else:
-        import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        target = config.out if config.layout == "seed" else tmp
+        generate(target, config.scenes, config.views, config.seed, h, low_h, config.preset,
+                 workers=config.workers)  # fmt: skip
+        if config.layout != "seed":
+            from workbench.data.convert import convert_seed
 
-        from workbench.data.convert import convert_seed
-
-        with tempfile.TemporaryDirectory() as tmp:
-            generate(
-                tmp,
-                config.scenes,
-                config.views,
-                config.seed,
-                h,
-                low_h,
-                config.preset,
-                workers=config.workers,
-            )
             convert_seed(tmp, config.out, config.layout, seed=config.seed)
     print(f"synth: wrote {config.scenes} scenes x {config.views} views to {config.out}")
     return 0
