@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.layouts import ViewRecord, load_view
-from workbench.geometry.equirect import resize_range, resize_rgb, valid_mask, yaw_matrix
+from workbench.geometry.equirect import resize_range, resize_rgb, yaw_matrix
 
 __all__ = ["Augment", "load_sample", "augment_sample", "make_dataset", "sample_seed"]
 
@@ -186,7 +186,3 @@ def make_dataset(
     ds = ds.batch(batch, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
 
-
-def valid_fraction(batch_range: np.ndarray) -> float:
-    """Fraction of valid pixels in a batch of range maps (a quick pipeline health figure)."""
-    return float(valid_mask(np.asarray(batch_range)).mean())

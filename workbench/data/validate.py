@@ -94,8 +94,6 @@ def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Pr
             h, w = r.shape
             if w != 2 * h:
                 add(rec.depth_path, "not 2:1", f"{w}x{h}")
-            elif rgb_shape and rgb_shape[1] == 2 * rgb_shape[0] and rgb_shape != (h, w):
-                pass  # both 2:1: a resize on load, not a problem
             if rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
                 add(
                     rec.depth_path,
