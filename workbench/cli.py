@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from workbench import configs
@@ -21,6 +22,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("SynthConfig", "workbench.data.synth:run", "generate procedural indoor scenes"),
     "validate": ("ValidateConfig", "workbench.data.validate:run", "dataset health check"),
     "split": ("SplitConfig", "workbench.data.splits:run", "scene-level train/val CSVs"),
+    "train": ("TrainConfig", "workbench.train:run", "train the depth model"),
+    "eval": ("EvalConfig", "workbench.evaluate:run", "depth metrics of a model on a split CSV"),
+    "infer": ("InferConfig", "workbench.infer:run", "depth for your own panoramas"),
 }
 
 
@@ -50,6 +54,7 @@ def _error(msg: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     parser = build_parser()
     ns = parser.parse_args(argv)
     if not ns.verb:

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 
 from workbench.config import option
 
-__all__ = ["DemoConfig", "SynthConfig", "ValidateConfig", "SplitConfig", "parse_size"]
+__all__ = [
+    "DemoConfig",
+    "SynthConfig",
+    "ValidateConfig",
+    "SplitConfig",
+    "TrainConfig",
+    "EvalConfig",
+    "InferConfig",
+    "MODEL_FIELDS",
+    "parse_size",
+]
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,88 @@ class SplitConfig:
     exclude: str = option("", "health report CSV whose views are left out")
     layout: str = option("", "layout (auto-detected when empty)")
     depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``workbench train``: supervised equirect depth training (loss and metrics: DESIGN §5).
+
+    The run folder ``logdir`` receives ``config.json``, ``checkpoints/``, TensorBoard logs in
+    ``tb/``, visual dumps in ``dumps/``, ``history.csv``, ``val_metrics.csv``, ``model.keras`` and
+    ``summary.json``.
+    """
+
+    train_csv: str = option("lists/train.csv", "training split CSV (root from split.json)")
+    val_csv: str = option("lists/val.csv", "validation split CSV ('' for none)")
+    logdir: str = option("runs/train", "run folder")
+    rate: tuple[float, float, float] = option(
+        (1.0, 0.5, 1.0), "loss weights of L1, normal and SSIM terms"
+    )
+    ssim_k: int = option(7, "SSIM window size (odd)")
+    height: int = option(128, "training height H (width 2H); divisible by 2**model_depth")
+    model_width: int = option(16, "channels of the U-Net's first level (doubling per level)")
+    model_depth: int = option(4, "U-Net down-sampling levels")
+    batch: int = option(8, "global batch size (split across replicas)")
+    steps: int = option(200, "total optimizer steps")
+    lr: float = option(2e-3, "peak learning rate (Adam)")
+    lr_schedule: str = option(
+        "cosine", "learning-rate schedule", choices=("cosine", "constant", "step")
+    )
+    warmup_steps: int = option(0, "linear warm-up steps")
+    weight_decay: float = option(0.0, "AdamW weight decay (0: plain Adam)")
+    augment: bool = option(True, "yaw roll, flip and colour jitter on training samples")
+    cache: bool = option(True, "keep decoded samples in memory")
+    seed: int = option(0, "seed of weights, shuffling and augmentation")
+    deterministic: bool = option(True, "deterministic TF ops (bit-exact reruns; slower on GPU)")
+    strategy: str = option(
+        "auto",
+        "tf.distribute strategy (auto: multiworker when TF_CONFIG is set, mirrored on >1 GPU)",
+        choices=("auto", "default", "mirrored", "multiworker"),
+    )
+    cpu_devices: int = option(0, "split the CPU into N logical devices (to try mirrored on CPU)")
+    mixed_precision: bool = option(False, "mixed_float16 compute (GPUs only)")
+    log_every: int = option(10, "steps between TensorBoard/history scalars")
+    val_every: int = option(0, "steps between validations (0: at the end only)")
+    val_views: int = option(64, "validation views used (0: all)")
+    dump_every: int = option(0, "steps between visual dumps (0: at the end only)")
+    ckpt_every: int = option(100, "steps between checkpoints")
+    keep_ckpts: int = option(3, "checkpoints kept")
+    resume: bool = option(False, "continue from the latest checkpoint in logdir")
+    progress: bool = option(True, "progress bar")
+
+
+# fields that define the network: a checkpoint only loads into a model with the same values
+MODEL_FIELDS = ("height", "model_width", "model_depth")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """``workbench eval``: metrics of a model (run folder, .keras, SavedModel, .pb or .tflite)."""
+
+    csv: str = option(None, "split CSV to evaluate on", positional=True)
+    model: str = option("", "model: run folder, .keras, SavedModel folder, .pb or .tflite "
+                        "(default: the shipped model)")  # fmt: skip
+    out: str = option("outputs/eval", "folder for metrics.json, per_view.csv and dumps/")
+    worst: int = option(4, "visual dumps of the N worst views (by AbsRel)")
+    batch: int = option(4, "inference batch size")
+    median_align: bool = option(False, "scale-align predictions to the GT median (scale-free)")
+    limit: int = option(0, "evaluate the first N views only (0: all)")
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """``workbench infer``: depth, normals and point clouds for your own panoramas."""
+
+    paths: tuple[str, ...] = option(None, "image files or folders (searched recursively)",
+                                    positional=True)  # fmt: skip
+    model: str = option("", "run folder, .keras, SavedModel folder, .pb or .tflite "
+                        "(default: the shipped model)")  # fmt: skip
+    out: str = option("outputs/infer", "output folder")
+    batch: int = option(4, "images per model call")
+    ply: bool = option(False, "also write a coloured point cloud per image")
+    pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
+    threads: int = option(2, "LiteRT threads (.tflite models)")
+    progress: bool = option(True, "progress bar")
 
 
 def parse_size(text: str) -> tuple[int, int]:

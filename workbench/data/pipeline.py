@@ -31,7 +31,14 @@ import numpy as np
 from workbench.data.layouts import ViewRecord, load_view
 from workbench.geometry.equirect import resize_range, resize_rgb, yaw_matrix
 
-__all__ = ["Augment", "load_sample", "augment_sample", "make_dataset", "sample_seed"]
+__all__ = [
+    "Augment",
+    "load_sample",
+    "augment_sample",
+    "make_dataset",
+    "sample_seed",
+    "epoch_order",
+]
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,13 @@ def augment_sample(sample: dict, aug: Augment, seed: int) -> dict:
             "pose": T, "flipped": flipped}  # fmt: skip
 
 
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """Record order of one epoch: a permutation seeded by ``(seed, epoch)``, or ``arange``."""
+    if not shuffle:
+        return np.arange(n)
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
+
+
 def make_dataset(
     records: list[ViewRecord],
     root: str | Path,
@@ -114,8 +128,14 @@ def make_dataset(
     cache: bool = False,
     drop_remainder: bool = False,
     deterministic: bool = True,
+    start: int = 0,
 ):
     """A ``tf.data.Dataset`` of batches from ``records`` (see the module doc for the structure).
+
+    Sample ``c`` of the stream (counting from 0 over all epochs) is record
+    ``epoch_order(n, seed, c // n, shuffle)[c % n]`` augmented with seed ``sample_seed(seed, c)``,
+    so the stream is a pure function of ``(records, seed)``: ``start=k`` resumes it exactly at
+    sample ``k`` without decoding what came before (training resume uses ``step * batch``).
 
     Args:
         records, root: from :func:`workbench.data.splits.read_split_csv`.
@@ -123,9 +143,10 @@ def make_dataset(
         augment: augmentations (none when ``None``).
         shuffle: shuffle records each epoch (seeded).
         seed: pipeline seed (shuffle order and augmentation draws).
-        repeat: repeat forever (for step-based training).
-        cache: keep decoded (un-augmented) samples in memory after the first epoch.
+        repeat: repeat forever (for step-based training); otherwise one epoch from ``start``.
+        cache: keep decoded (un-augmented) samples in memory after their first use.
         deterministic: keep element order with parallel decoding.
+        start: index of the first sample of the stream.
     """
     import tensorflow as tf
 
@@ -133,56 +154,54 @@ def make_dataset(
         raise ValueError("make_dataset needs at least one record")
     if height < 2:
         raise ValueError(f"height must be >= 2, got {height}")
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
     root = Path(root)
     aug = augment or Augment()
     w = 2 * height
+    n = len(records)
+    store: dict[int, tuple] = {}
+    orders: dict[int, np.ndarray] = {}
 
-    def _load(i):
-        s = load_sample(records[int(i)], root, height)
-        return s["rgb"], s["range"], s["pose"].astype(np.float32)
+    def _index(counter: int) -> int:
+        epoch = counter // n
+        if epoch not in orders:
+            if len(orders) > 4:
+                orders.clear()
+            orders[epoch] = epoch_order(n, seed, epoch, shuffle)
+        return int(orders[epoch][counter % n])
 
-    def _augment(counter, rgb, r, pose):
-        s = {"rgb": rgb, "range": r, "pose": pose.astype(np.float64), "flipped": False}
-        s = augment_sample(s, aug, sample_seed(seed, int(counter)))
-        return s["rgb"], s["range"], s["pose"].astype(np.float32), np.bool_(s["flipped"])
+    def _load(counter):
+        i = _index(int(counter))
+        if i in store:
+            rgb, r, pose = store[i]
+        else:
+            s = load_sample(records[i], root, height)
+            rgb, r, pose = s["rgb"], s["range"], s["pose"]
+            if cache:
+                store[i] = (rgb, r, pose)
+        flipped = False
+        if aug.active:
+            s = {"rgb": rgb, "range": r, "pose": pose, "flipped": False}
+            s = augment_sample(s, aug, sample_seed(seed, int(counter)))
+            rgb, r, pose, flipped = s["rgb"], s["range"], s["pose"], s["flipped"]
+        return rgb, r, pose.astype(np.float32), np.bool_(flipped)
 
-    def tf_load(i):
-        rgb, r, pose = tf.numpy_function(_load, [i], [tf.float32, tf.float32, tf.float32])
+    def tf_load(counter):
+        rgb, r, pose, flipped = tf.numpy_function(
+            _load, [counter], [tf.float32, tf.float32, tf.float32, tf.bool]
+        )
         rgb.set_shape((height, w, 3))
         r.set_shape((height, w))
         pose.set_shape((4, 4))
-        return rgb, r, pose
-
-    def tf_augment(counter, item):
-        rgb, r, pose = item
-        if aug.active:
-            rgb, r, pose, flipped = tf.numpy_function(
-                _augment, [counter, rgb, r, pose], [tf.float32, tf.float32, tf.float32, tf.bool]
-            )
-            rgb.set_shape((height, w, 3))
-            r.set_shape((height, w))
-            pose.set_shape((4, 4))
-            flipped.set_shape(())
-        else:
-            flipped = tf.constant(False)
+        flipped.set_shape(())
         r = r[..., None]
         mask = tf.cast(tf.math.is_finite(r) & (r > 0), tf.float32)
-        return {"rgb": rgb, "range": r * mask, "mask": mask, "pose": pose, "flipped": flipped}
+        r = tf.where(mask > 0, r, 0.0)
+        return {"rgb": rgb, "range": r, "mask": mask, "pose": pose, "flipped": flipped}
 
-    ds = tf.data.Dataset.range(len(records))
-    if cache:
-        ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
-        if shuffle:
-            ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
-    else:
-        if shuffle:
-            ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.enumerate().map(
-        tf_augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic
-    )
+    stop = np.iinfo(np.int64).max if repeat else max(start, n)
+    ds = tf.data.Dataset.range(start, stop)
+    ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
-

@@ -1,0 +1,195 @@
+"""Training: loss goes down, SIGKILL + resume is exact, distributed strategies train, configs."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.configs import TrainConfig
+from workbench.data.layouts import index_dataset
+from workbench.data.splits import write_split
+from workbench.errors import WorkbenchError
+
+SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+
+
+@pytest.fixture(scope="module")
+def lists(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lists")
+    write_split(index_dataset(SAMPLES), out, SAMPLES, val_fraction=0.3)
+    return out
+
+
+def tiny(lists, logdir, **kw) -> TrainConfig:
+    base = dict(train_csv=str(lists / "train.csv"), val_csv=str(lists / "val.csv"),
+                logdir=str(logdir), height=32, model_width=8, model_depth=3, batch=4, steps=6,
+                log_every=2, ckpt_every=2, progress=False, val_views=4)  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def cli(*args, env=None, **kw):
+    e = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run([*WORKBENCH, *map(str, args)], capture_output=True, text=True, env=e,
+                          timeout=300, **kw)  # fmt: skip
+
+
+def cli_flags(config: TrainConfig) -> list[str]:
+    from workbench.config import to_dict
+
+    flags = []
+    for k, v in to_dict(config).items():
+        if k == "_type":
+            continue
+        flag = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            flags.append(flag if v else "--no-" + k.replace("_", "-"))
+        elif isinstance(v, list):
+            flags += [flag, *map(str, v)]
+        else:
+            flags += [flag, str(v)]
+    return flags
+
+
+def read_ckpt(folder: Path, step: int) -> dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(folder / "checkpoints" / f"ckpt-{step}"))
+    names = [n for n in reader.get_variable_to_shape_map() if "model/" in n or "optimizer/" in n]
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def test_loss_decreases_and_outputs(lists, tmp_path):
+    from workbench.train import train
+
+    s = train(tiny(lists, tmp_path / "run", steps=40, log_every=5, ckpt_every=20, dump_every=20))
+    hist = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    totals = [float(r.split(",")[1]) for r in hist[1:]]
+    assert len(totals) == 8
+    assert totals[-1] < 0.8 * totals[0], totals
+    assert s["steps"] == 40 and s["val"]["n_views"] == 4 and np.isfinite(s["val"]["abs_rel"])
+    dumps = {p.name for p in (tmp_path / "run" / "dumps").iterdir()}
+    for step in ("0000020", "0000040"):
+        for kind in ("rgb.png", "depth_pred.png", "norm_pred.png", "depth_err.png", "pc.ply"):
+            assert f"{step}_{kind}" in dumps
+    assert list((tmp_path / "run" / "tb" / "train").glob("events.out.tfevents.*"))
+    assert (tmp_path / "run" / "model.keras").stat().st_size > 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["_type"] == "TrainConfig" and saved["steps"] == 40
+
+
+def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):
+    """Kill a run right after a checkpoint; resuming gives the uninterrupted run's weights."""
+    ref = tiny(lists, tmp_path / "ref", steps=8, lr_schedule="constant")
+    r = cli("train", *cli_flags(ref))
+    assert r.returncode == 0, r.stderr
+    # the victim would run for long; it is killed as soon as a checkpoint appears
+    victim = replace(ref, logdir=str(tmp_path / "victim"), steps=100_000)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    p = subprocess.Popen([*WORKBENCH, "train", *cli_flags(victim)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    state = tmp_path / "victim" / "checkpoints" / "checkpoint"
+    t0 = time.time()
+    while not state.exists() and time.time() - t0 < 120 and p.poll() is None:
+        time.sleep(0.005)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert state.exists()
+    resumed = replace(victim, steps=8, resume=True)
+    r = cli("train", *cli_flags(resumed))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "victim" / "summary.json").read_text())
+    assert 2 <= summary["resumed_from"] < 8 and summary["steps"] == 8
+    a, b = read_ckpt(tmp_path / "ref", 8), read_ckpt(tmp_path / "victim", 8)
+    assert a.keys() == b.keys() and len(a) > 20
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    steps = [int(x.split(",")[0]) for x in
+             (tmp_path / "victim" / "history.csv").read_text().splitlines()[1:]]  # fmt: skip
+    assert steps == [2, 4, 6, 8]
+
+
+def test_mirrored_strategy_on_two_logical_cpus(lists, tmp_path):
+    cfg = tiny(lists, tmp_path / "m", steps=3, strategy="mirrored", cpu_devices=2)
+    r = cli("train", *cli_flags(cfg))
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert s["replicas"] == 2 and s["strategy"] == "MirroredStrategy"
+    assert np.isfinite(s["final"]["total"])
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multiworker_two_local_workers(lists, tmp_path):
+    cfg = tiny(lists, tmp_path / "mw", steps=3, strategy="multiworker")
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for i in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        procs.append(
+            subprocess.Popen(
+                [*WORKBENCH, "train", *cli_flags(cfg)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    s = json.loads((tmp_path / "mw" / "summary.json").read_text())
+    assert s["replicas"] == 2
+    assert s["strategy"] in ("MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")
+    assert s["task"] == "worker0"
+
+
+def test_resume_guards(lists, tmp_path):
+    from workbench.train import check_resume
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint").write_text("x")
+    cfg = tiny(lists, run)
+    with pytest.raises(WorkbenchError, match="already has checkpoints"):
+        check_resume(cfg, run)
+    from workbench.config import save_config
+
+    save_config(cfg, run / "config.json")
+    check_resume(replace(cfg, resume=True), run)
+    with pytest.raises(WorkbenchError, match="different model config.*model_width=8 vs 16"):
+        check_resume(replace(cfg, resume=True, model_width=16), run)
+
+
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        ({"height": 30}, "divisible"),
+        ({"ssim_k": 4}, "odd"),
+        ({"rate": (1.0, -1.0, 0.0)}, "rate"),
+        ({"steps": 0}, "steps"),
+    ],  # fmt: skip
+)
+def test_bad_config_is_a_clear_error(lists, tmp_path, kw, msg):
+    from workbench.train import train
+
+    with pytest.raises(WorkbenchError, match=msg):
+        train(tiny(lists, tmp_path / "x", **kw))

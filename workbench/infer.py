@@ -1,0 +1,362 @@
+"""Depth inference from any model format, behind one API: ``load(path).predict(rgb)``.
+
+Formats (auto-detected from ``path``):
+
+- a **run folder** of ``workbench train`` (``model.keras``, else its latest checkpoint);
+- a ``.keras`` file;
+- a **SavedModel** folder (``saved_model.pb``; signature ``serving_default``, input ``rgb``);
+- a frozen GraphDef ``.pb`` (tensor names from the ``model.json`` beside it);
+- a ``.tflite`` file (float or int8 input/output; LiteRT interpreter).
+
+``None`` means the shipped default model (``models/default/``). Every backend maps a batch
+``(B, H, 2H, 3) float32`` RGB in [0, 1] at the model's size to ``(B, H, 2H) float32`` range in
+metres; :class:`Predictor` adds resizing (any 2:1 image in, depth at the input size out) and
+optional letterboxing of non-2:1 images (``pad=True``: rows are added above and below when the
+image is wider than 2:1, columns on the right when it is narrower; the padding is cropped off the
+output).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Predictor",
+    "load",
+    "load_backend",
+    "letterbox",
+    "read_model_json",
+    "run",
+    "IMAGE_EXTS",
+]
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def read_model_json(path: Path) -> dict:
+    """``model.json`` beside (or inside) a model, ``{}`` when there is none."""
+    for cand in (path / "model.json", path.parent / "model.json"):
+        if cand.is_file():
+            try:
+                return json.loads(cand.read_text())
+            except json.JSONDecodeError as e:
+                raise WorkbenchError(f"model.json is not valid JSON ({e})", cand) from None
+    return {}
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class KerasBackend:
+    """A Keras model (from a ``.keras`` file or a run folder)."""
+
+    kind = "keras"
+
+    def __init__(self, model, source: Path):
+        self.model, self.source = model, source
+        self.height = int(model.input_shape[1])
+        self._fn = None
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        if self._fn is None:
+            import tensorflow as tf
+
+            self._fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        return np.asarray(self._fn(rgb), np.float32)[..., 0]
+
+
+class SavedModelBackend:
+    """A SavedModel folder written by ``workbench export --format savedmodel``."""
+
+    kind = "savedmodel"
+
+    def __init__(self, folder: Path):
+        import tensorflow as tf
+
+        try:
+            self.obj = tf.saved_model.load(str(folder))
+            self.fn = self.obj.signatures["serving_default"]
+        except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
+            raise WorkbenchError(f"cannot load SavedModel ({str(e)[:200]})", folder) from None
+        spec = self.fn.structured_input_signature[1]
+        self.input_name = next(iter(spec))
+        self.height = int(spec[self.input_name].shape[1])
+        self.output_name = next(iter(self.fn.structured_outputs))
+        self.source = folder
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        out = self.fn(**{self.input_name: rgb})[self.output_name]
+        return np.asarray(out, np.float32)[..., 0]
+
+
+class FrozenGraphBackend:
+    """A frozen GraphDef ``.pb`` (variables folded into constants), run with ``tf.compat.v1``."""
+
+    kind = "pb"
+
+    def __init__(self, path: Path):
+        import tensorflow as tf
+
+        meta = read_model_json(path)
+        self.input_tensor = meta.get("pb_input", "rgb:0")
+        self.output_tensor = meta.get("pb_output", "Identity:0")
+        gd = tf.compat.v1.GraphDef()
+        try:
+            gd.ParseFromString(path.read_bytes())
+        except Exception as e:  # noqa: BLE001  (protobuf raises DecodeError and others)
+            raise WorkbenchError(f"not a GraphDef ({e})", path) from None
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.compat.v1.import_graph_def(gd, name="")
+        try:
+            self.x = self.graph.get_tensor_by_name(self.input_tensor)
+            self.y = self.graph.get_tensor_by_name(self.output_tensor)
+        except (KeyError, ValueError) as e:
+            raise WorkbenchError(f"graph lacks its input/output tensor ({e})", path) from None
+        self.height = int(self.x.shape[1])
+        self.sess = tf.compat.v1.Session(graph=self.graph)
+        self.source = path
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        out = [self.sess.run(self.y, {self.x: rgb[i : i + 1]}) for i in range(len(rgb))]
+        return np.concatenate(out, axis=0).astype(np.float32)[..., 0]
+
+
+class TFLiteBackend:
+    """A ``.tflite`` file in the LiteRT interpreter (float or int8 input/output)."""
+
+    kind = "tflite"
+
+    def __init__(self, path: Path, threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interp = Interpreter(model_path=str(path), num_threads=threads)
+            self.interp.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise WorkbenchError(f"not a valid .tflite model ({str(e)[:200]})", path) from None
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        self.height = int(self.inp["shape"][1])
+        self.source = path
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        res = []
+        for x in rgb:
+            x = x[None]
+            if self.inp["dtype"] != np.float32:
+                scale, zero = self.inp["quantization"]
+                info = np.iinfo(self.inp["dtype"])
+                x = np.clip(np.round(x / scale + zero), info.min, info.max)
+            self.interp.set_tensor(self.inp["index"], x.astype(self.inp["dtype"]))
+            self.interp.invoke()
+            y = self.interp.get_tensor(self.out["index"])
+            if self.out["dtype"] != np.float32:
+                scale, zero = self.out["quantization"]
+                y = (y.astype(np.float32) - zero) * scale
+            res.append(y.astype(np.float32))
+        return np.concatenate(res, axis=0)[..., 0]
+
+
+def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
+    """The backend for ``path`` (see the module doc); ``None`` is the default model."""
+    if path is None or str(path) == "":
+        path = DEFAULT_MODEL
+        if not (path / "model.keras").exists():
+            raise WorkbenchError("no model given and the default model is missing", path)
+    path = Path(path)
+    if not path.exists():
+        raise WorkbenchError("model not found", path)
+    if path.is_dir():
+        if (path / "saved_model.pb").exists():
+            return SavedModelBackend(path)
+        if (path / "model.keras").exists() or (path / "checkpoints").is_dir():
+            from workbench.train import load_run_model
+
+            return KerasBackend(load_run_model(path), path)
+        raise WorkbenchError(
+            "folder is neither a run folder (model.keras or checkpoints/) nor a SavedModel", path
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".tflite":
+        return TFLiteBackend(path, threads)
+    if suffix == ".pb":
+        return FrozenGraphBackend(path)
+    if suffix == ".keras":
+        import keras
+
+        import workbench.model.unet  # noqa: F401  (registers the custom layers)
+
+        try:
+            return KerasBackend(keras.models.load_model(path, compile=False), path)
+        except Exception as e:  # noqa: BLE001  (keras raises many types on corrupt files)
+            raise WorkbenchError(f"cannot load Keras model ({str(e)[:200]})", path) from None
+    raise WorkbenchError("unknown model format (expected a folder, .keras, .pb or .tflite)", path)
+
+
+# --------------------------------------------------------------------------- predictor
+
+
+def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Pad ``(H, W, 3)`` to 2:1 with black; returns the image and ``(top, bottom, left, right)``."""
+    h, w = rgb.shape[:2]
+    top = bottom = left = right = 0
+    if w > 2 * h:
+        extra = (w + 1) // 2 - h
+        top, bottom = extra // 2, extra - extra // 2
+    elif w < 2 * h:
+        right = 2 * h - w
+    out = np.pad(rgb, ((top, bottom), (left, right), (0, 0)))
+    if out.shape[1] != 2 * out.shape[0]:  # odd width: one more column
+        out = np.pad(out, ((0, 0), (0, 2 * out.shape[0] - out.shape[1]), (0, 0)))
+        right += 2 * out.shape[0] - out.shape[1]
+    return out, (top, bottom, left, right)
+
+
+@dataclass
+class Predictor:
+    """Resizing front-end over a backend (``predict`` any 2:1 image, get depth at its size)."""
+
+    backend: object
+    pad: bool = False
+
+    @property
+    def height(self) -> int:
+        return self.backend.height
+
+    def predict_batch(self, rgb: np.ndarray) -> np.ndarray:
+        """``(B, H, 2H, 3)`` float32 in [0, 1] at the model size → ``(B, H, 2H)`` metres."""
+        rgb = np.asarray(rgb, np.float32)
+        h = self.height
+        if rgb.ndim != 4 or rgb.shape[1:] != (h, 2 * h, 3):
+            raise ValueError(f"batch must be (B, {h}, {2 * h}, 3), got {rgb.shape}")
+        return self.backend(rgb)
+
+    def prepare(self, rgb: np.ndarray, name: str = "image") -> tuple[np.ndarray, tuple]:
+        """Image ``(H, W, 3)`` uint8 or float [0, 1] → model-size float input and undo info."""
+        import cv2
+
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise WorkbenchError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}", name)
+        if rgb.dtype == np.uint8:
+            rgb = rgb.astype(np.float32) / 255.0
+        rgb = rgb.astype(np.float32)
+        h0, w0 = rgb.shape[:2]
+        pads = (0, 0, 0, 0)
+        if w0 != 2 * h0:
+            if not self.pad:
+                raise WorkbenchError(
+                    f"image is {w0}x{h0}, not an equirect 2:1 panorama (use --pad to letterbox)",
+                    name,
+                )
+            rgb, pads = letterbox(rgb)
+        h = self.height
+        interp = cv2.INTER_AREA if rgb.shape[0] > h else cv2.INTER_LINEAR
+        x = cv2.resize(rgb, (2 * h, h), interpolation=interp) if rgb.shape[0] != h else rgb
+        return x, (rgb.shape[:2], pads)
+
+    @staticmethod
+    def restore(pred: np.ndarray, info: tuple) -> np.ndarray:
+        """Model-size depth → depth at the original image size (padding cropped)."""
+        import cv2
+
+        (hp, wp), (top, bottom, left, right) = info
+        if pred.shape != (hp, wp):
+            pred = cv2.resize(pred, (wp, hp), interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(pred[top : hp - bottom, left : wp - right])
+
+    def predict(self, rgb: np.ndarray, name: str = "image") -> np.ndarray:
+        """Depth ``(H, W) float32`` metres of one image ``(H, W, 3)`` (uint8 or float [0, 1])."""
+        x, info = self.prepare(rgb, name)
+        return self.restore(self.predict_batch(x[None])[0], info)
+
+
+def load(path: str | os.PathLike | None = None, threads: int = 2, pad: bool = False) -> Predictor:
+    """A :class:`Predictor` for ``path`` (run folder, .keras, SavedModel, .pb, .tflite, None)."""
+    return Predictor(load_backend(path, threads), pad=pad)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def collect_images(paths) -> list[Path]:
+    """Image files from files and folders (recursively, sorted); errors name the bad path."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(
+                q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS and q.is_file()
+            )
+            if not found:
+                raise WorkbenchError("folder has no images (" + ", ".join(IMAGE_EXTS) + ")", p)
+            out += found
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise WorkbenchError("no such file or folder", p)
+    return out
+
+
+def write_outputs(out: Path, stem: str, rgb: np.ndarray, depth: np.ndarray, ply: bool) -> None:
+    """Per image: ``<stem>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth,
+    normals, and optionally ``<stem>.ply``."""
+    from workbench.geometry.normals import range_to_normals
+    from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
+    from workbench.io import save_npy, write_image
+    from workbench.viz.colorize import colorize_depth, colorize_normals
+
+    mm = np.clip(np.round(depth * 1000.0), 1, 65535).astype(np.uint16)
+    write_image(out / f"{stem}_depth.png", mm)
+    save_npy(out / f"{stem}_depth.npy", depth.astype(np.float32))
+    write_image(out / f"{stem}_depth_color.png", colorize_depth(depth))
+    normals = range_to_normals(depth)
+    write_image(out / f"{stem}_normals.png", colorize_normals(normals))
+    if ply:
+        stride = max(1, depth.shape[0] // 256)
+        write_ply(out / f"{stem}.ply", rgbd_to_pointcloud(rgb, depth, normals=normals,
+                                                         stride=stride))  # fmt: skip
+
+
+def run(config) -> int:
+    """``workbench infer``: depth for every image under ``config.paths``."""
+    from tqdm.auto import tqdm
+
+    from workbench.io import read_rgb, write_text_atomic
+
+    images = collect_images(config.paths)
+    predictor = load(config.model or None, threads=config.threads, pad=config.pad)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, int] = {}
+    rows = []
+    batch = max(1, config.batch)
+    for i in tqdm(range(0, len(images), batch), desc="infer", unit="batch",
+                  disable=not config.progress):  # fmt: skip
+        chunk = images[i : i + batch]
+        rgbs = [read_rgb(p) for p in chunk]
+        prepared = [predictor.prepare(r, str(p)) for r, p in zip(rgbs, chunk, strict=True)]
+        preds = predictor.predict_batch(np.stack([x for x, _ in prepared]))
+        for p, rgb, (_, info), pred in zip(chunk, rgbs, prepared, preds, strict=True):
+            depth = predictor.restore(pred, info)
+            stem = p.stem
+            seen[stem] = seen.get(stem, 0) + 1
+            if seen[stem] > 1:
+                stem = f"{stem}_{seen[stem]}"
+            write_outputs(out, stem, rgb, depth, config.ply)
+            rows.append({"image": str(p), "stem": stem, "size": list(depth.shape),
+                         "median_m": round(float(np.median(depth)), 4)})  # fmt: skip
+    info = {"model": str(predictor.backend.source), "format": predictor.backend.kind,
+            "model_height": predictor.height, "images": rows}  # fmt: skip
+    write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
+    print(f"infer: {len(rows)} images with {predictor.backend.kind} model -> {out}")
+    return 0
