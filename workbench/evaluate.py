@@ -16,8 +16,9 @@ import numpy as np
 __all__ = ["evaluate", "run"]
 
 
-def evaluate(predictor, records, root, batch: int = 4, median_align: bool = False,
-             progress: bool = False) -> tuple[dict, list[dict], dict]:  # fmt: skip
+def evaluate(
+    predictor, records, root, batch: int = 4, median_align: bool = False, progress: bool = False
+) -> tuple[dict, list[dict], dict]:
     """Metrics of ``predictor`` (a :class:`workbench.infer.Predictor`) on ``records``.
 
     Returns:
@@ -37,8 +38,14 @@ def evaluate(predictor, records, root, batch: int = 4, median_align: bool = Fals
         pred = predictor.predict_batch(np.stack([s["rgb"] for s in samples]))
         for rec, s, p in zip(recs, samples, pred, strict=True):
             m = depth_metrics(p, s["range"], median_align=median_align)
-            rows.append({"scene_id": rec.scene_id, "view_id": rec.view_id,
-                         **{k: m[k] for k in METRIC_NAMES}, "valid": bool(m["n_images"])})  # fmt: skip
+            rows.append(
+                {
+                    "scene_id": rec.scene_id,
+                    "view_id": rec.view_id,
+                    **{k: m[k] for k in METRIC_NAMES},
+                    "valid": bool(m["n_images"]),
+                }
+            )
             preds[(rec.scene_id, rec.view_id)] = p
     ok = [r for r in rows if r["valid"]]
     mean = {k: float(np.mean([r[k] for r in ok])) for k in METRIC_NAMES} if ok else {}
@@ -59,21 +66,33 @@ def run(config) -> int:
     if config.limit:
         records = records[: config.limit]
     predictor = load(config.model or None)
-    mean, rows, preds = evaluate(predictor, records, root, config.batch, config.median_align,
-                                 progress=True)  # fmt: skip
+    mean, rows, preds = evaluate(
+        predictor, records, root, config.batch, config.median_align, progress=True
+    )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows).sort_values("abs_rel", ascending=False, na_position="last")
     write_text_atomic(out / "per_view.csv", df.to_csv(index=False, float_format="%.6g"))
-    info = {"model": str(predictor.backend.source), "format": predictor.backend.kind,
-            "csv": str(config.csv), "height": predictor.height,
-            "median_align": config.median_align, **{k: round(v, 6) for k, v in mean.items()}}  # fmt: skip
+    info = {
+        "model": str(predictor.backend.source),
+        "format": predictor.backend.kind,
+        "csv": str(config.csv),
+        "height": predictor.height,
+        "median_align": config.median_align,
+        **{k: round(v, 6) for k, v in mean.items()},
+    }
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
         rec = by_key[(row.scene_id, row.view_id)]
         s = load_sample(rec, root, predictor.height)
-        write_dumps(out / "dumps", f"worst{rank:02d}_{rec.scene_id[:8]}_{rec.view_id}", s["rgb"],
-                    preds[(rec.scene_id, rec.view_id)], s["range"], s["pose"])  # fmt: skip
+        write_dumps(
+            out / "dumps",
+            f"worst{rank:02d}_{rec.scene_id[:8]}_{rec.view_id}",
+            s["rgb"],
+            preds[(rec.scene_id, rec.view_id)],
+            s["range"],
+            s["pose"],
+        )
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in mean.items()}))
     return 0

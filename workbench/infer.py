@@ -323,8 +323,9 @@ def write_outputs(out: Path, stem: str, rgb: np.ndarray, depth: np.ndarray, ply:
     write_image(out / f"{stem}_normals.png", colorize_normals(normals))
     if ply:
         stride = max(1, depth.shape[0] // 256)
-        write_ply(out / f"{stem}.ply", rgbd_to_pointcloud(rgb, depth, normals=normals,
-                                                         stride=stride))  # fmt: skip
+        write_ply(
+            out / f"{stem}.ply", rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
+        )
 
 
 def run(config) -> int:
@@ -340,8 +341,9 @@ def run(config) -> int:
     seen: dict[str, int] = {}
     rows = []
     batch = max(1, config.batch)
-    for i in tqdm(range(0, len(images), batch), desc="infer", unit="batch",
-                  disable=not config.progress):  # fmt: skip
+    for i in tqdm(
+        range(0, len(images), batch), desc="infer", unit="batch", disable=not config.progress
+    ):
         chunk = images[i : i + batch]
         rgbs = [read_rgb(p) for p in chunk]
         prepared = [predictor.prepare(r, str(p)) for r, p in zip(rgbs, chunk, strict=True)]
@@ -353,10 +355,20 @@ def run(config) -> int:
             if seen[stem] > 1:
                 stem = f"{stem}_{seen[stem]}"
             write_outputs(out, stem, rgb, depth, config.ply)
-            rows.append({"image": str(p), "stem": stem, "size": list(depth.shape),
-                         "median_m": round(float(np.median(depth)), 4)})  # fmt: skip
-    info = {"model": str(predictor.backend.source), "format": predictor.backend.kind,
-            "model_height": predictor.height, "images": rows}  # fmt: skip
+            rows.append(
+                {
+                    "image": str(p),
+                    "stem": stem,
+                    "size": list(depth.shape),
+                    "median_m": round(float(np.median(depth)), 4),
+                }
+            )
+    info = {
+        "model": str(predictor.backend.source),
+        "format": predictor.backend.kind,
+        "model_height": predictor.height,
+        "images": rows,
+    }
     write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
     print(f"infer: {len(rows)} images with {predictor.backend.kind} model -> {out}")
     return 0

@@ -87,8 +87,9 @@ def make_strategy(config: TrainConfig):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         task = tf_config.get("task", {})
         ttype, tid = task.get("type", "worker"), int(task.get("index", 0))
-        is_chief = ttype == "chief" or (ttype == "worker" and tid == 0 and
-                                        "chief" not in tf_config.get("cluster", {}))  # fmt: skip
+        is_chief = ttype == "chief" or (
+            ttype == "worker" and tid == 0 and "chief" not in tf_config.get("cluster", {})
+        )
         return strategy, is_chief, f"{ttype}{tid}"
     if name == "mirrored":
         if gpus:
@@ -135,14 +136,18 @@ def _check_config(config: TrainConfig) -> None:
     checks = [
         (config.steps >= 1, f"steps must be >= 1, got {config.steps}"),
         (config.batch >= 1, f"batch must be >= 1, got {config.batch}"),
-        (config.height % (2**config.model_depth) == 0,
-         f"height {config.height} must be divisible by 2**model_depth = {2**config.model_depth}"),
+        (
+            config.height % (2**config.model_depth) == 0,
+            f"height {config.height} must be divisible by 2**model_depth = {2**config.model_depth}",
+        ),
         (config.ssim_k >= 1 and config.ssim_k % 2 == 1, f"ssim_k must be odd, got {config.ssim_k}"),
-        (len(config.rate) == 3 and all(r >= 0 for r in config.rate),
-         f"rate must be 3 non-negative weights, got {config.rate}"),
+        (
+            len(config.rate) == 3 and all(r >= 0 for r in config.rate),
+            f"rate must be 3 non-negative weights, got {config.rate}",
+        ),
         (config.lr > 0, f"lr must be > 0, got {config.lr}"),
         (config.model_width >= 1 and config.model_depth >= 1, "model width/depth must be >= 1"),
-    ]  # fmt: skip
+    ]
     for ok, msg in checks:
         if not ok:
             raise WorkbenchError(msg)
@@ -182,9 +187,15 @@ def predict_range(model, rgb: np.ndarray, batch: int = 8) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def write_dumps(folder: Path, prefix: str, rgb: np.ndarray, pred: np.ndarray,
-                gt: np.ndarray | None = None, pose: np.ndarray | None = None,
-                stride: int = 2) -> list[Path]:  # fmt: skip
+def write_dumps(
+    folder: Path,
+    prefix: str,
+    rgb: np.ndarray,
+    pred: np.ndarray,
+    gt: np.ndarray | None = None,
+    pose: np.ndarray | None = None,
+    stride: int = 2,
+) -> list[Path]:
     """Visual dump of one view: ``<prefix>_rgb.png``, ``_depth_pred.png``, ``_norm_pred.png``,
     ``_depth_err.png`` and ``_depth_gt.png`` (when ``gt`` is given), ``_pc.ply``.
 
@@ -311,11 +322,24 @@ def train(config: TrainConfig) -> dict:
     if is_chief:
         save_config(config, logdir / "config.json")
 
-    aug = Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, saturation=0.2,
-                  gamma=0.2) if config.augment else None  # fmt: skip
-    ds = make_dataset(records, root, config.height, config.batch, augment=aug, shuffle=True,
-                      seed=config.seed, repeat=True, cache=config.cache, drop_remainder=True,
-                      start=start * config.batch)  # fmt: skip
+    aug = (
+        Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, saturation=0.2, gamma=0.2)
+        if config.augment
+        else None
+    )
+    ds = make_dataset(
+        records,
+        root,
+        config.height,
+        config.batch,
+        augment=aug,
+        shuffle=True,
+        seed=config.seed,
+        repeat=True,
+        cache=config.cache,
+        drop_remainder=True,
+        start=start * config.batch,
+    )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     ds = ds.with_options(options)
@@ -336,8 +360,9 @@ def train(config: TrainConfig) -> dict:
     @tf.function
     def train_step(b):
         per = strategy.run(step_fn, args=(b,))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                for k, v in per.items()}  # fmt: skip
+        return {
+            k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per.items()
+        }
 
     history = _read_csv(logdir / "history.csv", start) if is_chief else []
     val_hist = _read_csv(logdir / "val_metrics.csv", start) if is_chief else []
@@ -388,8 +413,14 @@ def train(config: TrainConfig) -> dict:
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=config.steps, initial=start, disable=not (config.progress and is_chief),
-               desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+    bar = tqdm(
+        total=config.steps,
+        initial=start,
+        disable=not (config.progress and is_chief),
+        desc="train",
+        unit="step",
+        dynamic_ncols=True,
+    )
     it = iter(dist_ds)
     t_run = time.perf_counter()
     t_log, n_log = time.perf_counter(), 0
@@ -405,15 +436,20 @@ def train(config: TrainConfig) -> dict:
         bar.update(1)
         if step % config.log_every == 0 or step == config.steps:
             dt = time.perf_counter() - t_log
-            row = {"step": step, **{k: round(v / n_log, 6) for k, v in acc.items()},
-                   "lr": lr_now(), "samples_per_s": round(n_log * config.batch / dt, 2)}  # fmt: skip
+            row = {
+                "step": step,
+                **{k: round(v / n_log, 6) for k, v in acc.items()},
+                "lr": lr_now(),
+                "samples_per_s": round(n_log * config.batch / dt, 2),
+            }
             bar.set_postfix(loss=f"{row['total']:.4f}", sps=row["samples_per_s"])
             if is_chief:
                 history.append(row)
                 with tb_train.as_default(step=step):
                     for k in ("total", "l1", "normal", "ssim", "lr", "samples_per_s"):
-                        tf.summary.scalar(k if k in ("lr", "samples_per_s") else f"loss/{k}",
-                                          row[k], step=step)  # fmt: skip
+                        tf.summary.scalar(
+                            k if k in ("lr", "samples_per_s") else f"loss/{k}", row[k], step=step
+                        )
             acc, n_log, t_log = {}, 0, time.perf_counter()
         if step % config.ckpt_every == 0 or step == config.steps:
             if is_chief:  # history first: a kill in between leaves rows past the checkpoint,
@@ -434,17 +470,19 @@ def train(config: TrainConfig) -> dict:
         save_keras_atomic(model, logdir / "model.keras")
         tb_train.flush()
         tb_val.flush()
-        summary.update({
-            "wall_s": round(wall, 2),
-            "steps_per_s": round((step - start) / max(wall, 1e-9), 4),
-            "replicas": replicas,
-            "strategy": type(strategy).__name__,
-            "params": int(model.count_params()),
-            "config_hash": config_hash(config),
-            "final": history[-1] if history else {},
-            "val": val,
-            "config": to_dict(config),
-        })  # fmt: skip
+        summary.update(
+            {
+                "wall_s": round(wall, 2),
+                "steps_per_s": round((step - start) / max(wall, 1e-9), 4),
+                "replicas": replicas,
+                "strategy": type(strategy).__name__,
+                "params": int(model.count_params()),
+                "config_hash": config_hash(config),
+                "final": history[-1] if history else {},
+                "val": val,
+                "config": to_dict(config),
+            }
+        )
         write_text_atomic(logdir / "summary.json", json.dumps(summary, indent=2) + "\n")
     else:
         shutil.rmtree(write_dir, ignore_errors=True)
@@ -477,6 +515,13 @@ def load_run_model(run_dir: str | os.PathLike):
 def run(config: TrainConfig) -> int:
     summary = train(replace(config))
     if "val" in summary:
-        print(json.dumps({"steps": summary["steps"], "wall_s": summary.get("wall_s"),
-                          "val": {k: round(v, 4) for k, v in summary["val"].items()}}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "steps": summary["steps"],
+                    "wall_s": summary.get("wall_s"),
+                    "val": {k: round(v, 4) for k, v in summary["val"].items()},
+                }
+            )
+        )
     return 0
