@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "split": ("SplitConfig", "workbench.data.splits:run", "scene-level train/val CSVs"),
     "train": ("TrainConfig", "workbench.train:run", "train the depth model"),
     "eval": ("EvalConfig", "workbench.evaluate:run", "depth metrics of a model on a split CSV"),
+    "export": ("ExportConfig", "workbench.export:run", "SavedModel, .pb and .tflite exports"),
     "infer": ("InferConfig", "workbench.infer:run", "depth for your own panoramas"),
 }
 

@@ -18,6 +18,7 @@ __all__ = [
     "TrainConfig",
     "EvalConfig",
     "InferConfig",
+    "ExportConfig",
     "MODEL_FIELDS",
     "parse_size",
 ]
@@ -151,6 +152,25 @@ class InferConfig:
     pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
     threads: int = option(2, "LiteRT threads (.tflite models)")
     progress: bool = option(True, "progress bar")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """``workbench export``: SavedModel / frozen .pb / .tflite (fp32, fp16, int8) + report."""
+
+    checkpoint: str = option("", "run folder or .keras file (default: the shipped model)")
+    format: tuple[str, ...] = option(("savedmodel", "pb", "tflite"),
+                                     "formats: savedmodel, pb, tflite")  # fmt: skip
+    quantize: tuple[str, ...] = option(("none", "fp16", "int8"),
+                                       "tflite variants: none (fp32), fp16, int8, dynamic")  # fmt: skip
+    out: str = option("outputs/export", "output folder")
+    csv: str = option("", "split CSV: int8 calibration data and report accuracy")
+    height: int = option(0, "export input height H (0: the model's own)")
+    int8_io: bool = option(False, "int8 model input/output (default float I/O)")
+    calibration: int = option(16, "views used to calibrate int8")
+    report: bool = option(False, "write report.md/json: size, latency, accuracy, Keras diff")
+    runs: int = option(10, "timed runs per latency figure")
+    views: int = option(16, "validation views for the report's accuracy")
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -73,3 +73,15 @@ def test_data_samples_regenerate_exactly(tmp_path):
             "--size", "512x256", "--layout", "realsee3d", "--workers", "1"]  # fmt: skip
     assert main(args) == 0
     _same_tree(tmp_path / "r", samples / "realsee3d")
+
+
+def test_many_scene_layouts_generate():
+    """Regression: short walls once drew a door wider than the wall (seed 1000, scene 291)."""
+    import numpy as np
+
+    from workbench.data.synth import PRESETS, make_scene
+
+    for i, child in enumerate(np.random.SeedSequence(1000).spawn(300)):
+        geo, _ = child.spawn(2)
+        spec = make_scene(geo, 2, PRESETS["realistic"])
+        assert spec.scene_id, i

@@ -245,7 +245,7 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
             door = rng.random() < 0.5
             w = rng.uniform(0.8, 1.2) if door else rng.uniform(0.8, min(2.0, lengths[i] - 0.6))
             w = min(w, lengths[i] - 0.6)  # short walls: a narrower door
-            s0 = rng.uniform(0.3, lengths[i] - w - 0.3)
+            s0 = rng.uniform(0.3, max(0.3, lengths[i] - w - 0.3))
             u0 = 0.0 if door else rng.uniform(0.7, 1.0)
             u1 = min(rng.uniform(2.0, 2.3), H - 0.15)
             ops.append((s0, s0 + w, u0, u1))
