@@ -30,17 +30,29 @@ def lists(tmp_path_factory):
 
 
 def tiny(lists, logdir, **kw) -> TrainConfig:
-    base = dict(train_csv=str(lists / "train.csv"), val_csv=str(lists / "val.csv"),
-                logdir=str(logdir), height=32, model_width=8, model_depth=3, batch=4, steps=6,
-                log_every=2, ckpt_every=2, progress=False, val_views=4)  # fmt: skip
+    base = dict(
+        train_csv=str(lists / "train.csv"),
+        val_csv=str(lists / "val.csv"),
+        logdir=str(logdir),
+        height=32,
+        model_width=8,
+        model_depth=3,
+        batch=4,
+        steps=6,
+        log_every=2,
+        ckpt_every=2,
+        progress=False,
+        val_views=4,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def cli(*args, env=None, **kw):
     e = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.run([*WORKBENCH, *map(str, args)], capture_output=True, text=True, env=e,
-                          timeout=300, **kw)  # fmt: skip
+    return subprocess.run(
+        [*WORKBENCH, *map(str, args)], capture_output=True, text=True, env=e, timeout=300, **kw
+    )
 
 
 def cli_flags(config: TrainConfig) -> list[str]:
@@ -95,8 +107,12 @@ def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):
     # the victim would run for long; it is killed as soon as a checkpoint appears
     victim = replace(ref, logdir=str(tmp_path / "victim"), steps=100_000)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    p = subprocess.Popen([*WORKBENCH, "train", *cli_flags(victim)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    p = subprocess.Popen(
+        [*WORKBENCH, "train", *cli_flags(victim)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = tmp_path / "victim" / "checkpoints" / "checkpoint"
     t0 = time.time()
     while not state.exists() and time.time() - t0 < 120 and p.poll() is None:
@@ -113,8 +129,10 @@ def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):
     assert a.keys() == b.keys() and len(a) > 20
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    steps = [int(x.split(",")[0]) for x in
-             (tmp_path / "victim" / "history.csv").read_text().splitlines()[1:]]  # fmt: skip
+    steps = [
+        int(x.split(",")[0])
+        for x in (tmp_path / "victim" / "history.csv").read_text().splitlines()[1:]
+    ]
     assert steps == [2, 4, 6, 8]
 
 
@@ -186,7 +204,7 @@ def test_resume_guards(lists, tmp_path):
         ({"ssim_k": 4}, "odd"),
         ({"rate": (1.0, -1.0, 0.0)}, "rate"),
         ({"steps": 0}, "steps"),
-    ],  # fmt: skip
+    ],
 )
 def test_bad_config_is_a_clear_error(lists, tmp_path, kw, msg):
     from workbench.train import train

@@ -129,8 +129,10 @@ class EvalConfig:
     """``workbench eval``: metrics of a model (run folder, .keras, SavedModel, .pb or .tflite)."""
 
     csv: str = option(None, "split CSV to evaluate on", positional=True)
-    model: str = option("", "model: run folder, .keras, SavedModel folder, .pb or .tflite "
-                        "(default: the shipped model)")  # fmt: skip
+    model: str = option(
+        "",
+        "model: run folder, .keras, SavedModel folder, .pb or .tflite (default: the shipped model)",
+    )
     out: str = option("outputs/eval", "folder for metrics.json, per_view.csv and dumps/")
     worst: int = option(4, "visual dumps of the N worst views (by AbsRel)")
     batch: int = option(4, "inference batch size")
@@ -142,10 +144,12 @@ class EvalConfig:
 class InferConfig:
     """``workbench infer``: depth, normals and point clouds for your own panoramas."""
 
-    paths: tuple[str, ...] = option(None, "image files or folders (searched recursively)",
-                                    positional=True)  # fmt: skip
-    model: str = option("", "run folder, .keras, SavedModel folder, .pb or .tflite "
-                        "(default: the shipped model)")  # fmt: skip
+    paths: tuple[str, ...] = option(
+        None, "image files or folders (searched recursively)", positional=True
+    )
+    model: str = option(
+        "", "run folder, .keras, SavedModel folder, .pb or .tflite (default: the shipped model)"
+    )
     out: str = option("outputs/infer", "output folder")
     batch: int = option(4, "images per model call")
     ply: bool = option(False, "also write a coloured point cloud per image")
@@ -159,10 +163,12 @@ class ExportConfig:
     """``workbench export``: SavedModel / frozen .pb / .tflite (fp32, fp16, int8) + report."""
 
     checkpoint: str = option("", "run folder or .keras file (default: the shipped model)")
-    format: tuple[str, ...] = option(("savedmodel", "pb", "tflite"),
-                                     "formats: savedmodel, pb, tflite")  # fmt: skip
-    quantize: tuple[str, ...] = option(("none", "fp16", "int8"),
-                                       "tflite variants: none (fp32), fp16, int8, dynamic")  # fmt: skip
+    format: tuple[str, ...] = option(
+        ("savedmodel", "pb", "tflite"), "formats: savedmodel, pb, tflite"
+    )
+    quantize: tuple[str, ...] = option(
+        ("none", "fp16", "int8"), "tflite variants: none (fp32), fp16, int8, dynamic"
+    )
     out: str = option("outputs/export", "output folder")
     csv: str = option("", "split CSV: int8 calibration data and report accuracy")
     height: int = option(0, "export input height H (0: the model's own)")

@@ -45,8 +45,12 @@ __all__ = [
     "run",
 ]
 
-TFLITE_NAMES = {"none": "model_fp32", "fp16": "model_fp16", "int8": "model_int8",
-                "dynamic": "model_dynamic"}  # fmt: skip
+TFLITE_NAMES = {
+    "none": "model_fp32",
+    "fp16": "model_fp16",
+    "int8": "model_int8",
+    "dynamic": "model_dynamic",
+}
 
 
 def load_source_model(path: str | os.PathLike | None):
@@ -138,8 +142,9 @@ def representative_data(csv_path: str | os.PathLike, height: int, n: int = 16):
     return [load_sample(r, root, height)["rgb"][None] for r in records[::step][:n]]
 
 
-def export_tflite(model, path: Path, quantize: str = "none", rep=None,
-                  int8_io: bool = False) -> Path:  # fmt: skip
+def export_tflite(
+    model, path: Path, quantize: str = "none", rep=None, int8_io: bool = False
+) -> Path:
     """Convert to ``.tflite`` (builtin ops only), atomically.
 
     Args:
@@ -213,8 +218,9 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
-def report(keras_model, files: dict[str, Path], csv_path: str | None, runs: int = 10,
-           views: int = 16) -> list[dict]:  # fmt: skip
+def report(
+    keras_model, files: dict[str, Path], csv_path: str | None, runs: int = 10, views: int = 16
+) -> list[dict]:
     """Size, latency (1 and 2 threads), accuracy and deviation from Keras of each export."""
     from workbench.evaluate import evaluate
     from workbench.infer import KerasBackend, Predictor, load_backend
@@ -257,25 +263,42 @@ def report(keras_model, files: dict[str, Path], csv_path: str | None, runs: int 
             mean, _, preds = evaluate(pred, records, root)
             row["abs_rel"] = round(mean["abs_rel"], 4)
             row["delta1"] = round(mean["delta1"], 4)
-            rel = [np.mean(np.abs(preds[k] - ref_preds[k]) / np.maximum(ref_preds[k], 1e-3))
-                   for k in preds]  # fmt: skip
+            rel = [
+                np.mean(np.abs(preds[k] - ref_preds[k]) / np.maximum(ref_preds[k], 1e-3))
+                for k in preds
+            ]
             row["mean_rel_diff"] = float(f"{np.mean(rel):.3g}")
         rows.append(row)
     return rows
 
 
 def report_markdown(rows: list[dict], meta: dict) -> str:
-    cols = ["format", "size_mb", "latency_ms_1t", "latency_ms_2t", "abs_rel", "delta1",
-            "max_abs_diff_m", "mean_abs_diff_m", "mean_rel_diff"]  # fmt: skip
+    cols = [
+        "format",
+        "size_mb",
+        "latency_ms_1t",
+        "latency_ms_2t",
+        "abs_rel",
+        "delta1",
+        "max_abs_diff_m",
+        "mean_abs_diff_m",
+        "mean_rel_diff",
+    ]
     cols = [c for c in cols if any(c in r for r in rows)]
-    lines = [f"# Export report: {meta.get('source', '')}", "",
-             f"Input {meta['input_size'][0]}x{meta['input_size'][1]} (WxH); latency = median of "
-             f"{meta.get('runs')} runs after warm-up, batch 1; accuracy on {meta.get('views')} "
-             f"views of `{meta.get('csv')}`; diffs against the Keras model.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]  # fmt: skip
+    lines = [
+        f"# Export report: {meta.get('source', '')}",
+        "",
+        f"Input {meta['input_size'][0]}x{meta['input_size'][1]} (WxH); latency = median of "
+        f"{meta.get('runs')} runs after warm-up, batch 1; accuracy on {meta.get('views')} "
+        f"views of `{meta.get('csv')}`; diffs against the Keras model.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
     for r in rows:
-        lines.append("| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in cols)
-                     + " |")  # fmt: skip
+        lines.append(
+            "| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in cols) + " |"
+        )
     ratio = meta.get("int8_over_fp32_latency")
     if ratio is not None:
         lines += ["", f"int8 / fp32 latency (2 threads): **{ratio:.2f}**"]
@@ -327,8 +350,9 @@ def run(config) -> int:
                 if not config.csv:
                     raise WorkbenchError("int8 quantization needs --csv (representative data)")
                 rep = representative_data(config.csv, h, config.calibration)
-            path = export_tflite(model, out / f"{TFLITE_NAMES.get(q, q)}.tflite", q, rep,
-                                 config.int8_io)  # fmt: skip
+            path = export_tflite(
+                model, out / f"{TFLITE_NAMES.get(q, q)}.tflite", q, rep, config.int8_io
+            )
             files[f"tflite_{q}"] = path
             print(f"export: {path} ({path.stat().st_size / 2**20:.2f} MB)")
     meta["files"] = {k: v.name for k, v in files.items()}
@@ -339,8 +363,9 @@ def run(config) -> int:
         if lat.get("tflite_int8") and lat.get("tflite_none"):
             meta["int8_over_fp32_latency"] = lat["tflite_int8"] / lat["tflite_none"]
         meta.update(runs=config.runs, views=config.views, csv=config.csv)
-        write_text_atomic(out / "report.json", json.dumps({"meta": meta, "rows": rows},
-                                                          indent=2) + "\n")  # fmt: skip
+        write_text_atomic(
+            out / "report.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+        )
         md = report_markdown(rows, meta)
         write_text_atomic(out / "report.md", md)
         print(md)
