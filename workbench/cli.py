@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("SynthConfig", "workbench.data.synth:run", "generate procedural indoor scenes"),
     "validate": ("ValidateConfig", "workbench.data.validate:run", "dataset health check"),
     "split": ("SplitConfig", "workbench.data.splits:run", "scene-level train/val CSVs"),
+    "eda": ("EdaConfig", "workbench.eda.report:run", "depth/orientation/motion EDA report"),
+    "pointcloud": ("PointCloudConfig", "workbench.viz.plots3d:run", "fused scene point cloud"),
     "train": ("TrainConfig", "workbench.train:run", "train the depth model"),
     "eval": ("EvalConfig", "workbench.evaluate:run", "depth metrics of a model on a split CSV"),
     "export": ("ExportConfig", "workbench.export:run", "SavedModel, .pb and .tflite exports"),

@@ -19,6 +19,8 @@ __all__ = [
     "EvalConfig",
     "InferConfig",
     "ExportConfig",
+    "EdaConfig",
+    "PointCloudConfig",
     "MODEL_FIELDS",
     "parse_size",
 ]
@@ -177,6 +179,33 @@ class ExportConfig:
     report: bool = option(False, "write report.md/json: size, latency, accuracy, Keras diff")
     runs: int = option(10, "timed runs per latency figure")
     views: int = option(16, "validation views for the report's accuracy")
+
+
+@dataclass(frozen=True)
+class EdaConfig:
+    """``workbench eda``: depth, orientation and motion statistics with an HTML report."""
+
+    root: str = option(None, "dataset root", positional=True)
+    out: str = option("outputs/eda", "output folder (tables, report.html)")
+    layout: str = option("", "layout (auto-detected when empty)")
+    cache: str = option("", "per-view cache parquet (default: <out>/views_cache.parquet)")
+    workers: int = option(2, "threads computing per-view statistics")
+    tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier")
+
+
+@dataclass(frozen=True)
+class PointCloudConfig:
+    """``workbench pointcloud``: fused, coloured point cloud of a scene as PLY."""
+
+    root: str = option(None, "dataset root", positional=True)
+    scene: str = option("", "scene id or unique prefix (default: the first scene)")
+    views: tuple[str, ...] = option((), "view ids to fuse (default: all)")
+    out: str = option("outputs/scene.ply", "output .ply")
+    voxel: float = option(0.02, "voxel size in metres (0: keep every point)")
+    stride: int = option(1, "keep every N-th pixel row and column")
+    layout: str = option("", "layout (auto-detected when empty)")
+    html: str = option("", "also write an interactive plotly HTML here")
+    budget: int = option(60000, "points in the HTML view")
 
 
 def parse_size(text: str) -> tuple[int, int]:

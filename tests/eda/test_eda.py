@@ -1,0 +1,149 @@
+"""EDA tables against the generator's known poses and depths; caching; the scale path."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.data.layouts import index_dataset
+from workbench.eda import stats
+from workbench.eda.views import BIN_EDGES, view_stats, view_table
+
+SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
+RECORDS = index_dataset(SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    return view_table(RECORDS, SAMPLES, cache=tmp_path_factory.mktemp("eda") / "c.parquet")
+
+
+def _meta(scene_id):
+    return json.loads((SAMPLES / scene_id / "others" / "meta.json").read_text())["generator"]
+
+
+def test_heights_and_yaws_match_the_generator(table):
+    for sid, g in table.groupby("scene_id"):
+        meta = _meta(sid)
+        g = g.sort_values("view_id")
+        np.testing.assert_allclose(g["height_m"], meta["camera_heights_m"], atol=0.01)
+        np.testing.assert_allclose(-g["cy"], meta["camera_heights_m"], atol=1e-3)
+        d = (np.deg2rad(g["yaw_deg"]) - np.array(meta["yaws_rad"]) + np.pi) % (2 * np.pi) - np.pi
+        np.testing.assert_allclose(d, 0, atol=1e-3)
+        assert (g[["pitch_deg", "roll_deg"]].abs() <= meta["max_tilt_deg"] + 1e-6).all().all()
+
+
+def test_yaw_rose_counts_the_given_yaws(table):
+    yaws = np.concatenate([_meta(s)["yaws_rad"] for s in sorted(table["scene_id"].unique())])
+    rose = stats.yaw_rose(table, 30.0)
+    expected = np.histogram(np.rad2deg(yaws), np.arange(-180, 181, 30))[0]
+    np.testing.assert_array_equal(rose["count"], expected)
+    assert rose["count"].sum() == len(RECORDS)
+
+
+def test_depth_statistics_hand_checked():
+    r = np.full((16, 32), 2.0, np.float32)
+    r[:2] = 0.0  # top rows invalid
+    T = np.eye(4)
+    s = view_stats((16, 32, 3), r, T)
+    assert s["invalid_frac"] == pytest.approx(2 / 16)
+    assert s["d_median"] == pytest.approx(2.0) and s["d_max"] == pytest.approx(2.0)
+    total = sum(int(np.sum(s[f"hist_{b}"])) for b in ("ceiling", "horizon", "floor"))
+    assert total == 14 * 32
+    b = np.searchsorted(BIN_EDGES, 2.0, side="right") - 1
+    assert s["hist_horizon"][b] == s["hist_horizon"].sum() > 0
+    # a camera 1.5 m above an infinite floor: range = 1.5 / sin(lat) below the horizon
+    from workbench.geometry.equirect import lonlat_grid
+
+    _, lat = lonlat_grid(64, 128)
+    floor = np.where(lat[:, None] > 0.05, 1.5 / np.sin(np.maximum(lat, 0.05))[:, None], 0.0)
+    floor = np.broadcast_to(floor, (64, 128)).astype(np.float32)
+    assert view_stats((64, 128, 3), floor, T)["height_m"] == pytest.approx(1.5, abs=1e-4)
+
+
+def test_histogram_is_tidy_and_sums(table):
+    h = stats.depth_histogram(table)
+    assert set(h.columns) == {"band", "bin_lo", "bin_hi", "count", "fraction"}
+    for _, g in h.groupby("band"):
+        assert g["fraction"].sum() == pytest.approx(1.0)
+    valid = (1 - table["invalid_frac"]) * table["width"] * table["height"]
+    assert h["count"].sum() == pytest.approx(valid.sum(), rel=1e-3)
+
+
+def test_pairs_and_motion_hand_checked():
+    t = pd.DataFrame(
+        {
+            "scene_id": ["a", "a", "a", "b", "b"],
+            "view_id": ["0", "1", "2", "0", "1"],
+            "cx": [0.0, 3.0, 3.0, 0.0, 1.0],
+            "cy": [0.0] * 5,
+            "cz": [0.0, 0.0, 4.0, 0.0, 0.0],
+            "yaw_deg": [170.0, -170.0, 0, 0, 90],
+        }
+    )
+    p = stats.pair_table(t)
+    assert len(p) == 4
+    a01 = p[(p.scene_id == "a") & (p.view_a == "0") & (p.view_b == "1")].iloc[0]
+    assert a01.baseline_m == pytest.approx(3.0) and a01.rel_yaw_deg == pytest.approx(20.0)
+    m = stats.motion_by_scene(t).set_index("scene_id")
+    assert m.loc["a", "path_m"] == pytest.approx(7.0)
+    assert m.loc["a", "mean_nn_m"] == pytest.approx((3 + 3 + 4) / 3)
+    assert m.loc["a", "max_baseline_m"] == pytest.approx(5.0)
+    assert m.loc["b", "views"] == 2
+
+
+def test_tilt_outliers_flagged():
+    t = pd.DataFrame(
+        {
+            "scene_id": ["a", "a"],
+            "view_id": ["0", "1"],
+            "yaw_deg": [0.0, 0.0],
+            "pitch_deg": [1.0, 6.0],
+            "roll_deg": [1.0, 0.0],
+        }
+    )
+    o = stats.orientation_table(t, 5.0)
+    assert o["tilt_outlier"].tolist() == [False, True]
+    assert o["tilt_deg"].iloc[1] == pytest.approx(6.0)
+
+
+def test_cache_recomputes_only_changed_views(tmp_path, monkeypatch):
+    import shutil
+
+    import workbench.eda.views as views
+
+    root = tmp_path / "ds"
+    sid = RECORDS[0].scene_id
+    shutil.copytree(SAMPLES / sid, root / sid)
+    recs = index_dataset(root)
+    cache = tmp_path / "cache.parquet"
+    first = view_table(recs, root, cache=cache)
+    calls = []
+    real = views._compute
+    monkeypatch.setattr(views, "_compute", lambda r, rt: calls.append(r.view_id) or real(r, rt))
+    again = view_table(recs, root, cache=cache)
+    assert calls == []
+    pd.testing.assert_frame_equal(
+        first.drop(columns=[c for c in first if c.startswith("hist")]),
+        again.drop(columns=[c for c in again if c.startswith("hist")]),
+    )
+    depth = root / recs[1].depth_path
+    os.utime(depth, ns=(depth.stat().st_atime_ns, depth.stat().st_mtime_ns + 10**9))
+    view_table(recs, root, cache=cache)
+    assert calls == [recs[1].view_id]
+    cache.write_bytes(b"corrupt")  # a broken cache is rebuilt, never trusted
+    assert len(view_table(recs, root, cache=cache)) == len(recs)
+
+
+def test_eda_cli_writes_report(tmp_path):
+    from workbench.cli import main
+
+    assert main(["eda", str(SAMPLES), "--out", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Range distribution" in html and "Camera yaw" in html and "https://" not in html[:2000]
+    assert pd.read_parquet(tmp_path / "views.parquet").shape[0] == len(RECORDS)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["views"] == len(RECORDS) and s["scenes"] == 6

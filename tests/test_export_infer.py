@@ -1,0 +1,228 @@
+"""Export (SavedModel, frozen .pb, TFLite fp32/fp16/int8) parity and the inference CLI."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.errors import WorkbenchError
+
+ROOT = Path(__file__).parents[1]
+SAMPLES = ROOT / "data_samples" / "seed"
+RGB_FOLDER = ROOT / "data_samples" / "rgbd-folder" / "rgb"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from workbench.configs import ExportConfig, TrainConfig
+    from workbench.data.layouts import index_dataset
+    from workbench.data.splits import write_split
+    from workbench.export import run as export_run
+    from workbench.train import train
+
+    tmp = tmp_path_factory.mktemp("export")
+    write_split(index_dataset(SAMPLES), tmp / "lists", SAMPLES, val_fraction=0.3)
+    cfg = TrainConfig(
+        train_csv=str(tmp / "lists" / "train.csv"),
+        val_csv=str(tmp / "lists" / "val.csv"),
+        logdir=str(tmp / "run"),
+        height=32,
+        model_width=8,
+        model_depth=3,
+        batch=4,
+        steps=20,
+        log_every=10,
+        ckpt_every=20,
+        progress=False,
+        val_views=2,
+    )
+    train(cfg)
+    ecfg = ExportConfig(
+        checkpoint=str(tmp / "run"),
+        out=str(tmp / "export"),
+        csv=str(tmp / "lists" / "val.csv"),
+        report=True,
+        runs=3,
+        views=4,
+        calibration=8,
+    )
+    assert export_run(ecfg) == 0
+    return tmp
+
+
+def test_export_files_and_model_json(exported):
+    out = exported / "export"
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["input_size"] == [64, 32] and meta["input_name"] == "rgb"
+    assert "metres" in meta["output"] and meta["source_sha256"]
+    assert set(meta["files"]) == {"savedmodel", "pb", "tflite_none", "tflite_fp16", "tflite_int8"}
+    for name in meta["files"].values():
+        assert (out / name).exists()
+    assert not list(out.glob("*.tmp*")) and not list(out.glob(".*tmp*"))
+
+
+def test_report_thresholds(exported):
+    rep = json.loads((exported / "export" / "report.json").read_text())
+    rows = {r["format"]: r for r in rep["rows"]}
+    assert rows["tflite_none"]["max_abs_diff_m"] < 1e-4
+    assert rows["pb"]["max_abs_diff_m"] < 1e-4 and rows["savedmodel"]["max_abs_diff_m"] < 1e-4
+    assert rows["tflite_fp16"]["mean_rel_diff"] < 5e-3
+    assert rows["tflite_int8"]["mean_rel_diff"] < 0.03
+    assert abs(rows["tflite_int8"]["abs_rel"] - rows["tflite_none"]["abs_rel"]) < 0.02
+    sizes = [rows[k]["size_mb"] for k in ("tflite_none", "tflite_fp16", "tflite_int8")]
+    assert sizes[0] > sizes[1] > sizes[2]
+    md = (exported / "export" / "report.md").read_text()
+    assert "| tflite_int8 |" in md and "int8 / fp32 latency" in md
+
+
+def test_frozen_pb_loads_in_a_fresh_process_without_model_code(exported):
+    out = exported / "export"
+    meta = json.loads((out / "model.json").read_text())
+    x = np.random.default_rng(0).random((2, 32, 64, 3), np.float32)
+    np.save(exported / "x.npy", x)
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        gd = tf.compat.v1.GraphDef()
+        gd.ParseFromString(open({str(out / "model.pb")!r}, "rb").read())
+        g = tf.Graph()
+        with g.as_default():
+            tf.compat.v1.import_graph_def(gd, name="")
+        with tf.compat.v1.Session(graph=g) as s:
+            y = s.run({meta["pb_output"]!r}, {{{meta["pb_input"]!r}: np.load({str(exported / "x.npy")!r})}})
+        np.save({str(exported / "y.npy")!r}, y)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "workbench" not in script
+    from workbench.infer import load
+
+    ref = load(exported / "run").predict_batch(x)
+    np.testing.assert_allclose(np.load(exported / "y.npy")[..., 0], ref, atol=1e-4)
+
+
+def test_every_format_predicts_the_same_depth(exported):
+    from workbench.infer import load
+
+    x = np.random.default_rng(1).random((1, 32, 64, 3), np.float32)
+    ref = load(exported / "run").predict_batch(x)
+    out = exported / "export"
+    for path, tol in [
+        (out / "saved_model", 1e-4),
+        (out / "model.pb", 1e-4),
+        (out / "model_fp32.tflite", 1e-4),
+        (out / "run_keras", None),
+    ]:
+        if tol is None:
+            continue
+        p = load(path)
+        assert p.height == 32
+        np.testing.assert_allclose(p.predict_batch(x), ref, atol=tol, err_msg=str(path))
+
+
+def test_int8_io_variant(exported, tmp_path):
+    from workbench.export import export_tflite, load_source_model, representative_data
+    from workbench.infer import load
+
+    model, _ = load_source_model(exported / "run")
+    rep = representative_data(exported / "lists" / "val.csv", 32, 4)
+    path = export_tflite(model, tmp_path / "m.tflite", "int8", rep, int8_io=True)
+    p = load(path)
+    assert p.backend.inp["dtype"] == np.int8
+    ref = load(exported / "run").predict_batch(rep[0])
+    got = p.predict_batch(rep[0])
+    assert np.mean(np.abs(got - ref) / ref) < 0.05
+
+
+def test_infer_cli_outputs(exported, tmp_path):
+    import cv2
+
+    model = exported / "export" / "model_fp32.tflite"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "infer",
+            str(RGB_FOLDER),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path),
+            "--ply",
+            "--batch",
+            "3",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    stems = sorted(p.stem for p in RGB_FOLDER.iterdir())
+    assert len(stems) == 4
+    for stem in stems:
+        npy = np.load(tmp_path / f"{stem}_depth.npy")
+        png = cv2.imread(str(tmp_path / f"{stem}_depth.png"), cv2.IMREAD_UNCHANGED)
+        rgb = cv2.imread(str(next(RGB_FOLDER.glob(stem + ".*"))))
+        assert png.dtype == np.uint16 and png.shape == npy.shape == rgb.shape[:2]
+        np.testing.assert_allclose(png / 1000.0, npy, atol=6e-4)
+        for suffix in ("_depth_color.png", "_normals.png", ".ply"):
+            assert (tmp_path / f"{stem}{suffix}").stat().st_size > 0
+    info = json.loads((tmp_path / "infer.json").read_text())
+    assert info["format"] == "tflite" and len(info["images"]) == 4
+
+
+def test_non_2to1_image_is_refused_or_padded(exported, tmp_path):
+    from workbench.infer import load, write_outputs  # noqa: F401
+    from workbench.io import write_image
+
+    img = (np.random.default_rng(0).random((40, 100, 3)) * 255).astype(np.uint8)
+    write_image(tmp_path / "crop.png", img)
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "infer",
+        str(tmp_path / "crop.png"),
+        "--model",
+        str(exported / "run"),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-progress",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert (
+        "crop.png" in r.stderr and "not an equirect 2:1" in r.stderr and "Traceback" not in r.stderr
+    )
+    p = load(exported / "run", pad=True)
+    for shape in [(40, 100, 3), (50, 70, 3), (33, 64, 3)]:
+        d = p.predict(np.zeros(shape, np.uint8))
+        assert d.shape == shape[:2] and np.all(d > 0)
+
+
+def test_corrupt_and_unknown_models_are_clear_errors(tmp_path):
+    from workbench.infer import load
+
+    (tmp_path / "bad.tflite").write_bytes(b"not a flatbuffer" * 10)
+    (tmp_path / "bad.pb").write_bytes(b"\xff\x00garbage")
+    (tmp_path / "bad.keras").write_bytes(b"zip? no")
+    (tmp_path / "empty").mkdir()
+    for name in ("bad.tflite", "bad.pb", "bad.keras", "empty", "missing.tflite", "x.onnx"):
+        with pytest.raises(WorkbenchError) as e:
+            load(tmp_path / name)
+        assert name in str(e.value)
+
+
+def test_letterbox_round_trip():
+    from workbench.infer import Predictor, letterbox
+
+    img = np.arange(30 * 100 * 3, dtype=np.float32).reshape(30, 100, 3)
+    out, pads = letterbox(img)
+    assert out.shape[1] == 2 * out.shape[0]
+    back = Predictor.restore(out[..., 0], (out.shape[:2], pads))
+    np.testing.assert_array_equal(back, img[..., 0])

@@ -1,0 +1,118 @@
+"""Figures build with the expected traces; widgets respond to ``.value``; point clouds line up
+with the generator's mesh."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.data.layouts import index_dataset
+
+SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
+RECORDS = index_dataset(SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def tables():
+    from workbench.eda.report import compute
+
+    return compute(SAMPLES)
+
+
+def test_figures_have_expected_traces(tables):
+    from workbench.eda.report import figures
+
+    figs = figures(tables)
+    assert [t.name for t in figs["Range distribution"].data] == ["ceiling", "horizon", "floor"]
+    assert figs["Camera yaw"].data[0].type == "barpolar"
+    assert sum(figs["Camera yaw"].data[0].r) == len(RECORDS)
+    assert figs["Camera positions"].data[0].type == "scatter"
+    assert len(figs["Baselines"].data[0].x) == len(tables["pairs"])
+
+
+def test_eda_explorer_widgets(tables):
+    from workbench.viz.widgets import EdaExplorer
+
+    ex = EdaExplorer(tables)
+    assert len(ex.hist_fig.data) == 3
+    ex.bands.value = ("floor",)
+    assert [t.name for t in ex.hist_fig.data] == ["floor"]
+    sid = ex.scenes.options[-1][1]
+    ex.scenes.value = (sid,)
+    assert ex.map_fig.data[0].name == sid[:8]
+    assert len(ex.map_fig.data[0].x) == 4
+
+
+def test_pointcloud_explorer_widgets():
+    from workbench.viz.widgets import PointCloudExplorer
+
+    ex = PointCloudExplorer(RECORDS, SAMPLES, budget=5000, stride=4)
+    pts = ex.fig.data[0]
+    assert len(pts.x) <= 5000 and len(ex.fig.data) == 1 + 4  # points + 4 cameras
+    colours_rgb = pts.marker.color[:10]
+    ex.color.value = "range"
+    assert ex.fig.data[0].marker.color[:10] != colours_rgb
+    ex.budget.value = 2000
+    assert len(ex.fig.data[0].x) <= 2000
+    ex.views.value = (ex.views.options[0],)
+    assert len(ex.fig.data) == 2
+    n_all = len(ex.cloud()[0])
+    ex.max_range.value = 1.0
+    assert len(ex.cloud()[0]) < n_all
+    ex.scene.value = sorted({r.scene_id for r in RECORDS})[1]
+    assert len(ex.views.value) == 4
+
+
+def test_fused_cloud_lies_on_the_mesh():
+    import open3d as o3d
+
+    from workbench.viz.plots3d import scene_cloud
+
+    sid = RECORDS[0].scene_id
+    cloud, poses, got = scene_cloud(RECORDS, SAMPLES, sid[:6], stride=2)
+    assert got == sid and len(poses) == 4
+    mesh = o3d.io.read_triangle_mesh(str(SAMPLES / sid / "obj" / "scene.obj"))
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
+    d = scene.compute_distance(o3d.core.Tensor(cloud.points.astype(np.float32))).numpy()
+    assert d.mean() < 0.01, d.mean()
+
+
+def test_pointcloud_cli(tmp_path):
+    from workbench.cli import main
+    from workbench.geometry.pointcloud import read_ply
+
+    sid = RECORDS[0].scene_id
+    out = tmp_path / "s.ply"
+    assert (
+        main(
+            [
+                "pointcloud",
+                str(SAMPLES),
+                "--scene",
+                sid[:8],
+                "--views",
+                "000",
+                "001",
+                "--out",
+                str(out),
+                "--html",
+                str(tmp_path / "s.html"),
+            ]
+        )
+        == 0
+    )
+    assert len(read_ply(out)) > 1000 and (tmp_path / "s.html").stat().st_size > 100_000
+    assert main(["pointcloud", str(SAMPLES), "--scene", "zzz", "--out", str(out)]) == 2
+
+
+def test_config_form_round_trip():
+    from workbench.configs import TrainConfig
+    from workbench.viz.widgets import config_form
+
+    box, get = config_form(TrainConfig, steps=7)
+    assert get().steps == 7
+    box.controls["rate"].value = "1, 0, 0.5"
+    box.controls["lr_schedule"].value = "step"
+    cfg = get()
+    assert cfg.rate == (1.0, 0.0, 0.5) and cfg.lr_schedule == "step"

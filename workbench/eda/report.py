@@ -1,0 +1,93 @@
+"""``workbench eda ROOT --out DIR``: tables (parquet + CSV) and a self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["compute", "write_report", "run"]
+
+
+def compute(
+    root,
+    layout: str = "",
+    cache=None,
+    workers: int = 2,
+    progress: bool = False,
+    tilt_limit_deg: float = 5.0,
+) -> dict:
+    """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`)."""
+    from workbench.data.layouts import index_dataset
+    from workbench.eda import stats
+    from workbench.eda.views import view_table
+    from workbench.errors import WorkbenchError
+
+    records = index_dataset(root, layout or None)
+    if not records:
+        raise WorkbenchError("dataset has no views", root)
+    table = view_table(records, root, cache=cache, workers=workers, progress=progress)
+    return {
+        "views": table,
+        "depth_hist": stats.depth_histogram(table),
+        "depth_by_scene": stats.depth_by_scene(table),
+        "orientation": stats.orientation_table(table, tilt_limit_deg),
+        "yaw_rose": stats.yaw_rose(table),
+        "pairs": stats.pair_table(table),
+        "motion": stats.motion_by_scene(table),
+    }
+
+
+def figures(tables: dict) -> dict:
+    from workbench.viz import plots
+
+    return {
+        "Range distribution": plots.depth_histogram_figure(tables["depth_hist"]),
+        "Range per scene": plots.depth_by_scene_figure(tables["depth_by_scene"]),
+        "Camera yaw": plots.yaw_rose_figure(tables["yaw_rose"]),
+        "Camera tilt": plots.tilt_figure(tables["orientation"]),
+        "Camera positions": plots.camera_map_figure(tables["views"]),
+        "Baselines": plots.baseline_figure(tables["pairs"]),
+    }
+
+
+def write_report(tables: dict, out: Path, title: str) -> dict:
+    from workbench.io import atomic_path, write_text_atomic
+    from workbench.viz.plots import html_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        flat = df.drop(columns=[c for c in df.columns if c.startswith("hist_") or c == "key"])
+        with atomic_path(out / f"{name}.parquet", suffix=".parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+        write_text_atomic(out / f"{name}.csv", flat.to_csv(index=False, float_format="%.5g"))
+    o = tables["orientation"]
+    summary = {
+        "views": len(tables["views"]),
+        "scenes": int(tables["views"]["scene_id"].nunique()),
+        "median_range_m": round(float(tables["views"]["d_median"].median()), 3),
+        "median_height_m": round(float(tables["views"]["height_m"].median()), 3),
+        "tilt_outliers": int(o["tilt_outlier"].sum()),
+        "median_baseline_m": round(float(tables["pairs"]["baseline_m"].median()), 3)
+        if len(tables["pairs"])
+        else None,
+    }
+    small = {
+        "Summary": __import__("pandas").DataFrame([summary]),
+        "Per scene": tables["depth_by_scene"].merge(tables["motion"], on="scene_id"),
+        "Tilt outliers": o[o["tilt_outlier"]],
+    }
+    write_text_atomic(out / "report.html", html_report(figures(tables), small, title))
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def run(config) -> int:
+    root, out = Path(config.root), Path(config.out)
+    cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
+    tables = compute(
+        root, config.layout, cache, config.workers, progress=True, tilt_limit_deg=config.tilt_limit
+    )
+    summary = write_report(tables, out, f"EDA: {root}")
+    print(json.dumps(summary))
+    print(f"eda: wrote {out}/report.html")
+    return 0

@@ -1,0 +1,184 @@
+"""Plotly figures of the EDA tables (:mod:`workbench.eda`). Each takes a tidy DataFrame and
+returns a ``plotly.graph_objects.Figure``; nothing here computes statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+__all__ = [
+    "depth_histogram_figure",
+    "yaw_rose_figure",
+    "tilt_figure",
+    "camera_map_figure",
+    "baseline_figure",
+    "depth_by_scene_figure",
+    "html_report",
+]
+
+BAND_COLOURS = {"ceiling": "#4c78a8", "horizon": "#59a14f", "floor": "#e15759"}
+
+
+def depth_histogram_figure(hist: pd.DataFrame, bands=("ceiling", "horizon", "floor")) -> go.Figure:
+    """Range distribution per latitude band (fraction of the band's pixels per log bin)."""
+    fig = go.Figure()
+    for band in bands:
+        h = hist[hist["band"] == band]
+        centres = np.sqrt(np.maximum(h["bin_lo"], 1e-3) * h["bin_hi"])
+        fig.add_trace(
+            go.Scatter(
+                x=centres,
+                y=h["fraction"],
+                name=band,
+                mode="lines",
+                line={"color": BAND_COLOURS.get(band)},
+                line_shape="hvh",
+            )
+        )
+    fig.update_layout(
+        title="Range distribution by latitude band",
+        xaxis_title="range (m)",
+        yaxis_title="fraction of pixels",
+        xaxis_type="log",
+        template="plotly_white",
+    )
+    return fig
+
+
+def yaw_rose_figure(rose: pd.DataFrame) -> go.Figure:
+    """Polar bar chart of camera yaw (0° = +z, positive turning right)."""
+    fig = go.Figure(
+        go.Barpolar(
+            r=rose["count"],
+            theta=(rose["yaw_lo"] + rose["yaw_hi"]) / 2,
+            width=rose["yaw_hi"] - rose["yaw_lo"],
+            name="yaw",
+        )
+    )
+    fig.update_layout(
+        title="Camera yaw",
+        template="plotly_white",
+        polar={"angularaxis": {"rotation": 90, "direction": "clockwise"}},
+    )
+    return fig
+
+
+def tilt_figure(orient: pd.DataFrame) -> go.Figure:
+    """Pitch vs roll per view; tilt outliers in red."""
+    out = orient["tilt_outlier"].to_numpy()
+    fig = go.Figure()
+    for flag, name, colour in ((False, "views", "#4c78a8"), (True, "tilt outliers", "#e15759")):
+        o = orient[out == flag]
+        fig.add_trace(
+            go.Scattergl(
+                x=o["roll_deg"],
+                y=o["pitch_deg"],
+                mode="markers",
+                name=name,
+                marker={"color": colour, "size": 6},
+                text=o["scene_id"].str[:8] + "/" + o["view_id"],
+            )
+        )
+    fig.update_layout(
+        title="Camera pitch and roll",
+        xaxis_title="roll (°)",
+        yaxis_title="pitch (°)",
+        template="plotly_white",
+    )
+    return fig
+
+
+def camera_map_figure(table: pd.DataFrame, scenes=None) -> go.Figure:
+    """Top-down map (x right, z up the page) of camera positions and the path through them,
+    with a short heading line per view."""
+    fig = go.Figure()
+    scenes = list(scenes) if scenes is not None else sorted(table["scene_id"].unique())[:12]
+    for sid in scenes:
+        t = table[table["scene_id"] == sid].sort_values("view_id")
+        yaw = np.deg2rad(t["yaw_deg"].to_numpy())
+        fig.add_trace(
+            go.Scatter(
+                x=t["cx"],
+                y=t["cz"],
+                mode="lines+markers+text",
+                name=sid[:8],
+                text=t["view_id"],
+                textposition="top center",
+            )
+        )
+        hx = np.stack([t["cx"], t["cx"] + 0.4 * np.sin(yaw), np.full(len(t), np.nan)], 1).ravel()
+        hz = np.stack([t["cz"], t["cz"] + 0.4 * np.cos(yaw), np.full(len(t), np.nan)], 1).ravel()
+        fig.add_trace(
+            go.Scatter(
+                x=hx,
+                y=hz,
+                mode="lines",
+                showlegend=False,
+                line={"color": "grey", "width": 1},
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        title="Camera positions (top-down)",
+        xaxis_title="x (m)",
+        yaxis_title="z (m)",
+        template="plotly_white",
+        yaxis={"scaleanchor": "x", "scaleratio": 1},
+    )
+    return fig
+
+
+def baseline_figure(pairs: pd.DataFrame) -> go.Figure:
+    """Histogram of pairwise baselines within scenes."""
+    fig = go.Figure(go.Histogram(x=pairs["baseline_m"], nbinsx=40, name="pairs"))
+    fig.update_layout(
+        title="Baselines between views of a scene",
+        xaxis_title="baseline (m)",
+        yaxis_title="pairs",
+        template="plotly_white",
+    )
+    return fig
+
+
+def depth_by_scene_figure(per_scene: pd.DataFrame) -> go.Figure:
+    """Per-scene median range with the p05-p95 span."""
+    s = per_scene.sort_values("d_median")
+    fig = go.Figure(
+        go.Scatter(
+            x=s["scene_id"].str[:8],
+            y=s["d_median"],
+            mode="markers",
+            name="median",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": s["d_p95"] - s["d_median"],
+                "arrayminus": s["d_median"] - s["d_p05"],
+            },
+        )
+    )
+    fig.update_layout(
+        title="Range per scene (median, p05-p95)", yaxis_title="range (m)", template="plotly_white"
+    )
+    return fig
+
+
+def html_report(figures: dict[str, go.Figure], tables: dict[str, pd.DataFrame], title: str) -> str:
+    """One self-contained HTML page (plotly.js inlined once, no network) with figures and
+    tables."""
+    parts = [
+        f"<html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;"
+        "font-size:12px} td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>",
+        f"<h1>{title}</h1>",
+    ]
+    first = True
+    for name, fig in figures.items():
+        parts.append(f"<h2>{name}</h2>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if first else False))
+        first = False
+    for name, df in tables.items():
+        parts.append(f"<h2>{name}</h2>" + df.to_html(index=False, float_format="%.3f"))
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,166 @@
+"""Interactive 3D views of point clouds (plotly ``Scatter3d``) and the ``pointcloud`` command.
+
+A cloud is reduced to a point budget with open3d voxel grids (the voxel size is searched so the
+result fits the budget), coloured by RGB, range (turbo) or normal, and drawn with the cameras
+(centre and a short forward/up axis per view) in the world frame (y down: the figure flips y so
+the floor is at the bottom).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+
+from workbench.geometry.pointcloud import PointCloud
+
+__all__ = ["COLOR_MODES", "fit_budget", "point_colors", "pointcloud_figure", "scene_cloud", "run"]
+
+COLOR_MODES = ("rgb", "range", "normal")
+
+
+def fit_budget(pc: PointCloud, budget: int, origin=None) -> PointCloud:
+    """At most ``budget`` points: voxel-downsample with the smallest voxel (doubling from 1 cm)
+    that fits, then a seeded random subsample if still above."""
+    from workbench.geometry.pointcloud import voxel_downsample
+
+    if len(pc) <= budget:
+        return pc
+    voxel = 0.01
+    out = pc
+    while len(out) > budget and voxel < 5.0:
+        out = voxel_downsample(pc, voxel)
+        voxel *= 1.5
+    if len(out) > budget:
+        keep = np.sort(np.random.default_rng(0).choice(len(out), budget, replace=False))
+        out = PointCloud(
+            out.points[keep],
+            None if out.colors is None else out.colors[keep],
+            None if out.normals is None else out.normals[keep],
+        )
+    return out
+
+
+def point_colors(pc: PointCloud, mode: str, origin=None) -> np.ndarray:
+    """``(N, 3) uint8`` colours: ``rgb`` (the cloud's), ``range`` (distance to ``origin``,
+    turbo) or ``normal`` (``(n + 1) / 2``)."""
+    from workbench.viz.colorize import colorize_depth
+
+    if mode not in COLOR_MODES:
+        raise ValueError(f"colour mode must be one of {COLOR_MODES}, got {mode!r}")
+    if mode == "rgb" and pc.colors is not None:
+        c = pc.colors
+        return (c * 255).astype(np.uint8) if c.dtype != np.uint8 else c
+    if mode == "normal" and pc.normals is not None:
+        return ((np.asarray(pc.normals) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    o = np.zeros(3) if origin is None else np.asarray(origin, np.float64)
+    d = np.linalg.norm(pc.points - o, axis=1).astype(np.float32)
+    return colorize_depth(d[None], float(np.percentile(d, 2)), float(np.percentile(d, 98)))[0]
+
+
+def pointcloud_figure(
+    pc: PointCloud,
+    color: str = "rgb",
+    budget: int = 50_000,
+    cameras: list[np.ndarray] | None = None,
+    title: str = "",
+    point_size: float = 1.5,
+) -> go.Figure:
+    """A ``Scatter3d`` figure of ``pc`` (trace 0: points; then one trace per camera)."""
+    origin = None if not cameras else cameras[0][:3, 3]
+    small = fit_budget(pc, budget)
+    rgb = point_colors(small, color, origin)
+    p = small.points
+    fig = go.Figure(
+        go.Scatter3d(
+            x=p[:, 0],
+            y=p[:, 2],
+            z=-p[:, 1],
+            mode="markers",
+            name=f"points ({len(p)})",
+            marker={"size": point_size, "color": [f"rgb({r},{g},{b})" for r, g, b in rgb]},
+            hoverinfo="skip",
+        )
+    )
+    for i, T in enumerate(cameras or []):
+        c = T[:3, 3]
+        fwd, up = T[:3, 2] * 0.4, -T[:3, 1] * 0.25
+        xs = [c[0], c[0] + fwd[0], None, c[0], c[0] + up[0]]
+        ys = [c[2], c[2] + fwd[2], None, c[2], c[2] + up[2]]
+        zs = [-c[1], -(c[1] + fwd[1]), None, -c[1], -(c[1] + up[1])]
+        fig.add_trace(
+            go.Scatter3d(
+                x=xs,
+                y=ys,
+                z=zs,
+                mode="lines+markers",
+                name=f"camera {i}",
+                marker={"size": 3, "color": "red"},
+                line={"color": "red", "width": 4},
+            )
+        )
+    fig.update_layout(
+        title=title,
+        template="plotly_white",
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        scene={
+            "aspectmode": "data",
+            "xaxis_title": "x",
+            "yaxis_title": "z",
+            "zaxis_title": "-y (up)",
+        },
+    )
+    return fig
+
+
+def scene_cloud(
+    records, root, scene: str = "", views=(), stride: int = 1, voxel: float = 0.0
+) -> tuple[PointCloud, list[np.ndarray], str]:
+    """Fuse the views of one scene in the world frame.
+
+    Returns:
+        ``(cloud, poses, scene_id)``; ``scene`` may be a unique id prefix (default: first scene).
+    """
+    from workbench.data.layouts import load_view
+    from workbench.errors import WorkbenchError
+    from workbench.geometry.normals import range_to_normals
+    from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsample
+
+    scenes = sorted({r.scene_id for r in records})
+    match = [s for s in scenes if s.startswith(scene)] if scene else scenes[:1]
+    if len(match) != 1:
+        what = "no scene" if not match else f"{len(match)} scenes"
+        raise WorkbenchError(f"{what} match {scene!r}", root)
+    sid = match[0]
+    recs = [r for r in records if r.scene_id == sid and (not views or r.view_id in views)]
+    missing = set(views) - {r.view_id for r in recs}
+    if missing:
+        raise WorkbenchError(f"scene {sid} has no view(s) {sorted(missing)}", root)
+    clouds, poses = [], []
+    for r in recs:
+        v = load_view(r, root)
+        T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
+        clouds.append(rgbd_to_pointcloud(v.rgb, v.range_m, T, range_to_normals(v.range_m), stride))
+        poses.append(T)
+    cloud = fuse(clouds)
+    if voxel > 0:
+        cloud = voxel_downsample(cloud, voxel)
+    return cloud, poses, sid
+
+
+def run(config) -> int:
+    from workbench.data.layouts import index_dataset
+    from workbench.geometry.pointcloud import write_ply
+    from workbench.io import write_text_atomic
+
+    records = index_dataset(config.root, config.layout or None)
+    cloud, poses, sid = scene_cloud(
+        records, config.root, config.scene, config.views, config.stride, config.voxel
+    )
+    write_ply(config.out, cloud)
+    print(f"pointcloud: scene {sid}, {len(poses)} views, {len(cloud)} points -> {config.out}")
+    if config.html:
+        fig = pointcloud_figure(cloud, "rgb", config.budget, poses, f"scene {sid}")
+        write_text_atomic(Path(config.html), fig.to_html(include_plotlyjs="inline"))
+    return 0
