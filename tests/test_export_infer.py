@@ -91,8 +91,9 @@ def test_frozen_pb_loads_in_a_fresh_process_without_model_code(exported):
         g = tf.Graph()
         with g.as_default():
             tf.compat.v1.import_graph_def(gd, name="")
+        x = np.load({str(exported / "x.npy")!r})
         with tf.compat.v1.Session(graph=g) as s:
-            y = s.run({meta["pb_output"]!r}, {{{meta["pb_input"]!r}: np.load({str(exported / "x.npy")!r})}})
+            y = s.run({meta["pb_output"]!r}, {{{meta["pb_input"]!r}: x}})
         np.save({str(exported / "y.npy")!r}, y)
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
