@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "split": ("SplitConfig", "workbench.data.splits:run", "scene-level train/val CSVs"),
     "eda": ("EdaConfig", "workbench.eda.report:run", "depth/orientation/motion EDA report"),
     "pointcloud": ("PointCloudConfig", "workbench.viz.plots3d:run", "fused scene point cloud"),
+    "match": ("MatchConfig", "workbench.match:run", "two-view dense correspondence"),
     "train": ("TrainConfig", "workbench.train:run", "train the depth model"),
     "eval": ("EvalConfig", "workbench.evaluate:run", "depth metrics of a model on a split CSV"),
     "export": ("ExportConfig", "workbench.export:run", "SavedModel, .pb and .tflite exports"),

@@ -21,6 +21,7 @@ __all__ = [
     "ExportConfig",
     "EdaConfig",
     "PointCloudConfig",
+    "MatchConfig",
     "MODEL_FIELDS",
     "parse_size",
 ]
@@ -206,6 +207,21 @@ class PointCloudConfig:
     layout: str = option("", "layout (auto-detected when empty)")
     html: str = option("", "also write an interactive plotly HTML here")
     budget: int = option(60000, "points in the HTML view")
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """``workbench match``: dense correspondence of two views from depth + pose."""
+
+    root: str = option(None, "dataset root", positional=True)
+    scene: str = option("", "scene id or unique prefix (default: the first scene)")
+    a: str = option("000", "view id of panorama A")
+    b: str = option("001", "view id of panorama B")
+    out: str = option("outputs/match", "output folder")
+    height: int = option(0, "work at this height (0: the depth's own)")
+    tol: float = option(0.05, "relative range tolerance of the occlusion test")
+    matches: int = option(80, "matches drawn and written to matches.csv")
+    layout: str = option("", "layout (auto-detected when empty)")
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -1,0 +1,85 @@
+"""Pairs of views of the same scene for two-view training, chosen by overlap and baseline.
+
+:func:`pair_candidates` computes, for every ordered pair in each scene of a split, the baseline
+and the consistent overlap (:func:`workbench.geometry.correspondence.overlap`, at a small
+``height`` so it is fast), cached as parquet keyed by the split's records; :func:`select_pairs`
+filters them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["pair_candidates", "select_pairs"]
+
+
+def pair_candidates(records, root, height: int = 64, cache=None) -> pd.DataFrame:
+    """Rows ``scene_id, view_a, view_b, idx_a, idx_b, baseline_m, overlap`` for every ordered
+    pair of views in the same scene (indices into ``records``)."""
+    from workbench.data.layouts import load_view
+    from workbench.geometry.correspondence import correspond, overlap
+    from workbench.geometry.equirect import resize_range
+
+    key = hashlib.sha256(
+        (
+            "|".join(f"{r.scene_id}/{r.view_id}:{r.depth_path}:{r.pose_path}" for r in records)
+            + f"|{height}"
+        ).encode()
+    ).hexdigest()[:16]
+    if cache and Path(cache).is_file():
+        try:
+            df = pd.read_parquet(cache)
+            if len(df) and df.attrs.get("key", df.get("key", pd.Series([""])).iloc[0]) == key:
+                return df.drop(columns=["key"])
+        except Exception:  # noqa: BLE001  (a broken cache is recomputed)
+            pass
+    by_scene: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_scene.setdefault(r.scene_id, []).append(i)
+    rows = []
+    for sid, idx in by_scene.items():
+        views = {i: load_view(records[i], root) for i in idx}
+        small = {i: resize_range(v.range_m, height) for i, v in views.items()}
+        for i in idx:
+            for j in idx:
+                Ti, Tj = views[i].T_world_from_cam, views[j].T_world_from_cam
+                if i == j or Ti is None or Tj is None:
+                    continue
+                ov = overlap(correspond(small[i], Ti, Tj, small[j]))
+                rows.append(
+                    {
+                        "scene_id": sid,
+                        "view_a": records[i].view_id,
+                        "view_b": records[j].view_id,
+                        "idx_a": i,
+                        "idx_b": j,
+                        "baseline_m": float(np.linalg.norm(Ti[:3, 3] - Tj[:3, 3])),
+                        "overlap": ov,
+                    }
+                )
+    df = pd.DataFrame(
+        rows, columns=["scene_id", "view_a", "view_b", "idx_a", "idx_b", "baseline_m", "overlap"]
+    )
+    if cache:
+        from workbench.io import atomic_path
+
+        with atomic_path(cache, suffix=".parquet") as tmp:
+            df.assign(key=key).to_parquet(tmp, index=False)
+    return df
+
+
+def select_pairs(
+    pairs: pd.DataFrame,
+    min_overlap: float = 0.3,
+    max_overlap: float = 1.0,
+    min_baseline: float = 0.0,
+    max_baseline: float = np.inf,
+) -> pd.DataFrame:
+    """Pairs whose overlap and baseline fall in the given ranges."""
+    m = pairs["overlap"].between(min_overlap, max_overlap)
+    m &= pairs["baseline_m"].between(min_baseline, max_baseline)
+    return pairs[m].reset_index(drop=True)

@@ -1,0 +1,129 @@
+"""``workbench match``: dense correspondence between two views of a scene, visualised.
+
+Writes into ``--out``: ``flow.npy`` (``(H, W, 2) float32``, ``uv_B - uv_A``), ``masks.png``
+(red: valid, green: visible in B, blue: consistent), ``matches.png`` (A above B with lines for a
+sample of consistent matches), ``flow.png`` (flow colour-coded: hue = direction,
+value = magnitude), ``matches.csv`` (sampled ``u_a, v_a, u_b, v_b``) and ``covisibility.txt``
+of the whole scene.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["draw_matches", "flow_to_rgb", "run"]
+
+
+def draw_matches(rgb_a: np.ndarray, rgb_b: np.ndarray, matches: np.ndarray) -> np.ndarray:
+    """A stacked above B, a line per match ``(u_a, v_a, u_b, v_b)`` (seam-crossing lines are
+    drawn to the nearer copy of B's column). Returns ``(2H, W, 3) uint8``."""
+    import cv2
+
+    h, w = rgb_a.shape[:2]
+    canvas = np.concatenate([rgb_a, rgb_b], axis=0).copy()
+    hues = (np.arange(len(matches)) * 37 % 180).astype(np.uint8)
+    colours = cv2.cvtColor(
+        np.stack([hues, np.full_like(hues, 255), np.full_like(hues, 255)], 1)[None],
+        cv2.COLOR_HSV2RGB,
+    )[0]
+    for (ua, va, ub, vb), c in zip(matches, colours, strict=True):
+        if abs(ub - ua) > w / 2:
+            ub = ub - w if ub > ua else ub + w
+        cv2.line(
+            canvas,
+            (int(ua), int(va)),
+            (int(round(ub)), int(round(vb + h))),
+            tuple(int(x) for x in c),
+            1,
+            cv2.LINE_AA,
+        )
+    return canvas
+
+
+def flow_to_rgb(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Colour-code ``(H, W, 2)`` flow: hue = direction, value = magnitude; invalid black."""
+    import cv2
+
+    mag = np.hypot(flow[..., 0], flow[..., 1])
+    ang = np.arctan2(flow[..., 1], flow[..., 0])
+    scale = np.percentile(mag[valid], 99) if valid.any() else 1.0
+    hsv = np.zeros((*flow.shape[:2], 3), np.uint8)
+    hsv[..., 0] = ((ang + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(mag / max(scale, 1e-6) * 255, 0, 255).astype(np.uint8)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    rgb[~valid] = 0
+    return rgb
+
+
+def run(config) -> int:
+    from workbench.data.layouts import index_dataset, load_view
+    from workbench.errors import WorkbenchError
+    from workbench.geometry.correspondence import (
+        correspond,
+        covisibility_matrix,
+        overlap,
+        sample_matches,
+        write_covisibility,
+    )
+    from workbench.geometry.equirect import resize_range, resize_rgb
+    from workbench.io import save_npy, write_image, write_text_atomic
+
+    records = index_dataset(config.root, config.layout or None)
+    scenes = sorted({r.scene_id for r in records})
+    match = [s for s in scenes if s.startswith(config.scene)] if config.scene else scenes[:1]
+    if len(match) != 1:
+        raise WorkbenchError(f"{len(match)} scenes match {config.scene!r}", config.root)
+    recs = {r.view_id: r for r in records if r.scene_id == match[0]}
+    for vid in (config.a, config.b):
+        if vid not in recs:
+            raise WorkbenchError(
+                f"scene {match[0]} has no view {vid!r} (views: {', '.join(sorted(recs))})",
+                config.root,
+            )
+    views = {k: load_view(r, config.root) for k, r in recs.items()}
+    for k, v in views.items():
+        if v.T_world_from_cam is None:
+            raise WorkbenchError(f"view {k} has no pose: correspondence needs poses", config.root)
+
+    def at(v):
+        h = config.height or v.range_m.shape[0]
+        rgb = resize_rgb(v.rgb, h) if v.rgb.shape[0] != h else v.rgb
+        rng = resize_range(v.range_m, h) if v.range_m.shape[0] != h else v.range_m
+        return rgb, rng
+
+    (rgb_a, ra), (rgb_b, rb) = at(views[config.a]), at(views[config.b])
+    Ta, Tb = views[config.a].T_world_from_cam, views[config.b].T_world_from_cam
+    corr = correspond(ra, Ta, Tb, rb, tol=config.tol)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_npy(out / "flow.npy", corr.flow)
+    masks = np.stack([corr.valid, corr.visible, corr.consistent], -1).astype(np.uint8) * 255
+    write_image(out / "masks.png", masks)
+    m = sample_matches(corr, config.matches, seed=0)
+    write_image(out / "matches.png", draw_matches(rgb_a, rgb_b, m))
+    write_image(out / "flow.png", flow_to_rgb(corr.flow, corr.consistent))
+    write_text_atomic(
+        out / "matches.csv",
+        "u_a,v_a,u_b,v_b\n" + "".join(f"{a:.2f},{b:.2f},{c:.3f},{d:.3f}\n" for a, b, c, d in m),
+    )
+    ids = sorted(views)
+    small = [at(views[k])[1] for k in ids]
+    cov = covisibility_matrix(small, [views[k].T_world_from_cam for k in ids], config.tol)
+    write_covisibility(out / "covisibility.txt", cov, ids)
+    summary = {
+        "scene": match[0],
+        "a": config.a,
+        "b": config.b,
+        "overlap": round(overlap(corr), 4),
+        "consistent_of_visible": round(
+            float(corr.consistent.sum() / max(corr.visible.sum(), 1)), 4
+        ),
+        "baseline_m": round(float(np.linalg.norm(Ta[:3, 3] - Tb[:3, 3])), 3),
+    }
+    write_text_atomic(out / "match.json", json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))
+    return 0
