@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pointcloud": ("PointCloudConfig", "workbench.viz.plots3d:run", "fused scene point cloud"),
     "match": ("MatchConfig", "workbench.match:run", "two-view dense correspondence"),
     "train": ("TrainConfig", "workbench.train:run", "train the depth model"),
+    "train-biview": ("BiviewConfig", "workbench.biview:run", "self-supervised two-view depth"),
+    "train-pose": ("PoseConfig", "workbench.posenet:run", "relative-pose network vs a baseline"),
     "eval": ("EvalConfig", "workbench.evaluate:run", "depth metrics of a model on a split CSV"),
     "export": ("ExportConfig", "workbench.export:run", "SavedModel, .pb and .tflite exports"),
     "infer": ("InferConfig", "workbench.infer:run", "depth for your own panoramas"),

@@ -22,6 +22,8 @@ __all__ = [
     "EdaConfig",
     "PointCloudConfig",
     "MatchConfig",
+    "BiviewConfig",
+    "PoseConfig",
     "MODEL_FIELDS",
     "parse_size",
 ]
@@ -222,6 +224,55 @@ class MatchConfig:
     tol: float = option(0.05, "relative range tolerance of the occlusion test")
     matches: int = option(80, "matches drawn and written to matches.csv")
     layout: str = option("", "layout (auto-detected when empty)")
+
+
+@dataclass(frozen=True)
+class BiviewConfig:
+    """``workbench train-biview``: self-supervised depth from view pairs with known poses."""
+
+    train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
+    val_csv: str = option("lists/val.csv", "validation split CSV for depth metrics ('' none)")
+    logdir: str = option("runs/biview", "run folder")
+    height: int = option(64, "training height H (width 2H)")
+    model_width: int = option(12, "U-Net first-level channels")
+    model_depth: int = option(4, "U-Net down-sampling levels")
+    batch: int = option(4, "pairs per step")
+    steps: int = option(200, "optimizer steps")
+    lr: float = option(1e-3, "peak learning rate")
+    lr_schedule: str = option("cosine", "schedule", choices=("cosine", "constant", "step"))
+    warmup_steps: int = option(0, "linear warm-up steps")
+    smooth_weight: float = option(1e-3, "edge-aware smoothness weight")
+    supervised_weight: float = option(0.0, "weight of an optional supervised L1 term")
+    min_overlap: float = option(0.3, "smallest consistent overlap of a training pair")
+    max_overlap: float = option(0.98, "largest overlap (excludes near-duplicates)")
+    seed: int = option(0, "seed")
+    log_every: int = option(10, "steps between history rows")
+    ckpt_every: int = option(100, "steps between checkpoints")
+    keep_ckpts: int = option(3, "checkpoints kept")
+    val_views: int = option(32, "validation views (0: all)")
+    resume: bool = option(False, "continue from the latest checkpoint")
+    progress: bool = option(True, "progress bar")
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    """``workbench train-pose``: relative pose (rotation + translation) of two panoramas."""
+
+    train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
+    val_csv: str = option("lists/val.csv", "validation split CSV ('' none)")
+    logdir: str = option("runs/pose", "run folder")
+    height: int = option(64, "input height H (width 2H)")
+    width: int = option(16, "channels of the first encoder level")
+    batch: int = option(8, "pairs per step")
+    steps: int = option(300, "optimizer steps")
+    lr: float = option(1e-3, "learning rate")
+    translation_weight: float = option(1.0, "weight of the translation L1 (metres)")
+    min_overlap: float = option(0.2, "smallest overlap of a pair")
+    max_overlap: float = option(1.0, "largest overlap of a pair")
+    random_yaw: bool = option(True, "roll B by a random yaw (pose updated) for rotation variety")
+    seed: int = option(0, "seed")
+    log_every: int = option(10, "steps between history rows")
+    progress: bool = option(True, "progress bar")
 
 
 def parse_size(text: str) -> tuple[int, int]:

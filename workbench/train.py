@@ -123,11 +123,11 @@ def make_optimizer(config: TrainConfig):
     elif config.lr_schedule == "step":
         bounds = [int(config.steps * 0.6), int(config.steps * 0.85)]
         lr = keras.optimizers.schedules.PiecewiseConstantDecay(bounds, [lr, lr * 0.1, lr * 0.01])
-    if config.weight_decay > 0:
+    if getattr(config, "weight_decay", 0.0) > 0:
         opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
     else:
         opt = keras.optimizers.Adam(lr)
-    if config.mixed_precision:
+    if getattr(config, "mixed_precision", False):
         opt = keras.optimizers.LossScaleOptimizer(opt)
     return opt
 
@@ -166,7 +166,7 @@ def check_resume(config: TrainConfig, logdir: Path) -> None:
             )
         return
     if saved.exists():
-        old = load_config(TrainConfig, saved)
+        old = load_config(type(config), saved)
         diff = [f for f in MODEL_FIELDS if getattr(old, f) != getattr(config, f)]
         if diff:
             desc = ", ".join(f"{f}={getattr(old, f)} vs {getattr(config, f)}" for f in diff)

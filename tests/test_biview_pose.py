@@ -1,0 +1,169 @@
+"""Bi-view warping and losses, relative-pose network and baseline."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.data.layouts import index_dataset, load_view
+from workbench.geometry.equirect import yaw_matrix
+
+SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
+RECS = index_dataset(SAMPLES)
+
+
+def _T(R=None, t=(0, 0, 0)):
+    T = np.eye(4, dtype=np.float32)
+    if R is not None:
+        T[:3, :3] = R
+    T[:3, 3] = t
+    return T
+
+
+def test_warp_identity_and_yaw():
+    import tensorflow as tf
+
+    from workbench.biview import warp_tf
+
+    rng = np.random.default_rng(0)
+    img = rng.random((1, 16, 32, 3)).astype(np.float32)
+    r = np.full((1, 16, 32, 1), 2.0, np.float32)
+    out, rs, _ = warp_tf(tf.constant(img), tf.constant(r), tf.constant(_T()[None]))
+    np.testing.assert_allclose(out.numpy(), img, atol=1e-4)
+    np.testing.assert_allclose(rs.numpy(), r, rtol=1e-5)
+    k = 5  # source = target camera turned so its columns are rolled by k
+    src = np.roll(img, k, axis=2)
+    T_src_from_tgt = _T(yaw_matrix(-k * 2 * np.pi / 32).T)
+    out, _, _ = warp_tf(tf.constant(src), tf.constant(r), tf.constant(T_src_from_tgt[None]))
+    np.testing.assert_allclose(out.numpy(), img, atol=1e-4)
+
+
+def test_warp_matches_numpy_correspondence():
+    import tensorflow as tf
+
+    from workbench.biview import warp_tf
+    from workbench.geometry.correspondence import correspond
+
+    va, vb = load_view(RECS[0], SAMPLES), load_view(RECS[1], SAMPLES)
+    c = correspond(va.range_m, va.T_world_from_cam, vb.T_world_from_cam)
+    from workbench.geometry.pose import relative_pose
+
+    T = relative_pose(va.T_world_from_cam, vb.T_world_from_cam).astype(np.float32)
+    img = vb.rgb[None].astype(np.float32)
+    _, rs, (u, v) = warp_tf(
+        tf.constant(img), tf.constant(va.range_m[None, ..., None]), tf.constant(T[None])
+    )
+    ok = c.valid
+    du = (u.numpy()[0] - c.uv[..., 0] + 256) % 512 - 256
+    assert np.percentile(np.abs(du[ok]), 99) < 0.05
+    assert np.percentile(np.abs(v.numpy()[0] - c.uv[..., 1])[ok], 99) < 0.05
+
+
+def test_photometric_loss_pins_metric_scale():
+    """With the true range the warp explains B best; a scaled range (wrong metric scale) does
+    worse: the pose's translation is what gives self-supervision its scale."""
+    import tensorflow as tf
+
+    from workbench.biview import biview_losses
+    from workbench.data.pipeline import load_sample
+    from workbench.geometry.pose import relative_pose
+
+    a, b = load_sample(RECS[0], SAMPLES, 64), load_sample(RECS[1], SAMPLES, 64)
+    T = relative_pose(a["pose"], b["pose"]).astype(np.float32)[None]
+    ra, rb = a["range"][None, ..., None], b["range"][None, ..., None]
+    ra, rb = np.where(ra > 0, ra, 3.0), np.where(rb > 0, rb, 3.0)
+
+    def photo(scale):
+        t = biview_losses(
+            tf.constant(a["rgb"][None]),
+            tf.constant(b["rgb"][None]),
+            tf.constant(ra * scale),
+            tf.constant(rb * scale),
+            tf.constant(T),
+        )
+        return float(t["photo"])
+
+    best = photo(1.0)
+    assert best < photo(0.6) and best < photo(1.6)
+
+
+def test_train_biview_tiny(tmp_path):
+    from workbench.biview import train
+    from workbench.configs import BiviewConfig
+    from workbench.data.splits import write_split
+
+    write_split(RECS, tmp_path / "lists", SAMPLES, val_fraction=0.3)
+    cfg = BiviewConfig(
+        train_csv=str(tmp_path / "lists/train.csv"),
+        val_csv=str(tmp_path / "lists/val.csv"),
+        logdir=str(tmp_path / "bv"),
+        height=32,
+        model_width=8,
+        model_depth=3,
+        batch=2,
+        steps=12,
+        log_every=4,
+        ckpt_every=6,
+        progress=False,
+        val_views=4,
+    )
+    s = train(cfg)
+    assert s["steps"] == 12 and s["pairs"] > 10 and s["val"]["n_views"] == 4
+    hist = (tmp_path / "bv" / "history.csv").read_text().splitlines()
+    assert len(hist) == 4 and hist[0].startswith("step,total,photo")
+    assert (tmp_path / "bv" / "model.keras").exists()
+    assert list((tmp_path / "bv" / "dumps").glob("*_pc.ply"))
+
+
+def test_rotation_6d_and_errors():
+    import tensorflow as tf
+
+    from workbench.posenet import pose_errors, rotation_from_6d
+
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    R = rotation_from_6d(tf.constant(x)).numpy()
+    np.testing.assert_allclose(
+        R @ np.transpose(R, (0, 2, 1)), np.repeat(np.eye(3)[None], 5, 0), atol=1e-5
+    )
+    np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-5)
+    T = np.repeat(np.eye(4)[None], 2, 0)
+    T[:, :3, 3] = [2.0, 0, 0]
+    e = pose_errors(
+        np.stack([np.eye(3), yaw_matrix(np.deg2rad(30))]), np.array([[1.0, 0, 0], [0, 0, 3.0]]), T
+    )
+    np.testing.assert_allclose(e["rot_deg"], [0, 30], atol=1e-6)
+    np.testing.assert_allclose(e["trans_dir_deg"], [0, 90], atol=1e-6)
+    np.testing.assert_allclose(e["scale_err"], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("k", [0, 7, -40, 100])
+def test_baseline_yaw_recovers_a_pure_rotation(k):
+    from workbench.posenet import baseline_yaw
+
+    rgb = load_view(RECS[0], SAMPLES).rgb.astype(np.float32)
+    w = rgb.shape[1]
+    est = baseline_yaw(rgb, np.roll(rgb, k, axis=1))
+    want = -k * 2 * np.pi / w
+    assert abs((est - want + np.pi) % (2 * np.pi) - np.pi) < 1e-9
+
+
+def test_train_pose_tiny(tmp_path):
+    from workbench.configs import PoseConfig
+    from workbench.data.splits import write_split
+    from workbench.posenet import train
+
+    write_split(RECS, tmp_path / "lists", SAMPLES, val_fraction=0.3)
+    cfg = PoseConfig(
+        train_csv=str(tmp_path / "lists/train.csv"),
+        val_csv=str(tmp_path / "lists/val.csv"),
+        logdir=str(tmp_path / "p"),
+        height=32,
+        steps=10,
+        batch=4,
+        log_every=5,
+        progress=False,
+    )
+    s = train(cfg)
+    for key in ("network", "baseline_yaw_xcorr", "identity"):
+        assert set(s[key]) == {"median_rot_deg", "median_trans_dir_deg", "median_scale_err"}
+    assert s["val_pairs"] > 0
