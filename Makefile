@@ -7,7 +7,7 @@ STAMP := $(VENV)/.setup-$(shell sha1sum pyproject.toml scripts/setup.sh | sha1su
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup demo test lint lab bench clean
+.PHONY: setup demo test lint lab bench clean notebooks
 
 setup: $(STAMP)
 
@@ -19,9 +19,16 @@ $(STAMP): pyproject.toml scripts/setup.sh
 demo: setup  ## run the main job end to end on data_samples/ into outputs/demo/
 	$(VENV)/bin/workbench demo --out outputs/demo
 
-test: setup  ## lint, then all tests (unit, notebooks, browser)
-	$(VENV)/bin/ruff check workbench tests benchmarks
-	$(PY) -m pytest -q
+test: setup  ## lint, then all tests (unit, notebooks under nbval, browser)
+	$(VENV)/bin/ruff check workbench tests benchmarks scripts
+	$(PY) -m pytest -q --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+		tests workbench notebooks
+
+notebooks: setup  ## regenerate and execute notebooks/ (commit the executed notebooks)
+	$(PY) scripts/make_notebooks.py
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=180 --ExecutePreprocessor.store_widget_state=False \
+		notebooks/*.ipynb
 
 lint: setup
 	$(VENV)/bin/ruff check workbench tests benchmarks

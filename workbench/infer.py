@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.paths import DEFAULT_MODEL
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -38,7 +39,6 @@ __all__ = [
     "IMAGE_EXTS",
 ]
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default"
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 

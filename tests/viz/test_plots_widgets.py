@@ -116,3 +116,28 @@ def test_config_form_round_trip():
     box.controls["lr_schedule"].value = "step"
     cfg = get()
     assert cfg.rate == (1.0, 0.0, 0.5) and cfg.lr_schedule == "step"
+
+
+def test_correspondence_explorer_widget():
+    from workbench.viz.widgets import CorrespondenceExplorer
+
+    ex = CorrespondenceExplorer(RECORDS, SAMPLES, height=32)
+    assert len(ex.fig.data) == 3 and "overlap" in ex.info.value
+    before = (ex.fig.data[2].x[0], ex.fig.data[2].y[0])
+    ex.u.value = 5
+    assert ex.fig.data[1].x[0] == 5
+    assert (ex.fig.data[2].x[0], ex.fig.data[2].y[0]) != before
+    ex.b.value = ex.a.value  # same view: the match is the pixel itself
+    assert ex.fig.data[2].x[0] == pytest.approx(5, abs=0.05)
+    assert "consistent" in ex.info.value
+
+
+def test_history_and_views_figures(tmp_path):
+    from workbench.data.layouts import load_view
+    from workbench.viz.plots import history_figure, views_figure
+
+    (tmp_path / "h.csv").write_text("step,total,l1\n1,2.0,1.5\n2,1.0,0.7\n")
+    fig = history_figure(tmp_path / "h.csv")
+    assert [t.name for t in fig.data] == ["total", "l1"] and list(fig.data[0].y) == [2.0, 1.0]
+    views = [load_view(r, SAMPLES) for r in RECORDS[:3]]
+    assert len(views_figure(views).data) == 6

@@ -182,3 +182,70 @@ def html_report(figures: dict[str, go.Figure], tables: dict[str, pd.DataFrame], 
         parts.append(f"<h2>{name}</h2>" + df.to_html(index=False, float_format="%.3f"))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def history_figure(history_csv, columns=("total", "l1", "normal", "ssim")) -> go.Figure:
+    """Loss curves from a run's ``history.csv`` (one line per column present)."""
+    df = pd.read_csv(history_csv)
+    fig = go.Figure()
+    for c in columns:
+        if c in df:
+            fig.add_trace(go.Scatter(x=df["step"], y=df[c], name=c, mode="lines+markers"))
+    fig.update_layout(
+        title="Training losses", xaxis_title="step", yaxis_title="loss", template="plotly_white"
+    )
+    return fig
+
+
+def views_figure(views, max_range: float = 8.0) -> go.Figure:
+    """RGB (top row) and colourised range (bottom row) of a few views (``View`` objects)."""
+    from plotly.subplots import make_subplots
+
+    from workbench.viz.colorize import colorize_depth
+
+    n = len(views)
+    fig = make_subplots(
+        rows=2,
+        cols=n,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.02,
+        subplot_titles=[v.record.view_id for v in views] + [""] * n,
+    )
+    for i, v in enumerate(views):
+        fig.add_trace(go.Image(z=v.rgb[::2, ::2]), 1, i + 1)
+        fig.add_trace(go.Image(z=colorize_depth(v.range_m[::2, ::2], 0.0, max_range)), 2, i + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        height=160 * 2 + 60,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        title=f"scene {views[0].record.scene_id[:8]}: RGB and range (0-{max_range} m)",
+    )
+    return fig
+
+
+def match_figure(rgb_a, rgb_b, uv_a, uv_b, title: str = "") -> go.Figure:
+    """A above B with a pixel of A and its match in B marked (``uv_b`` may be ``None``)."""
+    h = rgb_a.shape[0]
+    fig = go.Figure(go.Image(z=np.concatenate([rgb_a, rgb_b], axis=0)))
+    fig.add_trace(
+        go.Scatter(
+            x=[uv_a[0]],
+            y=[uv_a[1]],
+            mode="markers",
+            name="A pixel",
+            marker={"color": "red", "size": 12, "symbol": "x"},
+        )
+    )
+    if uv_b is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[uv_b[0]],
+                y=[uv_b[1] + h],
+                mode="markers",
+                name="match in B",
+                marker={"color": "lime", "size": 12, "symbol": "circle-open"},
+            )
+        )
+    fig.update_layout(title=title, margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=2 * h + 80)
+    return fig

@@ -204,3 +204,88 @@ def config_form(cls, **overrides):
     box = W.VBox(list(controls.values()))
     box.controls = controls
     return box, get_config
+
+
+class CorrespondenceExplorer(W.VBox):
+    """Pick a pair and a pixel of A; see its match in B and the pair's masks.
+
+    Attributes: ``scene``, ``a``, ``b`` (Dropdowns), ``u``, ``v`` (IntSliders, pixel of A),
+    ``fig`` (FigureWidget: A above B), ``info`` (HTML with overlap and the match), ``corr``.
+    """
+
+    def __init__(self, records, root, height: int = 128):
+        self.records, self.root, self.height = records, root, height
+        self._cache: dict = {}
+        scene_ids = sorted({r.scene_id for r in records})
+        self.scene = W.Dropdown(
+            options=[(s[:8], s) for s in scene_ids], value=scene_ids[0], description="scene"
+        )
+        self.a = W.Dropdown(description="A")
+        self.b = W.Dropdown(description="B")
+        self.u = W.IntSlider(
+            value=height, min=0, max=2 * height - 1, description="u (A)", continuous_update=False
+        )
+        self.v = W.IntSlider(
+            value=height // 2, min=0, max=height - 1, description="v (A)", continuous_update=False
+        )
+        self.info = W.HTML()
+        self.fig = go.FigureWidget()
+        self._busy = False
+        self._set_views()
+        self.scene.observe(lambda _: (self._set_views(), self.refresh()), "value")
+        for c in (self.a, self.b, self.u, self.v):
+            c.observe(self.refresh, "value")
+        self.refresh()
+        super().__init__(
+            [W.HBox([self.scene, self.a, self.b]), W.HBox([self.u, self.v]), self.info, self.fig]
+        )
+
+    def _set_views(self):
+        ids = [r.view_id for r in self.records if r.scene_id == self.scene.value]
+        self._busy = True
+        self.a.options, self.b.options = ids, ids
+        self.a.value, self.b.value = ids[0], ids[min(1, len(ids) - 1)]
+        self._busy = False
+
+    def _view(self, vid):
+        from workbench.data.layouts import load_view
+        from workbench.geometry.equirect import resize_range, resize_rgb
+
+        key = (self.scene.value, vid)
+        if key not in self._cache:
+            rec = next(r for r in self.records if (r.scene_id, r.view_id) == key)
+            v = load_view(rec, self.root)
+            self._cache[key] = (
+                resize_rgb(v.rgb, self.height),
+                resize_range(v.range_m, self.height),
+                v.T_world_from_cam,
+            )
+        return self._cache[key]
+
+    def refresh(self, _=None):
+        from workbench.geometry.correspondence import correspond, overlap
+        from workbench.viz.plots import match_figure
+
+        if self._busy:
+            return
+        rgb_a, ra, Ta = self._view(self.a.value)
+        rgb_b, rb, Tb = self._view(self.b.value)
+        self.corr = c = correspond(ra, Ta, Tb, rb)
+        u, v = self.u.value, self.v.value
+        ok = bool(c.consistent[v, u])
+        uv_b = c.uv[v, u] if c.valid[v, u] else None
+        state = (
+            "consistent"
+            if ok
+            else ("occluded in B" if c.valid[v, u] and not c.visible[v, u] else "not consistent")
+        )
+        where = "-" if uv_b is None else f"({uv_b[0]:.1f}, {uv_b[1]:.1f})"
+        self.info.value = (
+            f"overlap {overlap(c):.3f} &middot; pixel ({u}, {v}) of A &rarr; "
+            f"{where} in B: <b>{state}</b>"
+        )
+        fig = match_figure(rgb_a, rgb_b, (u, v), uv_b, f"A = {self.a.value}, B = {self.b.value}")
+        with self.fig.batch_update():
+            self.fig.data = ()
+            self.fig.add_traces(list(fig.data))
+            self.fig.layout = fig.layout

@@ -1,0 +1,229 @@
+"""Write notebooks/0*.ipynb from the cell lists below (then execute them with
+``make notebooks``). Notebooks stay thin: import, call, display. A cell whose first line is
+``# NBVAL_IGNORE_OUTPUT`` has machine-dependent output (timings, figures, float losses)."""
+
+from pathlib import Path
+
+import nbformat
+
+IGN = "# NBVAL_IGNORE_OUTPUT\n"
+NB = {}
+
+NB["01_dataset_tour"] = [
+    "# 01 · Dataset tour\nThe three layouts the workbench reads, one scene's views and the health "
+    "check. Everything here runs on `data_samples/` (made by `workbench synth`).",
+    "from collections import Counter\n\nimport pandas as pd\n\n"
+    "from workbench.data.layouts import detect_layout, index_dataset, load_view\n"
+    "from workbench.data.validate import validate_dataset\n"
+    "from workbench.paths import SAMPLES\n"
+    "from workbench.viz.plots import views_figure",
+    'for name in ("seed", "realsee3d", "rgbd-folder"):\n'
+    "    recs = index_dataset(SAMPLES / name)\n"
+    '    print(f"{name:12s} layout={detect_layout(SAMPLES / name):12s} views={len(recs):3d} "\n'
+    '          f"scenes={len({r.scene_id for r in recs})}")',
+    'records = index_dataset(SAMPLES / "seed")\n'
+    'pd.DataFrame([r.as_row() for r in records[:4]])[["scene_id", "view_id", "rgb_path", '
+    '"depth_path", "pose_path"]]',
+    "## One scene's views",
+    IGN + "scene = records[0].scene_id\n"
+    'views = [load_view(r, SAMPLES / "seed") for r in records if r.scene_id == scene]\n'
+    "views_figure(views)",
+    "## Health check\n`workbench validate` as a function: one row per problem.",
+    'for name in ("seed", "realsee3d", "rgbd-folder"):\n'
+    "    _, problems = validate_dataset(SAMPLES / name, progress=False)\n"
+    '    print(name, dict(Counter(p.problem for p in problems)) or "clean")',
+]
+
+NB["02_depth_pose_eda"] = [
+    "# 02 · Depth and pose EDA\nDepth distribution by latitude band, camera orientation and "
+    "camera motion, from the cached per-view table (`workbench eda` writes the same as HTML).",
+    "from workbench.eda.report import compute, figures\n"
+    "from workbench.paths import SAMPLES\n"
+    "from workbench.viz.widgets import EdaExplorer",
+    'tables = compute(SAMPLES / "seed")\n'
+    'v = tables["views"]\n'
+    'print(len(v), "views,", v.scene_id.nunique(), "scenes")\n'
+    'v[["view_id", "height_m", "yaw_deg", "pitch_deg", "roll_deg", "d_median", '
+    '"invalid_frac"]].head(8).round(2)',
+    'tables["motion"].assign(scene_id=tables["motion"].scene_id.str[:8]).round(2)',
+    "## Interactive: bands and scenes",
+    IGN + "explorer = EdaExplorer(tables)\nexplorer",
+    "## Orientation",
+    IGN + 'figs = figures(tables)\nfigs["Camera yaw"]',
+    IGN + 'figs["Camera tilt"]',
+]
+
+NB["03_point_clouds"] = [
+    "# 03 · Point clouds\nSingle-view or fused scene clouds (views placed by pose), coloured by "
+    "RGB, range or normal, reduced to a point budget with open3d voxels.",
+    "from workbench.data.layouts import index_dataset\n"
+    "from workbench.paths import SAMPLES\n"
+    "from workbench.viz.plots3d import pointcloud_figure, scene_cloud\n"
+    "from workbench.viz.widgets import PointCloudExplorer",
+    'records = index_dataset(SAMPLES / "seed")\n'
+    'cloud, poses, scene = scene_cloud(records, SAMPLES / "seed", stride=2, voxel=0.02)\n'
+    'print(f"scene {scene[:8]}: {len(poses)} views fused, {len(cloud)} points after 2 cm voxels")',
+    "## Interactive explorer",
+    IGN + 'explorer = PointCloudExplorer(records, SAMPLES / "seed", budget=20000, stride=2)\n'
+    "explorer",
+    "## Coloured by normal",
+    IGN + 'pointcloud_figure(cloud, "normal", 30000, poses, f"scene {scene[:8]} by normal")',
+    "Export for MeshLab/open3d: `workbench pointcloud data_samples/seed --out scene.ply`.",
+]
+
+NB["04_two_view_correspondence"] = [
+    "# 04 · Two-view correspondence\nFor every pixel of A, its location in B from A's depth and "
+    "both poses, with occlusion (z-test against B's depth) and round-trip consistency.",
+    "import numpy as np\n\n"
+    "from workbench.data.layouts import index_dataset, load_view\n"
+    "from workbench.geometry.correspondence import correspond, covisibility_matrix, overlap\n"
+    "from workbench.geometry.equirect import resize_range\n"
+    "from workbench.paths import SAMPLES\n"
+    "from workbench.viz.widgets import CorrespondenceExplorer",
+    'records = index_dataset(SAMPLES / "seed")\n'
+    'a, b = (load_view(r, SAMPLES / "seed") for r in records[:2])\n'
+    "c = correspond(a.range_m, a.T_world_from_cam, b.T_world_from_cam, b.range_m)\n"
+    'print(f"valid {c.valid.mean():.3f}  visible {c.visible.mean():.3f}  "\n'
+    '      f"consistent {c.consistent.mean():.3f}  overlap {overlap(c):.3f}")',
+    "## Pick a pair and a pixel",
+    IGN + 'explorer = CorrespondenceExplorer(records, SAMPLES / "seed", height=128)\nexplorer',
+    "## Covisibility of the scene (RealSee3D's `covisibility.txt` form)",
+    "scene = [r for r in records if r.scene_id == records[0].scene_id]\n"
+    'views = [load_view(r, SAMPLES / "seed") for r in scene]\n'
+    "cov = covisibility_matrix([resize_range(v.range_m, 64) for v in views],\n"
+    "                          [v.T_world_from_cam for v in views])\n"
+    "print(np.round(cov, 2))",
+]
+
+NB["05_training"] = [
+    "# 05 · Training\nThe config widgets are generated from `TrainConfig` (the same fields as "
+    "`workbench train --help` and the run's `config.json`). Defaults here are a tiny run.",
+    "from IPython.display import Image, display\n\n"
+    "from workbench.configs import TrainConfig\n"
+    "from workbench.data.layouts import index_dataset\n"
+    "from workbench.data.splits import write_split\n"
+    "from workbench.paths import OUTPUTS, SAMPLES\n"
+    "from workbench.train import train\n"
+    "from workbench.viz.plots import history_figure\n"
+    "from workbench.viz.widgets import config_form",
+    'run = OUTPUTS / "notebooks" / "05_training"\n'
+    'info = write_split(index_dataset(SAMPLES / "seed"), run / "lists", SAMPLES / "seed", '
+    "val_fraction=0.3)\n"
+    'print(info["train_views"], "train views,", info["val_views"], "val views")',
+    IGN + "form, get_config = config_form(\n"
+    '    TrainConfig, train_csv=str(run / "lists/train.csv"), val_csv=str(run / "lists/val.csv"),\n'
+    '    logdir=str(run / "run"), height=32, model_width=8, model_depth=3, batch=4, steps=30,\n'
+    "    log_every=5, ckpt_every=30, val_views=4, progress=False)\n"
+    "form",
+    IGN
+    + 'import shutil\n\nshutil.rmtree(run / "run", ignore_errors=True)  # a fresh run each time\n'
+    "config = get_config()\n"
+    "summary = train(config)\n"
+    'print({k: round(v, 3) for k, v in summary["val"].items()})',
+    'print(summary["steps"], "steps; files:", sorted(p.name for p in (run / "run").iterdir()))',
+    IGN + 'history_figure(run / "run" / "history.csv")',
+    "## Visual dumps (RGB, predicted depth, normals, error)",
+    IGN + 'for kind in ("rgb", "depth_pred", "norm_pred", "depth_err"):\n'
+    '    display(Image(filename=str(run / "run" / "dumps" / f"{summary[\'steps\']:07d}_{kind}.png")))',
+    "TensorBoard: `tensorboard --logdir outputs/notebooks/05_training/run/tb`. The accuracy recipe "
+    "(README) is the full-size version of this run.",
+]
+
+NB["06_export_inference"] = [
+    "# 06 · Export and inference\nThe shipped default model (`models/default/`) exported to "
+    "SavedModel, frozen `.pb` and TFLite fp32/fp16/int8, with the size/latency/accuracy report; "
+    "then inference on a sample and on your own image.",
+    "from IPython.display import Markdown, display\n\n"
+    "from workbench.configs import ExportConfig\n"
+    "from workbench.data.layouts import index_dataset\n"
+    "from workbench.data.splits import write_split\n"
+    "from workbench.export import run as export\n"
+    "from workbench.infer import load\n"
+    "from workbench.io import read_rgb\n"
+    "from workbench.paths import DEFAULT_MODEL, OUTPUTS, SAMPLES\n"
+    "from workbench.viz.colorize import colorize_depth",
+    'out = OUTPUTS / "notebooks" / "06_export"\n'
+    'write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", val_fraction=0.3)\n'
+    "print(sorted(p.name for p in DEFAULT_MODEL.iterdir()))",
+    IGN + 'config = ExportConfig(checkpoint=str(DEFAULT_MODEL), out=str(out / "export"),\n'
+    '                      csv=str(out / "lists" / "val.csv"), report=True, runs=5, views=4,\n'
+    "                      calibration=8)\n"
+    "export(config)\n"
+    'display(Markdown((out / "export" / "report.md").read_text()))',
+    "## Inference\n`load(path)` takes a run folder, `.keras`, SavedModel, `.pb` or `.tflite`; "
+    "any 2:1 image size works (resized in, depth resized back).",
+    IGN + 'predictor = load(out / "export" / "model_int8.tflite")\n'
+    'image = sorted((SAMPLES / "rgbd-folder" / "rgb").iterdir())[0]  # or the path of your own panorama\n'
+    "rgb = read_rgb(image)\n"
+    "depth = predictor.predict(rgb, name=str(image))\n"
+    'print(image.name, rgb.shape, "-> depth", depth.shape, f"mean {float(depth.mean()):.2f} m")',
+    IGN
+    + 'import plotly.express as px\n\npx.imshow(colorize_depth(depth), title="predicted range")',
+    "From the shell: `workbench infer my_panoramas/ --model models/default/model_int8.tflite "
+    "--out outputs/infer --ply`.",
+]
+
+NB["07_biview_pose"] = [
+    "# 07 · Bi-view self-supervision and relative pose\nTiny runs of the two prototypes on the "
+    "sample scenes; the README has the full-size numbers.",
+    "from workbench.biview import train as train_biview\n"
+    "from workbench.configs import BiviewConfig, PoseConfig\n"
+    "from workbench.data.layouts import index_dataset\n"
+    "from workbench.data.splits import write_split\n"
+    "from workbench.paths import OUTPUTS, SAMPLES\n"
+    "from workbench.posenet import train as train_pose\n"
+    "from workbench.viz.plots import history_figure",
+    'out = OUTPUTS / "notebooks" / "07_biview_pose"\n'
+    'info = write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", '
+    "val_fraction=0.3)\n"
+    'print(info["train_views"], "train views")',
+    "## Bi-view: depth from photometric consistency + known poses",
+    IGN + 'import shutil\n\nshutil.rmtree(out / "biview", ignore_errors=True)\n'
+    'bv = train_biview(BiviewConfig(train_csv=str(out / "lists/train.csv"),\n'
+    '    val_csv=str(out / "lists/val.csv"), logdir=str(out / "biview"), height=32,\n'
+    "    model_width=8, model_depth=3, batch=2, steps=30, log_every=5, progress=False))\n"
+    'print("pairs", bv["pairs"], {k: round(v, 3) for k, v in bv["val"].items()})',
+    IGN + 'history_figure(out / "biview" / "history.csv", ("total", "photo"))',
+    "## Relative pose: network vs cross-correlation yaw baseline",
+    IGN + 'pose = train_pose(PoseConfig(train_csv=str(out / "lists/train.csv"),\n'
+    '    val_csv=str(out / "lists/val.csv"), logdir=str(out / "pose"), height=32, steps=40,\n'
+    "    progress=False))\n"
+    '{k: pose[k] for k in ("network", "baseline_yaw_xcorr", "identity")}',
+]
+
+
+def is_markdown(src: str) -> bool:
+    """Markdown when it is not Python, or when it is only comments (headings)."""
+    try:
+        compile(src, "<cell>", "exec")
+    except SyntaxError:
+        return True
+    lines = [ln for ln in src.splitlines() if ln.strip()]
+    return all(ln.startswith("#") for ln in lines) and not src.startswith("# NBVAL")
+
+
+def main():
+    out = Path(__file__).resolve().parents[1] / "notebooks"
+    out.mkdir(exist_ok=True)
+    for name, cells in NB.items():
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+        nb.metadata["language_info"] = {"name": "python"}
+        for i, src in enumerate(cells):
+            cell = (
+                nbformat.v4.new_markdown_cell(src)
+                if is_markdown(src)
+                else nbformat.v4.new_code_cell(src)
+            )
+            cell["id"] = f"{name[:2]}-{i:02d}"
+            nb.cells.append(cell)
+        nbformat.write(nb, out / f"{name}.ipynb")
+        print("wrote", out / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
