@@ -57,7 +57,8 @@ def lab(tmp_path):
     # open3d pulls in dash, whose lab extension would ask for a rebuild: keep it disabled
     (tmp / "JUPYTER_CONFIG_DIR" / "labconfig").mkdir()
     (tmp / "JUPYTER_CONFIG_DIR" / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@plotly/dash-jupyterlab": True}}))
+        json.dumps({"disabledExtensions": {"@plotly/dash-jupyterlab": True}})
+    )
     settings = tmp / "JUPYTERLAB_SETTINGS_DIR" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(

@@ -54,7 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _close_progress_bars() -> None:
+    """Close open tqdm bars so the error starts on its own line."""
+    tqdm_mod = sys.modules.get("tqdm")
+    if tqdm_mod is not None:
+        for bar in list(getattr(tqdm_mod.tqdm, "_instances", ())):
+            bar.close()
+
+
 def _error(msg: str) -> int:
+    _close_progress_bars()
     print(f"workbench: error: {msg}", file=sys.stderr)
     return 2
 

@@ -508,7 +508,13 @@ def load_run_model(run_dir: str | os.PathLike):
     if not latest:
         raise WorkbenchError("run folder has neither model.keras nor a checkpoint", run_dir)
     model = build_model(config)
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    try:
+        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+        raise WorkbenchError(
+            f"checkpoint does not fit the model of config.json ({str(e).splitlines()[0][:200]})",
+            latest,
+        ) from None
     return model
 
 

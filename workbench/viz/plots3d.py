@@ -140,6 +140,8 @@ def scene_cloud(
     clouds, poses = [], []
     for r in recs:
         v = load_view(r, root)
+        if not (v.range_m > 0).any():
+            raise WorkbenchError("depth has no valid pixel", Path(root) / r.depth_path)
         T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
         clouds.append(rgbd_to_pointcloud(v.rgb, v.range_m, T, range_to_normals(v.range_m), stride))
         poses.append(T)
