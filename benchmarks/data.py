@@ -61,7 +61,7 @@ def bench_validate(tmp: Path, target_views: int = 10_000) -> list[dict]:
             "lower",
             views=len(records),
             problems=len(problems),
-        ),  # fmt: skip
+        ),
     ]
 
 

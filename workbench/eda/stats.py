@@ -80,72 +80,87 @@ def yaw_rose(table: pd.DataFrame, bin_deg: float = 15.0) -> pd.DataFrame:
     return pd.DataFrame({"yaw_lo": edges[:-1], "yaw_hi": edges[1:], "count": counts})
 
 
-def _groups(table: pd.DataFrame):
-    """Rows sorted by (scene, view); yields ``(k, idx)`` with ``idx (n_scenes_of_size_k, k)``."""
-    t = table.sort_values(["scene_id", "view_id"], kind="stable")
-    codes, _ = pd.factorize(t["scene_id"], sort=False)
+def _codes(table: pd.DataFrame):
+    """Integer codes of scene and view ids (hash factorised; view codes in id order)."""
+    sc, su = pd.factorize(table["scene_id"], sort=False)
+    vc, vu = pd.factorize(table["view_id"], sort=True)
+    return sc, su, vc, vu
+
+
+def _groups(sc: np.ndarray, vc: np.ndarray):
+    """Positional row indices grouped by scene, views in id order; yields ``(k, idx)`` with
+    ``idx (n_scenes_of_size_k, k)``. One lexsort of integer codes: no string sort."""
+    order = np.lexsort((vc, sc))
+    codes = sc[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     sizes = np.diff(np.r_[starts, len(codes)])
-    pos = t.index.to_numpy()
     for k in np.unique(sizes):
         s = starts[sizes == k]
-        yield int(k), pos[s[:, None] + np.arange(k)[None]]
+        yield int(k), order[s[:, None] + np.arange(k)[None]]
+
+
+def _labels(codes: np.ndarray, uniques) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
 
 
 def pair_table(table: pd.DataFrame) -> pd.DataFrame:
     """Every unordered pair of views within a scene: ``scene_id, view_a, view_b, baseline_m``
-    (distance between centres) and ``rel_yaw_deg`` (yaw of b minus yaw of a, wrapped)."""
+    (distance between centres) and ``rel_yaw_deg`` (yaw of b minus yaw of a, wrapped).
+    Id columns are categoricals (cheap at 300k views)."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
     yaw = table["yaw_deg"].to_numpy(np.float64)
-    scene, view = table["scene_id"].to_numpy(), table["view_id"].to_numpy()
-    loc = {ix: i for i, ix in enumerate(table.index)}
-    parts = []
-    for k, idx in _groups(table):
+    sc, su, vc, vu = _codes(table)
+    ia_all, ib_all = [], []
+    for k, idx in _groups(sc, vc):
         if k < 2:
             continue
-        idx = np.vectorize(loc.get)(idx) if not isinstance(table.index, pd.RangeIndex) else idx
         a, b = np.triu_indices(k, 1)
-        ia, ib = idx[:, a].ravel(), idx[:, b].ravel()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "scene_id": scene[ia],
-                    "view_a": view[ia],
-                    "view_b": view[ib],
-                    "baseline_m": np.linalg.norm(c[ia] - c[ib], axis=1),
-                    "rel_yaw_deg": (yaw[ib] - yaw[ia] + 180.0) % 360.0 - 180.0,
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame(columns=["scene_id", "view_a", "view_b", "baseline_m", "rel_yaw_deg"])
-    return pd.concat(parts, ignore_index=True)
+        ia_all.append(idx[:, a].ravel())
+        ib_all.append(idx[:, b].ravel())
+    ia = np.concatenate(ia_all) if ia_all else np.zeros(0, int)
+    ib = np.concatenate(ib_all) if ib_all else np.zeros(0, int)
+    return pd.DataFrame(
+        {
+            "scene_id": _labels(sc[ia], su),
+            "view_a": _labels(vc[ia], vu),
+            "view_b": _labels(vc[ib], vu),
+            "baseline_m": np.linalg.norm(c[ia] - c[ib], axis=1),
+            "rel_yaw_deg": (yaw[ib] - yaw[ia] + 180.0) % 360.0 - 180.0,
+        }
+    )
 
 
 def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
     """Per scene: ``views``, ``path_m`` (length of the path through the views in id order),
     ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``, ``extent_x/z_m``."""
-    t = table.reset_index(drop=True)
-    c = t[["cx", "cy", "cz"]].to_numpy(np.float64)
-    rows = []
-    for k, idx in _groups(t):
+    c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
+    sc, su, vc, _ = _codes(table)
+    parts = []
+    for k, idx in _groups(sc, vc):
         p = c[idx]  # (n, k, 3)
-        d = np.linalg.norm(p[:, :, None] - p[:, None], axis=-1)
+        diff = p[:, :, None] - p[:, None]
+        d = np.sqrt(np.einsum("nijc,nijc->nij", diff, diff))
         path = (
             np.linalg.norm(np.diff(p, axis=1), axis=-1).sum(axis=1) if k > 1 else np.zeros(len(p))
         )
         d_nn = d + np.where(np.eye(k, dtype=bool), np.inf, 0.0)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "scene_id": t["scene_id"].to_numpy()[idx[:, 0]],
-                    "views": k,
-                    "path_m": path,
-                    "mean_nn_m": d_nn.min(axis=2).mean(axis=1) if k > 1 else np.nan,
-                    "max_baseline_m": d.reshape(len(p), -1).max(axis=1),
-                    "extent_x_m": np.ptp(p[..., 0], axis=1),
-                    "extent_z_m": np.ptp(p[..., 2], axis=1),
-                }
-            )
+        parts.append(
+            {
+                "scene": sc[idx[:, 0]],
+                "views": np.full(len(p), k),
+                "path_m": path,
+                "mean_nn_m": d_nn.min(axis=2).mean(axis=1) if k > 1 else np.full(len(p), np.nan),
+                "max_baseline_m": d.reshape(len(p), -1).max(axis=1),
+                "extent_x_m": np.ptp(p[..., 0], axis=1),
+                "extent_z_m": np.ptp(p[..., 2], axis=1),
+            }
         )
-    return pd.concat(rows, ignore_index=True).sort_values("scene_id", ignore_index=True)
+    cols = {key: np.concatenate([q[key] for q in parts]) for key in parts[0]}
+    order = np.argsort(np.asarray(su)[cols["scene"]], kind="stable")
+    out = pd.DataFrame(
+        {
+            "scene_id": np.asarray(su)[cols.pop("scene")][order],
+            **{k: v[order] for k, v in cols.items()},
+        }
+    )
+    return out.reset_index(drop=True)
