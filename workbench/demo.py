@@ -1,12 +1,15 @@
 """``workbench demo``: the main job end to end, printing a short summary.
 
-It grows with the workbench; today:
+Steps (everything lands under ``outputs/demo/``):
 
 1. ``data_samples/seed`` → health check (``validate``, report CSV) → scene split (``split``);
 2. one sample view → colourised depth, normals, and a fused coloured point cloud of its scene;
-3. an analytic box room → exact range and normals (checked against the analytic ones).
-
-Everything lands under ``outputs/demo/``.
+3. EDA report (``eda/report.html``) and a two-view match visualisation (``match/``);
+4. a tiny training run of the recipe (``train/``: checkpoints, TensorBoard, dumps);
+5. export of the default model (SavedModel, ``.pb``, TFLite fp32/int8) with the
+   size/latency/accuracy report (``export/report.md``), and inference on the sample images
+   (``infer/``: depth PNG/NPY, colourised depth, normals, PLY);
+6. an analytic box room → exact range and normals (checked against the analytic ones).
 """
 
 from __future__ import annotations
@@ -91,6 +94,92 @@ def run_data(out: Path, root: Path) -> dict:
     return {"views": len(records), "problems": len(problems), "split": info, "scene": scene}
 
 
+def run_eda_match(out: Path, root: Path) -> dict:
+    from workbench.cli import main as cli
+
+    _step("EDA report and a two-view match")
+    cli(["eda", str(root), "--out", str(out / "eda")])
+    cli(["match", str(root), "--a", "000", "--b", "001", "--out", str(out / "match")])
+    return json.loads((out / "match" / "match.json").read_text())
+
+
+def run_train(out: Path) -> dict:
+    from workbench.configs import TrainConfig
+    from workbench.train import train
+
+    _step("tiny training run (the recipe's machinery, a few steps)")
+    import shutil
+
+    shutil.rmtree(out / "train", ignore_errors=True)
+    s = train(
+        TrainConfig(
+            train_csv=str(out / "lists" / "train.csv"),
+            val_csv=str(out / "lists" / "val.csv"),
+            logdir=str(out / "train"),
+            height=32,
+            model_width=8,
+            model_depth=3,
+            batch=4,
+            steps=20,
+            log_every=5,
+            ckpt_every=10,
+            val_views=4,
+            progress=False,
+        )
+    )
+    hist = (out / "train" / "history.csv").read_text().splitlines()
+    res = {
+        "steps": s["steps"],
+        "first_loss": float(hist[1].split(",")[1]),
+        "last_loss": float(hist[-1].split(",")[1]),
+        "val_abs_rel": round(s["val"]["abs_rel"], 4),
+    }
+    print(json.dumps(res))
+    return res
+
+
+def run_export_infer(out: Path, root: Path) -> dict:
+    from workbench.cli import main as cli
+    from workbench.paths import DEFAULT_MODEL, SAMPLES
+
+    model = DEFAULT_MODEL if (DEFAULT_MODEL / "model.keras").exists() else out / "train"
+    _step(f"export {model} and infer on the sample images")
+    code = cli(
+        [
+            "export",
+            "--checkpoint",
+            str(model),
+            "--out",
+            str(out / "export"),
+            "--csv",
+            str(out / "lists" / "val.csv"),
+            "--report",
+            "--runs",
+            "5",
+            "--views",
+            "4",
+            "--calibration",
+            "8",
+        ]
+    )
+    if code:
+        raise RuntimeError("export failed")
+    cli(
+        [
+            "infer",
+            str(SAMPLES / "rgbd-folder" / "rgb"),
+            "--model",
+            str(out / "export" / "model_int8.tflite"),
+            "--out",
+            str(out / "infer"),
+            "--ply",
+            "--no-progress",
+        ]
+    )
+    rows = json.loads((out / "export" / "report.json").read_text())["rows"]
+    return {"model": str(model), "report": rows}
+
+
 def run(config: DemoConfig) -> int:
     t0 = time.perf_counter()
     out = Path(config.out)
@@ -99,6 +188,9 @@ def run(config: DemoConfig) -> int:
     root = Path(config.data)
     if root.is_dir():
         summary["data"] = run_data(out, root)
+        summary["match"] = run_eda_match(out, root)
+        summary["train"] = run_train(out)
+        summary["export"] = run_export_infer(out, root)
     else:
         print(f"demo: {root} not found, skipping the dataset part")
     summary["geometry"] = run_geometry(out, config.height)
