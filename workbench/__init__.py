@@ -6,3 +6,9 @@ notebooks only call into it. Importing :mod:`workbench` itself is cheap: no Tens
 """
 
 __version__ = "0.1.0"
+
+import os as _os
+
+# TensorFlow's C++ start-up chatter (CPU feature notes, device lists) drowns notebook and CLI
+# output; set the variable yourself to see it again.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -111,6 +111,7 @@ def export_savedmodel(model, out_dir: Path) -> Path:
 
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    tf.get_logger().setLevel("ERROR")  # "Assets written to ..." for every save
     module = tf.Module()
     module.model = model
     module.serve = serving_function(model)

@@ -24,7 +24,6 @@ import numpy as np
 from workbench.geometry.equirect import (
     check_equirect,
     lonlat_to_pixel,
-    pixel_to_lonlat,
     range_to_points,
     rays_to_lonlat,
     unit_rays,
@@ -74,11 +73,14 @@ class Correspondence:
         return np.stack([du, self.uv[..., 1] - v0], axis=-1).astype(np.float32)
 
 
-def project_points(points: np.ndarray, T_b_from_a: np.ndarray, height: int, width: int):
+def project_points(
+    points: np.ndarray, T_b_from_a: np.ndarray, height: int, width: int, return_points: bool = False
+):
     """Project A-frame points ``(..., 3)`` into panorama B.
 
     Returns:
-        ``(u, v, r)``: continuous pixel coordinates in B and range from B's centre, ``(...)``.
+        ``(u, v, r)``: continuous pixel coordinates in B and range from B's centre, ``(...)``;
+        with ``return_points`` also the points in B's frame ``(..., 3) float32``.
     """
     R = np.asarray(T_b_from_a[:3, :3], np.float32)
     t = np.asarray(T_b_from_a[:3, 3], np.float32)
@@ -86,7 +88,8 @@ def project_points(points: np.ndarray, T_b_from_a: np.ndarray, height: int, widt
     r = np.linalg.norm(q, axis=-1)
     lon, lat = rays_to_lonlat(q)
     u, v = lonlat_to_pixel(lon, lat, height, width)
-    return u.astype(np.float32), v.astype(np.float32), r.astype(np.float32)
+    out = (u.astype(np.float32), v.astype(np.float32), r.astype(np.float32))
+    return (*out, q) if return_points else out
 
 
 def sample_bilinear_wrap(image: np.ndarray, u: np.ndarray, v: np.ndarray):
@@ -140,7 +143,7 @@ def correspond(
     h, w = check_equirect(range_a, "range_a")
     valid = valid_mask(range_a)
     T_ba = relative_pose(T_world_from_a, T_world_from_b)
-    u, v, r = project_points(range_to_points(range_a), T_ba, h, w)
+    u, v, r, q_a = project_points(range_to_points(range_a), T_ba, h, w, return_points=True)
     u, v = np.where(valid, u, np.nan), np.where(valid, v, np.nan)
     uv = np.stack([u, v], axis=-1).astype(np.float32)
     if range_b is None:
@@ -156,9 +159,8 @@ def correspond(
     visible = valid & (near > 0) & (r <= ref * (1 + tol))
     # round trip: B's own surface at the match, back into A; the error is the angle between
     # the start ray and the returned one, in pixels of the equator (pole-safe)
-    lon, lat = pixel_to_lonlat(u, v, h, w)
-    ray = np.stack([np.cos(lat) * np.sin(lon), np.sin(lat), np.cos(lat) * np.cos(lon)], -1)
-    q = (ray * rb[..., None]).astype(np.float32)
+    # the ray of B through the match is the direction of A's point seen from B
+    q = q_a * (rb / np.maximum(r, 1e-12))[..., None]
     T_ab = relative_pose(T_world_from_b, T_world_from_a)
     back = q @ T_ab[:3, :3].T.astype(np.float32) + T_ab[:3, 3].astype(np.float32)
     back /= np.maximum(np.linalg.norm(back, axis=-1, keepdims=True), 1e-12)
