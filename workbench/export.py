@@ -184,7 +184,12 @@ def export_tflite(
         if int8_io:
             conv.inference_input_type = tf.int8
             conv.inference_output_type = tf.int8
-    write_bytes_atomic(path, conv.convert())
+    import warnings
+
+    with warnings.catch_warnings():  # float I/O int8 models: "Statistics for quantized inputs"
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        data = conv.convert()
+    write_bytes_atomic(path, data)
     return path
 
 
