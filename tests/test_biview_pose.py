@@ -167,3 +167,22 @@ def test_train_pose_tiny(tmp_path):
     for key in ("network", "baseline_yaw_xcorr", "identity"):
         assert set(s[key]) == {"median_rot_deg", "median_trans_dir_deg", "median_scale_err"}
     assert s["val_pairs"] > 0
+
+
+def test_warp_gradients_are_finite_in_degenerate_geometry():
+    """Points straight above the source camera or at its centre must not poison training."""
+    import tensorflow as tf
+
+    from workbench.biview import biview_losses
+
+    rng = np.random.default_rng(0)
+    img = tf.constant(rng.random((1, 8, 16, 3)).astype(np.float32))
+    r = tf.Variable(np.full((1, 8, 16, 1), 1.0, np.float32))
+    # B's centre sits exactly on one of A's points (that point projects from zero distance)
+    from workbench.geometry.equirect import unit_rays
+
+    T = _T(t=-unit_rays(8, 16)[4, 8])[None]
+    with tf.GradientTape() as tape:
+        loss = biview_losses(img, img, r, r, tf.constant(T))["total"]
+    g = tape.gradient(loss, r)
+    assert np.isfinite(float(loss)) and np.isfinite(g.numpy()).all()

@@ -50,8 +50,12 @@ def warp_tf(src, range_tgt, T_src_from_tgt):
     R, t = T_src_from_tgt[:, :3, :3], T_src_from_tgt[:, :3, 3]
     q = tf.einsum("bij,bhwj->bhwi", R, p) + t[:, None, None, :]
     r = tf.sqrt(tf.reduce_sum(q * q, -1) + 1e-12)
-    lon = tf.atan2(q[..., 0], q[..., 2])
-    lat = tf.asin(tf.clip_by_value(q[..., 1] / r, -1.0, 1.0))
+    x, z = q[..., 0], q[..., 2]
+    # finite gradients everywhere: atan2 is undefined at x = z = 0 (straight up or down) and
+    # asin's derivative is infinite at +-1
+    z = tf.where((tf.abs(x) < 1e-9) & (tf.abs(z) < 1e-9), tf.ones_like(z) * 1e-9, z)
+    lon = tf.atan2(x, z)
+    lat = tf.asin(tf.clip_by_value(q[..., 1] / r, -1.0 + 1e-6, 1.0 - 1e-6))
     u = (lon + np.pi) * (w / (2 * np.pi)) - 0.5
     v = (lat + np.pi / 2) * (h / np.pi) - 0.5
     u0, v0 = tf.floor(u), tf.floor(v)
@@ -241,7 +245,11 @@ def train(config) -> dict:
                 config.supervised_weight,
             )
         grads = tape.gradient(terms["total"], model.trainable_variables)
+        # a non-finite step (degenerate geometry in one sample) is skipped, not applied
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        terms["skipped"] = 1.0 - tf.cast(finite, tf.float32)
         return terms
 
     history = _read_csv(logdir / "history.csv", start)
@@ -250,7 +258,7 @@ def train(config) -> dict:
 
     bar = tqdm(total=config.steps, initial=start, desc="biview", disable=not config.progress)
     acc, n_log, t_log, t0 = {}, 0, time.perf_counter(), time.perf_counter()
-    fields = ("step", "total", "photo", "smooth", "supervised", "lr", "samples_per_s")
+    fields = ("step", "total", "photo", "smooth", "supervised", "skipped", "lr", "samples_per_s")
     step = start
     while step < config.steps:
         b = batch_at(step)
