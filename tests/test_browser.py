@@ -119,6 +119,12 @@ def page(lab):
 
 
 def _run_all(page, base, token, name):
+    # open3d pulls in dash, whose lab extension makes JupyterLab suggest a rebuild at any moment
+    # of start-up: decline it whenever it shows up, before any other action
+    page.add_locator_handler(
+        page.get_by_text("Build Recommended"),
+        lambda _: page.get_by_role("button", name="Cancel").click(),
+    )
     page.goto(f"{base}/lab/tree/{name}.ipynb?token={token}&reset")
     try:
         build = page.get_by_text("Build Recommended")
@@ -130,7 +136,10 @@ def _run_all(page, base, token, name):
             if idle.count():
                 break
             # the status bar follows the *active* widget: focus the notebook
-            page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+            try:
+                page.locator(".jp-NotebookPanel .jp-Cell").first.click(timeout=3000)
+            except Exception:  # noqa: BLE001  (a re-render detached it: try again)
+                pass
             page.wait_for_timeout(500)
         idle.wait_for(timeout=30_000)
     except Exception:
