@@ -2,8 +2,9 @@
 baseline.
 
 The network sees A and B stacked on channels ``(B, H, 2H, 6)``; a circular-padded strided
-encoder and global pooling feed a head with 9 outputs: a 6D rotation (two columns,
-Gram-Schmidt, Zhou et al. 2019) and a translation in metres, both of ``T_B_from_A``. Loss:
+encoder, flattened (positions carry the relative yaw), feeds a head with 9 outputs: a 6D
+rotation (two columns, Gram-Schmidt, Zhou et al. 2019) and a translation in metres, both of
+``T_B_from_A``. Loss:
 geodesic rotation angle + ``translation_weight`` × L1 of the translation. Metrics: rotation error
 (degrees), translation direction error (degrees) and relative scale error.
 
@@ -49,7 +50,8 @@ def build_posenet(height: int = 64, width: int = 16, levels: int = 5):
         x = layers.Conv2D(width * 2 ** min(i, 3), 3, strides=2, padding="valid", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    # flatten, not global pooling: where a feature sits tells the head about relative yaw
+    x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
     out = layers.Dense(9, name="pose")(x)
     return keras.Model(inp, out, name="pano_posenet")
