@@ -15,10 +15,8 @@ def main(height: int = 256, batch: int = 4, steps: int = 6) -> dict:
     import tensorflow as tf
 
     from workbench.configs import TrainConfig
-    from workbench.data.layouts import index_dataset
-    from workbench.data.pipeline import Augment, make_dataset
+    from workbench.data.pipeline import Augment
     from workbench.model.losses import total_loss
-    from workbench.paths import SAMPLES
     from workbench.train import build_model, make_optimizer
 
     cfg = TrainConfig(height=height, model_width=12, model_depth=4, batch=batch, steps=100)
@@ -43,16 +41,10 @@ def main(height: int = 256, batch: int = 4, steps: int = 6) -> dict:
     t_step = (time.perf_counter() - t) / steps
     train_sps = batch / t_step
 
-    recs = index_dataset(SAMPLES / "seed")
+    from benchmarks.data import pipeline_samples_per_s
+
     aug = Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, saturation=0.2, gamma=0.2)
-    ds = make_dataset(recs, SAMPLES / "seed", height, batch, aug, shuffle=True, repeat=True)
-    it = iter(ds)
-    next(it)
-    n = 12
-    t = time.perf_counter()
-    for _ in range(n):
-        next(it)
-    pipe_sps = n * batch / (time.perf_counter() - t)
+    pipe_sps = pipeline_samples_per_s(height, batch, aug)
     figures = [
         figure("train step time (256x512, batch 4)", t_step, "s"),
         figure("train samples/s", train_sps, "samples/s"),

@@ -181,6 +181,7 @@ def train(config) -> dict:
         build_model,
         check_resume,
         make_optimizer,
+        restore_latest,
         save_keras_atomic,
         write_dumps,
     )
@@ -199,12 +200,7 @@ def train(config) -> dict:
     model = build_model(config)
     optimizer = make_optimizer(config)
     optimizer.build(model.trainable_variables)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(ckpt, str(logdir / "checkpoints"), config.keep_ckpts)
-    start = 0
-    if config.resume and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        start = int(optimizer.iterations.numpy())
+    manager, start = restore_latest(config, model, optimizer, logdir)
     save_config(config, logdir / "config.json")
     cache: dict[int, dict] = {}
     colour = Augment(brightness=0.1, contrast=0.1, saturation=0.1)

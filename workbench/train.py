@@ -42,6 +42,7 @@ __all__ = [
     "build_model",
     "make_optimizer",
     "check_resume",
+    "restore_latest",
     "predict_range",
     "write_dumps",
     "train",
@@ -253,23 +254,30 @@ def save_keras_atomic(model, path: Path) -> Path:
 # --------------------------------------------------------------------------- loop
 
 
-def _validate(model, records, root, config, limit) -> tuple[dict, list[dict]]:
-    from workbench.data.pipeline import load_sample
-    from workbench.model.metrics import depth_metrics
+def restore_latest(config, model, optimizer, folder: Path):
+    """Checkpoint manager of ``folder/checkpoints``; with ``config.resume`` the latest checkpoint
+    is restored into ``model`` and ``optimizer``.
 
-    rows = []
-    recs = records[:limit] if limit else records
-    for i in range(0, len(recs), config.batch):
-        samples = [load_sample(r, root, config.height) for r in recs[i : i + config.batch]]
-        pred = predict_range(model, np.stack([s["rgb"] for s in samples]))
-        for rec, s, p in zip(recs[i : i + config.batch], samples, pred, strict=True):
-            m = depth_metrics(p, s["range"])
-            rows.append({"scene_id": rec.scene_id, "view_id": rec.view_id, **m})
-    keys = [k for k in rows[0] if k not in ("scene_id", "view_id", "n_images")] if rows else []
-    ok = [r for r in rows if r["n_images"]]
-    mean = {k: float(np.mean([r[k] for r in ok])) for k in keys} if ok else {}
-    mean["n_views"] = len(ok)
-    return mean, rows
+    Returns:
+        ``(manager, start_step)``.
+
+    Raises:
+        WorkbenchError: naming the checkpoint when it does not fit the model.
+    """
+    import tensorflow as tf
+
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(ckpt, str(folder / "checkpoints"), config.keep_ckpts)
+    if not (config.resume and manager.latest_checkpoint):
+        return manager, 0
+    try:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise WorkbenchError(
+            f"checkpoint does not fit this model ({str(e).splitlines()[0][:200]})",
+            manager.latest_checkpoint,
+        ) from None
+    return manager, int(optimizer.iterations.numpy())
 
 
 def train(config: TrainConfig) -> dict:
@@ -307,18 +315,7 @@ def train(config: TrainConfig) -> dict:
         model = build_model(config)
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(ckpt, str(write_dir / "checkpoints"), config.keep_ckpts)
-    start = 0
-    if config.resume and manager.latest_checkpoint:
-        try:
-            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as e:
-            raise WorkbenchError(
-                f"checkpoint does not fit this model ({str(e).splitlines()[0][:200]})",
-                manager.latest_checkpoint,
-            ) from None
-        start = int(optimizer.iterations.numpy())
+    manager, start = restore_latest(config, model, optimizer, write_dir)
     if is_chief:
         save_config(config, logdir / "config.json")
 
@@ -400,10 +397,16 @@ def train(config: TrainConfig) -> dict:
             for k, v in imgs.items():
                 tf.summary.image(k, v[None], step=step)
 
+    from workbench.evaluate import evaluate
+    from workbench.infer import KerasBackend, Predictor
+
+    val_predictor = Predictor(KerasBackend(model, logdir))
+
     def do_validate(step: int) -> dict:
         if not val_records:
             return {}
-        mean, _ = _validate(model, val_records, val_root, config, config.val_views)
+        recs = val_records[: config.val_views] if config.val_views else val_records
+        mean, _, _ = evaluate(val_predictor, recs, val_root, config.batch)
         with tb_val.as_default(step=step):
             for k, v in mean.items():
                 tf.summary.scalar(f"metrics/{k}", v, step=step)
