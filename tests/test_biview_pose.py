@@ -59,7 +59,8 @@ def test_warp_matches_numpy_correspondence():
     assert np.percentile(np.abs(v.numpy()[0] - c.uv[..., 1])[ok], 99) < 0.05
 
 
-def test_photometric_loss_pins_metric_scale():
+@pytest.mark.parametrize("occlusion,scales", [("none", 1), ("none", 3), ("predicted", 1)])
+def test_photometric_loss_pins_metric_scale(occlusion, scales):
     """With the true range the warp explains B best; a scaled range (wrong metric scale) does
     worse: the pose's translation is what gives self-supervision its scale."""
     import tensorflow as tf
@@ -80,6 +81,8 @@ def test_photometric_loss_pins_metric_scale():
             tf.constant(ra * scale),
             tf.constant(rb * scale),
             tf.constant(T),
+            occlusion=occlusion,
+            scales=scales,
         )
         return float(t["photo"])
 
@@ -145,6 +148,38 @@ def test_baseline_yaw_recovers_a_pure_rotation(k):
     est = baseline_yaw(rgb, np.roll(rgb, k, axis=1))
     want = -k * 2 * np.pi / w
     assert abs((est - want + np.pi) % (2 * np.pi) - np.pi) < 1e-9
+
+
+@pytest.mark.parametrize("k", [0, 8, -20, 64])
+def test_posenet_correlation_recovers_a_pure_rotation(k):
+    """B = A rolled by ``k`` columns (a multiple of the 4-column feature stride): the siamese
+    features match exactly at that shift, so even untrained weights give the yaw, and the
+    rotation of ``T_B_from_A`` is ``yaw_matrix(2 pi k / W)`` (the convention of the
+    ``random_yaw`` augmentation and of :func:`baseline_yaw`). Only the rotation is checked: the
+    untrained position head says nothing yet."""
+    import tensorflow as tf
+
+    from workbench.data.pipeline import load_sample
+    from workbench.posenet import build_posenet, rotation_from_6d
+
+    model = build_posenet(32, width=8, levels=2)
+    model.get_layer("yaw_correlation").log_temp.assign(np.log(1e4))
+    rgb = load_sample(RECS[0], SAMPLES, 32)["rgb"]
+    x = np.concatenate([rgb, np.roll(rgb, k, axis=1)], -1)[None].astype(np.float32)
+    R = rotation_from_6d(tf.constant(model(x, training=False).numpy()[:, :6])).numpy()[0]
+    np.testing.assert_allclose(R, yaw_matrix(2 * np.pi * k / 64), atol=1e-3)
+
+
+def test_posenet_reloads_from_keras_file(tmp_path):
+    import keras
+
+    from workbench.posenet import build_posenet
+
+    model = build_posenet(32, width=4)
+    x = np.random.default_rng(0).random((2, 32, 64, 6)).astype(np.float32)
+    model.save(tmp_path / "p.keras")
+    again = keras.saving.load_model(tmp_path / "p.keras")
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), atol=1e-6)
 
 
 def test_train_pose_tiny(tmp_path):

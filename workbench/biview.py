@@ -4,12 +4,12 @@ panoramas with known poses.
 For a pair (A, B) of the same scene with ``T_B_from_A`` known, the U-Net predicts range for both.
 A's predicted points are moved into B and projected (DESIGN §1); B's image is sampled there
 (bilinear, columns wrapping at the seam) to reconstruct A, and vice versa. The loss per direction
-is the photometric error ``alpha * (1 - SSIM) / 2 + (1 - alpha) * L1`` on RGB, masked where the
-target point is visible in the source (a z-test against the source's *predicted* range,
-gradient-stopped, so no ground truth is needed), plus edge-aware smoothness of mean-normalised
-inverse range, plus an optional supervised L1 term (``supervised_weight``, 0 by default). Scale
-is metric because the pose translation is. Checkpoints, ``history.csv``, TensorBoard, dumps and
-``model.keras`` follow :mod:`workbench.train`.
+is the photometric error ``alpha * (1 - SSIM) / 2 + (1 - alpha) * L1`` on RGB at several scales,
+optionally masked where the target point is visible in the source (a z-test against the source's
+*predicted* range, gradient-stopped, so no ground truth is needed), plus edge-aware smoothness
+of mean-normalised inverse range, plus an optional supervised L1 term (``supervised_weight``, 0
+by default). Scale is metric because the pose translation is. Checkpoints, ``history.csv``,
+TensorBoard, dumps and ``model.keras`` follow :mod:`workbench.train`.
 """
 
 from __future__ import annotations
@@ -110,6 +110,11 @@ def smoothness_loss(range_pred, image):
     return tf.reduce_mean(dx * tf.exp(-ix)) + tf.reduce_mean(dy * tf.exp(-iy))
 
 
+def _pool(x, k: int):
+    """``k x k`` average pooling (``k`` = 1: unchanged)."""
+    return x if k == 1 else _tf().nn.avg_pool2d(x, k, k, "VALID")
+
+
 def biview_losses(
     rgb_a,
     rgb_b,
@@ -122,25 +127,40 @@ def biview_losses(
     supervised_weight: float = 0.0,
     alpha: float = 0.85,
     tol: float = 0.05,
+    occlusion: str = "none",
+    scales: int = 1,
 ) -> dict:
-    """Both warping directions, smoothness and the optional supervised term."""
+    """Both warping directions, smoothness and the optional supervised term.
+
+    Args:
+        rgb_a, rgb_b: ``(B, H, W, 3)`` in [0, 1]. pred_a, pred_b: ``(B, H, W, 1)`` range, metres.
+        T_b_from_a: ``(B, 4, 4)``. gt_a, mask_a: ``(B, H, W, 1)`` for the supervised term.
+        occlusion: ``"none"`` (every pixel counts) or ``"predicted"`` (a pixel counts only where
+            it passes a z-test against the source's predicted range, ``tol`` relative). The
+            z-test drops pixels predicted too far (they fall behind the source's surface) but
+            keeps those predicted too near, so early in training it biases range upwards.
+        scales: photometric loss averaged over this many scales (images and range average-pooled
+            by 1, 2, 4, ...): coarse scales widen the basin of convergence.
+    """
     from workbench.model.losses import masked_l1
 
     tf = _tf()
+    if occlusion not in ("none", "predicted"):
+        raise ValueError(f"occlusion must be 'none' or 'predicted', got {occlusion!r}")
     T_a_from_b = tf.linalg.inv(T_b_from_a)
     terms = {}
     photo = []
-    for tgt, src, pt, ps, T in (
-        (rgb_a, rgb_b, pred_a, pred_b, T_b_from_a),
-        (rgb_b, rgb_a, pred_b, pred_a, T_a_from_b),
-    ):
-        warped, r_src, (u, v) = warp_tf(src, pt, T)
-        # z-test against the source's predicted range at the match (no ground truth needed)
-        src_range, _, _ = warp_tf(tf.stop_gradient(ps), pt, T)
-        vis = tf.cast(r_src <= src_range * (1 + tol), tf.float32)
-        vis = tf.stop_gradient(vis)
-        photo.append(photometric_loss(tgt, warped, vis, alpha))
-    terms["photo"] = (photo[0] + photo[1]) / 2
+    for s in range(max(int(scales), 1)):
+        k = 2**s
+        ia, ib, pa, pb = (_pool(x, k) for x in (rgb_a, rgb_b, pred_a, pred_b))
+        for tgt, src, pt, ps, T in ((ia, ib, pa, pb, T_b_from_a), (ib, ia, pb, pa, T_a_from_b)):
+            warped, r_src, (u, v) = warp_tf(src, pt, T)
+            vis = tf.ones_like(r_src)
+            if occlusion == "predicted":
+                src_range, _, _ = warp_tf(tf.stop_gradient(ps), pt, T)
+                vis = tf.stop_gradient(tf.cast(r_src <= src_range * (1 + tol), tf.float32))
+            photo.append(photometric_loss(tgt, warped, vis, alpha))
+    terms["photo"] = tf.add_n(photo) / len(photo)
     terms["smooth"] = (smoothness_loss(pred_a, rgb_a) + smoothness_loss(pred_b, rgb_b)) / 2
     terms["supervised"] = (
         masked_l1(gt_a, pred_a, mask_a)
@@ -239,6 +259,8 @@ def train(config) -> dict:
                 mask,
                 config.smooth_weight,
                 config.supervised_weight,
+                occlusion=config.occlusion,
+                scales=config.scales,
             )
         grads = tape.gradient(terms["total"], model.trainable_variables)
         # a non-finite step (degenerate geometry in one sample) is skipped, not applied

@@ -96,6 +96,11 @@ class TrainConfig:
     height: int = option(128, "training height H (width 2H); divisible by 2**model_depth")
     model_width: int = option(16, "channels of the U-Net's first level (doubling per level)")
     model_depth: int = option(4, "U-Net down-sampling levels")
+    model_coords: bool = option(False, "append latitude channels to the U-Net's input")
+    model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
+    l1_space: str = option(
+        "metric", "L1 term on range in metres or on log range", choices=("metric", "log")
+    )
     batch: int = option(8, "global batch size (split across replicas)")
     steps: int = option(200, "total optimizer steps")
     lr: float = option(2e-3, "peak learning rate (Adam)")
@@ -126,7 +131,7 @@ class TrainConfig:
 
 
 # fields that define the network: a checkpoint only loads into a model with the same values
-MODEL_FIELDS = ("height", "model_width", "model_depth")
+MODEL_FIELDS = ("height", "model_width", "model_depth", "model_coords", "model_context")
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,11 @@ class EvalConfig:
     batch: int = option(4, "inference batch size")
     median_align: bool = option(False, "scale-align predictions to the GT median (scale-free)")
     limit: int = option(0, "evaluate the first N views only (0: all)")
+    height: int = option(
+        0,
+        "compare at this height: ground truth loaded at it, predictions resized to it (0: the "
+        "model's own); fixes the resolution when models of different sizes are compared",
+    )
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,8 @@ class BiviewConfig:
     height: int = option(64, "training height H (width 2H)")
     model_width: int = option(12, "U-Net first-level channels")
     model_depth: int = option(4, "U-Net down-sampling levels")
+    model_coords: bool = option(False, "append latitude channels to the U-Net's input")
+    model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
     batch: int = option(4, "pairs per step")
     steps: int = option(200, "optimizer steps")
     lr: float = option(1e-3, "peak learning rate")
@@ -243,6 +255,12 @@ class BiviewConfig:
     warmup_steps: int = option(0, "linear warm-up steps")
     smooth_weight: float = option(1e-3, "edge-aware smoothness weight")
     supervised_weight: float = option(0.0, "weight of an optional supervised L1 term")
+    occlusion: str = option(
+        "none",
+        "photometric mask: none, or a z-test against the source's predicted range",
+        choices=("none", "predicted"),
+    )
+    scales: int = option(3, "scales of the photometric loss (pooled by 1, 2, 4, ...)")
     min_overlap: float = option(0.3, "smallest consistent overlap of a training pair")
     max_overlap: float = option(0.98, "largest overlap (excludes near-duplicates)")
     seed: int = option(0, "seed")

@@ -1,7 +1,9 @@
 """``workbench eval``: depth metrics (DESIGN §5) of any model format on a split CSV.
 
 Views are loaded at the model's input size (depth resized without blending invalid pixels), so
-every format is compared on the same pixels. Writes ``metrics.json`` (mean over views),
+every format is compared on the same pixels; with ``height`` the ground truth is loaded at that
+size instead and predictions are resized to it (bilinear, columns wrapping), so models trained
+at different sizes are compared on the same pixels. Writes ``metrics.json`` (mean over views),
 ``per_view.csv`` (one row per view, sorted worst first by AbsRel) and visual dumps of the worst
 views into ``dumps/``.
 """
@@ -13,17 +15,45 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.errors import WorkbenchError
+
 __all__ = ["evaluate", "run"]
 
 
+def _resize_pred(pred: np.ndarray, height: int) -> np.ndarray:
+    """``(h, 2h)`` range → ``(height, 2 height)``, bilinear with columns wrapping at the seam."""
+    import cv2
+
+    h, w = pred.shape
+    if h == height:
+        return pred
+    padded = np.concatenate([pred[:, -1:], pred, pred[:, :1]], axis=1)
+    scale = w / (2 * height)
+    # output pixel centre x_out maps to input centre (x_out + 0.5) * scale - 0.5 (+1 for the pad)
+    xs = (np.arange(2 * height) + 0.5) * scale - 0.5 + 1.0
+    ys = np.clip((np.arange(height) + 0.5) * (h / height) - 0.5, 0, h - 1)
+    mx, my = np.meshgrid(xs.astype(np.float32), ys.astype(np.float32))
+    return cv2.remap(padded.astype(np.float32), mx, my, cv2.INTER_LINEAR)
+
+
 def evaluate(
-    predictor, records, root, batch: int = 4, median_align: bool = False, progress: bool = False
+    predictor,
+    records,
+    root,
+    batch: int = 4,
+    median_align: bool = False,
+    progress: bool = False,
+    height: int = 0,
 ) -> tuple[dict, list[dict], dict]:
     """Metrics of ``predictor`` (a :class:`workbench.infer.Predictor`) on ``records``.
 
+    Args:
+        height: compare at this height (ground truth loaded at it, predictions resized to it);
+            0: the model's.
+
     Returns:
         ``(mean, rows, cache)``: mean metrics (plus ``n_views``), one row per view, and the
-        predictions by ``(scene_id, view_id)`` (``(H, W)`` float32 metres at the model size).
+        predictions by ``(scene_id, view_id)`` (``(H, W)`` float32 metres at the compared size).
     """
     from tqdm.auto import tqdm
 
@@ -36,6 +66,9 @@ def evaluate(
         recs = records[i : i + batch]
         samples = [load_sample(r, root, h) for r in recs]
         pred = predictor.predict_batch(np.stack([s["rgb"] for s in samples]))
+        if height and height != h:
+            samples = [load_sample(r, root, height) for r in recs]
+            pred = [_resize_pred(p, height) for p in pred]
         for rec, s, p in zip(recs, samples, pred, strict=True):
             m = depth_metrics(p, s["range"], median_align=median_align)
             rows.append(
@@ -62,12 +95,14 @@ def run(config) -> int:
     from workbench.io import write_text_atomic
     from workbench.train import write_dumps
 
+    if config.height < 0 or config.height % 2:
+        raise WorkbenchError(f"--height must be 0 or a positive even number, got {config.height}")
     records, root = read_split_csv(config.csv)
     if config.limit:
         records = records[: config.limit]
     predictor = load(config.model or None)
     mean, rows, preds = evaluate(
-        predictor, records, root, config.batch, config.median_align, progress=True
+        predictor, records, root, config.batch, config.median_align, True, config.height
     )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +112,8 @@ def run(config) -> int:
         "model": str(predictor.backend.source),
         "format": predictor.backend.kind,
         "csv": str(config.csv),
-        "height": predictor.height,
+        "height": config.height or predictor.height,
+        "model_height": predictor.height,
         "median_align": config.median_align,
         **{k: round(v, 6) for k, v in mean.items()},
     }
@@ -85,7 +121,7 @@ def run(config) -> int:
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
         rec = by_key[(row.scene_id, row.view_id)]
-        s = load_sample(rec, root, predictor.height)
+        s = load_sample(rec, root, config.height or predictor.height)
         write_dumps(
             out / "dumps",
             f"worst{rank:02d}_{rec.scene_id[:8]}_{rec.view_id}",

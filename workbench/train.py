@@ -104,7 +104,13 @@ def build_model(config: TrainConfig):
     """The U-Net of ``config`` (``MODEL_FIELDS``)."""
     from workbench.model.unet import build_unet
 
-    return build_unet(config.height, width=config.model_width, depth=config.model_depth)
+    return build_unet(
+        config.height,
+        width=config.model_width,
+        depth=config.model_depth,
+        coords=getattr(config, "model_coords", False),
+        context=getattr(config, "model_context", False),
+    )
 
 
 def make_optimizer(config: TrainConfig):
@@ -346,7 +352,9 @@ def train(config: TrainConfig) -> dict:
     def step_fn(b):
         with tf.GradientTape() as tape:
             pred = tf.cast(model(b["rgb"], training=True), tf.float32)
-            terms = total_loss(b["range"], pred, b["mask"], rate, config.ssim_k)
+            terms = total_loss(
+                b["range"], pred, b["mask"], rate, config.ssim_k, config.l1_space == "log"
+            )
             loss = terms["total"] / replicas
             if config.mixed_precision:
                 loss = optimizer.scale_loss(loss)

@@ -24,6 +24,26 @@ def test_l1_hand_value_and_mask():
     assert float(masked_l1(gt, pred, mask)) == pytest.approx(2 / 3)
 
 
+def test_log_l1_hand_value_mask_and_scale_invariance():
+    gt = _t([[1.0, 2.0, 0.0, 4.0]])
+    pred = _t([[2.0, 2.0, 100.0, 2.0]])
+    mask = tf.cast(gt > 0, tf.float32)
+    # |log 2| + 0 + |log 1/2| over 3 valid pixels; the invalid one (GT 0) adds nothing
+    assert float(masked_l1(gt, pred, mask, log=True)) == pytest.approx(2 * np.log(2) / 3)
+    # relative: the same ratios at ten times the range give the same loss
+    assert float(masked_l1(gt * 10, pred * 10, mask, log=True)) == pytest.approx(
+        2 * np.log(2) / 3, rel=1e-5
+    )
+
+
+def test_log_l1_finite_gradients_on_invalid_and_zero_predictions():
+    gt = _t([[0.0, 2.0]])
+    pred = tf.Variable(_t([[0.0, 0.0]]))
+    with tf.GradientTape() as tape:
+        loss = total_loss(gt, pred, tf.cast(gt > 0, tf.float32), log_l1=True)["l1"]
+    assert np.isfinite(float(loss)) and np.isfinite(tape.gradient(loss, pred).numpy()).all()
+
+
 def test_tf_normals_match_numpy():
     r, _ = box_room(32, centre=(0.3, 0.1, -0.2))
     r[5, 7] = 0

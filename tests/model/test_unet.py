@@ -11,8 +11,9 @@ def test_shapes_and_positive_output():
     assert y.shape == (2, 32, 64, 1) and (y > 0).all()
 
 
-def test_circular_padding_is_yaw_equivariant():
-    m = build_unet(32, width=4, depth=2)
+@pytest.mark.parametrize("extras", [False, True])
+def test_circular_padding_is_yaw_equivariant(extras):
+    m = build_unet(32, width=4, depth=2, coords=extras, context=extras)
     x = np.random.default_rng(1).random((1, 32, 64, 3)).astype(np.float32)
     k = 8  # a multiple of 2**depth
     y = m(x, training=False).numpy()
@@ -20,10 +21,11 @@ def test_circular_padding_is_yaw_equivariant():
     assert np.allclose(np.roll(y, k, axis=2), y_rolled, atol=1e-5)
 
 
-def test_keras_file_round_trip(tmp_path):
+@pytest.mark.parametrize("extras", [False, True])
+def test_keras_file_round_trip(tmp_path, extras):
     import keras
 
-    m = build_unet(16, width=4, depth=2)
+    m = build_unet(16, width=4, depth=2, coords=extras, context=extras)
     m.save(tmp_path / "m.keras")
     m2 = keras.models.load_model(tmp_path / "m.keras")
     x = np.random.default_rng(2).random((1, 16, 32, 3)).astype(np.float32)
@@ -33,3 +35,29 @@ def test_keras_file_round_trip(tmp_path):
 def test_bad_height():
     with pytest.raises(ValueError, match="divisible by 2\\*\\*depth"):
         build_unet(30, depth=2)
+
+
+def test_latitude_channels_hand_values():
+    """Row ``v`` of an ``H``-row panorama has latitude ``pi/2 - (v + 0.5) pi / H`` upwards; the
+    channels are the ray's y (down = +1, so ``-sin(lat)``) and ``cos(lat)``, for every column."""
+    from workbench.model.unet import LatitudeChannels
+
+    x = np.zeros((2, 4, 8, 3), np.float32)
+    y = LatitudeChannels()(x).numpy()
+    lat = np.pi / 2 - (np.arange(4) + 0.5) * np.pi / 4
+    assert y.shape == (2, 4, 8, 5)
+    np.testing.assert_allclose(y[1, :, 5, 3], -np.sin(lat), atol=1e-6)
+    np.testing.assert_allclose(y[0, :, 0, 4], np.cos(lat), atol=1e-6)
+    np.testing.assert_array_equal(y[..., 3:], np.broadcast_to(y[:1, :, :1, 3:], y[..., 3:].shape))
+
+
+def test_context_branch_reaches_every_pixel():
+    """With the global branch, changing one corner of the input changes the output everywhere
+    (beyond the 3x3 stack's receptive field); without it, far pixels do not move."""
+    x = np.random.default_rng(3).random((1, 64, 128, 3)).astype(np.float32)
+    x2 = x.copy()
+    x2[0, :8, :8] = 1.0 - x2[0, :8, :8]
+    for context, moves in ((True, True), (False, False)):
+        m = build_unet(64, width=4, depth=2, context=context)
+        d = np.abs(m(x2, training=False).numpy() - m(x, training=False).numpy())[0, ..., 0]
+        assert (d[40:, 60:100].max() > 1e-6) == moves

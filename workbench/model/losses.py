@@ -22,9 +22,14 @@ def _tf():
     return tf
 
 
-def masked_l1(y_true, y_pred, mask):
-    """Mean ``|y_pred - y_true|`` over valid pixels (0 when none is valid)."""
+def masked_l1(y_true, y_pred, mask, log: bool = False):
+    """Mean ``|y_pred - y_true|`` over valid pixels (0 when none is valid); with ``log``, mean
+    ``|log y_pred - log y_true|`` (≈ relative error, so near and far pixels weigh alike)."""
     tf = _tf()
+    if log:
+        safe_true = tf.where(mask > 0, y_true, 1.0)
+        safe_pred = tf.where(mask > 0, tf.maximum(y_pred, 1e-3), 1.0)
+        y_true, y_pred = tf.math.log(safe_true), tf.math.log(safe_pred)
     diff = tf.abs(tf.where(mask > 0, y_pred - y_true, 0.0))
     return tf.reduce_sum(diff) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
@@ -90,12 +95,15 @@ def ssim_loss(y_true, y_pred, mask, ssim_k: int = 7, c1: float = 1e-4, c2: float
     return tf.reduce_sum(d * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
-def total_loss(y_true, y_pred, mask, rate=(1.0, 1.0, 1.0), ssim_k: int = 7) -> dict:
-    """``rate[0] * L1 + rate[1] * normal + rate[2] * SSIM``; returns every term and ``total``."""
+def total_loss(
+    y_true, y_pred, mask, rate=(1.0, 1.0, 1.0), ssim_k: int = 7, log_l1: bool = False
+) -> dict:
+    """``rate[0] * L1 + rate[1] * normal + rate[2] * SSIM``; returns every term and ``total``.
+    ``log_l1`` takes the L1 term on log range (:func:`masked_l1`)."""
     if len(rate) != 3:
         raise ValueError(f"rate must have 3 weights (L1, normal, SSIM), got {rate}")
     terms = {
-        "l1": masked_l1(y_true, y_pred, mask),
+        "l1": masked_l1(y_true, y_pred, mask, log_l1),
         "normal": normal_loss(y_true, y_pred, mask),
         "ssim": ssim_loss(y_true, y_pred, mask, ssim_k),
     }

@@ -3,16 +3,32 @@
 Every 3x3 convolution is ``valid`` after :class:`CircularPad` (columns wrap around the seam,
 rows zero-padded), so the model is equivariant to yaw rolls by multiples of ``2**depth`` columns.
 The head turns logits into positive range with :class:`PositiveRange`
-(``scale * exp(clip(x))``). Both are registered layers, so ``.keras`` files reload without code
-from the caller (no ``Lambda`` layers).
+(``scale * exp(clip(x))``).
+
+Two optional additions give a convolutional network what equirect depth depends on but
+convolutions cannot see:
+
+- ``coords``: :class:`LatitudeChannels` appends each row's ray ``y`` (``sin(lat)``, +1 straight
+  down) and ``cos(lat)`` (from :func:`workbench.geometry.equirect.unit_rays`) to the input, so the
+  net knows where the horizon is (a floor at camera height ``h`` lies at range ``h / sin(lat)``).
+  Yaw equivariance is kept: the channels are constant along a row.
+- ``context``: a global branch at the bottleneck (mean over the whole panorama → 1x1 conv →
+  :class:`BroadcastAdd` back onto every pixel) lets one room-wide estimate of scale reach every
+  pixel, beyond the receptive field of the 3x3 stack.
+
+All are registered layers, so ``.keras`` files reload without code from the caller (no ``Lambda``
+layers), and every op converts to a TFLite builtin.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
-__all__ = ["CircularPad", "PositiveRange", "build_unet"]
+from workbench.geometry.equirect import unit_rays
+
+__all__ = ["BroadcastAdd", "CircularPad", "LatitudeChannels", "PositiveRange", "build_unet"]
 
 
 @keras.saving.register_keras_serializable(package="workbench")
@@ -52,6 +68,38 @@ class PositiveRange(layers.Layer):
         return {**super().get_config(), "scale": self.scale, "clip": self.clip}
 
 
+@keras.saving.register_keras_serializable(package="workbench")
+class LatitudeChannels(layers.Layer):
+    """``(B, H, W, C)`` → ``(B, H, W, C + 2)``: appends each row's ``ray_y`` (down = +1) and
+    ``sqrt(1 - ray_y**2)`` (1 at the horizon), the equirect convention of DESIGN §2."""
+
+    def build(self, input_shape):
+        h, w = int(input_shape[1]), int(input_shape[2])
+        ry = np.asarray(unit_rays(h, w))[:, :1, 1:2].astype(np.float32)  # (H, 1, 1)
+        coords = np.concatenate([ry, np.sqrt(np.clip(1.0 - ry * ry, 0.0, 1.0))], axis=-1)
+        self._coords = np.ascontiguousarray(coords[None])  # (1, H, 1, 2)
+        super().build(input_shape)
+
+    def call(self, x):
+        zeros = ops.zeros_like(x[..., :1])  # (B, H, W, 1): carries the batch and width
+        return ops.concatenate([x, zeros + ops.convert_to_tensor(self._coords, x.dtype)], -1)
+
+    def compute_output_shape(self, s):
+        return (*s[:3], s[3] + 2)
+
+
+@keras.saving.register_keras_serializable(package="workbench")
+class BroadcastAdd(layers.Layer):
+    """``[x (B, H, W, C), g (B, 1, 1, C)]`` → ``x + g``."""
+
+    def call(self, inputs):
+        x, g = inputs
+        return x + ops.cast(g, x.dtype)
+
+    def compute_output_shape(self, s):
+        return s[0]
+
+
 def _conv(x, ch, name):
     for i in range(2):
         x = CircularPad(1, name=f"{name}_pad{i}")(x)
@@ -61,13 +109,22 @@ def _conv(x, ch, name):
     return x
 
 
-def build_unet(height: int = 256, width: int = 16, depth: int = 4, name: str = "pano_unet"):
+def build_unet(
+    height: int = 256,
+    width: int = 16,
+    depth: int = 4,
+    coords: bool = False,
+    context: bool = False,
+    name: str = "pano_unet",
+):
     """Build the model.
 
     Args:
         height: input height ``H`` (width ``2H``); divisible by ``2**depth``.
         width: channels of the first level (doubling per level).
         depth: number of down-sampling levels.
+        coords: append latitude channels to the input (:class:`LatitudeChannels`).
+        context: add a global-context branch at the bottleneck.
 
     Returns:
         ``keras.Model`` mapping ``(B, H, 2H, 3)`` float RGB in [0, 1] to ``(B, H, 2H, 1)`` range.
@@ -76,12 +133,18 @@ def build_unet(height: int = 256, width: int = 16, depth: int = 4, name: str = "
         raise ValueError(f"height must be divisible by 2**depth = {2**depth}, got {height}")
     inp = keras.Input((height, 2 * height, 3), name="rgb")
     x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(inp)
+    if coords:
+        x = LatitudeChannels(name="latitude")(x)
     skips = []
     for level in range(depth):
         x = _conv(x, width * 2**level, f"enc{level}")
         skips.append(x)
         x = layers.MaxPooling2D(2, name=f"down{level}")(x)
     x = _conv(x, width * 2**depth, "bottleneck")
+    if context:
+        g = layers.GlobalAveragePooling2D(keepdims=True, name="context_pool")(x)
+        g = layers.Conv2D(width * 2**depth, 1, activation="relu", name="context_fc")(g)
+        x = BroadcastAdd(name="context_add")([x, g])
     for level in reversed(range(depth)):
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(x)
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])

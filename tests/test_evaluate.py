@@ -1,0 +1,100 @@
+"""``workbench eval``: fixed comparison height, wrap-aware resizing of predictions."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.data.layouts import index_dataset
+from workbench.data.splits import write_split
+from workbench.evaluate import _resize_pred
+
+SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
+
+
+def test_resize_pred_wraps_at_the_seam_hand_value():
+    pred = np.tile(np.arange(4, dtype=np.float32), (2, 1))  # (2, 4): columns 0..3
+    out = _resize_pred(pred, 4)  # (4, 8); output column x samples input (x + 0.5) / 2 - 0.5
+    assert out.shape == (4, 8)
+    # column 0 sits at input -0.25: a quarter of column 3 (across the seam), 3/4 of column 0
+    assert out[0, 0] == pytest.approx(0.25 * 3 + 0.75 * 0)
+    assert out[2, 1] == pytest.approx(0.25)  # input 0.25: between columns 0 and 1
+    assert out[3, 7] == pytest.approx(0.75 * 3 + 0.25 * 0)
+    assert _resize_pred(np.full((8, 16), 2.5, np.float32), 16) == pytest.approx(2.5)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny trained run with latitude channels, global context and the log-L1 term."""
+    from workbench.configs import TrainConfig
+    from workbench.train import train
+
+    out = tmp_path_factory.mktemp("evalrun")
+    write_split(index_dataset(SAMPLES), out / "lists", SAMPLES, val_fraction=0.3)
+    cfg = TrainConfig(
+        train_csv=str(out / "lists/train.csv"),
+        val_csv=str(out / "lists/val.csv"),
+        logdir=str(out / "run"),
+        height=32,
+        model_width=8,
+        model_depth=3,
+        model_coords=True,
+        model_context=True,
+        l1_space="log",
+        batch=4,
+        steps=6,
+        log_every=2,
+        ckpt_every=3,
+        progress=False,
+        val_views=4,
+    )
+    s = train(cfg)
+    assert np.isfinite(s["val"]["abs_rel"])
+    return out
+
+
+def test_eval_at_the_model_height_equals_the_default(run):
+    from workbench.data.splits import read_split_csv
+    from workbench.evaluate import evaluate
+    from workbench.infer import load
+
+    recs, root = read_split_csv(run / "lists/val.csv")
+    pred = load(run / "run")
+    a, _, _ = evaluate(pred, recs[:4], root)
+    b, _, _ = evaluate(pred, recs[:4], root, height=32)
+    c, _, p = evaluate(pred, recs[:4], root, height=64)
+    assert a == b and c["n_views"] == 4 and c != a
+    assert next(iter(p.values())).shape == (64, 128)
+
+
+def test_eval_cli_height_and_outputs(run):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "eval",
+            str(run / "lists/val.csv"),
+            "--model",
+            str(run / "run"),
+            "--out",
+            str(run / "e"),
+            "--height",
+            "64",
+            "--worst",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    m = json.loads((run / "e" / "metrics.json").read_text())
+    assert m["height"] == 64 and m["model_height"] == 32 and m["n_views"] > 0
+    assert len(list((run / "e" / "dumps").glob("worst01_*_depth_pred.png"))) == 1
