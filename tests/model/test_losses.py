@@ -37,8 +37,9 @@ def test_log_l1_hand_value_mask_and_scale_invariance():
 
 
 def test_log_l1_finite_gradients_on_invalid_and_zero_predictions():
-    gt = _t([[0.0, 2.0]])
-    pred = tf.Variable(_t([[0.0, 0.0]]))
+    gt = np.full((4, 8), 2.0, np.float32)
+    gt[1, 2:5] = 0.0
+    gt, pred = _t(gt), tf.Variable(tf.zeros((1, 4, 8, 1)))  # range 0 predicted everywhere
     with tf.GradientTape() as tape:
         loss = total_loss(gt, pred, tf.cast(gt > 0, tf.float32), log_l1=True)["l1"]
     assert np.isfinite(float(loss)) and np.isfinite(tape.gradient(loss, pred).numpy()).all()
