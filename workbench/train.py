@@ -44,6 +44,7 @@ __all__ = [
     "check_resume",
     "restore_latest",
     "predict_range",
+    "dump_images",
     "write_dumps",
     "train",
     "run",
@@ -194,6 +195,30 @@ def predict_range(model, rgb: np.ndarray, batch: int = 8) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
+def dump_images(
+    rgb: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Colourised views of one prediction: ``rgb``, ``depth_pred``, ``norm_pred`` and, with
+    ``gt``, ``depth_gt`` and ``depth_err``; each ``(H, W, 3) uint8``. Predicted and true depth
+    share one colour scale (0 to 1.05 × the 99th percentile of the ground truth when given)."""
+    from workbench.geometry.normals import range_to_normals
+    from workbench.viz.colorize import colorize_depth, colorize_error, colorize_normals
+
+    img = rgb if rgb.dtype == np.uint8 else (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    lo, hi = 0.0, float(np.percentile(pred, 99)) * 1.05
+    if gt is not None and (gt > 0).any():
+        hi = float(np.percentile(gt[gt > 0], 99)) * 1.05
+    out = {
+        "rgb": img,
+        "depth_pred": colorize_depth(pred, lo, hi),
+        "norm_pred": colorize_normals(range_to_normals(pred)),
+    }
+    if gt is not None:
+        out["depth_gt"] = colorize_depth(gt, lo, hi)
+        out["depth_err"] = colorize_error(np.where(gt > 0, np.abs(pred - gt), np.nan))
+    return out
+
+
 def write_dumps(
     folder: Path,
     prefix: str,
@@ -202,6 +227,7 @@ def write_dumps(
     gt: np.ndarray | None = None,
     pose: np.ndarray | None = None,
     stride: int = 2,
+    images: dict[str, np.ndarray] | None = None,
 ) -> list[Path]:
     """Visual dump of one view: ``<prefix>_rgb.png``, ``_depth_pred.png``, ``_norm_pred.png``,
     ``_depth_err.png`` and ``_depth_gt.png`` (when ``gt`` is given), ``_pc.ply``.
@@ -209,28 +235,17 @@ def write_dumps(
     Args:
         rgb: ``(H, W, 3)`` float in [0, 1] or uint8. pred, gt: ``(H, W)`` metres (gt 0 = invalid).
         pose: ``T_world_from_cam`` for the point cloud (camera frame when ``None``).
+        images: :func:`dump_images` of the same view when already computed.
     """
     from workbench.geometry.normals import range_to_normals
     from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
     from workbench.io import write_image
-    from workbench.viz.colorize import colorize_depth, colorize_error, colorize_normals
 
     folder.mkdir(parents=True, exist_ok=True)
-    img = rgb if rgb.dtype == np.uint8 else (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-    lo, hi = 0.0, float(np.percentile(pred, 99)) * 1.05
-    if gt is not None and (gt > 0).any():
-        hi = float(np.percentile(gt[gt > 0], 99)) * 1.05
+    images = images if images is not None else dump_images(rgb, pred, gt)
+    paths = [write_image(folder / f"{prefix}_{k}.png", v) for k, v in images.items()]
     normals = range_to_normals(pred)
-    paths = [
-        write_image(folder / f"{prefix}_rgb.png", img),
-        write_image(folder / f"{prefix}_depth_pred.png", colorize_depth(pred, lo, hi)),
-        write_image(folder / f"{prefix}_norm_pred.png", colorize_normals(normals)),
-    ]
-    if gt is not None:
-        err = np.where(gt > 0, np.abs(pred - gt), np.nan)
-        paths.append(write_image(folder / f"{prefix}_depth_gt.png", colorize_depth(gt, lo, hi)))
-        paths.append(write_image(folder / f"{prefix}_depth_err.png", colorize_error(err)))
-    pc = rgbd_to_pointcloud(img, pred, pose, normals=normals, stride=stride)
+    pc = rgbd_to_pointcloud(images["rgb"], pred, pose, normals=normals, stride=stride)
     paths.append(write_ply(folder / f"{prefix}_pc.ply", pc))
     return paths
 
@@ -387,20 +402,10 @@ def train(config: TrainConfig) -> dict:
     def do_dump(step: int) -> None:
         s = dump_src
         pred = predict_range(model, s["rgb"][None])[0]
-        write_dumps(logdir / "dumps", f"{step:07d}", s["rgb"], pred, s["range"], s["pose"])
-        from workbench.geometry.normals import range_to_normals
-        from workbench.viz.colorize import colorize_depth, colorize_error, colorize_normals
-
-        gt = s["range"]
-        hi = float(np.percentile(gt[gt > 0], 99)) * 1.05 if (gt > 0).any() else 10.0
-        err = np.where(gt > 0, np.abs(pred - gt), np.nan)
-        imgs = {
-            "rgb": (s["rgb"] * 255).astype(np.uint8),
-            "depth_gt": colorize_depth(gt, 0, hi),
-            "depth_pred": colorize_depth(pred, 0, hi),
-            "norm_pred": colorize_normals(range_to_normals(pred)),
-            "depth_err": colorize_error(err),
-        }
+        imgs = dump_images(s["rgb"], pred, s["range"])
+        write_dumps(
+            logdir / "dumps", f"{step:07d}", s["rgb"], pred, s["range"], s["pose"], images=imgs
+        )
         with tb_val.as_default(step=step):
             for k, v in imgs.items():
                 tf.summary.image(k, v[None], step=step)
