@@ -363,17 +363,29 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
     poses, centres = [], []
     tilt = math.radians(preset.max_tilt_deg)
     for _ in range(n_views):
+        # a camera is never outside the room or inside furniture: when no draw meets every rule
+        # (small crowded rooms), the inside draw farthest from any furniture is used instead
+        best, best_clear = None, -math.inf
         for attempt in range(500):
             x, z = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
             if not _inside(rects, x, z, 0.4):
                 continue
-            if any(math.hypot(x - fx, z - fz) < fr + 0.3 for fx, fz, fr in footprints):
+            clear = min(
+                (math.hypot(x - fx, z - fz) - fr for fx, fz, fr in footprints), default=math.inf
+            )
+            if clear > best_clear:
+                best, best_clear = (x, z), clear
+            if clear < 0.3:
                 continue
             if centres and attempt < 400:
                 b = min(math.hypot(x - cx, z - cz) for cx, _, cz in centres)
                 if not 0.5 <= b <= 4.0:
                     continue
             break
+        else:
+            if best is None:
+                raise RuntimeError("no camera position inside the room (generator bug)")
+            x, z = best
         h = min(rng.uniform(*preset.camera_height_m), H - 0.3)
         centre = (x, -h, z)
         yaw = rng.uniform(-math.pi, math.pi)
