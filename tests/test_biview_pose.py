@@ -170,6 +170,33 @@ def test_posenet_correlation_recovers_a_pure_rotation(k):
     np.testing.assert_allclose(R, yaw_matrix(2 * np.pi * k / 64), atol=1e-3)
 
 
+def test_yaw_cross_entropy_prefers_the_true_bin():
+    """True yaw 2 pi * 2.25 / 8: the target puts 3/4 on bin 2 and 1/4 on bin 3, so a
+    distribution peaked there scores lower than one peaked on the opposite heading."""
+    import tensorflow as tf
+
+    from workbench.posenet import pose_losses, yaw_of
+
+    psi = 2 * np.pi * 2.25 / 8
+    T = np.eye(4, dtype=np.float32)
+    T[:3, :3] = yaw_matrix(psi)
+    T = tf.constant(T[None])
+    assert float(yaw_of(T[:, :3, :3])[0]) == pytest.approx(psi, abs=1e-6)
+    pose = np.concatenate([T[0, :3, 0], T[0, :3, 1], np.zeros(3)])
+
+    def ce(p):
+        pred = tf.constant(np.concatenate([pose, p])[None].astype(np.float32))
+        return float(pose_losses(pred, T)["yaw_ce"])
+
+    good = np.full(8, 0.01)
+    good[2], good[3] = 0.72, 0.23
+    bad = np.roll(good, 4)
+    target = np.zeros(8)
+    target[2], target[3] = 0.75, 0.25
+    assert ce(good) == pytest.approx(-(target * np.log(good + 1e-8)).sum(), rel=1e-5)
+    assert ce(good) < ce(bad)
+
+
 def test_posenet_reloads_from_keras_file(tmp_path):
     import keras
 

@@ -285,6 +285,7 @@ class PoseConfig:
     steps: int = option(300, "optimizer steps")
     lr: float = option(1e-3, "learning rate")
     translation_weight: float = option(1.0, "weight of the translation L1 (metres)")
+    yaw_ce_weight: float = option(0.5, "weight of the yaw-classification cross-entropy")
     min_overlap: float = option(0.2, "smallest overlap of a pair")
     max_overlap: float = option(1.0, "largest overlap of a pair")
     random_yaw: bool = option(True, "roll B by a random yaw (pose updated) for rotation variety")

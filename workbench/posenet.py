@@ -29,6 +29,7 @@ __all__ = [
     "build_posenet",
     "rotation_from_6d",
     "pose_losses",
+    "yaw_of",
     "pose_errors",
     "baseline_yaw",
     "train",
@@ -101,7 +102,8 @@ def _layers():
 
     @reg
     class YawPoseHead(layers.Layer):
-        """``[p (B, w), d (B, 3)]`` → ``(B, 9)`` in :func:`pose_losses`' layout.
+        """``[p (B, w), d (B, 3)]`` → ``(B, 9 + w)`` in :func:`pose_losses`' layout (the yaw
+        distribution ``p`` is appended for its classification term).
 
         Yaw ``psi`` is the circular soft-argmax of ``p`` over headings ``2 pi k / w``; the
         rotation of ``T_B_from_A`` is ``yaw_matrix(psi)`` (its first two columns, 6D form); ``d``
@@ -119,10 +121,10 @@ def _layers():
             col1 = ops.stack([c, zero, -s], -1)
             col2 = ops.stack([zero, one, zero], -1)
             t = -ops.stack([c * d[:, 0] + s * d[:, 2], d[:, 1], -s * d[:, 0] + c * d[:, 2]], -1)
-            return ops.concatenate([col1, col2, t], -1)
+            return ops.concatenate([col1, col2, t, p], -1)
 
         def compute_output_shape(self, s):
-            return (s[0][0], 9)
+            return (s[0][0], 9 + s[0][1])
 
     _LAYERS = {
         "ChannelSlice": ChannelSlice,
@@ -137,8 +139,9 @@ _LAYERS = None
 
 
 def build_posenet(height: int = 64, width: int = 16, levels: int = 2):
-    """Keras model ``(B, H, 2H, 6)`` (A and B stacked on channels) → ``(B, 9)``: 6D rotation
-    then translation of ``T_B_from_A``.
+    """Keras model ``(B, H, 2H, 6)`` (A and B stacked on channels) → ``(B, 9 + w)``: 6D
+    rotation then translation of ``T_B_from_A``, then the distribution over the ``w`` relative
+    yaws ``2 pi k / w`` it was read from.
 
     A shared (siamese) circular-padded encoder turns each panorama into one descriptor per
     column (``2H / 2**levels`` columns); a circular cross-correlation of A's and B's columns
@@ -201,14 +204,37 @@ def _angle(R):
     return tf.acos(tf.clip_by_value(cos, -1.0 + 1e-6, 1.0 - 1e-6))
 
 
-def pose_losses(pred, T_true, translation_weight: float = 1.0) -> dict:
-    """Geodesic rotation loss (radians) and translation L1 (metres)."""
+def yaw_of(R):
+    """Heading ``psi`` of rotations ``(B, 3, 3)`` (TF) with ``R ≈ yaw_matrix(psi)``:
+    ``atan2(R[0, 2], R[2, 2])``."""
+    import tensorflow as tf
+
+    return tf.atan2(R[:, 0, 2], R[:, 2, 2])
+
+
+def pose_losses(pred, T_true, translation_weight: float = 1.0, yaw_ce_weight: float = 0.5) -> dict:
+    """Geodesic rotation loss (radians), translation L1 (metres) and, when ``pred`` carries the
+    yaw distribution (columns ``9:``), its cross-entropy against the true yaw split linearly
+    between the two nearest bins."""
     import tensorflow as tf
 
     R = rotation_from_6d(pred)
     rot = tf.reduce_mean(_angle(tf.matmul(R, T_true[:, :3, :3], transpose_a=True)))
     trans = tf.reduce_mean(tf.abs(pred[:, 6:9] - T_true[:, :3, 3]))
-    return {"rotation": rot, "translation": trans, "total": rot + translation_weight * trans}
+    terms = {"rotation": rot, "translation": trans}
+    total = rot + translation_weight * trans
+    w = pred.shape[1] - 9
+    if w > 0:
+        pos = tf.math.floormod(yaw_of(T_true[:, :3, :3]) * (w / (2 * np.pi)), float(w))
+        k0 = tf.floor(pos)
+        f = pos - k0
+        k0 = tf.cast(k0, tf.int32) % w
+        target = tf.one_hot(k0, w) * (1 - f)[:, None] + tf.one_hot((k0 + 1) % w, w) * f[:, None]
+        ce = -tf.reduce_mean(tf.reduce_sum(target * tf.math.log(pred[:, 9:] + 1e-8), -1))
+        terms["yaw_ce"] = ce
+        total = total + yaw_ce_weight * ce
+    terms["total"] = total
+    return terms
 
 
 def pose_errors(R_pred: np.ndarray, t_pred: np.ndarray, T_true: np.ndarray) -> dict:
@@ -310,7 +336,9 @@ def train(config) -> dict:
     @tf.function
     def step_fn(x, T):
         with tf.GradientTape() as tape:
-            terms = pose_losses(model(x, training=True), T, config.translation_weight)
+            terms = pose_losses(
+                model(x, training=True), T, config.translation_weight, config.yaw_ce_weight
+            )
         g = tape.gradient(terms["total"], model.trainable_variables)
         opt.apply_gradients(zip(g, model.trainable_variables, strict=True))
         return terms
@@ -327,7 +355,9 @@ def train(config) -> dict:
             n = config.log_every if step % config.log_every == 0 else step % config.log_every
             history.append({"step": step, **{k: round(v / n, 6) for k, v in acc.items()}})
             acc = {}
-    _write_csv_atomic(logdir / "history.csv", ("step", "rotation", "translation", "total"), history)
+    _write_csv_atomic(
+        logdir / "history.csv", ("step", "rotation", "translation", "yaw_ce", "total"), history
+    )
     from workbench.train import save_keras_atomic
 
     save_keras_atomic(model, logdir / "model.keras")
