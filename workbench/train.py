@@ -266,9 +266,22 @@ def _read_csv(path: Path, upto: int) -> list[dict]:
 
 
 def save_keras_atomic(model, path: Path) -> Path:
-    """``model.save`` to a temporary ``.keras`` name, then rename over ``path``."""
+    """``model.save`` to a temporary ``.keras`` name, then rename over ``path``.
+
+    Keras stores the archive's members uncompressed; they are re-packed with deflate (about 10 %
+    smaller for float32 weights, read back by ``keras.saving.load_model`` unchanged)."""
+    import zipfile
+
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
+        packed = Path(str(tmp) + ".zip")
+        with (
+            zipfile.ZipFile(tmp) as src,
+            zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as dst,
+        ):
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info), zipfile.ZIP_DEFLATED)
+        os.replace(packed, tmp)
     return path
 
 
