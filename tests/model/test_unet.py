@@ -61,3 +61,19 @@ def test_context_branch_reaches_every_pixel():
         m = build_unet(64, width=4, depth=2, context=context)
         d = np.abs(m(x2, training=False).numpy() - m(x, training=False).numpy())[0, ..., 0]
         assert (d[40:, 60:100].max() > 1e-6) == moves
+
+
+def test_latitude_model_rebuilds_at_another_height():
+    """``export --height`` rebuilds the model from its config at a new size; the latitude
+    channels must follow the new input (they were once fixed to the training height)."""
+    from workbench.export import resize_model
+    from workbench.model.unet import LatitudeChannels
+
+    m = build_unet(32, width=4, depth=2, coords=True, context=True)
+    big = resize_model(m, 64)
+    x = np.random.default_rng(4).random((1, 64, 128, 3)).astype(np.float32)
+    assert big(x).shape == (1, 64, 128, 1)
+    assert LatitudeChannels.coords(64).shape == (1, 64, 1, 2)
+    np.testing.assert_allclose(
+        [w.numpy() for w in big.weights][0], [w.numpy() for w in m.weights][0]
+    )

@@ -73,16 +73,18 @@ class LatitudeChannels(layers.Layer):
     """``(B, H, W, C)`` → ``(B, H, W, C + 2)``: appends each row's ``ray_y`` (down = +1) and
     ``sqrt(1 - ray_y**2)`` (1 at the horizon), the equirect convention of DESIGN §2."""
 
-    def build(self, input_shape):
-        h, w = int(input_shape[1]), int(input_shape[2])
-        ry = np.asarray(unit_rays(h, w))[:, :1, 1:2].astype(np.float32)  # (H, 1, 1)
-        coords = np.concatenate([ry, np.sqrt(np.clip(1.0 - ry * ry, 0.0, 1.0))], axis=-1)
-        self._coords = np.ascontiguousarray(coords[None])  # (1, H, 1, 2)
-        super().build(input_shape)
+    @staticmethod
+    def coords(height: int) -> np.ndarray:
+        """``(1, H, 1, 2) float32``: ``sin(lat)`` and ``cos(lat)`` of each row."""
+        ry = np.asarray(unit_rays(height, 2 * height))[:, :1, 1:2].astype(np.float32)
+        c = np.concatenate([ry, np.sqrt(np.clip(1.0 - ry * ry, 0.0, 1.0))], axis=-1)
+        return np.ascontiguousarray(c[None])
 
     def call(self, x):
+        # from the input's own height, so the same weights run at any size (export --height)
+        c = ops.convert_to_tensor(self.coords(int(x.shape[1])), x.dtype)
         zeros = ops.zeros_like(x[..., :1])  # (B, H, W, 1): carries the batch and width
-        return ops.concatenate([x, zeros + ops.convert_to_tensor(self._coords, x.dtype)], -1)
+        return ops.concatenate([x, zeros + c], -1)
 
     def compute_output_shape(self, s):
         return (*s[:3], s[3] + 2)
