@@ -17,8 +17,11 @@ BENCHMARKS = ["geometry", "data", "correspondence", "eda", "training", "inferenc
 
 
 def main(names: list[str] | None = None) -> int:
+    """Run ``names`` (default: all). ``summary.json`` always holds every benchmark: those not
+    run this time keep the figures of their latest ``results/<name>.json``."""
     rows = []
-    for name in names or BENCHMARKS:
+    run = names or BENCHMARKS
+    for name in run:
         print(f"== benchmark {name}", flush=True)
         try:
             importlib.import_module(f"benchmarks.{name}").main()
@@ -39,6 +42,14 @@ def main(names: list[str] | None = None) -> int:
                 }
             )
     from workbench.io import write_text_atomic
+
+    for name in BENCHMARKS:
+        path = RESULTS / f"{name}.json"
+        if name not in run and path.exists():
+            rows += [{"benchmark": name, **f} for f in json.loads(path.read_text())["figures"]]
+    rows.sort(
+        key=lambda r: BENCHMARKS.index(r["benchmark"]) if r["benchmark"] in BENCHMARKS else 99
+    )
 
     write_text_atomic(
         RESULTS / "summary.json", json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n"
