@@ -197,16 +197,27 @@ def test_yaw_cross_entropy_prefers_the_true_bin():
     assert ce(good) < ce(bad)
 
 
-def test_posenet_reloads_from_keras_file(tmp_path):
-    import keras
+def test_posenet_reloads_from_keras_file_in_a_fresh_process(tmp_path):
+    """Only ``import workbench.model.pose_layers`` is needed to reload a saved pose model."""
+    import subprocess
+    import sys
 
     from workbench.posenet import build_posenet
 
     model = build_posenet(32, width=4)
     x = np.random.default_rng(0).random((2, 32, 64, 6)).astype(np.float32)
     model.save(tmp_path / "p.keras")
-    again = keras.saving.load_model(tmp_path / "p.keras")
-    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), atol=1e-6)
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import sys, numpy as np, keras, workbench.model.pose_layers\n"
+        "m = keras.saving.load_model(sys.argv[1] + '/p.keras')\n"
+        "np.save(sys.argv[1] + '/y.npy', np.asarray(m(np.load(sys.argv[1] + '/x.npy'))))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model(x).numpy(), atol=1e-6)
 
 
 def test_train_pose_tiny(tmp_path):
