@@ -211,3 +211,28 @@ def test_bad_config_is_a_clear_error(lists, tmp_path, kw, msg):
 
     with pytest.raises(WorkbenchError, match=msg):
         train(tiny(lists, tmp_path / "x", **kw))
+
+
+def test_init_from_copies_weights_across_heights_and_refuses_other_networks(lists, tmp_path):
+    """Progressive resizing: a model trained at H initialises one at 2H with the same weights."""
+    from workbench.export import resize_model
+    from workbench.train import build_model, init_weights, save_keras_atomic
+
+    small = tiny(lists, tmp_path / "a", model_coords=True, model_context=True)
+    src = build_model(small)
+    rng = np.random.default_rng(0)
+    src.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in src.get_weights()])
+    save_keras_atomic(src, tmp_path / "src.keras")
+
+    big = build_model(replace(small, height=64))
+    init_weights(big, tmp_path / "src.keras")
+    for a, b in zip(big.get_weights(), src.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = rng.random((1, 32, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(src(x).numpy(), resize_model(big, 32)(x).numpy(), atol=1e-5)
+
+    other = build_model(replace(small, model_width=4))
+    with pytest.raises(WorkbenchError, match=r"src\.keras: weights do not fit.*\(3, 3, 5, 4\) vs \(3, 3, 5, 8\)"):
+        init_weights(other, tmp_path / "src.keras")
+    with pytest.raises(WorkbenchError, match="run folder or an existing .keras"):
+        init_weights(other, tmp_path / "missing.keras")

@@ -127,6 +127,11 @@ class TrainConfig:
     ckpt_every: int = option(100, "steps between checkpoints")
     keep_ckpts: int = option(3, "checkpoints kept")
     resume: bool = option(False, "continue from the latest checkpoint in logdir")
+    init_from: str = option(
+        "",
+        "warm start: weights of this run folder or .keras file (same network, any height), "
+        "fresh optimizer at step 0; e.g. train at a small height, then continue at a larger one",
+    )
     progress: bool = option(True, "progress bar")
 
 

@@ -192,14 +192,9 @@ def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
     if suffix == ".pb":
         return FrozenGraphBackend(path)
     if suffix == ".keras":
-        import keras
+        from workbench.train import load_keras_model
 
-        import workbench.model.unet  # noqa: F401  (registers the custom layers)
-
-        try:
-            return KerasBackend(keras.models.load_model(path, compile=False), path)
-        except Exception as e:  # noqa: BLE001  (keras raises many types on corrupt files)
-            raise WorkbenchError(f"cannot load Keras model ({str(e)[:200]})", path) from None
+        return KerasBackend(load_keras_model(path), path)
     raise WorkbenchError("unknown model format (expected a folder, .keras, .pb or .tflite)", path)
 
 

@@ -42,6 +42,8 @@ __all__ = [
     "build_model",
     "make_optimizer",
     "check_resume",
+    "restore_checked",
+    "init_weights",
     "restore_latest",
     "predict_range",
     "dump_images",
@@ -109,8 +111,8 @@ def build_model(config: TrainConfig):
         config.height,
         width=config.model_width,
         depth=config.model_depth,
-        coords=getattr(config, "model_coords", False),
-        context=getattr(config, "model_context", False),
+        coords=config.model_coords,
+        context=config.model_context,
     )
 
 
@@ -288,6 +290,59 @@ def save_keras_atomic(model, path: Path) -> Path:
 # --------------------------------------------------------------------------- loop
 
 
+def restore_checked(ckpt, path: str, what: str, strict: bool = False) -> None:
+    """Restore ``tf.train.Checkpoint`` ``ckpt`` from ``path``; ``strict``: every object of
+    ``ckpt`` must be matched (else extra checkpoint values are ignored).
+
+    Raises:
+        WorkbenchError: naming ``path`` and ``what`` it does not fit, with TF's first line.
+    """
+    import tensorflow as tf
+
+    try:
+        status = ckpt.restore(path)
+        if strict:
+            status.assert_existing_objects_matched()
+        else:
+            status.expect_partial()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise WorkbenchError(
+            f"checkpoint does not fit {what} ({str(e).splitlines()[0][:200]})", path
+        ) from None
+
+
+def init_weights(model, source: str | os.PathLike) -> None:
+    """Copy every weight of the model in ``source`` (run folder or ``.keras``) into ``model``.
+
+    The U-Net's weights do not depend on the input height (latitude channels are computed from
+    it), so a model trained at ``H`` initialises one at ``2H``: progressive resizing.
+
+    Raises:
+        WorkbenchError: naming ``source`` when it cannot be read or its weights differ in number
+            or shape (a different ``model_width/depth/coords/context``).
+    """
+    source = Path(source)
+    if source.is_dir():
+        src = load_run_model(source)
+    elif source.suffix == ".keras" and source.is_file():
+        src = load_keras_model(source)
+    else:
+        raise WorkbenchError("init_from must be a run folder or an existing .keras file", source)
+    want = [tuple(w.shape) for w in model.weights]
+    have = [tuple(w.shape) for w in src.weights]
+    if want != have:
+        first = next(
+            (
+                f"{w.path}: {a} vs {b}"
+                for w, a, b in zip(model.weights, want, have, strict=False)
+                if a != b
+            ),
+            f"{len(have)} weight arrays, this model has {len(want)}",
+        )
+        raise WorkbenchError(f"weights do not fit this model ({first})", source)
+    model.set_weights(src.get_weights())
+
+
 def restore_latest(config, model, optimizer, folder: Path):
     """Checkpoint manager of ``folder/checkpoints``; with ``config.resume`` the latest checkpoint
     is restored into ``model`` and ``optimizer``.
@@ -304,13 +359,7 @@ def restore_latest(config, model, optimizer, folder: Path):
     manager = tf.train.CheckpointManager(ckpt, str(folder / "checkpoints"), config.keep_ckpts)
     if not (config.resume and manager.latest_checkpoint):
         return manager, 0
-    try:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        raise WorkbenchError(
-            f"checkpoint does not fit this model ({str(e).splitlines()[0][:200]})",
-            manager.latest_checkpoint,
-        ) from None
+    restore_checked(ckpt, manager.latest_checkpoint, "this model", strict=True)
     return manager, int(optimizer.iterations.numpy())
 
 
@@ -347,6 +396,8 @@ def train(config: TrainConfig) -> dict:
 
     with strategy.scope():
         model = build_model(config)
+        if config.init_from:
+            init_weights(model, config.init_from)
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
     manager, start = restore_latest(config, model, optimizer, write_dir)
@@ -518,18 +569,27 @@ def train(config: TrainConfig) -> dict:
     return summary
 
 
-def load_run_model(run_dir: str | os.PathLike):
-    """The model of a run folder: ``model.keras`` when present, else the latest checkpoint."""
+def load_keras_model(path: str | os.PathLike):
+    """A ``.keras`` file of this workbench (custom layers registered), uncompiled.
+
+    Raises:
+        WorkbenchError: naming ``path`` when Keras cannot read it.
+    """
     import keras
 
     import workbench.model.unet  # noqa: F401  (registers the custom layers)
 
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001  (keras raises many types on corrupt files)
+        raise WorkbenchError(f"cannot load Keras model ({str(e)[:300]})", path) from None
+
+
+def load_run_model(run_dir: str | os.PathLike):
+    """The model of a run folder: ``model.keras`` when present, else the latest checkpoint."""
     run_dir = Path(run_dir)
     if (run_dir / "model.keras").exists():
-        try:
-            return keras.models.load_model(run_dir / "model.keras", compile=False)
-        except Exception as e:  # noqa: BLE001  (keras raises many types on corrupt files)
-            raise WorkbenchError(f"cannot load model ({e})", run_dir / "model.keras") from None
+        return load_keras_model(run_dir / "model.keras")
     config = load_config(TrainConfig, run_dir / "config.json")
     import tensorflow as tf
 
@@ -537,13 +597,7 @@ def load_run_model(run_dir: str | os.PathLike):
     if not latest:
         raise WorkbenchError("run folder has neither model.keras nor a checkpoint", run_dir)
     model = build_model(config)
-    try:
-        tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-    except (ValueError, AssertionError, tf.errors.OpError) as e:
-        raise WorkbenchError(
-            f"checkpoint does not fit the model of config.json ({str(e).splitlines()[0][:200]})",
-            latest,
-        ) from None
+    restore_checked(tf.train.Checkpoint(model=model), latest, "the model of config.json")
     return model
 
 
