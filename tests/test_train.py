@@ -232,7 +232,9 @@ def test_init_from_copies_weights_across_heights_and_refuses_other_networks(list
     np.testing.assert_allclose(src(x).numpy(), resize_model(big, 32)(x).numpy(), atol=1e-5)
 
     other = build_model(replace(small, model_width=4))
-    with pytest.raises(WorkbenchError, match=r"src\.keras: weights do not fit.*\(3, 3, 5, 4\) vs \(3, 3, 5, 8\)"):
+    with pytest.raises(
+        WorkbenchError, match=r"src\.keras: weights do not fit.*\(3, 3, 5, 4\) vs \(3, 3, 5, 8\)"
+    ):
         init_weights(other, tmp_path / "src.keras")
     with pytest.raises(WorkbenchError, match="run folder or an existing .keras"):
         init_weights(other, tmp_path / "missing.keras")

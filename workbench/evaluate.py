@@ -64,10 +64,9 @@ def evaluate(
     rows, preds = [], {}
     for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
         recs = records[i : i + batch]
-        samples = [load_sample(r, root, h) for r in recs]
+        samples = [load_sample(r, root, h, range_height=height) for r in recs]
         pred = predictor.predict_batch(np.stack([s["rgb"] for s in samples]))
         if height and height != h:
-            samples = [load_sample(r, root, height) for r in recs]
             pred = [_resize_pred(p, height) for p in pred]
         for rec, s, p in zip(recs, samples, pred, strict=True):
             m = depth_metrics(p, s["range"], median_align=median_align)

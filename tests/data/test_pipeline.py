@@ -63,6 +63,13 @@ def test_yaw_roll_keeps_world_points(seed):
                        p1[np.roll(v, k, axis=1)], atol=1e-4)  # fmt: skip
 
 
+def test_range_height_reads_the_range_at_another_size_from_the_same_view():
+    both = load_sample(RECS[0], SAMPLES, 32, range_height=64)
+    assert both["rgb"].shape == (32, 64, 3) and both["range"].shape == (64, 128)
+    np.testing.assert_array_equal(both["rgb"], load_sample(RECS[0], SAMPLES, 32)["rgb"])
+    np.testing.assert_array_equal(both["range"], load_sample(RECS[0], SAMPLES, 64)["range"])
+
+
 def test_flip_mirrors_geometry():
     s = load_sample(RECS[0], SAMPLES, 32)
     for seed in range(20):

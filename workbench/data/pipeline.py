@@ -58,11 +58,16 @@ class Augment:
                     self.gamma))  # fmt: skip
 
 
-def load_sample(rec: ViewRecord, root, height: int) -> dict:
-    """Load one view at training size ``(height, 2*height)`` as float arrays (see module doc)."""
+def load_sample(rec: ViewRecord, root, height: int, range_height: int = 0) -> dict:
+    """Load one view at training size ``(height, 2*height)`` as float arrays (see module doc).
+
+    ``range_height``: the range at another size ``(range_height, 2*range_height)`` from the same
+    read (0: ``height``), e.g. to score a model's input size against finer ground truth.
+    """
     v = load_view(rec, root)
+    rh = range_height or height
     rgb = resize_rgb(v.rgb, height) if v.rgb.shape[0] != height else v.rgb
-    rng_m = resize_range(v.range_m, height) if v.range_m.shape[0] != height else v.range_m
+    rng_m = resize_range(v.range_m, rh) if v.range_m.shape[0] != rh else v.range_m
     T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
     return {
         "rgb": rgb.astype(np.float32) / 255.0,
