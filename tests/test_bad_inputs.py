@@ -6,31 +6,19 @@ import re
 import pytest
 
 from tests.bad_inputs.corpus import CASES, Ctx
+from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.cli import main
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    from workbench.configs import TrainConfig
-    from workbench.data.layouts import index_dataset
-    from workbench.data.splits import write_split
-    from workbench.paths import SAMPLES
     from workbench.train import train
 
     tmp = tmp_path_factory.mktemp("corpus")
-    write_split(index_dataset(SAMPLES / "seed"), tmp / "lists", SAMPLES / "seed", val_fraction=0.3)
+    lists = write_sample_lists(tmp / "lists")
     train(
-        TrainConfig(
-            train_csv=str(tmp / "lists/train.csv"),
-            val_csv="",
-            logdir=str(tmp / "run"),
-            height=32,
-            model_width=4,
-            model_depth=2,
-            batch=2,
-            steps=2,
-            ckpt_every=2,
-            progress=False,
+        tiny_train_config(
+            lists, tmp / "run", val_csv="", model_width=4, model_depth=2, batch=2, steps=2
         )
     )
     return Ctx(tmp / "run", tmp / "lists")

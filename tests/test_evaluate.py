@@ -4,16 +4,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset
-from workbench.data.splits import write_split
+from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.evaluate import _resize_pred
-
-SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
 
 
 def test_resize_pred_wraps_at_the_seam_hand_value():
@@ -30,27 +26,12 @@ def test_resize_pred_wraps_at_the_seam_hand_value():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A tiny trained run with latitude channels, global context and the log-L1 term."""
-    from workbench.configs import TrainConfig
     from workbench.train import train
 
     out = tmp_path_factory.mktemp("evalrun")
-    write_split(index_dataset(SAMPLES), out / "lists", SAMPLES, val_fraction=0.3)
-    cfg = TrainConfig(
-        train_csv=str(out / "lists/train.csv"),
-        val_csv=str(out / "lists/val.csv"),
-        logdir=str(out / "run"),
-        height=32,
-        model_width=8,
-        model_depth=3,
-        model_coords=True,
-        model_context=True,
-        l1_space="log",
-        batch=4,
-        steps=6,
-        log_every=2,
-        ckpt_every=3,
-        progress=False,
-        val_views=4,
+    lists = write_sample_lists(out / "lists")
+    cfg = tiny_train_config(
+        lists, out / "run", model_coords=True, model_context=True, l1_space="log", ckpt_every=3
     )
     s = train(cfg)
     assert np.isfinite(s["val"]["abs_rel"])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.errors import WorkbenchError
 
 ROOT = Path(__file__).parents[1]
@@ -18,28 +19,13 @@ RGB_FOLDER = ROOT / "data_samples" / "rgbd-folder" / "rgb"
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from workbench.configs import ExportConfig, TrainConfig
-    from workbench.data.layouts import index_dataset
-    from workbench.data.splits import write_split
+    from workbench.configs import ExportConfig
     from workbench.export import run as export_run
     from workbench.train import train
 
     tmp = tmp_path_factory.mktemp("export")
-    write_split(index_dataset(SAMPLES), tmp / "lists", SAMPLES, val_fraction=0.3)
-    cfg = TrainConfig(
-        train_csv=str(tmp / "lists" / "train.csv"),
-        val_csv=str(tmp / "lists" / "val.csv"),
-        logdir=str(tmp / "run"),
-        height=32,
-        model_width=8,
-        model_depth=3,
-        batch=4,
-        steps=20,
-        log_every=10,
-        ckpt_every=20,
-        progress=False,
-        val_views=2,
-    )
+    lists = write_sample_lists(tmp / "lists")
+    cfg = tiny_train_config(lists, tmp / "run", steps=20, log_every=10, ckpt_every=20, val_views=2)
     train(cfg)
     ecfg = ExportConfig(
         checkpoint=str(tmp / "run"),

@@ -13,39 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.configs import TrainConfig
-from workbench.data.layouts import index_dataset
-from workbench.data.splits import write_split
 from workbench.errors import WorkbenchError
 
-SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
 WORKBENCH = [sys.executable, "-m", "workbench.cli"]
 
 
 @pytest.fixture(scope="module")
 def lists(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lists")
-    write_split(index_dataset(SAMPLES), out, SAMPLES, val_fraction=0.3)
-    return out
+    return write_sample_lists(tmp_path_factory.mktemp("lists"))
 
 
-def tiny(lists, logdir, **kw) -> TrainConfig:
-    base = dict(
-        train_csv=str(lists / "train.csv"),
-        val_csv=str(lists / "val.csv"),
-        logdir=str(logdir),
-        height=32,
-        model_width=8,
-        model_depth=3,
-        batch=4,
-        steps=6,
-        log_every=2,
-        ckpt_every=2,
-        progress=False,
-        val_views=4,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+tiny = tiny_train_config
 
 
 def cli(*args, env=None, **kw):

@@ -1,0 +1,37 @@
+"""Helpers shared by the training, evaluation, export and bad-input tests: split lists of
+``data_samples/seed`` and a tiny training configuration (seconds on two cores)."""
+
+from pathlib import Path
+
+from workbench.configs import TrainConfig
+
+SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
+
+
+def write_sample_lists(out: Path, root: Path = SAMPLES) -> Path:
+    """``out/{train,val}.csv`` of ``root`` (30% of its scenes for validation); returns ``out``."""
+    from workbench.data.layouts import index_dataset
+    from workbench.data.splits import write_split
+
+    write_split(index_dataset(root), out, root, val_fraction=0.3)
+    return out
+
+
+def tiny_train_config(lists: Path, logdir: Path, **kw) -> TrainConfig:
+    """A 6-step run at 32×64 of an 8-wide, 3-level U-Net on ``lists``; ``kw`` overrides fields."""
+    base = dict(
+        train_csv=str(lists / "train.csv"),
+        val_csv=str(lists / "val.csv"),
+        logdir=str(logdir),
+        height=32,
+        model_width=8,
+        model_depth=3,
+        batch=4,
+        steps=6,
+        log_every=2,
+        ckpt_every=2,
+        progress=False,
+        val_views=4,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
