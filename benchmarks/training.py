@@ -47,7 +47,7 @@ def main(height: int = 256, batch: int = 4, steps: int = 6) -> dict:
     pipe_sps = pipeline_samples_per_s(height, batch, aug)
     figures = [
         figure("train step time (256x512, batch 4)", t_step, "s"),
-        figure("train samples/s", train_sps, "samples/s"),
+        figure("train samples/s", train_sps, "samples/s", better="higher"),
         figure(
             "pipeline / training throughput", pipe_sps / train_sps, "x", goal=3.0, better="higher"
         ),
