@@ -218,3 +218,27 @@ def test_init_from_copies_weights_across_heights_and_refuses_other_networks(list
         init_weights(other, tmp_path / "src.keras")
     with pytest.raises(WorkbenchError, match="run folder or an existing .keras"):
         init_weights(other, tmp_path / "missing.keras")
+
+
+def test_train_init_from_starts_at_the_source_weights(lists, tmp_path):
+    """``train(init_from=...)`` at another height begins from the source run's weights."""
+    from workbench.train import load_run_model, train
+
+    train(tiny(lists, tmp_path / "small", steps=4, val_csv=""))
+    s = train(
+        tiny(
+            lists,
+            tmp_path / "big",
+            height=64,
+            steps=1,
+            lr=1e-9,
+            val_csv="",
+            init_from=str(tmp_path / "small"),
+        )
+    )
+    assert s["steps"] == 1
+    src, got = load_run_model(tmp_path / "small"), load_run_model(tmp_path / "big")
+    # trainable weights moved by lr = 1e-9 only (batch-norm statistics move with any step)
+    for a, b in zip(src.trainable_weights, got.trainable_weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert json.loads((tmp_path / "big" / "config.json").read_text())["init_from"].endswith("small")
