@@ -53,13 +53,14 @@ TFLITE_NAMES = {
 }
 
 
-def load_source_model(path: str | os.PathLike | None):
-    """The Keras model to export: a run folder, a ``.keras`` file or ``None`` (default model)."""
+def load_source_model(path: str | os.PathLike | None, what: str = "export"):
+    """The Keras model of a run folder, a ``.keras`` file or ``None`` (default model), and its
+    path; ``what`` names the user of the model in the error for any other format."""
     from workbench.infer import DEFAULT_MODEL, KerasBackend, load_backend
 
     backend = load_backend(path or DEFAULT_MODEL)
     if not isinstance(backend, KerasBackend):
-        raise WorkbenchError("export needs a run folder or a .keras file", backend.source)
+        raise WorkbenchError(f"{what} needs a run folder or a .keras file", backend.source)
     return backend.model, Path(backend.source)
 
 

@@ -321,13 +321,11 @@ def init_weights(model, source: str | os.PathLike) -> None:
         WorkbenchError: naming ``source`` when it cannot be read or its weights differ in number
             or shape (a different ``model_width/depth/coords/context``).
     """
-    source = Path(source)
-    if source.is_dir():
-        src = load_run_model(source)
-    elif source.suffix == ".keras" and source.is_file():
-        src = load_keras_model(source)
-    else:
+    from workbench.export import load_source_model
+
+    if not Path(source).exists():
         raise WorkbenchError("init_from must be a run folder or an existing .keras file", source)
+    src, _ = load_source_model(source, what="init_from")
     want = [tuple(w.shape) for w in model.weights]
     have = [tuple(w.shape) for w in src.weights]
     if want != have:
@@ -577,7 +575,7 @@ def load_keras_model(path: str | os.PathLike):
     """
     import keras
 
-    import workbench.model.unet  # noqa: F401  (registers the custom layers)
+    import workbench.model.pose_layers  # noqa: F401  (registers every custom layer, U-Net's too)
 
     try:
         return keras.models.load_model(path, compile=False)
