@@ -21,15 +21,18 @@ def numpy_gflops(n: int = 1024) -> float:
 
 def main(height: int = 256) -> dict:
     from workbench.configs import TrainConfig
-    from workbench.export import export_tflite, model_flops, resize_model
-    from workbench.infer import DEFAULT_MODEL, load, load_backend
-    from workbench.train import build_model
+    from workbench.deploy.export import export_tflite
+    from workbench.deploy.report import model_flops
+    from workbench.model.predictor import load, load_backend
+    from workbench.model.saving import resize_model
+    from workbench.model.unet import build_from_config
+    from workbench.paths import DEFAULT_MODEL
 
     if (DEFAULT_MODEL / "model.keras").exists():
         model = resize_model(load_backend(DEFAULT_MODEL).model, height)
         source = "models/default"
     else:
-        model, source = build_model(TrainConfig(height=height, model_width=12)), "untrained"
+        model, source = build_from_config(TrainConfig(height=height, model_width=12)), "untrained"
     flops = model_flops(model)
     x = np.random.default_rng(0).random((1, height, 2 * height, 3), np.float32)
     rep = [

@@ -17,10 +17,11 @@ def main(height: int = 256, batch: int = 4, steps: int = 6) -> dict:
     from workbench.configs import TrainConfig
     from workbench.data.pipeline import Augment
     from workbench.model.losses import total_loss
-    from workbench.train import build_model, make_optimizer
+    from workbench.model.unet import build_from_config
+    from workbench.training.loop import make_optimizer
 
     cfg = TrainConfig(height=height, model_width=12, model_depth=4, batch=batch, steps=100)
-    model = build_model(cfg)
+    model = build_from_config(cfg)
     opt = make_optimizer(cfg)
     x = tf.random.stateless_uniform((batch, height, 2 * height, 3), (1, 2))
     y = tf.random.stateless_uniform((batch, height, 2 * height, 1), (3, 4), 1.0, 5.0)

@@ -103,7 +103,7 @@ NB["05_training"] = [
     "from workbench.data.layouts import index_dataset\n"
     "from workbench.data.splits import write_split\n"
     "from workbench.paths import OUTPUTS, SAMPLES\n"
-    "from workbench.train import train\n"
+    "from workbench.training.supervised import train\n"
     "from workbench.viz.plots import history_figure\n"
     "from workbench.viz.widgets import config_form",
     'run = OUTPUTS / "notebooks" / "05_training"\n'
@@ -137,8 +137,8 @@ NB["06_export_inference"] = [
     "from workbench.configs import ExportConfig\n"
     "from workbench.data.layouts import index_dataset\n"
     "from workbench.data.splits import write_split\n"
-    "from workbench.export import run as export\n"
-    "from workbench.infer import load\n"
+    "from workbench.deploy.export import run as export\n"
+    "from workbench.model.predictor import load\n"
     "from workbench.io import read_rgb\n"
     "from workbench.paths import DEFAULT_MODEL, OUTPUTS, SAMPLES\n"
     "from workbench.viz.colorize import colorize_depth",
@@ -166,12 +166,12 @@ NB["06_export_inference"] = [
 NB["07_biview_pose"] = [
     "# 07 · Bi-view self-supervision and relative pose\nTiny runs of the two prototypes on the "
     "sample scenes; the README has the full-size numbers.",
-    "from workbench.biview import train as train_biview\n"
+    "from workbench.training.biview import train as train_biview\n"
     "from workbench.configs import BiviewConfig, PoseConfig\n"
     "from workbench.data.layouts import index_dataset\n"
     "from workbench.data.splits import write_split\n"
     "from workbench.paths import OUTPUTS, SAMPLES\n"
-    "from workbench.posenet import train as train_pose\n"
+    "from workbench.training.pose import train as train_pose\n"
     "from workbench.viz.plots import history_figure",
     'out = OUTPUTS / "notebooks" / "07_biview_pose"\n'
     'info = write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", '

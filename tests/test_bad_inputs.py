@@ -12,7 +12,7 @@ from workbench.cli import main
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    from workbench.train import train
+    from workbench.training.supervised import train
 
     tmp = tmp_path_factory.mktemp("corpus")
     lists = write_sample_lists(tmp / "lists")

@@ -14,7 +14,7 @@ import os
 import sys
 
 from workbench import configs
-from workbench.config import add_arguments, from_namespace
+from workbench.configs import add_arguments, from_namespace
 
 # verb -> (config class name, "module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -24,13 +24,29 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "split": ("SplitConfig", "workbench.data.splits:run", "scene-level train/val CSVs"),
     "eda": ("EdaConfig", "workbench.eda.report:run", "depth/orientation/motion EDA report"),
     "pointcloud": ("PointCloudConfig", "workbench.viz.plots3d:run", "fused scene point cloud"),
-    "match": ("MatchConfig", "workbench.match:run", "two-view dense correspondence"),
-    "train": ("TrainConfig", "workbench.train:run", "train the depth model"),
-    "train-biview": ("BiviewConfig", "workbench.biview:run", "self-supervised two-view depth"),
-    "train-pose": ("PoseConfig", "workbench.posenet:run", "relative-pose network vs a baseline"),
-    "eval": ("EvalConfig", "workbench.evaluate:run", "depth metrics of a model on a split CSV"),
-    "export": ("ExportConfig", "workbench.export:run", "SavedModel, .pb and .tflite exports"),
-    "infer": ("InferConfig", "workbench.infer:run", "depth for your own panoramas"),
+    "match": ("MatchConfig", "workbench.eda.match:run", "two-view dense correspondence"),
+    "train": ("TrainConfig", "workbench.training.supervised:run", "train the depth model"),
+    "train-biview": (
+        "BiviewConfig",
+        "workbench.training.biview:run",
+        "self-supervised two-view depth",
+    ),
+    "train-pose": (
+        "PoseConfig",
+        "workbench.training.pose:run",
+        "relative-pose network vs a baseline",
+    ),
+    "eval": (
+        "EvalConfig",
+        "workbench.training.evaluate:run",
+        "depth metrics of a model on a split CSV",
+    ),
+    "export": (
+        "ExportConfig",
+        "workbench.deploy.export:run",
+        "SavedModel, .pb and .tflite exports",
+    ),
+    "infer": ("InferConfig", "workbench.deploy.infer:run", "depth for your own panoramas"),
 }
 
 

@@ -15,12 +15,25 @@ Steps (everything lands under ``outputs/demo/``):
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from workbench.configs import DemoConfig
+from workbench.cli import main as cli
+from workbench.configs import DemoConfig, TrainConfig
+from workbench.data.layouts import load_view
+from workbench.data.splits import write_split
+from workbench.data.validate import validate_dataset, write_report
+from workbench.geometry.analytic import box_room
+from workbench.geometry.normals import normals_valid, range_to_normals
+from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsample, write_ply
+from workbench.io import write_image, write_text_atomic
+from workbench.paths import DEFAULT_MODEL, SAMPLES
+from workbench.training.supervised import train
+from workbench.viz.colorize import colorize_depth, colorize_normals
 
 __all__ = ["run"]
 
@@ -30,11 +43,6 @@ def _step(title: str):
 
 
 def run_geometry(out: Path, height: int) -> dict:
-    from workbench.geometry.analytic import box_room
-    from workbench.geometry.normals import normals_valid, range_to_normals
-    from workbench.geometry.pointcloud import rgbd_to_pointcloud, voxel_downsample, write_ply
-    from workbench.io import write_image
-    from workbench.viz.colorize import colorize_depth, colorize_normals
 
     _step("analytic box room: range, normals, point cloud")
     rng, n_true = box_room(height, lo=(-2.5, -1.5, -3.5), hi=(3.0, 1.3, 2.5), centre=(0, 0, 0))
@@ -60,15 +68,6 @@ def run_geometry(out: Path, height: int) -> dict:
 
 
 def run_data(out: Path, root: Path) -> dict:
-    from collections import Counter
-
-    from workbench.data.layouts import load_view
-    from workbench.data.splits import write_split
-    from workbench.data.validate import validate_dataset, write_report
-    from workbench.geometry.normals import range_to_normals
-    from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsample, write_ply
-    from workbench.io import write_image
-    from workbench.viz.colorize import colorize_depth, colorize_normals
 
     _step(f"validate {root}")
     records, problems = validate_dataset(root, progress=False)
@@ -95,7 +94,6 @@ def run_data(out: Path, root: Path) -> dict:
 
 
 def run_eda_match(out: Path, root: Path) -> dict:
-    from workbench.cli import main as cli
 
     _step("EDA report and a two-view match")
     cli(["eda", str(root), "--out", str(out / "eda")])
@@ -104,11 +102,8 @@ def run_eda_match(out: Path, root: Path) -> dict:
 
 
 def run_train(out: Path) -> dict:
-    from workbench.configs import TrainConfig
-    from workbench.train import train
 
     _step("tiny training run (the recipe's machinery, a few steps)")
-    import shutil
 
     shutil.rmtree(out / "train", ignore_errors=True)
     s = train(
@@ -139,8 +134,6 @@ def run_train(out: Path) -> dict:
 
 
 def run_export_infer(out: Path, root: Path) -> dict:
-    from workbench.cli import main as cli
-    from workbench.paths import DEFAULT_MODEL, SAMPLES
 
     model = DEFAULT_MODEL if (DEFAULT_MODEL / "model.keras").exists() else out / "train"
     _step(f"export {model} and infer on the sample images")
@@ -194,7 +187,6 @@ def run(config: DemoConfig) -> int:
     else:
         print(f"demo: {root} not found, skipping the dataset part")
     summary["geometry"] = run_geometry(out, config.height)
-    from workbench.io import write_text_atomic
 
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(f"demo: wrote {out}/ in {time.perf_counter() - t0:.1f} s")

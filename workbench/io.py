@@ -8,6 +8,8 @@ the destination, so a reader (or a crash) only ever sees the complete old or the
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # must precede the first cv2 import
 
+import cv2
 import numpy as np  # noqa: E402
 
 from workbench.errors import WorkbenchError  # noqa: E402
@@ -27,6 +30,7 @@ __all__ = [
     "read_image",
     "read_rgb",
     "save_npy",
+    "write_csv_atomic",
 ]
 
 
@@ -87,9 +91,17 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_csv_atomic(path: str | os.PathLike, fields, rows) -> Path:
+    """Write ``rows`` (dicts) under the header ``fields`` as CSV, atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text_atomic(path, buf.getvalue())
+
+
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Save ``array`` as ``.npy`` atomically (never pickled)."""
-    import io
 
     buf = io.BytesIO()
     np.save(buf, np.asarray(array), allow_pickle=False)
@@ -104,7 +116,6 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
         image: ``(H, W, 3) uint8`` RGB, ``(H, W) uint8/uint16`` grey, or ``(H, W) float32`` (EXR).
         quality: JPEG quality.
     """
-    import cv2
 
     path = Path(path)
     image = np.asarray(image)
@@ -124,7 +135,6 @@ def read_image(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
 
     Returns ``(H, W)`` or ``(H, W, C)`` as stored (colour channels in BGR order, OpenCV's).
     """
-    import cv2
 
     path = Path(path)
     if not path.is_file():
@@ -147,7 +157,6 @@ def _jpeg_complete(data: np.ndarray) -> bool:
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read a colour image as ``(H, W, 3) uint8`` RGB (grey is expanded, alpha dropped)."""
-    import cv2
 
     img = read_image(path, cv2.IMREAD_UNCHANGED)
     if img.dtype != np.uint8:

@@ -66,7 +66,7 @@ def test_context_branch_reaches_every_pixel():
 def test_latitude_model_rebuilds_at_another_height():
     """``export --height`` rebuilds the model from its config at a new size; the latitude
     channels must follow the new input (they were once fixed to the training height)."""
-    from workbench.export import resize_model
+    from workbench.model.saving import resize_model
     from workbench.model.unet import LatitudeChannels
 
     m = build_unet(32, width=4, depth=2, coords=True, context=True)

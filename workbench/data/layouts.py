@@ -26,6 +26,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from workbench.errors import WorkbenchError
@@ -117,8 +118,6 @@ def read_depth(
             raise WorkbenchError(f"depth .npy must be numeric, got {d.dtype}", path)
         r = d.astype(np.float32)
     elif ext == ".exr":
-        import cv2
-
         d = read_image(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if d.ndim == 3:
             d = d[..., 0]
@@ -148,7 +147,6 @@ def read_depth(
 
 
 def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    import cv2
 
     m = read_image(path, cv2.IMREAD_GRAYSCALE)
     if m.shape != shape:

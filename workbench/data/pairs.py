@@ -14,15 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench.data.layouts import load_view
+from workbench.geometry.correspondence import correspond, overlap
+from workbench.geometry.equirect import resize_range
+from workbench.io import atomic_path
+
 __all__ = ["pair_candidates", "select_pairs"]
 
 
 def pair_candidates(records, root, height: int = 64, cache=None) -> pd.DataFrame:
     """Rows ``scene_id, view_a, view_b, idx_a, idx_b, baseline_m, overlap`` for every ordered
     pair of views in the same scene (indices into ``records``)."""
-    from workbench.data.layouts import load_view
-    from workbench.geometry.correspondence import correspond, overlap
-    from workbench.geometry.equirect import resize_range
 
     key = hashlib.sha256(
         (
@@ -65,8 +67,6 @@ def pair_candidates(records, root, height: int = 64, cache=None) -> pd.DataFrame
         rows, columns=["scene_id", "view_a", "view_b", "idx_a", "idx_b", "baseline_m", "overlap"]
     )
     if cache:
-        from workbench.io import atomic_path
-
         with atomic_path(cache, suffix=".parquet") as tmp:
             df.assign(key=key).to_parquet(tmp, index=False)
     return df

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from workbench.data.layouts import ViewRecord, load_view
 from workbench.geometry.equirect import resize_range, resize_rgb, yaw_matrix
@@ -54,8 +55,9 @@ class Augment:
 
     @property
     def active(self) -> bool:
-        return any((self.yaw_roll, self.flip, self.brightness, self.contrast, self.saturation,
-                    self.gamma))  # fmt: skip
+        return any(
+            (self.yaw_roll, self.flip, self.brightness, self.contrast, self.saturation, self.gamma)
+        )
 
 
 def load_sample(rec: ViewRecord, root, height: int, range_height: int = 0) -> dict:
@@ -110,8 +112,12 @@ def augment_sample(sample: dict, aug: Augment, seed: int) -> dict:
     if aug.gamma:
         rgb = np.clip(rgb, 0, 1) ** rng.uniform(1 - aug.gamma, 1 + aug.gamma)
     rgb = np.clip(rgb, 0, 1).astype(np.float32)
-    return {"rgb": np.ascontiguousarray(rgb), "range": np.ascontiguousarray(r, np.float32),
-            "pose": T, "flipped": flipped}  # fmt: skip
+    return {
+        "rgb": np.ascontiguousarray(rgb),
+        "range": np.ascontiguousarray(r, np.float32),
+        "pose": T,
+        "flipped": flipped,
+    }
 
 
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
@@ -119,6 +125,44 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     if not shuffle:
         return np.arange(n)
     return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
+
+
+class _SampleSource:
+    """Stream sample ``counter`` → ``(rgb, range, pose float32, flipped)``, decoded (and cached
+    un-augmented with ``cache``) then augmented with ``sample_seed(seed, counter)``."""
+
+    def __init__(
+        self, records, root: Path, height: int, aug: Augment, shuffle: bool, seed: int, cache: bool
+    ):
+        self.records, self.root, self.height, self.aug = records, root, height, aug
+        self.shuffle, self.seed, self.cache = shuffle, seed, cache
+        self.store: dict[int, tuple] = {}
+        self.orders: dict[int, np.ndarray] = {}
+
+    def index(self, counter: int) -> int:
+        n = len(self.records)
+        epoch = counter // n
+        if epoch not in self.orders:
+            if len(self.orders) > 4:
+                self.orders.clear()
+            self.orders[epoch] = epoch_order(n, self.seed, epoch, self.shuffle)
+        return int(self.orders[epoch][counter % n])
+
+    def __call__(self, counter):
+        i = self.index(int(counter))
+        if i in self.store:
+            rgb, r, pose = self.store[i]
+        else:
+            s = load_sample(self.records[i], self.root, self.height)
+            rgb, r, pose = s["rgb"], s["range"], s["pose"]
+            if self.cache:
+                self.store[i] = (rgb, r, pose)
+        flipped = False
+        if self.aug.active:
+            s = {"rgb": rgb, "range": r, "pose": pose, "flipped": False}
+            s = augment_sample(s, self.aug, sample_seed(self.seed, int(counter)))
+            rgb, r, pose, flipped = s["rgb"], s["range"], s["pose"], s["flipped"]
+        return rgb, r, pose.astype(np.float32), np.bool_(flipped)
 
 
 def make_dataset(
@@ -153,7 +197,6 @@ def make_dataset(
         deterministic: keep element order with parallel decoding.
         start: index of the first sample of the stream.
     """
-    import tensorflow as tf
 
     if not records:
         raise ValueError("make_dataset needs at least one record")
@@ -161,40 +204,12 @@ def make_dataset(
         raise ValueError(f"height must be >= 2, got {height}")
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
-    root = Path(root)
-    aug = augment or Augment()
+    source = _SampleSource(records, Path(root), height, augment or Augment(), shuffle, seed, cache)
     w = 2 * height
-    n = len(records)
-    store: dict[int, tuple] = {}
-    orders: dict[int, np.ndarray] = {}
-
-    def _index(counter: int) -> int:
-        epoch = counter // n
-        if epoch not in orders:
-            if len(orders) > 4:
-                orders.clear()
-            orders[epoch] = epoch_order(n, seed, epoch, shuffle)
-        return int(orders[epoch][counter % n])
-
-    def _load(counter):
-        i = _index(int(counter))
-        if i in store:
-            rgb, r, pose = store[i]
-        else:
-            s = load_sample(records[i], root, height)
-            rgb, r, pose = s["rgb"], s["range"], s["pose"]
-            if cache:
-                store[i] = (rgb, r, pose)
-        flipped = False
-        if aug.active:
-            s = {"rgb": rgb, "range": r, "pose": pose, "flipped": False}
-            s = augment_sample(s, aug, sample_seed(seed, int(counter)))
-            rgb, r, pose, flipped = s["rgb"], s["range"], s["pose"], s["flipped"]
-        return rgb, r, pose.astype(np.float32), np.bool_(flipped)
 
     def tf_load(counter):
         rgb, r, pose, flipped = tf.numpy_function(
-            _load, [counter], [tf.float32, tf.float32, tf.float32, tf.bool]
+            source, [counter], [tf.float32, tf.float32, tf.float32, tf.bool]
         )
         rgb.set_shape((height, w, 3))
         r.set_shape((height, w))
@@ -205,6 +220,7 @@ def make_dataset(
         r = tf.where(mask > 0, r, 0.0)
         return {"rgb": rgb, "range": r, "mask": mask, "pose": pose, "flipped": flipped}
 
+    n = len(records)
     stop = np.iinfo(np.int64).max if repeat else max(start, n)
     ds = tf.data.Dataset.range(start, stop)
     ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)

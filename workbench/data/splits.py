@@ -15,7 +15,8 @@ import json
 import os
 from pathlib import Path
 
-from workbench.data.layouts import ViewRecord
+from workbench.data.layouts import ViewRecord, index_dataset
+from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import write_text_atomic
 
@@ -143,15 +144,12 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
 
 def run(config) -> int:
     """CLI entry: ``workbench split``."""
-    from workbench.data.layouts import index_dataset
 
     records = index_dataset(config.root, config.layout or None, config.depth_scale)
     if not records:
         raise WorkbenchError("no views found", config.root)
     exclude = None
     if config.exclude:
-        from workbench.data.validate import read_report_exclusions
-
         exclude = read_report_exclusions(config.exclude)
     info = write_split(records, config.out, config.root, config.val_fraction, exclude)
     print(

@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import os
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import open3d as o3d
+from tqdm import tqdm
 
+from workbench.configs import parse_size
+from workbench.data.convert import convert_seed
 from workbench.geometry.equirect import ray_planes, resize_rgb
 from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
 from workbench.io import write_image, write_text_atomic
@@ -220,26 +227,29 @@ def _material(rng: np.random.Generator, preset: Preset, kind: str) -> dict:
     }
 
 
-def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset) -> SceneSpec:
-    """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
-    rng = np.random.default_rng(seed)
-    scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
-    shape = str(rng.choice(list(preset.shapes)))
-    rects, outline = _polygon(shape, rng, preset.room_size_m)
-    H = float(rng.uniform(*preset.room_height_m))
-    meshes, mats = [], []
+class _Builder:
+    """Meshes and materials of a scene being generated; ``add`` draws the material from ``rng``
+    (so the order of calls fixes the random stream)."""
 
-    def add(name, vt, kind="object"):
-        meshes.append((name, vt[0].astype(np.float32), vt[1].astype(np.uint32)))
-        mats.append(_material(rng, preset, kind))
+    def __init__(self, rng: np.random.Generator, preset: Preset):
+        self.rng, self.preset = rng, preset
+        self.meshes: list = []
+        self.mats: list = []
 
-    # walls with openings
+    def add(self, name: str, vt, kind: str = "object") -> None:
+        self.meshes.append((name, vt[0].astype(np.float32), vt[1].astype(np.uint32)))
+        self.mats.append(_material(self.rng, self.preset, kind))
+
+
+def _add_shell(b: _Builder, rects, outline, H: float) -> list:
+    """Walls with door/window openings, floor and ceiling; returns the walls' end points."""
+    rng, preset = b.rng, b.preset
     n_open = int(rng.integers(preset.openings[0], preset.openings[1] + 1))
     walls = list(zip(outline, outline[1:] + outline[:1], strict=True))
-    lengths = [math.dist(a, b) for a, b in walls]
+    lengths = [math.dist(p, q) for p, q in walls]
     open_on = rng.choice(len(walls), size=min(n_open, len(walls)), replace=False)
     wall_parts = []
-    for i, (a, b) in enumerate(walls):
+    for i, (p, q) in enumerate(walls):
         ops = []
         if i in open_on and lengths[i] > 1.6:
             door = rng.random() < 0.5
@@ -249,43 +259,91 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
             u0 = 0.0 if door else rng.uniform(0.7, 1.0)
             u1 = min(rng.uniform(2.0, 2.3), H - 0.15)
             ops.append((s0, s0 + w, u0, u1))
-        wall_parts.append(_wall(a, b, -H, ops))
-    add("walls", _merge(wall_parts), "wall")
-    floor = _merge(
-        [_quad((x0, 0, z0), (x1, 0, z0), (x1, 0, z1), (x0, 0, z1)) for x0, z0, x1, z1 in rects]
-    )
-    add("floor", floor, "floor")
-    ceil = _merge(
-        [_quad((x0, -H, z0), (x0, -H, z1), (x1, -H, z1), (x1, -H, z0)) for x0, z0, x1, z1 in rects]
-    )
-    add("ceiling", ceil, "ceiling")
-    # the outer space seen through the openings: far walls 12-40 m away, and a few far blocks
+        wall_parts.append(_wall(p, q, -H, ops))
+    b.add("walls", _merge(wall_parts), "wall")
+    floor = [_quad((x0, 0, z0), (x1, 0, z0), (x1, 0, z1), (x0, 0, z1)) for x0, z0, x1, z1 in rects]
+    b.add("floor", _merge(floor), "floor")
+    ceil = [
+        _quad((x0, -H, z0), (x0, -H, z1), (x1, -H, z1), (x1, -H, z0)) for x0, z0, x1, z1 in rects
+    ]
+    b.add("ceiling", _merge(ceil), "ceiling")
+    return walls
+
+
+def _add_outside(b: _Builder) -> None:
+    """The outer space seen through the openings: far walls 12-40 m away, a few far blocks."""
+    rng = b.rng
     R = float(rng.uniform(12, 40))
-    add("outside", _box(0, 0, 2 * R, 2 * R, 3.0, -rng.uniform(8, 20)), "wall")
+    b.add("outside", _box(0, 0, 2 * R, 2 * R, 3.0, -rng.uniform(8, 20)), "wall")
     for k in range(3):
         ang = rng.uniform(0, 2 * math.pi)
         dist = rng.uniform(10, R - 2)
-        add(
+        w, d, y1 = rng.uniform(1, 6), rng.uniform(1, 6), -rng.uniform(2, 8)
+        b.add(
             f"far_{k}",
-            _box(
-                dist * math.cos(ang),
-                dist * math.sin(ang),
-                rng.uniform(1, 6),
-                rng.uniform(1, 6),
-                3.0,
-                -rng.uniform(2, 8),
-                rng.uniform(0, 3),
-            ),
+            _box(dist * math.cos(ang), dist * math.sin(ang), w, d, 3.0, y1, rng.uniform(0, 3)),
         )
 
-    # furniture
-    footprints = []  # (x, z, radius) keep-out circles for cameras
-    x_lo = min(r[0] for r in rects)
-    x_hi = max(r[2] for r in rects)
-    z_lo = min(r[1] for r in rects)
-    z_hi = max(r[3] for r in rects)
+
+def _wall_panel(b: _Builder, k: int, walls, H: float) -> None:
+    """A wall-mounted panel (picture, cabinet, screen) on a random wall."""
+    rng = b.rng
+    (ax, az), (bx2, bz2) = walls[int(rng.integers(len(walls)))]
+    L = math.dist((ax, az), (bx2, bz2))
+    pw = rng.uniform(0.3, min(1.8, L - 0.4))
+    s = rng.uniform(pw / 2 + 0.1, L - pw / 2 - 0.1)
+    e = ((bx2 - ax) / L, (bz2 - az) / L)
+    nrm = (-e[1], e[0])  # inward for a counter-clockwise outline in (x, z)
+    depth = rng.uniform(0.02, 0.35)
+    cx = ax + s * e[0] + nrm[0] * (depth / 2 + 0.005)
+    cz = az + s * e[1] + nrm[1] * (depth / 2 + 0.005)
+    y0 = -rng.uniform(0.8, max(0.9, H - 1.0))
+    wyaw = math.atan2(e[1], e[0])
+    b.add(f"wall_{k}", _box(cx, cz, pw, depth, y0, y0 - rng.uniform(0.2, 0.9), -wyaw))
+
+
+def _table(x, z, w, d, h, t, leg, yaw):
+    c, s = math.cos(yaw), math.sin(yaw)
+    parts = [_box(x, z, w, d, -h + t, -h, yaw)]
+    for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        lx, lz = sx * (w / 2 - leg), sz * (d / 2 - leg)
+        parts.append(_box(x + c * lx + s * lz, z - s * lx + c * lz, leg, leg, 0.0, -h + t, yaw))
+    return _merge(parts)
+
+
+def _add_object(b: _Builder, k: int, kind: str, place, H: float, floor_boxes, footprints):
+    """One piece of furniture of ``kind`` at ``place = (x, z, w, d, radius, yaw)``."""
+    rng = b.rng
+    x, z, w, d, rad, yaw = place
+    if kind == "box" or (kind == "stack" and not floor_boxes):
+        h = rng.uniform(0.3, min(2.2, H - 0.2))
+        b.add(f"box_{k}", _box(x, z, w, d, 0.0, -h, yaw))
+        floor_boxes.append((x, z, w, d, h, yaw))
+        footprints.append((x, z, rad))
+    elif kind == "stack":
+        bx, bz, bw, bd, bh, byaw = floor_boxes[int(rng.integers(len(floor_boxes)))]
+        h2 = rng.uniform(0.15, 0.6)
+        if bh + h2 < H - 0.1:
+            sw, sd = bw * rng.uniform(0.3, 0.8), bd * rng.uniform(0.3, 0.8)
+            b.add(f"stack_{k}", _box(bx, bz, sw, sd, -bh, -bh - h2, byaw + rng.uniform(-0.5, 0.5)))
+    elif kind == "cylinder":
+        r = rng.uniform(0.08, 0.45)
+        b.add(f"cyl_{k}", _cylinder(x, z, r, 0.0, -rng.uniform(0.3, min(2.5, H - 0.1))))
+        footprints.append((x, z, r))
+    elif kind == "table":
+        h, t, leg = rng.uniform(0.45, 1.1), rng.uniform(0.025, 0.06), rng.uniform(0.03, 0.07)
+        b.add(f"table_{k}", _table(x, z, w, d, h, t, leg, yaw))
+        footprints.append((x, z, rad))
+
+
+def _add_furniture(b: _Builder, rects, walls, H: float, bounds) -> list:
+    """Boxes, stacks, cylinders, tables and wall panels; returns camera keep-out circles
+    ``(x, z, radius)``."""
+    rng, preset = b.rng, b.preset
+    x_lo, x_hi, z_lo, z_hi = bounds
+    footprints: list = []
+    floor_boxes: list = []
     n_obj = int(rng.integers(preset.n_objects[0], preset.n_objects[1] + 1))
-    boxes_on_floor = []
     for k in range(n_obj):
         kind = str(rng.choice(["box", "box", "cylinder", "table", "stack", "wall"]))
         for _ in range(30):
@@ -297,121 +355,103 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
         else:
             continue
         yaw = float(rng.uniform(0, math.pi)) if rng.random() < 0.6 else 0.0
-        if kind == "box" or (kind == "stack" and not boxes_on_floor):
-            h = rng.uniform(0.3, min(2.2, H - 0.2))
-            add(f"box_{k}", _box(x, z, w, d, 0.0, -h, yaw))
-            boxes_on_floor.append((x, z, w, d, h, yaw))
-            footprints.append((x, z, rad))
-        elif kind == "stack":
-            bx, bz, bw, bd, bh, byaw = boxes_on_floor[int(rng.integers(len(boxes_on_floor)))]
-            h2 = rng.uniform(0.15, 0.6)
-            if bh + h2 < H - 0.1:
-                add(
-                    f"stack_{k}",
-                    _box(
-                        bx,
-                        bz,
-                        bw * rng.uniform(0.3, 0.8),
-                        bd * rng.uniform(0.3, 0.8),
-                        -bh,
-                        -bh - h2,
-                        byaw + rng.uniform(-0.5, 0.5),
-                    ),
-                )
-        elif kind == "cylinder":
-            r = rng.uniform(0.08, 0.45)
-            add(f"cyl_{k}", _cylinder(x, z, r, 0.0, -rng.uniform(0.3, min(2.5, H - 0.1))))
-            footprints.append((x, z, r))
-        elif kind == "table":
-            h = rng.uniform(0.45, 1.1)
-            t = rng.uniform(0.025, 0.06)
-            leg = rng.uniform(0.03, 0.07)
-            c, s = math.cos(yaw), math.sin(yaw)
-            parts = [_box(x, z, w, d, -h + t, -h, yaw)]
-            for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-                lx, lz = sx * (w / 2 - leg), sz * (d / 2 - leg)
-                parts.append(
-                    _box(x + c * lx + s * lz, z - s * lx + c * lz, leg, leg, 0.0, -h + t, yaw)
-                )
-            add(f"table_{k}", _merge(parts))
-            footprints.append((x, z, rad))
-        else:  # wall-mounted panel: picture, cabinet, screen
-            (ax, az), (bx2, bz2) = walls[int(rng.integers(len(walls)))]
-            L = math.dist((ax, az), (bx2, bz2))
-            pw = rng.uniform(0.3, min(1.8, L - 0.4))
-            s = rng.uniform(pw / 2 + 0.1, L - pw / 2 - 0.1)
-            e = ((bx2 - ax) / L, (bz2 - az) / L)
-            nrm = (-e[1], e[0])  # inward for a counter-clockwise outline in (x, z)
-            depth = rng.uniform(0.02, 0.35)
-            cx = ax + s * e[0] + nrm[0] * (depth / 2 + 0.005)
-            cz = az + s * e[1] + nrm[1] * (depth / 2 + 0.005)
-            y0 = -rng.uniform(0.8, max(0.9, H - 1.0))
-            wyaw = math.atan2(e[1], e[0])
-            add(f"wall_{k}", _box(cx, cz, pw, depth, y0, y0 - rng.uniform(0.2, 0.9), -wyaw))
+        if kind == "wall":
+            _wall_panel(b, k, walls, H)
+        else:
+            _add_object(b, k, kind, (x, z, w, d, rad, yaw), H, floor_boxes, footprints)
+    return footprints
 
-    # lights near the ceiling
-    n_l = int(rng.integers(preset.n_lights[0], preset.n_lights[1] + 1))
+
+def _add_lights(rng: np.random.Generator, preset: Preset, rects, H: float, bounds) -> list:
+    """Point lights near the ceiling: ``(x, y, z, intensity)``."""
+    x_lo, x_hi, z_lo, z_hi = bounds
     lights = []
-    for _ in range(n_l):
+    for _ in range(int(rng.integers(preset.n_lights[0], preset.n_lights[1] + 1))):
         for _ in range(50):
             lx, lz = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
             if _inside(rects, lx, lz, 0.3):
                 break
         lights.append((lx, -H + rng.uniform(0.1, 0.4), lz, rng.uniform(0.5, 2.0)))
+    return lights
 
-    # cameras: inside, away from walls and furniture, baselines 0.5-4 m along a path
+
+def _camera_xz(rng, rects, bounds, footprints, centres) -> tuple[float, float]:
+    """A camera position inside the room, away from walls and furniture, 0.5-4 m from the
+    previous cameras. A camera is never outside the room or inside furniture: when no draw
+    meets every rule (small crowded rooms), the inside draw farthest from furniture is used."""
+    x_lo, x_hi, z_lo, z_hi = bounds
+    best, best_clear = None, -math.inf
+    for attempt in range(500):
+        x, z = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
+        if not _inside(rects, x, z, 0.4):
+            continue
+        clear = min(
+            (math.hypot(x - fx, z - fz) - fr for fx, fz, fr in footprints), default=math.inf
+        )
+        if clear > best_clear:
+            best, best_clear = (x, z), clear
+        if clear < 0.3:
+            continue
+        if centres and attempt < 400:
+            b = min(math.hypot(x - cx, z - cz) for cx, _, cz in centres)
+            if not 0.5 <= b <= 4.0:
+                continue
+        return x, z
+    if best is None:
+        raise RuntimeError("no camera position inside the room (generator bug)")
+    return best
+
+
+def _cameras(rng, preset: Preset, n_views: int, rects, bounds, footprints, H: float):
+    """``n_views`` poses ``T_world_from_cam`` and their centres."""
     poses, centres = [], []
     tilt = math.radians(preset.max_tilt_deg)
     for _ in range(n_views):
-        # a camera is never outside the room or inside furniture: when no draw meets every rule
-        # (small crowded rooms), the inside draw farthest from any furniture is used instead
-        best, best_clear = None, -math.inf
-        for attempt in range(500):
-            x, z = rng.uniform(x_lo, x_hi), rng.uniform(z_lo, z_hi)
-            if not _inside(rects, x, z, 0.4):
-                continue
-            clear = min(
-                (math.hypot(x - fx, z - fz) - fr for fx, fz, fr in footprints), default=math.inf
-            )
-            if clear > best_clear:
-                best, best_clear = (x, z), clear
-            if clear < 0.3:
-                continue
-            if centres and attempt < 400:
-                b = min(math.hypot(x - cx, z - cz) for cx, _, cz in centres)
-                if not 0.5 <= b <= 4.0:
-                    continue
-            break
-        else:
-            if best is None:
-                raise RuntimeError("no camera position inside the room (generator bug)")
-            x, z = best
+        x, z = _camera_xz(rng, rects, bounds, footprints, centres)
         h = min(rng.uniform(*preset.camera_height_m), H - 0.3)
         centre = (x, -h, z)
         yaw = rng.uniform(-math.pi, math.pi)
-        T = pose_from_yaw_pitch_roll(
-            yaw, rng.uniform(-tilt, tilt), rng.uniform(-tilt, tilt), centre
+        poses.append(
+            pose_from_yaw_pitch_roll(
+                yaw, rng.uniform(-tilt, tilt), rng.uniform(-tilt, tilt), centre
+            )
         )
-        poses.append(T)
         centres.append(centre)
+    return poses, centres
 
+
+def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset) -> SceneSpec:
+    """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
+    rng = np.random.default_rng(seed)
+    scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    shape = str(rng.choice(list(preset.shapes)))
+    rects, outline = _polygon(shape, rng, preset.room_size_m)
+    H = float(rng.uniform(*preset.room_height_m))
+    b = _Builder(rng, preset)
+    walls = _add_shell(b, rects, outline, H)
+    _add_outside(b)
+    bounds = (
+        min(r[0] for r in rects),
+        max(r[2] for r in rects),
+        min(r[1] for r in rects),
+        max(r[3] for r in rects),
+    )
+    footprints = _add_furniture(b, rects, walls, H, bounds)
+    lights = _add_lights(rng, preset, rects, H, bounds)
+    poses, centres = _cameras(rng, preset, n_views, rects, bounds, footprints, H)
     mat_arrays = {
-        "pattern": np.array([m["pattern"] for m in mats], np.int32),
-        "scale": np.array([m["scale"] for m in mats], np.float32),
-        "a": np.array([m["a"] for m in mats], np.float32),
-        "b": np.array([m["b"] for m in mats], np.float32),
-        "angle": np.array([m["angle"] for m in mats], np.float32),
-        "offset": np.array([m["offset"] for m in mats], np.float32),
+        key: np.array([m[key] for m in b.mats], np.int32 if key == "pattern" else np.float32)
+        for key in ("pattern", "scale", "a", "b", "angle", "offset")
     }
     params = {
         "shape": shape,
         "room_height_m": round(H, 4),
-        "n_objects": len(meshes) - 4 - 3,
-        "n_lights": n_l,
+        "n_objects": len(b.meshes) - 4 - 3,
+        "n_lights": len(lights),
         "camera_heights_m": [round(-c[1], 4) for c in centres],
         "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
     }
-    return SceneSpec(scene_id, meshes, mat_arrays, np.array(lights), poses, params)
+    return SceneSpec(scene_id, b.meshes, mat_arrays, np.array(lights), poses, params)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -457,7 +497,6 @@ def _texture(uv: np.ndarray, mat: dict, gid: np.ndarray, seed: int) -> np.ndarra
 
 
 def _build_raycaster(spec: SceneSpec):
-    import open3d as o3d
 
     scene = o3d.t.geometry.RaycastingScene()
     for _, v, t in spec.meshes:
@@ -473,8 +512,6 @@ def render_view(
     Returns:
         ``rgb (H, 2H, 3) uint8`` (before JPEG) and ``range (H, 2H) float32`` metres (0 on a miss).
     """
-    import cv2
-    import open3d as o3d
 
     h, w = height, 2 * height
     R, c = T[:3, :3].astype(np.float32), T[:3, 3].astype(np.float32)
@@ -626,7 +663,6 @@ def generate(
     Returns:
         The scene ids, in order.
     """
-    from tqdm import tqdm
 
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
@@ -642,8 +678,6 @@ def generate(
     if workers == 1:
         ids = [_scene_job(j) for j in tqdm(jobs, desc="synth", unit="scene", disable=not progress)]
     else:
-        import multiprocessing as mp
-
         with mp.get_context("spawn").Pool(workers) as pool:
             it = pool.imap(_scene_job, jobs)
             ids = list(tqdm(it, total=scenes, desc="synth", unit="scene", disable=not progress))
@@ -655,19 +689,22 @@ def generate(
 
 def run(config) -> int:
     """CLI entry: ``workbench synth`` (other layouts are rendered in the seed layout first)."""
-    import tempfile
-
-    from workbench.configs import parse_size
 
     _, h = parse_size(config.size)
     _, low_h = parse_size(config.low_size)
     with tempfile.TemporaryDirectory() as tmp:
         target = config.out if config.layout == "seed" else tmp
-        generate(target, config.scenes, config.views, config.seed, h, low_h, config.preset,
-                 workers=config.workers)  # fmt: skip
+        generate(
+            target,
+            config.scenes,
+            config.views,
+            config.seed,
+            h,
+            low_h,
+            config.preset,
+            workers=config.workers,
+        )
         if config.layout != "seed":
-            from workbench.data.convert import convert_seed
-
             convert_seed(tmp, config.out, config.layout, seed=config.seed)
     print(f"synth: wrote {config.scenes} scenes x {config.views} views to {config.out}")
     return 0

@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
 from workbench.data.layouts import (
     DEPTH_EXTS,
@@ -53,8 +55,6 @@ def _raw_nan_count(path: Path) -> int:
     if ext == ".npy":
         d = np.load(path, allow_pickle=False)
     elif ext == ".exr":
-        import cv2
-
         d = read_image(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     else:
         return 0
@@ -177,7 +177,6 @@ def validate_dataset(
     Raises:
         WorkbenchError: only when the root is unusable (missing, unknown layout).
     """
-    from tqdm import tqdm
 
     root = Path(root)
     layout = layout or detect_layout(root)

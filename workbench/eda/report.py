@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from workbench.data.layouts import index_dataset
+from workbench.eda import stats
+from workbench.eda.views import view_table
+from workbench.errors import WorkbenchError
+from workbench.io import atomic_path, write_text_atomic
+from workbench.viz import plots
+from workbench.viz.plots import html_report
+
 __all__ = ["compute", "write_report", "run"]
 
 
@@ -17,10 +25,6 @@ def compute(
     tilt_limit_deg: float = 5.0,
 ) -> dict:
     """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`)."""
-    from workbench.data.layouts import index_dataset
-    from workbench.eda import stats
-    from workbench.eda.views import view_table
-    from workbench.errors import WorkbenchError
 
     records = index_dataset(root, layout or None)
     if not records:
@@ -38,7 +42,6 @@ def compute(
 
 
 def figures(tables: dict) -> dict:
-    from workbench.viz import plots
 
     return {
         "Range distribution": plots.depth_histogram_figure(tables["depth_hist"]),
@@ -51,8 +54,6 @@ def figures(tables: dict) -> dict:
 
 
 def write_report(tables: dict, out: Path, title: str) -> dict:
-    from workbench.io import atomic_path, write_text_atomic
-    from workbench.viz.plots import html_report
 
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():

@@ -22,9 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from workbench.data.layouts import ViewRecord, load_view
 from workbench.geometry.equirect import lonlat_grid, unit_rays
+from workbench.geometry.pose import camera_centre, yaw_pitch_roll
+from workbench.io import atomic_path
 
 __all__ = ["BANDS", "BIN_EDGES", "view_stats", "view_key", "view_table", "read_cache"]
 
@@ -55,7 +58,6 @@ def view_stats(rgb_shape, range_m: np.ndarray, T_world_from_cam: np.ndarray | No
         rgb_shape: ``(H, W, 3)`` of the RGB image. range_m: ``(H, W)`` metres (<= 0 invalid).
         T_world_from_cam: ``(4, 4)`` or ``None``.
     """
-    from workbench.geometry.pose import camera_centre, yaw_pitch_roll
 
     h, w = range_m.shape
     valid = np.isfinite(range_m) & (range_m > 0)
@@ -118,7 +120,6 @@ def read_cache(path: Path) -> pd.DataFrame | None:
 
 
 def _write_cache(df: pd.DataFrame, path: Path) -> None:
-    from workbench.io import atomic_path
 
     with atomic_path(path, suffix=".parquet") as tmp:
         df.to_parquet(tmp, index=False)
@@ -137,7 +138,6 @@ def view_table(
     Returns:
         A DataFrame with one row per record, in record order.
     """
-    from tqdm.auto import tqdm
 
     root = Path(root)
     cache = Path(cache) if cache else None

@@ -18,9 +18,11 @@ Flow is ``uv_B - uv_A`` with the column difference wrapped into ``[-W/2, W/2)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import (
     check_equirect,
     lonlat_to_pixel,
@@ -30,6 +32,7 @@ from workbench.geometry.equirect import (
     valid_mask,
 )
 from workbench.geometry.pose import relative_pose
+from workbench.io import write_text_atomic
 
 __all__ = [
     "Correspondence",
@@ -216,7 +219,6 @@ def covisibility_matrix(
 
 def write_covisibility(path, matrix: np.ndarray, view_ids: list[str]) -> None:
     """``covisibility.txt``: a header line of view ids, then one row of N floats per view."""
-    from workbench.io import write_text_atomic
 
     lines = ["# " + " ".join(view_ids)]
     lines += [" ".join(f"{x:.4f}" for x in row) for row in matrix]
@@ -225,9 +227,6 @@ def write_covisibility(path, matrix: np.ndarray, view_ids: list[str]) -> None:
 
 def read_covisibility(path) -> tuple[np.ndarray, list[str]]:
     """Inverse of :func:`write_covisibility` (the header is optional)."""
-    from pathlib import Path
-
-    from workbench.errors import WorkbenchError
 
     text = Path(path).read_text().splitlines()
     ids = text[0][1:].split() if text and text[0].startswith("#") else []

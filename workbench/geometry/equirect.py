@@ -23,6 +23,7 @@ import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 
+import cv2
 import numpy as np
 
 __all__ = [
@@ -407,7 +408,6 @@ def resize_rgb(rgb: np.ndarray, height: int, width: int | None = None) -> np.nda
     Returns:
         ``(height, width, C)`` of the same dtype.
     """
-    import cv2
 
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[1] != 2 * rgb.shape[0]:
@@ -450,8 +450,6 @@ def resize_range(
         cols = np.minimum(((np.arange(width) + 0.5) * (w / width)).astype(np.int64), w - 1)
         return r[rows[:, None], cols[None, :]]
     if mode == "masked_mean":
-        import cv2
-
         if height > h:
             raise ValueError(f"masked_mean only shrinks, got {h} -> {height} rows")
         s = cv2.resize(r, (width, height), interpolation=cv2.INTER_AREA)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import open3d as o3d
 
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import _check_range, range_to_points, valid_mask
@@ -104,7 +105,6 @@ def fuse(clouds: list[PointCloud]) -> PointCloud:
 
 
 def _to_o3d(pc: PointCloud):
-    import open3d as o3d
 
     cloud = o3d.geometry.PointCloud()
     cloud.points = o3d.utility.Vector3dVector(pc.points.astype(np.float64))
@@ -135,7 +135,6 @@ def voxel_downsample(pc: PointCloud, voxel_m: float) -> PointCloud:
 
 def write_ply(path: str | os.PathLike, pc: PointCloud, binary: bool = True) -> Path:
     """Write a PLY file atomically through open3d (float positions, uchar colours)."""
-    import open3d as o3d
 
     path = Path(path)
     if path.suffix.lower() != ".ply":
@@ -149,7 +148,6 @@ def write_ply(path: str | os.PathLike, pc: PointCloud, binary: bool = True) -> P
 
 def read_ply(path: str | os.PathLike) -> PointCloud:
     """Read a PLY point cloud written by :func:`write_ply` (or any open3d-readable PLY)."""
-    import open3d as o3d
 
     path = Path(path)
     if not path.is_file():

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from workbench.errors import WorkbenchError
 from workbench.io import write_text_atomic
@@ -147,7 +148,6 @@ def yaw_pitch_roll(T_world_from_cam: np.ndarray) -> np.ndarray:
     >>> np.round(yaw_pitch_roll(pose_from_yaw_pitch_roll(0.5, 0.1, -0.2)), 6).tolist()
     [0.5, 0.1, -0.2]
     """
-    from scipy.spatial.transform import Rotation
 
     T = np.asarray(T_world_from_cam, dtype=np.float64)
     if T.shape[-2:] not in ((4, 4), (3, 3)):
@@ -162,7 +162,6 @@ def pose_from_yaw_pitch_roll(
     yaw: float, pitch: float = 0.0, roll: float = 0.0, centre=(0.0, 0.0, 0.0)
 ) -> np.ndarray:
     """``T_world_from_cam`` from yaw/pitch/roll (radians) and a camera centre (metres)."""
-    from scipy.spatial.transform import Rotation
 
     T = np.eye(4)
     T[:3, :3] = Rotation.from_euler("YXZ", [yaw, pitch, roll]).as_matrix()

@@ -10,22 +10,16 @@ seam, one-sided at the poles, ``n = dP/dv × dP/du``), in TF.
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from workbench.geometry.equirect import unit_rays
 
 __all__ = ["masked_l1", "range_to_normals_tf", "normal_loss", "ssim_loss", "total_loss"]
 
 
-def _tf():
-    import tensorflow as tf
-
-    return tf
-
-
 def masked_l1(y_true, y_pred, mask, log: bool = False):
     """Mean ``|y_pred - y_true|`` over valid pixels (0 when none is valid); with ``log``, mean
     ``|log y_pred - log y_true|`` (≈ relative error, so near and far pixels weigh alike)."""
-    tf = _tf()
     if log:
         safe_true = tf.where(mask > 0, y_true, 1.0)
         safe_pred = tf.where(mask > 0, tf.maximum(y_pred, 1e-3), 1.0)
@@ -37,7 +31,6 @@ def masked_l1(y_true, y_pred, mask, log: bool = False):
 def range_to_normals_tf(range_m, mask=None):
     """Normals of ``(B, H, W, 1)`` range maps → ``(B, H, W, 3)`` unit normals and a
     ``(B, H, W, 1)`` validity mask (centre and its four neighbours valid)."""
-    tf = _tf()
     h, w = range_m.shape[1], range_m.shape[2]
     rays = tf.constant(np.asarray(unit_rays(h, w)), tf.float32)
     if mask is None:
@@ -59,7 +52,6 @@ def range_to_normals_tf(range_m, mask=None):
 def normal_loss(y_true, y_pred, mask):
     """Mean ``1 - cos`` between normals of the predicted and true range, over pixels whose
     normals are valid in the ground truth."""
-    tf = _tf()
     n_true, ok = range_to_normals_tf(y_true, mask)
     n_pred, _ = range_to_normals_tf(y_pred, tf.ones_like(mask))
     cos = tf.reduce_sum(n_true * n_pred, axis=-1, keepdims=True)
@@ -68,7 +60,6 @@ def normal_loss(y_true, y_pred, mask):
 
 def _box_filter(x, k: int):
     """Mean over ``k x k`` windows, wrapping horizontally, edge-padding vertically."""
-    tf = _tf()
     r = k // 2
     x = tf.concat([x[:, :, -r:], x, x[:, :, :r]], axis=2) if r else x
     x = tf.concat([tf.repeat(x[:, :1], r, axis=1), x, tf.repeat(x[:, -1:], r, axis=1)], axis=1)
@@ -81,7 +72,6 @@ def ssim_loss(y_true, y_pred, mask, ssim_k: int = 7, c1: float = 1e-4, c2: float
     Invalid ground-truth pixels are filled with the (gradient-stopped) prediction so they add no
     error to their neighbours' windows. Range is divided by 10 m so the constants suit metres.
     """
-    tf = _tf()
     if ssim_k < 1 or ssim_k % 2 == 0:
         raise ValueError(f"ssim_k must be a positive odd integer, got {ssim_k}")
     x = tf.where(mask > 0, y_true, tf.stop_gradient(y_pred)) / 10.0

@@ -12,6 +12,7 @@ over the images that have any valid pixel:
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 __all__ = ["METRIC_NAMES", "depth_metrics", "depth_metrics_tf"]
 
@@ -53,29 +54,31 @@ def depth_metrics(
             pv = pv * (np.median(gv) / max(np.median(pv), 1e-9))
         pv = np.clip(pv, min_depth, max_depth)
         ratio = np.maximum(pv / gv, gv / pv)
-        rows.append([
-            np.mean(np.abs(pv - gv) / gv),
-            np.mean((pv - gv) ** 2 / gv),
-            np.sqrt(np.mean((pv - gv) ** 2)),
-            np.sqrt(np.mean((np.log(pv) - np.log(gv)) ** 2)),
-            np.mean(ratio < 1.25),
-            np.mean(ratio < 1.25**2),
-            np.mean(ratio < 1.25**3),
-        ])  # fmt: skip
+        rows.append(
+            [
+                np.mean(np.abs(pv - gv) / gv),
+                np.mean((pv - gv) ** 2 / gv),
+                np.sqrt(np.mean((pv - gv) ** 2)),
+                np.sqrt(np.mean((np.log(pv) - np.log(gv)) ** 2)),
+                np.mean(ratio < 1.25),
+                np.mean(ratio < 1.25**2),
+                np.mean(ratio < 1.25**3),
+            ]
+        )
     if not rows:
         return {**{k: float("nan") for k in METRIC_NAMES}, "n_images": 0}
     mean = np.mean(np.array(rows), axis=0)
     return {**{k: float(x) for k, x in zip(METRIC_NAMES, mean, strict=True)}, "n_images": len(rows)}
 
 
-def depth_metrics_tf(pred, gt, min_depth: float = 0.1, max_depth: float = 10.0,
-                     median_align: bool = False):  # fmt: skip
+def depth_metrics_tf(
+    pred, gt, min_depth: float = 0.1, max_depth: float = 10.0, median_align: bool = False
+):
     """TensorFlow version of :func:`depth_metrics` for ``(B, H, W, 1)`` tensors.
 
     Returns:
         A dict of scalar float32 tensors (same keys as the numpy version, ``n_images`` included).
     """
-    import tensorflow as tf
 
     p = tf.cast(tf.reshape(pred, [tf.shape(pred)[0], -1]), tf.float64)
     g = tf.cast(tf.reshape(gt, [tf.shape(gt)[0], -1]), tf.float64)
@@ -115,7 +118,9 @@ def depth_metrics_tf(pred, gt, min_depth: float = 0.1, max_depth: float = 10.0,
     }
     hf = tf.cast(has, tf.float64)
     n_img = tf.reduce_sum(hf)
-    out = {k: tf.cast(tf.reduce_sum(x * hf) / tf.maximum(n_img, 1.0), tf.float32)
-           for k, x in per.items()}  # fmt: skip
+    out = {
+        k: tf.cast(tf.reduce_sum(x * hf) / tf.maximum(n_img, 1.0), tf.float32)
+        for k, x in per.items()
+    }
     out["n_images"] = tf.cast(n_img, tf.float32)
     return out

@@ -1,4 +1,4 @@
-"""Registered Keras layers of the relative-pose network (:func:`workbench.posenet.build_posenet`).
+"""Registered Keras layers of the relative-pose network (:mod:`workbench.model.posenet`).
 
 Importing this module registers them, and the U-Net's layers the pose network shares
 (:class:`workbench.model.unet.CircularPad`), so a saved pose model reloads with

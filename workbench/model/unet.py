@@ -28,7 +28,14 @@ from keras import layers, ops
 
 from workbench.geometry.equirect import unit_rays
 
-__all__ = ["BroadcastAdd", "CircularPad", "LatitudeChannels", "PositiveRange", "build_unet"]
+__all__ = [
+    "BroadcastAdd",
+    "CircularPad",
+    "LatitudeChannels",
+    "PositiveRange",
+    "build_unet",
+    "build_from_config",
+]
 
 
 @keras.saving.register_keras_serializable(package="workbench")
@@ -154,3 +161,15 @@ def build_unet(
     x = layers.Conv2D(1, 1, name="logits")(x)
     out = PositiveRange(name="range")(x)
     return keras.Model(inp, out, name=name)
+
+
+def build_from_config(config) -> keras.Model:
+    """The U-Net of a config with the ``MODEL_FIELDS`` (``height``, ``model_width``,
+    ``model_depth``, ``model_coords``, ``model_context``), e.g. a ``TrainConfig``."""
+    return build_unet(
+        config.height,
+        width=config.model_width,
+        depth=config.model_depth,
+        coords=config.model_coords,
+        context=config.model_context,
+    )

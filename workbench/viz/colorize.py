@@ -5,6 +5,7 @@ Invalid pixels (range 0 / non-finite, zero normals, NaN errors) are drawn black.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from workbench.geometry.equirect import valid_mask
@@ -13,7 +14,6 @@ __all__ = ["colorize_depth", "colorize_normals", "colorize_error", "depth_limits
 
 
 def _apply_cmap(t: np.ndarray, cmap: int) -> np.ndarray:
-    import cv2
 
     idx = np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
     bgr = cv2.applyColorMap(idx, cmap)
@@ -51,7 +51,6 @@ def colorize_depth(
     >>> colorize_depth(np.array([[1.0, 0.0]]), 0.0, 2.0).tolist()
     [[[164, 252, 60], [0, 0, 0]]]
     """
-    import cv2
 
     r = np.asarray(range_m, np.float32)
     if r.ndim != 2:
@@ -86,7 +85,6 @@ def colorize_error(error: np.ndarray, vmax: float | None = None) -> np.ndarray:
         error: ``(H, W)``; NaN marks pixels without ground truth (drawn black).
         vmax: error shown at full scale; default the 98th percentile of the finite errors.
     """
-    import cv2
 
     e = np.abs(np.asarray(error, np.float32))
     if e.ndim != 2:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from workbench.viz.colorize import colorize_depth
 
 __all__ = [
     "depth_histogram_figure",
@@ -199,9 +202,6 @@ def history_figure(history_csv, columns=("total", "l1", "normal", "ssim")) -> go
 
 def views_figure(views, max_range: float = 8.0) -> go.Figure:
     """RGB (top row) and colourised range (bottom row) of a few views (``View`` objects)."""
-    from plotly.subplots import make_subplots
-
-    from workbench.viz.colorize import colorize_depth
 
     n = len(views)
     fig = make_subplots(

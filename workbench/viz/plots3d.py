@@ -13,7 +13,18 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from workbench.geometry.pointcloud import PointCloud
+from workbench.data.layouts import index_dataset, load_view
+from workbench.errors import WorkbenchError
+from workbench.geometry.normals import range_to_normals
+from workbench.geometry.pointcloud import (
+    PointCloud,
+    fuse,
+    rgbd_to_pointcloud,
+    voxel_downsample,
+    write_ply,
+)
+from workbench.io import write_text_atomic
+from workbench.viz.colorize import colorize_depth
 
 __all__ = ["COLOR_MODES", "fit_budget", "point_colors", "pointcloud_figure", "scene_cloud", "run"]
 
@@ -23,7 +34,6 @@ COLOR_MODES = ("rgb", "range", "normal")
 def fit_budget(pc: PointCloud, budget: int, origin=None) -> PointCloud:
     """At most ``budget`` points: voxel-downsample with the smallest voxel (doubling from 1 cm)
     that fits, then a seeded random subsample if still above."""
-    from workbench.geometry.pointcloud import voxel_downsample
 
     if len(pc) <= budget:
         return pc
@@ -45,7 +55,6 @@ def fit_budget(pc: PointCloud, budget: int, origin=None) -> PointCloud:
 def point_colors(pc: PointCloud, mode: str, origin=None) -> np.ndarray:
     """``(N, 3) uint8`` colours: ``rgb`` (the cloud's), ``range`` (distance to ``origin``,
     turbo) or ``normal`` (``(n + 1) / 2``)."""
-    from workbench.viz.colorize import colorize_depth
 
     if mode not in COLOR_MODES:
         raise ValueError(f"colour mode must be one of {COLOR_MODES}, got {mode!r}")
@@ -122,10 +131,6 @@ def scene_cloud(
     Returns:
         ``(cloud, poses, scene_id)``; ``scene`` may be a unique id prefix (default: first scene).
     """
-    from workbench.data.layouts import load_view
-    from workbench.errors import WorkbenchError
-    from workbench.geometry.normals import range_to_normals
-    from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsample
 
     scenes = sorted({r.scene_id for r in records})
     match = [s for s in scenes if s.startswith(scene)] if scene else scenes[:1]
@@ -152,9 +157,6 @@ def scene_cloud(
 
 
 def run(config) -> int:
-    from workbench.data.layouts import index_dataset
-    from workbench.geometry.pointcloud import write_ply
-    from workbench.io import write_text_atomic
 
     records = index_dataset(config.root, config.layout or None)
     cloud, poses, sid = scene_cloud(

@@ -4,9 +4,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+
+from workbench.configs import field_help
+from workbench.data.layouts import load_view
+from workbench.geometry.correspondence import correspond, overlap
+from workbench.geometry.equirect import resize_range, resize_rgb
+from workbench.geometry.normals import range_to_normals
+from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud
+from workbench.viz import plots
+from workbench.viz.plots import camera_map_figure, depth_histogram_figure, match_figure
+from workbench.viz.plots3d import pointcloud_figure
 
 __all__ = ["EdaExplorer", "PointCloudExplorer", "config_form"]
 
@@ -19,7 +31,6 @@ class EdaExplorer(W.VBox):
     """
 
     def __init__(self, tables: dict):
-        from workbench.viz import plots
 
         self.tables = tables
         scene_ids = sorted(tables["views"]["scene_id"].unique())
@@ -41,7 +52,6 @@ class EdaExplorer(W.VBox):
         super().__init__([W.HBox([self.bands, self.scenes]), self.hist_fig, self.map_fig])
 
     def _update_hist(self, _=None):
-        from workbench.viz.plots import depth_histogram_figure
 
         fig = depth_histogram_figure(self.tables["depth_hist"], self.bands.value)
         with self.hist_fig.batch_update():
@@ -49,7 +59,6 @@ class EdaExplorer(W.VBox):
             self.hist_fig.add_traces(list(fig.data))
 
     def _update_map(self, _=None):
-        from workbench.viz.plots import camera_map_figure
 
         fig = camera_map_figure(self.tables["views"], self.scenes.value)
         with self.map_fig.batch_update():
@@ -114,8 +123,6 @@ class PointCloudExplorer(W.VBox):
         self.refresh()
 
     def _load(self, rec):
-        from workbench.data.layouts import load_view
-        from workbench.geometry.normals import range_to_normals
 
         key = (rec.scene_id, rec.view_id)
         if key not in self._views:
@@ -125,7 +132,6 @@ class PointCloudExplorer(W.VBox):
 
     def cloud(self):
         """The fused cloud and poses of the current selection."""
-        from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud
 
         recs = [
             r
@@ -142,7 +148,6 @@ class PointCloudExplorer(W.VBox):
         return (fuse(clouds) if clouds else None), poses
 
     def refresh(self, _=None):
-        from workbench.viz.plots3d import pointcloud_figure
 
         if getattr(self, "_updating", False):
             return
@@ -165,9 +170,6 @@ def config_form(cls, **overrides):
         ``(box, get_config)``: a VBox of labelled widgets and a function building ``cls`` from
         their current values. Tuples of numbers become comma-separated text.
     """
-    import dataclasses
-
-    from workbench.config import field_help
 
     controls = {}
     for f in dataclasses.fields(cls):
@@ -248,8 +250,6 @@ class CorrespondenceExplorer(W.VBox):
         self._busy = False
 
     def _view(self, vid):
-        from workbench.data.layouts import load_view
-        from workbench.geometry.equirect import resize_range, resize_rgb
 
         key = (self.scene.value, vid)
         if key not in self._cache:
@@ -263,8 +263,6 @@ class CorrespondenceExplorer(W.VBox):
         return self._cache[key]
 
     def refresh(self, _=None):
-        from workbench.geometry.correspondence import correspond, overlap
-        from workbench.viz.plots import match_figure
 
         if self._busy:
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.config import option
+from workbench.configs.base import option
 
 __all__ = [
     "DemoConfig",
@@ -296,6 +296,9 @@ class PoseConfig:
     random_yaw: bool = option(True, "roll B by a random yaw (pose updated) for rotation variety")
     seed: int = option(0, "seed")
     log_every: int = option(10, "steps between history rows")
+    ckpt_every: int = option(100, "steps between checkpoints")
+    keep_ckpts: int = option(3, "checkpoints kept")
+    resume: bool = option(False, "continue from the latest checkpoint")
     progress: bool = option(True, "progress bar")
 
 

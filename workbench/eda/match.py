@@ -14,64 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["draw_matches", "flow_to_rgb", "run"]
+from workbench.data.layouts import index_dataset, load_view
+from workbench.errors import WorkbenchError
+from workbench.geometry.correspondence import (
+    correspond,
+    covisibility_matrix,
+    overlap,
+    sample_matches,
+    write_covisibility,
+)
+from workbench.geometry.equirect import resize_range, resize_rgb
+from workbench.io import save_npy, write_image, write_text_atomic
+from workbench.viz.twoview import draw_matches, flow_to_rgb
 
-
-def draw_matches(rgb_a: np.ndarray, rgb_b: np.ndarray, matches: np.ndarray) -> np.ndarray:
-    """A stacked above B, a line per match ``(u_a, v_a, u_b, v_b)`` (seam-crossing lines are
-    drawn to the nearer copy of B's column). Returns ``(2H, W, 3) uint8``."""
-    import cv2
-
-    h, w = rgb_a.shape[:2]
-    canvas = np.concatenate([rgb_a, rgb_b], axis=0).copy()
-    hues = (np.arange(len(matches)) * 37 % 180).astype(np.uint8)
-    colours = cv2.cvtColor(
-        np.stack([hues, np.full_like(hues, 255), np.full_like(hues, 255)], 1)[None],
-        cv2.COLOR_HSV2RGB,
-    )[0]
-    for (ua, va, ub, vb), c in zip(matches, colours, strict=True):
-        if abs(ub - ua) > w / 2:
-            ub = ub - w if ub > ua else ub + w
-        cv2.line(
-            canvas,
-            (int(ua), int(va)),
-            (int(round(ub)), int(round(vb + h))),
-            tuple(int(x) for x in c),
-            1,
-            cv2.LINE_AA,
-        )
-    return canvas
-
-
-def flow_to_rgb(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Colour-code ``(H, W, 2)`` flow: hue = direction, value = magnitude; invalid black."""
-    import cv2
-
-    mag = np.hypot(flow[..., 0], flow[..., 1])
-    ang = np.arctan2(flow[..., 1], flow[..., 0])
-    scale = np.percentile(mag[valid], 99) if valid.any() else 1.0
-    hsv = np.zeros((*flow.shape[:2], 3), np.uint8)
-    hsv[..., 0] = ((ang + np.pi) / (2 * np.pi) * 179).astype(np.uint8)
-    hsv[..., 1] = 255
-    hsv[..., 2] = np.clip(mag / max(scale, 1e-6) * 255, 0, 255).astype(np.uint8)
-    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-    rgb[~valid] = 0
-    return rgb
+__all__ = ["run"]
 
 
 def run(config) -> int:
-    from workbench.data.layouts import index_dataset, load_view
-    from workbench.errors import WorkbenchError
-    from workbench.geometry.correspondence import (
-        correspond,
-        covisibility_matrix,
-        overlap,
-        sample_matches,
-        write_covisibility,
-    )
-    from workbench.geometry.equirect import resize_range, resize_rgb
-    from workbench.io import save_npy, write_image, write_text_atomic
-
     records = index_dataset(config.root, config.layout or None)
     scenes = sorted({r.scene_id for r in records})
     match = [s for s in scenes if s.startswith(config.scene)] if config.scene else scenes[:1]

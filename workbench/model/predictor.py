@@ -1,4 +1,4 @@
-"""Depth inference from any model format, behind one API: ``load(path).predict(rgb)``.
+"""Depth prediction from any model format, behind one API: ``load(path).predict(rgb)``.
 
 Formats (auto-detected from ``path``):
 
@@ -23,23 +23,36 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from workbench.errors import WorkbenchError
+from workbench.model.saving import is_run_folder, load_keras_model, load_run_model
 from workbench.paths import DEFAULT_MODEL
 
 __all__ = [
-    "DEFAULT_MODEL",
+    "KerasBackend",
+    "SavedModelBackend",
+    "FrozenGraphBackend",
+    "TFLiteBackend",
     "Predictor",
     "load",
     "load_backend",
     "letterbox",
     "read_model_json",
-    "run",
-    "IMAGE_EXTS",
+    "predict_range",
 ]
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+def predict_range(model, rgb: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Keras ``model`` on ``(B, H, W, 3)`` float RGB in [0, 1] → ``(B, H, W)`` float32 metres."""
+    out = []
+    for i in range(0, len(rgb), batch):
+        y = model(np.asarray(rgb[i : i + batch], np.float32), training=False)
+        out.append(np.asarray(y, np.float32)[..., 0])
+    return np.concatenate(out, axis=0)
 
 
 def read_model_json(path: Path) -> dict:
@@ -68,8 +81,6 @@ class KerasBackend:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         if self._fn is None:
-            import tensorflow as tf
-
             self._fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
         return np.asarray(self._fn(rgb), np.float32)[..., 0]
 
@@ -80,8 +91,6 @@ class SavedModelBackend:
     kind = "savedmodel"
 
     def __init__(self, folder: Path):
-        import tensorflow as tf
-
         try:
             self.obj = tf.saved_model.load(str(folder))
             self.fn = self.obj.signatures["serving_default"]
@@ -104,8 +113,6 @@ class FrozenGraphBackend:
     kind = "pb"
 
     def __init__(self, path: Path):
-        import tensorflow as tf
-
         meta = read_model_json(path)
         self.input_tensor = meta.get("pb_input", "rgb:0")
         self.output_tensor = meta.get("pb_output", "Identity:0")
@@ -137,8 +144,6 @@ class TFLiteBackend:
     kind = "tflite"
 
     def __init__(self, path: Path, threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
-
         try:
             self.interp = Interpreter(model_path=str(path), num_threads=threads)
             self.interp.allocate_tensors()
@@ -179,9 +184,7 @@ def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
     if path.is_dir():
         if (path / "saved_model.pb").exists():
             return SavedModelBackend(path)
-        if (path / "model.keras").exists() or (path / "checkpoints").is_dir():
-            from workbench.train import load_run_model
-
+        if is_run_folder(path):
             return KerasBackend(load_run_model(path), path)
         raise WorkbenchError(
             "folder is neither a run folder (model.keras or checkpoints/) nor a SavedModel", path
@@ -192,8 +195,6 @@ def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
     if suffix == ".pb":
         return FrozenGraphBackend(path)
     if suffix == ".keras":
-        from workbench.train import load_keras_model
-
         return KerasBackend(load_keras_model(path), path)
     raise WorkbenchError("unknown model format (expected a folder, .keras, .pb or .tflite)", path)
 
@@ -238,8 +239,6 @@ class Predictor:
 
     def prepare(self, rgb: np.ndarray, name: str = "image") -> tuple[np.ndarray, tuple]:
         """Image ``(H, W, 3)`` uint8 or float [0, 1] → model-size float input and undo info."""
-        import cv2
-
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise WorkbenchError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}", name)
@@ -263,8 +262,6 @@ class Predictor:
     @staticmethod
     def restore(pred: np.ndarray, info: tuple) -> np.ndarray:
         """Model-size depth → depth at the original image size (padding cropped)."""
-        import cv2
-
         (hp, wp), (top, bottom, left, right) = info
         if pred.shape != (hp, wp):
             pred = cv2.resize(pred, (wp, hp), interpolation=cv2.INTER_LINEAR)
@@ -279,91 +276,3 @@ class Predictor:
 def load(path: str | os.PathLike | None = None, threads: int = 2, pad: bool = False) -> Predictor:
     """A :class:`Predictor` for ``path`` (run folder, .keras, SavedModel, .pb, .tflite, None)."""
     return Predictor(load_backend(path, threads), pad=pad)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def collect_images(paths) -> list[Path]:
-    """Image files from files and folders (recursively, sorted); errors name the bad path."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(
-                q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS and q.is_file()
-            )
-            if not found:
-                raise WorkbenchError("folder has no images (" + ", ".join(IMAGE_EXTS) + ")", p)
-            out += found
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise WorkbenchError("no such file or folder", p)
-    return out
-
-
-def write_outputs(out: Path, stem: str, rgb: np.ndarray, depth: np.ndarray, ply: bool) -> None:
-    """Per image: ``<stem>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth,
-    normals, and optionally ``<stem>.ply``."""
-    from workbench.geometry.normals import range_to_normals
-    from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
-    from workbench.io import save_npy, write_image
-    from workbench.viz.colorize import colorize_depth, colorize_normals
-
-    mm = np.clip(np.round(depth * 1000.0), 1, 65535).astype(np.uint16)
-    write_image(out / f"{stem}_depth.png", mm)
-    save_npy(out / f"{stem}_depth.npy", depth.astype(np.float32))
-    write_image(out / f"{stem}_depth_color.png", colorize_depth(depth))
-    normals = range_to_normals(depth)
-    write_image(out / f"{stem}_normals.png", colorize_normals(normals))
-    if ply:
-        stride = max(1, depth.shape[0] // 256)
-        write_ply(
-            out / f"{stem}.ply", rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
-        )
-
-
-def run(config) -> int:
-    """``workbench infer``: depth for every image under ``config.paths``."""
-    from tqdm.auto import tqdm
-
-    from workbench.io import read_rgb, write_text_atomic
-
-    images = collect_images(config.paths)
-    predictor = load(config.model or None, threads=config.threads, pad=config.pad)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    seen: dict[str, int] = {}
-    rows = []
-    batch = max(1, config.batch)
-    for i in tqdm(
-        range(0, len(images), batch), desc="infer", unit="batch", disable=not config.progress
-    ):
-        chunk = images[i : i + batch]
-        rgbs = [read_rgb(p) for p in chunk]
-        prepared = [predictor.prepare(r, str(p)) for r, p in zip(rgbs, chunk, strict=True)]
-        preds = predictor.predict_batch(np.stack([x for x, _ in prepared]))
-        for p, rgb, (_, info), pred in zip(chunk, rgbs, prepared, preds, strict=True):
-            depth = predictor.restore(pred, info)
-            stem = p.stem
-            seen[stem] = seen.get(stem, 0) + 1
-            if seen[stem] > 1:
-                stem = f"{stem}_{seen[stem]}"
-            write_outputs(out, stem, rgb, depth, config.ply)
-            rows.append(
-                {
-                    "image": str(p),
-                    "stem": stem,
-                    "size": list(depth.shape),
-                    "median_m": round(float(np.median(depth)), 4),
-                }
-            )
-    info = {
-        "model": str(predictor.backend.source),
-        "format": predictor.backend.kind,
-        "model_height": predictor.height,
-        "images": rows,
-    }
-    write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
-    print(f"infer: {len(rows)} images with {predictor.backend.kind} model -> {out}")
-    return 0

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.errors import WorkbenchError
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "data_samples" / "seed"
 RGB_FOLDER = ROOT / "data_samples" / "rgbd-folder" / "rgb"
 
@@ -20,8 +20,8 @@ RGB_FOLDER = ROOT / "data_samples" / "rgbd-folder" / "rgb"
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from workbench.configs import ExportConfig
-    from workbench.export import run as export_run
-    from workbench.train import train
+    from workbench.deploy.export import run as export_run
+    from workbench.training.supervised import train
 
     tmp = tmp_path_factory.mktemp("export")
     lists = write_sample_lists(tmp / "lists")
@@ -85,14 +85,14 @@ def test_frozen_pb_loads_in_a_fresh_process_without_model_code(exported):
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "workbench" not in script
-    from workbench.infer import load
+    from workbench.model.predictor import load
 
     ref = load(exported / "run").predict_batch(x)
     np.testing.assert_allclose(np.load(exported / "y.npy")[..., 0], ref, atol=1e-4)
 
 
 def test_every_format_predicts_the_same_depth(exported):
-    from workbench.infer import load
+    from workbench.model.predictor import load
 
     x = np.random.default_rng(1).random((1, 32, 64, 3), np.float32)
     ref = load(exported / "run").predict_batch(x)
@@ -111,8 +111,10 @@ def test_every_format_predicts_the_same_depth(exported):
 
 
 def test_int8_io_variant(exported, tmp_path):
-    from workbench.export import export_tflite, load_source_model, representative_data
-    from workbench.infer import load
+    from workbench.deploy.export import export_tflite
+    from workbench.deploy.report import representative_data
+    from workbench.model.predictor import load
+    from workbench.model.saving import load_source_model
 
     model, _ = load_source_model(exported / "run")
     rep = representative_data(exported / "lists" / "val.csv", 32, 4)
@@ -164,8 +166,9 @@ def test_infer_cli_outputs(exported, tmp_path):
 
 
 def test_non_2to1_image_is_refused_or_padded(exported, tmp_path):
-    from workbench.infer import load, write_outputs  # noqa: F401
+    from workbench.deploy.infer import write_outputs  # noqa: F401
     from workbench.io import write_image
+    from workbench.model.predictor import load
 
     img = (np.random.default_rng(0).random((40, 100, 3)) * 255).astype(np.uint8)
     write_image(tmp_path / "crop.png", img)
@@ -193,7 +196,7 @@ def test_non_2to1_image_is_refused_or_padded(exported, tmp_path):
 
 
 def test_corrupt_and_unknown_models_are_clear_errors(tmp_path):
-    from workbench.infer import load
+    from workbench.model.predictor import load
 
     (tmp_path / "bad.tflite").write_bytes(b"not a flatbuffer" * 10)
     (tmp_path / "bad.pb").write_bytes(b"\xff\x00garbage")
@@ -206,7 +209,7 @@ def test_corrupt_and_unknown_models_are_clear_errors(tmp_path):
 
 
 def test_letterbox_round_trip():
-    from workbench.infer import Predictor, letterbox
+    from workbench.model.predictor import Predictor, letterbox
 
     img = np.arange(30 * 100 * 3, dtype=np.float32).reshape(30, 100, 3)
     out, pads = letterbox(img)

@@ -8,7 +8,7 @@ import pytest
 from workbench.data.layouts import index_dataset, load_view
 from workbench.geometry.equirect import yaw_matrix
 
-SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
+SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
 RECS = index_dataset(SAMPLES)
 
 
@@ -23,7 +23,7 @@ def _T(R=None, t=(0, 0, 0)):
 def test_warp_identity_and_yaw():
     import tensorflow as tf
 
-    from workbench.biview import warp_tf
+    from workbench.model.biview_losses import warp_tf
 
     rng = np.random.default_rng(0)
     img = rng.random((1, 16, 32, 3)).astype(np.float32)
@@ -41,8 +41,8 @@ def test_warp_identity_and_yaw():
 def test_warp_matches_numpy_correspondence():
     import tensorflow as tf
 
-    from workbench.biview import warp_tf
     from workbench.geometry.correspondence import correspond
+    from workbench.model.biview_losses import warp_tf
 
     va, vb = load_view(RECS[0], SAMPLES), load_view(RECS[1], SAMPLES)
     c = correspond(va.range_m, va.T_world_from_cam, vb.T_world_from_cam)
@@ -65,9 +65,9 @@ def test_photometric_loss_pins_metric_scale(occlusion, scales):
     worse: the pose's translation is what gives self-supervision its scale."""
     import tensorflow as tf
 
-    from workbench.biview import biview_losses
     from workbench.data.pipeline import load_sample
     from workbench.geometry.pose import relative_pose
+    from workbench.model.biview_losses import biview_losses
 
     a, b = load_sample(RECS[0], SAMPLES, 64), load_sample(RECS[1], SAMPLES, 64)
     T = relative_pose(a["pose"], b["pose"]).astype(np.float32)[None]
@@ -91,9 +91,9 @@ def test_photometric_loss_pins_metric_scale(occlusion, scales):
 
 
 def test_train_biview_tiny(tmp_path):
-    from workbench.biview import train
     from workbench.configs import BiviewConfig
     from workbench.data.splits import write_split
+    from workbench.training.biview import train
 
     write_split(RECS, tmp_path / "lists", SAMPLES, val_fraction=0.3)
     cfg = BiviewConfig(
@@ -121,7 +121,7 @@ def test_train_biview_tiny(tmp_path):
 def test_rotation_6d_and_errors():
     import tensorflow as tf
 
-    from workbench.posenet import pose_errors, rotation_from_6d
+    from workbench.model.posenet import pose_errors, rotation_from_6d
 
     x = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
     R = rotation_from_6d(tf.constant(x)).numpy()
@@ -141,7 +141,7 @@ def test_rotation_6d_and_errors():
 
 @pytest.mark.parametrize("k", [0, 7, -40, 100])
 def test_baseline_yaw_recovers_a_pure_rotation(k):
-    from workbench.posenet import baseline_yaw
+    from workbench.model.posenet import baseline_yaw
 
     rgb = load_view(RECS[0], SAMPLES).rgb.astype(np.float32)
     w = rgb.shape[1]
@@ -160,7 +160,7 @@ def test_posenet_correlation_recovers_a_pure_rotation(k):
     import tensorflow as tf
 
     from workbench.data.pipeline import load_sample
-    from workbench.posenet import build_posenet, rotation_from_6d
+    from workbench.model.posenet import build_posenet, rotation_from_6d
 
     model = build_posenet(32, width=8, levels=2)
     model.get_layer("yaw_correlation").log_temp.assign(np.log(1e4))
@@ -175,7 +175,7 @@ def test_yaw_cross_entropy_prefers_the_true_bin():
     distribution peaked there scores lower than one peaked on the opposite heading."""
     import tensorflow as tf
 
-    from workbench.posenet import pose_losses, yaw_of
+    from workbench.model.posenet import pose_losses, yaw_of
 
     psi = 2 * np.pi * 2.25 / 8
     T = np.eye(4, dtype=np.float32)
@@ -202,7 +202,7 @@ def test_posenet_reloads_from_keras_file_in_a_fresh_process(tmp_path):
     import subprocess
     import sys
 
-    from workbench.posenet import build_posenet
+    from workbench.model.posenet import build_posenet
 
     model = build_posenet(32, width=4)
     x = np.random.default_rng(0).random((2, 32, 64, 6)).astype(np.float32)
@@ -223,7 +223,7 @@ def test_posenet_reloads_from_keras_file_in_a_fresh_process(tmp_path):
 def test_train_pose_tiny(tmp_path):
     from workbench.configs import PoseConfig
     from workbench.data.splits import write_split
-    from workbench.posenet import train
+    from workbench.training.pose import train
 
     write_split(RECS, tmp_path / "lists", SAMPLES, val_fraction=0.3)
     cfg = PoseConfig(
@@ -246,7 +246,7 @@ def test_warp_gradients_are_finite_in_degenerate_geometry():
     """Points straight above the source camera or at its centre must not poison training."""
     import tensorflow as tf
 
-    from workbench.biview import biview_losses
+    from workbench.model.biview_losses import biview_losses
 
     rng = np.random.default_rng(0)
     img = tf.constant(rng.random((1, 8, 16, 3)).astype(np.float32))

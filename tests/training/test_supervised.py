@@ -36,7 +36,7 @@ def cli(*args, env=None, **kw):
 
 
 def cli_flags(config: TrainConfig) -> list[str]:
-    from workbench.config import to_dict
+    from workbench.configs import to_dict
 
     flags = []
     for k, v in to_dict(config).items():
@@ -61,7 +61,7 @@ def read_ckpt(folder: Path, step: int) -> dict[str, np.ndarray]:
 
 
 def test_loss_decreases_and_outputs(lists, tmp_path):
-    from workbench.train import train
+    from workbench.training.supervised import train
 
     s = train(tiny(lists, tmp_path / "run", steps=40, log_every=5, ckpt_every=20, dump_every=20))
     hist = (tmp_path / "run" / "history.csv").read_text().splitlines()
@@ -161,7 +161,7 @@ def test_multiworker_two_local_workers(lists, tmp_path):
 
 
 def test_resume_guards(lists, tmp_path):
-    from workbench.train import check_resume
+    from workbench.training.loop import check_resume
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -169,7 +169,7 @@ def test_resume_guards(lists, tmp_path):
     cfg = tiny(lists, run)
     with pytest.raises(WorkbenchError, match="already has checkpoints"):
         check_resume(cfg, run)
-    from workbench.config import save_config
+    from workbench.configs import save_config
 
     save_config(cfg, run / "config.json")
     check_resume(replace(cfg, resume=True), run)
@@ -187,7 +187,7 @@ def test_resume_guards(lists, tmp_path):
     ],
 )
 def test_bad_config_is_a_clear_error(lists, tmp_path, kw, msg):
-    from workbench.train import train
+    from workbench.training.supervised import train
 
     with pytest.raises(WorkbenchError, match=msg):
         train(tiny(lists, tmp_path / "x", **kw))
@@ -195,23 +195,24 @@ def test_bad_config_is_a_clear_error(lists, tmp_path, kw, msg):
 
 def test_init_from_copies_weights_across_heights_and_refuses_other_networks(lists, tmp_path):
     """Progressive resizing: a model trained at H initialises one at 2H with the same weights."""
-    from workbench.export import resize_model
-    from workbench.train import build_model, init_weights, save_keras_atomic
+    from workbench.model.saving import resize_model, save_keras_atomic
+    from workbench.model.unet import build_from_config
+    from workbench.training.supervised import init_weights
 
     small = tiny(lists, tmp_path / "a", model_coords=True, model_context=True)
-    src = build_model(small)
+    src = build_from_config(small)
     rng = np.random.default_rng(0)
     src.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in src.get_weights()])
     save_keras_atomic(src, tmp_path / "src.keras")
 
-    big = build_model(replace(small, height=64))
+    big = build_from_config(replace(small, height=64))
     init_weights(big, tmp_path / "src.keras")
     for a, b in zip(big.get_weights(), src.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     x = rng.random((1, 32, 64, 3)).astype(np.float32)
     np.testing.assert_allclose(src(x).numpy(), resize_model(big, 32)(x).numpy(), atol=1e-5)
 
-    other = build_model(replace(small, model_width=4))
+    other = build_from_config(replace(small, model_width=4))
     with pytest.raises(
         WorkbenchError, match=r"src\.keras: weights do not fit.*\(3, 3, 5, 4\) vs \(3, 3, 5, 8\)"
     ):
@@ -222,7 +223,8 @@ def test_init_from_copies_weights_across_heights_and_refuses_other_networks(list
 
 def test_train_init_from_starts_at_the_source_weights(lists, tmp_path):
     """``train(init_from=...)`` at another height begins from the source run's weights."""
-    from workbench.train import load_run_model, train
+    from workbench.model.saving import load_run_model
+    from workbench.training.supervised import train
 
     train(tiny(lists, tmp_path / "small", steps=4, val_csv=""))
     s = train(

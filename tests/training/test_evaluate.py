@@ -9,24 +9,24 @@ import numpy as np
 import pytest
 
 from tests.helpers import tiny_train_config, write_sample_lists
-from workbench.evaluate import _resize_pred
+from workbench.model.evaluate import resize_prediction
 
 
-def test_resize_pred_wraps_at_the_seam_hand_value():
+def test_resize_prediction_wraps_at_the_seam_hand_value():
     pred = np.tile(np.arange(4, dtype=np.float32), (2, 1))  # (2, 4): columns 0..3
-    out = _resize_pred(pred, 4)  # (4, 8); output column x samples input (x + 0.5) / 2 - 0.5
+    out = resize_prediction(pred, 4)  # (4, 8); output column x samples input (x + 0.5) / 2 - 0.5
     assert out.shape == (4, 8)
     # column 0 sits at input -0.25: a quarter of column 3 (across the seam), 3/4 of column 0
     assert out[0, 0] == pytest.approx(0.25 * 3 + 0.75 * 0)
     assert out[2, 1] == pytest.approx(0.25)  # input 0.25: between columns 0 and 1
     assert out[3, 7] == pytest.approx(0.75 * 3 + 0.25 * 0)
-    assert _resize_pred(np.full((8, 16), 2.5, np.float32), 16) == pytest.approx(2.5)
+    assert resize_prediction(np.full((8, 16), 2.5, np.float32), 16) == pytest.approx(2.5)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A tiny trained run with latitude channels, global context and the log-L1 term."""
-    from workbench.train import train
+    from workbench.training.supervised import train
 
     out = tmp_path_factory.mktemp("evalrun")
     lists = write_sample_lists(out / "lists")
@@ -40,8 +40,8 @@ def run(tmp_path_factory):
 
 def test_eval_at_the_model_height_equals_the_default(run):
     from workbench.data.splits import read_split_csv
-    from workbench.evaluate import evaluate
-    from workbench.infer import load
+    from workbench.model.evaluate import evaluate
+    from workbench.model.predictor import load
 
     recs, root = read_split_csv(run / "lists/val.csv")
     pred = load(run / "run")

@@ -1,0 +1,134 @@
+"""The export report: size, latency (1 and 2 threads), accuracy and deviation from the Keras
+model of every exported format (``workbench export --report``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from workbench.data.pipeline import load_sample
+from workbench.data.splits import read_split_csv
+from workbench.model.evaluate import evaluate
+from workbench.model.predictor import KerasBackend, Predictor, load_backend
+
+__all__ = ["model_flops", "representative_data", "report", "report_markdown"]
+
+
+def representative_data(csv_path: str | os.PathLike, height: int, n: int = 16):
+    """Up to ``n`` views of a split CSV at ``(1, height, 2*height, 3)`` float32 (calibration)."""
+    records, root = read_split_csv(csv_path)
+    step = max(1, len(records) // n)
+    return [load_sample(r, root, height)["rgb"][None] for r in records[::step][:n]]
+
+
+def model_flops(model) -> float:
+    """Multiply-adds × 2 of one forward pass (convolutions dominate), from the layer shapes."""
+    total = 0.0
+    for layer in model.layers:
+        if type(layer).__name__ == "Conv2D":
+            out = layer.output.shape
+            k = layer.kernel.shape
+            total += 2.0 * out[1] * out[2] * out[3] * k[0] * k[1] * k[2]
+    return total
+
+
+def _latency(fn, x, runs: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn(x)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def _file_size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def report(
+    keras_model, files: dict[str, Path], csv_path: str | None, runs: int = 10, views: int = 16
+) -> list[dict]:
+    """Size, latency (1 and 2 threads), accuracy and deviation from Keras of each export."""
+    h = int(keras_model.input_shape[1])
+    records, root = [], None
+    if csv_path:
+        records, root = read_split_csv(csv_path)
+        records = records[:: max(1, len(records) // views)][:views]
+    keras_pred = Predictor(KerasBackend(keras_model, Path("keras")))
+    x1 = (
+        representative_data(csv_path, h, 1)[0]
+        if csv_path
+        else np.random.default_rng(0).random((1, h, 2 * h, 3), np.float32)
+    )
+    ref = keras_pred.predict_batch(x1)
+    ref_preds = {}
+    if records:
+        _, _, ref_preds = evaluate(keras_pred, records, root)
+    rows = []
+    entries = {"keras": None, **files}
+    for name, path in entries.items():
+        row = {"format": name, "file": str(path.name) if path else "(in memory)"}
+        row["size_mb"] = round(_file_size(path) / 2**20, 3) if path else None
+        for threads in (1, 2):
+            if path is None or name in ("savedmodel", "pb"):
+                if threads == 1:  # TF runs with its own thread pools (all cores)
+                    continue
+                pred = keras_pred if path is None else Predictor(load_backend(path))
+            else:
+                pred = Predictor(load_backend(path, threads=threads))
+            row[f"latency_ms_{threads}t"] = round(_latency(pred.predict_batch, x1, runs) * 1e3, 2)
+        out = pred.predict_batch(x1)
+        diff = np.abs(out - ref)
+        row["max_abs_diff_m"] = float(f"{diff.max():.3g}")
+        row["mean_abs_diff_m"] = float(f"{diff.mean():.3g}")
+        if records:
+            mean, _, preds = evaluate(pred, records, root)
+            row["abs_rel"] = round(mean["abs_rel"], 4)
+            row["delta1"] = round(mean["delta1"], 4)
+            rel = [
+                np.mean(np.abs(preds[k] - ref_preds[k]) / np.maximum(ref_preds[k], 1e-3))
+                for k in preds
+            ]
+            row["mean_rel_diff"] = float(f"{np.mean(rel):.3g}")
+        rows.append(row)
+    return rows
+
+
+def report_markdown(rows: list[dict], meta: dict) -> str:
+    cols = [
+        "format",
+        "size_mb",
+        "latency_ms_1t",
+        "latency_ms_2t",
+        "abs_rel",
+        "delta1",
+        "max_abs_diff_m",
+        "mean_abs_diff_m",
+        "mean_rel_diff",
+    ]
+    cols = [c for c in cols if any(c in r for r in rows)]
+    lines = [
+        f"# Export report: {meta.get('source', '')}",
+        "",
+        f"Input {meta['input_size'][0]}x{meta['input_size'][1]} (WxH); latency = median of "
+        f"{meta.get('runs')} runs after warm-up, batch 1; accuracy on {meta.get('views')} "
+        f"views of `{meta.get('csv')}`; diffs against the Keras model.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    for r in rows:
+        lines.append(
+            "| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in cols) + " |"
+        )
+    ratio = meta.get("int8_over_fp32_latency")
+    if ratio is not None:
+        lines += ["", f"int8 / fp32 latency (2 threads): **{ratio:.2f}**"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,77 @@
+"""Depth metrics (DESIGN §5) of any :class:`~workbench.model.predictor.Predictor` on view records.
+
+Views are loaded at the model's input size (depth resized without blending invalid pixels), so
+every format is compared on the same pixels; with ``height`` the ground truth is loaded at that
+size instead and predictions are resized to it (bilinear, columns wrapping), so models trained
+at different sizes are compared on the same pixels. Used by ``workbench eval``, the trainers'
+validation and the export report.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from workbench.data.pipeline import load_sample
+from workbench.model.metrics import METRIC_NAMES, depth_metrics
+
+__all__ = ["evaluate", "resize_prediction"]
+
+
+def resize_prediction(pred: np.ndarray, height: int) -> np.ndarray:
+    """``(h, 2h)`` range → ``(height, 2 height)``, bilinear with columns wrapping at the seam."""
+    h, w = pred.shape
+    if h == height:
+        return pred
+    padded = np.concatenate([pred[:, -1:], pred, pred[:, :1]], axis=1)
+    scale = w / (2 * height)
+    # output pixel centre x_out maps to input centre (x_out + 0.5) * scale - 0.5 (+1 for the pad)
+    xs = (np.arange(2 * height) + 0.5) * scale - 0.5 + 1.0
+    ys = np.clip((np.arange(height) + 0.5) * (h / height) - 0.5, 0, h - 1)
+    mx, my = np.meshgrid(xs.astype(np.float32), ys.astype(np.float32))
+    return cv2.remap(padded.astype(np.float32), mx, my, cv2.INTER_LINEAR)
+
+
+def evaluate(
+    predictor,
+    records,
+    root,
+    batch: int = 4,
+    median_align: bool = False,
+    progress: bool = False,
+    height: int = 0,
+) -> tuple[dict, list[dict], dict]:
+    """Metrics of ``predictor`` (a :class:`workbench.model.predictor.Predictor`) on ``records``.
+
+    Args:
+        height: compare at this height (ground truth loaded at it, predictions resized to it);
+            0: the model's.
+
+    Returns:
+        ``(mean, rows, cache)``: mean metrics (plus ``n_views``), one row per view, and the
+        predictions by ``(scene_id, view_id)`` (``(H, W)`` float32 metres at the compared size).
+    """
+    h = predictor.height
+    rows, preds = [], {}
+    for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
+        recs = records[i : i + batch]
+        samples = [load_sample(r, root, h, range_height=height) for r in recs]
+        pred = predictor.predict_batch(np.stack([s["rgb"] for s in samples]))
+        if height and height != h:
+            pred = [resize_prediction(p, height) for p in pred]
+        for rec, s, p in zip(recs, samples, pred, strict=True):
+            m = depth_metrics(p, s["range"], median_align=median_align)
+            rows.append(
+                {
+                    "scene_id": rec.scene_id,
+                    "view_id": rec.view_id,
+                    **{k: m[k] for k in METRIC_NAMES},
+                    "valid": bool(m["n_images"]),
+                }
+            )
+            preds[(rec.scene_id, rec.view_id)] = p
+    ok = [r for r in rows if r["valid"]]
+    mean = {k: float(np.mean([r[k] for r in ok])) for k in METRIC_NAMES} if ok else {}
+    mean["n_views"] = len(ok)
+    return mean, rows, preds

@@ -1,0 +1,288 @@
+"""The machinery every trainer shares (supervised, bi-view, pose): strategy, optimizer, resume
+checks, checkpoints with their own step counter, the run log and the step loop.
+
+- **strategies**: the default strategy on one device; ``MirroredStrategy`` over GPUs (or over
+  ``cpu_devices`` logical CPUs, to try it without GPUs); ``MultiWorkerMirroredStrategy`` from
+  ``TF_CONFIG`` for several machines. Only the chief writes the run folder; other workers write
+  their (required) checkpoint copies to a temporary folder.
+- **checkpoints** (:class:`Checkpoints`): ``tf.train.CheckpointManager`` over the model, the
+  optimizer state and a step counter of its own (``optimizer.iterations`` skips the steps a
+  mixed-precision loss scale rejects, so it cannot be the step). TensorFlow writes shards to
+  temporary names and updates the ``checkpoint`` index atomically, so a killed run always leaves
+  the previous checkpoint loadable.
+- **logs** (:class:`RunLog`): ``history.csv`` (rows up to the resumed step are kept), TensorBoard
+  scalars and a tqdm bar with loss and samples/s.
+- **the loop** (:func:`run_steps`): step, log, checkpoint, then the trainer's hooks
+  (validation, dumps) at their intervals.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from workbench.configs import MODEL_FIELDS, load_config
+from workbench.errors import WorkbenchError
+from workbench.io import write_csv_atomic
+from workbench.model.saving import restore_checked
+
+__all__ = [
+    "make_strategy",
+    "make_optimizer",
+    "check_resume",
+    "Checkpoints",
+    "RunLog",
+    "run_steps",
+    "learning_rate",
+    "read_rows",
+]
+
+
+def _multiworker(tf_config_text: str | None):
+    try:
+        tf_config = json.loads(tf_config_text) if tf_config_text else None
+    except json.JSONDecodeError as e:
+        raise WorkbenchError(f"TF_CONFIG is not valid JSON ({e})") from None
+    if not isinstance(tf_config, dict):
+        raise WorkbenchError("strategy multiworker needs the TF_CONFIG environment (a JSON object)")
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    task = tf_config.get("task", {})
+    ttype, tid = task.get("type", "worker"), int(task.get("index", 0))
+    is_chief = ttype == "chief" or (
+        ttype == "worker" and tid == 0 and "chief" not in tf_config.get("cluster", {})
+    )
+    return strategy, is_chief, f"{ttype}{tid}"
+
+
+def make_strategy(config) -> tuple[tf.distribute.Strategy, bool, str]:
+    """Pick the ``tf.distribute`` strategy of ``config.strategy`` (call before any other
+    TensorFlow work; ``cpu_devices`` > 1 splits the CPU into logical devices).
+
+    Returns:
+        ``(strategy, is_chief, task_label)``.
+    """
+    if config.cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * config.cpu_devices
+        )
+    name = config.strategy
+    gpus = tf.config.list_physical_devices("GPU")
+    if name == "auto":
+        if os.environ.get("TF_CONFIG"):
+            name = "multiworker"
+        elif len(gpus) > 1 or config.cpu_devices > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "multiworker":
+        return _multiworker(os.environ.get("TF_CONFIG"))
+    if name == "mirrored":
+        if gpus:
+            return tf.distribute.MirroredStrategy(), True, "chief"
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices), True, "chief"
+    return tf.distribute.get_strategy(), True, "chief"
+
+
+def make_optimizer(config) -> keras.optimizers.Optimizer:
+    """Adam(W) with the configured schedule (``lr``, ``lr_schedule``, ``warmup_steps``,
+    ``steps``, ``weight_decay``; loss-scaled with ``mixed_precision``)."""
+    lr = config.lr
+    warm = max(0, min(getattr(config, "warmup_steps", 0), config.steps - 1))
+    schedule = getattr(config, "lr_schedule", "constant")
+    if schedule == "cosine":
+        decay = max(1, config.steps - warm)
+        if warm:
+            lr = keras.optimizers.schedules.CosineDecay(
+                lr * 0.01, decay, alpha=0.02, warmup_target=lr, warmup_steps=warm
+            )
+        else:
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay, alpha=0.02)
+    elif schedule == "step":
+        bounds = [int(config.steps * 0.6), int(config.steps * 0.85)]
+        lr = keras.optimizers.schedules.PiecewiseConstantDecay(bounds, [lr, lr * 0.1, lr * 0.01])
+    if getattr(config, "weight_decay", 0.0) > 0:
+        opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    else:
+        opt = keras.optimizers.Adam(lr)
+    if getattr(config, "mixed_precision", False):
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
+def learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The optimizer's current learning rate (schedules evaluated at its iteration)."""
+    lr = optimizer.learning_rate
+    return float(lr.numpy() if hasattr(lr, "numpy") else lr)
+
+
+def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> None:
+    """Refuse to mix runs: a logdir with checkpoints needs ``resume``, and the saved
+    ``config.json`` must agree with ``config`` on ``fields`` (the network's shape)."""
+    ckpt = logdir / "checkpoints" / "checkpoint"
+    saved = logdir / "config.json"
+    if not config.resume:
+        if ckpt.exists():
+            raise WorkbenchError(
+                "run folder already has checkpoints (pass --resume to continue, or pick a new "
+                "--logdir)",
+                logdir,
+            )
+        return
+    if saved.exists():
+        old = load_config(type(config), saved)
+        diff = [f for f in fields if getattr(old, f) != getattr(config, f)]
+        if diff:
+            desc = ", ".join(f"{f}={getattr(old, f)} vs {getattr(config, f)}" for f in diff)
+            raise WorkbenchError(
+                f"checkpoints were made by a different model config ({desc})", saved
+            )
+
+
+class Checkpoints:
+    """Checkpoints of ``objects`` (model, optimizer) plus a step counter, in
+    ``folder/checkpoints``, keeping the last ``keep``."""
+
+    def __init__(self, folder: Path, keep: int, **objects):
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_step")
+        self.ckpt = tf.train.Checkpoint(train_step=self.step, **objects)
+        self.manager = tf.train.CheckpointManager(self.ckpt, str(folder / "checkpoints"), keep)
+
+    def restore(self, resume: bool) -> int:
+        """With ``resume`` and a checkpoint present, restore it and return its step, else 0.
+
+        Raises:
+            WorkbenchError: naming the checkpoint when it does not fit the objects.
+        """
+        latest = self.manager.latest_checkpoint
+        if not (resume and latest):
+            return 0
+        restore_checked(self.ckpt, latest, "this model", strict=True)
+        return int(self.step.numpy())
+
+    def save(self, step: int) -> None:
+        self.step.assign(step)
+        self.manager.save(checkpoint_number=step)
+
+
+def read_rows(path: Path, upto: int) -> list[dict]:
+    """Rows of a run CSV (``history.csv``, ``val_metrics.csv``) up to step ``upto``."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if int(r["step"]) <= upto]
+
+
+class RunLog:
+    """``history.csv``, TensorBoard scalars (``tb/train``) and the progress bar of one run.
+
+    Loss terms are averaged between rows; ``fields`` is the CSV header (``step``, the terms,
+    ``lr``, ``samples_per_s``). With ``enabled=False`` (non-chief workers) nothing is written.
+    """
+
+    def __init__(
+        self,
+        logdir: Path,
+        fields: Sequence[str],
+        start: int,
+        total: int,
+        batch: int,
+        *,
+        desc: str,
+        progress: bool,
+        enabled: bool = True,
+    ):
+        self.path, self.fields, self.batch, self.enabled = (
+            logdir / "history.csv",
+            fields,
+            batch,
+            enabled,
+        )
+        self.history = read_rows(self.path, start) if enabled else []
+        self.tb = tf.summary.create_file_writer(str(logdir / "tb" / "train")) if enabled else None
+        self.bar = tqdm(
+            total=total,
+            initial=start,
+            desc=desc,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (progress and enabled),
+        )
+        self._acc: dict[str, float] = {}
+        self._n, self._t = 0, time.perf_counter()
+
+    def update(self, terms: dict) -> None:
+        for k, v in terms.items():
+            self._acc[k] = self._acc.get(k, 0.0) + float(v)
+        self._n += 1
+        self.bar.update(1)
+
+    def row(self, step: int, lr: float) -> dict:
+        """Close the current averaging window as one history row (also sent to TensorBoard)."""
+        n = max(self._n, 1)
+        row = {"step": step, **{k: round(v / n, 6) for k, v in self._acc.items()}}
+        row["lr"] = lr
+        row["samples_per_s"] = round(n * self.batch / max(time.perf_counter() - self._t, 1e-9), 2)
+        self.bar.set_postfix(loss=f"{row.get('total', 0.0):.4f}", sps=row["samples_per_s"])
+        if self.enabled:
+            self.history.append(row)
+            with self.tb.as_default(step=step):
+                for k, v in row.items():
+                    if k != "step":
+                        tag = k if k in ("lr", "samples_per_s") else f"loss/{k}"
+                        tf.summary.scalar(tag, v, step=step)
+        self._acc, self._n, self._t = {}, 0, time.perf_counter()
+        return row
+
+    def save(self) -> None:
+        if self.enabled:
+            write_csv_atomic(self.path, self.fields, self.history)
+
+    @property
+    def last(self) -> dict:
+        return self.history[-1] if self.history else {}
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.tb is not None:
+            self.tb.flush()
+
+
+def run_steps(
+    step_fn: Callable[[int], dict],
+    log: RunLog,
+    ckpt: Checkpoints,
+    *,
+    start: int,
+    config,
+    lr_fn: Callable[[], float],
+    hooks: Sequence[Callable[[int], None]] = (),
+) -> int:
+    """Run steps ``start + 1 .. config.steps``: ``step_fn(step_index)`` returns the loss terms;
+    rows every ``config.log_every`` steps, checkpoints every ``config.ckpt_every`` (history is
+    written first: a kill in between leaves rows past the checkpoint, which a resumed run
+    drops) and at the end, then each hook with the new step. Returns the last step."""
+    step = start
+    while step < config.steps:
+        terms = step_fn(step)
+        step += 1
+        log.update(terms)
+        last = step == config.steps
+        if step % config.log_every == 0 or last:
+            log.row(step, lr_fn())
+        if step % config.ckpt_every == 0 or last:
+            log.save()
+            ckpt.save(step)
+        for hook in hooks:
+            hook(step)
+    log.close()
+    return step

@@ -1,0 +1,321 @@
+"""Supervised training of the equirect depth U-Net (``workbench train``).
+
+One :class:`~workbench.configs.TrainConfig` drives everything and is saved as ``config.json`` in
+the run folder; :func:`train` reads as its steps: records → strategy → model and optimizer
+(restored with ``--resume``, warm-started with ``--init-from``) → input stream → step function →
+:func:`workbench.training.loop.run_steps` with validation and dump hooks → final files.
+
+- **data**: :func:`workbench.data.pipeline.make_dataset` with ``start = step * batch``, so a
+  resumed run sees exactly the batches an uninterrupted one would have seen.
+- **logs**: TensorBoard scalars (every loss term, total, learning rate, samples/s, validation
+  metrics) and images (RGB, GT, prediction, normals, error); ``history.csv`` and
+  ``val_metrics.csv`` for notebooks; visual dumps ``dumps/<step>_{rgb,depth_gt,depth_pred,
+  norm_pred,depth_err}.png`` and ``<step>_pc.ply``; the final ``model.keras`` and
+  ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from workbench.configs import TrainConfig, config_hash, save_config, to_dict
+from workbench.data.pipeline import Augment, load_sample, make_dataset
+from workbench.data.splits import read_split_csv
+from workbench.errors import WorkbenchError
+from workbench.io import write_csv_atomic, write_text_atomic
+from workbench.model.evaluate import evaluate
+from workbench.model.losses import total_loss
+from workbench.model.predictor import KerasBackend, Predictor, predict_range
+from workbench.model.saving import load_source_model, save_keras_atomic
+from workbench.model.unet import build_from_config
+from workbench.training.loop import (
+    Checkpoints,
+    RunLog,
+    check_resume,
+    learning_rate,
+    make_optimizer,
+    make_strategy,
+    read_rows,
+    run_steps,
+)
+from workbench.viz.dumps import dump_images, write_dumps
+
+__all__ = ["check_config", "init_weights", "train", "run"]
+
+HISTORY_FIELDS = ("step", "total", "l1", "normal", "ssim", "lr", "samples_per_s")
+AUGMENT = Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, saturation=0.2, gamma=0.2)
+
+
+def check_config(config: TrainConfig) -> None:
+    checks = [
+        (config.steps >= 1, f"steps must be >= 1, got {config.steps}"),
+        (config.batch >= 1, f"batch must be >= 1, got {config.batch}"),
+        (
+            config.height % (2**config.model_depth) == 0,
+            f"height {config.height} must be divisible by 2**model_depth = {2**config.model_depth}",
+        ),
+        (config.ssim_k >= 1 and config.ssim_k % 2 == 1, f"ssim_k must be odd, got {config.ssim_k}"),
+        (
+            len(config.rate) == 3 and all(r >= 0 for r in config.rate),
+            f"rate must be 3 non-negative weights, got {config.rate}",
+        ),
+        (config.lr > 0, f"lr must be > 0, got {config.lr}"),
+        (config.model_width >= 1 and config.model_depth >= 1, "model width/depth must be >= 1"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise WorkbenchError(msg)
+
+
+def init_weights(model: keras.Model, source: str | os.PathLike) -> None:
+    """Copy every weight of the model in ``source`` (run folder or ``.keras``) into ``model``.
+
+    The U-Net's weights do not depend on the input height (latitude channels are computed from
+    it), so a model trained at ``H`` initialises one at ``2H``: progressive resizing.
+
+    Raises:
+        WorkbenchError: naming ``source`` when it cannot be read or its weights differ in number
+            or shape (a different ``model_width/depth/coords/context``).
+    """
+    if not Path(source).exists():
+        raise WorkbenchError("init_from must be a run folder or an existing .keras file", source)
+    src, _ = load_source_model(source, what="init_from")
+    want = [tuple(w.shape) for w in model.weights]
+    have = [tuple(w.shape) for w in src.weights]
+    if want != have:
+        first = next(
+            (
+                f"{w.path}: {a} vs {b}"
+                for w, a, b in zip(model.weights, want, have, strict=False)
+                if a != b
+            ),
+            f"{len(have)} weight arrays, this model has {len(want)}",
+        )
+        raise WorkbenchError(f"weights do not fit this model ({first})", source)
+    model.set_weights(src.get_weights())
+
+
+@dataclass
+class _Run:
+    """What the steps of one training run share."""
+
+    config: TrainConfig
+    logdir: Path
+    write_dir: Path
+    strategy: tf.distribute.Strategy
+    is_chief: bool
+    task: str
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    ckpt: Checkpoints
+    start: int
+
+
+def _set_up(config: TrainConfig) -> _Run:
+    """Strategy, seeds, precision, model, optimizer and checkpoints (restored on resume)."""
+    logdir = Path(config.logdir)
+    strategy, is_chief, task = make_strategy(config)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if config.batch % strategy.num_replicas_in_sync:
+        raise WorkbenchError(
+            f"--batch {config.batch} must be divisible by {strategy.num_replicas_in_sync} replicas"
+        )
+    write_dir = logdir if is_chief else Path(tempfile.mkdtemp(prefix=f"workbench-{task}-"))
+    write_dir.mkdir(parents=True, exist_ok=True)
+    with strategy.scope():
+        model = build_from_config(config)
+        if config.init_from:
+            init_weights(model, config.init_from)
+        optimizer = make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+    ckpt = Checkpoints(write_dir, config.keep_ckpts, model=model, optimizer=optimizer)
+    start = ckpt.restore(config.resume)
+    if is_chief:
+        save_config(config, logdir / "config.json")
+    return _Run(config, logdir, write_dir, strategy, is_chief, task, model, optimizer, ckpt, start)
+
+
+def _input_stream(run: _Run, records, root):
+    """The distributed batch iterator, starting at the run's first unseen sample."""
+    c = run.config
+    ds = make_dataset(
+        records,
+        root,
+        c.height,
+        c.batch,
+        augment=AUGMENT if c.augment else None,
+        shuffle=True,
+        seed=c.seed,
+        repeat=True,
+        cache=c.cache,
+        drop_remainder=True,
+        start=run.start * c.batch,
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return iter(run.strategy.experimental_distribute_dataset(ds.with_options(options)))
+
+
+def _train_step(run: _Run):
+    """A ``tf.function`` batch → mean loss terms over replicas, applying one optimizer step."""
+    c, model, optimizer, strategy = run.config, run.model, run.optimizer, run.strategy
+    rate = tuple(float(r) for r in c.rate)
+    replicas = strategy.num_replicas_in_sync
+
+    def step_fn(b):
+        with tf.GradientTape() as tape:
+            pred = tf.cast(model(b["rgb"], training=True), tf.float32)
+            terms = total_loss(b["range"], pred, b["mask"], rate, c.ssim_k, c.l1_space == "log")
+            loss = terms["total"] / replicas
+            if c.mixed_precision:
+                loss = optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return terms
+
+    @tf.function
+    def train_step(b):
+        per = strategy.run(step_fn, args=(b,))
+        return {
+            k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per.items()
+        }
+
+    return train_step
+
+
+class _Monitor:
+    """Validation (``val_metrics.csv``, TensorBoard) and visual dumps of the chief."""
+
+    def __init__(self, run: _Run, val_records, val_root, dump_sample):
+        self.run, self.c = run, run.config
+        self.records = val_records[: self.c.val_views] if self.c.val_views else val_records
+        self.root, self.sample = val_root, dump_sample
+        self.predictor = Predictor(KerasBackend(run.model, run.logdir))
+        self.tb = tf.summary.create_file_writer(str(run.logdir / "tb" / "val"))
+        self.path = run.logdir / "val_metrics.csv"
+        self.rows = read_rows(self.path, run.start)
+        self.last: dict = {}
+
+    def validate(self, step: int) -> dict:
+        if not self.records:
+            return {}
+        mean, _, _ = evaluate(self.predictor, self.records, self.root, self.c.batch)
+        with self.tb.as_default(step=step):
+            for k, v in mean.items():
+                tf.summary.scalar(f"metrics/{k}", v, step=step)
+        self.rows.append({"step": step, **{k: round(v, 6) for k, v in mean.items()}})
+        write_csv_atomic(self.path, self.rows[-1].keys(), self.rows)
+        self.last = mean
+        return mean
+
+    def dump(self, step: int) -> None:
+        s = self.sample
+        pred = predict_range(self.run.model, s["rgb"][None])[0]
+        imgs = dump_images(s["rgb"], pred, s["range"])
+        write_dumps(
+            self.run.logdir / "dumps",
+            f"{step:07d}",
+            s["rgb"],
+            pred,
+            s["range"],
+            s["pose"],
+            images=imgs,
+        )
+        with self.tb.as_default(step=step):
+            for k, v in imgs.items():
+                tf.summary.image(k, v[None], step=step)
+
+    def hook(self, step: int) -> None:
+        if self.c.val_every and step % self.c.val_every == 0 and step < self.c.steps:
+            self.validate(step)
+        if self.c.dump_every and step % self.c.dump_every == 0:
+            self.dump(step)
+
+    def finish(self, step: int) -> None:
+        self.validate(step)
+        if not self.c.dump_every or step % self.c.dump_every:
+            self.dump(step)
+        self.tb.flush()
+
+
+def _summary(run: _Run, step: int, wall: float, log: RunLog, val: dict) -> dict:
+    return {
+        "steps": step,
+        "resumed_from": run.start,
+        "task": run.task,
+        "wall_s": round(wall, 2),
+        "steps_per_s": round((step - run.start) / max(wall, 1e-9), 4),
+        "replicas": run.strategy.num_replicas_in_sync,
+        "strategy": type(run.strategy).__name__,
+        "params": int(run.model.count_params()),
+        "config_hash": config_hash(run.config),
+        "final": log.last,
+        "val": val,
+        "config": to_dict(run.config),
+    }
+
+
+def train(config: TrainConfig) -> dict:
+    """Train as configured; returns the run summary (also written to ``summary.json``)."""
+    check_config(config)
+    check_resume(config, Path(config.logdir))
+    records, root = read_split_csv(config.train_csv)
+    val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
+    run = _set_up(config)
+    batches = _input_stream(run, records, root)
+    train_step = _train_step(run)
+    log = RunLog(
+        run.logdir,
+        HISTORY_FIELDS,
+        run.start,
+        config.steps,
+        config.batch,
+        desc="train",
+        progress=config.progress,
+        enabled=run.is_chief,
+    )
+    monitor = None
+    if run.is_chief:
+        rec0, root0 = (val_records[0], val_root) if val_records else (records[0], root)
+        monitor = _Monitor(run, val_records, val_root, load_sample(rec0, root0, config.height))
+    t0 = time.perf_counter()
+    step = run_steps(
+        lambda _: train_step(next(batches)),
+        log,
+        run.ckpt,
+        start=run.start,
+        config=config,
+        lr_fn=lambda: learning_rate(run.optimizer),
+        hooks=[monitor.hook] if monitor else [],
+    )
+    wall = time.perf_counter() - t0
+    if not run.is_chief:
+        shutil.rmtree(run.write_dir, ignore_errors=True)
+        return {"steps": step, "resumed_from": run.start, "task": run.task}
+    monitor.finish(step)
+    save_keras_atomic(run.model, run.logdir / "model.keras")
+    summary = _summary(run, step, wall, log, monitor.last)
+    write_text_atomic(run.logdir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def run(config: TrainConfig) -> int:
+    """``workbench train``: prints steps, wall time and the final validation metrics."""
+    summary = train(config)
+    if "val" in summary:
+        val = {k: round(v, 4) for k, v in summary["val"].items()}
+        print(json.dumps({"steps": summary["steps"], "wall_s": summary.get("wall_s"), "val": val}))
+    return 0
