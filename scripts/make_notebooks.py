@@ -185,7 +185,8 @@ NB["07_biview_pose"] = [
     'print("pairs", bv["pairs"], {k: round(v, 3) for k, v in bv["val"].items()})',
     IGN + 'history_figure(out / "biview" / "history.csv", ("total", "photo"))',
     "## Relative pose: network vs cross-correlation yaw baseline",
-    IGN + 'pose = train_pose(PoseConfig(train_csv=str(out / "lists/train.csv"),\n'
+    IGN + 'shutil.rmtree(out / "pose", ignore_errors=True)\n'
+    'pose = train_pose(PoseConfig(train_csv=str(out / "lists/train.csv"),\n'
     '    val_csv=str(out / "lists/val.csv"), logdir=str(out / "pose"), height=32, steps=40,\n'
     "    progress=False))\n"
     '{k: pose[k] for k in ("network", "baseline_yaw_xcorr", "identity")}',

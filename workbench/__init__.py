@@ -1,8 +1,8 @@
 """pano-depth workbench: monocular depth on 360-degree equirectangular panoramas.
 
-The library is split by concept (see ``DESIGN.md`` in the shared folder and the README):
-``geometry`` (pure numpy), ``data``, ``eda``, ``model`` (TensorFlow), ``viz``; the CLI and the
-notebooks only call into it. Importing :mod:`workbench` itself is cheap: no TensorFlow.
+The folders are layers, imports run downward (README, *Architecture*): ``geometry`` (numpy)
+← ``data`` ← ``model`` (TensorFlow/Keras) and ``viz`` ← ``training``, ``deploy``, ``eda`` ←
+``cli``. Importing :mod:`workbench` itself is cheap: no TensorFlow.
 """
 
 __version__ = "0.1.0"
@@ -12,3 +12,6 @@ import os as _os
 # TensorFlow's C++ start-up chatter (CPU feature notes, device lists) drowns notebook and CLI
 # output; set the variable yourself to see it again.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# open3d prints a banner and starts a WebRTC visualizer when imported inside Jupyter; the
+# notebooks draw with their own widgets, so keep both off unless asked for.
+_os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")

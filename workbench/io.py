@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,10 @@ import numpy as np  # noqa: E402
 from workbench.errors import WorkbenchError  # noqa: E402
 
 __all__ = [
+    "TMP_SUFFIX",
+    "is_temporary",
+    "sweep_temporaries",
+    "make_folder",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -30,6 +36,9 @@ __all__ = [
     "read_image",
     "read_rgb",
     "save_npy",
+    "load_npy",
+    "image_size",
+    "MAX_IMAGE_PIXELS",
     "write_csv_atomic",
 ]
 
@@ -52,28 +61,82 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a temporary file of :func:`atomic_path` (or any hidden file): readers
+    skip such names, so a crash's leftovers are never taken for data."""
+    name = Path(path).name
+    return name.startswith(".") or name.endswith(TMP_SUFFIX)
+
+
+def sweep_temporaries(folder: str | os.PathLike, older_than_s: float = 0.0) -> int:
+    """Delete leftovers of interrupted atomic writes (``.<name>.<random>.tmp``) under ``folder``
+    last modified more than ``older_than_s`` seconds ago; returns how many were removed."""
+    now, n = time.time(), 0
+    for p in Path(folder).rglob(f".*{TMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if p.is_file() and now - p.stat().st_mtime >= older_than_s:
+                p.unlink()
+                n += 1
+    return n
+
+
+def _write_error(e: OSError, path: Path) -> WorkbenchError:
+    reason = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "read-only file system",
+        errno.EISDIR: "is a folder",
+        errno.ENOTDIR: "a parent is a file, not a folder",
+        errno.EEXIST: "a file is in the way of a folder",
+        errno.EDQUOT: "disk quota exceeded",
+    }.get(e.errno, e.strerror or type(e).__name__)
+    return WorkbenchError(f"cannot write ({reason})", path)
+
+
+def make_folder(path: str | os.PathLike) -> Path:
+    """``mkdir -p`` with an error naming ``path`` (a file in the way, no permission, ...)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise WorkbenchError("exists and is not a folder", path) from None
+    except OSError as e:
+        raise _write_error(e, path) from None
+    return path
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    The temporary file keeps ``path``'s extension (or ``suffix``) so writers that pick a format
-    from the name (open3d, OpenCV) still work. On error the temporary file is removed and
-    ``path`` is left untouched.
+    The temporary name is ``.<name>.<random>.tmp``: hidden and ending in ``.tmp``, so no reader
+    takes it for data (:func:`is_temporary`) whatever crash leaves it behind. Writers that pick
+    a format from the file name must be told the format. On error the temporary file is removed,
+    ``path`` is left untouched, and an OS error names ``path`` (never the temporary name).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes[-1:])
-    )
+    if path.is_dir():
+        raise WorkbenchError("cannot write (is a folder)", path)
+    make_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    except OSError as e:
+        raise _write_error(e, path) from None
     os.close(fd)
     tmp = Path(tmp)
-    os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the file the usual permissions
     try:
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the file the usual permissions
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+    except OSError as e:
+        raise _write_error(e, path) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -130,29 +193,127 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
     return write_bytes_atomic(path, buf.tobytes())
 
 
+MAX_IMAGE_PIXELS = 2**28  # 268 Mpx (a 23000 x 11500 panorama); checked before decoding
+SOF_MARKERS = (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+
+
+def _jpeg_segments(buf: bytes):
+    """Yield ``(marker, offset, segment length)`` of a JPEG's header up to its first SOS."""
+    i, n = 2, len(buf)
+    while i + 4 <= n:
+        if buf[i] != 0xFF:
+            return
+        marker = buf[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD8 or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            i += 2
+            continue
+        length = int.from_bytes(buf[i + 2 : i + 4], "big")
+        yield marker, i, length
+        if marker == 0xDA:
+            return
+        i += 2 + length
+
+
+def _jpeg_complete(buf: bytes) -> bool:
+    """An end-of-image marker after the first scan (bytes after it, e.g. phone trailers, are
+    fine; EXIF thumbnails before the scan do not count)."""
+    for marker, i, length in _jpeg_segments(buf):
+        if marker == 0xDA:
+            return buf.find(b"\xff\xd9", i + 2 + length) != -1
+    return False
+
+
+def image_size(buf: bytes) -> tuple[str, int, int] | None:
+    """``(kind, width, height)`` from a PNG or JPEG header without decoding; ``None`` for other
+    formats (OpenCV decides)."""
+    if buf[:8] == b"\x89PNG\r\n\x1a\n" and len(buf) >= 24:
+        return "png", int.from_bytes(buf[16:20], "big"), int.from_bytes(buf[20:24], "big")
+    if buf[:2] == b"\xff\xd8":
+        for marker, i, _ in _jpeg_segments(buf):
+            if marker in SOF_MARKERS:
+                h = int.from_bytes(buf[i + 5 : i + 7], "big")
+                return "jpeg", int.from_bytes(buf[i + 7 : i + 9], "big"), h
+        return "jpeg", 0, 0
+    return None
+
+
 def read_image(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
-    """Read an image file unchanged (bit depth kept), with a clear error when it cannot be read.
+    """Read an image file unchanged (bit depth kept), decoded by its content (not its
+    extension), with a clear error naming ``path`` when it cannot be read.
+
+    The pixel count is checked from the header first (:data:`MAX_IMAGE_PIXELS`); a JPEG must
+    have its end-of-image marker (bytes after it are accepted).
 
     Returns ``(H, W)`` or ``(H, W, C)`` as stored (colour channels in BGR order, OpenCV's).
     """
-
     path = Path(path)
     if not path.is_file():
         raise WorkbenchError("file not found", path)
-    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
     if data.size == 0:
         raise WorkbenchError("empty file (0 bytes)", path)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED if flags is None else flags)
+    info = image_size(data[:65536].tobytes())
+    if info and info[1] * info[2] > MAX_IMAGE_PIXELS:
+        raise WorkbenchError(
+            f"image is {info[1]}x{info[2]} pixels, over the budget of "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} Mpx",
+            path,
+        )
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED if flags is None else flags)
+    except cv2.error as e:
+        msg = str(e).strip().splitlines()[-1][:160]
+        raise WorkbenchError(f"cannot decode image ({msg})", path) from None
     if img is None:
         raise WorkbenchError("unreadable or truncated image (could not decode)", path)
-    if path.suffix.lower() in (".jpg", ".jpeg") and not _jpeg_complete(data):
+    if info and info[0] == "jpeg" and not _jpeg_complete(data.tobytes()):
         raise WorkbenchError("truncated JPEG (no end-of-image marker)", path)
     return img
 
 
-def _jpeg_complete(data: np.ndarray) -> bool:
-    tail = data[-16:].tobytes().rstrip(b"\x00")
-    return tail.endswith(b"\xff\xd9")
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """A numeric ``.npy`` array, never unpickled; its header is checked against the file size
+    before anything is allocated (a header claiming 300 GB in a small file is refused).
+
+    Raises:
+        WorkbenchError: naming ``path``: not an ``.npy`` file (e.g. an ``.npz``), object dtype,
+            truncated data.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbenchError("file not found", path)
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(f)
+            offset = f.tell()
+    except (ValueError, OSError, EOFError) as e:
+        raise WorkbenchError(f"not an .npy array file ({str(e)[:120]})", path) from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise WorkbenchError(f"array must be numeric, got dtype {dtype}", path)
+    need = int(np.prod(shape, dtype=np.float64) * dtype.itemsize)
+    have = path.stat().st_size - offset
+    if have < need:
+        raise WorkbenchError(
+            f"truncated .npy: its header claims {shape} {dtype} ({need} bytes), "
+            f"the file holds {have}",
+            path,
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, MemoryError) as e:
+        raise WorkbenchError(f"unreadable .npy ({type(e).__name__})", path) from None
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
-from workbench.io import read_image, read_rgb
+from workbench.io import is_temporary, load_npy, read_image, read_rgb
 
 __all__ = [
     "ViewRecord",
@@ -106,17 +106,7 @@ def read_depth(
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".npy":
-        if not path.is_file():
-            raise WorkbenchError("file not found", path)
-        try:
-            d = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise WorkbenchError(f"not a plain numeric .npy ({e})", path) from None
-        except (OSError, EOFError) as e:
-            raise WorkbenchError(f"unreadable .npy ({e.__class__.__name__})", path) from None
-        if d.dtype.kind not in "fiu":
-            raise WorkbenchError(f"depth .npy must be numeric, got {d.dtype}", path)
-        r = d.astype(np.float32)
+        r = load_npy(path).astype(np.float32)
     elif ext == ".exr":
         d = read_image(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if d.ndim == 3:
@@ -151,7 +141,7 @@ def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     m = read_image(path, cv2.IMREAD_GRAYSCALE)
     if m.shape != shape:
         m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return m > 0
+    return m == 255  # RealSee3D: 255 = valid (DATASET_STRUCTURE.md)
 
 
 def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = True) -> View:
@@ -188,16 +178,57 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+def _files(folder: Path, exts) -> dict[str, Path]:
+    """Data files of ``folder`` by stem: extensions case-insensitive (``000.JPG``), hidden and
+    temporary files (crash leftovers of atomic writes) skipped; the first of ``exts`` wins."""
+    if not folder.is_dir():
+        return {}
+    rank = {e: i for i, e in enumerate(exts)}
+    found: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        ext = p.suffix.lower()
+        if ext in rank and not is_temporary(p) and p.is_file():
+            old = found.get(p.stem)
+            if old is None or rank[ext] < rank[old.suffix.lower()]:
+                found[p.stem] = p
+    return found
+
+
 def _first(folder: Path, stem: str, exts) -> Path | None:
-    for ext in exts:
-        p = folder / f"{stem}{ext}"
-        if p.is_file():
-            return p
-    return None
+    return _files(folder, exts).get(stem)
 
 
 def _scene_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in root.iterdir() if p.is_dir() and not is_temporary(p))
+
+
+def _each_scene(scenes, read, errors: list | None) -> list[ViewRecord]:
+    """``read(scene)`` for every scene; with an ``errors`` list a scene that cannot be indexed
+    is recorded there (and skipped) instead of stopping the whole index."""
+    out: list[ViewRecord] = []
+    for scene in scenes:
+        try:
+            out += read(scene)
+        except WorkbenchError as e:
+            if errors is None:
+                raise
+            errors.append(e)
+    return out
+
+
+def _seed_scale(scene: Path) -> float:
+    meta = scene / "others/meta.json"
+    if not meta.is_file():
+        return 1000.0
+    try:
+        scale = float(json.loads(meta.read_text(encoding="utf-8-sig")).get("depth_scale", 1000.0))
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        raise WorkbenchError(
+            "meta.json is not valid JSON with a numeric depth_scale", meta
+        ) from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise WorkbenchError(f"depth_scale must be a positive number, got {scale}", meta)
+    return scale
 
 
 class SeedLayout:
@@ -209,51 +240,64 @@ class SeedLayout:
         return any((d / "pan").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
 
     @staticmethod
-    def index(root: Path, resolution: str = "low") -> list[ViewRecord]:
+    def scene(root: Path, scene: Path, resolution: str) -> list[ViewRecord]:
+        scale = _seed_scale(scene)
+        order = ("low", "high") if resolution == "low" else ("high", "low")
+        rgb_files = {sub: _files(scene / "pan" / sub, RGB_EXTS) for sub in order}
+        depth_files = _files(scene / "depth", DEPTH_EXTS)
         out = []
-        for scene in _scene_dirs(root):
-            if not (scene / "pan").is_dir():
-                continue
-            scale = 1000.0
-            meta = scene / "others/meta.json"
-            if meta.is_file():
-                try:
-                    scale = float(json.loads(meta.read_text()).get("depth_scale", 1000.0))
-                except (ValueError, TypeError, AttributeError):
-                    raise WorkbenchError(
-                        "meta.json is not valid JSON with a numeric depth_scale", meta
-                    ) from None
-            order = ("low", "high") if resolution == "low" else ("high", "low")
-            views = set()
-            for sub in ("high", "low"):
-                d = scene / "pan" / sub
-                if d.is_dir():
-                    views |= {p.stem for p in d.iterdir() if p.suffix.lower() in RGB_EXTS}
-            depth_views = set()
-            if (scene / "depth").is_dir():
-                depth_views = {
-                    p.stem for p in (scene / "depth").iterdir() if p.suffix.lower() in DEPTH_EXTS
-                }
-            for v in sorted(views | depth_views):
-                rgb = None
-                for sub in order:
-                    rgb = _first(scene / "pan" / sub, v, RGB_EXTS)
-                    if rgb:
-                        break
-                depth = _first(scene / "depth", v, DEPTH_EXTS)
-                pose = scene / "pose" / f"{v}.txt"
-                out.append(
-                    ViewRecord(
-                        scene.name,
-                        v,
-                        _rel(rgb, root) if rgb else f"{scene.name}/pan/{order[0]}/{v}.jpg",
-                        _rel(depth, root) if depth else f"{scene.name}/depth/{v}.png",
-                        _rel(pose, root) if pose.is_file() else "",
-                        "seed",
-                        scale,
-                    )
+        for v in sorted(set(rgb_files["high"]) | set(rgb_files["low"]) | set(depth_files)):
+            rgb = rgb_files[order[0]].get(v) or rgb_files[order[1]].get(v)
+            depth = depth_files.get(v)
+            pose = scene / "pose" / f"{v}.txt"
+            out.append(
+                ViewRecord(
+                    scene.name,
+                    v,
+                    _rel(rgb, root) if rgb else f"{scene.name}/pan/{order[0]}/{v}.jpg",
+                    _rel(depth, root) if depth else f"{scene.name}/depth/{v}.png",
+                    _rel(pose, root) if pose.is_file() else "",
+                    "seed",
+                    scale,
                 )
+            )
         return out
+
+    @classmethod
+    def index(cls, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
+        scenes = [d for d in _scene_dirs(root) if (d / "pan").is_dir()]
+        return _each_scene(scenes, lambda d: cls.scene(root, d, resolution), errors)
+
+
+def _realsee_ids(scene: Path) -> list[str]:
+    """Viewpoint ids in ``viewpoints.txt`` order (others after, sorted); an entry that is not a
+    plain folder name (``../x``, ``a/b``) is refused: nothing is read outside the root."""
+    vp = scene / "viewpoints"
+    ids = sorted(p.name for p in vp.iterdir() if p.is_dir() and not is_temporary(p))
+    order_file = scene / "viewpoints.txt"
+    if order_file.is_file():
+        text = order_file.read_text(encoding="utf-8-sig", errors="replace")
+        listed = [ln.split()[0] for ln in text.splitlines() if ln.strip()]
+        bad = [i for i in listed if i in (".", "..") or "/" in i or "\\" in i]
+        if bad:
+            raise WorkbenchError(f"viewpoint id {bad[0]!r} is not a folder name", order_file)
+        ids = listed + [i for i in ids if i not in set(listed)]
+    return ids
+
+
+def _realsee_scale(d: Path) -> float:
+    scale_file = d / "depth_scale.txt"
+    try:
+        scale = float(scale_file.read_text(encoding="utf-8-sig").split()[0])
+    except FileNotFoundError:
+        raise WorkbenchError(
+            "missing depth_scale.txt (required by RealSee3D)", scale_file
+        ) from None
+    except (ValueError, IndexError, UnicodeDecodeError):
+        raise WorkbenchError("depth_scale.txt must hold one number", scale_file) from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise WorkbenchError(f"depth scale must be a positive number, got {scale}", scale_file)
+    return scale
 
 
 class RealSee3DLayout:
@@ -265,45 +309,32 @@ class RealSee3DLayout:
         return any((d / "viewpoints").is_dir() for d in _scene_dirs(root))
 
     @staticmethod
-    def index(root: Path, resolution: str = "low") -> list[ViewRecord]:
+    def scene(root: Path, scene: Path) -> list[ViewRecord]:
         out = []
-        for scene in _scene_dirs(root):
-            vp = scene / "viewpoints"
-            if not vp.is_dir():
-                continue
-            ids = sorted(p.name for p in vp.iterdir() if p.is_dir())
-            order_file = scene / "viewpoints.txt"
-            if order_file.is_file():
-                listed = [ln.split()[0] for ln in order_file.read_text().splitlines() if ln.strip()]
-                ids = listed + [i for i in ids if i not in set(listed)]
-            for vid in ids:
-                d = vp / vid
-                rgb = _first(d, "panoImage_1600", RGB_EXTS) or _first(d, "panoImage", RGB_EXTS)
-                scale_file = d / "depth_scale.txt"
-                scale = 1000.0
-                if scale_file.is_file():
-                    try:
-                        scale = float(scale_file.read_text().split()[0])
-                    except (ValueError, IndexError):
-                        raise WorkbenchError(
-                            "depth_scale.txt must hold one number", scale_file
-                        ) from None
-                mask = d / "pano_mask.png"
-                pose = d / "extrinsics.txt"
-                out.append(
-                    ViewRecord(
-                        scene.name,
-                        vid,
-                        _rel(rgb, root) if rgb else _rel(d / "panoImage_1600.jpg", root),
-                        _rel(d / "depth_image.png", root),
-                        _rel(pose, root) if pose.is_file() else "",
-                        "realsee3d",
-                        scale,
-                        0,
-                        _rel(mask, root) if mask.is_file() else "",
-                    )
+        for vid in _realsee_ids(scene):
+            d = scene / "viewpoints" / vid
+            files = _files(d, RGB_EXTS)
+            rgb = files.get("panoImage_1600") or files.get("panoImage")
+            mask, pose = d / "pano_mask.png", d / "extrinsics.txt"
+            out.append(
+                ViewRecord(
+                    scene.name,
+                    vid,
+                    _rel(rgb, root) if rgb else _rel(d / "panoImage_1600.jpg", root),
+                    _rel(d / "depth_image.png", root),
+                    _rel(pose, root) if pose.is_file() else "",
+                    "realsee3d",
+                    _realsee_scale(d),
+                    0,
+                    _rel(mask, root) if mask.is_file() else "",
                 )
+            )
         return out
+
+    @classmethod
+    def index(cls, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
+        scenes = [d for d in _scene_dirs(root) if (d / "viewpoints").is_dir()]
+        return _each_scene(scenes, lambda d: cls.scene(root, d), errors)
 
 
 class RgbdFolderLayout:
@@ -320,31 +351,31 @@ class RgbdFolderLayout:
             return True
         return any((d / "rgb").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
 
-    def index(self, root: Path, resolution: str = "low") -> list[ViewRecord]:
+    def scene(self, root: Path, name: str, d: Path) -> list[ViewRecord]:
+        rgbs, depths = _files(d / "rgb", RGB_EXTS), _files(d / "depth", DEPTH_EXTS)
+        out = []
+        for s in sorted(rgbs):
+            depth, pose = depths.get(s), d / "pose" / f"{s}.txt"
+            out.append(
+                ViewRecord(
+                    name,
+                    s,
+                    _rel(rgbs[s], root),
+                    _rel(depth, root) if depth else _rel(d / "depth" / f"{s}.png", root),
+                    _rel(pose, root) if pose.is_file() else "",
+                    "rgbd-folder",
+                    float(self.depth_scale),
+                    int(self.depth_invalid),
+                )
+            )
+        return out
+
+    def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
         if (root / "rgb").is_dir():
             scenes = [(root.resolve().name, root)]
         else:
             scenes = [(d.name, d) for d in _scene_dirs(root) if (d / "rgb").is_dir()]
-        out = []
-        for name, d in scenes:
-            stems = sorted({p.stem for p in (d / "rgb").iterdir() if p.suffix.lower() in RGB_EXTS})
-            for s in stems:
-                rgb = _first(d / "rgb", s, RGB_EXTS)
-                depth = _first(d / "depth", s, DEPTH_EXTS)
-                pose = d / "pose" / f"{s}.txt"
-                out.append(
-                    ViewRecord(
-                        name,
-                        s,
-                        _rel(rgb, root),
-                        _rel(depth, root) if depth else _rel(d / "depth" / f"{s}.png", root),
-                        _rel(pose, root) if pose.is_file() else "",
-                        "rgbd-folder",
-                        float(self.depth_scale),
-                        int(self.depth_invalid),
-                    )
-                )
-        return out
+        return _each_scene(scenes, lambda nd: self.scene(root, *nd), errors)
 
 
 LAYOUTS = {"seed": SeedLayout, "realsee3d": RealSee3DLayout, "rgbd-folder": RgbdFolderLayout}
@@ -372,12 +403,15 @@ def index_dataset(
     depth_scale: float = 1000.0,
     depth_invalid: int = 0,
     resolution: str = "low",
+    errors: list | None = None,
 ) -> list[ViewRecord]:
     """Index every view under ``root`` (layout auto-detected unless given).
 
     Args:
         depth_scale, depth_invalid: PNG depth decoding for the ``rgbd-folder`` layout.
         resolution: ``"low"`` (training size, the default) or ``"high"`` panoramas (seed layout).
+        errors: when a list, scenes that cannot be indexed are appended to it (as
+            :class:`WorkbenchError`) and skipped; otherwise the first one is raised.
 
     Returns:
         Records sorted by scene, in each scene's view order.
@@ -389,4 +423,4 @@ def index_dataset(
     if not math.isfinite(depth_scale) or depth_scale <= 0:
         raise ValueError(f"depth_scale must be a positive number, got {depth_scale}")
     reader = LAYOUTS[name](depth_scale, depth_invalid) if name == "rgbd-folder" else LAYOUTS[name]
-    return reader.index(root, resolution)
+    return reader.index(root, resolution, errors)

@@ -67,7 +67,7 @@ def pair_candidates(records, root, height: int = 64, cache=None) -> pd.DataFrame
         rows, columns=["scene_id", "view_a", "view_b", "idx_a", "idx_b", "baseline_m", "overlap"]
     )
     if cache:
-        with atomic_path(cache, suffix=".parquet") as tmp:
+        with atomic_path(cache) as tmp:
             df.assign(key=key).to_parquet(tmp, index=False)
     return df
 

@@ -58,7 +58,7 @@ def write_report(tables: dict, out: Path, title: str) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         flat = df.drop(columns=[c for c in df.columns if c.startswith("hist_") or c == "key"])
-        with atomic_path(out / f"{name}.parquet", suffix=".parquet") as tmp:
+        with atomic_path(out / f"{name}.parquet") as tmp:
             df.to_parquet(tmp, index=False)
         write_text_atomic(out / f"{name}.csv", flat.to_csv(index=False, float_format="%.5g"))
     o = tables["orientation"]

@@ -121,7 +121,7 @@ def read_cache(path: Path) -> pd.DataFrame | None:
 
 def _write_cache(df: pd.DataFrame, path: Path) -> None:
 
-    with atomic_path(path, suffix=".parquet") as tmp:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
 
 

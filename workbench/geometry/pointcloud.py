@@ -1,8 +1,8 @@
 """Coloured point clouds from RGB + range (+ pose), fusion, voxel downsampling and PLY files.
 
 Points are ``(N, 3) float32`` metres, colours ``(N, 3) uint8`` RGB, normals ``(N, 3) float32``.
-Frames: camera frame unless a ``T_world_from_cam`` is given, then world frame. open3d is imported
-lazily (it takes about a second).
+Frames: camera frame unless a ``T_world_from_cam`` is given, then world frame. PLY files are
+encoded with numpy; open3d does the voxel grid and reads foreign PLY files.
 """
 
 from __future__ import annotations
@@ -17,9 +17,17 @@ import open3d as o3d
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import _check_range, range_to_points, valid_mask
 from workbench.geometry.pose import check_rigid, transform_points
-from workbench.io import atomic_path
+from workbench.io import write_bytes_atomic
 
-__all__ = ["PointCloud", "rgbd_to_pointcloud", "fuse", "voxel_downsample", "write_ply", "read_ply"]
+__all__ = [
+    "PointCloud",
+    "rgbd_to_pointcloud",
+    "fuse",
+    "voxel_downsample",
+    "encode_ply",
+    "write_ply",
+    "read_ply",
+]
 
 
 @dataclass(frozen=True)
@@ -133,17 +141,42 @@ def voxel_downsample(pc: PointCloud, voxel_m: float) -> PointCloud:
     return _from_o3d(_to_o3d(pc).voxel_down_sample(float(voxel_m)))
 
 
-def write_ply(path: str | os.PathLike, pc: PointCloud, binary: bool = True) -> Path:
-    """Write a PLY file atomically through open3d (float positions, uchar colours)."""
+def encode_ply(pc: PointCloud, binary: bool = True) -> bytes:
+    """PLY bytes of ``pc``: ``x y z`` float32 (+ ``nx ny nz`` float32, + ``red green blue``
+    uchar), binary little-endian or ASCII; readable by open3d, MeshLab and CloudCompare."""
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if pc.normals is not None:
+        fields += [("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
+    if pc.colors is not None:
+        fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    rows = np.empty(len(pc), dtype=fields)
+    for i, axis in enumerate("xyz"):
+        rows[axis] = pc.points[:, i]
+        if pc.normals is not None:
+            rows["n" + axis] = pc.normals[:, i]
+    if pc.colors is not None:
+        for i, c in enumerate(("red", "green", "blue")):
+            rows[c] = pc.colors[:, i]
+    kind = {"<f4": "float", "u1": "uchar"}
+    header = [
+        "ply",
+        f"format {'binary_little_endian' if binary else 'ascii'} 1.0",
+        f"element vertex {len(pc)}",
+    ] + [f"property {kind[t]} {n}" for n, t in fields]
+    head = ("\n".join(header) + "\nend_header\n").encode("ascii")
+    if binary:
+        return head + rows.tobytes()
+    fmt = " ".join("%.7g" if t == "<f4" else "%d" for _, t in fields)
+    body = "".join(fmt % tuple(r) + "\n" for r in rows.tolist())
+    return head + body.encode("ascii")
 
+
+def write_ply(path: str | os.PathLike, pc: PointCloud, binary: bool = True) -> Path:
+    """Write a PLY file atomically (:func:`encode_ply`)."""
     path = Path(path)
     if path.suffix.lower() != ".ply":
         raise WorkbenchError("point cloud files must end in .ply", path)
-    with atomic_path(path) as tmp:
-        ok = o3d.io.write_point_cloud(str(tmp), _to_o3d(pc), write_ascii=not binary)
-        if not ok:
-            raise WorkbenchError("open3d could not write the point cloud", path)
-    return path
+    return write_bytes_atomic(path, encode_ply(pc, binary))
 
 
 def read_ply(path: str | os.PathLike) -> PointCloud:
