@@ -1,9 +1,10 @@
 """The ``workbench`` command line. ``--help`` imports neither TensorFlow nor open3d.
 
 Every verb has a config dataclass in :mod:`workbench.configs` and a ``run(config) -> int`` function
-imported only when the verb runs. User errors print one line,
-``workbench: error: <file>: <what is wrong> (<what was expected>)``, and exit with status 2;
-``--debug`` shows the traceback instead.
+imported only when the verb runs. This is the error boundary: anything raised below it (user
+errors, OpenCV, numpy, Keras, TensorFlow, OS errors such as a full disk) prints one line,
+``workbench: error: <file or --flag>: <what is wrong> (<what was expected>)``, and exits with
+status 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -50,8 +51,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the workbench's one-line errors (``workbench: error: --flag: ...``)."""
+
+    def error(self, message: str):
+        if message.startswith("argument "):
+            message = message[len("argument ") :]
+        verb = "" if self.prog == "workbench" else " " + self.prog.split()[-1]
+        self.exit(2, f"workbench: error: {message} (see workbench{verb} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workbench",
         description="pano-depth workbench: monocular depth on 360° equirectangular panoramas.",
     )
@@ -84,6 +95,21 @@ def _error(msg: str) -> int:
     return 2
 
 
+def describe(e: BaseException) -> str:
+    """One line for any exception raised below the CLI: the user's file or flag when known."""
+    if isinstance(e, ValueError):  # WorkbenchError included: "<file or --flag>: <problem>"
+        text = str(e).strip().splitlines()
+        return text[0] if text else type(e).__name__
+    if isinstance(e, OSError):
+        name = getattr(e, "filename", None)
+        reason = e.strerror or str(e) or type(e).__name__
+        return f"{name}: {reason}" if name else reason
+    if isinstance(e, MemoryError):
+        return "out of memory (an input is larger than this machine can hold)"
+    first = (str(e).strip().splitlines() or [""])[-1][:200]
+    return f"{type(e).__name__}: {first} (rerun with --debug for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     parser = build_parser()
@@ -99,21 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(importlib.import_module(module), func)(config) or 0)
     except KeyboardInterrupt:
         return _error("interrupted")
-    except (
-        ValueError,
-        FileNotFoundError,
-        NotADirectoryError,
-        IsADirectoryError,
-        PermissionError,
-    ) as e:
+    except Exception as e:  # noqa: BLE001  (the error boundary: one line, exit 2)
         if debug:
             raise
-        from workbench.errors import WorkbenchError
-
-        if isinstance(e, WorkbenchError) or isinstance(e, ValueError):
-            return _error(str(e))
-        name = getattr(e, "filename", None)
-        return _error(f"{name}: {e.strerror}" if name else str(e))
+        return _error(describe(e))
 
 
 if __name__ == "__main__":

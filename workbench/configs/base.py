@@ -11,6 +11,8 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
+import operator
 import os
 import typing
 from pathlib import Path
@@ -20,6 +22,9 @@ from workbench.errors import WorkbenchError
 from workbench.io import write_text_atomic
 
 __all__ = [
+    "Config",
+    "check_ranges",
+    "field_range",
     "option",
     "add_arguments",
     "from_namespace",
@@ -31,12 +36,84 @@ __all__ = [
 ]
 
 
-def option(default: Any, help: str, *, positional: bool = False, choices=None, **kw):
-    """A config field with its default, one-line help and CLI hints."""
-    meta = {"help": help, "positional": positional, "choices": choices}
+def option(
+    default: Any,
+    help: str,
+    *,
+    positional: bool = False,
+    choices=None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    **kw,
+):
+    """A config field with its default, one-line help, CLI hints and, for numbers, its range
+    (``ge``/``gt``/``le``/``lt``; applied to each element of a tuple). Numbers must also be
+    finite. :class:`Config` checks every field when an instance is made, so the CLI, the notebook
+    forms and ``config.json`` share one boundary."""
+    meta = {
+        "help": help,
+        "positional": positional,
+        "choices": choices,
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "lt": lt,
+    }
     if isinstance(default, list | dict | set):
         raise TypeError("use tuples for sequence defaults (configs are frozen)")
     return dataclasses.field(default=default, metadata=meta, **kw)
+
+
+_BOUNDS = (
+    ("ge", ">=", operator.ge),
+    ("gt", ">", operator.gt),
+    ("le", "<=", operator.le),
+    ("lt", "<", operator.lt),
+)
+
+
+def field_range(f: dataclasses.Field) -> str:
+    """The declared range of a numeric field as text, e.g. ``>= 1`` or ``> 0, <= 1``."""
+    return ", ".join(
+        f"{sym} {f.metadata[k]}" for k, sym, _ in _BOUNDS if f.metadata.get(k) is not None
+    )
+
+
+def _check_number(f: dataclasses.Field, v) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    if not math.isfinite(v):
+        return f"must be a finite number, got {v}"
+    for key, sym, op in _BOUNDS:
+        bound = f.metadata.get(key)
+        if bound is not None and not op(v, bound):
+            return f"must be {sym} {bound}, got {v}"
+    return None
+
+
+def check_ranges(config) -> None:
+    """Refuse any numeric field outside its declared range (and NaN/inf anywhere).
+
+    Raises:
+        WorkbenchError: ``--flag: must be >= 1, got 0`` (the field as its CLI flag).
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            problem = _check_number(f, v)
+            if problem:
+                raise WorkbenchError(
+                    problem, _flag(f.name) if not f.metadata.get("positional") else f.name
+                )
+
+
+class Config:
+    """Base of every config dataclass: ranges are checked when an instance is made."""
+
+    def __post_init__(self):
+        check_ranges(self)
 
 
 def field_help(cls, name: str) -> str:
@@ -86,7 +163,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
             else:
                 parser.add_argument(f.name, nargs="?", default=f.default, **kw)
         else:
-            kw["help"] = f"{kw['help']} (default: {f.default})"
+            rng = field_range(f)
+            kw["help"] = f"{kw['help']} (default: {f.default}{'; ' + rng if rng else ''})"
             parser.add_argument(_flag(f.name), dest=f.name, default=f.default, **kw)
 
 

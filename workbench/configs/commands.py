@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.configs.base import option
+from workbench.configs.base import Config, option
 
 __all__ = [
     "DemoConfig",
@@ -30,55 +30,59 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class DemoConfig:
+class DemoConfig(Config):
     """``workbench demo``: the main job end to end on ``data_samples/``."""
 
     out: str = option("outputs/demo", "output folder")
     data: str = option("data_samples/seed", "dataset root the demo starts from")
-    height: int = option(256, "panorama height in pixels for the analytic scene (width is 2x)")
+    height: int = option(
+        256, "panorama height in pixels for the analytic scene (width is 2x)", ge=8
+    )
 
 
 @dataclass(frozen=True)
-class SynthConfig:
+class SynthConfig(Config):
     """``workbench synth``: procedural indoor scenes in the seed layout (DESIGN §4)."""
 
     out: str = option("synthetic", "output dataset root")
-    scenes: int = option(4, "number of scenes")
-    views: int = option(4, "views per scene")
-    seed: int = option(0, "random seed; scene i depends only on (seed, i)")
+    scenes: int = option(4, "number of scenes", ge=1)
+    views: int = option(4, "views per scene", ge=1)
+    seed: int = option(0, "random seed; scene i depends only on (seed, i)", ge=0)
     size: str = option("512x256", "rendered panorama size WxH (pan/high and depth)")
     low_size: str = option("512x256", "pan/low size WxH (capped at --size)")
     preset: str = option("realistic", "scene generator preset", choices=("realistic", "easy"))
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))
-    workers: int = option(2, "parallel processes (files do not depend on it)")
+    workers: int = option(2, "parallel processes (files do not depend on it)", ge=1)
 
 
 @dataclass(frozen=True)
-class ValidateConfig:
+class ValidateConfig(Config):
     """``workbench validate``: dataset health check. Exit 0 clean, 1 problems, 2 unusable."""
 
     root: str = option(None, "dataset root", positional=True)
     report: str = option("", "write every problem as a CSV row here")
     layout: str = option("", "layout (auto-detected when empty)")
-    max_invalid: float = option(0.5, "largest acceptable fraction of invalid depth pixels")
-    depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)")
-    workers: int = option(2, "threads")
+    max_invalid: float = option(
+        0.5, "largest acceptable fraction of invalid depth pixels", ge=0, le=1
+    )
+    depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)", gt=0)
+    workers: int = option(2, "threads", ge=1)
 
 
 @dataclass(frozen=True)
-class SplitConfig:
+class SplitConfig(Config):
     """``workbench split``: scene-level train/val CSVs, stable under added scenes."""
 
     root: str = option(None, "dataset root", positional=True)
     out: str = option("lists", "folder for train.csv, val.csv, split.json")
-    val_fraction: float = option(0.1, "fraction of scenes in validation")
+    val_fraction: float = option(0.1, "fraction of scenes in validation", ge=0, le=1)
     exclude: str = option("", "health report CSV whose views are left out")
     layout: str = option("", "layout (auto-detected when empty)")
-    depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)")
+    depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)", gt=0)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """``workbench train``: supervised equirect depth training (loss and metrics: DESIGN §5).
 
     The run folder ``logdir`` receives ``config.json``, ``checkpoints/``, TensorBoard logs in
@@ -90,42 +94,44 @@ class TrainConfig:
     val_csv: str = option("lists/val.csv", "validation split CSV ('' for none)")
     logdir: str = option("runs/train", "run folder")
     rate: tuple[float, float, float] = option(
-        (1.0, 0.5, 1.0), "loss weights of L1, normal and SSIM terms"
+        (1.0, 0.5, 1.0), "loss weights of L1, normal and SSIM terms", ge=0
     )
-    ssim_k: int = option(7, "SSIM window size (odd)")
-    height: int = option(128, "training height H (width 2H); divisible by 2**model_depth")
-    model_width: int = option(16, "channels of the U-Net's first level (doubling per level)")
-    model_depth: int = option(4, "U-Net down-sampling levels")
+    ssim_k: int = option(7, "SSIM window size (odd)", ge=1)
+    height: int = option(128, "training height H (width 2H); divisible by 2**model_depth", ge=2)
+    model_width: int = option(16, "channels of the U-Net's first level (doubling per level)", ge=1)
+    model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
     model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
     l1_space: str = option(
         "metric", "L1 term on range in metres or on log range", choices=("metric", "log")
     )
-    batch: int = option(8, "global batch size (split across replicas)")
-    steps: int = option(200, "total optimizer steps")
-    lr: float = option(2e-3, "peak learning rate (Adam)")
+    batch: int = option(8, "global batch size (split across replicas)", ge=1)
+    steps: int = option(200, "total optimizer steps", ge=1)
+    lr: float = option(2e-3, "peak learning rate (Adam)", gt=0)
     lr_schedule: str = option(
         "cosine", "learning-rate schedule", choices=("cosine", "constant", "step")
     )
-    warmup_steps: int = option(0, "linear warm-up steps")
-    weight_decay: float = option(0.0, "AdamW weight decay (0: plain Adam)")
+    warmup_steps: int = option(0, "linear warm-up steps", ge=0)
+    weight_decay: float = option(0.0, "AdamW weight decay (0: plain Adam)", ge=0)
     augment: bool = option(True, "yaw roll, flip and colour jitter on training samples")
     cache: bool = option(True, "keep decoded samples in memory")
-    seed: int = option(0, "seed of weights, shuffling and augmentation")
+    seed: int = option(0, "seed of weights, shuffling and augmentation", ge=0)
     deterministic: bool = option(True, "deterministic TF ops (bit-exact reruns; slower on GPU)")
     strategy: str = option(
         "auto",
         "tf.distribute strategy (auto: multiworker when TF_CONFIG is set, mirrored on >1 GPU)",
         choices=("auto", "default", "mirrored", "multiworker"),
     )
-    cpu_devices: int = option(0, "split the CPU into N logical devices (to try mirrored on CPU)")
+    cpu_devices: int = option(
+        0, "split the CPU into N logical devices (to try mirrored on CPU)", ge=0
+    )
     mixed_precision: bool = option(False, "mixed_float16 compute (GPUs only)")
-    log_every: int = option(10, "steps between TensorBoard/history scalars")
-    val_every: int = option(0, "steps between validations (0: at the end only)")
-    val_views: int = option(64, "validation views used (0: all)")
-    dump_every: int = option(0, "steps between visual dumps (0: at the end only)")
-    ckpt_every: int = option(100, "steps between checkpoints")
-    keep_ckpts: int = option(3, "checkpoints kept")
+    log_every: int = option(10, "steps between TensorBoard/history scalars", ge=1)
+    val_every: int = option(0, "steps between validations (0: at the end only)", ge=0)
+    val_views: int = option(64, "validation views used (0: all)", ge=0)
+    dump_every: int = option(0, "steps between visual dumps (0: at the end only)", ge=0)
+    ckpt_every: int = option(100, "steps between checkpoints", ge=1)
+    keep_ckpts: int = option(3, "checkpoints kept", ge=1)
     resume: bool = option(False, "continue from the latest checkpoint in logdir")
     init_from: str = option(
         "",
@@ -140,7 +146,7 @@ MODEL_FIELDS = ("height", "model_width", "model_depth", "model_coords", "model_c
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(Config):
     """``workbench eval``: metrics of a model (run folder, .keras, SavedModel, .pb or .tflite)."""
 
     csv: str = option(None, "split CSV to evaluate on", positional=True)
@@ -149,19 +155,20 @@ class EvalConfig:
         "model: run folder, .keras, SavedModel folder, .pb or .tflite (default: the shipped model)",
     )
     out: str = option("outputs/eval", "folder for metrics.json, per_view.csv and dumps/")
-    worst: int = option(4, "visual dumps of the N worst views (by AbsRel)")
-    batch: int = option(4, "inference batch size")
+    worst: int = option(4, "visual dumps of the N worst views (by AbsRel)", ge=0)
+    batch: int = option(4, "inference batch size", ge=1)
     median_align: bool = option(False, "scale-align predictions to the GT median (scale-free)")
-    limit: int = option(0, "evaluate the first N views only (0: all)")
+    limit: int = option(0, "evaluate the first N views only (0: all)", ge=0)
     height: int = option(
         0,
         "compare at this height: ground truth loaded at it, predictions resized to it (0: the "
         "model's own); fixes the resolution when models of different sizes are compared",
+        ge=0,
     )
 
 
 @dataclass(frozen=True)
-class InferConfig:
+class InferConfig(Config):
     """``workbench infer``: depth, normals and point clouds for your own panoramas."""
 
     paths: tuple[str, ...] = option(
@@ -171,15 +178,15 @@ class InferConfig:
         "", "run folder, .keras, SavedModel folder, .pb or .tflite (default: the shipped model)"
     )
     out: str = option("outputs/infer", "output folder")
-    batch: int = option(4, "images per model call")
+    batch: int = option(4, "images per model call", ge=1)
     ply: bool = option(False, "also write a coloured point cloud per image")
     pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
-    threads: int = option(2, "LiteRT threads (.tflite models)")
+    threads: int = option(2, "LiteRT threads (.tflite models)", ge=1)
     progress: bool = option(True, "progress bar")
 
 
 @dataclass(frozen=True)
-class ExportConfig:
+class ExportConfig(Config):
     """``workbench export``: SavedModel / frozen .pb / .tflite (fp32, fp16, int8) + report."""
 
     checkpoint: str = option("", "run folder or .keras file (default: the shipped model)")
@@ -191,43 +198,43 @@ class ExportConfig:
     )
     out: str = option("outputs/export", "output folder")
     csv: str = option("", "split CSV: int8 calibration data and report accuracy")
-    height: int = option(0, "export input height H (0: the model's own)")
+    height: int = option(0, "export input height H (0: the model's own)", ge=0)
     int8_io: bool = option(False, "int8 model input/output (default float I/O)")
-    calibration: int = option(16, "views used to calibrate int8")
+    calibration: int = option(16, "views used to calibrate int8", ge=1)
     report: bool = option(False, "write report.md/json: size, latency, accuracy, Keras diff")
-    runs: int = option(10, "timed runs per latency figure")
-    views: int = option(16, "validation views for the report's accuracy")
+    runs: int = option(10, "timed runs per latency figure", ge=1)
+    views: int = option(16, "validation views for the report's accuracy", ge=1)
 
 
 @dataclass(frozen=True)
-class EdaConfig:
+class EdaConfig(Config):
     """``workbench eda``: depth, orientation and motion statistics with an HTML report."""
 
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/eda", "output folder (tables, report.html)")
     layout: str = option("", "layout (auto-detected when empty)")
     cache: str = option("", "per-view cache parquet (default: <out>/views_cache.parquet)")
-    workers: int = option(2, "threads computing per-view statistics")
-    tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier")
+    workers: int = option(2, "threads computing per-view statistics", ge=1)
+    tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
 
 
 @dataclass(frozen=True)
-class PointCloudConfig:
+class PointCloudConfig(Config):
     """``workbench pointcloud``: fused, coloured point cloud of a scene as PLY."""
 
     root: str = option(None, "dataset root", positional=True)
     scene: str = option("", "scene id or unique prefix (default: the first scene)")
     views: tuple[str, ...] = option((), "view ids to fuse (default: all)")
     out: str = option("outputs/scene.ply", "output .ply")
-    voxel: float = option(0.02, "voxel size in metres (0: keep every point)")
-    stride: int = option(1, "keep every N-th pixel row and column")
+    voxel: float = option(0.02, "voxel size in metres (0: keep every point)", ge=0)
+    stride: int = option(1, "keep every N-th pixel row and column", ge=1)
     layout: str = option("", "layout (auto-detected when empty)")
     html: str = option("", "also write an interactive plotly HTML here")
-    budget: int = option(60000, "points in the HTML view")
+    budget: int = option(60000, "points in the HTML view", ge=1)
 
 
 @dataclass(frozen=True)
-class MatchConfig:
+class MatchConfig(Config):
     """``workbench match``: dense correspondence of two views from depth + pose."""
 
     root: str = option(None, "dataset root", positional=True)
@@ -235,69 +242,69 @@ class MatchConfig:
     a: str = option("000", "view id of panorama A")
     b: str = option("001", "view id of panorama B")
     out: str = option("outputs/match", "output folder")
-    height: int = option(0, "work at this height (0: the depth's own)")
-    tol: float = option(0.05, "relative range tolerance of the occlusion test")
-    matches: int = option(80, "matches drawn and written to matches.csv")
+    height: int = option(0, "work at this height (0: the depth's own)", ge=0)
+    tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
+    matches: int = option(80, "matches drawn and written to matches.csv", ge=0)
     layout: str = option("", "layout (auto-detected when empty)")
 
 
 @dataclass(frozen=True)
-class BiviewConfig:
+class BiviewConfig(Config):
     """``workbench train-biview``: self-supervised depth from view pairs with known poses."""
 
     train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
     val_csv: str = option("lists/val.csv", "validation split CSV for depth metrics ('' none)")
     logdir: str = option("runs/biview", "run folder")
-    height: int = option(64, "training height H (width 2H)")
-    model_width: int = option(12, "U-Net first-level channels")
-    model_depth: int = option(4, "U-Net down-sampling levels")
+    height: int = option(64, "training height H (width 2H)", ge=2)
+    model_width: int = option(12, "U-Net first-level channels", ge=1)
+    model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
     model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
-    batch: int = option(4, "pairs per step")
-    steps: int = option(200, "optimizer steps")
-    lr: float = option(1e-3, "peak learning rate")
+    batch: int = option(4, "pairs per step", ge=1)
+    steps: int = option(200, "optimizer steps", ge=1)
+    lr: float = option(1e-3, "peak learning rate", gt=0)
     lr_schedule: str = option("cosine", "schedule", choices=("cosine", "constant", "step"))
-    warmup_steps: int = option(0, "linear warm-up steps")
-    smooth_weight: float = option(1e-3, "edge-aware smoothness weight")
-    supervised_weight: float = option(0.0, "weight of an optional supervised L1 term")
+    warmup_steps: int = option(0, "linear warm-up steps", ge=0)
+    smooth_weight: float = option(1e-3, "edge-aware smoothness weight", ge=0)
+    supervised_weight: float = option(0.0, "weight of an optional supervised L1 term", ge=0)
     occlusion: str = option(
         "none",
         "photometric mask: none, or a z-test against the source's predicted range",
         choices=("none", "predicted"),
     )
-    scales: int = option(3, "scales of the photometric loss (pooled by 1, 2, 4, ...)")
-    min_overlap: float = option(0.3, "smallest consistent overlap of a training pair")
-    max_overlap: float = option(0.98, "largest overlap (excludes near-duplicates)")
-    seed: int = option(0, "seed")
-    log_every: int = option(10, "steps between history rows")
-    ckpt_every: int = option(100, "steps between checkpoints")
-    keep_ckpts: int = option(3, "checkpoints kept")
-    val_views: int = option(32, "validation views (0: all)")
+    scales: int = option(3, "scales of the photometric loss (pooled by 1, 2, 4, ...)", ge=1)
+    min_overlap: float = option(0.3, "smallest consistent overlap of a training pair", ge=0, le=1)
+    max_overlap: float = option(0.98, "largest overlap (excludes near-duplicates)", ge=0, le=1)
+    seed: int = option(0, "seed", ge=0)
+    log_every: int = option(10, "steps between history rows", ge=1)
+    ckpt_every: int = option(100, "steps between checkpoints", ge=1)
+    keep_ckpts: int = option(3, "checkpoints kept", ge=1)
+    val_views: int = option(32, "validation views (0: all)", ge=0)
     resume: bool = option(False, "continue from the latest checkpoint")
     progress: bool = option(True, "progress bar")
 
 
 @dataclass(frozen=True)
-class PoseConfig:
+class PoseConfig(Config):
     """``workbench train-pose``: relative pose (rotation + translation) of two panoramas."""
 
     train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
     val_csv: str = option("lists/val.csv", "validation split CSV ('' none)")
     logdir: str = option("runs/pose", "run folder")
-    height: int = option(64, "input height H (width 2H)")
-    width: int = option(16, "channels of the first encoder level")
-    batch: int = option(8, "pairs per step")
-    steps: int = option(300, "optimizer steps")
-    lr: float = option(1e-3, "learning rate")
-    translation_weight: float = option(1.0, "weight of the translation L1 (metres)")
-    yaw_ce_weight: float = option(0.5, "weight of the yaw-classification cross-entropy")
-    min_overlap: float = option(0.2, "smallest overlap of a pair")
-    max_overlap: float = option(1.0, "largest overlap of a pair")
+    height: int = option(64, "input height H (width 2H)", ge=4)
+    width: int = option(16, "channels of the first encoder level", ge=1)
+    batch: int = option(8, "pairs per step", ge=1)
+    steps: int = option(300, "optimizer steps", ge=1)
+    lr: float = option(1e-3, "learning rate", gt=0)
+    translation_weight: float = option(1.0, "weight of the translation L1 (metres)", ge=0)
+    yaw_ce_weight: float = option(0.5, "weight of the yaw-classification cross-entropy", ge=0)
+    min_overlap: float = option(0.2, "smallest overlap of a pair", ge=0, le=1)
+    max_overlap: float = option(1.0, "largest overlap of a pair", ge=0, le=1)
     random_yaw: bool = option(True, "roll B by a random yaw (pose updated) for rotation variety")
-    seed: int = option(0, "seed")
-    log_every: int = option(10, "steps between history rows")
-    ckpt_every: int = option(100, "steps between checkpoints")
-    keep_ckpts: int = option(3, "checkpoints kept")
+    seed: int = option(0, "seed", ge=0)
+    log_every: int = option(10, "steps between history rows", ge=1)
+    ckpt_every: int = option(100, "steps between checkpoints", ge=1)
+    keep_ckpts: int = option(3, "checkpoints kept", ge=1)
     resume: bool = option(False, "continue from the latest checkpoint")
     progress: bool = option(True, "progress bar")
 

@@ -32,9 +32,10 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from workbench.configs import TrainConfig, config_hash, load_config, to_dict
+from workbench.data.splits import read_split_csv
 from workbench.deploy.report import model_flops, report, report_markdown, representative_data
 from workbench.errors import WorkbenchError
-from workbench.io import write_bytes_atomic, write_text_atomic
+from workbench.io import make_folder, write_bytes_atomic, write_text_atomic
 from workbench.model.saving import load_source_model, resize_model
 
 __all__ = [
@@ -140,19 +141,99 @@ def export_tflite(
 # --------------------------------------------------------------------------- CLI
 
 
-def run(config) -> int:
-    bad = [f for f in config.format if f not in ("savedmodel", "pb", "tflite")]
+FORMATS = ("savedmodel", "pb", "tflite")
+
+
+def check_options(config) -> None:
+    """Every option of ``workbench export`` checked before the first write.
+
+    Raises:
+        WorkbenchError: naming the flag (or ``--out`` when it is a file).
+    """
+    bad = [f for f in config.format if f not in FORMATS]
     if bad:
-        raise WorkbenchError(f"unknown format {bad} (savedmodel, pb, tflite)")
+        raise WorkbenchError(
+            f"unknown format {bad[0]!r} (expected {', '.join(FORMATS)})", "--format"
+        )
+    bad = [q for q in config.quantize if q not in TFLITE_NAMES]
+    if bad:
+        raise WorkbenchError(
+            f"unknown variant {bad[0]!r} (expected {', '.join(TFLITE_NAMES)})", "--quantize"
+        )
+    if "tflite" in config.format and "int8" in config.quantize and not config.csv:
+        raise WorkbenchError(
+            "int8 needs representative data: pass --csv SPLIT.csv, or --quantize none fp16",
+            "--quantize",
+        )
+    if config.height % 16:
+        raise WorkbenchError(f"must be 0 or a multiple of 16, got {config.height}", "--height")
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise WorkbenchError("exists and is not a folder", out)
+
+
+def _export_formats(model, config, stage: Path, meta: dict) -> dict[str, Path]:
+    """Write every requested format into ``stage``; returns ``{format: path}``."""
+    files: dict[str, Path] = {}
+    if "savedmodel" in config.format:
+        files["savedmodel"] = export_savedmodel(model, stage / "saved_model")
+    if "pb" in config.format:
+        files["pb"], meta["pb_input"], meta["pb_output"] = export_frozen_pb(
+            model, stage / "model.pb"
+        )
+    if "tflite" in config.format:
+        h = int(model.input_shape[1])
+        rep = (
+            representative_data(config.csv, h, config.calibration)
+            if "int8" in config.quantize
+            else None
+        )
+        for q in config.quantize:
+            path = stage / f"{TFLITE_NAMES[q]}.tflite"
+            files[f"tflite_{q}"] = export_tflite(model, path, q, rep, config.int8_io)
+    meta["files"] = {k: v.name for k, v in files.items()}
+    return files
+
+
+def _write_report(model, config, files: dict, meta: dict, stage: Path) -> str:
+    rows = report(model, files, config.csv or None, config.runs, config.views)
+    lat = {r["format"]: r.get("latency_ms_2t") for r in rows}
+    if lat.get("tflite_int8") and lat.get("tflite_none"):
+        meta["int8_over_fp32_latency"] = lat["tflite_int8"] / lat["tflite_none"]
+    meta.update(runs=config.runs, views=config.views, csv=config.csv)
+    write_text_atomic(
+        stage / "report.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
+    md = report_markdown(rows, meta)
+    write_text_atomic(stage / "report.md", md)
+    return md
+
+
+def _publish(stage: Path, out: Path) -> list[Path]:
+    """Move everything from ``stage`` into ``out`` (each entry replaced by a rename)."""
+    make_folder(out)
+    moved = []
+    for entry in sorted(stage.iterdir()):
+        target = out / entry.name
+        if entry.is_dir():
+            _replace_dir(entry, target)
+        else:
+            os.replace(entry, target)
+        moved.append(target)
+    return moved
+
+
+def run(config) -> int:
+    """``workbench export``: every format is written into a hidden staging folder beside
+    ``--out`` and moved into ``--out`` only when all of them (and the report) succeeded."""
+    check_options(config)
     model, source = load_source_model(config.checkpoint or None)
+    if config.csv:
+        read_split_csv(config.csv)  # a bad CSV is refused before any conversion
     if config.height:
-        if config.height % 16:
-            raise WorkbenchError(f"--height must be a multiple of 16, got {config.height}")
         model = resize_model(model, config.height)
     h = int(model.input_shape[1])
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
+    out = Path(config.out).resolve()
     meta = {
         "input_name": "rgb",
         "input_size": [2 * h, h],
@@ -165,39 +246,21 @@ def run(config) -> int:
         "params": int(model.count_params()),
         "flops": model_flops(model),
     }
-    if "savedmodel" in config.format:
-        files["savedmodel"] = export_savedmodel(model, out / "saved_model")
-        print(f"export: {files['savedmodel']}")
-    if "pb" in config.format:
-        path, inp, outp = export_frozen_pb(model, out / "model.pb")
-        files["pb"] = path
-        meta["pb_input"], meta["pb_output"] = inp, outp
-        print(f"export: {path} ({inp} -> {outp})")
-    if "tflite" in config.format:
-        rep = None
-        for q in config.quantize:
-            if q == "int8" and rep is None:
-                if not config.csv:
-                    raise WorkbenchError("int8 quantization needs --csv (representative data)")
-                rep = representative_data(config.csv, h, config.calibration)
-            path = export_tflite(
-                model, out / f"{TFLITE_NAMES.get(q, q)}.tflite", q, rep, config.int8_io
+    stage = make_folder(out.parent / f".{out.name}.export-{os.getpid()}.tmp")
+    try:
+        files = _export_formats(model, config, stage, meta)
+        write_text_atomic(stage / "model.json", json.dumps(meta, indent=2) + "\n")
+        md = _write_report(model, config, files, meta, stage) if config.report else ""
+        for path in _publish(stage, out):
+            size = (
+                sum(p.stat().st_size for p in path.rglob("*"))
+                if path.is_dir()
+                else path.stat().st_size
             )
-            files[f"tflite_{q}"] = path
-            print(f"export: {path} ({path.stat().st_size / 2**20:.2f} MB)")
-    meta["files"] = {k: v.name for k, v in files.items()}
-    write_text_atomic(out / "model.json", json.dumps(meta, indent=2) + "\n")
-    if config.report:
-        rows = report(model, files, config.csv or None, config.runs, config.views)
-        lat = {r["format"]: r.get("latency_ms_2t") for r in rows}
-        if lat.get("tflite_int8") and lat.get("tflite_none"):
-            meta["int8_over_fp32_latency"] = lat["tflite_int8"] / lat["tflite_none"]
-        meta.update(runs=config.runs, views=config.views, csv=config.csv)
-        write_text_atomic(
-            out / "report.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-        )
-        md = report_markdown(rows, meta)
-        write_text_atomic(out / "report.md", md)
+            print(f"export: {path} ({size / 2**20:.2f} MB)")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    if md:
         print(md)
     return 0
 

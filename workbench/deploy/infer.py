@@ -1,14 +1,16 @@
 """``workbench infer``: depth for a folder of the user's own panoramas, with any model format
 (:func:`workbench.model.predictor.load`).
 
-Per image: ``<stem>_depth.png`` (uint16 millimetres), ``<stem>_depth.npy`` (float32 metres),
-``<stem>_depth_color.png``, ``<stem>_normals.png`` and, with ``--ply``, ``<stem>.ply``;
-``infer.json`` lists every image.
+Per image, under the image's path relative to the folder it was found in:
+``<name>_depth.png`` (uint16 millimetres), ``<name>_depth.npy`` (float32 metres),
+``<name>_depth_color.png``, ``<name>_normals.png`` and, with ``--ply``, ``<name>.ply``;
+``infer.json`` lists every image and every failure.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +19,18 @@ from tqdm.auto import tqdm
 from workbench.errors import WorkbenchError
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
-from workbench.io import read_rgb, save_npy, write_image, write_text_atomic
-from workbench.model.predictor import load
+from workbench.io import (
+    is_temporary,
+    make_folder,
+    read_rgb,
+    save_npy,
+    write_image,
+    write_text_atomic,
+)
+from workbench.model.predictor import letterbox, load
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
-__all__ = ["IMAGE_EXTS", "collect_images", "write_outputs", "run"]
+__all__ = ["IMAGE_EXTS", "collect_images", "normals_any_aspect", "write_outputs", "run"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -29,77 +38,151 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # --------------------------------------------------------------------------- CLI
 
 
-def collect_images(paths) -> list[Path]:
-    """Image files from files and folders (recursively, sorted); errors name the bad path."""
-    out: list[Path] = []
+def _under(path: Path, folder: Path | None) -> bool:
+    return folder is not None and (folder == path or folder in path.parents)
+
+
+def collect_images(paths, out: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
+    """``(image file, output key)`` for files and folders (recursively, sorted).
+
+    The key is the image's path relative to the folder it was found in (its name for a file
+    given directly), without extension: outputs keep the inputs' tree, so ``a.png`` and
+    ``sub/a.png`` never share an output name (``a.png`` beside ``a.jpg`` become ``a_png`` and
+    ``a_jpg``). Hidden and temporary files and anything under ``out`` (a job never reads its
+    own outputs) are skipped.
+
+    Raises:
+        WorkbenchError: a path that does not exist, or a folder without images.
+    """
+    out_dir = Path(out).resolve() if out else None
+    found: list[tuple[Path, Path]] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(
-                q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTS and q.is_file()
+            imgs = sorted(
+                q
+                for q in p.rglob("*")
+                if q.suffix.lower() in IMAGE_EXTS
+                and q.is_file()
+                and not is_temporary(q)
+                and not _under(q.resolve(), out_dir)
+                and not any(is_temporary(part) for part in q.relative_to(p).parts[:-1])
             )
-            if not found:
+            if not imgs:
                 raise WorkbenchError("folder has no images (" + ", ".join(IMAGE_EXTS) + ")", p)
-            out += found
+            found += [(q, q.relative_to(p)) for q in imgs]
         elif p.is_file():
-            out.append(p)
+            found.append((p, Path(p.name)))
         else:
             raise WorkbenchError("no such file or folder", p)
+    return _unique_keys(found)
+
+
+def _unique_keys(found: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    keys = [rel.with_suffix("") for _, rel in found]
+    dup = {k for k in keys if keys.count(k) > 1}
+    out, used = [], set()
+    for (path, rel), key in zip(found, keys, strict=True):
+        if key in dup:
+            key = rel.with_name(f"{rel.stem}_{rel.suffix.lstrip('.').lower()}")
+        base, i = key, 2
+        while key in used:  # the same name given twice from different folders
+            key, i = base.with_name(f"{base.name}_{i}"), i + 1
+        used.add(key)
+        out.append((path, key))
     return out
 
 
-def write_outputs(out: Path, stem: str, rgb: np.ndarray, depth: np.ndarray, ply: bool) -> None:
-    """Per image: ``<stem>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth,
-    normals, and optionally ``<stem>.ply``."""
+def normals_any_aspect(depth: np.ndarray) -> np.ndarray:
+    """Normals of a depth map of any aspect ratio: computed on its 2:1 letterbox (as the model
+    saw it) and cropped back. ``(H, W)`` metres → ``(H, W, 3)``."""
+    h, w = depth.shape
+    if w == 2 * h:
+        return range_to_normals(depth)
+    padded, (top, bottom, left, right) = letterbox(depth[..., None])
+    n = range_to_normals(padded[..., 0])
+    return np.ascontiguousarray(n[top : n.shape[0] - bottom, left : n.shape[1] - right])
+
+
+def write_outputs(out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply: bool) -> None:
+    """Per image: ``<key>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth,
+    normals, and optionally ``<key>.ply``; everything is computed before the first write."""
     mm = np.clip(np.round(depth * 1000.0), 1, 65535).astype(np.uint16)
-    write_image(out / f"{stem}_depth.png", mm)
-    save_npy(out / f"{stem}_depth.npy", depth.astype(np.float32))
-    write_image(out / f"{stem}_depth_color.png", colorize_depth(depth))
-    normals = range_to_normals(depth)
-    write_image(out / f"{stem}_normals.png", colorize_normals(normals))
+    normals = normals_any_aspect(depth)
+    files = {
+        "_depth.png": mm,
+        "_depth_color.png": colorize_depth(depth),
+        "_normals.png": colorize_normals(normals),
+    }
+    cloud = None
     if ply:
         stride = max(1, depth.shape[0] // 256)
-        write_ply(
-            out / f"{stem}.ply", rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
+        cloud = rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
+    base = out / key
+    save_npy(base.with_name(base.name + "_depth.npy"), depth.astype(np.float32))
+    for suffix, img in files.items():
+        write_image(base.with_name(base.name + suffix), img)
+    if cloud is not None:
+        write_ply(base.with_name(base.name + ".ply"), cloud)
+
+
+def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: list) -> None:
+    """Read, predict and write one batch; a bad image is recorded in ``failed``, not raised."""
+    ready = []
+    for path, key in chunk:
+        try:
+            rgb = read_rgb(path)
+            ready.append((path, key, rgb, predictor.prepare(rgb, str(path))))
+        except WorkbenchError as e:
+            failed.append({"image": str(path), "error": str(e)})
+    if not ready:
+        return
+    preds = predictor.predict_batch(np.stack([x for *_, (x, _) in ready]))
+    for (path, key, rgb, (_, info)), pred in zip(ready, preds, strict=True):
+        depth = predictor.restore(pred, info)
+        try:
+            write_outputs(out, key, rgb, depth, ply)
+        except WorkbenchError as e:
+            failed.append({"image": str(path), "error": str(e)})
+            continue
+        rows.append(
+            {
+                "image": str(path),
+                "output": key.as_posix(),
+                "size": list(depth.shape),
+                "median_m": round(float(np.median(depth)), 4),
+            }
         )
 
 
 def run(config) -> int:
-    """``workbench infer``: depth for every image under ``config.paths``."""
-    images = collect_images(config.paths)
+    """``workbench infer``: depth for every image under ``config.paths``. A bad image is
+    listed (``infer.json`` and the summary line) and the others are processed: exit 1 when
+    some failed, 0 when none did; when every image failed, the first error (exit 2)."""
+    out = make_folder(config.out)
+    images = collect_images(config.paths, out)
     predictor = load(config.model or None, threads=config.threads, pad=config.pad)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    seen: dict[str, int] = {}
-    rows = []
-    batch = max(1, config.batch)
-    for i in tqdm(
-        range(0, len(images), batch), desc="infer", unit="batch", disable=not config.progress
-    ):
-        chunk = images[i : i + batch]
-        rgbs = [read_rgb(p) for p in chunk]
-        prepared = [predictor.prepare(r, str(p)) for r, p in zip(rgbs, chunk, strict=True)]
-        preds = predictor.predict_batch(np.stack([x for x, _ in prepared]))
-        for p, rgb, (_, info), pred in zip(chunk, rgbs, prepared, preds, strict=True):
-            depth = predictor.restore(pred, info)
-            stem = p.stem
-            seen[stem] = seen.get(stem, 0) + 1
-            if seen[stem] > 1:
-                stem = f"{stem}_{seen[stem]}"
-            write_outputs(out, stem, rgb, depth, config.ply)
-            rows.append(
-                {
-                    "image": str(p),
-                    "stem": stem,
-                    "size": list(depth.shape),
-                    "median_m": round(float(np.median(depth)), 4),
-                }
-            )
+    rows: list[dict] = []
+    failed: list[dict] = []
+    batch = config.batch
+    steps = range(0, len(images), batch)
+    for i in tqdm(steps, desc="infer", unit="batch", disable=not config.progress):
+        _predict_chunk(predictor, images[i : i + batch], out, config.ply, rows, failed)
     info = {
         "model": str(predictor.backend.source),
         "format": predictor.backend.kind,
         "model_height": predictor.height,
         "images": rows,
+        "failed": failed,
     }
     write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
-    print(f"infer: {len(rows)} images with {predictor.backend.kind} model -> {out}")
-    return 0
+    if failed and not rows:
+        raise (
+            WorkbenchError(failed[0]["error"])
+            if len(failed) == 1
+            else WorkbenchError(f"all {len(failed)} images failed, first: {failed[0]['error']}")
+        )
+    note = f", {len(failed)} failed (listed in infer.json)" if failed else ""
+    print(f"infer: {len(rows)} images with {predictor.backend.kind} model -> {out}{note}")
+    for f in failed:
+        print(f"  failed: {f['error']}")
+    return 1 if failed else 0

@@ -1,0 +1,104 @@
+"""One validation boundary: every numeric field of every config declares its range, and the CLI
+refuses a value outside it before any work, naming the flag (exit status 2)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import math
+import typing
+
+import pytest
+
+from workbench import configs
+from workbench.cli import COMMANDS, main
+from workbench.errors import WorkbenchError
+
+POSITIONAL = {"root": ["x"], "csv": ["x.csv"], "paths": ["x.jpg"]}
+
+
+def _numeric_fields(cls):
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        t = hints[f.name]
+        elem = typing.get_args(t)[0] if typing.get_origin(t) is tuple else t
+        if elem in (int, float) and t is not bool:
+            yield f, elem
+
+
+CASES = [
+    (verb, f, elem)
+    for verb, (cls_name, _, _) in COMMANDS.items()
+    for f, elem in _numeric_fields(getattr(configs, cls_name))
+]
+
+
+def _run(verb: str, flag_values: list[str]) -> tuple[int, str]:
+    cls = getattr(configs, COMMANDS[verb][0])
+    argv = [verb]
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("positional") and f.default in (None, dataclasses.MISSING):
+            argv += POSITIONAL[f.name]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv + flag_values)
+        except SystemExit as e:  # argparse: a value that is not a number
+            code = e.code
+    return code, err.getvalue()
+
+
+def test_every_numeric_field_declares_a_range():
+    missing = [
+        f"{verb} --{f.name}"
+        for verb, f, _ in CASES
+        if all(f.metadata.get(k) is None for k in ("ge", "gt", "le", "lt"))
+    ]
+    assert not missing, f"numeric fields without a range: {missing}"
+    assert len(CASES) > 60
+
+
+@pytest.mark.parametrize(("verb", "field", "elem"), CASES, ids=lambda x: getattr(x, "name", x))
+def test_negative_zero_and_nan_are_refused_naming_the_flag(verb, field, elem):
+    flag = "--" + field.name.replace("_", "-")
+    n = 3 if field.name == "rate" else 1
+    for text in ("-1", "nan", "0"):
+        value = float(text) if elem is float or text == "nan" else int(text)
+        if _allowed(field, value):
+            continue  # zero is a documented value here (e.g. "0: the model's own")
+        code, err = _run(verb, [flag, *[text] * n])
+        assert code == 2, (verb, flag, text, err)
+        assert flag in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def _allowed(field, value) -> bool:
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    m = field.metadata
+    return all(
+        (m.get(k) is None) or op(value, m[k])
+        for k, op in (
+            ("ge", lambda a, b: a >= b),
+            ("gt", lambda a, b: a > b),
+            ("le", lambda a, b: a <= b),
+            ("lt", lambda a, b: a < b),
+        )
+    )
+
+
+def test_ranges_hold_in_notebook_forms_and_config_json_too(tmp_path):
+    """The boundary is the dataclass: building a config (as a notebook form does) or loading
+    a ``config.json`` with a value out of range fails the same way."""
+    with pytest.raises(WorkbenchError, match="--batch: must be >= 1, got 0"):
+        configs.TrainConfig(batch=0)
+    cfg = configs.TrainConfig()
+    path = configs.save_config(cfg, tmp_path / "config.json")
+    path.write_text(path.read_text().replace('"steps": 200', '"steps": -5'))
+    with pytest.raises(WorkbenchError, match="--steps: must be >= 1, got -5"):
+        configs.load_config(configs.TrainConfig, path)
+
+
+def test_a_value_inside_the_range_is_accepted():
+    assert configs.TrainConfig(val_every=0, batch=1).val_every == 0
+    assert configs.EvalConfig(csv="x", height=0).height == 0
