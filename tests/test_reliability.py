@@ -150,3 +150,52 @@ def test_metric_invariances(scale, seed):
     ma = depth_metrics(pred, gt, 0.01, 100.0, median_align=True)
     mb = depth_metrics(pred * scale, gt, 0.01, 100.0, median_align=True)
     assert abs(ma["abs_rel"] - mb["abs_rel"]) < 1e-9
+
+
+def test_sigkilled_synth_leaves_nothing_a_reader_takes_for_data(tmp_path):
+    """Temporary names are hidden ``.tmp`` files: after a SIGKILL mid-write, ``validate`` and
+    ``infer``'s image search see no phantom view, and a re-run of ``synth`` sweeps them."""
+    from workbench.data.layouts import index_dataset
+    from workbench.deploy.infer import collect_images
+    from workbench.io import is_temporary
+
+    out = tmp_path / "ds"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "synth",
+        "--out",
+        str(out),
+        "--scenes",
+        "3",
+        "--views",
+        "3",
+        "--size",
+        "256x128",
+        "--low-size",
+        "128x64",
+        "--workers",
+        "1",
+    ]
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not list(out.rglob("*.png")) and time.time() - t0 < 120:
+        time.sleep(0.005)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # plant what a kill in the middle of a write leaves (the kill above may miss that moment)
+    scene = next(d for d in out.iterdir() if d.is_dir())
+    for sub in ("pan/low", "depth", "pan/high"):
+        (scene / sub).mkdir(parents=True, exist_ok=True)
+        (scene / sub / ".009.jpg.k3j2x9.tmp").write_bytes(b"")
+    records = index_dataset(out)
+    assert all(not is_temporary(r.rgb_path) and "009" != r.view_id for r in records)
+    assert all(not is_temporary(q) for q, _ in collect_images([out]))
+    r = subprocess.run([*cmd[:3], "validate", str(out)], env=env, capture_output=True, text=True)
+    assert "009" not in r.stdout + r.stderr
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert not [q for q in out.rglob("*") if q.name.endswith(".tmp")]
+    assert len(index_dataset(out)) == 9

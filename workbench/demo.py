@@ -30,7 +30,7 @@ from workbench.data.validate import validate_dataset, write_report
 from workbench.geometry.analytic import box_room
 from workbench.geometry.normals import normals_valid, range_to_normals
 from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsample, write_ply
-from workbench.io import write_image, write_text_atomic
+from workbench.io import make_folder, write_image, write_text_atomic
 from workbench.paths import DEFAULT_MODEL, SAMPLES
 from workbench.training.supervised import train
 from workbench.viz.colorize import colorize_depth, colorize_normals
@@ -176,7 +176,7 @@ def run_export_infer(out: Path, root: Path) -> dict:
 def run(config: DemoConfig) -> int:
     t0 = time.perf_counter()
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     summary = {}
     root = Path(config.data)
     if root.is_dir():

@@ -40,6 +40,7 @@ __all__ = [
     "image_size",
     "MAX_IMAGE_PIXELS",
     "write_csv_atomic",
+    "read_csv_text",
 ]
 
 
@@ -161,6 +162,27 @@ def write_csv_atomic(path: str | os.PathLike, fields, rows) -> Path:
     writer.writeheader()
     writer.writerows(rows)
     return write_text_atomic(path, buf.getvalue())
+
+
+def read_csv_text(path: str | os.PathLike) -> str:
+    """A CSV file's text for :mod:`csv`: UTF-8 with or without a byte-order mark, line ends
+    normalised (CRLF and CR read like LF).
+
+    Raises:
+        WorkbenchError: naming ``path`` when it is missing or not UTF-8 text.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise WorkbenchError("file not found", path) from None
+    except OSError as e:
+        raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WorkbenchError("CSV is not UTF-8 text", path) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:

@@ -111,7 +111,7 @@ def test_validate_cli_exit_codes(broken, tmp_path, capsys):
     assert main(["validate", str(SAMPLES / "seed")]) == 0
     report = tmp_path / "r.csv"
     assert main(["validate", str(broken), "--report", str(report)]) == 1
-    assert report.read_text().startswith("scene,view,file,problem,detail\n")
+    assert report.read_text().startswith("scene,view,file,problem,detail,dataset\n")
     assert main(["validate", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert "workbench: error:" in err and "not a folder" in err

@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.data.layouts import index_dataset, load_view
 from workbench.geometry.pose import write_pose
-from workbench.io import save_npy, write_image, write_text_atomic
+from workbench.io import make_folder, save_npy, write_image, write_text_atomic
 
 __all__ = ["convert_seed"]
 
@@ -34,7 +34,7 @@ def convert_seed(src, dst, layout: str, seed: int = 0) -> None:
         h, w = v.range_m.shape
         if layout == "realsee3d":
             d = dst / rec.scene_id / "viewpoints" / rec.view_id
-            d.mkdir(parents=True, exist_ok=True)
+            make_folder(d)
             shutil.copyfile(src / rec.rgb_path, d / "panoImage_1600.jpg")
             sparse = v.range_m * (rng.random((h, w)) > 0.3)
             write_image(d / "depth_image.png", _encode(sparse, 4000.0))

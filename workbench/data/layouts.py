@@ -39,6 +39,7 @@ __all__ = [
     "View",
     "LAYOUTS",
     "detect_layout",
+    "find_datasets",
     "index_dataset",
     "load_view",
     "read_depth",
@@ -381,20 +382,52 @@ class RgbdFolderLayout:
 LAYOUTS = {"seed": SeedLayout, "realsee3d": RealSee3DLayout, "rgbd-folder": RgbdFolderLayout}
 
 
-def detect_layout(root: str | os.PathLike) -> str:
-    """Name of the layout of ``root``.
+def find_datasets(root: str | os.PathLike) -> list[tuple[Path, str]]:
+    """``(dataset root, layout)`` of every dataset in ``root``: ``root`` itself, or each of its
+    sub-folders when it is a collection (e.g. ``data_samples/`` holding a seed, a RealSee3D and
+    an rgbd-folder dataset). A folder whose sub-folders are seed or RealSee3D roots is a
+    collection; rgbd-folder sub-folders beside them count as datasets of their own.
 
     Raises:
-        WorkbenchError: when ``root`` is missing or matches no layout (listing what was looked for).
+        WorkbenchError: when ``root`` is missing or holds no dataset.
     """
     root = Path(root)
     if not root.is_dir():
         raise WorkbenchError("dataset root is not a folder", root)
+    nested = []
+    for child in _scene_dirs(root):
+        for name in ("seed", "realsee3d"):
+            if LAYOUTS[name].detect(child):
+                nested.append((child, name))
+                break
+        else:
+            if (child / "rgb").is_dir() and (child / "depth").is_dir():
+                nested.append((child, "rgbd-folder"))
+    if any(layout != "rgbd-folder" for _, layout in nested):
+        return nested
+    return [(root, _detect_one(root))]
+
+
+def _detect_one(root: Path) -> str:
     for name, cls in LAYOUTS.items():
         if cls.detect(root):
             return name
     looked = "; ".join(f"{n}: {c.looked_for}" for n, c in LAYOUTS.items())
     raise WorkbenchError(f"unknown dataset layout (looked for {looked})", root)
+
+
+def detect_layout(root: str | os.PathLike) -> str:
+    """Name of the layout of ``root``.
+
+    Raises:
+        WorkbenchError: when ``root`` is missing, matches no layout (listing what was looked
+            for), or holds several datasets (naming them: pass one of them).
+    """
+    found = find_datasets(root)
+    if len(found) > 1 or found[0][0] != Path(root):
+        names = ", ".join(f"{p.name}/ ({layout})" for p, layout in found)
+        raise WorkbenchError(f"folder holds {len(found)} datasets: {names}; pass one of them", root)
+    return found[0][1]
 
 
 def index_dataset(

@@ -18,7 +18,7 @@ from pathlib import Path
 from workbench.data.layouts import ViewRecord, index_dataset
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
-from workbench.io import write_text_atomic
+from workbench.io import read_csv_text, write_text_atomic
 
 __all__ = ["is_val_scene", "split_records", "write_split", "read_split_csv", "records_to_csv"]
 
@@ -101,14 +101,15 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
         if not meta.is_file():
             raise WorkbenchError("no dataset root given and no split.json beside the CSV", path)
         try:
-            root = json.loads(meta.read_text())["root"]
-        except (ValueError, KeyError, TypeError):
+            root = json.loads(meta.read_text(encoding="utf-8-sig"))["root"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             raise WorkbenchError("split.json has no 'root'", meta) from None
+        if not isinstance(root, str) or not root:
+            raise WorkbenchError(f"split.json's 'root' must be a folder path, got {root!r}", meta)
     root = Path(root).resolve()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise WorkbenchError("split CSV is not UTF-8 text", path) from None
+    if not path.is_file():
+        raise WorkbenchError("split CSV not found", path)
+    text = read_csv_text(path)
     rows = list(csv.DictReader(io.StringIO(text)))
     need = ViewRecord.columns()
     header = next(csv.reader(io.StringIO(text)), [])
@@ -139,6 +140,8 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
             if Path(p).is_absolute() or not full.is_relative_to(root):
                 raise WorkbenchError(f"line {i}: {col} {p!r} points outside the dataset root", path)
         records.append(rec)
+    if not records:
+        raise WorkbenchError("split CSV has a header but no views", path)
     return records, root
 
 

@@ -33,7 +33,7 @@ from workbench.configs import parse_size
 from workbench.data.convert import convert_seed
 from workbench.geometry.equirect import ray_planes, resize_rgb
 from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
-from workbench.io import write_image, write_text_atomic
+from workbench.io import sweep_temporaries, write_image, write_text_atomic
 
 __all__ = ["Preset", "PRESETS", "SceneSpec", "make_scene", "render_view", "generate"]
 
@@ -671,6 +671,8 @@ def generate(
     low_height = height if low_height is None else min(low_height, height)
 
     root = Path(out)
+    if root.is_dir():  # leftovers of an interrupted run: never read, and removed here
+        sweep_temporaries(root)
     children = np.random.SeedSequence(seed).spawn(scenes)
     jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
     t0 = time.perf_counter()

@@ -27,13 +27,14 @@ from workbench.data.layouts import (
     ViewRecord,
     _scene_dirs,
     detect_layout,
+    find_datasets,
     index_dataset,
     read_depth,
 )
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import valid_mask
 from workbench.geometry.pose import read_pose
-from workbench.io import read_image, write_text_atomic
+from workbench.io import load_npy, read_csv_text, read_image, write_text_atomic
 
 __all__ = ["Problem", "check_view", "validate_dataset", "problems_to_csv", "IMPLAUSIBLE_RANGE_M"]
 
@@ -53,7 +54,7 @@ def _raw_nan_count(path: Path) -> int:
     """NaNs in a float depth file before the reader maps them to invalid."""
     ext = path.suffix.lower()
     if ext == ".npy":
-        d = np.load(path, allow_pickle=False)
+        d = load_npy(path)
     elif ext == ".exr":
         d = read_image(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     else:
@@ -94,7 +95,13 @@ def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Pr
             h, w = r.shape
             if w != 2 * h:
                 add(rec.depth_path, "not 2:1", f"{w}x{h}")
-            if rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
+            if rgb_shape and h < max(8, rgb_shape[0] // 16):
+                add(
+                    rec.depth_path,
+                    "depth too small",
+                    f"depth {w}x{h} beside RGB {rgb_shape[1]}x{rgb_shape[0]}",
+                )
+            elif rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
                 add(
                     rec.depth_path,
                     "size mismatch",
@@ -133,9 +140,46 @@ def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Pr
             add(rec.pose_path, kind, e.message)
     elif rec.layout in ("seed", "realsee3d"):
         add("", "missing file", "pose")
-    if rec.mask_path and not (root / rec.mask_path).is_file():
-        add(rec.mask_path, "missing file", "mask")
+    _check_mask(rec, root, add)
+    _check_other_resolution(rec, root, add)
     return out
+
+
+def _check_mask(rec: ViewRecord, root: Path, add) -> None:
+    if not rec.mask_path:
+        return
+    if not (root / rec.mask_path).is_file():
+        add(rec.mask_path, "missing file", "mask")
+        return
+    try:
+        m = read_image(root / rec.mask_path, cv2.IMREAD_UNCHANGED)
+    except WorkbenchError as e:
+        add(rec.mask_path, "unreadable image", e.message)
+        return
+    if m.ndim != 2 or m.shape[1] != 2 * m.shape[0]:
+        add(rec.mask_path, "bad mask", f"expected a 2:1 single-channel image, got {m.shape}")
+
+
+def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
+    """Seed layout: the view's panorama in the other of ``pan/high`` and ``pan/low`` (when that
+    folder exists) must decode as well."""
+    parts = Path(rec.rgb_path).parts
+    if rec.layout != "seed" or len(parts) < 3 or parts[-3] != "pan":
+        return
+    other = "high" if parts[-2] == "low" else "low"
+    folder = root.joinpath(*parts[:-2], other)
+    if not folder.is_dir():
+        return
+    rel = Path(*parts[:-2], other, parts[-1]).as_posix()
+    if not (root / rel).is_file():
+        add(rel, "missing file", f"pan/{other} has no {parts[-1]}")
+        return
+    try:
+        img = read_image(root / rel)
+        if img.shape[1] != 2 * img.shape[0]:
+            add(rel, "not 2:1", f"{img.shape[1]}x{img.shape[0]}")
+    except WorkbenchError as e:
+        add(rel, "unreadable image", e.message)
 
 
 def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[Problem]:
@@ -180,14 +224,34 @@ def validate_dataset(
 
     root = Path(root)
     layout = layout or detect_layout(root)
-    records = index_dataset(root, layout, **index_kw)
+    errors: list[WorkbenchError] = []
+    records = index_dataset(root, layout, errors=errors, **index_kw)
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        it = pool.map(lambda r: check_view(r, root, max_invalid), records)
+        it = pool.map(lambda r: _check_view_safely(r, root, max_invalid), records)
         per_view = list(
             tqdm(it, total=len(records), desc="validate", unit="view", disable=not progress)
         )
     problems = [p for ps in per_view for p in ps] + _scene_problems(root, layout, records)
+    problems += [_index_problem(e, root) for e in errors]
     return records, problems
+
+
+def _check_view_safely(rec: ViewRecord, root: Path, max_invalid: float) -> list[Problem]:
+    """:func:`check_view`, with anything unexpected reported as a problem of that view."""
+    try:
+        return check_view(rec, root, max_invalid)
+    except Exception as e:  # noqa: BLE001  (one broken view never stops the check)
+        return [Problem(rec.scene_id, rec.view_id, rec.rgb_path, "unreadable view", str(e)[:200])]
+
+
+def _index_problem(e: WorkbenchError, root: Path) -> Problem:
+    path = Path(e.path) if e.path else root
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        rel = path
+    scene = rel.parts[0] if rel.parts else ""
+    return Problem(scene, "", rel.as_posix(), "unreadable scene", e.message)
 
 
 def problems_to_csv(problems: list[Problem]) -> str:
@@ -208,28 +272,44 @@ def read_report_exclusions(path: str | os.PathLike) -> set[tuple[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise WorkbenchError("health report not found", path)
-    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    rows = list(csv.DictReader(io.StringIO(read_csv_text(path))))
     if rows and not {"scene", "view"} <= set(rows[0]):
         raise WorkbenchError("report must have 'scene' and 'view' columns", path)
     return {(r["scene"], r["view"]) for r in rows}
 
 
 def run(config) -> int:
-    """CLI entry: ``workbench validate``."""
-    records, problems = validate_dataset(
-        config.root,
-        config.layout or None,
-        config.max_invalid,
-        config.workers,
-        depth_scale=config.depth_scale,
-    )
+    """CLI entry: ``workbench validate``. A folder holding several datasets is validated
+    dataset by dataset (the summary and the report's ``dataset`` column group them)."""
+    datasets = [(config.root, config.layout)] if config.layout else find_datasets(config.root)
+    rows, n_views, n_scenes, all_problems = [], 0, 0, []
+    for path, layout in datasets:
+        records, problems = validate_dataset(
+            path, layout or None, config.max_invalid, config.workers, depth_scale=config.depth_scale
+        )
+        name = Path(path).name if len(datasets) > 1 else ""
+        n_views += len(records)
+        n_scenes += len({r.scene_id for r in records})
+        all_problems += problems
+        rows.append((name, layout, records, problems))
     if config.report:
-        write_report(problems, config.report)
-    counts = Counter(p.problem for p in problems)
-    print(
-        f"validate: {len(records)} views, {len({r.scene_id for r in records})} scenes, "
-        f"{len(problems)} problems"
-    )
-    for name, n in sorted(counts.items()):
-        print(f"  {name}: {n}")
-    return 1 if problems else 0
+        write_text_atomic(config.report, _grouped_csv(rows))
+    print(f"validate: {n_views} views, {n_scenes} scenes, {len(all_problems)} problems")
+    for name, layout, records, problems in rows:
+        indent = "  "
+        if len(rows) > 1:
+            print(f"  {name}/ ({layout}): {len(records)} views, {len(problems)} problems")
+            indent = "    "
+        for problem, n in sorted(Counter(p.problem for p in problems).items()):
+            print(f"{indent}{problem}: {n}")
+    return 1 if all_problems else 0
+
+
+def _grouped_csv(rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["scene", "view", "file", "problem", "detail", "dataset"])
+    for name, _, _, problems in rows:
+        for p in problems:
+            w.writerow([p.scene_id, p.view_id, p.file, p.problem, p.detail, name])
+    return buf.getvalue()

@@ -24,7 +24,7 @@ from workbench.geometry.correspondence import (
     write_covisibility,
 )
 from workbench.geometry.equirect import resize_range, resize_rgb
-from workbench.io import save_npy, write_image, write_text_atomic
+from workbench.io import make_folder, save_npy, write_image, write_text_atomic
 from workbench.viz.twoview import draw_matches, flow_to_rgb
 
 __all__ = ["run"]
@@ -58,7 +58,7 @@ def run(config) -> int:
     Ta, Tb = views[config.a].T_world_from_cam, views[config.b].T_world_from_cam
     corr = correspond(ra, Ta, Tb, rb, tol=config.tol)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     save_npy(out / "flow.npy", corr.flow)
     masks = np.stack([corr.valid, corr.visible, corr.consistent], -1).astype(np.uint8) * 255
     write_image(out / "masks.png", masks)

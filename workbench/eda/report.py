@@ -9,7 +9,7 @@ from workbench.data.layouts import index_dataset
 from workbench.eda import stats
 from workbench.eda.views import view_table
 from workbench.errors import WorkbenchError
-from workbench.io import atomic_path, write_text_atomic
+from workbench.io import atomic_path, make_folder, write_csv_atomic, write_text_atomic
 from workbench.viz import plots
 from workbench.viz.plots import html_report
 
@@ -23,13 +23,25 @@ def compute(
     workers: int = 2,
     progress: bool = False,
     tilt_limit_deg: float = 5.0,
+    errors: list | None = None,
 ) -> dict:
-    """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`)."""
+    """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`).
 
-    records = index_dataset(root, layout or None)
+    Args:
+        errors: when a list, unreadable views and scenes are appended to it (and left out)
+            instead of stopping the job.
+    """
+    index_errors: list | None = [] if errors is not None else None
+    records = index_dataset(root, layout or None, errors=index_errors)
+    for e in index_errors or []:
+        errors.append({"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)})
     if not records:
         raise WorkbenchError("dataset has no views", root)
-    table = view_table(records, root, cache=cache, workers=workers, progress=progress)
+    table = view_table(
+        records, root, cache=cache, workers=workers, progress=progress, errors=errors
+    )
+    if table.empty:
+        raise WorkbenchError(f"no readable view ({errors[0]['error'] if errors else ''})", root)
     return {
         "views": table,
         "depth_hist": stats.depth_histogram(table),
@@ -55,7 +67,7 @@ def figures(tables: dict) -> dict:
 
 def write_report(tables: dict, out: Path, title: str) -> dict:
 
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for name, df in tables.items():
         flat = df.drop(columns=[c for c in df.columns if c.startswith("hist_") or c == "key"])
         with atomic_path(out / f"{name}.parquet") as tmp:
@@ -85,10 +97,21 @@ def write_report(tables: dict, out: Path, title: str) -> dict:
 def run(config) -> int:
     root, out = Path(config.root), Path(config.out)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
+    failed: list[dict] = []
     tables = compute(
-        root, config.layout, cache, config.workers, progress=True, tilt_limit_deg=config.tilt_limit
+        root,
+        config.layout,
+        cache,
+        config.workers,
+        progress=True,
+        tilt_limit_deg=config.tilt_limit,
+        errors=failed,
     )
     summary = write_report(tables, out, f"EDA: {root}")
+    summary["failed_views"] = len(failed)
+    write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     print(json.dumps(summary))
     print(f"eda: wrote {out}/report.html")
-    return 0
+    for f in failed:
+        print(f"  failed: {f['error']}")
+    return 1 if failed else 0

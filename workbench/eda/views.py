@@ -25,6 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench.data.layouts import ViewRecord, load_view
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import lonlat_grid, unit_rays
 from workbench.geometry.pose import camera_centre, yaw_pitch_roll
 from workbench.io import atomic_path
@@ -109,6 +110,13 @@ def _compute(rec: ViewRecord, root: Path) -> dict:
     }
 
 
+def _compute_or_error(rec: ViewRecord, root: Path) -> dict | WorkbenchError:
+    try:
+        return _compute(rec, root)
+    except WorkbenchError as e:
+        return e
+
+
 def read_cache(path: Path) -> pd.DataFrame | None:
     """The cached table, or ``None`` when missing or unreadable (it is then rebuilt)."""
     if not path.is_file():
@@ -132,11 +140,17 @@ def view_table(
     workers: int = 2,
     progress: bool = False,
     chunk: int = 256,
+    errors: list | None = None,
 ) -> pd.DataFrame:
     """The per-view table of ``records`` (module doc), from ``cache`` where files are unchanged.
 
+    Args:
+        errors: when a list, a view that cannot be read is appended to it as
+            ``{"scene_id", "view_id", "error"}`` and left out of the table; otherwise its
+            :class:`WorkbenchError` is raised.
+
     Returns:
-        A DataFrame with one row per record, in record order.
+        A DataFrame with one row per readable record, in record order.
     """
 
     root = Path(root)
@@ -153,13 +167,22 @@ def view_table(
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for start in range(0, len(todo), chunk):
             part = [records[i] for i in todo[start : start + chunk]]
-            for row in pool.map(lambda r: _compute(r, root), part):
-                rows[row["key"]] = row
+            for rec, row in zip(
+                part, pool.map(lambda r: _compute_or_error(r, root), part), strict=True
+            ):
                 bar.update(1)
+                if isinstance(row, WorkbenchError):
+                    if errors is None:
+                        raise row
+                    errors.append(
+                        {"scene_id": rec.scene_id, "view_id": rec.view_id, "error": str(row)}
+                    )
+                    continue
+                rows[row["key"]] = row
             if cache:
                 _write_cache(pd.DataFrame(list(rows.values())), cache)
     bar.close()
-    df = pd.DataFrame([rows[k] for k in keys])
+    df = pd.DataFrame([rows[k] for k in keys if k in rows])
     if cache and not todo and old is not None and len(old) != len(df):
         _write_cache(df, cache)
     return df

@@ -23,7 +23,7 @@ from workbench.data.pipeline import Augment, augment_sample, load_sample, sample
 from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
 from workbench.geometry.pose import relative_pose
-from workbench.io import write_text_atomic
+from workbench.io import make_folder, write_text_atomic
 from workbench.model.biview_losses import biview_losses
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import KerasBackend, Predictor, predict_range
@@ -131,7 +131,7 @@ def train(config: BiviewConfig) -> dict:
     """Train as configured; returns the summary (also written to ``summary.json``)."""
     logdir = Path(config.logdir)
     check_resume(config, logdir)
-    logdir.mkdir(parents=True, exist_ok=True)
+    make_folder(logdir)
     records, root, pairs = _pairs(config, config.train_csv)
     keras.utils.set_random_seed(config.seed)
     model = build_from_config(config)

@@ -15,7 +15,7 @@ import pandas as pd
 from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
-from workbench.io import write_text_atomic
+from workbench.io import make_folder, write_text_atomic
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
@@ -34,7 +34,7 @@ def run(config) -> int:
         predictor, records, root, config.batch, config.median_align, True, config.height
     )
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     df = pd.DataFrame(rows).sort_values("abs_rel", ascending=False, na_position="last")
     write_text_atomic(out / "per_view.csv", df.to_csv(index=False, float_format="%.6g"))
     info = {

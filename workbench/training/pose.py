@@ -24,7 +24,7 @@ from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import yaw_matrix
 from workbench.geometry.pose import relative_pose
-from workbench.io import write_text_atomic
+from workbench.io import make_folder, write_text_atomic
 from workbench.model.posenet import (
     baseline_yaw,
     build_posenet,
@@ -120,7 +120,7 @@ def train(config: PoseConfig) -> dict:
     """Train as configured; returns the summary (also written to ``summary.json``)."""
     logdir = Path(config.logdir)
     check_resume(config, logdir, NET_FIELDS)
-    logdir.mkdir(parents=True, exist_ok=True)
+    make_folder(logdir)
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)
     model = build_posenet(config.height, config.width)

@@ -31,7 +31,7 @@ from workbench.configs import TrainConfig, config_hash, save_config, to_dict
 from workbench.data.pipeline import Augment, load_sample, make_dataset
 from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
-from workbench.io import write_csv_atomic, write_text_atomic
+from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.evaluate import evaluate
 from workbench.model.losses import total_loss
 from workbench.model.predictor import KerasBackend, Predictor, predict_range
@@ -134,7 +134,7 @@ def _set_up(config: TrainConfig) -> _Run:
             f"--batch {config.batch} must be divisible by {strategy.num_replicas_in_sync} replicas"
         )
     write_dir = logdir if is_chief else Path(tempfile.mkdtemp(prefix=f"workbench-{task}-"))
-    write_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(write_dir)
     with strategy.scope():
         model = build_from_config(config)
         if config.init_from:

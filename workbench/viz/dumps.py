@@ -9,7 +9,7 @@ import numpy as np
 
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
-from workbench.io import write_image
+from workbench.io import make_folder, write_image
 from workbench.viz.colorize import colorize_depth, colorize_error, colorize_normals
 
 __all__ = ["dump_images", "write_dumps"]
@@ -58,7 +58,7 @@ def write_dumps(
         pose: ``T_world_from_cam`` for the point cloud (camera frame when ``None``).
         images: :func:`dump_images` of the same view when already computed.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     images = images if images is not None else dump_images(rgb, pred, gt)
     paths = [write_image(folder / f"{prefix}_{k}.png", v) for k, v in images.items()]
     normals = range_to_normals(pred)
