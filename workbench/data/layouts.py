@@ -40,6 +40,7 @@ __all__ = [
     "LAYOUTS",
     "detect_layout",
     "find_datasets",
+    "files_by_stem",
     "index_dataset",
     "load_view",
     "read_depth",
@@ -179,7 +180,7 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _files(folder: Path, exts) -> dict[str, Path]:
+def files_by_stem(folder: Path, exts) -> dict[str, Path]:
     """Data files of ``folder`` by stem: extensions case-insensitive (``000.JPG``), hidden and
     temporary files (crash leftovers of atomic writes) skipped; the first of ``exts`` wins."""
     if not folder.is_dir():
@@ -196,7 +197,7 @@ def _files(folder: Path, exts) -> dict[str, Path]:
 
 
 def _first(folder: Path, stem: str, exts) -> Path | None:
-    return _files(folder, exts).get(stem)
+    return files_by_stem(folder, exts).get(stem)
 
 
 def _scene_dirs(root: Path) -> list[Path]:
@@ -244,8 +245,8 @@ class SeedLayout:
     def scene(root: Path, scene: Path, resolution: str) -> list[ViewRecord]:
         scale = _seed_scale(scene)
         order = ("low", "high") if resolution == "low" else ("high", "low")
-        rgb_files = {sub: _files(scene / "pan" / sub, RGB_EXTS) for sub in order}
-        depth_files = _files(scene / "depth", DEPTH_EXTS)
+        rgb_files = {sub: files_by_stem(scene / "pan" / sub, RGB_EXTS) for sub in order}
+        depth_files = files_by_stem(scene / "depth", DEPTH_EXTS)
         out = []
         for v in sorted(set(rgb_files["high"]) | set(rgb_files["low"]) | set(depth_files)):
             rgb = rgb_files[order[0]].get(v) or rgb_files[order[1]].get(v)
@@ -314,7 +315,7 @@ class RealSee3DLayout:
         out = []
         for vid in _realsee_ids(scene):
             d = scene / "viewpoints" / vid
-            files = _files(d, RGB_EXTS)
+            files = files_by_stem(d, RGB_EXTS)
             rgb = files.get("panoImage_1600") or files.get("panoImage")
             mask, pose = d / "pano_mask.png", d / "extrinsics.txt"
             out.append(
@@ -353,7 +354,7 @@ class RgbdFolderLayout:
         return any((d / "rgb").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
 
     def scene(self, root: Path, name: str, d: Path) -> list[ViewRecord]:
-        rgbs, depths = _files(d / "rgb", RGB_EXTS), _files(d / "depth", DEPTH_EXTS)
+        rgbs, depths = files_by_stem(d / "rgb", RGB_EXTS), files_by_stem(d / "depth", DEPTH_EXTS)
         out = []
         for s in sorted(rgbs):
             depth, pose = depths.get(s), d / "pose" / f"{s}.txt"

@@ -27,6 +27,7 @@ from workbench.data.layouts import (
     ViewRecord,
     _scene_dirs,
     detect_layout,
+    files_by_stem,
     find_datasets,
     index_dataset,
     read_depth,
@@ -62,6 +63,55 @@ def _raw_nan_count(path: Path) -> int:
     return int(np.isnan(d).sum()) if d.dtype.kind == "f" else 0
 
 
+def _check_depth(rec: ViewRecord, root: Path, rgb_shape, max_invalid: float, add) -> None:
+    """Depth problems of one view: missing, unreadable, NaN, size, invalid fraction, range."""
+    depth = root / rec.depth_path
+    if not depth.is_file():
+        add(rec.depth_path, "missing file", "depth")
+        return
+    try:
+        r = read_depth(depth, rec.depth_scale, rec.depth_invalid)
+        nan = _raw_nan_count(depth)
+        if nan:
+            add(rec.depth_path, "NaN depth", f"{nan} NaN pixels")
+        h, w = r.shape
+        if w != 2 * h:
+            add(rec.depth_path, "not 2:1", f"{w}x{h}")
+        if rgb_shape and h < max(8, rgb_shape[0] // 16):
+            add(
+                rec.depth_path,
+                "depth too small",
+                f"depth {w}x{h} beside RGB {rgb_shape[1]}x{rgb_shape[0]}",
+            )
+        elif rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
+            add(
+                rec.depth_path,
+                "size mismatch",
+                f"depth {w}x{h} vs RGB {rgb_shape[1]}x{rgb_shape[0]} (not a resize)",
+            )
+        valid = valid_mask(r)
+        frac_invalid = 1.0 - float(valid.mean())
+        if not valid.any():
+            add(rec.depth_path, "all invalid depth", "no valid pixel")
+        elif frac_invalid > max_invalid:
+            add(
+                rec.depth_path,
+                "too many invalid pixels",
+                f"{frac_invalid:.1%} > {max_invalid:.0%}",
+            )
+        if valid.any() and float(r[valid].max()) > IMPLAUSIBLE_RANGE_M:
+            add(
+                rec.depth_path,
+                "implausible range",
+                f"max {float(r[valid].max()):.1f} m > {IMPLAUSIBLE_RANGE_M:.0f} m",
+            )
+    except WorkbenchError as e:
+        problem = "wrong depth dtype" if "16-bit" in e.message else "unreadable depth"
+        add(rec.depth_path, problem, e.message)
+    except (OSError, ValueError) as e:
+        add(rec.depth_path, "unreadable depth", str(e))
+
+
 def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Problem]:
     """All problems of one view (an empty list when healthy)."""
     out: list[Problem] = []
@@ -83,51 +133,7 @@ def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Pr
                 add(rec.rgb_path, "not 2:1", f"{rgb_shape[1]}x{rgb_shape[0]}")
         except WorkbenchError as e:
             add(rec.rgb_path, "unreadable image", e.message)
-    depth = root / rec.depth_path
-    if not depth.is_file():
-        add(rec.depth_path, "missing file", "depth")
-    else:
-        try:
-            r = read_depth(depth, rec.depth_scale, rec.depth_invalid)
-            nan = _raw_nan_count(depth)
-            if nan:
-                add(rec.depth_path, "NaN depth", f"{nan} NaN pixels")
-            h, w = r.shape
-            if w != 2 * h:
-                add(rec.depth_path, "not 2:1", f"{w}x{h}")
-            if rgb_shape and h < max(8, rgb_shape[0] // 16):
-                add(
-                    rec.depth_path,
-                    "depth too small",
-                    f"depth {w}x{h} beside RGB {rgb_shape[1]}x{rgb_shape[0]}",
-                )
-            elif rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
-                add(
-                    rec.depth_path,
-                    "size mismatch",
-                    f"depth {w}x{h} vs RGB {rgb_shape[1]}x{rgb_shape[0]} (not a resize)",
-                )
-            valid = valid_mask(r)
-            frac_invalid = 1.0 - float(valid.mean())
-            if not valid.any():
-                add(rec.depth_path, "all invalid depth", "no valid pixel")
-            elif frac_invalid > max_invalid:
-                add(
-                    rec.depth_path,
-                    "too many invalid pixels",
-                    f"{frac_invalid:.1%} > {max_invalid:.0%}",
-                )
-            if valid.any() and float(r[valid].max()) > IMPLAUSIBLE_RANGE_M:
-                add(
-                    rec.depth_path,
-                    "implausible range",
-                    f"max {float(r[valid].max()):.1f} m > {IMPLAUSIBLE_RANGE_M:.0f} m",
-                )
-        except WorkbenchError as e:
-            problem = "wrong depth dtype" if "16-bit" in e.message else "unreadable depth"
-            add(rec.depth_path, problem, e.message)
-        except (OSError, ValueError) as e:
-            add(rec.depth_path, "unreadable depth", str(e))
+    _check_depth(rec, root, rgb_shape, max_invalid, add)
     if rec.pose_path:
         try:
             read_pose(root / rec.pose_path)
@@ -170,10 +176,11 @@ def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
     folder = root.joinpath(*parts[:-2], other)
     if not folder.is_dir():
         return
-    rel = Path(*parts[:-2], other, parts[-1]).as_posix()
-    if not (root / rel).is_file():
-        add(rel, "missing file", f"pan/{other} has no {parts[-1]}")
+    found = files_by_stem(folder, RGB_EXTS).get(Path(parts[-1]).stem)
+    if found is None:
+        add(Path(*parts[:-2], other).as_posix(), "missing file", f"pan/{other} has no {parts[-1]}")
         return
+    rel = found.relative_to(root).as_posix()
     try:
         img = read_image(root / rel)
         if img.shape[1] != 2 * img.shape[0]:

@@ -227,13 +227,13 @@ def run(config) -> int:
     """``workbench export``: every format is written into a hidden staging folder beside
     ``--out`` and moved into ``--out`` only when all of them (and the report) succeeded."""
     check_options(config)
+    out = make_folder(Path(config.out)).resolve()
     model, source = load_source_model(config.checkpoint or None)
     if config.csv:
         read_split_csv(config.csv)  # a bad CSV is refused before any conversion
     if config.height:
         model = resize_model(model, config.height)
     h = int(model.input_shape[1])
-    out = Path(config.out).resolve()
     meta = {
         "input_name": "rgb",
         "input_size": [2 * h, h],

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from workbench.data.pipeline import load_sample
+from workbench.errors import WorkbenchError
 from workbench.model.metrics import METRIC_NAMES, depth_metrics
 
 __all__ = ["evaluate", "resize_prediction"]
@@ -33,6 +34,19 @@ def resize_prediction(pred: np.ndarray, height: int) -> np.ndarray:
     return cv2.remap(padded.astype(np.float32), mx, my, cv2.INTER_LINEAR)
 
 
+def _load_batch(records, root, h: int, height: int, errors: list | None):
+    recs, samples = [], []
+    for r in records:
+        try:
+            samples.append(load_sample(r, root, h, range_height=height))
+            recs.append(r)
+        except WorkbenchError as e:
+            if errors is None:
+                raise
+            errors.append({"scene_id": r.scene_id, "view_id": r.view_id, "error": str(e)})
+    return recs, samples
+
+
 def evaluate(
     predictor,
     records,
@@ -41,12 +55,15 @@ def evaluate(
     median_align: bool = False,
     progress: bool = False,
     height: int = 0,
+    errors: list | None = None,
 ) -> tuple[dict, list[dict], dict]:
     """Metrics of ``predictor`` (a :class:`workbench.model.predictor.Predictor`) on ``records``.
 
     Args:
         height: compare at this height (ground truth loaded at it, predictions resized to it);
             0: the model's.
+        errors: when a list, a view that cannot be read is appended to it as
+            ``{"scene_id", "view_id", "error"}`` and skipped; otherwise its error is raised.
 
     Returns:
         ``(mean, rows, cache)``: mean metrics (plus ``n_views``), one row per view, and the
@@ -55,8 +72,9 @@ def evaluate(
     h = predictor.height
     rows, preds = [], {}
     for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
-        recs = records[i : i + batch]
-        samples = [load_sample(r, root, h, range_height=height) for r in recs]
+        recs, samples = _load_batch(records[i : i + batch], root, h, height, errors)
+        if not recs:
+            continue
         pred = predictor.predict_batch(np.stack([s["rgb"] for s in samples]))
         if height and height != h:
             pred = [resize_prediction(p, height) for p in pred]

@@ -75,8 +75,20 @@ class KerasBackend:
     kind = "keras"
 
     def __init__(self, model, source: Path):
+        ins, outs = model.input_shape, model.output_shape
+        depth_in = isinstance(ins, tuple) and len(ins) == 4 and ins[3] == 3 and ins[1]
+        if not (depth_in and ins[2] == 2 * ins[1]):
+            raise WorkbenchError(
+                f"not a depth model of this workbench: input {ins} (expected (B, H, 2H, 3))",
+                source,
+            )
+        if not (isinstance(outs, tuple) and len(outs) == 4 and outs[1:] == (*ins[1:3], 1)):
+            raise WorkbenchError(
+                f"not a depth model of this workbench: output {outs} (expected (B, H, 2H, 1))",
+                source,
+            )
         self.model, self.source = model, source
-        self.height = int(model.input_shape[1])
+        self.height = int(ins[1])
         self._fn = None
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:

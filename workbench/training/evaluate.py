@@ -8,14 +8,13 @@ from :func:`workbench.model.evaluate.evaluate`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
-from workbench.io import make_folder, write_text_atomic
+from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
@@ -24,17 +23,22 @@ __all__ = ["run"]
 
 
 def run(config) -> int:
-    if config.height < 0 or config.height % 2:
-        raise WorkbenchError(f"--height must be 0 or a positive even number, got {config.height}")
+    """``workbench eval``: a view that cannot be read is listed (``failed.csv``, the summary)
+    and the others are evaluated: exit 1 when some failed, 0 when none did."""
+    if config.height % 2:
+        raise WorkbenchError(f"must be 0 or an even number, got {config.height}", "--height")
+    out = make_folder(config.out)
     records, root = read_split_csv(config.csv)
     if config.limit:
         records = records[: config.limit]
     predictor = load(config.model or None)
+    failed: list[dict] = []
     mean, rows, preds = evaluate(
-        predictor, records, root, config.batch, config.median_align, True, config.height
+        predictor, records, root, config.batch, config.median_align, True, config.height, failed
     )
-    out = Path(config.out)
-    make_folder(out)
+    write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
+    if not rows:
+        raise WorkbenchError(f"no readable view ({failed[0]['error']})", config.csv)
     df = pd.DataFrame(rows).sort_values("abs_rel", ascending=False, na_position="last")
     write_text_atomic(out / "per_view.csv", df.to_csv(index=False, float_format="%.6g"))
     info = {
@@ -44,6 +48,7 @@ def run(config) -> int:
         "height": config.height or predictor.height,
         "model_height": predictor.height,
         "median_align": config.median_align,
+        "failed_views": len(failed),
         **{k: round(v, 6) for k, v in mean.items()},
     }
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
@@ -60,4 +65,6 @@ def run(config) -> int:
             s["pose"],
         )
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in mean.items()}))
-    return 0
+    for f in failed:
+        print(f"  failed: {f['error']}")
+    return 1 if failed else 0
