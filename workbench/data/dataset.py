@@ -1,0 +1,199 @@
+"""One description of a dataset, handed to every verb: how its files are laid out and how its
+depth is encoded.
+
+A :class:`DatasetSpec` is detected from the files (the layout; ``dataset.json`` in the root, when
+present, names the encoding; RealSee3D and seed scenes carry their own scales) and any of its
+parts can be overridden by flags (``--layout``, ``--encoding``, ``--depth-scale``,
+``--depth-invalid``, ``--resolution``). ``split`` stores it in ``split.json`` and every record of
+the split CSVs carries its decoding (scale and invalid value), so ``validate``, ``split``,
+``eda``, ``pointcloud``, ``match``, ``train``, ``eval``, ``train-biview``, ``train-pose`` and
+the notebooks' widgets read one file at one scale.
+
+Named encodings (:data:`ENCODINGS`), as their datasets document them:
+
+==============  =====================================  =========  ==================
+name            files                                  per metre  invalid
+==============  =====================================  =========  ==================
+millimetres     uint16 PNG (the seed layout's default)  1000       0
+matterport3d    uint16 PNG                             4000       0
+stanford2d3d    uint16 PNG                             512        0 and 65535
+structured3d    uint16 PNG, millimetres                1000       0
+pano3d          EXR float metres (also 3D60)           —          0, inf, NaN
+realsee3d       uint16 PNG, per view depth_scale.txt   per view   0, pano_mask ≠ 255
+metres          EXR or NPY float metres                —          0, inf, NaN
+==============  =====================================  =========  ==================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from workbench.data.layouts import (
+    MAX_PLAUSIBLE_RANGE_M,
+    LAYOUTS,
+    ViewRecord,
+    find_datasets,
+    index_dataset,
+)
+from workbench.errors import WorkbenchError
+
+__all__ = ["Encoding", "ENCODINGS", "DatasetSpec", "describe_dataset", "index_spec", "DATASET_JSON"]
+
+DATASET_JSON = "dataset.json"
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one dataset stores depth.
+
+    Attributes:
+        scale: PNG units per metre (``0``: per view, from the dataset's own files).
+        invalid: a PNG value that means "no depth" besides 0 (``0``: none).
+        doc: where it comes from.
+    """
+
+    name: str
+    scale: float
+    invalid: int
+    doc: str
+
+
+ENCODINGS: dict[str, Encoding] = {
+    e.name: e
+    for e in (
+        Encoding("millimetres", 1000.0, 0, "uint16 PNG in millimetres (seed layout)"),
+        Encoding("matterport3d", 4000.0, 0, "Matterport3D: uint16 PNG, 4000 per metre, 0 invalid"),
+        Encoding("stanford2d3d", 512.0, 65535, "Stanford2D3D: uint16 PNG, 512 per metre, 65535 invalid"),
+        Encoding("structured3d", 1000.0, 0, "Structured3D: uint16 PNG in millimetres, 0 invalid"),
+        Encoding("pano3d", 1000.0, 0, "Pano3D / 3D60: EXR float metres, inf invalid"),
+        Encoding("realsee3d", 0.0, 0, "RealSee3D: uint16 PNG / depth_scale.txt per view, mask 255"),
+        Encoding("metres", 1000.0, 0, "EXR or NPY float metres"),
+    )
+}  # fmt: skip
+
+LAYOUT_ENCODING = {"seed": "millimetres", "realsee3d": "realsee3d", "rgbd-folder": "millimetres"}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What every verb needs to read a dataset the same way.
+
+    Attributes:
+        root: the dataset root (absolute).
+        layout: ``seed``, ``realsee3d`` or ``rgbd-folder``.
+        encoding: a name of :data:`ENCODINGS`.
+        depth_scale: PNG units per metre (0: per view, RealSee3D's ``depth_scale.txt``; seed
+            scenes may override it in ``others/meta.json``).
+        depth_invalid: a PNG value that marks missing depth besides 0 (0: none).
+        max_range_m: larger ranges are sentinels and read as invalid.
+        resolution: ``low`` (``pan/low``, the training size) or ``high`` (``pan/high``).
+        mask: ``pano_mask==255`` (RealSee3D: valid where the mask is 255) or ``none``.
+        up: the world's up axis (``-y``: gravity-aligned, y down, DESIGN §1).
+        detected: which fields came from the files (the others from flags).
+    """
+
+    root: str
+    layout: str
+    encoding: str
+    depth_scale: float
+    depth_invalid: int
+    max_range_m: float = MAX_PLAUSIBLE_RANGE_M
+    resolution: str = "low"
+    mask: str = "none"
+    up: str = "-y"
+    detected: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "detected": list(self.detected)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DatasetSpec:
+        try:
+            return cls(**{**d, "detected": tuple(d.get("detected", ()))})
+        except TypeError as e:
+            raise WorkbenchError(f"not a dataset description ({e})") from None
+
+
+def _dataset_json(root: Path) -> dict:
+    path = root / DATASET_JSON
+    if not path.is_file():
+        return {}
+    try:
+        d = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise WorkbenchError(f"not valid JSON ({e})", path) from None
+    if not isinstance(d, dict):
+        raise WorkbenchError("must be a JSON object such as {\"encoding\": \"matterport3d\"}", path)
+    return d
+
+
+def _check_encoding(name: str, where: str) -> Encoding:
+    if name not in ENCODINGS:
+        raise WorkbenchError(f"unknown encoding {name!r} (expected one of {', '.join(ENCODINGS)})", where)
+    return ENCODINGS[name]
+
+
+def describe_dataset(root: str | os.PathLike, options=None) -> DatasetSpec:
+    """Detect the dataset at ``root``; ``options`` (a config with ``layout``, ``encoding``,
+    ``depth_scale``, ``depth_invalid``, ``resolution`` fields, e.g. a verb's config) overrides.
+
+    Raises:
+        WorkbenchError: naming the root or the flag: unknown layout or encoding, a folder
+            holding several datasets, a scale that is not a positive number.
+    """
+    root = Path(root)
+    get = (lambda k, d: getattr(options, k, d)) if options is not None else (lambda k, d: d)
+    detected = []
+    layout = get("layout", "") or ""
+    if layout:
+        if layout not in LAYOUTS:
+            raise WorkbenchError(f"unknown layout {layout!r} (expected {', '.join(LAYOUTS)})", "--layout")
+    else:
+        found = find_datasets(root)
+        if len(found) > 1 or found[0][0] != root:
+            names = ", ".join(f"{p.name}/ ({lay})" for p, lay in found)
+            raise WorkbenchError(f"folder holds {len(found)} datasets: {names}; pass one of them", root)
+        layout = found[0][1]
+        detected.append("layout")
+    meta = _dataset_json(root)
+    name = get("encoding", "") or ""
+    if name:
+        enc = _check_encoding(name, "--encoding")
+    else:
+        enc = _check_encoding(meta.get("encoding", LAYOUT_ENCODING[layout]), str(root / DATASET_JSON))
+        detected.append("encoding")
+    scale = float(get("depth_scale", 0.0) or meta.get("depth_scale", enc.scale))
+    invalid = get("depth_invalid", -1)
+    invalid = int(meta.get("depth_invalid", enc.invalid)) if invalid in (-1, None) else int(invalid)
+    if layout != "realsee3d" and not (math.isfinite(scale) and scale > 0):
+        raise WorkbenchError(f"must be a positive number, got {scale}", "--depth-scale")
+    return DatasetSpec(
+        root=str(root.resolve()),
+        layout=layout,
+        encoding=enc.name,
+        depth_scale=0.0 if layout == "realsee3d" else scale,
+        depth_invalid=invalid,
+        max_range_m=float(meta.get("max_range_m", MAX_PLAUSIBLE_RANGE_M)),
+        resolution=get("resolution", "low") or "low",
+        mask="pano_mask==255" if layout == "realsee3d" else "none",
+        detected=tuple(detected),
+    )
+
+
+def index_spec(spec: DatasetSpec, errors: list | None = None) -> list[ViewRecord]:
+    """Every view of the dataset ``spec`` describes, decoded as it says.
+
+    Args:
+        errors: when a list, scenes that cannot be indexed are appended to it and skipped.
+    """
+    records = index_dataset(spec.root, spec.layout, spec.depth_scale or 1000.0,
+                            spec.depth_invalid, spec.resolution, errors=errors)  # fmt: skip
+    if spec.layout == "seed" and "encoding" not in spec.detected:
+        # a flag overrides the scale of every view (meta.json only fills in when not given)
+        records = [replace(r, depth_scale=spec.depth_scale, depth_invalid=spec.depth_invalid)
+                   for r in records]  # fmt: skip
+    return records
