@@ -58,11 +58,49 @@ def test_read_split_csv_round_trip_and_confinement(tmp_path):
         read_split_csv(cols, SAMPLES)
 
 
-def test_split_cli(tmp_path):
+def test_split_cli(tmp_path, capsys):
+    import json
+
+    # 6 scenes hash above 0.2: an empty validation side is refused, saying what to change
     assert (
-        main(["split", str(SAMPLES / "seed"), "--out", str(tmp_path), "--val-fraction", "0.2"]) == 0
+        main(
+            ["split", str(SAMPLES / "seed"), "--out", str(tmp_path / "a"), "--val-fraction", "0.2"]
+        )
+        == 2
     )
-    assert (tmp_path / "train.csv").is_file() and (tmp_path / "split.json").is_file()
+    err = capsys.readouterr().err
+    assert "--val-fraction" in err and "validation side would be empty" in err
+    assert not (tmp_path / "a" / "train.csv").exists()
+    assert (
+        main(
+            ["split", str(SAMPLES / "seed"), "--out", str(tmp_path / "b"), "--val-fraction", "0.5"]
+        )
+        == 0
+    )
+    info = json.loads((tmp_path / "b" / "split.json").read_text())
+    assert info["train_views"] and info["val_views"]
+    assert info["dataset"]["layout"] == "seed" and info["dataset"]["encoding"] == "millimetres"
+    # a root-level rgbd folder is one scene: split by view
+    rgbd = SAMPLES / "rgbd-folder"
+    assert main(["split", str(rgbd), "--out", str(tmp_path / "c"), "--val-fraction", "0.5"]) == 2
+    assert "--unit view" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "split",
+                str(rgbd),
+                "--out",
+                str(tmp_path / "c"),
+                "--val-fraction",
+                "0.5",
+                "--unit",
+                "view",
+            ]
+        )
+        == 0
+    )
+    info = json.loads((tmp_path / "c" / "split.json").read_text())
+    assert info["train_views"] + info["val_views"] == 4 and info["val_views"] > 0
 
 
 @pytest.fixture

@@ -8,16 +8,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workbench.data.layouts import index_dataset, load_view
+from workbench.errors import WorkbenchError
 from workbench.geometry.analytic import box_room
 from workbench.geometry.correspondence import (
     correspond,
     covisibility_matrix,
+    fill_radius,
+    fill_sparse,
+    overlap,
     read_covisibility,
     sample_bilinear_wrap,
     sample_matches,
     write_covisibility,
 )
-from workbench.geometry.equirect import yaw_matrix
+from workbench.geometry.equirect import resize_range, yaw_matrix
 
 SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
 LO, HI = (-2.5, -1.5, -3.5), (3.0, 1.3, 2.5)
@@ -143,7 +147,6 @@ def test_sparse_matches_and_covisibility(tmp_path):
     assert m.shape == (50, 4)
     ua, va = m[:, 0].astype(int), m[:, 1].astype(int)
     np.testing.assert_allclose(m[:, 2:], c.uv[va, ua])
-    from workbench.geometry.equirect import resize_range
 
     small = [resize_range(v.range_m, 32) for v in views]
     cov = covisibility_matrix(small, [v.T_world_from_cam for v in views])
@@ -151,10 +154,54 @@ def test_sparse_matches_and_covisibility(tmp_path):
     np.testing.assert_allclose(np.diag(cov), 1.0)
     np.testing.assert_allclose(cov, cov.T)
     assert ((cov > 0.2) & (cov <= 1)).all()
-    write_covisibility(tmp_path / "covisibility.txt", cov, ["000", "001", "002", "003"])
-    back, ids = read_covisibility(tmp_path / "covisibility.txt")
+    write_covisibility(tmp_path / "covisibility.txt", cov)
+    lines = (tmp_path / "covisibility.txt").read_text().splitlines()
+    assert len(lines) == 4 and all(len(ln.split()) == 4 for ln in lines)  # no header
+    back = read_covisibility(tmp_path / "covisibility.txt", 4)
     np.testing.assert_allclose(back, cov, atol=1e-4)
-    assert ids == ["000", "001", "002", "003"]
+    with pytest.raises(WorkbenchError, match="5 x 5"):
+        read_covisibility(tmp_path / "covisibility.txt", 5)
+
+
+def lidar_like(range_m: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Scan-line sparsity like RealSee3D's real LiDAR: every third row, 10 % dropout, no
+    zenith/nadir (about 30 % of pixels valid)."""
+    h = range_m.shape[0]
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(range_m.shape, bool)
+    keep[::3] = True
+    keep &= rng.random(range_m.shape) > 0.1
+    keep[: h // 8] = keep[-h // 8 :] = False
+    return np.where(keep, range_m, 0).astype(np.float32)
+
+
+def test_sparse_and_dense_depth_give_the_same_covisibility():
+    """Sparse LiDAR depth fills B's gaps for the tests (fill_sparse) and counts overlap over
+    A's valid pixels, so it agrees with the dense depth of the same views within 0.05."""
+    views = [load_view(r, SAMPLES) for r in index_dataset(SAMPLES)[:4]]
+    dense = [v.range_m for v in views]  # 256 x 512, as the LiDAR would be sampled
+    sparse = [lidar_like(d, i) for i, d in enumerate(dense)]
+    assert 0.2 < float((sparse[0] > 0).mean()) < 0.35
+    poses = [v.T_world_from_cam for v in views]
+    a = covisibility_matrix(dense, poses)
+    b = covisibility_matrix(sparse, poses)
+    assert np.abs(a - b).max() <= 0.05, np.abs(a - b).max()
+    # a sparse view matched with itself at the identity is fully co-visible
+    c = correspond(sparse[0], poses[0], poses[0], sparse[0])
+    assert overlap(c) > 0.99
+    # without filling, the 4-neighbour test fails almost everywhere (the old behaviour)
+    assert overlap(correspond(sparse[0], poses[0], poses[0], sparse[0], fill=0)) < 0.3
+
+
+def test_fill_sparse_takes_the_nearest_pixel_and_wraps():
+    r = np.zeros((4, 8), np.float32)
+    r[1, 1], r[1, 6] = 2.0, 4.0
+    f = fill_sparse(r, 1)
+    assert f[1, 0] == 2.0 and f[1, 7] == 4.0 and f[0, 6] == 4.0  # nearest pixel's range
+    assert f[3, 3] == 0.0 and f[1, 1] == 2.0
+    g = fill_sparse(np.pad(np.full((4, 1), 3.0, np.float32), ((0, 0), (7, 0))), 1)
+    assert g[0, 0] == 3.0  # column 0 is next to column 7 across the seam
+    assert fill_radius(np.ones((4, 8), np.float32)) == 0
 
 
 def test_match_cli(tmp_path):

@@ -22,6 +22,7 @@ from workbench.configs.base import (
 from workbench.configs.commands import (
     MODEL_FIELDS,
     BiviewConfig,
+    DataFlags,
     DemoConfig,
     EdaConfig,
     EvalConfig,
@@ -46,6 +47,7 @@ __all__ = [
     "load_config",
     "config_hash",
     "field_help",
+    "DataFlags",
     "DemoConfig",
     "SynthConfig",
     "ValidateConfig",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from workbench.configs.base import Config, option
 
 __all__ = [
+    "DataFlags",
     "DemoConfig",
     "SynthConfig",
     "ValidateConfig",
@@ -27,6 +28,28 @@ __all__ = [
     "MODEL_FIELDS",
     "parse_size",
 ]
+
+
+@dataclass(frozen=True)
+class DataFlags(Config):
+    """How to read a dataset (:mod:`workbench.data.dataset`): detected from the files, each
+    field overrides what was detected."""
+
+    layout: str = option("", "layout: seed, realsee3d or rgbd-folder (auto-detected when empty)")
+    encoding: str = option(
+        "",
+        "depth encoding: millimetres, matterport3d, stanford2d3d, structured3d, pano3d, "
+        "realsee3d, metres (default: dataset.json in the root, else the layout's own)",
+    )
+    depth_scale: float = option(
+        0.0, "PNG depth units per metre, overriding the encoding's (0: the encoding's)", ge=0
+    )
+    depth_invalid: int = option(
+        -1, "PNG value marking missing depth besides 0 (-1: the encoding's)", ge=-1, le=65535
+    )
+    resolution: str = option(
+        "low", "panoramas: low (pan/low, training size) or high (pan/high)", choices=("low", "high")
+    )
 
 
 @dataclass(frozen=True)
@@ -56,29 +79,30 @@ class SynthConfig(Config):
 
 
 @dataclass(frozen=True)
-class ValidateConfig(Config):
+class ValidateConfig(DataFlags):
     """``workbench validate``: dataset health check. Exit 0 clean, 1 problems, 2 unusable."""
 
     root: str = option(None, "dataset root", positional=True)
     report: str = option("", "write every problem as a CSV row here")
-    layout: str = option("", "layout (auto-detected when empty)")
     max_invalid: float = option(
         0.5, "largest acceptable fraction of invalid depth pixels", ge=0, le=1
     )
-    depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)", gt=0)
     workers: int = option(2, "threads", ge=1)
 
 
 @dataclass(frozen=True)
-class SplitConfig(Config):
+class SplitConfig(DataFlags):
     """``workbench split``: scene-level train/val CSVs, stable under added scenes."""
 
     root: str = option(None, "dataset root", positional=True)
     out: str = option("lists", "folder for train.csv, val.csv, split.json")
     val_fraction: float = option(0.1, "fraction of scenes in validation", ge=0, le=1)
     exclude: str = option("", "health report CSV whose views are left out")
-    layout: str = option("", "layout (auto-detected when empty)")
-    depth_scale: float = option(1000.0, "PNG depth units per metre (rgbd-folder layout)", gt=0)
+    unit: str = option(
+        "scene",
+        "split by scene (stable as scenes are added) or by view (one-scene datasets)",
+        choices=("scene", "view"),
+    )
 
 
 @dataclass(frozen=True)
@@ -207,19 +231,18 @@ class ExportConfig(Config):
 
 
 @dataclass(frozen=True)
-class EdaConfig(Config):
+class EdaConfig(DataFlags):
     """``workbench eda``: depth, orientation and motion statistics with an HTML report."""
 
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/eda", "output folder (tables, report.html)")
-    layout: str = option("", "layout (auto-detected when empty)")
     cache: str = option("", "per-view cache parquet (default: <out>/views_cache.parquet)")
     workers: int = option(2, "threads computing per-view statistics", ge=1)
     tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
 
 
 @dataclass(frozen=True)
-class PointCloudConfig(Config):
+class PointCloudConfig(DataFlags):
     """``workbench pointcloud``: fused, coloured point cloud of a scene as PLY."""
 
     root: str = option(None, "dataset root", positional=True)
@@ -228,13 +251,12 @@ class PointCloudConfig(Config):
     out: str = option("outputs/scene.ply", "output .ply")
     voxel: float = option(0.02, "voxel size in metres (0: keep every point)", ge=0)
     stride: int = option(1, "keep every N-th pixel row and column", ge=1)
-    layout: str = option("", "layout (auto-detected when empty)")
     html: str = option("", "also write an interactive plotly HTML here")
     budget: int = option(60000, "points in the HTML view", ge=1)
 
 
 @dataclass(frozen=True)
-class MatchConfig(Config):
+class MatchConfig(DataFlags):
     """``workbench match``: dense correspondence of two views from depth + pose."""
 
     root: str = option(None, "dataset root", positional=True)
@@ -245,7 +267,6 @@ class MatchConfig(Config):
     height: int = option(0, "work at this height (0: the depth's own)", ge=0)
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
     matches: int = option(80, "matches drawn and written to matches.csv", ge=0)
-    layout: str = option("", "layout (auto-detected when empty)")
 
 
 @dataclass(frozen=True)

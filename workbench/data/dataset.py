@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from workbench.data.layouts import (
-    MAX_PLAUSIBLE_RANGE_M,
     LAYOUTS,
+    MAX_PLAUSIBLE_RANGE_M,
     ViewRecord,
     find_datasets,
     index_dataset,
@@ -67,13 +67,15 @@ ENCODINGS: dict[str, Encoding] = {
     for e in (
         Encoding("millimetres", 1000.0, 0, "uint16 PNG in millimetres (seed layout)"),
         Encoding("matterport3d", 4000.0, 0, "Matterport3D: uint16 PNG, 4000 per metre, 0 invalid"),
-        Encoding("stanford2d3d", 512.0, 65535, "Stanford2D3D: uint16 PNG, 512 per metre, 65535 invalid"),
+        Encoding(
+            "stanford2d3d", 512.0, 65535, "Stanford2D3D: uint16 PNG, 512 per metre, 65535 missing"
+        ),
         Encoding("structured3d", 1000.0, 0, "Structured3D: uint16 PNG in millimetres, 0 invalid"),
         Encoding("pano3d", 1000.0, 0, "Pano3D / 3D60: EXR float metres, inf invalid"),
         Encoding("realsee3d", 0.0, 0, "RealSee3D: uint16 PNG / depth_scale.txt per view, mask 255"),
         Encoding("metres", 1000.0, 0, "EXR or NPY float metres"),
     )
-}  # fmt: skip
+}
 
 LAYOUT_ENCODING = {"seed": "millimetres", "realsee3d": "realsee3d", "rgbd-folder": "millimetres"}
 
@@ -127,36 +129,46 @@ def _dataset_json(root: Path) -> dict:
     except (ValueError, UnicodeDecodeError) as e:
         raise WorkbenchError(f"not valid JSON ({e})", path) from None
     if not isinstance(d, dict):
-        raise WorkbenchError("must be a JSON object such as {\"encoding\": \"matterport3d\"}", path)
+        raise WorkbenchError('must be a JSON object such as {"encoding": "matterport3d"}', path)
     return d
 
 
 def _check_encoding(name: str, where: str) -> Encoding:
     if name not in ENCODINGS:
-        raise WorkbenchError(f"unknown encoding {name!r} (expected one of {', '.join(ENCODINGS)})", where)
+        raise WorkbenchError(
+            f"unknown encoding {name!r} (expected one of {', '.join(ENCODINGS)})", where
+        )
     return ENCODINGS[name]
 
 
-def describe_dataset(root: str | os.PathLike, options=None) -> DatasetSpec:
+def describe_dataset(root: str | os.PathLike, options=None, **overrides) -> DatasetSpec:
     """Detect the dataset at ``root``; ``options`` (a config with ``layout``, ``encoding``,
-    ``depth_scale``, ``depth_invalid``, ``resolution`` fields, e.g. a verb's config) overrides.
+    ``depth_scale``, ``depth_invalid``, ``resolution`` fields, e.g. a verb's
+    :class:`~workbench.configs.DataFlags`) and then ``overrides`` (the same names) override.
 
     Raises:
         WorkbenchError: naming the root or the flag: unknown layout or encoding, a folder
             holding several datasets, a scale that is not a positive number.
     """
     root = Path(root)
-    get = (lambda k, d: getattr(options, k, d)) if options is not None else (lambda k, d: d)
+
+    def get(key, default):
+        return overrides.get(key, getattr(options, key, default))
+
     detected = []
     layout = get("layout", "") or ""
     if layout:
         if layout not in LAYOUTS:
-            raise WorkbenchError(f"unknown layout {layout!r} (expected {', '.join(LAYOUTS)})", "--layout")
+            raise WorkbenchError(
+                f"unknown layout {layout!r} (expected {', '.join(LAYOUTS)})", "--layout"
+            )
     else:
         found = find_datasets(root)
         if len(found) > 1 or found[0][0] != root:
             names = ", ".join(f"{p.name}/ ({lay})" for p, lay in found)
-            raise WorkbenchError(f"folder holds {len(found)} datasets: {names}; pass one of them", root)
+            raise WorkbenchError(
+                f"folder holds {len(found)} datasets: {names}; pass one of them", root
+            )
         layout = found[0][1]
         detected.append("layout")
     meta = _dataset_json(root)
@@ -164,7 +176,9 @@ def describe_dataset(root: str | os.PathLike, options=None) -> DatasetSpec:
     if name:
         enc = _check_encoding(name, "--encoding")
     else:
-        enc = _check_encoding(meta.get("encoding", LAYOUT_ENCODING[layout]), str(root / DATASET_JSON))
+        enc = _check_encoding(
+            meta.get("encoding", LAYOUT_ENCODING[layout]), str(root / DATASET_JSON)
+        )
         detected.append("encoding")
     scale = float(get("depth_scale", 0.0) or meta.get("depth_scale", enc.scale))
     invalid = get("depth_invalid", -1)
@@ -190,10 +204,18 @@ def index_spec(spec: DatasetSpec, errors: list | None = None) -> list[ViewRecord
     Args:
         errors: when a list, scenes that cannot be indexed are appended to it and skipped.
     """
-    records = index_dataset(spec.root, spec.layout, spec.depth_scale or 1000.0,
-                            spec.depth_invalid, spec.resolution, errors=errors)  # fmt: skip
+    records = index_dataset(
+        spec.root,
+        spec.layout,
+        spec.depth_scale or 1000.0,
+        spec.depth_invalid,
+        spec.resolution,
+        errors=errors,
+    )
     if spec.layout == "seed" and "encoding" not in spec.detected:
         # a flag overrides the scale of every view (meta.json only fills in when not given)
-        records = [replace(r, depth_scale=spec.depth_scale, depth_invalid=spec.depth_invalid)
-                   for r in records]  # fmt: skip
+        records = [
+            replace(r, depth_scale=spec.depth_scale, depth_invalid=spec.depth_invalid)
+            for r in records
+        ]
     return records

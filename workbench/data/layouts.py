@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.geometry.correspondence import read_covisibility
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
 from workbench.io import is_temporary, load_npy, read_image, read_rgb
@@ -40,6 +41,7 @@ __all__ = [
     "LAYOUTS",
     "detect_layout",
     "find_datasets",
+    "scene_covisibility",
     "files_by_stem",
     "index_dataset",
     "load_view",
@@ -68,6 +70,8 @@ class ViewRecord:
     depth_scale: float = 1000.0
     depth_invalid: int = 0
     mask_path: str = ""
+    floor: str = ""
+    segment_path: str = ""
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -302,6 +306,33 @@ def _realsee_scale(d: Path) -> float:
     return scale
 
 
+def _realsee_floor(d: Path) -> str:
+    """The view's floor index from ``floor.txt`` (``""`` when absent)."""
+    f = d / "floor.txt"
+    if not f.is_file():
+        return ""
+    words = f.read_text(encoding="utf-8-sig", errors="replace").split()
+    if len(words) != 1:
+        raise WorkbenchError("floor.txt must hold one floor index", f)
+    return words[0]
+
+
+def scene_covisibility(root: str | os.PathLike, records: list[ViewRecord]):
+    """The covisibility matrix a RealSee3D scene ships (``<scene>/covisibility.txt``, rows in
+    ``viewpoints.txt`` order), indexed like ``records`` (one scene's records, in index
+    order); ``None`` when the scene has none or is of another layout."""
+    if not records or records[0].layout != "realsee3d":
+        return None
+    scene = Path(root) / Path(records[0].rgb_path).parts[0]
+    path = scene / "covisibility.txt"
+    if not path.is_file():
+        return None
+    order = _realsee_ids(scene)
+    m = read_covisibility(path, len(order))
+    pos = [order.index(r.view_id) for r in records]
+    return m[np.ix_(pos, pos)]
+
+
 class RealSee3DLayout:
     name = "realsee3d"
     looked_for = "<scene>/viewpoints/<id>/panoImage_1600.jpg"
@@ -318,6 +349,7 @@ class RealSee3DLayout:
             files = files_by_stem(d, RGB_EXTS)
             rgb = files.get("panoImage_1600") or files.get("panoImage")
             mask, pose = d / "pano_mask.png", d / "extrinsics.txt"
+            segment = d / "segment.png"
             out.append(
                 ViewRecord(
                     scene.name,
@@ -329,6 +361,8 @@ class RealSee3DLayout:
                     _realsee_scale(d),
                     0,
                     _rel(mask, root) if mask.is_file() else "",
+                    _realsee_floor(d),
+                    _rel(segment, root) if segment.is_file() else "",
                 )
             )
         return out

@@ -14,12 +14,50 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.data.layouts import load_view
+from workbench.data.layouts import load_view, scene_covisibility
 from workbench.geometry.correspondence import correspond, overlap
 from workbench.geometry.equirect import resize_range
+from workbench.geometry.pose import read_pose
 from workbench.io import atomic_path
 
 __all__ = ["pair_candidates", "select_pairs"]
+
+
+def _scene_pairs(records, root, sid: str, idx: list[int], height: int) -> list[dict]:
+    """Ordered pairs of one scene. A RealSee3D scene's shipped ``covisibility.txt`` gives the
+    overlap when present (else it is computed); views on different floors never pair."""
+    shipped = scene_covisibility(root, [records[i] for i in idx])
+    if shipped is None:
+        views = {i: load_view(records[i], root) for i in idx}
+        poses = {i: v.T_world_from_cam for i, v in views.items()}
+        small = {i: resize_range(v.range_m, height) for i, v in views.items()}
+    else:
+        poses = {
+            i: read_pose(Path(root) / records[i].pose_path) if records[i].pose_path else None
+            for i in idx
+        }
+    rows = []
+    for a, i in enumerate(idx):
+        for b, j in enumerate(idx):
+            Ti, Tj = poses[i], poses[j]
+            if i == j or Ti is None or Tj is None or records[i].floor != records[j].floor:
+                continue
+            if shipped is None:
+                ov = overlap(correspond(small[i], Ti, Tj, small[j]))
+            else:
+                ov = float(shipped[a, b])
+            rows.append(
+                {
+                    "scene_id": sid,
+                    "view_a": records[i].view_id,
+                    "view_b": records[j].view_id,
+                    "idx_a": i,
+                    "idx_b": j,
+                    "baseline_m": float(np.linalg.norm(Ti[:3, 3] - Tj[:3, 3])),
+                    "overlap": ov,
+                }
+            )
+    return rows
 
 
 def pair_candidates(records, root, height: int = 64, cache=None) -> pd.DataFrame:
@@ -44,25 +82,7 @@ def pair_candidates(records, root, height: int = 64, cache=None) -> pd.DataFrame
         by_scene.setdefault(r.scene_id, []).append(i)
     rows = []
     for sid, idx in by_scene.items():
-        views = {i: load_view(records[i], root) for i in idx}
-        small = {i: resize_range(v.range_m, height) for i, v in views.items()}
-        for i in idx:
-            for j in idx:
-                Ti, Tj = views[i].T_world_from_cam, views[j].T_world_from_cam
-                if i == j or Ti is None or Tj is None:
-                    continue
-                ov = overlap(correspond(small[i], Ti, Tj, small[j]))
-                rows.append(
-                    {
-                        "scene_id": sid,
-                        "view_a": records[i].view_id,
-                        "view_b": records[j].view_id,
-                        "idx_a": i,
-                        "idx_b": j,
-                        "baseline_m": float(np.linalg.norm(Ti[:3, 3] - Tj[:3, 3])),
-                        "overlap": ov,
-                    }
-                )
+        rows += _scene_pairs(records, root, sid, idx, height)
     df = pd.DataFrame(
         rows, columns=["scene_id", "view_a", "view_b", "idx_a", "idx_b", "baseline_m", "overlap"]
     )

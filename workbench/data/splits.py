@@ -15,7 +15,8 @@ import json
 import os
 from pathlib import Path
 
-from workbench.data.layouts import ViewRecord, index_dataset
+from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.layouts import ViewRecord
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import read_csv_text, write_text_atomic
@@ -37,13 +38,36 @@ def is_val_scene(scene_id: str, val_fraction: float) -> bool:
     return scene_fraction(scene_id) < val_fraction
 
 
-def split_records(records: list[ViewRecord], val_fraction: float = 0.1):
-    """Split records by scene; returns ``(train, val)`` keeping the input order."""
+def _unit_key(r: ViewRecord, unit: str) -> str:
+    return r.scene_id if unit == "scene" else f"{r.scene_id}/{r.view_id}"
+
+
+def split_records(records: list[ViewRecord], val_fraction: float = 0.1, unit: str = "scene"):
+    """Split records by scene (or by view, ``unit="view"``, for a dataset of one scene);
+    returns ``(train, val)`` keeping the input order."""
     if not 0.0 <= val_fraction <= 1.0:
         raise ValueError(f"val_fraction must be in [0, 1], got {val_fraction}")
-    train = [r for r in records if not is_val_scene(r.scene_id, val_fraction)]
-    val = [r for r in records if is_val_scene(r.scene_id, val_fraction)]
+    if unit not in ("scene", "view"):
+        raise ValueError(f"unit must be 'scene' or 'view', got {unit!r}")
+    train = [r for r in records if not is_val_scene(_unit_key(r, unit), val_fraction)]
+    val = [r for r in records if is_val_scene(_unit_key(r, unit), val_fraction)]
     return train, val
+
+
+def _check_sides(train, val, val_fraction: float, unit: str) -> None:
+    """A fraction strictly between 0 and 1 must leave views on both sides."""
+    if not 0.0 < val_fraction < 1.0 or (train and val):
+        return
+    n = len({_unit_key(r, unit) for r in train + val})
+    side = "validation" if not val else "training"
+    hint = "raise --val-fraction" if not val else "lower --val-fraction"
+    if unit == "scene":
+        hint += " or split by view (--unit view)"
+    raise WorkbenchError(
+        f"the {side} side would be empty: {n} {unit}s, none hashed to it at "
+        f"--val-fraction {val_fraction}; {hint} (0 and 1 put everything on one side)",
+        "--val-fraction",
+    )
 
 
 def records_to_csv(records: list[ViewRecord]) -> str:
@@ -56,19 +80,34 @@ def records_to_csv(records: list[ViewRecord]) -> str:
     return buf.getvalue()
 
 
-def write_split(records, out_dir, root, val_fraction=0.1, exclude: set | None = None) -> dict:
+def write_split(
+    records,
+    out_dir,
+    root,
+    val_fraction=0.1,
+    exclude: set | None = None,
+    spec=None,
+    unit: str = "scene",
+) -> dict:
     """Write ``train.csv``, ``val.csv`` and ``split.json`` into ``out_dir`` atomically.
 
     Args:
         exclude: ``(scene_id, view_id)`` pairs to leave out (e.g. views the health check rejected).
+        spec: the :class:`~workbench.data.dataset.DatasetSpec` the records came from, saved in
+            ``split.json`` (``dataset``) so later verbs read the files the same way.
+        unit: split by ``scene`` (default) or by ``view``.
 
     Returns:
         The ``split.json`` content (counts of views and scenes per side).
+
+    Raises:
+        WorkbenchError: when a fraction strictly between 0 and 1 leaves a side empty.
     """
     out = Path(out_dir)
     exclude = exclude or set()
     kept = [r for r in records if (r.scene_id, r.view_id) not in exclude]
-    train, val = split_records(kept, val_fraction)
+    train, val = split_records(kept, val_fraction, unit)
+    _check_sides(train, val, val_fraction, unit)
     write_text_atomic(out / "train.csv", records_to_csv(train))
     write_text_atomic(out / "val.csv", records_to_csv(val))
     info = {
@@ -79,7 +118,10 @@ def write_split(records, out_dir, root, val_fraction=0.1, exclude: set | None = 
         "train_scenes": len({r.scene_id for r in train}),
         "val_scenes": len({r.scene_id for r in val}),
         "excluded_views": len(records) - len(kept),
+        "unit": unit,
     }
+    if spec is not None:
+        info["dataset"] = spec.as_dict()
     write_text_atomic(out / "split.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
 
@@ -129,10 +171,12 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
                 float(row.get("depth_scale") or 1000.0),
                 int(row.get("depth_invalid") or 0),
                 row.get("mask_path") or "",
+                row.get("floor") or "",
+                row.get("segment_path") or "",
             )
         except (TypeError, ValueError) as e:
             raise WorkbenchError(f"line {i}: bad value ({e})", path) from None
-        for col in ("rgb_path", "depth_path", "pose_path", "mask_path"):
+        for col in ("rgb_path", "depth_path", "pose_path", "mask_path", "segment_path"):
             p = getattr(rec, col)
             if not p:
                 continue
@@ -148,13 +192,16 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
 def run(config) -> int:
     """CLI entry: ``workbench split``."""
 
-    records = index_dataset(config.root, config.layout or None, config.depth_scale)
+    spec = describe_dataset(config.root, config)
+    records = index_spec(spec)
     if not records:
         raise WorkbenchError("no views found", config.root)
     exclude = None
     if config.exclude:
         exclude = read_report_exclusions(config.exclude)
-    info = write_split(records, config.out, config.root, config.val_fraction, exclude)
+    info = write_split(
+        records, config.out, config.root, config.val_fraction, exclude, spec, config.unit
+    )
     print(
         f"split: {info['train_views']} train views ({info['train_scenes']} scenes), "
         f"{info['val_views']} val views ({info['val_scenes']} scenes) -> {config.out}"

@@ -21,15 +21,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
 from workbench.data.layouts import (
     DEPTH_EXTS,
     RGB_EXTS,
     ViewRecord,
     _scene_dirs,
-    detect_layout,
     files_by_stem,
     find_datasets,
-    index_dataset,
     read_depth,
 )
 from workbench.errors import WorkbenchError
@@ -221,24 +220,30 @@ def validate_dataset(
     max_invalid: float = 0.5,
     workers: int = 2,
     progress: bool = True,
-    **index_kw,
+    spec: DatasetSpec | None = None,
 ) -> tuple[list[ViewRecord], list[Problem]]:
     """Index and check a dataset; returns ``(records, problems)``.
+
+    Args:
+        spec: how to read it (default: detected, :func:`describe_dataset`).
+        max_invalid: largest acceptable invalid fraction of a dense depth map; RealSee3D's real
+            LiDAR depth is sparse by design (about 30 % valid), so there the fraction is a
+            statistic of the report, not a problem.
 
     Raises:
         WorkbenchError: only when the root is unusable (missing, unknown layout).
     """
-
-    root = Path(root)
-    layout = layout or detect_layout(root)
+    spec = spec or describe_dataset(root, layout=layout or "")
+    root = Path(spec.root)
     errors: list[WorkbenchError] = []
-    records = index_dataset(root, layout, errors=errors, **index_kw)
+    records = index_spec(spec, errors=errors)
+    limit = 1.0 if spec.layout == "realsee3d" else max_invalid
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        it = pool.map(lambda r: _check_view_safely(r, root, max_invalid), records)
+        it = pool.map(lambda r: _check_view_safely(r, root, limit), records)
         per_view = list(
             tqdm(it, total=len(records), desc="validate", unit="view", disable=not progress)
         )
-    problems = [p for ps in per_view for p in ps] + _scene_problems(root, layout, records)
+    problems = [p for ps in per_view for p in ps] + _scene_problems(root, spec.layout, records)
     problems += [_index_problem(e, root) for e in errors]
     return records, problems
 
@@ -291,21 +296,22 @@ def run(config) -> int:
     datasets = [(config.root, config.layout)] if config.layout else find_datasets(config.root)
     rows, n_views, n_scenes, all_problems = [], 0, 0, []
     for path, layout in datasets:
+        spec = describe_dataset(path, config, layout=layout)
         records, problems = validate_dataset(
-            path, layout or None, config.max_invalid, config.workers, depth_scale=config.depth_scale
+            path, layout, config.max_invalid, config.workers, spec=spec
         )
         name = Path(path).name if len(datasets) > 1 else ""
         n_views += len(records)
         n_scenes += len({r.scene_id for r in records})
         all_problems += problems
-        rows.append((name, layout, records, problems))
+        rows.append((name, f"{layout}, {spec.encoding}", records, problems))
     if config.report:
         write_text_atomic(config.report, _grouped_csv(rows))
     print(f"validate: {n_views} views, {n_scenes} scenes, {len(all_problems)} problems")
-    for name, layout, records, problems in rows:
+    for name, desc, records, problems in rows:
         indent = "  "
         if len(rows) > 1:
-            print(f"  {name}/ ({layout}): {len(records)} views, {len(problems)} problems")
+            print(f"  {name}/ ({desc}): {len(records)} views, {len(problems)} problems")
             indent = "    "
         for problem, n in sorted(Counter(p.problem for p in problems).items()):
             print(f"{indent}{problem}: {n}")

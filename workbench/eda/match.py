@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.layouts import load_view
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import (
     correspond,
@@ -31,7 +32,7 @@ __all__ = ["run"]
 
 
 def run(config) -> int:
-    records = index_dataset(config.root, config.layout or None)
+    records = index_spec(describe_dataset(config.root, config))
     scenes = sorted({r.scene_id for r in records})
     match = [s for s in scenes if s.startswith(config.scene)] if config.scene else scenes[:1]
     if len(match) != 1:
@@ -69,10 +70,11 @@ def run(config) -> int:
         out / "matches.csv",
         "u_a,v_a,u_b,v_b\n" + "".join(f"{a:.2f},{b:.2f},{c:.3f},{d:.3f}\n" for a, b, c, d in m),
     )
-    ids = sorted(views)
+    ids = list(recs)  # the scene's own order (RealSee3D: viewpoints.txt)
     small = [at(views[k])[1] for k in ids]
     cov = covisibility_matrix(small, [views[k].T_world_from_cam for k in ids], config.tol)
-    write_covisibility(out / "covisibility.txt", cov, ids)
+    write_covisibility(out / "covisibility.txt", cov)
+    write_text_atomic(out / "viewpoints.txt", "\n".join(ids) + "\n")
     summary = {
         "scene": match[0],
         "a": config.a,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import describe_dataset, index_spec
 from workbench.eda import stats
 from workbench.eda.views import view_table
 from workbench.errors import WorkbenchError
@@ -24,15 +24,19 @@ def compute(
     progress: bool = False,
     tilt_limit_deg: float = 5.0,
     errors: list | None = None,
+    options=None,
 ) -> dict:
     """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`).
 
     Args:
         errors: when a list, unreadable views and scenes are appended to it (and left out)
             instead of stopping the job.
+        options: how to read the dataset (:class:`~workbench.configs.DataFlags`, e.g. the
+            ``eda`` config); detected when ``None``.
     """
     index_errors: list | None = [] if errors is not None else None
-    records = index_dataset(root, layout or None, errors=index_errors)
+    spec = describe_dataset(root, options, **({"layout": layout} if layout else {}))
+    records = index_spec(spec, errors=index_errors)
     for e in index_errors or []:
         errors.append({"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)})
     if not records:

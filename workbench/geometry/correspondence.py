@@ -17,9 +17,11 @@ Flow is ``uv_B - uv_A`` with the column difference wrapped into ``[-W/2, W/2)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from workbench.errors import WorkbenchError
@@ -38,6 +40,8 @@ __all__ = [
     "Correspondence",
     "project_points",
     "sample_bilinear_wrap",
+    "fill_radius",
+    "fill_sparse",
     "correspond",
     "sample_matches",
     "overlap",
@@ -58,6 +62,8 @@ class Correspondence:
         visible: ``(H, W) bool`` valid and not occluded in B (all True without ``range_B``).
         consistent: ``(H, W) bool`` visible and the round trip closes (all of ``visible``
             without ``range_B``).
+        landed: ``(H, W) bool`` valid and landing where B has depth (B's blind spots and
+            unfilled LiDAR gaps cannot confirm or deny a match).
     """
 
     uv: np.ndarray
@@ -65,6 +71,7 @@ class Correspondence:
     valid: np.ndarray
     visible: np.ndarray
     consistent: np.ndarray
+    landed: np.ndarray | None = None
 
     @property
     def flow(self) -> np.ndarray:
@@ -129,6 +136,42 @@ def sample_bilinear_wrap(image: np.ndarray, u: np.ndarray, v: np.ndarray):
     return val, ok, nmax
 
 
+def fill_radius(range_m: np.ndarray) -> int:
+    """Gap-filling radius for :func:`fill_sparse` from the fraction of valid pixels: 0 for
+    dense depth (>= 90 % valid), ``ceil(1 / sqrt(density))`` pixels for sparse LiDAR (2 px at
+    30 %, RealSee3D's real scans), at most 8."""
+    density = float(valid_mask(range_m).mean())
+    if density >= 0.9 or density == 0.0:
+        return 0
+    return int(min(8, math.ceil(1.0 / math.sqrt(density))))
+
+
+def fill_sparse(range_m: np.ndarray, radius: int) -> np.ndarray:
+    """Fill invalid pixels with the range of the nearest valid pixel within ``radius`` pixels
+    (Euclidean, columns wrapping at the seam): sparse LiDAR depth becomes usable for occlusion
+    tests and bilinear sampling, like RealSee3D's dilated warp masks. Valid pixels are kept;
+    pixels with no valid pixel within ``radius`` stay 0.
+
+    >>> r = np.zeros((4, 8), np.float32); r[1, 2] = 2.0
+    >>> f = fill_sparse(r, 1); float(f[0, 2]), float(f[3, 2]), float(f[1, 2])
+    (2.0, 0.0, 2.0)
+    """
+    if radius <= 0:
+        return range_m
+    valid = valid_mask(range_m)
+    if valid.all() or not valid.any():
+        return range_m
+    padded = np.concatenate([valid[:, -radius:], valid, valid[:, :radius]], axis=1)
+    values = np.concatenate([range_m[:, -radius:], range_m, range_m[:, :radius]], axis=1)
+    dist, labels = cv2.distanceTransformWithLabels(
+        (~padded).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    src = np.argwhere(padded)  # label k is the k-th valid pixel in raster order
+    nearest = values[src[labels - 1, 0], src[labels - 1, 1]]
+    filled = np.where(padded, values, np.where(dist <= radius, nearest, 0.0))
+    return filled[:, radius:-radius].astype(np.float32)
+
+
 def correspond(
     range_a: np.ndarray,
     T_world_from_a: np.ndarray,
@@ -136,6 +179,7 @@ def correspond(
     range_b: np.ndarray | None = None,
     tol: float = 0.05,
     round_trip_px: float = 1.0,
+    fill: int | None = None,
 ) -> Correspondence:
     """Dense correspondence of A's pixels in B (see the module doc).
 
@@ -144,6 +188,8 @@ def correspond(
         T_world_from_a, T_world_from_b: ``(4, 4)`` poses.
         tol: relative range tolerance of the occlusion test.
         round_trip_px: largest A→B→A error (pixels) of a consistent match.
+        fill: gaps of sparse ``range_b`` filled within this radius (:func:`fill_sparse`)
+            before the tests; ``None``: :func:`fill_radius` of ``range_b`` (0 for dense depth).
 
     >>> c = correspond(np.full((4, 8), 2.0, np.float32), np.eye(4), np.eye(4))
     >>> bool(np.allclose(c.flow, 0, atol=1e-4)), int(c.consistent.sum())
@@ -156,16 +202,26 @@ def correspond(
     u, v = np.where(valid, u, np.nan), np.where(valid, v, np.nan)
     uv = np.stack([u, v], axis=-1).astype(np.float32)
     if range_b is None:
-        return Correspondence(uv, np.where(valid, r, np.nan), valid, valid.copy(), valid.copy())
+        return Correspondence(
+            uv, np.where(valid, r, np.nan), valid, valid.copy(), valid.copy(), valid.copy()
+        )
     if np.shape(range_b) != (h, w):
         raise ValueError(f"range_b must be ({h}, {w}) like range_a, got {np.shape(range_b)}")
+    fill = fill_radius(range_b) if fill is None else fill
+    measured = valid_mask(range_b)
+    range_b = fill_sparse(range_b, fill)
     rb, ok4, nmax = sample_bilinear_wrap(range_b, u, v)
     near = np.where(valid_mask(range_b), range_b, 0.0)[
         np.clip(np.rint(np.nan_to_num(v)), 0, h - 1).astype(np.int64),
         np.rint(np.nan_to_num(u)).astype(np.int64) % w,
     ]
     ref = np.maximum(near, np.where(ok4, rb, 0.0))
-    visible = valid & (near > 0) & (r <= ref * (1 + tol))
+    landed = valid & (near > 0)  # B has (possibly filled) depth where A's point lands
+    # a filled gap holds a neighbour's range: its z-test gets twice the tolerance
+    iv = np.clip(np.rint(np.nan_to_num(v)), 0, h - 1).astype(np.int64)
+    iu = np.rint(np.nan_to_num(u)).astype(np.int64) % w
+    tol_here = np.where(measured[iv, iu], tol, 2 * tol)
+    visible = landed & (r <= ref * (1 + tol_here))
     # round trip: B's own surface at the match, back into A; the error is the angle between
     # the start ray and the returned one, in pixels of the equator (pole-safe)
     # the ray of B through the match is the direction of A's point seen from B
@@ -175,9 +231,11 @@ def correspond(
     back /= np.maximum(_norm3(back), 1e-12)[..., None]
     chord = _norm3(back - unit_rays(h, w))
     err = 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) * (h / np.pi)
-    consistent = visible & ok4 & (err < round_trip_px)
+    # where B's depth is a filled gap, its sample is a neighbour's: the z-test above (with its
+    # wider tolerance) decides, the round trip cannot be trusted to the pixel
+    consistent = visible & ok4 & ((err < round_trip_px) | ~measured[iv, iu])
     return Correspondence(
-        uv, np.where(valid, r, np.nan).astype(np.float32), valid, visible, consistent
+        uv, np.where(valid, r, np.nan).astype(np.float32), valid, visible, consistent, landed
     )
 
 
@@ -191,10 +249,20 @@ def sample_matches(corr: Correspondence, n: int, seed: int = 0) -> np.ndarray:
     return np.stack([uu, vv, corr.uv[vv, uu, 0], corr.uv[vv, uu, 1]], 1).astype(np.float32)
 
 
-def overlap(corr: Correspondence, denominator: str = "all") -> float:
-    """Fraction of A's pixels (``all``) or valid pixels (``valid``) consistently seen in B."""
-    n = corr.valid.size if denominator == "all" else max(int(corr.valid.sum()), 1)
-    return float(corr.consistent.sum()) / n
+def overlap(corr: Correspondence, denominator: str = "checked") -> float:
+    """Fraction of A's view (by solid angle: each pixel weighs ``cos(lat)``, as it covers on
+    the sphere) consistently seen in B: over A's valid pixels that land where B has depth
+    (``checked``, the default: B's blind spots neither confirm nor deny, so sparse LiDAR and
+    dense depth of one scene agree), over A's valid pixels (``valid``) or over the whole
+    sphere (``all``)."""
+    if denominator not in ("checked", "valid", "all"):
+        raise ValueError(f"denominator must be checked, valid or all, got {denominator!r}")
+    h, w = corr.valid.shape
+    weight = np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2)[:, None]
+    base = {"all": np.ones_like(corr.valid), "valid": corr.valid, "checked": corr.landed}
+    mask = base[denominator] if base[denominator] is not None else corr.valid
+    total = float((weight * mask).sum())
+    return float((weight * corr.consistent).sum()) / total if total > 0 else 0.0
 
 
 def covisibility_matrix(
@@ -217,24 +285,30 @@ def covisibility_matrix(
     return (frac + frac.T) / 2
 
 
-def write_covisibility(path, matrix: np.ndarray, view_ids: list[str]) -> None:
-    """``covisibility.txt``: a header line of view ids, then one row of N floats per view."""
-
-    lines = ["# " + " ".join(view_ids)]
-    lines += [" ".join(f"{x:.4f}" for x in row) for row in matrix]
+def write_covisibility(path, matrix: np.ndarray) -> None:
+    """RealSee3D's ``covisibility.txt``: N rows of N floats, no header, rows and columns in the
+    scene's ``viewpoints.txt`` order (the order of ``matrix``)."""
+    lines = [" ".join(f"{x:.4f}" for x in row) for row in np.asarray(matrix)]
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
-def read_covisibility(path) -> tuple[np.ndarray, list[str]]:
-    """Inverse of :func:`write_covisibility` (the header is optional)."""
+def read_covisibility(path, n: int | None = None) -> np.ndarray:
+    """A ``covisibility.txt`` as ``(N, N) float64`` (rows in ``viewpoints.txt`` order).
 
-    text = Path(path).read_text().splitlines()
-    ids = text[0][1:].split() if text and text[0].startswith("#") else []
-    rows = [ln.split() for ln in text if ln.strip() and not ln.startswith("#")]
+    Raises:
+        WorkbenchError: naming ``path``: not numbers, not square, or not ``n`` x ``n``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise WorkbenchError(f"cannot read covisibility ({type(e).__name__})", path) from None
+    rows = [ln.replace(",", " ").split() for ln in text.splitlines() if ln.strip()]
     try:
         m = np.array(rows, dtype=np.float64)
     except ValueError:
-        raise WorkbenchError("covisibility rows must be numbers", path) from None
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise WorkbenchError(f"covisibility must be a square matrix, got {m.shape}", path)
-    return m, ids
+        raise WorkbenchError("covisibility rows must be N numbers each", path) from None
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or (n is not None and m.shape[0] != n):
+        want = f"{n} x {n} (one row per viewpoint)" if n is not None else "square"
+        raise WorkbenchError(f"covisibility must be {want}, got {m.shape}", path)
+    return m

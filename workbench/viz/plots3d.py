@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.layouts import load_view
 from workbench.errors import WorkbenchError
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import (
@@ -142,6 +143,8 @@ def scene_cloud(
     missing = set(views) - {r.view_id for r in recs}
     if missing:
         raise WorkbenchError(f"scene {sid} has no view(s) {sorted(missing)}", root)
+    if not views and recs:  # a fused cloud stays within one floor (RealSee3D floor.txt)
+        recs = [r for r in recs if r.floor == recs[0].floor]
     clouds, poses = [], []
     for r in recs:
         v = load_view(r, root)
@@ -158,7 +161,7 @@ def scene_cloud(
 
 def run(config) -> int:
 
-    records = index_dataset(config.root, config.layout or None)
+    records = index_spec(describe_dataset(config.root, config))
     cloud, poses, sid = scene_cloud(
         records, config.root, config.scene, config.views, config.stride, config.voxel
     )
