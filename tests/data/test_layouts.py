@@ -26,7 +26,9 @@ def test_every_reader_on_samples(layout, scenes, views, scale):
         assert v.rgb.dtype == np.uint8 and w == 2 * h
         assert v.range_m.shape == (h, w) and v.range_m.dtype == np.float32
         valid = v.range_m > 0
-        assert valid.mean() > 0.3 and 0.1 < v.range_m[valid].max() < 100
+        # RealSee3D's sample is sparse like its real LiDAR scans (about 28 % valid)
+        assert valid.mean() > (0.2 if layout == "realsee3d" else 0.3)
+        assert 0.1 < v.range_m[valid].max() < 100
         check_rigid(v.T_world_from_cam)
 
 
@@ -49,7 +51,7 @@ def test_realsee_order_and_mask():
     h = v.range_m.shape[0]
     assert (v.range_m[int(h * 0.95) :] == 0).all()  # masked blind spot
     sparse = (v.range_m[: int(h * 0.9)] == 0).mean()
-    assert 0.2 < sparse < 0.4  # LiDAR-like zeros are missing, not near
+    assert 0.6 < sparse < 0.8  # LiDAR scan lines: zeros are missing, not near
 
 
 def test_seed_prefers_low_resolution(tmp_path):

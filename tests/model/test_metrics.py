@@ -66,3 +66,23 @@ def test_metrics_invariant_to_common_scale_with_alignment(s):
     a = depth_metrics(pred, gt, median_align=True)
     b = depth_metrics(pred * s, gt, median_align=True)
     assert a["abs_rel"] == pytest.approx(b["abs_rel"], rel=1e-9)
+
+
+def test_average_views_and_pixels_by_hand():
+    """One dense view (8 pixels, every AbsRel 0.1) and one sparse view (1 valid pixel, AbsRel
+    0.5): views average 0.3, pixels pool to (8 x 0.1 + 0.5) / 9."""
+    from workbench.model.metrics import depth_metrics
+
+    gt = np.stack([np.full((2, 4), 2.0), np.zeros((2, 4))])
+    gt[1, 0, 0] = 2.0
+    pred = np.stack([np.full((2, 4), 2.2), np.full((2, 4), 3.0)])
+    views = depth_metrics(pred, gt, average="views")
+    pixels = depth_metrics(pred, gt, average="pixels")
+    assert views["abs_rel"] == pytest.approx((0.1 + 0.5) / 2)
+    assert pixels["abs_rel"] == pytest.approx((8 * 0.1 + 0.5) / 9)
+    assert pixels["rmse"] == pytest.approx(np.sqrt((8 * 0.2**2 + 1.0**2) / 9))
+    assert views["rmse"] == pytest.approx((0.2 + 1.0) / 2)
+    assert pixels["delta1"] == pytest.approx(8 / 9) and views["delta1"] == pytest.approx(0.5)
+    assert views["n_images"] == pixels["n_images"] == 2
+    with pytest.raises(ValueError, match="average"):
+        depth_metrics(pred, gt, average="scenes")

@@ -75,6 +75,12 @@ class SynthConfig(Config):
     low_size: str = option("512x256", "pan/low size WxH (capped at --size)")
     preset: str = option("realistic", "scene generator preset", choices=("realistic", "easy"))
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))
+    encoding: str = option(
+        "",
+        "the written layout's real encoding: realsee3d real (sparse LiDAR scans, the default) "
+        "or synthetic (dense); rgbd-folder matterport3d (the default) or stanford2d3d",
+        choices=("", "real", "synthetic", "matterport3d", "stanford2d3d"),
+    )
     workers: int = option(2, "parallel processes (files do not depend on it)", ge=1)
 
 
@@ -182,6 +188,12 @@ class EvalConfig(Config):
     worst: int = option(4, "visual dumps of the N worst views (by AbsRel)", ge=0)
     batch: int = option(4, "inference batch size", ge=1)
     median_align: bool = option(False, "scale-align predictions to the GT median (scale-free)")
+    average: str = option(
+        "views",
+        "views: mean of per-view metrics (UniFuse, HoHoNet); pixels: all valid pixels pooled "
+        "(DAC, Argus)",
+        choices=("views", "pixels"),
+    )
     limit: int = option(0, "evaluate the first N views only (0: all)", ge=0)
     height: int = option(
         0,

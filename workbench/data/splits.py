@@ -19,7 +19,7 @@ from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import ViewRecord
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
-from workbench.io import read_csv_text, write_text_atomic
+from workbench.io import make_folder, read_csv_text, write_text_atomic
 
 __all__ = ["is_val_scene", "split_records", "write_split", "read_split_csv", "records_to_csv"]
 
@@ -192,6 +192,7 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
 def run(config) -> int:
     """CLI entry: ``workbench split``."""
 
+    make_folder(config.out)
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
     if not records:

@@ -30,7 +30,9 @@ import open3d as o3d
 from tqdm import tqdm
 
 from workbench.configs import parse_size
+from workbench.data.convert import ENCODINGS as CONVERT_ENCODINGS
 from workbench.data.convert import convert_seed
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import ray_planes, resize_rgb
 from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
 from workbench.io import sweep_temporaries, write_image, write_text_atomic
@@ -694,6 +696,13 @@ def run(config) -> int:
 
     _, h = parse_size(config.size)
     _, low_h = parse_size(config.low_size)
+    allowed = CONVERT_ENCODINGS.get(config.layout, ())
+    if config.encoding and config.encoding not in allowed:
+        raise WorkbenchError(
+            f"--layout {config.layout} takes {', '.join(allowed) or 'no encoding'}, "
+            f"got {config.encoding!r}",
+            "--encoding",
+        )
     with tempfile.TemporaryDirectory() as tmp:
         target = config.out if config.layout == "seed" else tmp
         generate(
@@ -707,6 +716,6 @@ def run(config) -> int:
             workers=config.workers,
         )
         if config.layout != "seed":
-            convert_seed(tmp, config.out, config.layout, seed=config.seed)
+            convert_seed(tmp, config.out, config.layout, config.seed, config.encoding)
     print(f"synth: wrote {config.scenes} scenes x {config.views} views to {config.out}")
     return 0

@@ -196,7 +196,7 @@ def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[
             out.append(Problem(scene, "", "", "single view", "unusable for two-view work"))
     if layout in ("seed", "realsee3d"):
         for d in _scene_dirs(root):
-            if d.name not in per_scene:
+            if d.name not in per_scene and not (layout == "realsee3d" and d.name == "metadata"):
                 out.append(Problem(d.name, "", d.name, "empty scene", "no views found"))
     # duplicate view ids: two files with the same stem in one image folder
     folders = {(r.scene_id, str(Path(r.rgb_path).parent)) for r in records}
@@ -243,8 +243,14 @@ def validate_dataset(
         per_view = list(
             tqdm(it, total=len(records), desc="validate", unit="view", disable=not progress)
         )
-    problems = [p for ps in per_view for p in ps] + _scene_problems(root, spec.layout, records)
-    problems += [_index_problem(e, root) for e in errors]
+    unreadable = [_index_problem(e, root) for e in errors]
+    broken = {p.scene_id for p in unreadable}
+    scene_level = [
+        p
+        for p in _scene_problems(root, spec.layout, records)
+        if not (p.problem == "empty scene" and p.scene_id in broken)
+    ]
+    problems = [p for ps in per_view for p in ps] + scene_level + unreadable
     return records, problems
 
 

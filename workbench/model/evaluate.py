@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from workbench.data.pipeline import load_sample
 from workbench.errors import WorkbenchError
-from workbench.model.metrics import METRIC_NAMES, depth_metrics
+from workbench.model.metrics import METRIC_NAMES, metric_sums, metrics_from_sums
 
 __all__ = ["evaluate", "resize_prediction"]
 
@@ -56,6 +56,7 @@ def evaluate(
     progress: bool = False,
     height: int = 0,
     errors: list | None = None,
+    average: str = "views",
 ) -> tuple[dict, list[dict], dict]:
     """Metrics of ``predictor`` (a :class:`workbench.model.predictor.Predictor`) on ``records``.
 
@@ -64,13 +65,15 @@ def evaluate(
             0: the model's.
         errors: when a list, a view that cannot be read is appended to it as
             ``{"scene_id", "view_id", "error"}`` and skipped; otherwise its error is raised.
+        average: ``views`` (mean of per-view metrics, as UniFuse and HoHoNet report) or
+            ``pixels`` (every valid pixel of every view pooled, as DAC and Argus report).
 
     Returns:
         ``(mean, rows, cache)``: mean metrics (plus ``n_views``), one row per view, and the
         predictions by ``(scene_id, view_id)`` (``(H, W)`` float32 metres at the compared size).
     """
     h = predictor.height
-    rows, preds = [], {}
+    rows, preds, sums = [], {}, []
     for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
         recs, samples = _load_batch(records[i : i + batch], root, h, height, errors)
         if not recs:
@@ -79,7 +82,8 @@ def evaluate(
         if height and height != h:
             pred = [resize_prediction(p, height) for p in pred]
         for rec, s, p in zip(recs, samples, pred, strict=True):
-            m = depth_metrics(p, s["range"], median_align=median_align)
+            sums.append(metric_sums(p, s["range"], median_align=median_align)[0])
+            m = metrics_from_sums(sums[-1])
             rows.append(
                 {
                     "scene_id": rec.scene_id,
@@ -89,7 +93,8 @@ def evaluate(
                 }
             )
             preds[(rec.scene_id, rec.view_id)] = p
-    ok = [r for r in rows if r["valid"]]
-    mean = {k: float(np.mean([r[k] for r in ok])) for k in METRIC_NAMES} if ok else {}
-    mean["n_views"] = len(ok)
+    pooled = metrics_from_sums(np.array(sums).reshape(-1, 8), average)
+    n_views = pooled.pop("n_images")
+    mean = pooled if n_views else {}
+    mean["n_views"] = n_views
     return mean, rows, preds

@@ -14,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["METRIC_NAMES", "depth_metrics", "depth_metrics_tf"]
+__all__ = [
+    "METRIC_NAMES",
+    "depth_metrics",
+    "metric_sums",
+    "metrics_from_sums",
+    "depth_metrics_tf",
+]
 
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
 
@@ -30,45 +36,91 @@ def _as_batch(x) -> np.ndarray:
     return x
 
 
-def depth_metrics(
+def _aligned_valid(pi, gi, min_depth, max_depth, median_align):
+    """Valid ground-truth pixels of one image and the clipped (aligned) prediction there."""
+    with np.errstate(invalid="ignore"):
+        v = np.isfinite(gi) & (gi >= min_depth) & (gi <= max_depth)
+    if not v.any():
+        return None, None
+    pv, gv = pi[v], gi[v]
+    pv = np.where(np.isfinite(pv), pv, max_depth)
+    if median_align:
+        pv = pv * (np.median(gv) / max(np.median(pv), 1e-9))
+    return np.clip(pv, min_depth, max_depth), gv
+
+
+def metric_sums(
     pred, gt, min_depth: float = 0.1, max_depth: float = 10.0, median_align: bool = False
+) -> np.ndarray:
+    """Per image, the sums the metrics are made of: ``(B, 8)`` rows ``[n, Σ|p-g|/g,
+    Σ(p-g)²/g, Σ(p-g)², Σ(ln p - ln g)², Σδ1, Σδ2, Σδ3]`` over its valid pixels (median
+    alignment, when asked, is per image). :func:`metrics_from_sums` turns them into metrics
+    averaged over images (``views``) or over all pixels together (``pixels``)."""
+    p, g = _as_batch(pred), _as_batch(gt)
+    if p.shape != g.shape:
+        raise ValueError(f"pred and gt must have the same shape, got {p.shape} and {g.shape}")
+    out = np.zeros((len(p), 8))
+    for i, (pi, gi) in enumerate(zip(p, g, strict=True)):
+        pv, gv = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
+        if pv is None:
+            continue
+        ratio = np.maximum(pv / gv, gv / pv)
+        d = pv - gv
+        out[i] = [
+            len(gv),
+            np.sum(np.abs(d) / gv),
+            np.sum(d**2 / gv),
+            np.sum(d**2),
+            np.sum((np.log(pv) - np.log(gv)) ** 2),
+            np.sum(ratio < 1.25),
+            np.sum(ratio < 1.25**2),
+            np.sum(ratio < 1.25**3),
+        ]
+    return out
+
+
+def metrics_from_sums(sums: np.ndarray, average: str = "views") -> dict[str, float]:
+    """Metrics from :func:`metric_sums` rows: ``views`` averages each image's metrics (UniFuse,
+    HoHoNet), ``pixels`` pools every valid pixel of every image (DAC, Argus); ``n_images``
+    counts the images with valid pixels.
+
+    >>> s = metric_sums(np.stack([np.full((2, 4), 2.2), np.full((2, 4), 2.0)]),
+    ...                 np.stack([np.full((2, 4), 2.0), np.full((2, 4), 2.0)]))
+    >>> round(metrics_from_sums(s, "views")["abs_rel"], 6), metrics_from_sums(s)["n_images"]
+    (0.05, 2)
+    """
+    if average not in ("views", "pixels"):
+        raise ValueError(f"average must be 'views' or 'pixels', got {average!r}")
+    s = np.asarray(sums, np.float64).reshape(-1, 8)
+    s = s[s[:, 0] > 0]
+    if not len(s):
+        return {**{k: float("nan") for k in METRIC_NAMES}, "n_images": 0}
+    n_images = len(s)
+    if average == "pixels":
+        s = s.sum(axis=0, keepdims=True)
+    n = s[:, :1]
+    per = np.concatenate([s[:, 1:3] / n, np.sqrt(s[:, 3:5] / n), s[:, 5:8] / n], axis=1)
+    mean = per.mean(axis=0)
+    return {**{k: float(x) for k, x in zip(METRIC_NAMES, mean, strict=True)}, "n_images": n_images}
+
+
+def depth_metrics(
+    pred,
+    gt,
+    min_depth: float = 0.1,
+    max_depth: float = 10.0,
+    median_align: bool = False,
+    average: str = "views",
 ) -> dict[str, float]:
-    """Depth metrics (numpy), averaged over images; ``n_images`` counts those with valid pixels.
+    """Depth metrics (numpy), averaged over images (``views``) or pooled over their pixels
+    (``pixels``); ``n_images`` counts those with valid pixels.
 
     >>> m = depth_metrics(np.full((2, 4), 2.2), np.full((2, 4), 2.0))
     >>> round(m["abs_rel"], 6), m["delta1"]
     (0.1, 1.0)
     """
-    p, g = _as_batch(pred), _as_batch(gt)
-    if p.shape != g.shape:
-        raise ValueError(f"pred and gt must have the same shape, got {p.shape} and {g.shape}")
-    rows = []
-    for pi, gi in zip(p, g, strict=True):
-        with np.errstate(invalid="ignore"):
-            v = np.isfinite(gi) & (gi >= min_depth) & (gi <= max_depth)
-        if not v.any():
-            continue
-        pv, gv = pi[v], gi[v]
-        pv = np.where(np.isfinite(pv), pv, max_depth)
-        if median_align:
-            pv = pv * (np.median(gv) / max(np.median(pv), 1e-9))
-        pv = np.clip(pv, min_depth, max_depth)
-        ratio = np.maximum(pv / gv, gv / pv)
-        rows.append(
-            [
-                np.mean(np.abs(pv - gv) / gv),
-                np.mean((pv - gv) ** 2 / gv),
-                np.sqrt(np.mean((pv - gv) ** 2)),
-                np.sqrt(np.mean((np.log(pv) - np.log(gv)) ** 2)),
-                np.mean(ratio < 1.25),
-                np.mean(ratio < 1.25**2),
-                np.mean(ratio < 1.25**3),
-            ]
-        )
-    if not rows:
-        return {**{k: float("nan") for k in METRIC_NAMES}, "n_images": 0}
-    mean = np.mean(np.array(rows), axis=0)
-    return {**{k: float(x) for k, x in zip(METRIC_NAMES, mean, strict=True)}, "n_images": len(rows)}
+    sums = metric_sums(pred, gt, min_depth, max_depth, median_align)
+    return metrics_from_sums(sums, average)
 
 
 def depth_metrics_tf(

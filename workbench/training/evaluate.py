@@ -34,7 +34,15 @@ def run(config) -> int:
     predictor = load(config.model or None)
     failed: list[dict] = []
     mean, rows, preds = evaluate(
-        predictor, records, root, config.batch, config.median_align, True, config.height, failed
+        predictor,
+        records,
+        root,
+        config.batch,
+        config.median_align,
+        True,
+        config.height,
+        failed,
+        config.average,
     )
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
@@ -48,6 +56,7 @@ def run(config) -> int:
         "height": config.height or predictor.height,
         "model_height": predictor.height,
         "median_align": config.median_align,
+        "average": config.average,
         "failed_views": len(failed),
         **{k: round(v, 6) for k, v in mean.items()},
     }

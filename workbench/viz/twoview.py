@@ -34,6 +34,7 @@ def draw_matches(rgb_a: np.ndarray, rgb_b: np.ndarray, matches: np.ndarray) -> n
 
 def flow_to_rgb(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Colour-code ``(H, W, 2)`` flow: hue = direction, value = magnitude; invalid black."""
+    flow = np.nan_to_num(flow)  # invalid pixels carry NaN flow; they are blacked out below
     mag = np.hypot(flow[..., 0], flow[..., 1])
     ang = np.arctan2(flow[..., 1], flow[..., 0])
     scale = np.percentile(mag[valid], 99) if valid.any() else 1.0

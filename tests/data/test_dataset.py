@@ -1,0 +1,167 @@
+"""One dataset description for every verb: each named encoding decodes to the same metres in
+every verb's reader, the sample formats agree, RealSee3D files follow its spec."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.data.dataset import ENCODINGS, describe_dataset, index_spec
+from workbench.data.layouts import index_dataset, load_view, scene_covisibility
+from workbench.errors import WorkbenchError
+from workbench.io import write_image
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+
+# encoding -> (PNG units per metre, the value written where depth is missing)
+PNG = {
+    "millimetres": (1000, 0),
+    "matterport3d": (4000, 0),
+    "stanford2d3d": (512, 65535),
+    "structured3d": (1000, 0),
+}
+
+
+def _rgbd(tmp: Path, encoding: str, truth: np.ndarray) -> Path:
+    """A one-view rgbd folder whose PNG encodes ``truth`` (metres, 0 = missing)."""
+    scale, missing = PNG[encoding]
+    png = np.clip(np.rint(truth * scale), 0, 65534).astype(np.uint16)
+    png[truth <= 0] = missing
+    root = tmp / encoding
+    write_image(root / "rgb" / "v.png", np.full((*truth.shape, 3), 128, np.uint8))
+    write_image(root / "depth" / "v.png", png)
+    (root / "dataset.json").write_text(json.dumps({"encoding": encoding}))
+    return root
+
+
+@pytest.mark.parametrize("encoding", sorted(PNG))
+def test_every_verb_reads_the_same_metres(encoding, tmp_path):
+    truth = np.linspace(0.5, 9.0, 32 * 64, dtype=np.float32).reshape(32, 64)
+    truth[:3] = 0  # missing depth (Stanford2D3D writes it as 65535)
+    root = _rgbd(tmp_path, encoding, truth)
+    tol = 0.6 / PNG[encoding][0]
+    expect = np.where(truth > 0, truth, 0)
+
+    def assert_metres(r):
+        np.testing.assert_allclose(r, expect, atol=tol)
+
+    spec = describe_dataset(root)
+    assert spec.encoding == encoding and "encoding" in spec.detected
+    (rec,) = index_spec(spec)
+    assert_metres(load_view(rec, root).range_m)  # validate, eda, pointcloud, match read this
+    # split -> CSV -> train / eval / train-biview / train-pose read the same decoding
+    from workbench.data.pipeline import load_sample
+    from workbench.data.splits import read_split_csv, write_split
+
+    write_split([rec], tmp_path / "lists", root, val_fraction=1.0, spec=spec)
+    (back,), root2 = read_split_csv(tmp_path / "lists" / "val.csv")
+    assert_metres(load_sample(back, root2, 32)["range"])
+    saved = json.loads((tmp_path / "lists" / "split.json").read_text())["dataset"]
+    assert saved["encoding"] == encoding and saved["depth_scale"] == PNG[encoding][0]
+    # eda's per-view table
+    from workbench.eda.views import view_table
+
+    d_median = view_table([rec], root)["d_median"].iloc[0]
+    assert d_median == pytest.approx(np.median(truth[truth > 0]), abs=0.05)
+    # a flag overrides the file: the same folder read as millimetres is a different scale
+    other = describe_dataset(
+        root, encoding="matterport3d" if encoding != "matterport3d" else "millimetres"
+    )
+    r = load_view(index_spec(other)[0], root).range_m
+    assert not np.allclose(r[truth > 0], truth[truth > 0], atol=0.05)
+
+
+def test_rgbd_sample_formats_agree():
+    """data_samples/rgbd-folder: PNG (Matterport3D, via dataset.json), EXR and NPY views of one
+    scene give the same range statistics (the PNGs are not 4x too far)."""
+    root = SAMPLES / "rgbd-folder"
+    recs = index_spec(describe_dataset(root))
+    exts = {Path(r.depth_path).suffix for r in recs}
+    assert exts == {".png", ".exr", ".npy"}
+    medians = {r.view_id: float(np.median(load_view(r, root).range_m)) for r in recs}
+    assert max(medians.values()) / min(medians.values()) < 1.6, medians
+    # the same scene through the seed sample it was converted from agrees too
+    seed_scene = sorted((SAMPLES / "seed").iterdir())[0]
+    assert recs[0].scene_id == "rgbd-folder" and seed_scene.is_dir()
+
+
+def test_realsee3d_sample_follows_its_spec():
+    root = SAMPLES / "realsee3d"
+    spec = describe_dataset(root)
+    assert spec.layout == "realsee3d" and spec.mask == "pano_mask==255"
+    recs = index_spec(spec)
+    scene = root / recs[0].scene_id
+    order = (scene / "viewpoints.txt").read_text().split()
+    assert [r.view_id for r in recs] == order  # viewpoints.txt order, not sorted ids
+    v = load_view(recs[0], root)
+    density = float((v.range_m > 0).mean())
+    assert 0.2 < density < 0.35  # LiDAR-like
+    assert not (v.range_m[: v.range_m.shape[0] // 6] > 0).any()  # zenith blind spot
+    assert recs[0].floor == "0" and recs[0].segment_path.endswith("segment.png")
+    # the shipped covisibility: N rows of N floats, no header, viewpoints.txt order
+    lines = (scene / "covisibility.txt").read_text().splitlines()
+    assert len(lines) == len(order) and all(len(ln.split()) == len(order) for ln in lines)
+    shipped = np.loadtxt(scene / "covisibility.txt")
+    np.testing.assert_allclose(scene_covisibility(root, recs), shipped)
+    rev = scene_covisibility(root, recs[::-1])  # indexed like the records it is given
+    np.testing.assert_allclose(rev, shipped[::-1, ::-1])
+
+
+def test_match_writes_covisibility_in_viewpoints_order(tmp_path):
+    from workbench.cli import main
+
+    root = SAMPLES / "realsee3d"
+    order = next(p for p in root.iterdir() if (p / "viewpoints.txt").is_file())
+    ids = (order / "viewpoints.txt").read_text().split()
+    assert main(["match", str(root), "--a", ids[0], "--b", ids[1], "--out", str(tmp_path)]) == 0
+    ours = np.loadtxt(tmp_path / "covisibility.txt")
+    assert ours.shape == (3, 3)
+    assert (tmp_path / "viewpoints.txt").read_text().split() == ids
+    assert not (tmp_path / "covisibility.txt").read_text().startswith("#")
+
+
+def test_missing_or_bad_depth_scale_is_a_named_problem(tmp_path):
+    root = tmp_path / "rs"
+    shutil.copytree(SAMPLES / "realsee3d", root)
+    vp = next(root.glob("*/viewpoints/*"))
+    for text, msg in (("", "one number"), ("0\n", "positive"), ("abc\n", "one number")):
+        (vp / "depth_scale.txt").write_text(text)
+        with pytest.raises(WorkbenchError, match=msg):
+            index_dataset(root)
+    (vp / "depth_scale.txt").unlink()
+    with pytest.raises(WorkbenchError, match="missing depth_scale.txt"):
+        index_dataset(root)
+    from workbench.data.validate import validate_dataset
+
+    records, problems = validate_dataset(root, progress=False)
+    assert len(records) == 0 and problems[0].problem == "unreadable scene"
+    assert "depth_scale.txt" in problems[0].detail
+
+
+def test_mask_rule_is_255(tmp_path):
+    root = tmp_path / "rs"
+    shutil.copytree(SAMPLES / "realsee3d", root)
+    rec = index_spec(describe_dataset(root))[0]
+    mask = np.full((256, 512), 255, np.uint8)
+    mask[:, :256] = 128  # neither 0 nor 255: not valid by the spec
+    write_image(root / rec.mask_path, mask)
+    r = load_view(rec, root).range_m
+    assert not (r[:, :256] > 0).any() and (r[:, 256:] > 0).any()
+
+
+def test_unknown_encoding_names_the_flag():
+    with pytest.raises(WorkbenchError, match="--encoding.*unknown encoding"):
+        describe_dataset(SAMPLES / "seed", encoding="kinect")
+    assert set(PNG) < set(ENCODINGS)
+
+
+def test_validate_covers_every_sample_view(capsys):
+    from workbench.cli import main
+
+    n = sum(len(index_spec(describe_dataset(p))) for p in SAMPLES.iterdir() if p.is_dir())
+    assert main(["validate", str(SAMPLES)]) == 0
+    assert f"validate: {n} views" in capsys.readouterr().out
