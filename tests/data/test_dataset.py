@@ -165,3 +165,60 @@ def test_validate_covers_every_sample_view(capsys):
     n = sum(len(index_spec(describe_dataset(p))) for p in SAMPLES.iterdir() if p.is_dir())
     assert main(["validate", str(SAMPLES)]) == 0
     assert f"validate: {n} views" in capsys.readouterr().out
+
+
+def test_validate_mesh_finds_depth_that_disagrees_with_obj(tmp_path):
+    from workbench.cli import main
+
+    src = sorted((SAMPLES / "seed").iterdir())[0]
+    root = tmp_path / "ds"
+    shutil.copytree(src, root / src.name)
+    assert main(["validate", str(root), "--mesh"]) == 0  # the synthetic depth is the mesh's
+    png = root / src.name / "depth" / "001.png"
+    from workbench.io import read_image
+
+    write_image(png, (read_image(png).astype(np.float64) * 1.3).clip(0, 65535).astype(np.uint16))
+    assert main(["validate", str(root), "--mesh", "--report", str(tmp_path / "r.csv")]) == 1
+    report = (tmp_path / "r.csv").read_text()
+    assert "depth disagrees with mesh" in report and "depth/001.png" in report
+    assert main(["validate", str(root), "--report", str(tmp_path / "r2.csv")]) == 0  # opt-in
+
+
+def test_pointcloud_html_overlays_the_mesh(tmp_path):
+    from workbench.cli import main
+
+    args = [
+        "pointcloud",
+        str(SAMPLES / "seed"),
+        "--out",
+        str(tmp_path / "s.ply"),
+        "--html",
+        str(tmp_path / "s.html"),
+        "--mesh",
+        "--stride",
+        "4",
+    ]
+    assert main(args) == 0
+    assert '"type":"mesh3d"' in (tmp_path / "s.html").read_text().replace(" ", "")
+
+
+def test_eda_reads_floors_and_segment_classes(tmp_path):
+    from workbench.cli import main
+
+    assert main(["eda", str(SAMPLES / "realsee3d"), "--out", str(tmp_path)]) == 0
+    import pandas as pd
+
+    cls = pd.read_csv(tmp_path / "class_depth.csv").set_index("surface")
+    assert set(cls.index) == {"floor", "wall", "ceiling"} and (cls["views"] == 3).all()
+    assert cls.loc["ceiling", "median"] > cls.loc["floor", "median"] * 0.5
+    floors = pd.read_csv(tmp_path / "by_floor.csv")
+    assert floors["views"].sum() == 3 and floors["invalid_frac"].iloc[0] > 0.6  # LiDAR
+
+
+def test_colorize_segment_blends_over_the_photo():
+    from workbench.viz.colorize import colorize_segment
+
+    seg = np.array([[0, 1, 2]], np.uint8)
+    rgb = np.full((1, 3, 3), 100, np.uint8)
+    out = colorize_segment(seg, rgb, 0.5)
+    assert (out[0, 0] == 100).all() and not (out[0, 1] == out[0, 2]).all()

@@ -90,6 +90,7 @@ class ValidateConfig(DataFlags):
 
     root: str = option(None, "dataset root", positional=True)
     report: str = option("", "write every problem as a CSV row here")
+    mesh: bool = option(False, "also check depth against the scene mesh (seed layout obj/)")
     max_invalid: float = option(
         0.5, "largest acceptable fraction of invalid depth pixels", ge=0, le=1
     )
@@ -251,6 +252,10 @@ class EdaConfig(DataFlags):
     cache: str = option("", "per-view cache parquet (default: <out>/views_cache.parquet)")
     workers: int = option(2, "threads computing per-view statistics", ge=1)
     tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
+    classes: str = option(
+        "",
+        "segment.png class table JSON (default: the root's metadata/class_mapping_*.json)",
+    )
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ class PointCloudConfig(DataFlags):
     stride: int = option(1, "keep every N-th pixel row and column", ge=1)
     html: str = option("", "also write an interactive plotly HTML here")
     budget: int = option(60000, "points in the HTML view", ge=1)
+    mesh: bool = option(False, "overlay the scene mesh (seed layout obj/) in the HTML view")
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,12 @@ from workbench.data.layouts import (
     _scene_dirs,
     files_by_stem,
     find_datasets,
+    load_view,
     read_depth,
 )
 from workbench.errors import WorkbenchError
-from workbench.geometry.equirect import valid_mask
+from workbench.geometry.equirect import resize_range, valid_mask
+from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.geometry.pose import read_pose
 from workbench.io import load_npy, read_csv_text, read_image, write_text_atomic
 
@@ -62,7 +64,9 @@ def _raw_nan_count(path: Path) -> int:
     return int(np.isnan(d).sum()) if d.dtype.kind == "f" else 0
 
 
-def _check_depth(rec: ViewRecord, root: Path, rgb_shape, max_invalid: float, add) -> None:
+def _check_depth(
+    rec: ViewRecord, root: Path, rgb_shape, max_invalid: float, add, density: dict | None = None
+) -> None:
     """Depth problems of one view: missing, unreadable, NaN, size, invalid fraction, range."""
     depth = root / rec.depth_path
     if not depth.is_file():
@@ -90,6 +94,8 @@ def _check_depth(rec: ViewRecord, root: Path, rgb_shape, max_invalid: float, add
             )
         valid = valid_mask(r)
         frac_invalid = 1.0 - float(valid.mean())
+        if density is not None:
+            density[(rec.scene_id, rec.view_id)] = 1.0 - frac_invalid
         if not valid.any():
             add(rec.depth_path, "all invalid depth", "no valid pixel")
         elif frac_invalid > max_invalid:
@@ -111,7 +117,9 @@ def _check_depth(rec: ViewRecord, root: Path, rgb_shape, max_invalid: float, add
         add(rec.depth_path, "unreadable depth", str(e))
 
 
-def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Problem]:
+def check_view(
+    rec: ViewRecord, root: Path, max_invalid: float = 0.5, density: dict | None = None
+) -> list[Problem]:
     """All problems of one view (an empty list when healthy)."""
     out: list[Problem] = []
 
@@ -132,7 +140,7 @@ def check_view(rec: ViewRecord, root: Path, max_invalid: float = 0.5) -> list[Pr
                 add(rec.rgb_path, "not 2:1", f"{rgb_shape[1]}x{rgb_shape[0]}")
         except WorkbenchError as e:
             add(rec.rgb_path, "unreadable image", e.message)
-    _check_depth(rec, root, rgb_shape, max_invalid, add)
+    _check_depth(rec, root, rgb_shape, max_invalid, add, density)
     if rec.pose_path:
         try:
             read_pose(root / rec.pose_path)
@@ -221,6 +229,8 @@ def validate_dataset(
     workers: int = 2,
     progress: bool = True,
     spec: DatasetSpec | None = None,
+    mesh: bool = False,
+    density: dict | None = None,
 ) -> tuple[list[ViewRecord], list[Problem]]:
     """Index and check a dataset; returns ``(records, problems)``.
 
@@ -229,6 +239,11 @@ def validate_dataset(
         max_invalid: largest acceptable invalid fraction of a dense depth map; RealSee3D's real
             LiDAR depth is sparse by design (about 30 % valid), so there the fraction is a
             statistic of the report, not a problem.
+        mesh: also check each seed view's depth against its scene mesh (``obj/*.obj``,
+            ray cast at 64 x 128): fewer than :data:`MESH_AGREEMENT` of the pixels within
+            5 % is a problem.
+        density: filled with each view's fraction of valid depth pixels, by
+            ``(scene_id, view_id)`` (a statistic of the report: sparse LiDAR is not a problem).
 
     Raises:
         WorkbenchError: only when the root is unusable (missing, unknown layout).
@@ -239,7 +254,7 @@ def validate_dataset(
     records = index_spec(spec, errors=errors)
     limit = 1.0 if spec.layout == "realsee3d" else max_invalid
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        it = pool.map(lambda r: _check_view_safely(r, root, limit), records)
+        it = pool.map(lambda r: _check_view_safely(r, root, limit, density), records)
         per_view = list(
             tqdm(it, total=len(records), desc="validate", unit="view", disable=not progress)
         )
@@ -251,13 +266,53 @@ def validate_dataset(
         if not (p.problem == "empty scene" and p.scene_id in broken)
     ]
     problems = [p for ps in per_view for p in ps] + scene_level + unreadable
+    if mesh:
+        problems += _mesh_problems(root, records)
     return records, problems
 
 
-def _check_view_safely(rec: ViewRecord, root: Path, max_invalid: float) -> list[Problem]:
+MESH_AGREEMENT = 0.9
+
+
+def _mesh_problems(root: Path, records: list[ViewRecord]) -> list[Problem]:
+    """Depth against the scene mesh, per view (seed layout ``obj/``); a scene without a mesh is
+    skipped."""
+    out = []
+    for scene in dict.fromkeys(r.scene_id for r in records):
+        objs = sorted((root / scene / "obj").glob("*.obj"))
+        if not objs:
+            continue
+        try:
+            verts, tris = read_obj(objs[0])
+        except WorkbenchError as e:
+            out.append(
+                Problem(scene, "", objs[0].relative_to(root).as_posix(), "bad mesh", e.message)
+            )
+            continue
+        for rec in (r for r in records if r.scene_id == scene and r.pose_path):
+            try:
+                view = load_view(rec, root)
+            except WorkbenchError:
+                continue  # already a problem of the view
+            small = resize_range(view.range_m, 64)
+            agree = mesh_agreement(small, render_range(verts, tris, view.T_world_from_cam, 64))
+            if not agree >= MESH_AGREEMENT:
+                out.append(
+                    Problem(
+                        rec.scene_id,
+                        rec.view_id,
+                        rec.depth_path,
+                        "depth disagrees with mesh",
+                        f"{agree:.0%} of pixels within 5 % of obj/ (< {MESH_AGREEMENT:.0%})",
+                    )
+                )
+    return out
+
+
+def _check_view_safely(rec: ViewRecord, root: Path, max_invalid: float, density=None):
     """:func:`check_view`, with anything unexpected reported as a problem of that view."""
     try:
-        return check_view(rec, root, max_invalid)
+        return check_view(rec, root, max_invalid, density)
     except Exception as e:  # noqa: BLE001  (one broken view never stops the check)
         return [Problem(rec.scene_id, rec.view_id, rec.rgb_path, "unreadable view", str(e)[:200])]
 
@@ -303,14 +358,25 @@ def run(config) -> int:
     rows, n_views, n_scenes, all_problems = [], 0, 0, []
     for path, layout in datasets:
         spec = describe_dataset(path, config, layout=layout)
+        desc = f"{spec.layout}, {spec.encoding}"
+        density: dict = {}
         records, problems = validate_dataset(
-            path, layout, config.max_invalid, config.workers, spec=spec
+            path,
+            layout,
+            config.max_invalid,
+            config.workers,
+            spec=spec,
+            mesh=config.mesh,
+            density=density,
         )
+        if density:
+            d = np.array(list(density.values()))
+            desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
         name = Path(path).name if len(datasets) > 1 else ""
         n_views += len(records)
         n_scenes += len({r.scene_id for r in records})
         all_problems += problems
-        rows.append((name, f"{layout}, {spec.encoding}", records, problems))
+        rows.append((name, desc, records, problems))
     if config.report:
         write_text_atomic(config.report, _grouped_csv(rows))
     print(f"validate: {n_views} views, {n_scenes} scenes, {len(all_problems)} problems")
@@ -319,6 +385,8 @@ def run(config) -> int:
         if len(rows) > 1:
             print(f"  {name}/ ({desc}): {len(records)} views, {len(problems)} problems")
             indent = "    "
+        else:
+            print(f"  ({desc})")
         for problem, n in sorted(Counter(p.problem for p in problems).items()):
             print(f"{indent}{problem}: {n}")
     return 1 if all_problems else 0

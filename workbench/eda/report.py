@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.eda import stats
-from workbench.eda.views import view_table
+from workbench.eda.views import read_class_table, view_table
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_path, make_folder, write_csv_atomic, write_text_atomic
 from workbench.viz import plots
@@ -41,8 +41,15 @@ def compute(
         errors.append({"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)})
     if not records:
         raise WorkbenchError("dataset has no views", root)
+    classes = _class_table(spec, options)
     table = view_table(
-        records, root, cache=cache, workers=workers, progress=progress, errors=errors
+        records,
+        spec.root,
+        cache=cache,
+        workers=workers,
+        progress=progress,
+        errors=errors,
+        classes=classes,
     )
     if table.empty:
         raise WorkbenchError(f"no readable view ({errors[0]['error'] if errors else ''})", root)
@@ -54,7 +61,22 @@ def compute(
         "yaw_rose": stats.yaw_rose(table),
         "pairs": stats.pair_table(table),
         "motion": stats.motion_by_scene(table),
+        "by_floor": stats.depth_by_floor(table),
+        "class_depth": stats.class_depth_table(table),
     }
+
+
+def _class_table(spec, options) -> dict[int, str] | None:
+    """The ``segment.png`` class table: ``--classes`` when given, else RealSee3D's
+    ``metadata/class_mapping_{real,synthetic}.json`` in the root, else none."""
+    given = getattr(options, "classes", "") if options is not None else ""
+    if given:
+        return read_class_table(given)
+    for kind in ("real", "synthetic"):
+        path = Path(spec.root) / "metadata" / f"class_mapping_{kind}.json"
+        if path.is_file():
+            return read_class_table(path)
+    return None
 
 
 def figures(tables: dict) -> dict:
@@ -92,6 +114,8 @@ def write_report(tables: dict, out: Path, title: str) -> dict:
         "Summary": __import__("pandas").DataFrame([summary]),
         "Per scene": tables["depth_by_scene"].merge(tables["motion"], on="scene_id"),
         "Tilt outliers": o[o["tilt_outlier"]],
+        "Per floor": tables["by_floor"],
+        "Floor / wall / ceiling distance (segment.png)": tables["class_depth"],
     }
     write_text_atomic(out / "report.html", html_report(figures(tables), small, title))
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")

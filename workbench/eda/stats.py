@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.eda.views import BANDS, BIN_EDGES
+from workbench.eda.views import BANDS, BIN_EDGES, SURFACES
 
 __all__ = [
     "depth_histogram",
@@ -16,6 +16,8 @@ __all__ = [
     "yaw_rose",
     "pair_table",
     "motion_by_scene",
+    "depth_by_floor",
+    "class_depth_table",
 ]
 
 
@@ -164,3 +166,34 @@ def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index(drop=True)
+
+
+def depth_by_floor(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scene and floor (RealSee3D ``floor.txt``; ``""`` when unknown): views, median of
+    view medians, camera height, invalid fraction (sparsity of LiDAR depth)."""
+    floors = table["floor"] if "floor" in table else pd.Series("", index=table.index)
+    g = table.assign(floor=floors.fillna("")).groupby(["scene_id", "floor"], sort=True)
+    return pd.DataFrame(
+        {
+            "views": g.size(),
+            "d_median": g["d_median"].median(),
+            "height_m": g["height_m"].median(),
+            "invalid_frac": g["invalid_frac"].mean(),
+        }
+    ).reset_index()
+
+
+def class_depth_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Distance distributions of floor, wall and ceiling pixels over views (from
+    ``segment.png``): ``surface, views, p10, median, p90`` of the per-view medians, metres.
+    Empty when no view has a segment."""
+    rows = []
+    for surface in SURFACES:
+        col = f"d_{surface}_class"
+        vals = table[col].dropna().to_numpy() if col in table else np.array([])
+        if len(vals):
+            p10, med, p90 = np.percentile(vals, [10, 50, 90])
+            rows.append(
+                {"surface": surface, "views": len(vals), "p10": p10, "median": med, "p90": p90}
+            )
+    return pd.DataFrame(rows, columns=["surface", "views", "p10", "median", "p90"])

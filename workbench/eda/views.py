@@ -1,13 +1,16 @@
 """The per-view table: one row per view with pose, camera height and depth statistics.
 
-Columns: ``scene_id, view_id, width, height`` (pixels), camera centre ``cx, cy, cz`` (metres,
+Columns: ``scene_id, view_id, floor`` (RealSee3D ``floor.txt``), ``raw_images`` (seed
+``pan/images`` shots of the view), ``width, height`` (pixels), camera centre ``cx, cy, cz`` (metres,
 world frame; NaN without a pose), ``yaw_deg, pitch_deg, roll_deg`` (scipy ``"YXZ"``, see
 :func:`workbench.geometry.pose.yaw_pitch_roll`), ``height_m`` (camera height above the floor,
 from the depth of the nadir cap: median vertical drop of the points with latitude > 70°, using the
 pose's rotation so tilt does not bias it), depth statistics over valid pixels ``d_min, d_p05,
 d_median, d_p95, d_max, d_mean`` (metres), ``invalid_frac``, and per latitude band
 (``ceiling`` lat < -30°, ``horizon``, ``floor`` lat > 30°; latitude grows downwards, DESIGN §1)
-a histogram of range in :data:`BIN_EDGES` as ``hist_<band>`` (int64 counts, list column).
+a histogram of range in :data:`BIN_EDGES` as ``hist_<band>`` (int64 counts, list column); with
+a class table and ``segment.png``, the median range of floor, wall and ceiling pixels
+(``d_floor_class``, ``d_wall_class``, ``d_ceiling_class``).
 
 Rows are cached in a parquet file keyed by each view's file paths, sizes and modification times;
 a rerun recomputes only views whose files changed, and the cache is rewritten atomically after
@@ -16,10 +19,12 @@ every chunk, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -28,9 +33,19 @@ from workbench.data.layouts import ViewRecord, load_view
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import lonlat_grid, unit_rays
 from workbench.geometry.pose import camera_centre, yaw_pitch_roll
-from workbench.io import atomic_path
+from workbench.io import atomic_path, read_image
 
-__all__ = ["BANDS", "BIN_EDGES", "view_stats", "view_key", "view_table", "read_cache"]
+__all__ = [
+    "BANDS",
+    "BIN_EDGES",
+    "SURFACES",
+    "view_stats",
+    "view_key",
+    "view_table",
+    "read_cache",
+    "class_depths",
+    "read_class_table",
+]
 
 BANDS = ("ceiling", "horizon", "floor")
 BIN_EDGES = np.concatenate([[0.0], np.geomspace(0.1, 50.0, 64)])  # metres, log-spaced
@@ -38,10 +53,30 @@ NADIR_LAT = np.deg2rad(70.0)
 BAND_LAT = np.deg2rad(30.0)
 
 
+def read_class_table(path: str | os.PathLike) -> dict[int, str]:
+    """A ``segment.png`` class table: JSON ``{"id": "name"}`` or ``{"name": id}`` (RealSee3D's
+    ``metadata/class_mapping_{real,synthetic}.json``) → ``{id: name}``.
+
+    Raises:
+        WorkbenchError: naming ``path`` when it is not such a table.
+    """
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8-sig"))
+        if isinstance(d, list):
+            d = {i: name for i, name in enumerate(d)}
+        items = d.items()
+        if all(str(k).lstrip("-").isdigit() for k, _ in items):
+            return {int(k): str(v) for k, v in items}
+        return {int(v): str(k) for k, v in items}
+    except (OSError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        raise WorkbenchError(f"not a class table ({type(e).__name__})", path) from None
+
+
 def view_key(rec: ViewRecord, root: Path) -> str:
     """Cache key: the view's files with their sizes and modification times."""
     parts = []
-    for rel in (rec.rgb_path, rec.depth_path, rec.pose_path, rec.mask_path):
+    for rel in (rec.rgb_path, rec.depth_path, rec.pose_path, rec.mask_path, rec.segment_path):
         if not rel:
             continue
         try:
@@ -100,19 +135,61 @@ def view_stats(rgb_shape, range_m: np.ndarray, T_world_from_cam: np.ndarray | No
     return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
 
 
-def _compute(rec: ViewRecord, root: Path) -> dict:
+SURFACES = ("floor", "wall", "ceiling")
+
+
+def class_depths(segment: np.ndarray, range_m: np.ndarray, classes: dict[int, str]) -> dict:
+    """Median range (metres) of the pixels of each surface in :data:`SURFACES`, from a
+    ``segment.png`` ``(H, W) uint8`` and a class table ``{id: name}`` (a class counts as
+    "floor" when its name contains "floor", and so on); NaN where a surface has no pixel.
+
+    >>> seg = np.array([[1, 1, 2, 2]], np.uint8); r = np.array([[1.0, 3.0, 2.0, 0.0]])
+    >>> class_depths(seg, r, {1: "floor", 2: "wall"})["d_floor_class"]
+    2.0
+    """
+    valid = np.isfinite(range_m) & (range_m > 0)
+    out = {}
+    for surface in SURFACES:
+        ids = [i for i, name in classes.items() if surface in name.lower()]
+        m = np.isin(segment, ids) & valid
+        out[f"d_{surface}_class"] = float(np.median(range_m[m])) if m.any() else float("nan")
+    return out
+
+
+def _raw_images(rec: ViewRecord, root: Path) -> int:
+    """Raw shots of a seed view in ``<scene>/pan/images`` (files named after the view, or a
+    sub-folder named after it); listed, never required."""
+    folder = root / rec.scene_id / "pan" / "images"
+    if rec.layout != "seed" or not folder.is_dir():
+        return 0
+    sub = folder / rec.view_id
+    if sub.is_dir():
+        return sum(1 for p in sub.iterdir() if p.is_file())
+    return sum(1 for p in folder.iterdir() if p.is_file() and p.name.startswith(rec.view_id))
+
+
+def _compute(rec: ViewRecord, root: Path, classes: dict[int, str] | None = None) -> dict:
     v = load_view(rec, root)
-    return {
+    row = {
         "scene_id": rec.scene_id,
         "view_id": rec.view_id,
         "key": view_key(rec, root),
+        "floor": rec.floor,
+        "raw_images": _raw_images(rec, root),
         **view_stats(v.rgb.shape, v.range_m, v.T_world_from_cam),
     }
+    if classes and rec.segment_path:
+        seg = read_image(root / rec.segment_path, cv2.IMREAD_GRAYSCALE)
+        if seg.shape != v.range_m.shape:
+            h, w = v.range_m.shape
+            seg = cv2.resize(seg, (w, h), interpolation=cv2.INTER_NEAREST)
+        row.update(class_depths(seg, v.range_m, classes))
+    return row
 
 
-def _compute_or_error(rec: ViewRecord, root: Path) -> dict | WorkbenchError:
+def _compute_or_error(rec: ViewRecord, root: Path, classes=None) -> dict | WorkbenchError:
     try:
-        return _compute(rec, root)
+        return _compute(rec, root, classes)
     except WorkbenchError as e:
         return e
 
@@ -141,6 +218,7 @@ def view_table(
     progress: bool = False,
     chunk: int = 256,
     errors: list | None = None,
+    classes: dict[int, str] | None = None,
 ) -> pd.DataFrame:
     """The per-view table of ``records`` (module doc), from ``cache`` where files are unchanged.
 
@@ -148,6 +226,8 @@ def view_table(
         errors: when a list, a view that cannot be read is appended to it as
             ``{"scene_id", "view_id", "error"}`` and left out of the table; otherwise its
             :class:`WorkbenchError` is raised.
+        classes: a ``segment.png`` class table ``{id: name}``: adds the median range of the
+            floor, wall and ceiling pixels (``d_floor_class``, ...) of views with segments.
 
     Returns:
         A DataFrame with one row per readable record, in record order.
@@ -168,7 +248,7 @@ def view_table(
         for start in range(0, len(todo), chunk):
             part = [records[i] for i in todo[start : start + chunk]]
             for rec, row in zip(
-                part, pool.map(lambda r: _compute_or_error(r, root), part), strict=True
+                part, pool.map(lambda r: _compute_or_error(r, root, classes), part), strict=True
             ):
                 bar.update(1)
                 if isinstance(row, WorkbenchError):

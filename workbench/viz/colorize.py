@@ -10,7 +10,13 @@ import numpy as np
 
 from workbench.geometry.equirect import valid_mask
 
-__all__ = ["colorize_depth", "colorize_normals", "colorize_error", "depth_limits"]
+__all__ = [
+    "colorize_depth",
+    "colorize_normals",
+    "colorize_error",
+    "colorize_segment",
+    "depth_limits",
+]
 
 
 def _apply_cmap(t: np.ndarray, cmap: int) -> np.ndarray:
@@ -96,3 +102,25 @@ def colorize_error(error: np.ndarray, vmax: float | None = None) -> np.ndarray:
     img = _apply_cmap(np.where(finite, e / vmax, 0.0), cv2.COLORMAP_INFERNO)
     img[~finite] = 0
     return img
+
+
+def colorize_segment(
+    segment: np.ndarray, rgb: np.ndarray | None = None, alpha: float = 0.5
+) -> np.ndarray:
+    """Class ids ``(H, W)`` (``segment.png``; 0 = background, drawn black or left as the
+    photo) as distinct colours, blended over ``rgb`` ``(H, W, 3) uint8`` with ``alpha`` when
+    given. Returns ``(H, W, 3) uint8``.
+
+    >>> colorize_segment(np.array([[0, 1]], np.uint8))[0, 0].tolist()
+    [0, 0, 0]
+    """
+    seg = np.asarray(segment).astype(np.int64)
+    hue = (seg * 47) % 180  # golden-angle-like spread over OpenCV's 0-179 hues
+    hsv = np.stack([hue, np.full_like(hue, 200), np.full_like(hue, 230)], -1).astype(np.uint8)
+    colours = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    colours[seg == 0] = 0
+    if rgb is None:
+        return colours
+    out = rgb.astype(np.float32) * (1 - alpha) + colours.astype(np.float32) * alpha
+    out[seg == 0] = rgb[seg == 0]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
 from workbench.errors import WorkbenchError
+from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import (
     PointCloud,
@@ -76,8 +77,10 @@ def pointcloud_figure(
     cameras: list[np.ndarray] | None = None,
     title: str = "",
     point_size: float = 1.5,
+    mesh: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> go.Figure:
-    """A ``Scatter3d`` figure of ``pc`` (trace 0: points; then one trace per camera)."""
+    """A ``Scatter3d`` figure of ``pc`` (trace 0: points; then one trace per camera; then the
+    scene ``mesh`` ``(vertices, triangles)``, world frame, as a translucent overlay)."""
     origin = None if not cameras else cameras[0][:3, 3]
     small = fit_budget(pc, budget)
     rgb = point_colors(small, color, origin)
@@ -108,6 +111,22 @@ def pointcloud_figure(
                 name=f"camera {i}",
                 marker={"size": 3, "color": "red"},
                 line={"color": "red", "width": 4},
+            )
+        )
+    if mesh is not None:
+        v, t = mesh
+        fig.add_trace(
+            go.Mesh3d(
+                x=v[:, 0],
+                y=v[:, 2],
+                z=-v[:, 1],
+                i=t[:, 0],
+                j=t[:, 1],
+                k=t[:, 2],
+                name="mesh (obj/)",
+                opacity=0.25,
+                color="lightgrey",
+                hoverinfo="skip",
             )
         )
     fig.update_layout(
@@ -168,6 +187,12 @@ def run(config) -> int:
     write_ply(config.out, cloud)
     print(f"pointcloud: scene {sid}, {len(poses)} views, {len(cloud)} points -> {config.out}")
     if config.html:
-        fig = pointcloud_figure(cloud, "rgb", config.budget, poses, f"scene {sid}")
+        mesh = None
+        if config.mesh:
+            objs = sorted((Path(config.root) / sid / "obj").glob("*.obj"))
+            if not objs:
+                raise WorkbenchError("no mesh in obj/ to overlay", Path(config.root) / sid)
+            mesh = read_obj(objs[0])
+        fig = pointcloud_figure(cloud, "rgb", config.budget, poses, f"scene {sid}", mesh=mesh)
         write_text_atomic(Path(config.html), fig.to_html(include_plotlyjs="inline"))
     return 0
