@@ -123,7 +123,9 @@ def test_cache_recomputes_only_changed_views(tmp_path, monkeypatch):
     first = view_table(recs, root, cache=cache)
     calls = []
     real = views._compute
-    monkeypatch.setattr(views, "_compute", lambda r, rt: calls.append(r.view_id) or real(r, rt))
+    monkeypatch.setattr(
+        views, "_compute", lambda r, rt, c=None: calls.append(r.view_id) or real(r, rt, c)
+    )
     again = view_table(recs, root, cache=cache)
     assert calls == []
     pd.testing.assert_frame_equal(
