@@ -274,3 +274,27 @@ def _leftovers(verb):
 
 
 _register("temporary_leftovers", {v: _leftovers(v) for v in ("validate", "infer")})
+
+
+# ------------------------------------ 8. outputs written into the input folder are not inputs
+
+
+def _out_is_input_folder(tmp, ctx):
+    from workbench.cli import main
+
+    folder = _imgs(tmp, 2)
+    argv = ["infer", str(folder), "--model", str(ctx.run), "--out", str(folder), "--no-progress"]
+    assert main(argv) == 0  # the first run writes its outputs beside the inputs
+    return argv, 0, ["2 images"]  # the re-run reads the same two images, not its outputs
+
+
+def _tiny_images(tmp, ctx):
+    folder = _imgs(tmp, 1)
+    write_image(folder / "tiny.png", np.zeros((1, 2, 3), np.uint8))
+    argv = ["infer", str(folder), "--model", str(ctx.run), "--out", str(tmp / "o"), "--pad"]
+    return argv, 1, ["1 images", "tiny.png", "too small"]
+
+
+_register(
+    "own_outputs_and_tiny_images", {"infer": _out_is_input_folder, "infer-tiny": _tiny_images}
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.configs.base import Config, option
+from workbench.errors import WorkbenchError
 
 __all__ = [
     "DataFlags",
@@ -59,7 +60,7 @@ class DemoConfig(Config):
     out: str = option("outputs/demo", "output folder")
     data: str = option("data_samples/seed", "dataset root the demo starts from")
     height: int = option(
-        256, "panorama height in pixels for the analytic scene (width is 2x)", ge=8
+        256, "panorama height in pixels for the analytic scene (width is 2x)", ge=8, le=8192
     )
 
 
@@ -81,7 +82,7 @@ class SynthConfig(Config):
         "or synthetic (dense); rgbd-folder matterport3d (the default) or stanford2d3d",
         choices=("", "real", "synthetic", "matterport3d", "stanford2d3d"),
     )
-    workers: int = option(2, "parallel processes (files do not depend on it)", ge=1)
+    workers: int = option(2, "parallel processes (files do not depend on it)", ge=1, le=512)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class ValidateConfig(DataFlags):
     max_invalid: float = option(
         0.5, "largest acceptable fraction of invalid depth pixels", ge=0, le=1
     )
-    workers: int = option(2, "threads", ge=1)
+    workers: int = option(2, "threads", ge=1, le=512)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ class TrainConfig(Config):
         (1.0, 0.5, 1.0), "loss weights of L1, normal and SSIM terms", ge=0
     )
     ssim_k: int = option(7, "SSIM window size (odd)", ge=1)
-    height: int = option(128, "training height H (width 2H); divisible by 2**model_depth", ge=2)
+    height: int = option(
+        128, "training height H (width 2H); divisible by 2**model_depth", ge=2, le=8192
+    )
     model_width: int = option(16, "channels of the U-Net's first level (doubling per level)", ge=1)
     model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
@@ -136,7 +139,7 @@ class TrainConfig(Config):
     l1_space: str = option(
         "metric", "L1 term on range in metres or on log range", choices=("metric", "log")
     )
-    batch: int = option(8, "global batch size (split across replicas)", ge=1)
+    batch: int = option(8, "global batch size (split across replicas)", ge=1, le=4096)
     steps: int = option(200, "total optimizer steps", ge=1)
     lr: float = option(2e-3, "peak learning rate (Adam)", gt=0)
     lr_schedule: str = option(
@@ -187,7 +190,7 @@ class EvalConfig(Config):
     )
     out: str = option("outputs/eval", "folder for metrics.json, per_view.csv and dumps/")
     worst: int = option(4, "visual dumps of the N worst views (by AbsRel)", ge=0)
-    batch: int = option(4, "inference batch size", ge=1)
+    batch: int = option(4, "inference batch size", ge=1, le=4096)
     median_align: bool = option(False, "scale-align predictions to the GT median (scale-free)")
     average: str = option(
         "views",
@@ -201,6 +204,7 @@ class EvalConfig(Config):
         "compare at this height: ground truth loaded at it, predictions resized to it (0: the "
         "model's own); fixes the resolution when models of different sizes are compared",
         ge=0,
+        le=8192,
     )
 
 
@@ -215,10 +219,10 @@ class InferConfig(Config):
         "", "run folder, .keras, SavedModel folder, .pb or .tflite (default: the shipped model)"
     )
     out: str = option("outputs/infer", "output folder")
-    batch: int = option(4, "images per model call", ge=1)
+    batch: int = option(4, "images per model call", ge=1, le=4096)
     ply: bool = option(False, "also write a coloured point cloud per image")
     pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
-    threads: int = option(2, "LiteRT threads (.tflite models)", ge=1)
+    threads: int = option(2, "LiteRT threads (.tflite models)", ge=1, le=512)
     progress: bool = option(True, "progress bar")
 
 
@@ -235,7 +239,7 @@ class ExportConfig(Config):
     )
     out: str = option("outputs/export", "output folder")
     csv: str = option("", "split CSV: int8 calibration data and report accuracy")
-    height: int = option(0, "export input height H (0: the model's own)", ge=0)
+    height: int = option(0, "export input height H (0: the model's own)", ge=0, le=8192)
     int8_io: bool = option(False, "int8 model input/output (default float I/O)")
     calibration: int = option(16, "views used to calibrate int8", ge=1)
     report: bool = option(False, "write report.md/json: size, latency, accuracy, Keras diff")
@@ -250,7 +254,7 @@ class EdaConfig(DataFlags):
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/eda", "output folder (tables, report.html)")
     cache: str = option("", "per-view cache parquet (default: <out>/views_cache.parquet)")
-    workers: int = option(2, "threads computing per-view statistics", ge=1)
+    workers: int = option(2, "threads computing per-view statistics", ge=1, le=512)
     tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
     classes: str = option(
         "",
@@ -282,7 +286,7 @@ class MatchConfig(DataFlags):
     a: str = option("000", "view id of panorama A")
     b: str = option("001", "view id of panorama B")
     out: str = option("outputs/match", "output folder")
-    height: int = option(0, "work at this height (0: the depth's own)", ge=0)
+    height: int = option(0, "work at this height (0: the depth's own)", ge=0, le=8192)
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
     matches: int = option(80, "matches drawn and written to matches.csv", ge=0)
 
@@ -294,12 +298,12 @@ class BiviewConfig(Config):
     train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
     val_csv: str = option("lists/val.csv", "validation split CSV for depth metrics ('' none)")
     logdir: str = option("runs/biview", "run folder")
-    height: int = option(64, "training height H (width 2H)", ge=2)
+    height: int = option(64, "training height H (width 2H)", ge=2, le=8192)
     model_width: int = option(12, "U-Net first-level channels", ge=1)
     model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
     model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
-    batch: int = option(4, "pairs per step", ge=1)
+    batch: int = option(4, "pairs per step", ge=1, le=4096)
     steps: int = option(200, "optimizer steps", ge=1)
     lr: float = option(1e-3, "peak learning rate", gt=0)
     lr_schedule: str = option("cosine", "schedule", choices=("cosine", "constant", "step"))
@@ -330,9 +334,9 @@ class PoseConfig(Config):
     train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
     val_csv: str = option("lists/val.csv", "validation split CSV ('' none)")
     logdir: str = option("runs/pose", "run folder")
-    height: int = option(64, "input height H (width 2H)", ge=4)
+    height: int = option(64, "input height H (width 2H)", ge=4, le=8192)
     width: int = option(16, "channels of the first encoder level", ge=1)
-    batch: int = option(8, "pairs per step", ge=1)
+    batch: int = option(8, "pairs per step", ge=1, le=4096)
     steps: int = option(300, "optimizer steps", ge=1)
     lr: float = option(1e-3, "learning rate", gt=0)
     translation_weight: float = option(1.0, "weight of the translation L1 (metres)", ge=0)
@@ -348,12 +352,13 @@ class PoseConfig(Config):
     progress: bool = option(True, "progress bar")
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"512x256"`` → ``(width, height)`` with ``width == 2 * height``."""
+def parse_size(text: str, flag: str = "--size") -> tuple[int, int]:
+    """``"512x256"`` → ``(width, height)`` with ``width == 2 * height`` and ``2 <= height <=
+    8192``; errors name ``flag``."""
     try:
         w, h = (int(x) for x in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"size must look like 512x256, got {text!r}") from None
-    if w != 2 * h or h < 2:
-        raise ValueError(f"size must be 2:1 (W == 2*H), got {text!r}")
+        raise WorkbenchError(f"must look like 512x256, got {text!r}", flag) from None
+    if w != 2 * h or not 2 <= h <= 8192:
+        raise WorkbenchError(f"must be 2:1 (W == 2*H) with 2 <= H <= 8192, got {text!r}", flag)
     return w, h

@@ -695,7 +695,7 @@ def run(config) -> int:
     """CLI entry: ``workbench synth`` (other layouts are rendered in the seed layout first)."""
 
     _, h = parse_size(config.size)
-    _, low_h = parse_size(config.low_size)
+    _, low_h = parse_size(config.low_size, "--low-size")
     allowed = CONVERT_ENCODINGS.get(config.layout, ())
     if config.encoding and config.encoding not in allowed:
         raise WorkbenchError(

@@ -38,8 +38,18 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # --------------------------------------------------------------------------- CLI
 
 
-def _under(path: Path, folder: Path | None) -> bool:
-    return folder is not None and (folder == path or folder in path.parents)
+OUTPUT_SUFFIXES = ("_depth.png", "_depth_color.png", "_normals.png")
+
+
+def _own_output(path: Path, out_dir: Path | None, folder: Path) -> bool:
+    """Whether ``path`` (resolved) is one of this job's outputs: anything under ``out_dir``
+    when it is a sub-folder of the input ``folder``; when ``out_dir`` is the input folder
+    itself, the files named like outputs."""
+    if out_dir is None or out_dir not in path.parents:
+        return False
+    if out_dir != folder.resolve():
+        return True
+    return path.name.endswith(OUTPUT_SUFFIXES)
 
 
 def collect_images(paths, out: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
@@ -64,7 +74,7 @@ def collect_images(paths, out: str | os.PathLike | None = None) -> list[tuple[Pa
                 if q.suffix.lower() in IMAGE_EXTS
                 and q.is_file()
                 and not is_temporary(q)
-                and not _under(q.resolve(), out_dir)
+                and not _own_output(q.resolve(), out_dir, p)
                 and not any(is_temporary(part) for part in q.relative_to(p).parts[:-1])
             )
             if not imgs:
@@ -125,6 +135,12 @@ def write_outputs(out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply:
         write_ply(base.with_name(base.name + ".ply"), cloud)
 
 
+def _named(e: Exception, path: Path) -> str:
+    """The error's one line, naming the image when it does not already."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if str(path) in text else f"{path}: {text}"
+
+
 def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: list) -> None:
     """Read, predict and write one batch; a bad image is recorded in ``failed``, not raised."""
     ready = []
@@ -132,8 +148,8 @@ def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: l
         try:
             rgb = read_rgb(path)
             ready.append((path, key, rgb, predictor.prepare(rgb, str(path))))
-        except WorkbenchError as e:
-            failed.append({"image": str(path), "error": str(e)})
+        except (WorkbenchError, ValueError) as e:
+            failed.append({"image": str(path), "error": _named(e, path)})
     if not ready:
         return
     preds = predictor.predict_batch(np.stack([x for *_, (x, _) in ready]))
@@ -141,8 +157,8 @@ def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: l
         depth = predictor.restore(pred, info)
         try:
             write_outputs(out, key, rgb, depth, ply)
-        except WorkbenchError as e:
-            failed.append({"image": str(path), "error": str(e)})
+        except (WorkbenchError, ValueError) as e:
+            failed.append({"image": str(path), "error": _named(e, path)})
             continue
         rows.append(
             {

@@ -258,6 +258,8 @@ class Predictor:
             rgb = rgb.astype(np.float32) / 255.0
         rgb = rgb.astype(np.float32)
         h0, w0 = rgb.shape[:2]
+        if h0 < 8 or w0 < 8:
+            raise WorkbenchError(f"image is {w0}x{h0} pixels, too small (at least 8x8)", name)
         pads = (0, 0, 0, 0)
         if w0 != 2 * h0:
             if not self.pad:
