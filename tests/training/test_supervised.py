@@ -77,6 +77,11 @@ def test_loss_decreases_and_outputs(lists, tmp_path):
     assert (tmp_path / "run" / "model.keras").stat().st_size > 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["_type"] == "TrainConfig" and saved["steps"] == 40
+    # the constant baseline of every later evaluation: the training views' median range
+    assert 0.5 < s["train_median_m"] < 10
+    from workbench.model.baselines import model_train_median
+
+    assert model_train_median(tmp_path / "run") == s["train_median_m"]
 
 
 def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):

@@ -199,6 +199,12 @@ class EvalConfig(Config):
         choices=("views", "pixels"),
     )
     limit: int = option(0, "evaluate the first N views only (0: all)", ge=0)
+    constant: float = option(
+        0.0,
+        "range of the constant baseline, metres (0: the training median recorded beside the "
+        "model, else 2 m)",
+        ge=0,
+    )
     height: int = option(
         0,
         "compare at this height: ground truth loaded at it, predictions resized to it (0: the "

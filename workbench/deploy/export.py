@@ -36,6 +36,8 @@ from workbench.data.splits import read_split_csv
 from workbench.deploy.report import model_flops, report, report_markdown, representative_data
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_bytes_atomic, write_text_atomic
+from workbench.model.baselines import make_baselines, model_train_median
+from workbench.model.predictor import KerasBackend, Predictor
 from workbench.model.saving import load_source_model, resize_model
 
 __all__ = [
@@ -196,7 +198,8 @@ def _export_formats(model, config, stage: Path, meta: dict) -> dict[str, Path]:
 
 
 def _write_report(model, config, files: dict, meta: dict, stage: Path) -> str:
-    rows = report(model, files, config.csv or None, config.runs, config.views)
+    baselines, _ = make_baselines(Predictor(KerasBackend(model, Path(meta["source"]))))
+    rows = report(model, files, config.csv or None, config.runs, config.views, baselines)
     lat = {r["format"]: r.get("latency_ms_2t") for r in rows}
     if lat.get("tflite_int8") and lat.get("tflite_none"):
         meta["int8_over_fp32_latency"] = lat["tflite_int8"] / lat["tflite_none"]
@@ -246,6 +249,9 @@ def run(config) -> int:
         "params": int(model.count_params()),
         "flops": model_flops(model),
     }
+    median = model_train_median(Path(source))
+    if median:
+        meta["train_median_m"] = median
     stage = make_folder(out.parent / f".{out.name}.export-{os.getpid()}.tmp")
     try:
         files = _export_formats(model, config, stage, meta)

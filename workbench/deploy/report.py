@@ -53,9 +53,15 @@ def _file_size(path: Path) -> int:
 
 
 def report(
-    keras_model, files: dict[str, Path], csv_path: str | None, runs: int = 10, views: int = 16
+    keras_model,
+    files: dict[str, Path],
+    csv_path: str | None,
+    runs: int = 10,
+    views: int = 16,
+    baselines: dict | None = None,
 ) -> list[dict]:
-    """Size, latency (1 and 2 threads), accuracy and deviation from Keras of each export."""
+    """Size, latency (1 and 2 threads), accuracy and deviation from Keras of each export, and
+    the accuracy of ``baselines`` (:mod:`workbench.model.baselines`) on the same views."""
     h = int(keras_model.input_shape[1])
     records, root = [], None
     if csv_path:
@@ -68,9 +74,10 @@ def report(
         else np.random.default_rng(0).random((1, h, 2 * h, 3), np.float32)
     )
     ref = keras_pred.predict_batch(x1)
-    ref_preds = {}
+    ref_preds, base = {}, {}
     if records:
-        _, _, ref_preds = evaluate(keras_pred, records, root)
+        kmean, _, ref_preds = evaluate(keras_pred, records, root, baselines=baselines)
+        base = kmean.get("baselines", {})
     rows = []
     entries = {"keras": None, **files}
     for name, path in entries.items():
@@ -98,6 +105,15 @@ def report(
             ]
             row["mean_rel_diff"] = float(f"{np.mean(rel):.3g}")
         rows.append(row)
+    for name, m in base.items():
+        rows.append(
+            {
+                "format": f"baseline: {name}",
+                "file": "",
+                "abs_rel": round(m["abs_rel"], 4),
+                "delta1": round(m["delta1"], 4),
+            }
+        )
     return rows
 
 

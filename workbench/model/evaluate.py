@@ -57,6 +57,7 @@ def evaluate(
     height: int = 0,
     errors: list | None = None,
     average: str = "views",
+    baselines: dict | None = None,
 ) -> tuple[dict, list[dict], dict]:
     """Metrics of ``predictor`` (a :class:`workbench.model.predictor.Predictor`) on ``records``.
 
@@ -67,6 +68,8 @@ def evaluate(
             ``{"scene_id", "view_id", "error"}`` and skipped; otherwise its error is raised.
         average: ``views`` (mean of per-view metrics, as UniFuse and HoHoNet report) or
             ``pixels`` (every valid pixel of every view pooled, as DAC and Argus report).
+        baselines: ``{name: predictor}`` measured on the same views and pixels (e.g.
+            :mod:`workbench.model.baselines`); their metrics are ``mean["baselines"][name]``.
 
     Returns:
         ``(mean, rows, cache)``: mean metrics (plus ``n_views``), one row per view, and the
@@ -74,13 +77,16 @@ def evaluate(
     """
     h = predictor.height
     rows, preds, sums = [], {}, []
+    base_sums: dict[str, list] = {name: [] for name in baselines or {}}
     for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
         recs, samples = _load_batch(records[i : i + batch], root, h, height, errors)
         if not recs:
             continue
-        pred = predictor.predict_batch(np.stack([s["rgb"] for s in samples]))
-        if height and height != h:
-            pred = [resize_prediction(p, height) for p in pred]
+        rgb = np.stack([s["rgb"] for s in samples])
+        pred = _at_height(predictor.predict_batch(rgb), height, h)
+        for name, b in (baselines or {}).items():
+            for p, s in zip(_at_height(b.predict_batch(rgb), height, h), samples, strict=True):
+                base_sums[name].append(metric_sums(p, s["range"], median_align=median_align)[0])
         for rec, s, p in zip(recs, samples, pred, strict=True):
             sums.append(metric_sums(p, s["range"], median_align=median_align)[0])
             m = metrics_from_sums(sums[-1])
@@ -97,4 +103,15 @@ def evaluate(
     n_views = pooled.pop("n_images")
     mean = pooled if n_views else {}
     mean["n_views"] = n_views
+    if baselines:
+        mean["baselines"] = {}
+        for name, ss in base_sums.items():
+            m = metrics_from_sums(np.array(ss).reshape(-1, 8), average)
+            m.pop("n_images")
+            mean["baselines"][name] = m
     return mean, rows, preds
+
+
+def _at_height(pred, height: int, h: int):
+    """Predictions at the compared height (resized when it differs from the model's)."""
+    return [resize_prediction(p, height) for p in pred] if height and height != h else pred

@@ -15,11 +15,18 @@ from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+from workbench.model.baselines import baseline_table, make_baselines
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
 
 __all__ = ["run"]
+
+
+def _rounded(v):
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    return round(v, 6) if isinstance(v, float) else v
 
 
 def run(config) -> int:
@@ -33,6 +40,7 @@ def run(config) -> int:
         records = records[: config.limit]
     predictor = load(config.model or None)
     failed: list[dict] = []
+    baselines, constant_from = make_baselines(predictor, config.constant)
     mean, rows, preds = evaluate(
         predictor,
         records,
@@ -43,6 +51,7 @@ def run(config) -> int:
         config.height,
         failed,
         config.average,
+        baselines,
     )
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
@@ -58,7 +67,8 @@ def run(config) -> int:
         "median_align": config.median_align,
         "average": config.average,
         "failed_views": len(failed),
-        **{k: round(v, 6) for k, v in mean.items()},
+        "constant_from": constant_from,
+        **{k: _rounded(v) for k, v in mean.items()},
     }
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
@@ -73,7 +83,7 @@ def run(config) -> int:
             s["range"],
             s["pose"],
         )
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in mean.items()}))
+    print(baseline_table(mean))
     for f in failed:
         print(f"  failed: {f['error']}")
     return 1 if failed else 0

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from workbench.configs import TrainConfig, config_hash, save_config, to_dict
@@ -118,6 +119,7 @@ class _Run:
     optimizer: keras.optimizers.Optimizer
     ckpt: Checkpoints
     start: int
+    train_median_m: float = 0.0
 
 
 def _set_up(config: TrainConfig) -> _Run:
@@ -251,6 +253,18 @@ class _Monitor:
         self.tb.flush()
 
 
+def train_median(records, root, height: int, n: int = 64) -> float:
+    """Median range (metres) of up to ``n`` training views spread over the split: the value of
+    the constant baseline every evaluation of the model reports."""
+    pick = records[:: max(1, len(records) // n)][:n]
+    medians = []
+    for r in pick:
+        d = load_sample(r, root, height)["range"]
+        if (d > 0).any():
+            medians.append(float(np.median(d[d > 0])))
+    return round(float(np.median(medians)), 4) if medians else 0.0
+
+
 def _summary(run: _Run, step: int, wall: float, log: RunLog, val: dict) -> dict:
     return {
         "steps": step,
@@ -265,6 +279,7 @@ def _summary(run: _Run, step: int, wall: float, log: RunLog, val: dict) -> dict:
         "final": log.last,
         "val": val,
         "config": to_dict(run.config),
+        "train_median_m": run.train_median_m,
     }
 
 
@@ -306,6 +321,7 @@ def train(config: TrainConfig) -> dict:
         shutil.rmtree(run.write_dir, ignore_errors=True)
         return {"steps": step, "resumed_from": run.start, "task": run.task}
     monitor.finish(step)
+    run.train_median_m = train_median(records, root, config.height)
     save_keras_atomic(run.model, run.logdir / "model.keras")
     summary = _summary(run, step, wall, log, monitor.last)
     write_text_atomic(run.logdir / "summary.json", json.dumps(summary, indent=2) + "\n")
