@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.layouts import load_view, scene_covisibility
-from workbench.geometry.correspondence import correspond, overlap
+from workbench.geometry.correspondence import overlap
+from workbench.geometry.correspondence_fast import correspond_fast
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
 from workbench.io import atomic_path
@@ -43,7 +44,7 @@ def _scene_pairs(records, root, sid: str, idx: list[int], height: int) -> list[d
             if i == j or Ti is None or Tj is None or records[i].floor != records[j].floor:
                 continue
             if shipped is None:
-                ov = overlap(correspond(small[i], Ti, Tj, small[j]))
+                ov = overlap(correspond_fast(small[i], Ti, Tj, small[j]))
             else:
                 ov = float(shipped[a, b])
             rows.append(

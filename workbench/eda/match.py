@@ -19,11 +19,11 @@ from workbench.data.layouts import load_view
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import (
     correspond,
-    covisibility_matrix,
     overlap,
     sample_matches,
     write_covisibility,
 )
+from workbench.geometry.correspondence_fast import covisibility_matrix_fast
 from workbench.geometry.equirect import resize_range, resize_rgb
 from workbench.io import make_folder, save_npy, write_image, write_text_atomic
 from workbench.viz.twoview import draw_matches, flow_to_rgb
@@ -72,7 +72,7 @@ def run(config) -> int:
     )
     ids = list(recs)  # the scene's own order (RealSee3D: viewpoints.txt)
     small = [at(views[k])[1] for k in ids]
-    cov = covisibility_matrix(small, [views[k].T_world_from_cam for k in ids], config.tol)
+    cov = covisibility_matrix_fast(small, [views[k].T_world_from_cam for k in ids], config.tol)
     write_covisibility(out / "covisibility.txt", cov)
     write_text_atomic(out / "viewpoints.txt", "\n".join(ids) + "\n")
     summary = {
