@@ -35,3 +35,21 @@ def tiny_train_config(lists: Path, logdir: Path, **kw) -> TrainConfig:
     )
     base.update(kw)
     return TrainConfig(**base)
+
+
+def tiny_pose_config(lists: Path, logdir: Path, **kw):
+    """A 10-step pose run at 32×64 on ``lists``; ``kw`` overrides fields."""
+    from workbench.configs import PoseConfig
+
+    base = dict(
+        train_csv=str(lists / "train.csv"),
+        val_csv=str(lists / "val.csv"),
+        logdir=str(logdir),
+        height=32,
+        steps=10,
+        batch=4,
+        log_every=5,
+        progress=False,
+    )
+    base.update(kw)
+    return PoseConfig(**base)

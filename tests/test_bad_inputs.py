@@ -6,22 +6,12 @@ import re
 import pytest
 
 from tests.bad_inputs.corpus import CASES, Ctx
-from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.cli import main
 
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    from workbench.training.supervised import train
-
-    tmp = tmp_path_factory.mktemp("corpus")
-    lists = write_sample_lists(tmp / "lists")
-    train(
-        tiny_train_config(
-            lists, tmp / "run", val_csv="", model_width=4, model_depth=2, batch=2, steps=2
-        )
-    )
-    return Ctx(tmp / "run", tmp / "lists")
+    return Ctx.make(tmp_path_factory.mktemp("corpus"))
 
 
 def test_corpus_is_big_enough():

@@ -30,6 +30,19 @@ class Ctx:
     def __init__(self, run: Path, lists: Path):
         self.run, self.lists = run, lists
 
+    @classmethod
+    def make(cls, tmp: Path) -> Ctx:
+        """Sample split lists and a 2-step tiny run folder under ``tmp``."""
+        from tests.helpers import tiny_train_config, write_sample_lists
+        from workbench.training.supervised import train
+
+        lists = write_sample_lists(tmp / "lists")
+        cfg = tiny_train_config(
+            lists, tmp / "run", val_csv="", model_width=4, model_depth=2, batch=2, steps=2
+        )
+        train(cfg)
+        return cls(tmp / "run", tmp / "lists")
+
     @staticmethod
     def scene(tmp: Path) -> tuple[Path, Path]:
         """A one-scene seed-layout dataset; returns ``(root, scene folder)``."""

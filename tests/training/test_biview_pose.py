@@ -221,21 +221,12 @@ def test_posenet_reloads_from_keras_file_in_a_fresh_process(tmp_path):
 
 
 def test_train_pose_tiny(tmp_path):
-    from workbench.configs import PoseConfig
+    from tests.helpers import tiny_pose_config
     from workbench.data.splits import write_split
     from workbench.training.pose import train
 
     write_split(RECS, tmp_path / "lists", SAMPLES, val_fraction=0.3)
-    cfg = PoseConfig(
-        train_csv=str(tmp_path / "lists/train.csv"),
-        val_csv=str(tmp_path / "lists/val.csv"),
-        logdir=str(tmp_path / "p"),
-        height=32,
-        steps=10,
-        batch=4,
-        log_every=5,
-        progress=False,
-    )
+    cfg = tiny_pose_config(tmp_path / "lists", tmp_path / "p")
     s = train(cfg)
     for key in ("network", "baseline_yaw_xcorr", "identity"):
         assert set(s[key]) == {"median_rot_deg", "median_trans_dir_deg", "median_scale_err"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import tiny_train_config, write_sample_lists
+from tests.helpers import tiny_pose_config, tiny_train_config, write_sample_lists
 
 SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
 
@@ -68,23 +68,20 @@ def test_mixed_precision_resume_is_bit_exact(lists, tmp_path):
 
 
 def test_train_pose_resume_continues_at_its_step(tmp_path):
-    from workbench.configs import PoseConfig
     from workbench.data.layouts import index_dataset
     from workbench.data.splits import write_split
     from workbench.training.pose import train
 
     write_split(index_dataset(SAMPLES), tmp_path / "lists", SAMPLES, val_fraction=0.3)
-    cfg = PoseConfig(
-        train_csv=str(tmp_path / "lists/train.csv"),
+    cfg = tiny_pose_config(
+        tmp_path / "lists",
+        tmp_path / "p",
         val_csv="",
-        logdir=str(tmp_path / "p"),
-        height=32,
         width=4,
         steps=4,
         batch=2,
         log_every=1,
         ckpt_every=2,
-        progress=False,
     )
     assert train(cfg)["resumed_from"] == 0
     final = weights(tmp_path / "p", 4)

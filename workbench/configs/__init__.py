@@ -9,58 +9,8 @@ notebook forms and the ``config.json`` saved beside a run.
 Light on purpose: no TensorFlow, no open3d, so ``workbench --help`` stays fast.
 """
 
-from workbench.configs.base import (
-    add_arguments,
-    config_hash,
-    field_help,
-    from_namespace,
-    load_config,
-    option,
-    save_config,
-    to_dict,
-)
-from workbench.configs.commands import (
-    MODEL_FIELDS,
-    BiviewConfig,
-    DataFlags,
-    DemoConfig,
-    EdaConfig,
-    EvalConfig,
-    ExportConfig,
-    InferConfig,
-    MatchConfig,
-    PointCloudConfig,
-    PoseConfig,
-    SplitConfig,
-    SynthConfig,
-    TrainConfig,
-    ValidateConfig,
-    parse_size,
-)
+from workbench.configs import base, commands
+from workbench.configs.base import *  # noqa: F403  (re-exported: one import for users)
+from workbench.configs.commands import *  # noqa: F403
 
-__all__ = [
-    "option",
-    "add_arguments",
-    "from_namespace",
-    "to_dict",
-    "save_config",
-    "load_config",
-    "config_hash",
-    "field_help",
-    "DataFlags",
-    "DemoConfig",
-    "SynthConfig",
-    "ValidateConfig",
-    "SplitConfig",
-    "TrainConfig",
-    "EvalConfig",
-    "InferConfig",
-    "ExportConfig",
-    "EdaConfig",
-    "PointCloudConfig",
-    "MatchConfig",
-    "BiviewConfig",
-    "PoseConfig",
-    "MODEL_FIELDS",
-    "parse_size",
-]
+__all__ = base.__all__ + commands.__all__

@@ -16,9 +16,9 @@ import numpy as np
 
 from workbench.geometry.correspondence import (
     Correspondence,
+    covisibility_matrix,
     fill_radius,
     fill_sparse,
-    overlap,
 )
 from workbench.geometry.equirect import check_equirect, lonlat_grid, valid_mask
 from workbench.geometry.pose import relative_pose
@@ -181,13 +181,5 @@ def correspond_fast(
 def covisibility_matrix_fast(
     ranges: list[np.ndarray], poses: list[np.ndarray], tol: float = 0.05
 ) -> np.ndarray:
-    """:func:`~workbench.geometry.correspondence.covisibility_matrix` with the compiled kernel:
-    ``(N, N) float64``, symmetric, unit diagonal, entry ``ij`` the mean of the overlaps i→j and
-    j→i."""
-    n = len(ranges)
-    frac = np.eye(n)
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                frac[i, j] = overlap(correspond_fast(ranges[i], poses[i], poses[j], ranges[j], tol))
-    return (frac + frac.T) / 2
+    """:func:`~workbench.geometry.correspondence.covisibility_matrix` with the compiled kernel."""
+    return covisibility_matrix(ranges, poses, tol, match=correspond_fast)
