@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.setup-$(shell sha1sum pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)
+GPU ?= 0
+STAMP := $(VENV)/.setup-$(shell (sha1sum pyproject.toml scripts/setup.sh; echo GPU=$(GPU)) | sha1sum | cut -c1-12)
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -12,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
-	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) GPU=$(GPU) bash scripts/setup.sh
 	rm -f $(VENV)/.setup-*
 	touch $@
 

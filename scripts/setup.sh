@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+# TensorFlow for the CPU (default) or for NVIDIA GPUs (GPU=1: tensorflow[and-cuda], CUDA and cuDNN
+# from PyPI; the NVIDIA driver must be on the machine already)
+if [ "${GPU:-0}" = 1 ]; then EXTRAS="dev,gpu"; else EXTRAS="dev,cpu"; fi
+if [ "${1:-}" = "--print-extras" ]; then echo ".[$EXTRAS]"; exit 0; fi
 APT_PACKAGES=(libusb-1.0-0 libgl1 libegl1 libgomp1 libvulkan1 mesa-vulkan-drivers
               chromium chromium-driver fonts-liberation)
 
@@ -34,5 +38,10 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev]"
-echo "setup: ready ($("$VENV/bin/python" --version), $VENV)"
+if [ "${GPU:-0}" = 1 ]; then
+  "$VENV/bin/python" -m pip uninstall -q -y tensorflow-cpu 2>/dev/null || true
+else
+  "$VENV/bin/python" -m pip uninstall -q -y tensorflow 2>/dev/null || true
+fi
+"$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+echo "setup: ready ($("$VENV/bin/python" --version), $VENV, extras $EXTRAS)"

@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eda": ("EdaConfig", "workbench.eda.report:run", "depth/orientation/motion EDA report"),
     "pointcloud": ("PointCloudConfig", "workbench.viz.plots3d:run", "fused scene point cloud"),
     "match": ("MatchConfig", "workbench.eda.match:run", "two-view dense correspondence"),
+    "covisibility": (
+        "CovisibilityConfig",
+        "workbench.eda.covisibility:run",
+        "every scene's covisibility matrix (Dask engine)",
+    ),
     "train": ("TrainConfig", "workbench.training.supervised:run", "train the depth model"),
     "train-biview": (
         "BiviewConfig",

@@ -25,6 +25,7 @@ __all__ = [
     "PointCloudConfig",
     "MatchConfig",
     "BiviewConfig",
+    "CovisibilityConfig",
     "PoseConfig",
     "MODEL_FIELDS",
     "parse_size",
@@ -295,6 +296,21 @@ class MatchConfig(DataFlags):
     height: int = option(0, "work at this height (0: the depth's own)", ge=0, le=8192)
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
     matches: int = option(80, "matches drawn and written to matches.csv", ge=0)
+
+
+@dataclass(frozen=True)
+class CovisibilityConfig(DataFlags):
+    """``workbench covisibility``: every scene's covisibility matrix, on a cluster engine."""
+
+    root: str = option(None, "dataset root", positional=True)
+    out: str = option("outputs/covisibility", "output folder (one sub-folder per scene)")
+    height: int = option(128, "work at this height (width 2H)", ge=8, le=8192)
+    tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
+    workers: int = option(
+        1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
+    )
+    scheduler: str = option("", "address of a running Dask scheduler (tcp://host:8786)")
+    progress: bool = option(True, "progress bar")
 
 
 @dataclass(frozen=True)

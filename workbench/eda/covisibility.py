@@ -1,0 +1,104 @@
+"""``workbench covisibility ROOT --out DIR``: the covisibility matrix of every scene of a dataset,
+on a cluster engine (:mod:`workbench.engine`; ``--workers 1`` runs in this process).
+
+Per scene, in ``DIR/<scene>/``: ``covisibility.txt`` (RealSee3D's form: N rows of N floats, no
+header, rows in the scene's view order, the compiled kernel of
+:mod:`workbench.geometry.correspondence_fast` at ``--height``) and ``viewpoints.txt`` (that
+order), each written atomically. A re-run skips scenes whose two files exist (a killed job
+resumes where it stopped); a scene that cannot be read is listed in ``DIR/failed.csv`` and the
+summary, and the others go on (exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.layouts import ViewRecord, load_view
+from workbench.engine import run_tasks
+from workbench.errors import WorkbenchError
+from workbench.geometry.correspondence import write_covisibility
+from workbench.geometry.correspondence_fast import covisibility_matrix_fast
+from workbench.geometry.equirect import resize_range
+from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+
+__all__ = ["SceneJob", "scene_covisibility", "run"]
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene's covisibility: its records (in view order), where to read and write."""
+
+    root: str
+    out: str
+    records: tuple[ViewRecord, ...]
+    height: int
+    tol: float
+
+    @property
+    def scene_id(self) -> str:
+        return self.records[0].scene_id
+
+
+def scene_covisibility(job: SceneJob) -> dict:
+    """Compute and write one scene's files (module doc); skipped when both exist."""
+    folder = Path(job.out) / job.scene_id
+    if (folder / "covisibility.txt").is_file() and (folder / "viewpoints.txt").is_file():
+        return {"scene": job.scene_id, "views": len(job.records), "skipped": True}
+    views = [load_view(r, job.root) for r in job.records]
+    missing = [v.record.view_id for v in views if v.T_world_from_cam is None]
+    if missing:
+        raise WorkbenchError(f"views {missing} have no pose", Path(job.root) / job.scene_id)
+    ranges = [resize_range(v.range_m, job.height) for v in views]
+    cov = covisibility_matrix_fast(ranges, [v.T_world_from_cam for v in views], job.tol)
+    ids = [r.view_id for r in job.records]
+    write_covisibility(folder / "covisibility.txt", cov)
+    write_text_atomic(folder / "viewpoints.txt", "\n".join(ids) + "\n")
+    return {"scene": job.scene_id, "views": len(ids), "skipped": False}
+
+
+def run(config) -> int:
+    """CLI entry (see the module doc)."""
+    out = make_folder(config.out)
+    spec = describe_dataset(config.root, config)
+    errors: list = []
+    records = index_spec(spec, errors=errors)
+    scenes: dict[str, list] = {}
+    for r in records:
+        scenes.setdefault(r.scene_id, []).append(r)
+    jobs = [
+        SceneJob(spec.root, str(out), tuple(rs), config.height, config.tol)
+        for rs in scenes.values()
+    ]
+    results = run_tasks(
+        scene_covisibility,
+        jobs,
+        config.workers,
+        config.scheduler,
+        desc="covisibility",
+        progress=config.progress,
+    )
+    failed = [{"scene": Path(e.path or "").name, "error": str(e)} for e in errors]
+    done = []
+    for job, res in results:
+        if isinstance(res, Exception):
+            failed.append({"scene": job.scene_id, "error": str(res).splitlines()[0][:300]})
+        else:
+            done.append(res)
+    write_csv_atomic(out / "failed.csv", ("scene", "error"), failed)
+    computed = sum(not d["skipped"] for d in done)
+    summary = {
+        "scenes": len(done),
+        "computed": computed,
+        "skipped": len(done) - computed,
+        "failed": len(failed),
+    }
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    print(f"covisibility: {json.dumps(summary)} -> {out}")
+    for f in failed:
+        print(f"  failed: {f['scene']}: {f['error']}")
+    if failed and not done:
+        raise WorkbenchError(f"no scene could be processed ({failed[0]['error']})", config.root)
+    return 1 if failed else 0
