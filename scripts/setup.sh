@@ -44,4 +44,10 @@ else
   "$VENV/bin/python" -m pip uninstall -q -y tensorflow 2>/dev/null || true
 fi
 "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+# open3d pulls in dash, which drops a source lab extension that makes JupyterLab ask for a
+# rebuild on every page load; the notebooks never use it: remove it and keep it disabled
+rm -f "$VENV/share/jupyter/lab/extensions/dash-jupyterlab.tgz"
+mkdir -p "$VENV/etc/jupyter/labconfig"
+echo '{"disabledExtensions": {"@plotly/dash-jupyterlab": true}}' \
+  > "$VENV/etc/jupyter/labconfig/page_config.json"
 echo "setup: ready ($("$VENV/bin/python" --version), $VENV, extras $EXTRAS)"

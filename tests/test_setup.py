@@ -28,3 +28,15 @@ def test_gpu_setup_installs_tensorflow_with_cuda_at_the_cpu_version():
     assert cpu == ["tensorflow-cpu>=2.21,<2.22"] and gpu == ["tensorflow[and-cuda]>=2.21,<2.22"]
     assert not [d for d in project["dependencies"] if d.startswith("tensorflow-cpu")]
     assert "GPU=$(GPU)" in (ROOT / "Makefile").read_text()
+
+
+def test_lab_does_not_ask_for_a_rebuild():
+    """make lab opens a clean lab: no source extension waiting for a build (dash's)."""
+    import sys
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    r = subprocess.run(
+        [str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=120
+    )
+    text = r.stdout + r.stderr
+    assert "jupyterlab-plotly" in text and "Build recommended" not in text, text[-800:]

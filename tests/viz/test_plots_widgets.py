@@ -48,17 +48,20 @@ def test_pointcloud_explorer_widgets():
 
     ex = PointCloudExplorer(RECORDS, SAMPLES, budget=5000, stride=4)
     pts = ex.fig.data[0]
-    assert len(pts.x) <= 5000 and len(ex.fig.data) == 1 + 4  # points + 4 cameras
+    assert len(pts.x) == 5000 and len(ex.fig.data) == 1 + 4  # exactly the budget; 4 cameras
     colours_rgb = pts.marker.color[:10]
     ex.color.value = "range"
     assert ex.fig.data[0].marker.color[:10] != colours_rgb
     ex.budget.value = 2000
-    assert len(ex.fig.data[0].x) <= 2000
+    assert len(ex.fig.data[0].x) == 2000
     ex.views.value = (ex.views.options[0],)
     assert len(ex.fig.data) == 2
     n_all = len(ex.cloud()[0])
     ex.max_range.value = 1.0
-    assert len(ex.cloud()[0]) < n_all
+    pc, poses = ex.cloud()
+    assert len(pc) < n_all
+    # every range-cut point is gone: what is left lies within 1 m of its camera
+    assert np.linalg.norm(pc.points - poses[0][:3, 3], axis=1).max() <= 1.0 + 1e-4
     ex.scene.value = sorted({r.scene_id for r in RECORDS})[1]
     assert len(ex.views.value) == 4
 
@@ -141,3 +144,20 @@ def test_history_and_views_figures(tmp_path):
     assert [t.name for t in fig.data] == ["total", "l1"] and list(fig.data[0].y) == [2.0, 1.0]
     views = [load_view(r, SAMPLES) for r in RECORDS[:3]]
     assert len(views_figure(views).data) == 6
+
+
+def test_budget_gives_exactly_the_points_asked_for_in_proportion():
+    """A random budget keeps near and far points in proportion (a voxel grid kept sparse far
+    points and thinned the room)."""
+    from workbench.geometry.pointcloud import PointCloud
+    from workbench.viz.plots3d import fit_budget
+
+    rng = np.random.default_rng(1)
+    near = rng.normal(0, 1, (98_000, 3)).astype(np.float32)
+    far = (rng.normal(0, 1, (2_000, 3)) * 0.1 + [15, 0, 0]).astype(np.float32)
+    pc = PointCloud(np.concatenate([near, far]))
+    small = fit_budget(pc, 20_000)
+    assert len(small) == 20_000
+    far_share = float((small.points[:, 0] > 10).mean())
+    assert abs(far_share - 0.02) < 0.005
+    assert len(fit_budget(pc, 10**6)) == len(pc)

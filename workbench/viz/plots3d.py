@@ -33,25 +33,19 @@ __all__ = ["COLOR_MODES", "fit_budget", "point_colors", "pointcloud_figure", "sc
 COLOR_MODES = ("rgb", "range", "normal")
 
 
-def fit_budget(pc: PointCloud, budget: int, origin=None) -> PointCloud:
-    """At most ``budget`` points: voxel-downsample with the smallest voxel (doubling from 1 cm)
-    that fits, then a seeded random subsample if still above."""
-
+def fit_budget(pc: PointCloud, budget: int, seed: int = 0) -> PointCloud:
+    """Exactly ``min(budget, N)`` points, a seeded uniform random sample of the cloud (in
+    their original order). Unlike a voxel grid, which keeps every sparse far point and thins
+    the dense room, a random sample keeps each part of the scene in proportion to how much of
+    it was observed."""
     if len(pc) <= budget:
         return pc
-    voxel = 0.01
-    out = pc
-    while len(out) > budget and voxel < 5.0:
-        out = voxel_downsample(pc, voxel)
-        voxel *= 1.5
-    if len(out) > budget:
-        keep = np.sort(np.random.default_rng(0).choice(len(out), budget, replace=False))
-        out = PointCloud(
-            out.points[keep],
-            None if out.colors is None else out.colors[keep],
-            None if out.normals is None else out.normals[keep],
-        )
-    return out
+    keep = np.sort(np.random.default_rng(seed).choice(len(pc), budget, replace=False))
+    return PointCloud(
+        pc.points[keep],
+        None if pc.colors is None else pc.colors[keep],
+        None if pc.normals is None else pc.normals[keep],
+    )
 
 
 def point_colors(pc: PointCloud, mode: str, origin=None) -> np.ndarray:
