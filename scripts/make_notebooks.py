@@ -16,8 +16,8 @@ NB["01_dataset_tour"] = [
     "from workbench.data.layouts import detect_layout, index_dataset, load_view\n"
     "from workbench.data.validate import validate_dataset\n"
     "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.plots import views_figure",
-    'for name in ("seed", "realsee3d", "rgbd-folder"):\n'
+    "from workbench.viz.plots import depth_row_figure, views_figure",
+    'for name in ("seed", "realsee3d", "rgbd-folder", "stanford2d3d"):\n'
     "    recs = index_dataset(SAMPLES / name)\n"
     '    print(f"{name:12s} layout={detect_layout(SAMPLES / name):12s} views={len(recs):3d} "\n'
     '          f"scenes={len({r.scene_id for r in recs})}")',
@@ -28,8 +28,11 @@ NB["01_dataset_tour"] = [
     IGN + "scene = records[0].scene_id\n"
     'views = [load_view(r, SAMPLES / "seed") for r in records if r.scene_id == scene]\n'
     "views_figure(views)",
+    "One view in metres (hover for the range of a pixel; one colour bar for the row):",
+    IGN
+    + 'depth_row_figure(views[0].rgb, views[0].range_m, title=f"view {views[0].record.view_id}", step=2)',
     "## Health check\n`workbench validate` as a function: one row per problem.",
-    'for name in ("seed", "realsee3d", "rgbd-folder"):\n'
+    'for name in ("seed", "realsee3d", "rgbd-folder", "stanford2d3d"):\n'
     "    _, problems = validate_dataset(SAMPLES / name, progress=False)\n"
     '    print(name, dict(Counter(p.problem for p in problems)) or "clean")',
 ]
@@ -104,7 +107,7 @@ NB["05_training"] = [
     "from workbench.data.splits import write_split\n"
     "from workbench.paths import OUTPUTS, SAMPLES\n"
     "from workbench.training.supervised import train\n"
-    "from workbench.viz.plots import history_figure\n"
+    "from workbench.viz.plots import depth_row_figure, history_figure\n"
     "from workbench.viz.widgets import config_form",
     'run = OUTPUTS / "notebooks" / "05_training"\n'
     'info = write_split(index_dataset(SAMPLES / "seed"), run / "lists", SAMPLES / "seed", '
@@ -122,6 +125,16 @@ NB["05_training"] = [
     'print({k: round(v, 3) for k, v in summary["val"].items()})',
     'print(summary["steps"], "steps; files:", sorted(p.name for p in (run / "run").iterdir()))',
     IGN + 'history_figure(run / "run" / "history.csv")',
+    "## The run's prediction beside the ground truth, in metres\n"
+    "A 30-step run at 32×64 only shows that the machinery works: expect a blurry, nearly flat "
+    "prediction, no better than the constant baseline `workbench eval` prints beside it.",
+    IGN + "from workbench.data.pipeline import load_sample\n"
+    "from workbench.model.predictor import load\n\n"
+    'recs = index_dataset(SAMPLES / "seed")\n'
+    'sample = load_sample(recs[0], SAMPLES / "seed", 32)\n'
+    'pred = load(run / "run").predict_batch(sample["rgb"][None])[0]\n'
+    'depth_row_figure((sample["rgb"] * 255).astype("uint8"), pred, sample["range"], '
+    'title="tiny run: RGB, prediction, ground truth, error")',
     "## Visual dumps (RGB, predicted depth, normals, error)",
     IGN + 'for kind in ("rgb", "depth_pred", "norm_pred", "depth_err"):\n'
     '    display(Image(filename=str(run / "run" / "dumps" / f"{summary[\'steps\']:07d}_{kind}.png")))',
@@ -141,7 +154,7 @@ NB["06_export_inference"] = [
     "from workbench.model.predictor import load\n"
     "from workbench.io import read_rgb\n"
     "from workbench.paths import DEFAULT_MODEL, OUTPUTS, SAMPLES\n"
-    "from workbench.viz.colorize import colorize_depth",
+    "from workbench.viz.plots import depth_row_figure",
     'out = OUTPUTS / "notebooks" / "06_export"\n'
     'write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", val_fraction=0.3)\n'
     "print(sorted(p.name for p in DEFAULT_MODEL.iterdir()))",
@@ -157,8 +170,9 @@ NB["06_export_inference"] = [
     "rgb = read_rgb(image)\n"
     "depth = predictor.predict(rgb, name=str(image))\n"
     'print(image.name, rgb.shape, "-> depth", depth.shape, f"mean {float(depth.mean()):.2f} m")',
-    IGN
-    + 'import plotly.express as px\n\npx.imshow(colorize_depth(depth), title="predicted range")',
+    IGN + "from workbench.data.layouts import load_view\n\n"
+    'truth = load_view(index_dataset(SAMPLES / "rgbd-folder")[0], SAMPLES / "rgbd-folder").range_m\n'
+    'depth_row_figure(rgb, depth, truth, title=f"{image.name}: int8 TFLite prediction vs the stored depth", step=2)',
     "From the shell: `workbench infer my_panoramas/ --model models/default/model_int8.tflite "
     "--out outputs/infer --ply`.",
 ]

@@ -161,3 +161,20 @@ def test_budget_gives_exactly_the_points_asked_for_in_proportion():
     far_share = float((small.points[:, 0] > 10).mean())
     assert abs(far_share - 0.02) < 0.005
     assert len(fit_budget(pc, 10**6)) == len(pc)
+
+
+def test_depth_row_figure_is_in_metres_with_one_colour_range():
+    from workbench.viz.plots import depth_row_figure
+
+    rgb = np.zeros((32, 64, 3), np.uint8)
+    gt = np.full((32, 64), 2.0, np.float32)
+    gt[:4] = 0  # invalid rows are blank, not 0 m
+    pred = np.full((32, 64), 2.5, np.float32)
+    fig = depth_row_figure(rgb, pred, gt)
+    names = [a.text for a in fig.layout.annotations]
+    assert names == ["RGB", "range (m)", "ground truth (m)", "|error| (m)"]
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert heat[0].zmax == heat[1].zmax == pytest.approx(2.0)  # one shared range (GT's p98)
+    assert np.isnan(np.asarray(heat[1].z, float)[0]).all()
+    assert np.asarray(heat[2].z, float)[10, 10] == pytest.approx(0.5)
+    assert "%{z:.2f}" in heat[0].hovertemplate and heat[0].colorbar.title.text == "m"

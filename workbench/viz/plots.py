@@ -249,3 +249,58 @@ def match_figure(rgb_a, rgb_b, uv_a, uv_b, title: str = "") -> go.Figure:
         )
     fig.update_layout(title=title, margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=2 * h + 80)
     return fig
+
+
+def depth_row_figure(
+    rgb: np.ndarray,
+    depth: np.ndarray | None = None,
+    gt: np.ndarray | None = None,
+    title: str = "",
+    max_range: float | None = None,
+    step: int = 1,
+) -> go.Figure:
+    """One row: the RGB panorama, predicted (or stored) range, ground truth and the absolute
+    error, as heatmaps in metres with one shared colour range and colour bar, hover values in
+    metres (invalid pixels blank). ``step`` strides the pixels (a lighter figure).
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8. depth, gt: ``(H, W)`` metres (0 = invalid), any may be
+            ``None``; both are shown at the RGB's size.
+        max_range: top of the colour range (default: the 98th percentile of the ground truth,
+            else of the depth).
+    """
+    maps = {"range (m)": depth, "ground truth (m)": gt}
+    maps = {k: v for k, v in maps.items() if v is not None}
+    if depth is not None and gt is not None:
+        maps["|error| (m)"] = np.where((gt > 0) & (depth > 0), np.abs(depth - gt), 0.0)
+    ref = gt if gt is not None else depth
+    vmax = max_range or (
+        float(np.percentile(ref[ref > 0], 98)) if ref is not None and (ref > 0).any() else 1.0
+    )
+    fig = make_subplots(
+        rows=1, cols=1 + len(maps), horizontal_spacing=0.01, subplot_titles=["RGB", *maps]
+    )
+    fig.add_trace(go.Image(z=rgb[::step, ::step], hoverinfo="skip"), 1, 1)
+    for i, (name, m) in enumerate(maps.items()):
+        z = np.where(m > 0, m, np.nan)[::step, ::step] if "error" not in name else m[::step, ::step]
+        err = "error" in name
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                zmin=0,
+                zmax=vmax / 2 if err else vmax,
+                colorscale="Reds" if err else "Turbo",
+                showscale=i == 0 or err,
+                colorbar={"title": "m", "x": 1.0 + 0.05 * err, "len": 0.9},
+                hovertemplate=f"{name}: %{{z:.2f}}<extra>%{{x}}, %{{y}}</extra>",
+            ),
+            1,
+            i + 2,
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    h = rgb.shape[0] // step
+    fig.update_layout(
+        height=min(420, 80 + h * 1.0) + 60, title=title, margin={"l": 0, "r": 60, "t": 60, "b": 0}
+    )
+    return fig
