@@ -29,6 +29,7 @@ __all__ = [
     "is_temporary",
     "sweep_temporaries",
     "make_folder",
+    "check_output_file",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -105,6 +106,32 @@ def make_folder(path: str | os.PathLike) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise WorkbenchError("exists and is not a folder", path) from None
+    except OSError as e:
+        raise _write_error(e, path) from None
+    return path
+
+
+def check_output_file(path: str | os.PathLike, suffix: str = "") -> Path:
+    """Before any work: ``path`` can be written as a file (its folder made, it is not a
+    folder, it ends with ``suffix`` when given).
+
+    Raises:
+        WorkbenchError: naming ``path``.
+    """
+    path = Path(path)
+    if suffix and path.suffix.lower() != suffix:
+        raise WorkbenchError(f"must end in {suffix}", path)
+    if path.is_dir():
+        raise WorkbenchError("cannot write (is a folder)", path)
+    try:
+        make_folder(path.parent)
+    except WorkbenchError as e:
+        raise WorkbenchError(f"cannot write ({e.path}: {e.message})", path) from None
+    try:  # a real probe: permissions, read-only or virtual file systems
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX
+        ):
+            pass
     except OSError as e:
         raise _write_error(e, path) from None
     return path

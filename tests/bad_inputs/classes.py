@@ -298,3 +298,38 @@ def _tiny_images(tmp, ctx):
 _register(
     "own_outputs_and_tiny_images", {"infer": _out_is_input_folder, "infer-tiny": _tiny_images}
 )
+
+
+# --------------------------- 9. output paths checked before any work (named, never half-done)
+
+
+def _report_is_a_folder(tmp, ctx):
+    (tmp / "rep").mkdir()
+    return ["validate", str(SAMPLES / "seed"), "--report", str(tmp / "rep")], 2, ["rep", "folder"]
+
+
+def _ply_suffix(tmp, ctx):
+    return (
+        ["pointcloud", str(SAMPLES / "seed"), "--out", str(tmp / "cloud.txt")],
+        2,
+        ["cloud.txt", ".ply"],
+    )
+
+
+def _eda_cache_under_a_file(tmp, ctx):
+    (tmp / "f").write_text("x")
+    argv = [
+        "eda",
+        str(SAMPLES / "seed"),
+        "--out",
+        str(tmp / "o"),
+        "--cache",
+        str(tmp / "f" / "c.parquet"),
+    ]
+    return argv, 2, ["c.parquet"]
+
+
+_register(
+    "outputs_checked_first",
+    {"validate": _report_is_a_folder, "pointcloud": _ply_suffix, "eda": _eda_cache_under_a_file},
+)

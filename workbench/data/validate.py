@@ -36,7 +36,13 @@ from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range, valid_mask
 from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.geometry.pose import read_pose
-from workbench.io import load_npy, read_csv_text, read_image, write_text_atomic
+from workbench.io import (
+    check_output_file,
+    load_npy,
+    read_csv_text,
+    read_image,
+    write_text_atomic,
+)
 
 __all__ = ["Problem", "check_view", "validate_dataset", "problems_to_csv", "IMPLAUSIBLE_RANGE_M"]
 
@@ -354,6 +360,8 @@ def read_report_exclusions(path: str | os.PathLike) -> set[tuple[str, str]]:
 def run(config) -> int:
     """CLI entry: ``workbench validate``. A folder holding several datasets is validated
     dataset by dataset (the summary and the report's ``dataset`` column group them)."""
+    if config.report:
+        check_output_file(config.report)
     datasets = [(config.root, config.layout)] if config.layout else find_datasets(config.root)
     rows, n_views, n_scenes, all_problems = [], 0, 0, []
     for path, layout in datasets:

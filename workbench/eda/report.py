@@ -9,7 +9,13 @@ from workbench.data.dataset import describe_dataset, index_spec
 from workbench.eda import stats
 from workbench.eda.views import read_class_table, view_table
 from workbench.errors import WorkbenchError
-from workbench.io import atomic_path, make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import (
+    atomic_path,
+    check_output_file,
+    make_folder,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from workbench.viz import plots
 from workbench.viz.plots import html_report
 
@@ -123,8 +129,9 @@ def write_report(tables: dict, out: Path, title: str) -> dict:
 
 
 def run(config) -> int:
-    root, out = Path(config.root), Path(config.out)
+    root, out = Path(config.root), make_folder(config.out)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
+    check_output_file(cache)
     failed: list[dict] = []
     tables = compute(
         root,

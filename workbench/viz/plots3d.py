@@ -25,7 +25,7 @@ from workbench.geometry.pointcloud import (
     voxel_downsample,
     write_ply,
 )
-from workbench.io import write_text_atomic
+from workbench.io import check_output_file, write_text_atomic
 from workbench.viz.colorize import colorize_depth
 
 __all__ = ["COLOR_MODES", "fit_budget", "point_colors", "pointcloud_figure", "scene_cloud", "run"]
@@ -173,7 +173,10 @@ def scene_cloud(
 
 
 def run(config) -> int:
-
+    """``workbench pointcloud``: outputs are checked before any work."""
+    check_output_file(config.out, ".ply")
+    if config.html:
+        check_output_file(config.html)
     records = index_spec(describe_dataset(config.root, config))
     cloud, poses, sid = scene_cloud(
         records, config.root, config.scene, config.views, config.stride, config.voxel
