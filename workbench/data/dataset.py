@@ -112,13 +112,6 @@ class DatasetSpec:
     def as_dict(self) -> dict:
         return {**asdict(self), "detected": list(self.detected)}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> DatasetSpec:
-        try:
-            return cls(**{**d, "detected": tuple(d.get("detected", ()))})
-        except TypeError as e:
-            raise WorkbenchError(f"not a dataset description ({e})") from None
-
 
 def _dataset_json(root: Path) -> dict:
     path = root / DATASET_JSON

@@ -333,17 +333,22 @@ def _index_problem(e: WorkbenchError, root: Path) -> Problem:
     return Problem(scene, "", rel.as_posix(), "unreadable scene", e.message)
 
 
-def problems_to_csv(problems: list[Problem]) -> str:
+def problems_to_csv(groups: dict[str, list[Problem]]) -> str:
+    """The health report: one row per problem, ``dataset`` naming the dataset of a folder that
+    holds several (``""`` for a single dataset)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["scene", "view", "file", "problem", "detail"])
-    for p in problems:
-        w.writerow([p.scene_id, p.view_id, p.file, p.problem, p.detail])
+    w.writerow(["scene", "view", "file", "problem", "detail", "dataset"])
+    for name, problems in groups.items():
+        for p in problems:
+            w.writerow([p.scene_id, p.view_id, p.file, p.problem, p.detail, name])
     return buf.getvalue()
 
 
-def write_report(problems: list[Problem], path: str | os.PathLike) -> Path:
-    return write_text_atomic(path, problems_to_csv(problems))
+def write_report(problems: list[Problem] | dict[str, list[Problem]], path) -> Path:
+    """Write :func:`problems_to_csv` (a plain list is one unnamed dataset) atomically."""
+    groups = problems if isinstance(problems, dict) else {"": problems}
+    return write_text_atomic(path, problems_to_csv(groups))
 
 
 def read_report_exclusions(path: str | os.PathLike) -> set[tuple[str, str]]:
@@ -386,7 +391,7 @@ def run(config) -> int:
         all_problems += problems
         rows.append((name, desc, records, problems))
     if config.report:
-        write_text_atomic(config.report, _grouped_csv(rows))
+        write_report({name: problems for name, _, _, problems in rows}, config.report)
     print(f"validate: {n_views} views, {n_scenes} scenes, {len(all_problems)} problems")
     for name, desc, records, problems in rows:
         indent = "  "
@@ -398,13 +403,3 @@ def run(config) -> int:
         for problem, n in sorted(Counter(p.problem for p in problems).items()):
             print(f"{indent}{problem}: {n}")
     return 1 if all_problems else 0
-
-
-def _grouped_csv(rows) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["scene", "view", "file", "problem", "detail", "dataset"])
-    for name, _, _, problems in rows:
-        for p in problems:
-            w.writerow([p.scene_id, p.view_id, p.file, p.problem, p.detail, name])
-    return buf.getvalue()

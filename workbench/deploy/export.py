@@ -33,7 +33,13 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from workbench.configs import TrainConfig, config_hash, load_config, to_dict
 from workbench.data.splits import read_split_csv
-from workbench.deploy.report import model_flops, report, report_markdown, representative_data
+from workbench.deploy.report import (
+    file_size,
+    model_flops,
+    report,
+    report_markdown,
+    representative_data,
+)
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_bytes_atomic, write_text_atomic
 from workbench.model.baselines import make_baselines, model_train_median
@@ -258,11 +264,7 @@ def run(config) -> int:
         write_text_atomic(stage / "model.json", json.dumps(meta, indent=2) + "\n")
         md = _write_report(model, config, files, meta, stage) if config.report else ""
         for path in _publish(stage, out):
-            size = (
-                sum(p.stat().st_size for p in path.rglob("*"))
-                if path.is_dir()
-                else path.stat().st_size
-            )
+            size = file_size(path)
             print(f"export: {path} ({size / 2**20:.2f} MB)")
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -14,7 +14,7 @@ from workbench.data.splits import read_split_csv
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import KerasBackend, Predictor, load_backend
 
-__all__ = ["model_flops", "representative_data", "report", "report_markdown"]
+__all__ = ["file_size", "model_flops", "representative_data", "report", "report_markdown"]
 
 
 def representative_data(csv_path: str | os.PathLike, height: int, n: int = 16):
@@ -46,7 +46,7 @@ def _latency(fn, x, runs: int, warmup: int = 2) -> float:
     return float(np.median(times))
 
 
-def _file_size(path: Path) -> int:
+def file_size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
@@ -82,7 +82,7 @@ def report(
     entries = {"keras": None, **files}
     for name, path in entries.items():
         row = {"format": name, "file": str(path.name) if path else "(in memory)"}
-        row["size_mb"] = round(_file_size(path) / 2**20, 3) if path else None
+        row["size_mb"] = round(file_size(path) / 2**20, 3) if path else None
         for threads in (1, 2):
             if path is None or name in ("savedmodel", "pb"):
                 if threads == 1:  # TF runs with its own thread pools (all cores)

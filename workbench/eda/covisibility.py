@@ -24,7 +24,7 @@ from workbench.geometry.correspondence_fast import covisibility_matrix_fast
 from workbench.geometry.equirect import resize_range
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 
-__all__ = ["SceneJob", "scene_covisibility", "run"]
+__all__ = ["SceneJob", "write_scene_covisibility", "run"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class SceneJob:
         return self.records[0].scene_id
 
 
-def scene_covisibility(job: SceneJob) -> dict:
+def write_scene_covisibility(job: SceneJob) -> dict:
     """Compute and write one scene's files (module doc); skipped when both exist."""
     folder = Path(job.out) / job.scene_id
     if (folder / "covisibility.txt").is_file() and (folder / "viewpoints.txt").is_file():
@@ -73,7 +73,7 @@ def run(config) -> int:
         for rs in scenes.values()
     ]
     results = run_tasks(
-        scene_covisibility,
+        write_scene_covisibility,
         jobs,
         config.workers,
         config.scheduler,

@@ -211,16 +211,14 @@ def correspond(
     measured = valid_mask(range_b)
     range_b = fill_sparse(range_b, fill)
     rb, ok4, nmax = sample_bilinear_wrap(range_b, u, v)
-    near = np.where(valid_mask(range_b), range_b, 0.0)[
-        np.clip(np.rint(np.nan_to_num(v)), 0, h - 1).astype(np.int64),
-        np.rint(np.nan_to_num(u)).astype(np.int64) % w,
-    ]
+    iv = np.clip(np.rint(np.nan_to_num(v)), 0, h - 1).astype(np.int64)  # nearest pixel in B
+    iu = np.rint(np.nan_to_num(u)).astype(np.int64) % w
+    near = np.where(valid_mask(range_b), range_b, 0.0)[iv, iu]
+    measured_here = measured[iv, iu]
     ref = np.maximum(near, np.where(ok4, rb, 0.0))
     landed = valid & (near > 0)  # B has (possibly filled) depth where A's point lands
     # a filled gap holds a neighbour's range: its z-test gets twice the tolerance
-    iv = np.clip(np.rint(np.nan_to_num(v)), 0, h - 1).astype(np.int64)
-    iu = np.rint(np.nan_to_num(u)).astype(np.int64) % w
-    tol_here = np.where(measured[iv, iu], tol, 2 * tol)
+    tol_here = np.where(measured_here, tol, 2 * tol)
     visible = landed & (r <= ref * (1 + tol_here))
     # round trip: B's own surface at the match, back into A; the error is the angle between
     # the start ray and the returned one, in pixels of the equator (pole-safe)
@@ -233,7 +231,7 @@ def correspond(
     err = 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)) * (h / np.pi)
     # where B's depth is a filled gap, its sample is a neighbour's: the z-test above (with its
     # wider tolerance) decides, the round trip cannot be trusted to the pixel
-    consistent = visible & ok4 & ((err < round_trip_px) | ~measured[iv, iu])
+    consistent = visible & ok4 & ((err < round_trip_px) | ~measured_here)
     return Correspondence(
         uv, np.where(valid, r, np.nan).astype(np.float32), valid, visible, consistent, landed
     )
