@@ -75,7 +75,11 @@ class SynthConfig(Config):
     seed: int = option(0, "random seed; scene i depends only on (seed, i)", ge=0)
     size: str = option("512x256", "rendered panorama size WxH (pan/high and depth)")
     low_size: str = option("512x256", "pan/low size WxH (capped at --size)")
-    preset: str = option("realistic", "scene generator preset", choices=("realistic", "easy"))
+    preset: str = option(
+        "realistic",
+        "scene generator preset (rooms: furnished rooms with real-world materials and lamps)",
+        choices=("realistic", "easy", "rooms"),
+    )
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))
     encoding: str = option(
         "",
@@ -137,6 +141,9 @@ class TrainConfig(Config):
     model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
     model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
+    model_stem: bool = option(
+        False, "stride-2 stem: U-Net levels at H/2 and a light full-resolution head (~4x faster)"
+    )
     l1_space: str = option(
         "metric", "L1 term on range in metres or on log range", choices=("metric", "log")
     )
@@ -177,7 +184,14 @@ class TrainConfig(Config):
 
 
 # fields that define the network: a checkpoint only loads into a model with the same values
-MODEL_FIELDS = ("height", "model_width", "model_depth", "model_coords", "model_context")
+MODEL_FIELDS = (
+    "height",
+    "model_width",
+    "model_depth",
+    "model_coords",
+    "model_context",
+    "model_stem",
+)
 
 
 @dataclass(frozen=True)

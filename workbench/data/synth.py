@@ -32,6 +32,14 @@ from tqdm import tqdm
 from workbench.configs import parse_size
 from workbench.data.convert import ENCODINGS as CONVERT_ENCODINGS
 from workbench.data.convert import convert_seed
+from workbench.data.primitives import box as _box
+from workbench.data.primitives import cylinder as _cylinder
+from workbench.data.primitives import inside as _inside
+from workbench.data.primitives import merge as _merge
+from workbench.data.primitives import polygon as _polygon
+from workbench.data.primitives import quad as _quad
+from workbench.data.primitives import wall as _wall
+from workbench.data.rooms import PATTERNS, build_room
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import ray_planes, resize_rgb
 from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
@@ -59,10 +67,26 @@ class Preset:
     blur_sigma: tuple[float, float] = (0.0, 1.0)
     jpeg_quality: tuple[int, int] = (70, 95)
     shadows: bool = True
+    layout: str = "boxes"  # boxes: random furniture blocks; rooms: furnished rooms (rooms.py)
+    ambient_occlusion: bool = False  # ray-cast AO and soft shadows from every light
+    camera_effects: bool = False  # white balance, tone curve, stitching vignette
 
 
 PRESETS: dict[str, Preset] = {
     "realistic": Preset(),
+    "rooms": Preset(
+        room_size_m=(2.8, 8.0),
+        room_height_m=(2.4, 3.2),
+        camera_height_m=(1.25, 1.85),
+        max_tilt_deg=2.0,
+        exposure=(0.7, 1.3),
+        noise_sigma=(0.0, 0.02),
+        blur_sigma=(0.0, 0.8),
+        jpeg_quality=(75, 95),
+        layout="rooms",
+        ambient_occlusion=True,
+        camera_effects=True,
+    ),
     "easy": Preset(
         shapes=("box",),
         room_size_m=(3.0, 8.0),
@@ -82,118 +106,7 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-# --------------------------------------------------------------------------- meshes
-
-
-def _quad(a, b, c, d) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([a, b, c, d], np.float64), np.array([[0, 1, 2], [0, 2, 3]])
-
-
-def _merge(parts) -> tuple[np.ndarray, np.ndarray]:
-    verts, tris, n = [], [], 0
-    for v, t in parts:
-        verts.append(v)
-        tris.append(t + n)
-        n += len(v)
-    return np.concatenate(verts), np.concatenate(tris)
-
-
-def _box(cx, cz, w, d, y0, y1, yaw=0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Box with footprint ``w x d`` centred at ``(cx, cz)``, rotated by ``yaw``, from ``y0`` to
-    ``y1`` (world y, down)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    corners = []
-    for y in (y0, y1):
-        for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-            lx, lz = sx * w / 2, sz * d / 2
-            corners.append((cx + c * lx + s * lz, y, cz - s * lx + c * lz))
-    v = np.array(corners)
-    t = np.array(
-        [
-            [0, 1, 2],
-            [0, 2, 3],
-            [4, 6, 5],
-            [4, 7, 6],
-            [0, 4, 5],
-            [0, 5, 1],
-            [1, 5, 6],
-            [1, 6, 2],
-            [2, 6, 7],
-            [2, 7, 3],
-            [3, 7, 4],
-            [3, 4, 0],
-        ]
-    )
-    return v, t
-
-
-def _cylinder(cx, cz, r, y0, y1, n=24) -> tuple[np.ndarray, np.ndarray]:
-    a = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    ring = np.stack([cx + r * np.cos(a), np.zeros(n), cz + r * np.sin(a)], 1)
-    top, bot = ring.copy(), ring.copy()
-    top[:, 1], bot[:, 1] = y0, y1
-    v = np.concatenate([top, bot, [[cx, y0, cz], [cx, y1, cz]]])
-    t = []
-    for i in range(n):
-        j = (i + 1) % n
-        t += [[i, j, n + j], [i, n + j, n + i], [2 * n, j, i], [2 * n + 1, n + i, n + j]]
-    return v, np.array(t)
-
-
-def _wall(p0, p1, top_y, openings) -> tuple[np.ndarray, np.ndarray]:
-    """Vertical wall from 2D ``p0`` to ``p1`` (x, z), floor ``y = 0`` to ``top_y`` (< 0), with
-    rectangular ``openings`` ``(s0, s1, up0, up1)``: along-wall metres and heights above floor."""
-    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
-    length = float(np.linalg.norm(p1 - p0))
-    e = (p1 - p0) / length
-    H = -top_y
-
-    def pt(s, up):
-        q = p0 + s * e
-        return (q[0], -up, q[1])
-
-    rects = []
-    s_prev = 0.0
-    for s0, s1, u0, u1 in sorted(openings):
-        rects.append((s_prev, s0, 0.0, H))
-        if u0 > 0:
-            rects.append((s0, s1, 0.0, u0))
-        if u1 < H:
-            rects.append((s0, s1, u1, H))
-        s_prev = s1
-    rects.append((s_prev, length, 0.0, H))
-    parts = [
-        _quad(pt(a, lo), pt(b, lo), pt(b, hi), pt(a, hi))
-        for a, b, lo, hi in rects
-        if b - a > 1e-6 and hi - lo > 1e-6
-    ]
-    return _merge(parts)
-
-
-def _polygon(shape: str, rng: np.random.Generator, size: tuple[float, float]):
-    """Footprint as a list of axis-aligned rectangles ``(x0, z0, x1, z1)`` and its outline."""
-    W, D = rng.uniform(*size, 2)
-    if shape == "box":
-        rects = [(-W / 2, -D / 2, W / 2, D / 2)]
-        outline = [(-W / 2, -D / 2), (W / 2, -D / 2), (W / 2, D / 2), (-W / 2, D / 2)]
-        return rects, outline
-    # L: the big rectangle minus its (+x, +z) corner
-    cw, cd = W * rng.uniform(0.35, 0.6), D * rng.uniform(0.35, 0.6)
-    x0, z0, x1, z1 = -W / 2, -D / 2, W / 2, D / 2
-    rects = [(x0, z0, x1, z1 - cd), (x0, z1 - cd, x1 - cw, z1)]
-    outline = [(x0, z0), (x1, z0), (x1, z1 - cd), (x1 - cw, z1 - cd), (x1 - cw, z1), (x0, z1)]
-    return rects, outline
-
-
-def _inside(rects, x, z, margin=0.0) -> bool:
-    return any(
-        a + margin <= x <= c - margin and b + margin <= z <= d - margin for a, b, c, d in rects
-    )
-
-
 # --------------------------------------------------------------------------- materials
-
-_PATTERNS = ("plain", "checker", "stripes", "noise", "marble", "view")
 
 
 @dataclass(frozen=True)
@@ -220,12 +133,13 @@ def _material(rng: np.random.Generator, preset: Preset, kind: str) -> dict:
     base = rng.uniform(0.15, 0.9, 3)
     second = np.clip(base * rng.uniform(0.4, 1.2, 3) + rng.normal(0, 0.08, 3), 0.02, 1.0)
     return {
-        "pattern": _PATTERNS.index(pattern),
+        "pattern": PATTERNS.index(pattern),
         "scale": scale,
         "a": base,
         "b": second,
         "angle": float(rng.uniform(0, math.pi)),
         "offset": rng.uniform(-10, 10, 2),
+        "emit": 0.0,
     }
 
 
@@ -422,10 +336,8 @@ def _cameras(rng, preset: Preset, n_views: int, rects, bounds, footprints, H: fl
     return poses, centres
 
 
-def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset) -> SceneSpec:
-    """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
-    rng = np.random.default_rng(seed)
-    scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+def _boxes_scene(rng, preset: Preset):
+    """The ``boxes`` layout: parts, lights, rects, bounds, footprints and height."""
     shape = str(rng.choice(list(preset.shapes)))
     rects, outline = _polygon(shape, rng, preset.room_size_m)
     H = float(rng.uniform(*preset.room_height_m))
@@ -440,20 +352,39 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
     )
     footprints = _add_furniture(b, rects, walls, H, bounds)
     lights = _add_lights(rng, preset, rects, H, bounds)
+    parts = [(name, (v, t), m) for (name, v, t), m in zip(b.meshes, b.mats, strict=True)]
+    return parts, lights, rects, bounds, footprints, H, shape
+
+
+def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset) -> SceneSpec:
+    """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
+    rng = np.random.default_rng(seed)
+    scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    if preset.layout == "rooms":
+        parts, lights, rects, bounds, footprints, H = build_room(
+            rng, preset.shapes, preset.room_size_m, preset.room_height_m
+        )
+        shape = "L" if len(rects) > 1 else "box"
+        n_objects = len(parts)
+    else:
+        parts, lights, rects, bounds, footprints, H, shape = _boxes_scene(rng, preset)
+        n_objects = len(parts) - 4 - 3
     poses, centres = _cameras(rng, preset, n_views, rects, bounds, footprints, H)
+    meshes = [(n, vt[0].astype(np.float32), vt[1].astype(np.uint32)) for n, vt, _ in parts]
+    mats = [m for _, _, m in parts]
     mat_arrays = {
-        key: np.array([m[key] for m in b.mats], np.int32 if key == "pattern" else np.float32)
-        for key in ("pattern", "scale", "a", "b", "angle", "offset")
+        key: np.array([m[key] for m in mats], np.int32 if key == "pattern" else np.float32)
+        for key in ("pattern", "scale", "a", "b", "angle", "offset", "emit")
     }
     params = {
         "shape": shape,
         "room_height_m": round(H, 4),
-        "n_objects": len(b.meshes) - 4 - 3,
+        "n_objects": n_objects,
         "n_lights": len(lights),
         "camera_heights_m": [round(-c[1], 4) for c in centres],
         "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
     }
-    return SceneSpec(scene_id, b.meshes, mat_arrays, np.array(lights), poses, params)
+    return SceneSpec(scene_id, meshes, mat_arrays, np.array(lights), poses, params)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -493,9 +424,53 @@ def _texture(uv: np.ndarray, mat: dict, gid: np.ndarray, seed: int) -> np.ndarra
     t[m] = 0.65 * _value_noise(u[m], v[m], seed) + 0.35 * _value_noise(4 * u[m], 4 * v[m], seed + 1)
     m = pat == 4
     t[m] = 0.5 + 0.5 * np.sin(2 * u[m] + 3 * _value_noise(u[m], v[m], seed + 2))
+    if (pat >= 6).any():
+        _room_patterns(t, pat, u, v, uv, s, seed)
     fine = _value_noise(u * 7.0, v * 7.0, seed + 3)
     t = np.clip(t * 0.9 + 0.1 * fine, 0, 1)[:, None]
-    return mat["a"][gid] * (1 - t) + mat["b"][gid] * t
+    albedo = mat["a"][gid] * (1 - t) + mat["b"][gid] * t
+    m = pat == 11
+    if m.any():  # paintings: three independent colour fields
+        for ch in range(3):
+            albedo[m, ch] = (
+                0.05 + 0.85 * _value_noise(u[m] * 0.7, v[m] * 0.7, seed + 20 + ch) ** 1.5
+            )
+    return albedo
+
+
+def _room_patterns(t, pat, u, v, uv, s, seed) -> None:
+    """The ``rooms`` preset's patterns, written into ``t`` (blend from colour a to b) in place:
+    wood planks, tiles with grout, carpet, plaster, fabric, screens, sky over far ground."""
+    m = pat == 6  # wood: planks of width scale, staggered ends, grain, dark joints
+    if m.any():
+        k = np.floor(v[m])
+        along = u[m] * s[m] / 1.2 + _hash2(k.astype(np.int64), 7, seed)
+        tint = _hash2(k.astype(np.int64), np.floor(along).astype(np.int64), seed + 1)
+        grain = _value_noise(u[m] * s[m] * 3.0, v[m] * 8.0, seed + 4)
+        t[m] = 0.45 * tint + 0.35 * grain
+        t[m] = np.where((v[m] - k < 0.04) | (along - np.floor(along) < 0.005), 1.0, t[m])
+    m = pat == 7  # tiles: per-tile tint, grout lines ~6 mm
+    if m.any():
+        g = 0.006 / s[m]
+        fu, fv = u[m] - np.floor(u[m]), v[m] - np.floor(v[m])
+        tint = _hash2(np.floor(u[m]).astype(np.int64), np.floor(v[m]).astype(np.int64), seed + 5)
+        t[m] = np.where((fu < g) | (fv < g), 1.0, 0.12 * tint)
+    m = (pat == 8) | (pat == 10)  # carpet / fabric: fine pile and a soft low-frequency mottle
+    if m.any():
+        t[m] = 0.5 * _value_noise(u[m], v[m], seed + 6) + 0.3 * _value_noise(
+            uv[m, 0] * 3, uv[m, 1] * 3, seed + 7
+        )
+    m = pat == 9  # plaster: almost uniform
+    if m.any():
+        t[m] = 0.08 * _value_noise(u[m], v[m], seed + 8)
+    m = pat == 12  # screen: dark with a smooth reflection
+    if m.any():
+        t[m] = _value_noise(u[m] * 0.5, v[m] * 0.5, seed + 9)
+    m = pat == 13  # sky: bright above 2 m from the floor, far ground and trees below
+    if m.any():
+        y = uv[m, 1]
+        ground = np.clip((y + 2.0) * 2.0, 0, 1)
+        t[m] = ground * (0.6 + 0.4 * _value_noise(u[m] * 4, v[m] * 4, seed + 10))
 
 
 def _build_raycaster(spec: SceneSpec):
@@ -504,6 +479,89 @@ def _build_raycaster(spec: SceneSpec):
     for _, v, t in spec.meshes:
         scene.add_triangles(o3d.core.Tensor(v), o3d.core.Tensor(t))
     return scene
+
+
+def _hard_light(scene, spec, p, nrm, rng, shadows: bool) -> np.ndarray:
+    """Ambient + Lambert from each light (inverse-square falloff softened), the first one
+    shadowed: ``(N,)`` irradiance at points ``p (N, 3)`` with normals ``nrm``."""
+    n = len(p)
+    light = np.full(n, rng.uniform(0.25, 0.45), np.float32)
+    for k, (lx, ly, lz, power) in enumerate(spec.lights):
+        L = np.array([lx, ly, lz], np.float32) - p
+        d2 = np.einsum("ij,ij->i", L, L)
+        dist = np.sqrt(d2) + np.float32(1e-6)
+        lam = np.einsum("ij,ij->i", nrm, L) / dist
+        np.clip(lam, 0, None, out=lam)
+        lam *= np.float32(power * 4.0) / (d2 + np.float32(4.0))
+        L /= dist[:, None]
+        if k == 0 and shadows:
+            srays = np.concatenate([p + nrm * 2e-3, L], axis=1).astype(np.float32)
+            st = scene.cast_rays(o3d.core.Tensor(srays))["t_hit"].numpy()
+            lam *= np.where(st < dist - 1e-2, 0.25, 1.0)
+        light += lam
+    return light
+
+
+def _ambient_occlusion(scene, p, nrm, rng, rays: int = 4, reach: float = 0.5) -> np.ndarray:
+    """Fraction of ``rays`` cosine-weighted hemisphere rays from ``p`` that escape within
+    ``reach`` metres: ``(N,)`` in [0, 1]."""
+    n = len(p)
+    free = np.zeros(n, np.float32)
+    helper = np.where(np.abs(nrm[:, :1]) < 0.9, [[1, 0, 0]], [[0, 1, 0]]).astype(np.float32)
+    t1 = np.cross(nrm, helper)
+    t1 /= np.linalg.norm(t1, axis=1, keepdims=True) + 1e-9
+    t2 = np.cross(nrm, t1)
+    for _ in range(rays):
+        r, a = np.sqrt(rng.random(n, np.float32)), rng.random(n, np.float32) * np.float32(6.2832)
+        d = t1 * (r * np.cos(a))[:, None] + t2 * (r * np.sin(a))[:, None]
+        d += nrm * np.sqrt(np.clip(1 - r * r, 0, 1))[:, None]
+        q = np.concatenate([p + nrm * 2e-3, d], axis=1).astype(np.float32)
+        free += scene.cast_rays(o3d.core.Tensor(q))["t_hit"].numpy() > reach
+    return free / rays
+
+
+def _soft_light(scene, spec, p, nrm, hit, rng) -> np.ndarray:
+    """Ambient occlusion, and every light shadowed from a jittered point of a 10 cm source
+    (soft shadow edges): ``(N,)`` irradiance."""
+    ao = _ambient_occlusion(scene, p, nrm, rng)
+    light = rng.uniform(0.2, 0.4) * (0.25 + 0.75 * ao)
+    for lx, ly, lz, power in spec.lights:
+        src = np.array([lx, ly, lz], np.float32) + rng.normal(0, 0.05, (len(p), 3)).astype(
+            np.float32
+        )
+        L = src - p
+        d2 = np.einsum("ij,ij->i", L, L)
+        dist = np.sqrt(d2) + np.float32(1e-6)
+        lam = np.clip(np.einsum("ij,ij->i", nrm, L) / dist, 0, None)
+        lam *= np.float32(power * 4.0) / (d2 + np.float32(2.0))
+        L /= dist[:, None]
+        q = np.concatenate([p + nrm * 2e-3, L], axis=1).astype(np.float32)
+        st = scene.cast_rays(o3d.core.Tensor(q))["t_hit"].numpy()
+        light += lam * np.where(st < dist - 0.15, 0.1, 1.0) * (0.6 + 0.4 * ao)
+    return np.where(hit, light, 0).astype(np.float32)
+
+
+def _camera_response(img, rng, preset: Preset, emit) -> np.ndarray:
+    """What a panorama camera does to linear radiance ``(H, W, 3)``: white balance of a warm or
+    cool light, auto exposure on non-emissive pixels times a random factor, a stitching
+    vignette (per-lens fall-off around the yaw circle), blur, noise and a filmic tone curve.
+    Returns linear values in [0, 1] (gamma is applied by the caller)."""
+    h, w, _ = img.shape
+    img = img * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    ref = img[emit == 0] if (emit == 0).any() else img
+    img *= np.float32(rng.uniform(*preset.exposure) / max(float(np.percentile(ref, 90)), 1e-3))
+    lenses = int(rng.integers(3, 7))
+    lon = np.linspace(0, 2 * np.pi, w, endpoint=False) + rng.uniform(0, 2 * np.pi)
+    vig = 1 - rng.uniform(0, 0.12) * (0.5 - 0.5 * np.cos(lenses * lon))
+    img *= vig.astype(np.float32)[None, :, None]
+    sigma = rng.uniform(*preset.blur_sigma)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img = img * (1 + img / 6.0) / (1 + img)  # Reinhard with a white point near 2.5
+    img = img / (2.5 * (1 + 2.5 / 6.0) / 3.5)
+    noise = np.float32(rng.uniform(*preset.noise_sigma))
+    img += noise * np.sqrt(np.clip(img, 0, 1) + 0.01) * rng.standard_normal(img.shape, np.float32)
+    return img
 
 
 def render_view(
@@ -545,33 +603,27 @@ def render_view(
         uv[view] = lonlat.reshape(-1, 2)[view] * 1.5
     seed = int(rng.integers(1 << 30))
     albedo = _texture(uv, spec.materials, gid, seed)
-    # lighting: ambient + Lambert from each light (inverse-square falloff softened), one shadowed
-    light = np.full(n, rng.uniform(0.25, 0.45), np.float32)
-    for k, (lx, ly, lz, power) in enumerate(spec.lights):
-        L = np.array([lx, ly, lz], np.float32) - p
-        d2 = np.einsum("ij,ij->i", L, L)
-        dist = np.sqrt(d2) + np.float32(1e-6)
-        lam = np.einsum("ij,ij->i", nrm, L) / dist
-        np.clip(lam, 0, None, out=lam)
-        lam *= np.float32(power * 4.0) / (d2 + np.float32(4.0))
-        L /= dist[:, None]
-        if k == 0 and preset.shadows:
-            srays = np.concatenate([p + nrm * 2e-3, L], axis=1).astype(np.float32)
-            st = scene.cast_rays(o3d.core.Tensor(srays))["t_hit"].numpy()
-            lam *= np.where(st < dist - 1e-2, 0.25, 1.0)
-        light += lam
-    img = albedo * light[:, None]
+    if preset.ambient_occlusion:
+        img = albedo * _soft_light(scene, spec, p, nrm, hit, rng)[:, None]
+    else:
+        img = albedo * _hard_light(scene, spec, p, nrm, rng, preset.shadows)[:, None]
+    emit = spec.materials["emit"][gid]
+    if preset.layout == "rooms":
+        img += albedo * emit[:, None]
     img = img.reshape(h, w, 3)
-    # exposure: auto (percentile) times a random factor, so brightness does not give scale away
-    img *= rng.uniform(*preset.exposure) / max(float(np.percentile(img, 95)), 1e-3) * 0.85
-    if preset.blur_sigma[1] > 0:
-        sigma = rng.uniform(*preset.blur_sigma)
-        if sigma > 0.3:
-            img = cv2.GaussianBlur(img, (0, 0), sigma)
-    if preset.noise_sigma[1] > 0:
-        img += np.float32(rng.uniform(*preset.noise_sigma)) * rng.standard_normal(
-            img.shape, dtype=np.float32
-        )
+    if preset.camera_effects:
+        img = _camera_response(img, rng, preset, emit.reshape(h, w))
+    else:
+        # exposure: auto (percentile) times a random factor, so brightness does not give scale away
+        img *= rng.uniform(*preset.exposure) / max(float(np.percentile(img, 95)), 1e-3) * 0.85
+        if preset.blur_sigma[1] > 0:
+            sigma = rng.uniform(*preset.blur_sigma)
+            if sigma > 0.3:
+                img = cv2.GaussianBlur(img, (0, 0), sigma)
+        if preset.noise_sigma[1] > 0:
+            img += np.float32(rng.uniform(*preset.noise_sigma)) * rng.standard_normal(
+                img.shape, dtype=np.float32
+            )
     img = np.clip(img, 0, 1) ** (1 / 2.2)
     rgb = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
     return rgb, t.reshape(h, w)

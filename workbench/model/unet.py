@@ -125,6 +125,7 @@ def build_unet(
     coords: bool = False,
     context: bool = False,
     name: str = "pano_unet",
+    stem: bool = False,
 ):
     """Build the model.
 
@@ -134,16 +135,26 @@ def build_unet(
         depth: number of down-sampling levels.
         coords: append latitude channels to the input (:class:`LatitudeChannels`).
         context: add a global-context branch at the bottleneck.
+        stem: a stride-2 stem: the U-Net's levels run at ``H/2`` and a light full-resolution
+            head (8 channels) sharpens the upsampled output with the input's own edges; about
+            a quarter of the compute of the full-resolution network.
 
     Returns:
         ``keras.Model`` mapping ``(B, H, 2H, 3)`` float RGB in [0, 1] to ``(B, H, 2H, 1)`` range.
     """
-    if height % (2**depth):
-        raise ValueError(f"height must be divisible by 2**depth = {2**depth}, got {height}")
+    step = 2 ** (depth + int(stem))
+    if height % step:
+        raise ValueError(f"height must be divisible by {step}, got {height}")
     inp = keras.Input((height, 2 * height, 3), name="rgb")
     x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(inp)
     if coords:
         x = LatitudeChannels(name="latitude")(x)
+    if stem:
+        full = x
+        x = CircularPad(1, name="stem_pad")(x)
+        x = layers.Conv2D(width, 3, strides=2, use_bias=False, name="stem_conv")(x)
+        x = layers.BatchNormalization(name="stem_bn")(x)
+        x = layers.ReLU(name="stem_relu")(x)
     skips = []
     for level in range(depth):
         x = _conv(x, width * 2**level, f"enc{level}")
@@ -158,6 +169,10 @@ def build_unet(
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(x)
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
         x = _conv(x, width * 2**level, f"dec{level}")
+    if stem:
+        x = layers.UpSampling2D(2, interpolation="bilinear", name="head_up")(x)
+        x = layers.Concatenate(name="head_skip")([x, full])
+        x = _conv(x, 8, "head")
     x = layers.Conv2D(1, 1, name="logits")(x)
     out = PositiveRange(name="range")(x)
     return keras.Model(inp, out, name=name)
@@ -165,11 +180,13 @@ def build_unet(
 
 def build_from_config(config) -> keras.Model:
     """The U-Net of a config with the ``MODEL_FIELDS`` (``height``, ``model_width``,
-    ``model_depth``, ``model_coords``, ``model_context``), e.g. a ``TrainConfig``."""
+    ``model_depth``, ``model_coords``, ``model_context``, ``model_stem``), e.g. a
+    ``TrainConfig``."""
     return build_unet(
         config.height,
         width=config.model_width,
         depth=config.model_depth,
         coords=config.model_coords,
         context=config.model_context,
+        stem=getattr(config, "model_stem", False),
     )
