@@ -12,10 +12,11 @@ def test_shapes_and_positive_output():
 
 
 @pytest.mark.parametrize("extras", [False, True])
-def test_circular_padding_is_yaw_equivariant(extras):
-    m = build_unet(32, width=4, depth=2, coords=extras, context=extras)
+@pytest.mark.parametrize("stem", [False, True])
+def test_circular_padding_is_yaw_equivariant(extras, stem):
+    m = build_unet(32, width=4, depth=2, coords=extras, context=extras, stem=stem)
     x = np.random.default_rng(1).random((1, 32, 64, 3)).astype(np.float32)
-    k = 8  # a multiple of 2**depth
+    k = 8  # a multiple of 2**(depth + stem)
     y = m(x, training=False).numpy()
     y_rolled = m(np.roll(x, k, axis=2), training=False).numpy()
     assert np.allclose(np.roll(y, k, axis=2), y_rolled, atol=1e-5)
@@ -35,6 +36,23 @@ def test_keras_file_round_trip(tmp_path, extras):
 def test_bad_height():
     with pytest.raises(ValueError, match="divisible by 2\\*\\*depth"):
         build_unet(30, depth=2)
+    with pytest.raises(ValueError, match="stem"):
+        build_unet(36, depth=2, stem=True)  # divisible by 4, not by 8
+
+
+def test_stem_keeps_full_resolution_and_reloads(tmp_path):
+    """The stem halves every level's cost; the head still predicts every pixel, and the saved
+    model reloads with no code from the caller."""
+    import keras
+
+    m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True)
+    assert m.get_layer("stem_conv").output.shape[1:3] == (16, 32)
+    x = np.random.default_rng(3).random((2, 32, 64, 3)).astype(np.float32)
+    y = m(x).numpy()
+    assert y.shape == (2, 32, 64, 1) and (y > 0).all()
+    assert np.abs(np.diff(y[0, :, :, 0], axis=1)).max() > 0  # not a 2x2-blocky upsample
+    m.save(tmp_path / "s.keras")
+    assert np.allclose(keras.models.load_model(tmp_path / "s.keras")(x).numpy(), y, atol=1e-6)
 
 
 def test_latitude_channels_hand_values():

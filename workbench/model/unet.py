@@ -144,7 +144,8 @@ def build_unet(
     """
     step = 2 ** (depth + int(stem))
     if height % step:
-        raise ValueError(f"height must be divisible by {step}, got {height}")
+        what = "2**depth * 2 (stem)" if stem else "2**depth"
+        raise ValueError(f"height must be divisible by {what} = {step}, got {height}")
     inp = keras.Input((height, 2 * height, 3), name="rgb")
     x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(inp)
     if coords:
@@ -170,7 +171,7 @@ def build_unet(
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
         x = _conv(x, width * 2**level, f"dec{level}")
     if stem:
-        x = layers.UpSampling2D(2, interpolation="bilinear", name="head_up")(x)
+        x = layers.UpSampling2D(2, interpolation="nearest", name="head_up")(x)
         x = layers.Concatenate(name="head_skip")([x, full])
         x = _conv(x, 8, "head")
     x = layers.Conv2D(1, 1, name="logits")(x)
