@@ -13,7 +13,7 @@ import traceback
 
 from benchmarks.common import RESULTS, machine
 
-BENCHMARKS = ["geometry", "data", "correspondence", "eda", "training", "inference"]
+BENCHMARKS = ["geometry", "data", "correspondence", "eda", "training", "inference", "viewer"]
 
 
 def main(names: list[str] | None = None) -> int:

@@ -57,21 +57,29 @@ NB["02_depth_pose_eda"] = [
 ]
 
 NB["03_point_clouds"] = [
-    "# 03 · Point clouds\nSingle-view or fused scene clouds (views placed by pose), coloured by "
-    "RGB, range or normal, reduced to a point budget with open3d voxels.",
+    "# 03 · Point clouds\nSingle-view or fused scene clouds (views placed by their poses) in a "
+    "WebGL viewer (k3d): drag to orbit, scroll to zoom, click a point to read its coordinates. "
+    "Axes are metres with up pointing up (the world frame's y is down). Cameras are drawn as "
+    "frustums labelled with their view ids.",
     "from workbench.data.layouts import index_dataset\n"
     "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.plots3d import pointcloud_figure, scene_cloud\n"
     "from workbench.viz.widgets import PointCloudExplorer",
     'records = index_dataset(SAMPLES / "seed")\n'
-    'cloud, poses, scene = scene_cloud(records, SAMPLES / "seed", stride=2, voxel=0.02)\n'
-    'print(f"scene {scene[:8]}: {len(poses)} views fused, {len(cloud)} points after 2 cm voxels")',
-    "## Interactive explorer",
-    IGN + 'explorer = PointCloudExplorer(records, SAMPLES / "seed", budget=20000, stride=2)\n'
+    'print(f"{len(records)} views in {len({r.scene_id for r in records})} scenes")',
+    "## Explorer\nEvery control redraws the cloud beside it: views to fuse, colour by RGB, range "
+    "(metres from each point's own camera), normal or height above the floor; an exact point "
+    "budget (a seeded random sample: near and far parts in proportion to what was observed); a "
+    "range cut; a ceiling cut (points above that height disappear, to look into the room from "
+    "above); the scene's mesh (`obj/`) as a translucent overlay to check that depth and mesh "
+    "agree.",
+    IGN + 'explorer = PointCloudExplorer(records, SAMPLES / "seed", budget=200_000)\n'
     "explorer",
-    "## Coloured by normal",
-    IGN + 'pointcloud_figure(cloud, "normal", 30000, poses, f"scene {scene[:8]} by normal")',
-    "Export for MeshLab/open3d: `workbench pointcloud data_samples/seed --out scene.ply`.",
+    "## Looking in from above\nThe same explorer with the ceiling cut at 2 m, coloured by height.",
+    IGN + 'explorer.color.value = "height"\n'
+    "explorer.max_height.value = 2.0\n"
+    "print(explorer.status.value)",
+    "Export for MeshLab/open3d: `workbench pointcloud data_samples/seed --out scene.ply` "
+    "(`--html` writes a standalone plotly page).",
 ]
 
 NB["04_two_view_correspondence"] = [

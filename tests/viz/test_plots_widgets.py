@@ -47,23 +47,39 @@ def test_pointcloud_explorer_widgets():
     from workbench.viz.widgets import PointCloudExplorer
 
     ex = PointCloudExplorer(RECORDS, SAMPLES, budget=5000, stride=4)
-    pts = ex.fig.data[0]
-    assert len(pts.x) == 5000 and len(ex.fig.data) == 1 + 4  # exactly the budget; 4 cameras
-    colours_rgb = pts.marker.color[:10]
+    pts = ex.viewer.points
+    assert pts.positions.shape == (5000, 3) and pts.positions.dtype == np.float32  # exact
+    assert pts.colors.dtype == np.uint32 and len(ex.viewer._labels) == 4  # 4 cameras, ids
+    colours_rgb = pts.colors.copy()
     ex.color.value = "range"
-    assert ex.fig.data[0].marker.color[:10] != colours_rgb
+    assert not np.array_equal(pts.colors, colours_rgb) and "m (turbo)" in ex.status.value
     ex.budget.value = 2000
-    assert len(ex.fig.data[0].x) == 2000
+    assert len(pts.positions) == 2000 and len(pts.colors) == 2000
     ex.views.value = (ex.views.options[0],)
-    assert len(ex.fig.data) == 2
-    n_all = len(ex.cloud()[0])
+    assert len(ex.viewer._labels) == 1
+    n_all = len(ex.layers)
     ex.max_range.value = 1.0
-    pc, poses = ex.cloud()
-    assert len(pc) < n_all
-    # every range-cut point is gone: what is left lies within 1 m of its camera
-    assert np.linalg.norm(pc.points - poses[0][:3, 3], axis=1).max() <= 1.0 + 1e-4
+    kept = ex.layers.range_m[ex.shown]
+    assert 0 < len(ex.shown) <= 2000 and kept.max() <= 1.0  # every range-cut point is gone
+    cam = ex._poses[0][:3, 3]
+    world = ex.layers.points[ex.shown]
+    assert np.linalg.norm(world - cam, axis=1).max() <= 1.0 + 1e-4
+    shown = pts.positions  # display frame (x, z, -y)
+    assert np.allclose(shown, np.stack([world[:, 0], world[:, 2], -world[:, 1]], 1))
+    assert n_all == len(ex.layers)  # a cut never reloads the views
+    ex.max_height.value = 0.5  # ceiling cut: nothing above 0.5 m
+    assert (ex.layers.heights()[ex.shown] <= 0.5).all()
+    assert abs(np.median(ex.layers.height[ex.layers.normals[:, 1] < -0.9])) < 0.05  # the floor
+    ex.max_range.value, ex.max_height.value = 0.5, 0.2
+    if not len(ex.shown):
+        assert "no point left" in ex.status.value
+    ex.max_range.value, ex.max_height.value = ex.max_range.max, ex.max_height.max
     ex.scene.value = sorted({r.scene_id for r in RECORDS})[1]
     assert len(ex.views.value) == 4
+    ex.mesh.value = True
+    assert ex.viewer.mesh is not None and len(ex.viewer.mesh.vertices) > 8
+    ex._on_pick(0)
+    assert "range" in ex.picked.value and " m" in ex.picked.value
 
 
 def test_fused_cloud_lies_on_the_mesh():

@@ -1,0 +1,327 @@
+"""WebGL point-cloud viewer for notebooks: k3d, with positions and colours sent as binary.
+
+Why k3d: it is maintained, ships its front end inside the Python package (anywidget, served
+from the kernel, so JupyterLab 4 needs no extension and no network), draws millions of points,
+and sends ``float32`` positions and ``uint32`` colours as raw binary buffers; a widget change
+costs the numpy work below plus a memcpy, not one ``"rgb(r,g,b)"`` string per point as plotly
+did (13 s at 50k points, 45 s at 200k). ``benchmarks/viewer.py`` measures the kernel side.
+
+Frames: points are in the world frame of DESIGN §1 (y down, metres). The viewer shows
+``(x, z, -y)`` so that up is up on screen; axis labels say so. Heights (colour mode, ceiling
+cut) are metres above the floor found in the cloud (:func:`floor_level`).
+
+Pure functions (:func:`select_points`, :func:`point_colors_u32`, :func:`frustum_lines`) do the
+work and are tested without a browser; :class:`CloudViewer` only moves their results into k3d.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import k3d
+import numpy as np
+
+from workbench.geometry.equirect import valid_mask
+from workbench.geometry.pointcloud import rgbd_to_pointcloud
+
+__all__ = [
+    "COLOR_MODES",
+    "CloudLayers",
+    "CloudViewer",
+    "cloud_layers",
+    "floor_level",
+    "frustum_lines",
+    "point_colors_u32",
+    "select_points",
+    "to_display",
+]
+
+COLOR_MODES = ("rgb", "range", "normal", "height", "error")
+_TURBO = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, 0, ::-1]
+_TURBO_U32 = (
+    (_TURBO[:, 0].astype(np.uint32) << 16) | (_TURBO[:, 1].astype(np.uint32) << 8) | _TURBO[:, 2]
+)
+
+
+@dataclass(frozen=True)
+class CloudLayers:
+    """Per-point layers of a (fused) cloud, ``N`` points.
+
+    Attributes:
+        points: ``(N, 3) float32`` world frame, metres.
+        rgb: ``(N, 3) uint8``.
+        range_m: ``(N,) float32`` distance to the point's own camera, metres.
+        normals: ``(N, 3) float32`` unit normals (world frame) or None.
+        error: ``(N,) float32`` per-point error in metres (prediction vs ground truth) or None.
+        view: ``(N,) int32`` index of the view each point came from.
+        height: ``(N,) float32`` metres above the floor (:func:`floor_level`), or None for
+            ``-y`` (a world frame with its floor at ``y = 0``).
+    """
+
+    points: np.ndarray
+    rgb: np.ndarray
+    range_m: np.ndarray
+    normals: np.ndarray | None = None
+    error: np.ndarray | None = None
+    view: np.ndarray | None = None
+    height: np.ndarray | None = None
+
+    def heights(self) -> np.ndarray:
+        """``(N,)`` metres above the floor."""
+        return -self.points[:, 1] if self.height is None else self.height
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+def cloud_layers(views, stride: int = 1) -> CloudLayers:
+    """Fuse views into per-point layers.
+
+    Args:
+        views: sequence of ``(rgb (H, W, 3) uint8, range_m (H, W), T_world_from_cam (4, 4),
+            normals (H, W, 3) camera frame or None, error (H, W) metres or None)``; a view's
+            invalid range pixels (0, NaN) are dropped, its error kept where the range is valid.
+        stride: keep every ``stride``-th row and column.
+    """
+    parts = []
+    for k, (rgb, rng_m, T, nrm, err) in enumerate(views):
+        pc = rgbd_to_pointcloud(rgb, rng_m, T, nrm, stride)
+        keep = valid_mask(np.asarray(rng_m)[::stride, ::stride])
+        r = np.asarray(rng_m, np.float32)[::stride, ::stride][keep]
+        e = None if err is None else np.asarray(err, np.float32)[::stride, ::stride][keep]
+        parts.append((pc, r, e, np.full(len(r), k, np.int32)))
+    if not parts:
+        z = np.zeros((0, 3), np.float32)
+        return CloudLayers(z, np.zeros((0, 3), np.uint8), np.zeros(0, np.float32))
+    has_n = all(p[0].normals is not None for p in parts)
+    has_e = all(p[2] is not None for p in parts)
+    points = np.concatenate([p[0].points for p in parts]).astype(np.float32)
+    normals = np.concatenate([p[0].normals for p in parts]) if has_n else None
+    height = (np.float32(floor_level(points, normals)) - points[:, 1]).astype(np.float32)
+    return CloudLayers(
+        points,
+        np.concatenate([p[0].colors for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        normals,
+        np.concatenate([p[2] for p in parts]) if has_e else None,
+        np.concatenate([p[3] for p in parts]),
+        height,
+    )
+
+
+def floor_level(points: np.ndarray, normals: np.ndarray | None, bin_m: float = 0.02) -> float:
+    """World ``y`` of the floor (y down): the most common height of upward-facing points
+    (normal ``y < -0.9``), in ``bin_m`` bins; 0 without normals or such points. Datasets put
+    their world origin anywhere (RealSee3D at the first camera), so a ceiling cut needs it.
+
+    >>> p = np.zeros((5, 3), np.float32); p[:, 1] = [1.5, 1.5, 1.51, 0.7, -1.0]
+    >>> n = np.tile(np.float32([0, -1, 0]), (5, 1))
+    >>> round(floor_level(p, n), 2)
+    1.5
+    """
+    if normals is None:
+        return 0.0
+    y = points[normals[:, 1] < -0.9, 1]
+    if len(y) < 10 and len(y) < len(points) // 2 + 1:
+        return 0.0
+    bins = np.floor(y / bin_m).astype(np.int64)
+    values, counts = np.unique(bins, return_counts=True)
+    return float((values[np.argmax(counts)] + 0.5) * bin_m)
+
+
+def select_points(
+    layers: CloudLayers,
+    budget: int,
+    max_range: float = np.inf,
+    max_height: float = np.inf,
+    seed: int = 0,
+) -> np.ndarray:
+    """Indices of exactly ``min(budget, kept)`` points: those within ``max_range`` metres of
+    their camera and at most ``max_height`` metres above the floor (``-y``; a ceiling cut),
+    then a seeded uniform random sample (near and far in proportion to what was observed).
+
+    >>> L = CloudLayers(np.zeros((10, 3), np.float32), np.zeros((10, 3), np.uint8),
+    ...                 np.arange(10, dtype=np.float32))
+    >>> select_points(L, 3, max_range=4.5).size, int(select_points(L, 99, max_range=4.5).max())
+    (3, 4)
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    keep = np.ones(len(layers), bool)
+    if np.isfinite(max_range):
+        keep &= layers.range_m <= max_range
+    if np.isfinite(max_height):
+        keep &= layers.heights() <= max_height
+    idx = np.flatnonzero(keep)
+    if len(idx) > budget:
+        pick = np.random.default_rng(seed).choice(len(idx), budget, replace=False)
+        idx = idx[np.sort(pick)]
+    return idx
+
+
+def _lut(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = (values - np.float32(lo)) * np.float32(255.0 / max(hi - lo, 1e-6))
+    return _TURBO_U32[np.clip(t, 0, 255).astype(np.uint8)]
+
+
+def point_colors_u32(layers: CloudLayers, idx: np.ndarray, mode: str):
+    """Colours of the points ``idx`` as ``(M,) uint32`` ``0xRRGGBB`` and the colour range.
+
+    ``rgb``: the image; ``normal``: ``(n + 1) / 2``; ``range`` / ``height`` / ``error``: turbo
+    over the 2nd-98th percentile (``error`` from 0), returned as ``(lo, hi)`` metres (None for
+    rgb and normal) for a colour bar.
+    """
+    if mode not in COLOR_MODES:
+        raise ValueError(f"colour mode must be one of {COLOR_MODES}, got {mode!r}")
+    if mode == "rgb" or (mode == "normal" and layers.normals is None):
+        c = layers.rgb[idx].astype(np.uint32)
+        return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2], None
+    if mode == "normal":
+        c = ((layers.normals[idx] + 1.0) * 127.5).clip(0, 255).astype(np.uint32)
+        return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2], None
+    if mode == "error" and layers.error is None:
+        raise ValueError("this cloud has no error layer (it needs a prediction and ground truth)")
+    values = {
+        "range": lambda: layers.range_m[idx],
+        "height": lambda: layers.heights()[idx],
+        "error": lambda: layers.error[idx],
+    }[mode]()
+    if not len(values):
+        return np.zeros(0, np.uint32), (0.0, 1.0)
+    lo, hi = (float(v) for v in np.percentile(values, (2, 98)))
+    lo = 0.0 if mode == "error" else lo
+    return _lut(values, lo, hi), (lo, hi)
+
+
+def to_display(points: np.ndarray) -> np.ndarray:
+    """World ``(x, y, z)`` (y down) → display ``(x, z, -y)`` (z up), ``float32``."""
+    p = np.asarray(points, np.float32)
+    return np.ascontiguousarray(np.stack([p[:, 0], p[:, 2], -p[:, 1]], axis=1))
+
+
+def frustum_lines(poses, size: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Camera glyphs for ``poses`` (``T_world_from_cam``, camera frame x right, y down, z
+    forward): a pyramid from the centre to a ``size``-metre square ahead, and an up tick.
+
+    Returns:
+        ``(vertices (6 K, 3) float32`` display frame, ``segments (10 K, 2) uint32)``.
+    """
+    local = np.array(
+        [[0, 0, 0], [-1, -0.5, 1], [1, -0.5, 1], [1, 0.5, 1], [-1, 0.5, 1], [0, -1, 0]],
+        np.float64,
+    ) * [size, size, size]
+    seg = np.array(
+        [[0, 1], [0, 2], [0, 3], [0, 4], [1, 2], [2, 3], [3, 4], [4, 1], [0, 5], [1, 2]], np.uint32
+    )
+    verts, segs = [], []
+    for k, T in enumerate(poses):
+        T = np.asarray(T, np.float64)
+        verts.append(to_display(local @ T[:3, :3].T + T[:3, 3]))
+        segs.append(seg + 6 * k)
+    if not verts:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 2), np.uint32)
+    return np.concatenate(verts), np.concatenate(segs)
+
+
+class CloudViewer:
+    """A k3d plot holding one point cloud, camera frustums with their ids and an optional mesh.
+
+    Every update replaces arrays in place on the same k3d objects (one binary message per
+    update, the camera kept where the user left it). ``plot`` is the widget to display;
+    ``on_pick(index)`` is called with the picked point's index into the last ``set_cloud``.
+    """
+
+    def __init__(self, height: int = 520, point_size: float = 0.02, on_pick=None):
+        self.plot = k3d.plot(
+            height=height,
+            grid_visible=False,
+            axes=["x (m)", "z (m)", "up (m)"],
+            camera_auto_fit=False,
+            menu_visibility=False,
+            name="point cloud",
+        )
+        self.points = k3d.points(
+            np.zeros((1, 3), np.float32),
+            colors=np.zeros(1, np.uint32),
+            point_size=point_size,
+            shader="flat",
+            name="points",
+        )
+        self.cameras = k3d.lines(
+            np.zeros((2, 3), np.float32),
+            np.zeros((1, 2), np.uint32),
+            indices_type="segment",
+            color=0xE53935,
+            width=0.01,
+            shader="simple",
+            name="cameras",
+        )
+        self.plot += self.points
+        self.plot += self.cameras
+        self._labels: list = []
+        self.mesh = None
+        self.on_pick = on_pick
+        if on_pick is not None:
+            self.plot.mode = "callback"
+            self.points.click_callback = self._clicked
+
+    def _clicked(self, content: dict) -> None:
+        index = content.get("index")
+        if index is not None and self.on_pick is not None:
+            self.on_pick(int(index))
+
+    def set_cloud(self, positions_world: np.ndarray, colors_u32: np.ndarray) -> None:
+        """Show ``(M, 3)`` world points with ``(M,) uint32`` colours (M may be 0)."""
+        pos = to_display(positions_world)
+        col = np.ascontiguousarray(colors_u32, np.uint32)
+        if not len(pos):  # k3d needs a vertex: one invisible point
+            pos, col = np.zeros((1, 3), np.float32), np.full(1, 0xFFFFFF, np.uint32)
+        with self.points.hold_sync():
+            self.points.positions = pos
+            self.points.colors = col
+
+    def look_at_cloud(self, positions_world: np.ndarray) -> None:
+        """Aim the camera at the bulk of the points (2nd-98th percentile box, so a few far
+        points seen through windows do not shrink the room), from above at 45 degrees."""
+        if not len(positions_world):
+            return
+        p = to_display(positions_world[:: max(1, len(positions_world) // 20000)])
+        lo, hi = np.percentile(p, 2, axis=0), np.percentile(p, 98, axis=0)
+        target = (lo + hi) / 2
+        d = 0.9 * float(np.linalg.norm(hi - lo)) + 0.5
+        eye = target + np.array([0.55, -0.55, 0.63]) * d
+        self.plot.camera = [*eye.tolist(), *target.tolist(), 0.0, 0.0, 1.0]
+
+    def set_cameras(self, poses, ids) -> None:
+        """Frustums for ``poses`` and a text label with each id."""
+        verts, segs = frustum_lines(poses)
+        if len(segs):
+            with self.cameras.hold_sync():
+                self.cameras.vertices = verts
+                self.cameras.indices = segs
+        for t in self._labels:
+            self.plot -= t
+        self._labels = []
+        for T, name in zip(poses, ids, strict=True):
+            c = to_display(np.asarray(T)[None, :3, 3])[0] + np.float32([0, 0, 0.15])
+            label = k3d.text(str(name), position=c.tolist(), color=0xE53935, size=0.8,
+                             label_box=False)  # fmt: skip
+            self.plot += label
+            self._labels.append(label)
+
+    def set_mesh(self, vertices: np.ndarray | None, triangles: np.ndarray | None = None) -> None:
+        """Overlay a world-frame mesh (translucent), or remove it with ``None``."""
+        if self.mesh is not None:
+            self.plot -= self.mesh
+            self.mesh = None
+        if vertices is not None:
+            self.mesh = k3d.mesh(
+                to_display(vertices),
+                np.ascontiguousarray(triangles, np.uint32),
+                color=0xB0BEC5,
+                opacity=0.25,
+                side="double",
+                name="mesh (obj/)",
+            )
+            self.plot += self.mesh
