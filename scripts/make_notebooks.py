@@ -107,32 +107,34 @@ NB["04_two_view_correspondence"] = [
 ]
 
 NB["05_training"] = [
-    "# 05 · Training\nThe config widgets are generated from `TrainConfig` (the same fields as "
-    "`workbench train --help` and the run's `config.json`). Defaults here are a tiny run.",
-    "from IPython.display import Image, display\n\n"
+    "# 05 · Training\nThe form is generated from `TrainConfig` (the same fields as "
+    "`workbench train --help` and the run's `config.json`), grouped by what you change "
+    "together; hover a field for its help. **Train** runs in the background beside a live loss "
+    "plot; every run gets its own folder (`run-001`, `run-002`, ...) and the cells below follow "
+    "the form's `logdir`. The defaults here are a tiny run: it shows the machinery, not a model.",
     "from workbench.configs import TrainConfig\n"
     "from workbench.data.layouts import index_dataset\n"
     "from workbench.data.splits import write_split\n"
     "from workbench.paths import OUTPUTS, SAMPLES\n"
     "from workbench.training.supervised import train\n"
-    "from workbench.viz.plots import depth_row_figure, history_figure\n"
-    "from workbench.viz.widgets import config_form",
-    'run = OUTPUTS / "notebooks" / "05_training"\n'
-    'info = write_split(index_dataset(SAMPLES / "seed"), run / "lists", SAMPLES / "seed", '
+    "from workbench.viz.plots import depth_row_figure\n"
+    "from workbench.viz.training_panel import DumpsBrowser, TrainPanel, next_run_dir",
+    'runs = OUTPUTS / "notebooks" / "05_training"\n'
+    'info = write_split(index_dataset(SAMPLES / "seed"), runs / "lists", SAMPLES / "seed", '
     "val_fraction=0.3)\n"
     'print(info["train_views"], "train views,", info["val_views"], "val views")',
-    IGN + "form, get_config = config_form(\n"
-    '    TrainConfig, train_csv=str(run / "lists/train.csv"), val_csv=str(run / "lists/val.csv"),\n'
-    '    logdir=str(run / "run"), height=32, model_width=8, model_depth=3, batch=4, steps=30,\n'
-    "    log_every=5, ckpt_every=30, val_views=4, progress=False)\n"
-    "form",
-    IGN
-    + 'import shutil\n\nshutil.rmtree(run / "run", ignore_errors=True)  # a fresh run each time\n'
-    "config = get_config()\n"
-    "summary = train(config)\n"
+    IGN + "panel = TrainPanel(\n"
+    '    TrainConfig, train, train_csv=str(runs / "lists/train.csv"),\n'
+    '    val_csv=str(runs / "lists/val.csv"), logdir=str(next_run_dir(runs)), height=32,\n'
+    "    model_width=8, model_depth=3, batch=4, steps=30, log_every=5, ckpt_every=30,\n"
+    "    dump_every=10, val_views=4, progress=False)\n"
+    "panel",
+    "Run all presses **Train** for you (the next cell); in a live session press it yourself.",
+    IGN + "panel.start()\n"
+    "summary = panel.wait()\n"
+    "run = panel.config.logdir\n"
+    'print(panel.status.value)\n'
     'print({k: round(v, 3) for k, v in summary["val"].items()})',
-    'print(summary["steps"], "steps; files:", sorted(p.name for p in (run / "run").iterdir()))',
-    IGN + 'history_figure(run / "run" / "history.csv")',
     "## The run's prediction beside the ground truth, in metres\n"
     "A 30-step run at 32×64 only shows that the machinery works: expect a blurry, nearly flat "
     "prediction, no better than the constant baseline `workbench eval` prints beside it.",
@@ -140,14 +142,14 @@ NB["05_training"] = [
     "from workbench.model.predictor import load\n\n"
     'recs = index_dataset(SAMPLES / "seed")\n'
     'sample = load_sample(recs[0], SAMPLES / "seed", 32)\n'
-    'pred = load(run / "run").predict_batch(sample["rgb"][None])[0]\n'
+    'pred = load(run).predict_batch(sample["rgb"][None])[0]\n'
     'depth_row_figure((sample["rgb"] * 255).astype("uint8"), pred, sample["range"], '
     'title="tiny run: RGB, prediction, ground truth, error")',
-    "## Visual dumps (RGB, predicted depth, normals, error)",
-    IGN + 'for kind in ("rgb", "depth_pred", "norm_pred", "depth_err"):\n'
-    '    display(Image(filename=str(run / "run" / "dumps" / f"{summary[\'steps\']:07d}_{kind}.png")))',
-    "TensorBoard: `tensorboard --logdir outputs/notebooks/05_training/run/tb`. The accuracy recipe "
-    "(README) is the full-size version of this run.",
+    "## Visual dumps\nThe validation view the run dumped every `dump_every` steps: move the "
+    "slider to watch it learn.",
+    IGN + "DumpsBrowser(run)",
+    "TensorBoard: `tensorboard --logdir outputs/notebooks/05_training` (one run per folder). The "
+    "accuracy recipe (README) is the full-size version of this run.",
 ]
 
 NB["06_export_inference"] = [
@@ -212,6 +214,37 @@ NB["07_biview_pose"] = [
     '    val_csv=str(out / "lists/val.csv"), logdir=str(out / "pose"), height=32, steps=40,\n'
     "    progress=False))\n"
     '{k: pose[k] for k in ("network", "baseline_yaw_xcorr", "identity")}',
+]
+
+NB["08_error_analysis"] = [
+    "# 08 · Error analysis\nWhere is a model wrong? Every model below is scored on the same "
+    "views at one resolution (128×256, the ground truth's pixels): the worst views first, the "
+    "prediction beside the ground truth in metres, AbsRel by distance and by latitude, the "
+    "true (grey) and predicted (coloured by |error|) point clouds overlaid, and two models "
+    "compared view by view. The trivial baselines are here on purpose: a model that does not "
+    "beat them has not learned depth.",
+    "import pandas as pd\n\n"
+    "from workbench.data.layouts import index_dataset\n"
+    "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
+    "from workbench.model.predictor import load\n"
+    "from workbench.paths import SAMPLES\n"
+    "from workbench.viz.error_panel import ErrorAnalysis",
+    'records = index_dataset(SAMPLES / "seed")\n'
+    "models = {\n"
+    '    "default model": load(),\n'
+    '    "room prior": RoomPriorBaseline(128),\n'
+    '    "constant 2 m": ConstantBaseline(2.0, 128),\n'
+    "}\n"
+    'panel = ErrorAnalysis(models, records, SAMPLES / "seed", height=128)\n'
+    'print(len(records), "views scored by", len(models), "models")',
+    "## The panel\nPick the model, the model to compare with, and a view (worst first); every "
+    "figure below follows.",
+    IGN + "panel",
+    "## Mean over the views\nThe sample scenes are 24 views of the workbench's own synthetic "
+    "rooms: enough to see the machinery and gross failures, not a benchmark (the model card "
+    "has the numbers on real panoramas).",
+    "pd.DataFrame({name: rows[[\"abs_rel\", \"rmse\", \"delta1\"]].mean() "
+    "for name, rows in panel.rows.items()}).T.round(3)",
 ]
 
 

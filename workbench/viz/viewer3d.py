@@ -35,6 +35,7 @@ __all__ = [
     "point_colors_u32",
     "select_points",
     "to_display",
+    "turbo_u32",
 ]
 
 COLOR_MODES = ("rgb", "range", "normal", "height", "error")
@@ -160,7 +161,9 @@ def select_points(
     return idx
 
 
-def _lut(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def turbo_u32(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``values`` mapped linearly from ``[lo, hi]`` onto the turbo colour map, ``uint32``
+    ``0xRRGGBB`` (clipped at both ends)."""
     t = (values - np.float32(lo)) * np.float32(255.0 / max(hi - lo, 1e-6))
     return _TURBO_U32[np.clip(t, 0, 255).astype(np.uint8)]
 
@@ -191,7 +194,7 @@ def point_colors_u32(layers: CloudLayers, idx: np.ndarray, mode: str):
         return np.zeros(0, np.uint32), (0.0, 1.0)
     lo, hi = (float(v) for v in np.percentile(values, (2, 98)))
     lo = 0.0 if mode == "error" else lo
-    return _lut(values, lo, hi), (lo, hi)
+    return turbo_u32(values, lo, hi), (lo, hi)
 
 
 def to_display(points: np.ndarray) -> np.ndarray:

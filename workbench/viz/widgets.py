@@ -180,15 +180,22 @@ class PointCloudExplorer(W.VBox):
         )
 
 
-def config_form(cls, **overrides):
+def config_form(cls, groups: dict | None = None, **overrides):
     """Widgets for the fields of a config dataclass (one type feeds CLI, widgets and JSON).
 
+    Args:
+        groups: optional ``{tab title: field names}``: the fields in tabs (fields in no group go
+            to a last "other" tab); labels are full field names with the help as a tooltip.
+
     Returns:
-        ``(box, get_config)``: a VBox of labelled widgets and a function building ``cls`` from
-        their current values. Tuples of numbers become comma-separated text.
+        ``(box, get_config)``: a box of labelled widgets and a function building ``cls`` from
+        their current values (which checks every range). Tuples of numbers become
+        comma-separated text.
     """
 
     controls = {}
+    style = {"description_width": "150px"}
+    layout = {"width": "420px"}
     for f in dataclasses.fields(cls):
         v = overrides.get(f.name, f.default)
         desc = f.name
@@ -206,6 +213,11 @@ def config_form(cls, **overrides):
             w = W.Text(value=", ".join(map(str, v)), description=desc, tooltip=tip)
         else:
             w = W.Text(value="" if v is None else str(v), description=desc, tooltip=tip)
+        w.style, w.layout = (
+            ({"description_width": "0px"}, {"width": "420px"})
+            if isinstance(w, W.Checkbox)
+            else (style, layout)
+        )
         controls[f.name] = w
 
     def get_config():
@@ -220,7 +232,13 @@ def config_form(cls, **overrides):
                 values[f.name] = w.value
         return cls(**values)
 
-    box = W.VBox(list(controls.values()))
+    if groups:
+        rest = [n for n in controls if not any(n in g for g in groups.values())]
+        tabs = {**groups, **({"other": tuple(rest)} if rest else {})}
+        pages = [W.VBox([controls[n] for n in names if n in controls]) for names in tabs.values()]
+        box = W.Tab(children=pages, titles=tuple(tabs))
+    else:
+        box = W.VBox(list(controls.values()))
     box.controls = controls
     return box, get_config
 

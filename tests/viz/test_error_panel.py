@@ -1,0 +1,44 @@
+"""The error-analysis panel on real predictors (the default model and the baselines)."""
+
+import numpy as np
+import pytest
+
+from tests.helpers import SAMPLES
+from workbench.data.layouts import index_dataset
+from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline
+from workbench.model.error_breakdown import abs_rel_by_distance, abs_rel_by_latitude
+from workbench.viz.error_panel import ErrorAnalysis
+
+RECORDS = index_dataset(SAMPLES)[:6]
+
+
+def test_breakdowns_hand_values_and_shapes():
+    gt = np.array([[1.0, 2.5, 0.0, 5.0]] * 2)
+    pred = np.array([[1.5, 2.5, 9.0, 4.0]] * 2)
+    d = abs_rel_by_distance(pred, gt, (0, 2, 4, 8))
+    assert d["abs_rel"].round(3).tolist() == [0.5, 0.0, 0.2] and d["pixels"].sum() == 6
+    lat = abs_rel_by_latitude(pred[None], gt[None], bands=2)  # a batch of one
+    assert len(lat) == 2 and np.allclose(lat["abs_rel"], lat["abs_rel"][0])
+    with pytest.raises(ValueError, match="differ"):
+        abs_rel_by_distance(pred, gt[:1])
+
+
+def test_panel_worst_first_and_every_figure_follows_the_view():
+    models = {"room prior": RoomPriorBaseline(32), "constant": ConstantBaseline(2.0, 32)}
+    panel = ErrorAnalysis(models, RECORDS, SAMPLES, height=32)
+    worst = panel.rows["room prior"]["abs_rel"].tolist()
+    assert worst == sorted(worst, reverse=True) and len(worst) == 6
+    assert panel.view.value == tuple(panel.rows["room prior"].iloc[0][["scene_id", "view_id"]])
+    assert "worst views of room prior" in panel.table.value
+    assert len(panel.row.data) == 4  # RGB, prediction, ground truth, error
+    gt_before = np.asarray(panel.row.data[2].z, float)
+    cloud_before = panel.viewer.points.positions.copy()
+    panel.view.value = panel.view.options[-1][1]
+    assert panel.compare.data[-1].name == "selected"
+    assert not np.array_equal(np.asarray(panel.row.data[2].z, float), gt_before, equal_nan=True)
+    assert not np.array_equal(panel.viewer.points.positions, cloud_before)
+    panel.model.value = "constant"
+    assert "worst views of constant" in panel.table.value
+    assert {t.name for t in panel.breakdown.data} == {"constant"}  # compared with itself
+    panel.other.value = "room prior"
+    assert {t.name for t in panel.breakdown.data} == {"constant", "room prior"}
