@@ -42,18 +42,17 @@ NB["02_depth_pose_eda"] = [
     "camera motion, from the cached per-view table (`workbench eda` writes the same as HTML).",
     "from workbench.eda.report import compute, figures\n"
     "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.widgets import EdaExplorer",
+    "from workbench.eda.explorer import EdaExplorer",
     'tables = compute(SAMPLES / "seed")\n'
     'v = tables["views"]\n'
     'print(len(v), "views,", v.scene_id.nunique(), "scenes")\n'
     'v[["view_id", "height_m", "yaw_deg", "pitch_deg", "roll_deg", "d_median", '
     '"invalid_frac"]].head(8).round(2)',
     'tables["motion"].assign(scene_id=tables["motion"].scene_id.str[:8]).round(2)',
-    "## Interactive: bands and scenes",
+    "## Linked explorer\nThe scene and band controls filter every figure below them: the range "
+    "histogram (metres, log scale), the camera maps (one panel per scene, each in its own world "
+    "frame: view ids, capture path, heading), the yaw rose (degrees) and pitch/roll.",
     IGN + "explorer = EdaExplorer(tables)\nexplorer",
-    "## Orientation",
-    IGN + 'figs = figures(tables)\nfigs["Camera yaw"]',
-    IGN + 'figs["Camera tilt"]',
 ]
 
 NB["03_point_clouds"] = [
@@ -72,8 +71,7 @@ NB["03_point_clouds"] = [
     "range cut; a ceiling cut (points above that height disappear, to look into the room from "
     "above); the scene's mesh (`obj/`) as a translucent overlay to check that depth and mesh "
     "agree.",
-    IGN + 'explorer = PointCloudExplorer(records, SAMPLES / "seed", budget=200_000)\n'
-    "explorer",
+    IGN + 'explorer = PointCloudExplorer(records, SAMPLES / "seed", budget=200_000)\nexplorer',
     "## Looking in from above\nThe same explorer with the ceiling cut at 2 m, coloured by height.",
     IGN + 'explorer.color.value = "height"\n'
     "explorer.max_height.value = 2.0\n"
@@ -84,26 +82,32 @@ NB["03_point_clouds"] = [
 
 NB["04_two_view_correspondence"] = [
     "# 04 · Two-view correspondence\nFor every pixel of A, its location in B from A's depth and "
-    "both poses, with occlusion (z-test against B's depth) and round-trip consistency.",
-    "import numpy as np\n\n"
+    "both poses, with occlusion (z-test against B's depth) and round-trip consistency. Every "
+    "number in this notebook is computed at 128×256.",
     "from workbench.data.layouts import index_dataset, load_view\n"
     "from workbench.geometry.correspondence import correspond, covisibility_matrix, overlap\n"
     "from workbench.geometry.equirect import resize_range\n"
     "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.widgets import CorrespondenceExplorer",
+    "from workbench.viz.plots import covisibility_figure\n"
+    "from workbench.viz.widgets import CorrespondenceExplorer\n\n"
+    "H = 128",
     'records = index_dataset(SAMPLES / "seed")\n'
     'a, b = (load_view(r, SAMPLES / "seed") for r in records[:2])\n'
-    "c = correspond(a.range_m, a.T_world_from_cam, b.T_world_from_cam, b.range_m)\n"
+    "c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
+    "               resize_range(b.range_m, H))\n"
     'print(f"valid {c.valid.mean():.3f}  visible {c.visible.mean():.3f}  "\n'
     '      f"consistent {c.consistent.mean():.3f}  overlap {overlap(c):.3f}")',
-    "## Pick a pair and a pixel",
-    IGN + 'explorer = CorrespondenceExplorer(records, SAMPLES / "seed", height=128)\nexplorer',
+    "## Click a pixel of A\nIts match in B is drawn by state: green circle consistent, orange "
+    "× occluded in B, red × not consistent, grey outside B. The third panel colours every pixel "
+    "of A by its state (the masks). The sliders pick a pixel too.",
+    IGN + 'explorer = CorrespondenceExplorer(records, SAMPLES / "seed", height=H)\nexplorer',
     "## Covisibility of the scene (RealSee3D's `covisibility.txt` form)",
     "scene = [r for r in records if r.scene_id == records[0].scene_id]\n"
     'views = [load_view(r, SAMPLES / "seed") for r in scene]\n'
-    "cov = covisibility_matrix([resize_range(v.range_m, 64) for v in views],\n"
-    "                          [v.T_world_from_cam for v in views])\n"
-    "print(np.round(cov, 2))",
+    "cov = covisibility_matrix([resize_range(v.range_m, H) for v in views],\n"
+    "                          [v.T_world_from_cam for v in views])",
+    IGN + 'covisibility_figure(cov, [r.view_id for r in scene], f"Covisibility of scene '
+    '{scene[0].scene_id[:8]} at {H}×{2 * H}")',
 ]
 
 NB["05_training"] = [
@@ -133,7 +137,7 @@ NB["05_training"] = [
     IGN + "panel.start()\n"
     "summary = panel.wait()\n"
     "run = panel.config.logdir\n"
-    'print(panel.status.value)\n'
+    "print(panel.status.value)\n"
     'print({k: round(v, 3) for k, v in summary["val"].items()})',
     "## The run's prediction beside the ground truth, in metres\n"
     "A 30-step run at 32×64 only shows that the machinery works: expect a blurry, nearly flat "
@@ -243,7 +247,7 @@ NB["08_error_analysis"] = [
     "## Mean over the views\nThe sample scenes are 24 views of the workbench's own synthetic "
     "rooms: enough to see the machinery and gross failures, not a benchmark (the model card "
     "has the numbers on real panoramas).",
-    "pd.DataFrame({name: rows[[\"abs_rel\", \"rmse\", \"delta1\"]].mean() "
+    'pd.DataFrame({name: rows[["abs_rel", "rmse", "delta1"]].mean() '
     "for name, rows in panel.rows.items()}).T.round(3)",
 ]
 

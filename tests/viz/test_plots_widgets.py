@@ -31,16 +31,22 @@ def test_figures_have_expected_traces(tables):
 
 
 def test_eda_explorer_widgets(tables):
-    from workbench.viz.widgets import EdaExplorer
+    from workbench.eda.explorer import EdaExplorer
 
     ex = EdaExplorer(tables)
-    assert len(ex.hist_fig.data) == 3
+    assert len(ex.hist_fig.data) == 3 and ex.hist_fig.layout.xaxis.range[0] > -1.0  # >= 0.1 m
+    two = [t.name for t in ex.map_fig.data if t.name]
+    assert len(two) == 2  # two scenes side by side, each its own panel
     ex.bands.value = ("floor",)
     assert [t.name for t in ex.hist_fig.data] == ["floor"]
+    floor_two = np.asarray(ex.hist_fig.data[0].y, float)
     sid = ex.scenes.options[-1][1]
-    ex.scenes.value = (sid,)
+    ex.scenes.value = (sid,)  # the scene control filters every figure
     assert ex.map_fig.data[0].name == sid[:8]
-    assert len(ex.map_fig.data[0].x) == 4
+    assert list(ex.map_fig.data[0].text) == ["000", "001", "002", "003"]  # view ids
+    assert not np.allclose(np.asarray(ex.hist_fig.data[0].y, float), floor_two)
+    assert sum(ex.yaw_fig.data[0].r) == 4 and "1 scene(s)" in ex.summary.value
+    assert ex.yaw_fig.layout.polar.angularaxis.ticksuffix == "°"
 
 
 def test_pointcloud_explorer_widgets():
@@ -141,14 +147,40 @@ def test_correspondence_explorer_widget():
     from workbench.viz.widgets import CorrespondenceExplorer
 
     ex = CorrespondenceExplorer(RECORDS, SAMPLES, height=32)
-    assert len(ex.fig.data) == 3 and "overlap" in ex.info.value
+    assert "overlap" in ex.info.value and "at 32×64" in ex.info.value
+    stack = ex.fig.data[0].z
+    assert np.shape(stack) == (96, 64, 3)  # A, B and A's pixels coloured by state
+    names = [t.name for t in ex.fig.data]
+    assert {"mask: consistent", "mask: occluded in B", "mask: outside B"} <= set(names)
     before = (ex.fig.data[2].x[0], ex.fig.data[2].y[0])
-    ex.u.value = 5
-    assert ex.fig.data[1].x[0] == 5
+    ex.click(5, 20)  # what a click on A does
+    assert (ex.u.value, ex.v.value) == (5, 20) and ex.fig.data[1].x[0] == 5
     assert (ex.fig.data[2].x[0], ex.fig.data[2].y[0]) != before
+    c = ex.corr
+    from workbench.viz.plots import MATCH_STATES, match_state
+
+    state = match_state(bool(c.valid[20, 5]), bool(c.visible[20, 5]), bool(c.consistent[20, 5]))
+    assert f"<b>{state}</b>" in ex.info.value
+    if c.valid[20, 5]:
+        assert ex.fig.data[2].marker.color == MATCH_STATES[state][0]
+    # an occluded pixel is drawn differently from a consistent one
+    occ = np.argwhere(c.valid & ~c.visible)
+    if len(occ):
+        ex.click(int(occ[0][1]), int(occ[0][0]))
+        assert "occluded in B" in ex.info.value
+        assert ex.fig.data[2].marker.symbol == MATCH_STATES["occluded in B"][1]
     ex.b.value = ex.a.value  # same view: the match is the pixel itself
+    ex.click(5, 16)
     assert ex.fig.data[2].x[0] == pytest.approx(5, abs=0.05)
-    assert "consistent" in ex.info.value
+    assert "<b>consistent</b>" in ex.info.value
+
+
+def test_covisibility_figure_is_labelled():
+    from workbench.viz.plots import covisibility_figure
+
+    fig = covisibility_figure(np.array([[1.0, 0.4], [0.3, 1.0]]), ["000", "001"])
+    assert list(fig.data[0].x) == ["000", "001"] and fig.layout.xaxis.title.text == "view B"
+    assert fig.data[0].zmax == 1
 
 
 def test_history_and_views_figures(tmp_path):

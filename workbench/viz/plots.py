@@ -15,6 +15,9 @@ __all__ = [
     "yaw_rose_figure",
     "tilt_figure",
     "camera_map_figure",
+    "covisibility_figure",
+    "match_state",
+    "match_mask_image",
     "baseline_figure",
     "depth_by_scene_figure",
     "html_report",
@@ -24,28 +27,32 @@ BAND_COLOURS = {"ceiling": "#4c78a8", "horizon": "#59a14f", "floor": "#e15759"}
 
 
 def depth_histogram_figure(hist: pd.DataFrame, bands=("ceiling", "horizon", "floor")) -> go.Figure:
-    """Range distribution per latitude band (fraction of the band's pixels per log bin)."""
+    """Range distribution per latitude band (fraction of the band's pixels per log bin); the
+    range axis spans the non-empty bins only (metres, log scale)."""
     fig = go.Figure()
+    used = hist[(hist["count"] > 0) & (hist["bin_lo"] > 0) & hist["band"].isin(list(bands))]
     for band in bands:
-        h = hist[hist["band"] == band]
-        centres = np.sqrt(np.maximum(h["bin_lo"], 1e-3) * h["bin_hi"])
+        h = hist[(hist["band"] == band) & (hist["bin_lo"] > 0)]
         fig.add_trace(
             go.Scatter(
-                x=centres,
+                x=np.sqrt(h["bin_lo"] * h["bin_hi"]),
                 y=h["fraction"],
                 name=band,
                 mode="lines",
                 line={"color": BAND_COLOURS.get(band)},
                 line_shape="hvh",
+                hovertemplate="%{x:.2f} m: %{y:.3f}<extra>" + band + "</extra>",
             )
         )
     fig.update_layout(
         title="Range distribution by latitude band",
         xaxis_title="range (m)",
-        yaxis_title="fraction of pixels",
+        yaxis_title="fraction of the band's pixels",
         xaxis_type="log",
         template="plotly_white",
     )
+    if len(used):
+        fig.update_xaxes(range=[np.log10(used["bin_lo"].min()), np.log10(used["bin_hi"].max())])
     return fig
 
 
@@ -60,9 +67,12 @@ def yaw_rose_figure(rose: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Camera yaw",
+        title="Camera yaw (0° = +z, clockwise = turning right)",
         template="plotly_white",
-        polar={"angularaxis": {"rotation": 90, "direction": "clockwise"}},
+        polar={
+            "angularaxis": {"rotation": 90, "direction": "clockwise", "ticksuffix": "°"},
+            "radialaxis": {"title": {"text": "views"}},
+        },
     )
     return fig
 
@@ -92,42 +102,42 @@ def tilt_figure(orient: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def camera_map_figure(table: pd.DataFrame, scenes=None) -> go.Figure:
-    """Top-down map (x right, z up the page) of camera positions and the path through them,
-    with a short heading line per view."""
-    fig = go.Figure()
-    scenes = list(scenes) if scenes is not None else sorted(table["scene_id"].unique())[:12]
-    for sid in scenes:
+def camera_map_figure(table: pd.DataFrame, scenes=None, max_scenes: int = 4) -> go.Figure:
+    """Top-down maps (x right, z up the page, metres, equal aspect), one panel per scene side
+    by side (each scene has its own world frame): camera positions labelled with their view
+    ids, the capture path, and a heading line per view."""
+    scenes = list(scenes) if scenes is not None else sorted(table["scene_id"].unique())
+    scenes = scenes[:max_scenes]
+    fig = make_subplots(rows=1, cols=max(1, len(scenes)), subplot_titles=[s[:8] for s in scenes],
+                        horizontal_spacing=0.06)  # fmt: skip
+    for k, sid in enumerate(scenes):
         t = table[table["scene_id"] == sid].sort_values("view_id")
         yaw = np.deg2rad(t["yaw_deg"].to_numpy())
         fig.add_trace(
             go.Scatter(
-                x=t["cx"],
-                y=t["cz"],
-                mode="lines+markers+text",
-                name=sid[:8],
-                text=t["view_id"],
+                x=t["cx"], y=t["cz"], mode="lines+markers+text", name=sid[:8], text=t["view_id"],
                 textposition="top center",
-            )
-        )
+                customdata=np.stack([t["yaw_deg"], t["height_m"]], 1),
+                hovertemplate="view %{text}: x %{x:.2f} m, z %{y:.2f} m, heading "
+                "%{customdata[0]:.0f}°, height %{customdata[1]:.2f} m<extra></extra>",
+            ),
+            1, k + 1,
+        )  # fmt: skip
         hx = np.stack([t["cx"], t["cx"] + 0.4 * np.sin(yaw), np.full(len(t), np.nan)], 1).ravel()
         hz = np.stack([t["cz"], t["cz"] + 0.4 * np.cos(yaw), np.full(len(t), np.nan)], 1).ravel()
         fig.add_trace(
-            go.Scatter(
-                x=hx,
-                y=hz,
-                mode="lines",
-                showlegend=False,
-                line={"color": "grey", "width": 1},
-                hoverinfo="skip",
-            )
-        )
+            go.Scatter(x=hx, y=hz, mode="lines", showlegend=False,
+                       line={"color": "grey", "width": 2}, hoverinfo="skip"),
+            1, k + 1,
+        )  # fmt: skip
+        axis = "x" if k == 0 else f"x{k + 1}"
+        fig.update_yaxes(scaleanchor=axis, scaleratio=1, title_text="z (m)", row=1, col=k + 1)
+        fig.update_xaxes(title_text="x (m)", row=1, col=k + 1)
     fig.update_layout(
-        title="Camera positions (top-down)",
-        xaxis_title="x (m)",
-        yaxis_title="z (m)",
+        title="Camera positions (top-down, one panel per scene; grey: heading)",
         template="plotly_white",
-        yaxis={"scaleanchor": "x", "scaleratio": 1},
+        showlegend=False,
+        height=380,
     )
     return fig
 
@@ -224,30 +234,129 @@ def views_figure(views, max_range: float = 8.0) -> go.Figure:
     return fig
 
 
-def match_figure(rgb_a, rgb_b, uv_a, uv_b, title: str = "") -> go.Figure:
-    """A above B with a pixel of A and its match in B marked (``uv_b`` may be ``None``)."""
+MATCH_STATES = {  # state -> (colour, marker symbol, meaning)
+    "consistent": ("#2ca02c", "circle-open", "seen by B, depth agrees both ways"),
+    "occluded in B": ("#ff7f0e", "x", "projects into B behind B's surface"),
+    "not consistent": ("#d62728", "x-thin", "visible but the round trip misses"),
+    "outside B": ("#7f7f7f", "square-open", "no valid projection into B"),
+}
+_MASK_COLOURS = np.array([[127, 127, 127], [255, 127, 14], [214, 39, 40], [44, 160, 44]], np.uint8)
+
+
+def match_state(valid: bool, visible: bool, consistent: bool) -> str:
+    """One pixel's correspondence state (a key of :data:`MATCH_STATES`)."""
+    if consistent:
+        return "consistent"
+    if not valid:
+        return "outside B"
+    return "occluded in B" if not visible else "not consistent"
+
+
+def match_mask_image(valid, visible, consistent) -> np.ndarray:
+    """``(H, W, 3) uint8`` image of A's pixels by state: grey outside B, orange occluded, red
+    not consistent, green consistent (the colours of :data:`MATCH_STATES`)."""
+    state = np.where(consistent, 3, np.where(~valid, 0, np.where(~visible, 1, 2)))
+    return _MASK_COLOURS[state]
+
+
+def match_figure(
+    rgb_a, rgb_b, uv_a, uv_b, title: str = "", state: str = "consistent", masks=None
+) -> go.Figure:
+    """A above B (and, with ``masks = (valid, visible, consistent)``, A's pixels coloured by
+    state below them), a pixel of A and its match in B drawn in the colour and symbol of its
+    ``state`` (:data:`MATCH_STATES`; ``uv_b`` may be ``None``). Trace 0 is the image stack
+    (click it to pick a pixel of A)."""
     h = rgb_a.shape[0]
-    fig = go.Figure(go.Image(z=np.concatenate([rgb_a, rgb_b], axis=0)))
-    fig.add_trace(
-        go.Scatter(
-            x=[uv_a[0]],
-            y=[uv_a[1]],
-            mode="markers",
-            name="A pixel",
-            marker={"color": "red", "size": 12, "symbol": "x"},
+    panels = [rgb_a, rgb_b] + ([match_mask_image(*masks)] if masks is not None else [])
+    fig = go.Figure(
+        go.Image(
+            z=np.concatenate(panels, axis=0),
+            name="A / B",
+            hovertemplate="u %{x}, v %{y}<extra></extra>",
         )
     )
+    colour, symbol, meaning = MATCH_STATES[state]
+    fig.add_scatter(
+        x=[uv_a[0]],
+        y=[uv_a[1]],
+        mode="markers",
+        name="A pixel",
+        marker={
+            "color": "white",
+            "size": 12,
+            "symbol": "x",
+            "line": {"color": "black", "width": 1},
+        },
+    )
     if uv_b is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[uv_b[0]],
-                y=[uv_b[1] + h],
-                mode="markers",
-                name="match in B",
-                marker={"color": "lime", "size": 12, "symbol": "circle-open"},
-            )
+        fig.add_scatter(
+            x=[uv_b[0]],
+            y=[uv_b[1] + h],
+            mode="markers",
+            name=f"match in B: {state} ({meaning})",
+            marker={
+                "color": colour,
+                "size": 14,
+                "symbol": symbol,
+                "line": {"color": colour, "width": 3},
+            },
         )
-    fig.update_layout(title=title, margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=2 * h + 80)
+    for name, (colour, _, _meaning) in MATCH_STATES.items():
+        if masks is not None:  # legend of the mask panel
+            fig.add_scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=f"mask: {name}",
+                marker={"color": colour, "symbol": "square", "size": 10},
+            )
+    labels = ["A", "B"] + (["A by state"] if masks is not None else [])
+    for k, label in enumerate(labels):
+        fig.add_annotation(
+            x=4,
+            y=k * h + 4,
+            text=f"<b>{label}</b>",
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            bgcolor="rgba(255,255,255,0.7)",
+        )
+    fig.update_layout(
+        title=title,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        height=len(panels) * h + 120,
+        legend={"orientation": "h"},
+    )
+    return fig
+
+
+def covisibility_figure(cov: np.ndarray, ids, title: str = "Covisibility") -> go.Figure:
+    """Labelled heatmap of a covisibility matrix (row A, column B: the fraction of A's
+    checkable pixels seen consistently in B)."""
+    ids = [str(i) for i in ids]
+    fig = go.Figure(
+        go.Heatmap(
+            z=cov,
+            x=ids,
+            y=ids,
+            zmin=0,
+            zmax=1,
+            colorscale="Viridis",
+            text=np.round(cov, 2),
+            texttemplate="%{text}",
+            colorbar={"title": "overlap"},
+            hovertemplate="A %{y} → B %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="view B",
+        yaxis_title="view A",
+        yaxis={"autorange": "reversed"},
+        template="plotly_white",
+        width=480,
+        height=440,
+    )
     return fig
 
 

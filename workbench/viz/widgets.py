@@ -18,53 +18,10 @@ from workbench.geometry.equirect import resize_range, resize_rgb
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
 from workbench.viz import plots
-from workbench.viz.plots import camera_map_figure, depth_histogram_figure, match_figure
+from workbench.viz.plots import match_figure
 from workbench.viz.viewer3d import CloudViewer, cloud_layers, point_colors_u32, select_points
 
-__all__ = ["EdaExplorer", "PointCloudExplorer", "config_form"]
-
-
-class EdaExplorer(W.VBox):
-    """Depth distribution by band + camera map of chosen scenes.
-
-    Attributes: ``bands`` (SelectMultiple), ``scenes`` (SelectMultiple), ``hist_fig`` and
-    ``map_fig`` (FigureWidgets).
-    """
-
-    def __init__(self, tables: dict):
-
-        self.tables = tables
-        scene_ids = sorted(tables["views"]["scene_id"].unique())
-        self.bands = W.SelectMultiple(
-            options=["ceiling", "horizon", "floor"],
-            value=("ceiling", "horizon", "floor"),
-            description="bands",
-        )
-        self.scenes = W.SelectMultiple(
-            options=[(s[:8], s) for s in scene_ids],
-            value=tuple(scene_ids[:3]),
-            description="scenes",
-            rows=6,
-        )
-        self.hist_fig = go.FigureWidget(plots.depth_histogram_figure(tables["depth_hist"]))
-        self.map_fig = go.FigureWidget(plots.camera_map_figure(tables["views"], self.scenes.value))
-        self.bands.observe(self._update_hist, "value")
-        self.scenes.observe(self._update_map, "value")
-        super().__init__([W.HBox([self.bands, self.scenes]), self.hist_fig, self.map_fig])
-
-    def _update_hist(self, _=None):
-
-        fig = depth_histogram_figure(self.tables["depth_hist"], self.bands.value)
-        with self.hist_fig.batch_update():
-            self.hist_fig.data = ()
-            self.hist_fig.add_traces(list(fig.data))
-
-    def _update_map(self, _=None):
-
-        fig = camera_map_figure(self.tables["views"], self.scenes.value)
-        with self.map_fig.batch_update():
-            self.map_fig.data = ()
-            self.map_fig.add_traces(list(fig.data))
+__all__ = ["PointCloudExplorer", "config_form", "replace_figure"]
 
 
 class PointCloudExplorer(W.VBox):
@@ -86,15 +43,19 @@ class PointCloudExplorer(W.VBox):
             options=[(s[:8], s) for s in scene_ids], value=scene_ids[0], description="scene"
         )
         self.views = W.SelectMultiple(description="views", rows=4)
-        self.color = W.ToggleButtons(options=["rgb", "range", "normal", "height"], value="rgb",
-                                     description="colour")  # fmt: skip
+        self.color = W.ToggleButtons(
+            options=["rgb", "range", "normal", "height"], value="rgb", description="colour"
+        )
         slider = {"continuous_update": False, "style": {"description_width": "110px"}}
-        self.budget = W.IntSlider(value=budget, min=1000, max=1_000_000, step=1000,
-                                  description="points", **slider)  # fmt: skip
-        self.max_range = W.FloatSlider(value=20.0, min=0.5, max=20.0, step=0.25,
-                                       description="range cut (m)", **slider)  # fmt: skip
-        self.max_height = W.FloatSlider(value=4.0, min=0.2, max=4.0, step=0.05,
-                                        description="ceiling cut (m)", **slider)  # fmt: skip
+        self.budget = W.IntSlider(
+            value=budget, min=1000, max=1_000_000, step=1000, description="points", **slider
+        )
+        self.max_range = W.FloatSlider(
+            value=20.0, min=0.5, max=20.0, step=0.25, description="range cut (m)", **slider
+        )
+        self.max_height = W.FloatSlider(
+            value=4.0, min=0.2, max=4.0, step=0.05, description="ceiling cut (m)", **slider
+        )
         self.mesh = W.Checkbox(value=False, description="mesh overlay (obj/)")
         self.status, self.picked = W.HTML(), W.HTML("click a point to read its coordinates")
         self.viewer = CloudViewer(on_pick=self._on_pick)
@@ -136,8 +97,11 @@ class PointCloudExplorer(W.VBox):
 
     def current_layers(self):
         """Per-point layers of the selected views (cached per selection) and their poses."""
-        recs = [r for r in self.records
-                if r.scene_id == self.scene.value and r.view_id in self.views.value]  # fmt: skip
+        recs = [
+            r
+            for r in self.records
+            if r.scene_id == self.scene.value and r.view_id in self.views.value
+        ]
         key = (self.scene.value, tuple(r.view_id for r in recs))
         if key != self._layers_key:
             views, self._poses = [], []
@@ -178,6 +142,14 @@ class PointCloudExplorer(W.VBox):
             f"{float(self.layers.heights()[i]):.3f} m above the floor; range "
             f"{float(self.layers.range_m[i]):.3f} m from view {view}"
         )
+
+
+def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
+    """Swap a FigureWidget's traces and layout for ``fig``'s in one update."""
+    with widget.batch_update():
+        widget.data = ()
+        widget.add_traces(list(fig.data))
+        widget.layout = fig.layout
 
 
 def config_form(cls, groups: dict | None = None, **overrides):
@@ -244,10 +216,12 @@ def config_form(cls, groups: dict | None = None, **overrides):
 
 
 class CorrespondenceExplorer(W.VBox):
-    """Pick a pair and a pixel of A; see its match in B and the pair's masks.
+    """Pick a pair, then click a pixel of A (or set ``u``/``v``): its match in B is drawn in the
+    colour and symbol of its state (consistent, occluded in B, not consistent, outside B), and
+    A's pixels coloured by state show the pair's masks. Every number is at ``height``.
 
     Attributes: ``scene``, ``a``, ``b`` (Dropdowns), ``u``, ``v`` (IntSliders, pixel of A),
-    ``fig`` (FigureWidget: A above B), ``info`` (HTML with overlap and the match), ``corr``.
+    ``fig`` (FigureWidget: A, B, masks), ``info`` (HTML: overlap, the match), ``corr``.
     """
 
     def __init__(self, records, root, height: int = 128):
@@ -259,19 +233,20 @@ class CorrespondenceExplorer(W.VBox):
         )
         self.a = W.Dropdown(description="A")
         self.b = W.Dropdown(description="B")
-        self.u = W.IntSlider(
-            value=height, min=0, max=2 * height - 1, description="u (A)", continuous_update=False
-        )
+        slider = {"continuous_update": False}
+        self.u = W.IntSlider(value=height, min=0, max=2 * height - 1, description="u (A)", **slider)
         self.v = W.IntSlider(
-            value=height // 2, min=0, max=height - 1, description="v (A)", continuous_update=False
+            value=height // 2, min=0, max=height - 1, description="v (A)", **slider
         )
         self.info = W.HTML()
         self.fig = go.FigureWidget()
         self._busy = False
         self._set_views()
         self.scene.observe(lambda _: (self._set_views(), self.refresh()), "value")
-        for c in (self.a, self.b, self.u, self.v):
+        for c in (self.a, self.b):
             c.observe(self.refresh, "value")
+        for c in (self.u, self.v):
+            c.observe(self.refresh_pixel, "value")
         self.refresh()
         super().__init__(
             [W.HBox([self.scene, self.a, self.b]), W.HBox([self.u, self.v]), self.info, self.fig]
@@ -285,7 +260,6 @@ class CorrespondenceExplorer(W.VBox):
         self._busy = False
 
     def _view(self, vid):
-
         key = (self.scene.value, vid)
         if key not in self._cache:
             rec = next(r for r in self.records if (r.scene_id, r.view_id) == key)
@@ -298,27 +272,50 @@ class CorrespondenceExplorer(W.VBox):
         return self._cache[key]
 
     def refresh(self, _=None):
-
+        """A new pair: correspondence at ``height``, then the pixel."""
         if self._busy:
             return
-        rgb_a, ra, Ta = self._view(self.a.value)
-        rgb_b, rb, Tb = self._view(self.b.value)
-        self.corr = c = correspond(ra, Ta, Tb, rb)
-        u, v = self.u.value, self.v.value
-        ok = bool(c.consistent[v, u])
-        uv_b = c.uv[v, u] if c.valid[v, u] else None
-        state = (
-            "consistent"
-            if ok
-            else ("occluded in B" if c.valid[v, u] and not c.visible[v, u] else "not consistent")
+        _, ra, Ta = self._view(self.a.value)
+        _, rb, Tb = self._view(self.b.value)
+        self.corr = correspond(ra, Ta, Tb, rb)
+        self.refresh_pixel()
+
+    def click(self, u: int, v: int) -> None:
+        """Pick pixel ``(u, v)`` of A (what a click on A does)."""
+        self._busy = True
+        self.u.value, self.v.value = (
+            int(np.clip(u, 0, 2 * self.height - 1)),
+            int(np.clip(v, 0, self.height - 1)),
         )
+        self._busy = False
+        self.refresh_pixel()
+
+    def _on_click(self, _trace, points, _state):
+        if points.xs and points.ys and points.ys[0] < self.height:  # a click on A
+            self.click(round(points.xs[0]), round(points.ys[0]))
+
+    def refresh_pixel(self, _=None):
+        if self._busy:
+            return
+        c, (u, v) = self.corr, (self.u.value, self.v.value)
+        state = plots.match_state(
+            bool(c.valid[v, u]), bool(c.visible[v, u]), bool(c.consistent[v, u])
+        )
+        uv_b = c.uv[v, u] if c.valid[v, u] else None
         where = "-" if uv_b is None else f"({uv_b[0]:.1f}, {uv_b[1]:.1f})"
         self.info.value = (
-            f"overlap {overlap(c):.3f} &middot; pixel ({u}, {v}) of A &rarr; "
-            f"{where} in B: <b>{state}</b>"
+            f"at {self.height}×{2 * self.height}: overlap {overlap(c):.3f} &middot; pixel "
+            f"({u}, {v}) of A &rarr; {where} in B: <b>{state}</b> &middot; click A to pick"
         )
-        fig = match_figure(rgb_a, rgb_b, (u, v), uv_b, f"A = {self.a.value}, B = {self.b.value}")
-        with self.fig.batch_update():
-            self.fig.data = ()
-            self.fig.add_traces(list(fig.data))
-            self.fig.layout = fig.layout
+        rgb_a, rgb_b = self._view(self.a.value)[0], self._view(self.b.value)[0]
+        fig = match_figure(
+            rgb_a,
+            rgb_b,
+            (u, v),
+            uv_b,
+            f"A = {self.a.value}, B = {self.b.value}",
+            state,
+            (c.valid, c.visible, c.consistent),
+        )
+        replace_figure(self.fig, fig)
+        self.fig.data[0].on_click(self._on_click)
