@@ -1,7 +1,7 @@
-"""JupyterLab in a real browser (Debian's chromium through Playwright): open notebooks 02 and
-03, run all cells, wait for the widgets, plotly figures and the WebGL viewer, change a widget,
-check the figure changed, and save screenshots to ``artifacts/browser/``. Needs
-``/usr/bin/chromium`` (installed by ``scripts/setup.sh``)."""
+"""JupyterLab in a real browser (Debian's chromium through Playwright): open every notebook,
+run all cells (no traceback, no stderr output), wait for its widgets and figures (plotly, the
+WebGL viewer), change a widget, check that the figure beside it changed, and save screenshots
+to ``artifacts/browser/``. Needs ``/usr/bin/chromium`` (installed by ``scripts/setup.sh``)."""
 
 import json
 import os
@@ -31,13 +31,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A fresh JupyterLab per test (starts in ~2 s): one notebook, one kernel."""
-    tmp = tmp_path
+NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab for the module (every notebook, outputs cleared); a kernel per test."""
+    tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "root"
     root.mkdir()
-    for name in ("02_depth_pose_eda", "03_point_clouds"):
+    for name in NOTEBOOKS:
         nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", 4)
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -181,7 +184,7 @@ def _shot(page, name):
 
 def test_eda_notebook_widgets_drive_the_figure(lab, page):
     base, token = lab
-    _run_all(page, base, token, "02_depth_pose_eda")
+    _no_stderr(_run_all(page, base, token, "02_depth_pose_eda"))
     page.locator(".widget-select-multiple select").first.wait_for(timeout=60_000)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.js-plotly-plot')]"
@@ -202,7 +205,7 @@ def test_eda_notebook_widgets_drive_the_figure(lab, page):
 def test_pointcloud_notebook_webgl_viewer(lab, page):
     """The k3d viewer draws (a WebGL canvas with pixels), and the colour toggle redraws it."""
     base, token = lab
-    _run_all(page, base, token, "03_point_clouds")
+    _no_stderr(_run_all(page, base, token, "03_point_clouds"))
     page.locator(".widget-toggle-buttons").first.wait_for(timeout=60_000)
     out = page.locator(".jp-OutputArea-output:has(canvas)").first
     out.wait_for(timeout=90_000)
@@ -222,3 +225,116 @@ def test_pointcloud_notebook_webgl_viewer(lab, page):
     page.wait_for_timeout(2000)
     after = out.screenshot(path=str(ARTIFACTS / "03_after_toggle.png"))
     assert before != after  # the canvas redrew with the new colours
+
+
+def _no_stderr(errors):
+    assert errors.count() == 0, "stderr in outputs: " + errors.first.inner_text()[:500]
+
+
+def _wait_plots(page, n: int = 1):
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('.js-plotly-plot')]"
+        f".filter(d => d._fullLayout).length >= {n}",
+        timeout=90_000,
+    )
+
+
+def _html_text(page, needle: str) -> str:
+    loc = page.locator(".widget-html", has_text=needle).first
+    loc.wait_for(timeout=60_000)
+    return loc.inner_text()
+
+
+def _wait_changed(page, js: str, before, timeout: int = 60_000):
+    page.wait_for_function(f"() => JSON.stringify({js}) !== {json.dumps(json.dumps(before))}",
+                           timeout=timeout)  # fmt: skip
+
+
+def _plot_title(index: int) -> str:
+    return (f"(document.querySelectorAll('.js-plotly-plot')[{index}]._fullLayout.title || {{}})"
+            ".text")  # fmt: skip
+
+
+def _select(page, index: int, label: str):
+    page.locator(".widget-dropdown select").nth(index).select_option(label=label)
+
+
+def test_dataset_tour_view_picker(lab, page):
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "01_dataset_tour"))
+    _wait_plots(page, 2)
+    title = page.evaluate(f"() => {_plot_title(1)}")
+    labels = page.locator(".widget-dropdown select").first.locator("option").all_inner_texts()
+    _select(page, 0, labels[2])
+    _wait_changed(page, _plot_title(1), title)
+    assert labels[2] in page.evaluate(f"() => {_plot_title(1)}")
+    _shot(page, "01_after.png")
+
+
+def test_two_view_click_on_a(lab, page):
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "04_two_view_correspondence"))
+    _wait_plots(page, 1)
+    before = _html_text(page, "overlap")
+    plot = page.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    box = page.locator(
+        ".js-plotly-plot .layer-above, .js-plotly-plot .nsewdrag"
+    ).first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.12)
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('.widget-html')].some(e =>
+              e.textContent.includes('overlap') && e.textContent !== {json.dumps(before)})""",
+        timeout=60_000,
+    )
+    _shot(page, "04_after_click.png")
+
+
+def test_training_panel_and_dumps(lab, page):
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "05_training"))
+    assert "done: 30 steps" in _html_text(page, "done:")
+    _wait_plots(page, 2)  # live loss, prediction row
+    img = page.locator(".widget-image").nth(2)
+    src = img.get_attribute("src")
+    handle = page.locator(".widget-slider .ui-slider-handle, .widget-slider .noUi-handle").last
+    handle.focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.widget-image')[2].src !== {json.dumps(src)}",
+        timeout=60_000,
+    )
+    _shot(page, "05_after.png")
+
+
+def test_export_notebook_format_picker(lab, page):
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "06_export_inference"))
+    before = _html_text(page, "AbsRel")
+    assert before.startswith("keras (fp32) on")
+    _select(page, 0, "tflite int8")
+    page.locator(".widget-html", has_text="tflite int8 on").first.wait_for(timeout=60_000)
+    _shot(page, "06_after.png")
+
+
+def test_biview_pose_history_picker(lab, page):
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "07_biview_pose"))
+    _wait_plots(page, 1)
+    title = page.evaluate(f"() => {_plot_title(0)}")
+    _select(page, 0, "pose")
+    _wait_changed(page, _plot_title(0), title)
+    assert page.evaluate(f"() => {_plot_title(0)}").startswith("pose")
+    _shot(page, "07_after.png")
+
+
+def test_error_analysis_model_picker(lab, page):
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "08_error_analysis"))
+    _wait_plots(page, 3)
+    assert "worst views of default model" in _html_text(page, "worst views")
+    _select(page, 0, "room prior")
+    page.locator(".widget-html", has_text="worst views of room prior").first.wait_for(
+        timeout=60_000
+    )
+    _shot(page, "08_after.png")

@@ -138,6 +138,26 @@ def check_output_file(path: str | os.PathLike, suffix: str = "") -> Path:
 
 
 @contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native libraries (LiteRT, the TFLite converter) print on file descriptor 2
+    for the duration ("INFO: Created TensorFlow Lite XNNPACK delegate", MLIR dumps): noise in
+    notebook outputs and logs. Python's own ``sys.stderr`` objects in a notebook are not fd 2
+    and are left alone; the descriptor is restored on exit, exceptions included."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (some embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 

@@ -41,7 +41,7 @@ from workbench.deploy.report import (
     representative_data,
 )
 from workbench.errors import WorkbenchError
-from workbench.io import make_folder, write_bytes_atomic, write_text_atomic
+from workbench.io import make_folder, quiet_native_stderr, write_bytes_atomic, write_text_atomic
 from workbench.model.baselines import make_baselines, model_train_median
 from workbench.model.predictor import KerasBackend, Predictor
 from workbench.model.saving import load_source_model, resize_model
@@ -233,8 +233,22 @@ def _publish(stage: Path, out: Path) -> list[Path]:
 
 
 def run(config) -> int:
-    """``workbench export``: every format is written into a hidden staging folder beside
-    ``--out`` and moved into ``--out`` only when all of them (and the report) succeeded."""
+    """``workbench export``: :func:`export`, then the files and the report printed."""
+    files, md = export(config)
+    for path in files:
+        print(f"export: {path} ({file_size(path) / 2**20:.2f} MB)")
+    if md:
+        print(md)
+    return 0
+
+
+def export(config) -> tuple[list[Path], str]:
+    """Every format is written into a hidden staging folder beside ``config.out`` and moved
+    into it only when all of them (and the report) succeeded.
+
+    Returns:
+        The published files and the report's Markdown ("" without ``config.report``).
+    """
     check_options(config)
     out = make_folder(Path(config.out)).resolve()
     model, source = load_source_model(config.checkpoint or None)
@@ -260,17 +274,14 @@ def run(config) -> int:
         meta["train_median_m"] = median
     stage = make_folder(out.parent / f".{out.name}.export-{os.getpid()}.tmp")
     try:
-        files = _export_formats(model, config, stage, meta)
+        with quiet_native_stderr():  # the converter's MLIR and LiteRT chatter on fd 2
+            files = _export_formats(model, config, stage, meta)
         write_text_atomic(stage / "model.json", json.dumps(meta, indent=2) + "\n")
         md = _write_report(model, config, files, meta, stage) if config.report else ""
-        for path in _publish(stage, out):
-            size = file_size(path)
-            print(f"export: {path} ({size / 2**20:.2f} MB)")
+        published = list(_publish(stage, out))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    if md:
-        print(md)
-    return 0
+    return published, md
 
 
 def _sha256(path: Path) -> str:

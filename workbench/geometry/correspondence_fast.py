@@ -25,6 +25,10 @@ from workbench.geometry.pose import relative_pose
 
 __all__ = ["correspond_fast", "covisibility_matrix_fast", "fast_atan2"]
 
+# OpenMP or numba's own work queue: the TBB layer is skipped (Debian's TBB is older than numba
+# accepts, and trying it first prints a NumbaWarning into every notebook that uses the kernel)
+numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+
 
 _TAN15 = 2.0 - math.sqrt(3.0)
 _SQRT3 = math.sqrt(3.0)

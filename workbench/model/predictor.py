@@ -29,6 +29,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from workbench.errors import WorkbenchError
+from workbench.io import quiet_native_stderr
 from workbench.model.saving import is_run_folder, load_keras_model, load_run_model
 from workbench.paths import DEFAULT_MODEL
 
@@ -157,8 +158,9 @@ class TFLiteBackend:
 
     def __init__(self, path: Path, threads: int = 2):
         try:
-            self.interp = Interpreter(model_path=str(path), num_threads=threads)
-            self.interp.allocate_tensors()
+            with quiet_native_stderr():
+                self.interp = Interpreter(model_path=str(path), num_threads=threads)
+                self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise WorkbenchError(f"not a valid .tflite model ({str(e)[:200]})", path) from None
         self.inp = self.interp.get_input_details()[0]
