@@ -65,15 +65,17 @@ def bench_validate(tmp: Path, target_views: int = 10_000) -> list[dict]:
     ]
 
 
-def pipeline_samples_per_s(height: int = 256, batch: int = 8, augment=None, n: int = 12) -> float:
-    """Samples/s of the augmented tf.data pipeline over the sample scenes (after one batch)."""
+def pipeline_samples_per_s(
+    height: int = 256, batch: int = 8, augment=None, n: int = 12, root: Path = SAMPLES
+) -> float:
+    """Samples/s of the augmented tf.data pipeline over a dataset (after one batch)."""
     from workbench.data.layouts import index_dataset
     from workbench.data.pipeline import Augment, make_dataset
 
     aug = augment or Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, gamma=0.2)
     ds = make_dataset(
-        index_dataset(SAMPLES),
-        SAMPLES,
+        index_dataset(root),
+        root,
         height=height,
         batch=batch,
         augment=aug,
@@ -88,15 +90,25 @@ def pipeline_samples_per_s(height: int = 256, batch: int = 8, augment=None, n: i
     return n * batch / (time.perf_counter() - t)
 
 
-def bench_pipeline() -> list[dict]:
-    sps = pipeline_samples_per_s()
-    return [figure("pipeline samples/s at 256x512", sps, "samples/s", None, "higher")]
+def bench_pipeline(tmp: Path) -> list[dict]:
+    """The same pipeline from the folder tree and from its packed shards (same samples)."""
+    from workbench.data.layouts import index_dataset
+    from workbench.data.pack import pack
+
+    pack(index_dataset(SAMPLES), SAMPLES, tmp / "shards", shard_mb=150, progress=False)
+    folder = pipeline_samples_per_s()
+    shards = pipeline_samples_per_s(root=tmp / "shards")
+    return [
+        figure("pipeline samples/s at 256x512 (folder tree)", folder, "samples/s", None, "higher"),
+        figure("pipeline samples/s at 256x512 (shards)", shards, "samples/s", None, "higher"),
+        figure("shards / folder samples/s (local disk, page cache)", shards / folder, "x"),
+    ]
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        figures = bench_synth(tmp) + bench_validate(tmp) + bench_pipeline()
+        figures = bench_synth(tmp) + bench_validate(tmp) + bench_pipeline(tmp)
     write_result("data", figures)
 
 

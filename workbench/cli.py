@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "workbench.eda.covisibility:run",
         "every scene's covisibility matrix (Dask engine)",
     ),
+    "pack": (
+        "PackConfig",
+        "workbench.data.pack:run",
+        "a dataset as TFRecord shards every verb reads (Dask engine)",
+    ),
     "train": ("TrainConfig", "workbench.training.supervised:run", "train the depth model"),
     "train-biview": (
         "BiviewConfig",

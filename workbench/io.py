@@ -325,6 +325,12 @@ def read_image(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
+    return decode_image(data, path, flags)
+
+
+def decode_image(data, path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
+    """:func:`read_image` of an image file's bytes (``path`` names it in errors)."""
+    data = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data
     if data.size == 0:
         raise WorkbenchError("empty file (0 bytes)", path)
     info = image_size(data[:65536].tobytes())
@@ -387,8 +393,11 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read a colour image as ``(H, W, 3) uint8`` RGB (grey is expanded, alpha dropped)."""
+    return rgb_from_image(read_image(path, cv2.IMREAD_UNCHANGED), path)
 
-    img = read_image(path, cv2.IMREAD_UNCHANGED)
+
+def rgb_from_image(img: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """A decoded image (OpenCV's BGR, grey or BGRA) as ``(H, W, 3) uint8`` RGB."""
     if img.dtype != np.uint8:
         raise WorkbenchError(f"RGB image must be 8-bit, got {img.dtype}", path)
     if img.ndim == 2:

@@ -26,6 +26,7 @@ __all__ = [
     "MatchConfig",
     "BiviewConfig",
     "CovisibilityConfig",
+    "PackConfig",
     "PoseConfig",
     "MODEL_FIELDS",
     "parse_size",
@@ -320,6 +321,21 @@ class CovisibilityConfig(DataFlags):
     out: str = option("outputs/covisibility", "output folder (one sub-folder per scene)")
     height: int = option(128, "work at this height (width 2H)", ge=8, le=8192)
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
+    workers: int = option(
+        1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
+    )
+    scheduler: str = option("", "address of a running Dask scheduler (tcp://host:8786)")
+    progress: bool = option(True, "progress bar")
+
+
+@dataclass(frozen=True)
+class PackConfig(DataFlags):
+    """``workbench pack``: a dataset as TFRecord shards (+ index.csv, manifest.json) that every
+    verb reads like a folder, written on a cluster engine."""
+
+    root: str = option(None, "dataset root", positional=True)
+    out: str = option("outputs/shards", "output folder of the shards")
+    shard_mb: float = option(150.0, "target shard size in MiB", gt=0, le=65536)
     workers: int = option(
         1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
     )

@@ -77,7 +77,12 @@ ENCODINGS: dict[str, Encoding] = {
     )
 }
 
-LAYOUT_ENCODING = {"seed": "millimetres", "realsee3d": "realsee3d", "rgbd-folder": "millimetres"}
+LAYOUT_ENCODING = {
+    "seed": "millimetres",
+    "realsee3d": "realsee3d",
+    "rgbd-folder": "millimetres",
+    "shards": "millimetres",  # each view carries its own decoding (index.csv)
+}
 
 
 @dataclass(frozen=True)

@@ -20,20 +20,32 @@ Layouts (DESIGN §2):
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
+import zlib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from workbench.data.tfrecord import decode_example, read_record_at
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import read_covisibility
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
-from workbench.io import is_temporary, load_npy, read_image, read_rgb
+from workbench.io import (
+    decode_image,
+    is_temporary,
+    load_npy,
+    read_csv_text,
+    read_image,
+    read_rgb,
+    rgb_from_image,
+)
 
 __all__ = [
     "ViewRecord",
@@ -95,6 +107,22 @@ class View:
 # --------------------------------------------------------------------------- decoding
 
 
+def depth_from_png(d: np.ndarray, scale: float, invalid_value: int, path) -> np.ndarray:
+    """Range in metres from a decoded 16-bit depth PNG: ``value / scale``, 0 and
+    ``invalid_value`` invalid."""
+    if d.dtype != np.uint16:
+        raise WorkbenchError(f"depth PNG must be 16-bit, got {d.dtype} (an 8-bit image?)", path)
+    if d.ndim != 2:
+        raise WorkbenchError(f"depth PNG must be single-channel, got shape {d.shape}", path)
+    if not scale > 0:
+        raise WorkbenchError(f"depth scale must be > 0, got {scale}", path)
+    r = d.astype(np.float32) / np.float32(scale)
+    r[d == 0] = 0
+    if invalid_value:
+        r[d == invalid_value] = 0
+    return r
+
+
 def read_depth(
     path: str | os.PathLike, scale: float = 1000.0, invalid_value: int = 0
 ) -> np.ndarray:
@@ -119,17 +147,7 @@ def read_depth(
             d = d[..., 0]
         r = d.astype(np.float32)
     elif ext == ".png":
-        d = read_image(path)
-        if d.dtype != np.uint16:
-            raise WorkbenchError(f"depth PNG must be 16-bit, got {d.dtype} (an 8-bit image?)", path)
-        if d.ndim != 2:
-            raise WorkbenchError(f"depth PNG must be single-channel, got shape {d.shape}", path)
-        if not scale > 0:
-            raise WorkbenchError(f"depth scale must be > 0, got {scale}", path)
-        r = d.astype(np.float32) / np.float32(scale)
-        r[d == 0] = 0
-        if invalid_value:
-            r[d == invalid_value] = 0
+        r = depth_from_png(read_image(path), scale, invalid_value, path)
     else:
         raise WorkbenchError(
             f"unknown depth format {ext!r} (expected {', '.join(DEPTH_EXTS)})", path
@@ -142,7 +160,7 @@ def read_depth(
     return r
 
 
-def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
 
     m = read_image(path, cv2.IMREAD_GRAYSCALE)
     if m.shape != shape:
@@ -157,6 +175,8 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
         WorkbenchError: naming the file and the problem (non-2:1 image, unreadable file, ...).
     """
     root = Path(root)
+    if record.layout == "shards":
+        return _load_packed_view(record, root, with_pose)
     rgb_path = root / record.rgb_path
     rgb = read_rgb(rgb_path)
     h, w = rgb.shape[:2]
@@ -168,7 +188,7 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
     if dw != 2 * dh:
         raise WorkbenchError(f"depth must be 2:1, got {dw}x{dh}", depth_path)
     if record.mask_path:
-        r[~_read_mask(root / record.mask_path, r.shape)] = 0
+        r[~read_mask(root / record.mask_path, r.shape)] = 0
     if r.shape != (h, w):
         r = resize_range(r, h, w)
     T = None
@@ -414,7 +434,68 @@ class RgbdFolderLayout:
         return _each_scene(scenes, lambda nd: self.scene(root, *nd), errors)
 
 
-LAYOUTS = {"seed": SeedLayout, "realsee3d": RealSee3DLayout, "rgbd-folder": RgbdFolderLayout}
+SHARDS_FORMAT = "workbench-shards/1"
+
+
+class ShardsLayout:
+    """A packed dataset (``workbench pack``): TFRecord shards, ``index.csv`` (one row per view:
+    its shard, byte offset and decoding) and ``manifest.json``. Records name the shard file in
+    ``rgb_path`` and the record's byte offset in ``depth_path``."""
+
+    name = "shards"
+    looked_for = f"manifest.json of format {SHARDS_FORMAT}"
+
+    @staticmethod
+    def detect(root: Path) -> bool:
+        m = root / "manifest.json"
+        if not m.is_file():
+            return False
+        try:
+            return json.loads(m.read_text(encoding="utf-8")).get("format") == SHARDS_FORMAT
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    @staticmethod
+    def index(root: Path, resolution: str, errors: list | None) -> list[ViewRecord]:
+        path = root / "index.csv"
+        try:
+            rows = list(csv.DictReader(io.StringIO(read_csv_text(path))))
+            return [
+                ViewRecord(r["scene_id"], r["view_id"], r["shard"], r["offset"],
+                           "packed" if r["has_pose"] == "1" else "", "shards",
+                           float(r["depth_scale"]), int(r["depth_invalid"]), "", r["floor"])
+                for r in rows
+            ]  # fmt: skip
+        except (KeyError, ValueError) as e:
+            raise WorkbenchError(f"not a shard index ({type(e).__name__}: {e})", path) from None
+
+
+def _load_packed_view(record: ViewRecord, root: Path, with_pose: bool) -> View:
+    """A view of a packed dataset, decoded exactly as :func:`load_view` decodes its source."""
+    shard = root / record.rgb_path
+    f = decode_example(read_record_at(shard, int(record.depth_path)))
+    where = f"{shard.name} ({record.scene_id}/{record.view_id})"
+    rgb = rgb_from_image(decode_image(f["rgb"], where), where)
+    h, w = (int(x) for x in f["depth_shape"])
+    if f["depth_kind"] == b"png16":
+        r = depth_from_png(decode_image(f["depth"], where), record.depth_scale,
+                           record.depth_invalid, where)  # fmt: skip
+    else:
+        r = np.frombuffer(zlib.decompress(f["depth"]), "<f4").reshape(h, w).copy()
+    if r.shape != rgb.shape[:2]:
+        r = resize_range(r, *rgb.shape[:2])
+    T = None
+    if with_pose and record.pose_path:
+        T = np.frombuffer(f["pose"], "<f8").reshape(4, 4).copy()
+    return View(record, rgb, r, T)
+
+
+LAYOUTS = {
+    "seed": SeedLayout,
+    "realsee3d": RealSee3DLayout,
+    "rgbd-folder": RgbdFolderLayout,
+    "shards": ShardsLayout,
+}
 
 
 def find_datasets(root: str | os.PathLike) -> list[tuple[Path, str]]:
