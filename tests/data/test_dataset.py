@@ -222,3 +222,19 @@ def test_colorize_segment_blends_over_the_photo():
     rgb = np.full((1, 3, 3), 100, np.uint8)
     out = colorize_segment(seg, rgb, 0.5)
     assert (out[0, 0] == 100).all() and not (out[0, 1] == out[0, 2]).all()
+
+
+def test_seed_depth_scale_flag_alone_overrides_meta_json():
+    """Regression: a seed scene's meta.json scale was overridden only when --encoding was given;
+    --depth-scale alone was ignored (every view decoded at meta.json's 1000/m)."""
+    from tests.helpers import SAMPLES
+    from workbench.data.dataset import describe_dataset, index_spec
+    from workbench.data.layouts import load_view
+
+    own = index_spec(describe_dataset(SAMPLES))
+    flagged = index_spec(describe_dataset(SAMPLES, depth_scale=4000.0))
+    assert {r.depth_scale for r in own} == {1000.0} and {r.depth_scale for r in flagged} == {4000.0}
+    a, b = load_view(own[0], SAMPLES).range_m, load_view(flagged[0], SAMPLES).range_m
+    assert np.allclose(b, a / 4.0)
+    enc = index_spec(describe_dataset(SAMPLES, encoding="matterport3d"))
+    assert {r.depth_scale for r in enc} == {4000.0}

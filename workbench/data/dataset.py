@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.data.layouts import (
@@ -178,9 +178,15 @@ def describe_dataset(root: str | os.PathLike, options=None, **overrides) -> Data
             meta.get("encoding", LAYOUT_ENCODING[layout]), str(root / DATASET_JSON)
         )
         detected.append("encoding")
-    scale = float(get("depth_scale", 0.0) or meta.get("depth_scale", enc.scale))
+    scale = float(get("depth_scale", 0.0) or 0.0)
+    if not scale:
+        scale = float(meta.get("depth_scale", enc.scale))
+        detected.append("depth_scale")
     invalid = get("depth_invalid", -1)
-    invalid = int(meta.get("depth_invalid", enc.invalid)) if invalid in (-1, None) else int(invalid)
+    if invalid in (-1, None):
+        invalid = int(meta.get("depth_invalid", enc.invalid))
+        detected.append("depth_invalid")
+    invalid = int(invalid)
     if layout != "realsee3d" and not (math.isfinite(scale) and scale > 0):
         raise WorkbenchError(f"must be a positive number, got {scale}", "--depth-scale")
     return DatasetSpec(
@@ -202,18 +208,9 @@ def index_spec(spec: DatasetSpec, errors: list | None = None) -> list[ViewRecord
     Args:
         errors: when a list, scenes that cannot be indexed are appended to it and skipped.
     """
-    records = index_dataset(
-        spec.root,
-        spec.layout,
-        spec.depth_scale or 1000.0,
-        spec.depth_invalid,
-        spec.resolution,
-        errors=errors,
+    scale = spec.depth_scale or None
+    if spec.layout == "seed" and {"encoding", "depth_scale"} <= set(spec.detected):
+        scale = None  # nothing given: each scene's meta.json decodes its own PNGs
+    return index_dataset(
+        spec.root, spec.layout, scale, spec.depth_invalid, spec.resolution, errors=errors
     )
-    if spec.layout == "seed" and "encoding" not in spec.detected:
-        # a flag overrides the scale of every view (meta.json only fills in when not given)
-        records = [
-            replace(r, depth_scale=spec.depth_scale, depth_invalid=spec.depth_invalid)
-            for r in records
-        ]
-    return records

@@ -258,16 +258,22 @@ def _seed_scale(scene: Path) -> float:
 
 
 class SeedLayout:
+    """``<scene>/pan/{low,high}``, ``depth/``, ``pose/``, ``others/meta.json``. Each scene's
+    ``meta.json`` ``depth_scale`` decodes its PNGs unless ``depth_scale`` is given (a user's
+    flag or encoding), which then applies to every scene; ``depth_invalid`` likewise."""
+
     name = "seed"
     looked_for = "<scene>/pan/ and <scene>/depth/ folders"
+
+    def __init__(self, depth_scale: float | None = None, depth_invalid: int = 0):
+        self.depth_scale, self.depth_invalid = depth_scale, depth_invalid
 
     @staticmethod
     def detect(root: Path) -> bool:
         return any((d / "pan").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
 
-    @staticmethod
-    def scene(root: Path, scene: Path, resolution: str) -> list[ViewRecord]:
-        scale = _seed_scale(scene)
+    def scene(self, root: Path, scene: Path, resolution: str) -> list[ViewRecord]:
+        scale = self.depth_scale or _seed_scale(scene)
         order = ("low", "high") if resolution == "low" else ("high", "low")
         rgb_files = {sub: files_by_stem(scene / "pan" / sub, RGB_EXTS) for sub in order}
         depth_files = files_by_stem(scene / "depth", DEPTH_EXTS)
@@ -285,14 +291,14 @@ class SeedLayout:
                     _rel(pose, root) if pose.is_file() else "",
                     "seed",
                     scale,
+                    self.depth_invalid,
                 )
             )
         return out
 
-    @classmethod
-    def index(cls, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
+    def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
         scenes = [d for d in _scene_dirs(root) if (d / "pan").is_dir()]
-        return _each_scene(scenes, lambda d: cls.scene(root, d, resolution), errors)
+        return _each_scene(scenes, lambda d: self.scene(root, d, resolution), errors)
 
 
 def _realsee_ids(scene: Path) -> list[str]:
@@ -549,7 +555,7 @@ def detect_layout(root: str | os.PathLike) -> str:
 def index_dataset(
     root: str | os.PathLike,
     layout: str | None = None,
-    depth_scale: float = 1000.0,
+    depth_scale: float | None = None,
     depth_invalid: int = 0,
     resolution: str = "low",
     errors: list | None = None,
@@ -557,7 +563,9 @@ def index_dataset(
     """Index every view under ``root`` (layout auto-detected unless given).
 
     Args:
-        depth_scale, depth_invalid: PNG depth decoding for the ``rgbd-folder`` layout.
+        depth_scale, depth_invalid: PNG depth decoding of the ``rgbd-folder`` layout (default
+            1000 units per metre) and of the ``seed`` layout (``None``: each scene's
+            ``meta.json``; a value overrides every scene's).
         resolution: ``"low"`` (training size, the default) or ``"high"`` panoramas (seed layout).
         errors: when a list, scenes that cannot be indexed are appended to it (as
             :class:`WorkbenchError`) and skipped; otherwise the first one is raised.
@@ -569,7 +577,12 @@ def index_dataset(
     name = layout or detect_layout(root)
     if name not in LAYOUTS:
         raise WorkbenchError(f"unknown layout {name!r} (expected one of {sorted(LAYOUTS)})", root)
-    if not math.isfinite(depth_scale) or depth_scale <= 0:
+    if depth_scale is not None and (not math.isfinite(depth_scale) or depth_scale <= 0):
         raise ValueError(f"depth_scale must be a positive number, got {depth_scale}")
-    reader = LAYOUTS[name](depth_scale, depth_invalid) if name == "rgbd-folder" else LAYOUTS[name]
+    if name == "rgbd-folder":
+        reader = LAYOUTS[name](depth_scale or 1000.0, depth_invalid)
+    elif name == "seed":
+        reader = LAYOUTS[name](depth_scale, depth_invalid)
+    else:
+        reader = LAYOUTS[name]
     return reader.index(root, resolution, errors)
