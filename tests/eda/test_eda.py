@@ -146,6 +146,7 @@ def test_eda_cli_writes_report(tmp_path):
     assert main(["eda", str(SAMPLES), "--out", str(tmp_path)]) == 0
     html = (tmp_path / "report.html").read_text()
     assert "Range distribution" in html and "Camera yaw" in html and "https://" not in html[:2000]
+    assert "(range in metres)" in html and "ground truth" not in html  # the example view row
     assert pd.read_parquet(tmp_path / "views.parquet").shape[0] == len(RECORDS)
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["views"] == len(RECORDS) and s["scenes"] == 6

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.layouts import load_view
 from workbench.eda import stats
 from workbench.eda.views import read_class_table, view_table
 from workbench.errors import WorkbenchError
@@ -97,7 +98,9 @@ def figures(tables: dict) -> dict:
     }
 
 
-def write_report(tables: dict, out: Path, title: str) -> dict:
+def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
+    """Tables (parquet + CSV), ``report.html`` and ``summary.json``; ``example`` (a loaded
+    :class:`~workbench.data.layouts.View`) adds its RGB and range row in metres."""
 
     make_folder(out)
     for name, df in tables.items():
@@ -123,7 +126,14 @@ def write_report(tables: dict, out: Path, title: str) -> dict:
         "Per floor": tables["by_floor"],
         "Floor / wall / ceiling distance (segment.png)": tables["class_depth"],
     }
-    write_text_atomic(out / "report.html", html_report(figures(tables), small, title))
+    figs = figures(tables)
+    if example is not None:
+        name = f"{example.record.scene_id[:8]}/{example.record.view_id}"
+        step = max(1, example.rgb.shape[0] // 256)
+        figs[f"Example view {name} (range in metres)"] = plots.depth_row_figure(
+            example.rgb, example.range_m, title=name, step=step
+        )
+    write_text_atomic(out / "report.html", html_report(figs, small, title))
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -141,8 +151,14 @@ def run(config) -> int:
         progress=True,
         tilt_limit_deg=config.tilt_limit,
         errors=failed,
+        options=config,
     )
-    summary = write_report(tables, out, f"EDA: {root}")
+    first = tables["views"].iloc[0]
+    spec = describe_dataset(root, config)
+    rec = next(
+        r for r in index_spec(spec) if (r.scene_id, r.view_id) == (first.scene_id, first.view_id)
+    )
+    summary = write_report(tables, out, f"EDA: {root}", load_view(rec, spec.root))
     summary["failed_views"] = len(failed)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     print(json.dumps(summary))
