@@ -213,6 +213,15 @@ NB["07_biview_pose"] = [
     '    val_csv=str(out / "lists/val.csv"), logdir=str(biview_dir), height=32,\n'
     "    model_width=8, model_depth=3, batch=2, steps=30, log_every=5, progress=False))\n"
     'pd.Series({"pairs": bv["pairs"], **bv["val"]}).round(3).to_frame("bi-view run")',
+    "The bi-view run's depth on a view, beside the ground truth, in metres (30 steps: expect a "
+    "blurry, nearly flat prediction):",
+    IGN + "from workbench.data.pipeline import load_sample\n"
+    "from workbench.model.predictor import load\n"
+    "from workbench.viz.plots import depth_row_figure\n\n"
+    'sample = load_sample(index_dataset(SAMPLES / "seed")[0], SAMPLES / "seed", 32)\n'
+    'pred = load(biview_dir).predict_batch(sample["rgb"][None])[0]\n'
+    'depth_row_figure((sample["rgb"] * 255).astype("uint8"), pred, sample["range"],\n'
+    '                 title="bi-view run: RGB, prediction, ground truth, error")',
     "## Relative pose: network vs cross-correlation yaw baseline",
     IGN + 'pose_dir = next_run_dir(out, "pose")\n'
     'pose = train_pose(PoseConfig(train_csv=str(out / "lists/train.csv"),\n'
