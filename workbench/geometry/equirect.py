@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from workbench.geometry.kernels import points_rows
+
 __all__ = [
     "check_equirect",
     "valid_mask",
@@ -261,19 +263,19 @@ def range_to_points(range_m: np.ndarray, workers: int = 2) -> np.ndarray:
     ((2, 4, 3), True)
     """
     h, w = _check_range(range_m)
-    r = np.asarray(range_m, dtype=np.float32)
-    planes = ray_planes(h, w)
+    r = np.ascontiguousarray(range_m, dtype=np.float32)
+    px, py, pz = ray_planes(h, w)
     out = np.empty((h, w, 3), np.float32)
-
-    def band(a: int, b: int) -> None:
-        rb = r[a:b]
-        rb = np.where(valid_mask(rb), rb, np.float32(0))
-        o = out[a:b]
-        for c in range(3):  # per-plane products beat an (H, W, 1) broadcast by ~2x
-            np.multiply(planes[c, a:b], rb, out=o[:, :, c])
-
-    map_row_bands(band, h, workers)
+    map_row_bands(lambda a, b: points_rows(r, px, py, pz, out, a, b), h, workers)
     return out
+
+
+def _range_to_points_numpy(range_m: np.ndarray) -> np.ndarray:
+    """The numpy reference of :func:`range_to_points` (the compiled kernel is tested
+    against it)."""
+    r = np.asarray(range_m, dtype=np.float32)
+    r = np.where(valid_mask(r), r, np.float32(0))
+    return np.moveaxis(ray_planes(*r.shape) * r, 0, -1).astype(np.float32)
 
 
 def points_to_range(

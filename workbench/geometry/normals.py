@@ -15,6 +15,7 @@ import functools
 import numpy as np
 
 from workbench.geometry.equirect import _check_range, map_row_bands, ray_planes
+from workbench.geometry.kernels import normals_rows
 
 __all__ = ["range_to_normals", "normals_valid"]
 
@@ -103,9 +104,20 @@ def range_to_normals(range_m: np.ndarray, workers: int = 2) -> np.ndarray:
     r = np.asarray(range_m, dtype=np.float32)
     if h < 2 or w < 3:
         raise ValueError(f"range_m must be at least (2, 4) for normals, got {r.shape}")
-    rays = _padded_ray_planes(h, w)
+    px, py, pz = _padded_ray_planes(h, w)
+    r = np.ascontiguousarray(r)
     out = np.empty((h, w, 3), np.float32)
-    map_row_bands(lambda a, b: _rows(r, rays, out, a, b), h, workers)
+    map_row_bands(lambda a, b: normals_rows(r, px, py, pz, out, a, b), h, workers)
+    return out
+
+
+def _range_to_normals_numpy(range_m: np.ndarray) -> np.ndarray:
+    """The numpy reference of :func:`range_to_normals` (the compiled kernel is tested
+    against it)."""
+    r = np.asarray(range_m, dtype=np.float32)
+    h, w = r.shape
+    out = np.empty((h, w, 3), np.float32)
+    _rows(r, _padded_ray_planes(h, w), out, 0, h)
     return out
 
 
