@@ -4,6 +4,8 @@ table in well under a second."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -49,18 +51,31 @@ def depth_histogram(table: pd.DataFrame) -> pd.DataFrame:
 
 def depth_by_scene(table: pd.DataFrame) -> pd.DataFrame:
     """Per-scene depth summary: views, median of view medians, p05/p95 extremes, invalid."""
-    g = table.groupby("scene_id", sort=True)
+    sc, su, _, _, groups = _index(table)
+    cols = {c: table[c].to_numpy(np.float64) for c in _SCENE_DEPTH}
+    parts = []
+    for k, idx in groups:  # every scene of k views at once
+        part = {"scene": idx[:, 0], "views": np.full(len(idx), k)}
+        for name, (col, fn) in _SCENE_DEPTH_OUT.items():
+            part[name] = fn(cols[col][idx], axis=1)
+        parts.append(part)
+    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    scene_codes = sc[out.pop("scene")]
+    order = np.argsort(scene_codes, kind="stable")
     return pd.DataFrame(
-        {
-            "views": g.size(),
-            "d_median": g["d_median"].median(),
-            "d_p05": g["d_p05"].min(),
-            "d_p95": g["d_p95"].max(),
-            "d_max": g["d_max"].max(),
-            "invalid_frac": g["invalid_frac"].mean(),
-            "height_m": g["height_m"].median(),
-        }
-    ).reset_index()
+        {"scene_id": np.asarray(su)[scene_codes[order]], **{k: v[order] for k, v in out.items()}}
+    )
+
+
+_SCENE_DEPTH = ("d_median", "d_p05", "d_p95", "d_max", "invalid_frac", "height_m")
+_SCENE_DEPTH_OUT = {
+    "d_median": ("d_median", np.median),
+    "d_p05": ("d_p05", np.min),
+    "d_p95": ("d_p95", np.max),
+    "d_max": ("d_max", np.max),
+    "invalid_frac": ("invalid_frac", np.mean),
+    "height_m": ("height_m", np.median),
+}
 
 
 def orientation_table(table: pd.DataFrame, tilt_limit_deg: float = 5.0) -> pd.DataFrame:
@@ -82,23 +97,32 @@ def yaw_rose(table: pd.DataFrame, bin_deg: float = 15.0) -> pd.DataFrame:
     return pd.DataFrame({"yaw_lo": edges[:-1], "yaw_hi": edges[1:], "count": counts})
 
 
-def _codes(table: pd.DataFrame):
-    """Integer codes of scene and view ids (hash factorised; view codes in id order)."""
-    sc, su = pd.factorize(table["scene_id"], sort=False)
+_INDEX_CACHE: dict = {}
+
+
+def _index(table: pd.DataFrame):
+    """``(sc, su, vc, vu, groups)`` of a view table, computed once per table object: integer
+    codes of scene ids (uniques sorted, so code order is id order) and view ids, and the rows
+    grouped by scene with views in id order as ``[(k, idx (n_scenes_of_size_k, k))]`` (one
+    lexsort of integer codes: no string sort, no string group-by)."""
+    key = id(table)
+    hit = _INDEX_CACHE.get(key)
+    if hit is not None and hit[0]() is table and hit[1] == len(table):
+        return hit[2]
+    sc, su = pd.factorize(table["scene_id"], sort=True)
     vc, vu = pd.factorize(table["view_id"], sort=True)
-    return sc, su, vc, vu
-
-
-def _groups(sc: np.ndarray, vc: np.ndarray):
-    """Positional row indices grouped by scene, views in id order; yields ``(k, idx)`` with
-    ``idx (n_scenes_of_size_k, k)``. One lexsort of integer codes: no string sort."""
     order = np.lexsort((vc, sc))
     codes = sc[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
     sizes = np.diff(np.r_[starts, len(codes)])
-    for k in np.unique(sizes):
-        s = starts[sizes == k]
-        yield int(k), order[s[:, None] + np.arange(k)[None]]
+    groups = [
+        (int(k), order[starts[sizes == k][:, None] + np.arange(k)[None]]) for k in np.unique(sizes)
+    ]
+    out = (sc, su, vc, vu, groups)
+    if len(_INDEX_CACHE) > 8:
+        _INDEX_CACHE.clear()
+    _INDEX_CACHE[key] = (weakref.ref(table), len(table), out)
+    return out
 
 
 def _labels(codes: np.ndarray, uniques) -> pd.Categorical:
@@ -111,9 +135,9 @@ def pair_table(table: pd.DataFrame) -> pd.DataFrame:
     Id columns are categoricals (cheap at 300k views)."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
     yaw = table["yaw_deg"].to_numpy(np.float64)
-    sc, su, vc, vu = _codes(table)
+    sc, su, vc, vu, groups = _index(table)
     ia_all, ib_all = [], []
-    for k, idx in _groups(sc, vc):
+    for k, idx in groups:
         if k < 2:
             continue
         a, b = np.triu_indices(k, 1)
@@ -136,9 +160,9 @@ def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
     """Per scene: ``views``, ``path_m`` (length of the path through the views in id order),
     ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``, ``extent_x/z_m``."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
-    sc, su, vc, _ = _codes(table)
+    sc, su, _, _, groups = _index(table)
     parts = []
-    for k, idx in _groups(sc, vc):
+    for k, idx in groups:
         p = c[idx]  # (n, k, 3)
         diff = p[:, :, None] - p[:, None]
         d = np.sqrt(np.einsum("nijc,nijc->nij", diff, diff))
@@ -158,7 +182,7 @@ def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     cols = {key: np.concatenate([q[key] for q in parts]) for key in parts[0]}
-    order = np.argsort(np.asarray(su)[cols["scene"]], kind="stable")
+    order = np.argsort(cols["scene"], kind="stable")  # codes sort as the ids do
     out = pd.DataFrame(
         {
             "scene_id": np.asarray(su)[cols.pop("scene")][order],
