@@ -13,7 +13,16 @@ import traceback
 
 from benchmarks.common import RESULTS, machine
 
-BENCHMARKS = ["geometry", "data", "correspondence", "eda", "training", "inference", "viewer"]
+BENCHMARKS = [
+    "geometry",
+    "data",
+    "correspondence",
+    "eda",
+    "training",
+    "inference",
+    "viewer",
+    "scaling",
+]
 
 
 def main(names: list[str] | None = None) -> int:
