@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(shell (sha1sum pyproject.toml scripts/setup.sh; echo G
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup demo test lint lab bench clean notebooks
+.PHONY: setup demo test lint lab bench clean notebooks nbval
 
 setup: $(STAMP)
 
@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml scripts/setup.sh
 demo: setup  ## run the main job end to end on data_samples/ into outputs/demo/
 	$(VENV)/bin/workbench demo --out outputs/demo
 
-test: setup  ## lint, then all tests (unit, notebooks under nbval, browser)
+test: setup  ## lint, then all tests (unit, doctests, every notebook run in the browser test)
 	$(VENV)/bin/ruff check workbench tests benchmarks scripts
-	$(PY) -m pytest -q --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
-		tests workbench notebooks
+	$(PY) -m pytest -q tests workbench
+
+nbval: setup  ## the committed notebooks re-run under nbval (deterministic outputs compared)
+	$(PY) -m pytest -q --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 
 notebooks: setup  ## regenerate and execute notebooks/ (commit the executed notebooks)
 	$(PY) scripts/make_notebooks.py

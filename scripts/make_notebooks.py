@@ -172,8 +172,10 @@ NB["06_export_inference"] = [
     'out = OUTPUTS / "notebooks" / "06_export"\n'
     'write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", val_fraction=0.3)\n'
     "print(sorted(p.name for p in DEFAULT_MODEL.iterdir()))",
-    IGN + 'config = ExportConfig(checkpoint=str(DEFAULT_MODEL), out=str(out / "export"),\n'
-    '                      csv=str(out / "lists" / "val.csv"), report=True, runs=5, views=4,\n'
+    IGN + "# the CLI writes every format by default; here the three the browser below compares\n"
+    'config = ExportConfig(checkpoint=str(DEFAULT_MODEL), out=str(out / "export"),\n'
+    '                      format=("savedmodel", "tflite"), quantize=("fp16", "int8"),\n'
+    '                      csv=str(out / "lists" / "val.csv"), report=True, runs=3, views=4,\n'
     "                      calibration=8)\n"
     "files, report = export(config)\n"
     "Markdown(report)",
