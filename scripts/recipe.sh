@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The default model's recipe, from an empty folder, resumable: run it again after any
+# interruption and it continues where it stopped (finished steps are skipped, training resumes
+# from its last checkpoint). About 150 minutes on a 2-core CPU; see README "Accuracy recipe".
+#
+#   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
+#
+# Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), WORKBENCH (the
+# workbench command; default: the repository's .venv).
+set -euo pipefail
+WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+W=${WORKBENCH:-$REPO/.venv/bin/workbench}
+STEPS_A=${STEPS_A:-4000}
+STEPS_B=${STEPS_B:-450}
+mkdir -p "$WORK" && cd "$WORK"
+
+# 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
+#    made), a held-out set from another seed
+[ -f data/train.done ] || {
+  $W synth --out data/train_scenes --scenes 800 --views 3 --preset rooms --size 256x128 --seed 2000
+  $W synth --out data/train_scenes --scenes 2200 --views 3 --preset rooms --size 256x128 --seed 3000
+  touch data/train.done; }
+[ -f data/val.done ] || {
+  $W synth --out data/val_scenes --scenes 40 --views 2 --preset rooms --size 256x128 --seed 9100
+  touch data/val.done; }
+[ -f lists/train.csv ] || $W split data/train_scenes --out lists --val-fraction 0.02
+[ -f lists_val/val.csv ] || $W split data/val_scenes --out lists_val --val-fraction 1.0
+
+# 2. training: 64x128 first (4x the samples per second), then 128x256 from those weights
+M="--model-width 16 --model-depth 4 --model-coords --model-context --model-stem --l1-space log
+   --batch 16 --val-views 40 --no-deterministic --no-progress"
+resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
+[ -f runs/a/model.keras ] || $W train --train-csv lists/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/a --height 64 $M --steps "$STEPS_A" --lr 2e-3 --warmup-steps 100 \
+  --ckpt-every 250 --val-every 2000 $(resume runs/a)
+[ -f runs/b/model.keras ] || $W train --train-csv lists/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/b --height 128 $M --steps "$STEPS_B" --lr 1e-3 --warmup-steps 50 \
+  --ckpt-every 100 --val-every 450 --dump-every 450 --init-from runs/a $(resume runs/b)
+
+# 3. evaluation beside the baselines, and the int8 TFLite export with its report
+$W eval lists_val/val.csv --model runs/b --out eval_rooms --height 128
+$W export --checkpoint runs/b --format tflite --quantize int8 --csv lists_val/val.csv \
+  --calibration 16 --report --views 16 --out export
+echo "recipe: done; the model is $WORK/runs/b/model.keras, its int8 TFLite $WORK/export/"
