@@ -248,7 +248,7 @@ NB["08_error_analysis"] = [
     "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
     "from workbench.model.predictor import load\n"
     "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.error_panel import ErrorAnalysis",
+    "from workbench.training.error_panel import ErrorAnalysis",
     'records = index_dataset(SAMPLES / "seed")\n'
     "models = {\n"
     '    "default model": load(),\n'

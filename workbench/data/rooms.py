@@ -316,6 +316,140 @@ def _next_room(rng, pal, p, e, n, door_w, door_h, H, rects, k):
     return [(f"nextroom_{k}", merge(q), wall_mat), (f"nextroomfloor_{k}", floor, pal["floor"])]
 
 
+def _sofa(rng, on, kind, k, w, d, H, wood, fabric, pal):
+    """A sofa: seat, back and two arms."""
+    parts = []
+    parts.append(
+        (
+            f"sofa_{k}",
+            merge(
+                [
+                    on(w, d, 0, -0.42),
+                    on(w, 0.22, -0.42, -0.85),
+                    on(0.2, d, -0.42, -0.62, 0, -w / 2 + 0.1),
+                    on(0.2, d, -0.42, -0.62, 0, w / 2 - 0.1),
+                ]
+            ),
+            fabric,
+        )
+    )
+    return parts
+
+
+def _bed(rng, on, kind, k, w, d, H, wood, fabric, pal):
+    """A bed against the wall: frame, headboard, mattress, pillows, night stands."""
+    parts = []
+    sheet = mat(rng, "fabric", _pick(rng, _WHITES[:2] + _FABRICS), None, 0.004)
+    parts += [
+        (
+            f"bedframe_{k}",
+            merge([on(w, d, 0, -0.3), on(w + 0.1, 0.08, 0, -rng.uniform(0.9, 1.3))]),
+            wood,
+        ),
+        (
+            f"bed_{k}",
+            merge(
+                [
+                    on(w - 0.06, d - 0.1, -0.3, -0.55, 0.05),
+                    on(w * 0.4, 0.35, -0.55, -0.68, 0.1, -w * 0.22),
+                    on(w * 0.4, 0.35, -0.55, -0.68, 0.1, w * 0.22),
+                ]
+            ),
+            sheet,
+        ),
+    ]
+    stand = [on(0.45, 0.4, 0, -0.55, 0, side * (w / 2 + 0.35)) for side in (-1, 1)]
+    parts.append((f"nightstand_{k}", merge(stand), wood))
+    return parts
+
+
+def _shelf(rng, on, kind, k, w, d, H, wood, fabric, pal):
+    """A bookshelf: boards, sides and rows of books."""
+    parts = []
+    h = rng.uniform(1.5, min(2.2, H - 0.2))
+    n = int(rng.integers(3, 7))
+    boards = [on(w, d, -y, -y - 0.025) for y in np.linspace(0.05, h - 0.03, n)]
+    boards += [on(0.025, d, 0, -h, 0, side * (w / 2 - 0.0125)) for side in (-1, 1)]
+    parts.append((f"shelf_{k}", merge(boards), wood))
+    books = []
+    for y in np.linspace(0.05, h - 0.03, n)[:-1]:
+        x = -w / 2 + 0.05
+        while x < w / 2 - 0.1 and rng.random() < 0.93:
+            bw = rng.uniform(0.02, 0.06)
+            books.append(
+                on(
+                    bw,
+                    d * rng.uniform(0.6, 0.9),
+                    -y - 0.025,
+                    -y - 0.025 - rng.uniform(0.15, 0.3),
+                    0,
+                    x + bw / 2,
+                )
+            )
+            x += bw + (0.2 if rng.random() < 0.1 else 0.003)
+    if books:
+        parts.append(
+            (
+                f"books_{k}",
+                merge(books),
+                mat(rng, "painting", (0.6, 0.2, 0.2), (0.2, 0.3, 0.6), 0.05),
+            )
+        )
+    return parts
+
+
+def _cabinet(rng, on, kind, k, w, d, H, wood, fabric, pal):
+    """A low or tall cabinet; a counter also gets a worktop and wall units."""
+    parts = []
+    tall = kind == "cabinet" and rng.random() < 0.3
+    h = rng.uniform(1.8, min(2.3, H - 0.2)) if tall else rng.uniform(0.75, 0.95)
+    body = mat(rng, "plain", _pick(rng, _WHITES)) if rng.random() < 0.5 else wood
+    parts.append((f"{kind}_{k}", on(w, d, 0, -h), body))
+    if kind == "counter":
+        top = mat(rng, "noise", _pick(rng, _STONES), None, 0.05)
+        parts.append((f"countertop_{k}", on(w + 0.02, d + 0.02, -h, -h - 0.04), top))
+        up = rng.uniform(1.4, 1.55)
+        parts.append((f"wallunit_{k}", on(w, 0.35, -up, -min(up + 0.75, H - 0.05)), body))
+    return parts
+
+
+def _tv(rng, on, kind, k, w, d, H, wood, fabric, pal):
+    """A TV on the wall, often above a stand."""
+    parts = []
+    tw = w * 0.9
+    y0 = rng.uniform(0.9, 1.3)
+    screen = mat(rng, "screen", (0.03, 0.03, 0.035), (0.12, 0.12, 0.14), 0.5)
+    parts.append((f"tv_{k}", on(tw, 0.05, -y0, -y0 - tw * 9 / 16, 0.02), screen))
+    if rng.random() < 0.7:
+        parts.append((f"tvstand_{k}", on(w * 1.2, d, 0, -rng.uniform(0.4, 0.6)), wood))
+    return parts
+
+
+def _panel(rng, on, kind, k, w, d, H, wood, fabric, pal):
+    """A picture, mirror or whiteboard in a frame."""
+    parts = []
+    ph = w * rng.uniform(0.6, 1.4) if kind == "picture" else w * rng.uniform(0.6, 1.6)
+    ph = min(ph, H - 0.6)
+    yc = rng.uniform(1.2, min(1.8, H - ph / 2 - 0.2))
+    frame = mat(rng, "plain", _pick(rng, _WHITES + _WOODS))
+    face = {
+        "picture": mat(
+            rng,
+            "painting",
+            rng.uniform(0.1, 0.9, 3),
+            rng.uniform(0.1, 0.9, 3),
+            w * rng.uniform(0.15, 0.5),
+        ),
+        "mirror": mat(rng, "noise", (0.55, 0.6, 0.62), (0.25, 0.27, 0.3), 0.4),
+        "whiteboard": mat(rng, "plaster", (0.88, 0.88, 0.88), None, 0.5),
+    }[kind]
+    parts.append(
+        (f"{kind}frame_{k}", on(w + 0.06, d, -yc + ph / 2 + 0.03, -yc - ph / 2 - 0.03), frame)
+    )
+    parts.append((f"{kind}_{k}", on(w, 0.01, -yc + ph / 2, -yc - ph / 2, d), face))
+    return parts
+
+
 def _wall_item(rng, pal, walls: _Walls, kind: str, k: int, H: float):
     """One piece of wall furniture; returns ``(parts, footprint or None)``."""
     wood = mat(rng, "wood", pal["wood"], None, rng.uniform(0.05, 0.15), math.pi / 2)
@@ -340,111 +474,16 @@ def _wall_item(rng, pal, walls: _Walls, kind: str, k: int, H: float):
     def on(ww, dd, y0, y1, off=0.0, ds=0.0):
         return place_on_wall(walls, i, s + ds, ww, dd, y0, y1, off)
 
-    parts = []
-    if kind == "sofa":
-        parts.append(
-            (
-                f"sofa_{k}",
-                merge(
-                    [
-                        on(w, d, 0, -0.42),
-                        on(w, 0.22, -0.42, -0.85),
-                        on(0.2, d, -0.42, -0.62, 0, -w / 2 + 0.1),
-                        on(0.2, d, -0.42, -0.62, 0, w / 2 - 0.1),
-                    ]
-                ),
-                fabric,
-            )
-        )
-    elif kind == "bed":
-        sheet = mat(rng, "fabric", _pick(rng, _WHITES[:2] + _FABRICS), None, 0.004)
-        parts += [
-            (
-                f"bedframe_{k}",
-                merge([on(w, d, 0, -0.3), on(w + 0.1, 0.08, 0, -rng.uniform(0.9, 1.3))]),
-                wood,
-            ),
-            (
-                f"bed_{k}",
-                merge(
-                    [
-                        on(w - 0.06, d - 0.1, -0.3, -0.55, 0.05),
-                        on(w * 0.4, 0.35, -0.55, -0.68, 0.1, -w * 0.22),
-                        on(w * 0.4, 0.35, -0.55, -0.68, 0.1, w * 0.22),
-                    ]
-                ),
-                sheet,
-            ),
-        ]
-        stand = [on(0.45, 0.4, 0, -0.55, 0, side * (w / 2 + 0.35)) for side in (-1, 1)]
-        parts.append((f"nightstand_{k}", merge(stand), wood))
-    elif kind == "shelf":
-        h = rng.uniform(1.5, min(2.2, H - 0.2))
-        n = int(rng.integers(3, 7))
-        boards = [on(w, d, -y, -y - 0.025) for y in np.linspace(0.05, h - 0.03, n)]
-        boards += [on(0.025, d, 0, -h, 0, side * (w / 2 - 0.0125)) for side in (-1, 1)]
-        parts.append((f"shelf_{k}", merge(boards), wood))
-        books = []
-        for y in np.linspace(0.05, h - 0.03, n)[:-1]:
-            x = -w / 2 + 0.05
-            while x < w / 2 - 0.1 and rng.random() < 0.93:
-                bw = rng.uniform(0.02, 0.06)
-                books.append(
-                    on(
-                        bw,
-                        d * rng.uniform(0.6, 0.9),
-                        -y - 0.025,
-                        -y - 0.025 - rng.uniform(0.15, 0.3),
-                        0,
-                        x + bw / 2,
-                    )
-                )
-                x += bw + (0.2 if rng.random() < 0.1 else 0.003)
-        if books:
-            parts.append(
-                (
-                    f"books_{k}",
-                    merge(books),
-                    mat(rng, "painting", (0.6, 0.2, 0.2), (0.2, 0.3, 0.6), 0.05),
-                )
-            )
-    elif kind in ("cabinet", "counter"):
-        tall = kind == "cabinet" and rng.random() < 0.3
-        h = rng.uniform(1.8, min(2.3, H - 0.2)) if tall else rng.uniform(0.75, 0.95)
-        body = mat(rng, "plain", _pick(rng, _WHITES)) if rng.random() < 0.5 else wood
-        parts.append((f"{kind}_{k}", on(w, d, 0, -h), body))
-        if kind == "counter":
-            top = mat(rng, "noise", _pick(rng, _STONES), None, 0.05)
-            parts.append((f"countertop_{k}", on(w + 0.02, d + 0.02, -h, -h - 0.04), top))
-            up = rng.uniform(1.4, 1.55)
-            parts.append((f"wallunit_{k}", on(w, 0.35, -up, -min(up + 0.75, H - 0.05)), body))
-    elif kind == "tv":
-        tw = w * 0.9
-        y0 = rng.uniform(0.9, 1.3)
-        screen = mat(rng, "screen", (0.03, 0.03, 0.035), (0.12, 0.12, 0.14), 0.5)
-        parts.append((f"tv_{k}", on(tw, 0.05, -y0, -y0 - tw * 9 / 16, 0.02), screen))
-        if rng.random() < 0.7:
-            parts.append((f"tvstand_{k}", on(w * 1.2, d, 0, -rng.uniform(0.4, 0.6)), wood))
-    else:  # picture, mirror, whiteboard: a panel in a frame
-        ph = w * rng.uniform(0.6, 1.4) if kind == "picture" else w * rng.uniform(0.6, 1.6)
-        ph = min(ph, H - 0.6)
-        yc = rng.uniform(1.2, min(1.8, H - ph / 2 - 0.2))
-        frame = mat(rng, "plain", _pick(rng, _WHITES + _WOODS))
-        face = {
-            "picture": mat(
-                rng,
-                "painting",
-                rng.uniform(0.1, 0.9, 3),
-                rng.uniform(0.1, 0.9, 3),
-                w * rng.uniform(0.15, 0.5),
-            ),
-            "mirror": mat(rng, "noise", (0.55, 0.6, 0.62), (0.25, 0.27, 0.3), 0.4),
-            "whiteboard": mat(rng, "plaster", (0.88, 0.88, 0.88), None, 0.5),
-        }[kind]
-        parts.append(
-            (f"{kind}frame_{k}", on(w + 0.06, d, -yc + ph / 2 + 0.03, -yc - ph / 2 - 0.03), frame)
-        )
-        parts.append((f"{kind}_{k}", on(w, 0.01, -yc + ph / 2, -yc - ph / 2, d), face))
+    build = {
+        "sofa": _sofa,
+        "bed": _bed,
+        "shelf": _shelf,
+        "cabinet": _cabinet,
+        "counter": _cabinet,
+        "tv": _tv,
+    }.get(kind, _panel)
+    parts = build(rng, on, kind, k, w, d, H, wood, fabric, pal)
+    if build is _panel:
         return parts, None
     (px, pz), _, n = walls.frame(i, s)
     return parts, (px + n[0] * d / 2, pz + n[1] * d / 2, 0.5 * math.hypot(w, d))

@@ -7,7 +7,7 @@ from tests.helpers import SAMPLES
 from workbench.data.layouts import index_dataset
 from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline
 from workbench.model.error_breakdown import abs_rel_by_distance, abs_rel_by_latitude
-from workbench.viz.error_panel import ErrorAnalysis
+from workbench.training.error_panel import ErrorAnalysis
 
 RECORDS = index_dataset(SAMPLES)[:6]
 
