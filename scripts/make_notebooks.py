@@ -131,7 +131,7 @@ NB["05_training"] = [
     IGN + "panel = TrainPanel(\n"
     '    TrainConfig, train, train_csv=str(runs / "lists/train.csv"),\n'
     '    val_csv=str(runs / "lists/val.csv"), logdir=str(next_run_dir(runs)), height=32,\n'
-    "    model_width=8, model_depth=3, batch=4, steps=30, log_every=5, ckpt_every=30,\n"
+    "    model_width=8, model_depth=3, batch=4, steps=20, log_every=5, ckpt_every=20,\n"
     "    dump_every=10, val_views=4, progress=False)\n"
     "panel",
     "Run all presses **Train** for you (the next cell); in a live session press it yourself.",
@@ -141,7 +141,7 @@ NB["05_training"] = [
     "print(panel.status.value)\n"
     'print({k: round(v, 3) for k, v in summary["val"].items()})',
     "## The run's prediction beside the ground truth, in metres\n"
-    "A 30-step run at 32×64 only shows that the machinery works: expect a blurry, nearly flat "
+    "A 20-step run at 32×64 only shows that the machinery works: expect a blurry, nearly flat "
     "prediction, no better than the constant baseline `workbench eval` prints beside it.",
     IGN + "from workbench.data.pipeline import load_sample\n"
     "from workbench.model.predictor import load\n\n"
@@ -159,8 +159,9 @@ NB["05_training"] = [
 
 NB["06_export_inference"] = [
     "# 06 · Export and inference\nThe shipped default model (`models/default/`) exported to "
-    "SavedModel, frozen `.pb` and TFLite fp32/fp16/int8, with the size/latency/accuracy report; "
-    "then every format on the same views, beside the ground truth, in metres.",
+    "TFLite fp16 and int8 with the size/latency/accuracy report (`workbench export` also writes "
+    "a SavedModel, a frozen `.pb` and fp32 by default), then the formats on the same views, "
+    "beside the ground truth, in metres.",
     "from IPython.display import Markdown\n\n"
     "from workbench.configs import ExportConfig\n"
     "from workbench.data.layouts import index_dataset\n"
@@ -172,21 +173,20 @@ NB["06_export_inference"] = [
     'out = OUTPUTS / "notebooks" / "06_export"\n'
     'write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", val_fraction=0.3)\n'
     "print(sorted(p.name for p in DEFAULT_MODEL.iterdir()))",
-    IGN + "# the CLI writes every format by default; here the three the browser below compares\n"
+    IGN + "# the CLI writes every format by default; here the two the browser below compares\n"
     'config = ExportConfig(checkpoint=str(DEFAULT_MODEL), out=str(out / "export"),\n'
-    '                      format=("savedmodel", "tflite"), quantize=("fp16", "int8"),\n'
+    '                      format=("tflite",), quantize=("fp16", "int8"),\n'
     '                      csv=str(out / "lists" / "val.csv"), report=True, runs=3, views=4,\n'
     "                      calibration=8)\n"
     "files, report = export(config)\n"
     "Markdown(report)",
     "## Every format on the same views\n`load(path)` takes a run folder, `.keras`, SavedModel, "
     "`.pb` or `.tflite`; any 2:1 image works (resized in, depth resized back). Pick a format and "
-    "a view; the row shares one colour range in metres.",
+    "a view; the row shares one colour range in metres (SavedModel and `.pb` load the same way).",
     IGN + "models = {\n"
     '    "keras (fp32)": load(DEFAULT_MODEL),\n'
     '    "tflite int8": load(out / "export" / "model_int8.tflite"),\n'
     '    "tflite fp16": load(out / "export" / "model_fp16.tflite"),\n'
-    '    "SavedModel": load(out / "export" / "saved_model"),\n'
     "}\n"
     'PredictionBrowser(models, index_dataset(SAMPLES / "rgbd-folder"), SAMPLES / "rgbd-folder")',
     "From the shell, on a folder of your own panoramas: `workbench infer my_panoramas/ --model "
@@ -249,7 +249,7 @@ NB["08_error_analysis"] = [
     "from workbench.model.predictor import load\n"
     "from workbench.paths import SAMPLES\n"
     "from workbench.training.error_panel import ErrorAnalysis",
-    'records = index_dataset(SAMPLES / "seed")\n'
+    'records = index_dataset(SAMPLES / "seed")[::2]  # 12 views of the 6 scenes\n'
     "models = {\n"
     '    "default model": load(),\n'
     '    "room prior": RoomPriorBaseline(128),\n'
