@@ -248,7 +248,7 @@ def _html_text(page, needle: str) -> str:
 def _plot_title(index: int) -> str:
     """JS for the title text of plotly figure ``index`` (negative: from the end)."""
     plots = "[...document.querySelectorAll('.js-plotly-plot')]"
-    return f"(({plots}).at({index})._fullLayout.title || {{}}).text"  # fmt: skip
+    return f"(({plots}).at({index})._fullLayout.title || {{}}).text"
 
 
 def _select(page, index: int, label: str):
@@ -317,11 +317,11 @@ def test_export_notebook_format_picker(lab, page):
 def test_biview_pose_history_picker(lab, page):
     base, token = lab
     _no_stderr(_run_all(page, base, token, "07_biview_pose"))
-    _wait_plots(page, 1)
-    title = page.evaluate(f"() => {_plot_title(0)}")
-    assert not title.startswith("pose")
+    _wait_plots(page, 2)  # the bi-view depth row, then the history viewer's curves
+    title = page.evaluate(f"() => {_plot_title(-1)}")
+    assert title.startswith("bi-view"), title
     _select(page, 0, "pose")
-    page.wait_for_function(f"() => ({_plot_title(0)} || '').startsWith('pose')", timeout=60_000)
+    page.wait_for_function(f"() => ({_plot_title(-1)} || '').startsWith('pose')", timeout=60_000)
     _shot(page, "07_after.png")
 
 
