@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["quad", "merge", "box", "cylinder", "wall", "polygon", "inside"]
+__all__ = ["quad", "merge", "box", "cylinder", "table", "wall", "polygon", "inside"]
 
 
 def quad(a, b, c, d) -> tuple[np.ndarray, np.ndarray]:
@@ -117,3 +117,14 @@ def inside(rects, x, z, margin=0.0) -> bool:
     return any(
         a + margin <= x <= c - margin and b + margin <= z <= d - margin for a, b, c, d in rects
     )
+
+
+def table(x, z, w, d, h, top_t, leg, yaw) -> tuple[np.ndarray, np.ndarray]:
+    """A ``w x d`` table top ``top_t`` thick at height ``h`` on four ``leg``-wide legs, centred
+    at ``(x, z)`` and rotated by ``yaw``."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    parts = [box(x, z, w, d, -h + top_t, -h, yaw)]
+    for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        lx, lz = sx * (w / 2 - leg), sz * (d / 2 - leg)
+        parts.append(box(x + c * lx + s * lz, z - s * lx + c * lz, leg, leg, 0.0, -h + top_t, yaw))
+    return merge(parts)

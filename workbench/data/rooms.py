@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from workbench.data.primitives import box, cylinder, inside, merge, polygon, quad, wall
+from workbench.data.primitives import box, cylinder, inside, merge, polygon, quad, table, wall
 
 __all__ = ["OBJECT_CLASSES", "PATTERNS", "build_room", "keepout_circles", "object_class"]
 
@@ -500,15 +500,6 @@ def _free_spot(rng, rects, bounds, footprints, radius):
     return None
 
 
-def _legs_table(x, z, w, d, h, yaw, top_t=0.04, leg=0.05):
-    c, s = math.cos(yaw), math.sin(yaw)
-    parts = [box(x, z, w, d, -h + top_t, -h, yaw)]
-    for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-        lx, lz = sx * (w / 2 - leg), sz * (d / 2 - leg)
-        parts.append(box(x + c * lx + s * lz, z - s * lx + c * lz, leg, leg, 0.0, -h + top_t, yaw))
-    return merge(parts)
-
-
 def _floor_item(rng, pal, kind, k, spot, H):
     """One free-standing object at ``spot = (x, z)``; returns ``(parts, radius)``."""
     x, z = spot
@@ -517,13 +508,13 @@ def _floor_item(rng, pal, kind, k, spot, H):
     parts = []
     if kind == "dining":
         w, d = rng.uniform(1.0, 1.8), rng.uniform(0.7, 1.0)
-        parts.append((f"table_{k}", _legs_table(x, z, w, d, 0.75, yaw), wood))
+        parts.append((f"table_{k}", table(x, z, w, d, 0.75, 0.04, 0.05, yaw), wood))
         chairs, c, s = [], math.cos(yaw), math.sin(yaw)
         for side in (-1, 1):
             for off in np.linspace(-w / 2 + 0.3, w / 2 - 0.3, max(1, int(w / 0.6))):
                 lz = side * (d / 2 + 0.25)
                 cx, cz = x + c * off + s * lz, z - s * off + c * lz
-                chairs.append(_legs_table(cx, cz, 0.42, 0.42, 0.46, yaw, 0.04, 0.03))
+                chairs.append(table(cx, cz, 0.42, 0.42, 0.46, 0.04, 0.03, yaw))
                 bz = lz + side * 0.19
                 chairs.append(
                     box(x + c * off + s * bz, z - s * off + c * bz, 0.4, 0.04, -0.46, -0.9, yaw)
@@ -535,7 +526,7 @@ def _floor_item(rng, pal, kind, k, spot, H):
         w, d = rng.uniform(0.8, 1.3), rng.uniform(0.5, 0.8)
         rug = mat(rng, "carpet", _pick(rng, _FABRICS), None, 0.01)
         parts.append((f"rug_{k}", box(x, z, w + 1.2, d + 1.0, 0.0, -0.012, yaw), rug))
-        parts.append((f"coffee_{k}", _legs_table(x, z, w, d, 0.42, yaw, 0.05, 0.04), wood))
+        parts.append((f"coffee_{k}", table(x, z, w, d, 0.42, 0.05, 0.04, yaw), wood))
         return parts, 0.5 * math.hypot(w, d)
     if kind == "plant":
         r, h = rng.uniform(0.12, 0.25), rng.uniform(0.25, 0.5)

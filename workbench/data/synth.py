@@ -38,6 +38,7 @@ from workbench.data.primitives import inside as _inside
 from workbench.data.primitives import merge as _merge
 from workbench.data.primitives import polygon as _polygon
 from workbench.data.primitives import quad as _quad
+from workbench.data.primitives import table as _table
 from workbench.data.primitives import wall as _wall
 from workbench.data.rooms import PATTERNS, build_room
 from workbench.errors import WorkbenchError
@@ -216,15 +217,6 @@ def _wall_panel(b: _Builder, k: int, walls, H: float) -> None:
     y0 = -rng.uniform(0.8, max(0.9, H - 1.0))
     wyaw = math.atan2(e[1], e[0])
     b.add(f"wall_{k}", _box(cx, cz, pw, depth, y0, y0 - rng.uniform(0.2, 0.9), -wyaw))
-
-
-def _table(x, z, w, d, h, t, leg, yaw):
-    c, s = math.cos(yaw), math.sin(yaw)
-    parts = [_box(x, z, w, d, -h + t, -h, yaw)]
-    for sx, sz in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-        lx, lz = sx * (w / 2 - leg), sz * (d / 2 - leg)
-        parts.append(_box(x + c * lx + s * lz, z - s * lx + c * lz, leg, leg, 0.0, -h + t, yaw))
-    return _merge(parts)
 
 
 def _add_object(b: _Builder, k: int, kind: str, place, H: float, floor_boxes, footprints):
