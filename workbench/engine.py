@@ -1,47 +1,57 @@
 """Dataset-wide jobs on a cluster engine (Dask ``distributed``), or in this process.
 
-:func:`run_tasks` maps a function over items (scenes, views) and returns every item's result or
-error, so one broken item never stops a job. ``workers <= 1`` without a scheduler runs the plain
-loop in this process (no engine at all); otherwise a ``LocalCluster`` of ``workers`` processes
-is started for the job (its dashboard link is printed), or ``scheduler`` (``tcp://host:8786``)
-connects to a running cluster — SLURM or Kubernetes clusters come from ``dask-jobqueue`` /
-``dask-kubernetes`` and are used the same way. The function must be importable (a module-level
-function) and its items picklable.
+:func:`iter_tasks` maps a function over items (scenes, views, chunks) and yields every item's
+result or error as it completes, so one broken item never stops a job and the caller can save
+progress as it goes; :func:`run_tasks` collects them in item order. Where the work runs:
+
+- ``scheduler`` (``tcp://host:8786``): a running Dask cluster (SLURM or Kubernetes clusters
+  come from ``dask-jobqueue`` / ``dask-kubernetes`` and are used the same way);
+- otherwise ``workers <= 1``: the plain loop in this process (no engine at all);
+- otherwise ``local="threads"``: a thread pool in this process (for work that releases the
+  GIL: image decoding, compiled kernels), or ``local="processes"``: a Dask ``LocalCluster`` of
+  ``workers`` processes started for the job (its dashboard link is printed).
+
+The function must be importable (a module-level function or a ``functools.partial`` of one)
+and its items picklable, so the same call runs on every engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed as threads_completed
 from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["run_tasks"]
+__all__ = ["iter_tasks", "run_tasks", "engine_name"]
 
 
-def _plain(fn, items, desc: str, progress: bool) -> list[tuple[Any, Any]]:
-    out = []
-    for item in tqdm(items, desc=desc, disable=not progress):
-        try:
-            out.append((item, fn(item)))
-        except Exception as e:  # noqa: BLE001  (reported per item by the caller)
-            out.append((item, e))
-    return out
+def engine_name(workers: int, scheduler: str = "", local: str = "processes") -> str:
+    """Where :func:`iter_tasks` runs for these settings: ``dask scheduler``, ``in process``,
+    ``threads`` or ``dask local``."""
+    if scheduler:
+        return f"dask scheduler {scheduler}"
+    if workers <= 1:
+        return "in process"
+    return "threads" if local == "threads" else "dask local"
 
 
-def run_tasks(
-    fn: Callable[[Any], Any],
-    items: Sequence[Any],
-    workers: int = 1,
-    scheduler: str = "",
-    desc: str = "tasks",
-    progress: bool = True,
-) -> list[tuple[Any, Any]]:
-    """``[(item, fn(item) or the exception it raised)]`` in the order of ``items``."""
-    if not items:
-        return []
-    if workers <= 1 and not scheduler:
-        return _plain(fn, items, desc, progress)
+def _safe(fn, item):
+    try:
+        return fn(item)
+    except Exception as e:  # noqa: BLE001  (reported per item by the caller)
+        return e
+
+
+def _iter_threads(fn, items, workers: int) -> Iterator[tuple[Any, Any]]:
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(_safe, fn, item): i for i, item in enumerate(items)}
+        for fut in threads_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: bool):
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -61,15 +71,58 @@ def run_tasks(
             print(f"{desc}: dask dashboard {client.dashboard_link}")
         futures = client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
-        results: list[Any] = [None] * len(futures)
-        bar = tqdm(total=len(futures), desc=desc, disable=not progress)
         for fut in as_completed(futures):
-            i = index[fut.key]
-            results[i] = fut.exception() if fut.status == "error" else fut.result()
-            bar.update(1)
-        bar.close()
-        return list(zip(items, results, strict=True))
+            yield index[fut.key], (fut.exception() if fut.status == "error" else fut.result())
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _iter_indexed(fn, items, workers, scheduler, desc, progress, local):
+    """``(index, result)`` pairs in completion order, with a progress bar."""
+    if local not in ("threads", "processes"):
+        raise ValueError(f"local must be threads or processes, got {local!r}")
+    if scheduler or (workers > 1 and local == "processes"):
+        it = _iter_dask(fn, items, workers, scheduler, desc, progress)
+    elif workers > 1:
+        it = _iter_threads(fn, items, workers)
+    else:
+        it = ((i, _safe(fn, item)) for i, item in enumerate(items))
+    with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
+        for pair in it:
+            bar.update(1)
+            yield pair
+
+
+def iter_tasks(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int = 1,
+    scheduler: str = "",
+    desc: str = "tasks",
+    progress: bool = True,
+    local: str = "processes",
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, fn(item) or the exception it raised)`` for every item, in completion order
+    (item order in the plain loop)."""
+    items = list(items)
+    for i, result in _iter_indexed(fn, items, workers, scheduler, desc, progress, local):
+        yield items[i], result
+
+
+def run_tasks(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int = 1,
+    scheduler: str = "",
+    desc: str = "tasks",
+    progress: bool = True,
+    local: str = "processes",
+) -> list[tuple[Any, Any]]:
+    """``[(item, fn(item) or the exception it raised)]`` in the order of ``items``."""
+    items = list(items)
+    results: list[Any] = [None] * len(items)
+    for i, result in _iter_indexed(fn, items, workers, scheduler, desc, progress, local):
+        results[i] = result
+    return list(zip(items, results, strict=True))

@@ -150,3 +150,74 @@ def test_eda_cli_writes_report(tmp_path):
     assert pd.read_parquet(tmp_path / "views.parquet").shape[0] == len(RECORDS)
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["views"] == len(RECORDS) and s["scenes"] == 6
+
+
+def _random_view_table(seed: int = 0) -> pd.DataFrame:
+    """Scenes of 1-9 views in shuffled order with NaN poses and depths here and there."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 10, 60)
+    scenes = np.repeat([f"s{k:03d}" for k in range(len(sizes))], sizes)
+    views = np.concatenate([rng.permutation(k) for k in sizes]).astype(str)
+    n = len(scenes)
+    t = pd.DataFrame(
+        {
+            "scene_id": scenes,
+            "view_id": views,
+            **{c: rng.normal(0, 3, n) for c in ("cx", "cy", "cz", "yaw_deg")},
+            **{c: rng.uniform(0.5, 9, n) for c in ("d_median", "d_p05", "d_p95", "d_max")},
+            "invalid_frac": rng.uniform(0, 0.3, n),
+            "height_m": rng.uniform(1, 2, n),
+        }
+    )
+    t.loc[rng.choice(n, 5, replace=False), ["cx", "cy", "cz"]] = np.nan
+    t.loc[rng.choice(n, 5, replace=False), "d_median"] = np.nan
+    t.loc[rng.choice(n, 3, replace=False), "d_p05"] = np.nan
+    return t.sample(frac=1.0, random_state=1).reset_index(drop=True)
+
+
+def test_scene_statistics_equal_plain_pandas_and_numpy_on_a_random_table():
+    t = _random_view_table()
+    ordered = t.sort_values(["scene_id", "view_id"])
+    g = ordered.groupby("scene_id", sort=True)
+
+    def nan_if_any(fn):
+        return lambda s: np.nan if s.isna().any() else fn(s.to_numpy())
+
+    want = pd.DataFrame(
+        {
+            "views": g.size(),
+            "d_median": g["d_median"].agg(nan_if_any(np.median)),
+            "d_p05": g["d_p05"].agg(nan_if_any(np.min)),
+            "d_p95": g["d_p95"].agg(nan_if_any(np.max)),
+            "d_max": g["d_max"].agg(nan_if_any(np.max)),
+            "invalid_frac": g["invalid_frac"].mean(),
+            "height_m": g["height_m"].agg(nan_if_any(np.median)),
+        }
+    )
+    got = stats.depth_by_scene(t).set_index("scene_id")
+    pd.testing.assert_frame_equal(got, want, check_names=False, check_dtype=False)
+
+    def motion(p):
+        d = np.linalg.norm(p[:, None] - p[None], axis=-1)
+        nn = (d + np.where(np.eye(len(p), dtype=bool), np.inf, 0)).min(1).mean()
+        return {
+            "path_m": np.linalg.norm(np.diff(p, axis=0), axis=1).sum(),
+            "mean_nn_m": nn if len(p) > 1 else np.nan,
+            "max_baseline_m": d.max(),
+            "extent_x_m": np.ptp(p[:, 0]),
+            "extent_z_m": np.ptp(p[:, 2]),
+        }
+
+    got = stats.motion_by_scene(t).set_index("scene_id")
+    for sid, part in g:
+        for key, value in motion(part[["cx", "cy", "cz"]].to_numpy()).items():
+            assert got.loc[sid, key] == pytest.approx(value, nan_ok=True), (sid, key)
+    pairs = stats.pair_table(t)
+    assert len(pairs) == sum(k * (k - 1) // 2 for k in g.size())
+    assert (pairs.view_a.astype(str) < pairs.view_b.astype(str)).all()
+    row = pairs.iloc[len(pairs) // 2]
+    a = ordered[(ordered.scene_id == row.scene_id) & (ordered.view_id == row.view_a)].iloc[0]
+    b = ordered[(ordered.scene_id == row.scene_id) & (ordered.view_id == row.view_b)].iloc[0]
+    base = np.linalg.norm(a[["cx", "cy", "cz"]].to_numpy(float) - b[["cx", "cy", "cz"]])
+    assert row.baseline_m == pytest.approx(base, nan_ok=True)
+    assert row.rel_yaw_deg == pytest.approx((b.yaw_deg - a.yaw_deg + 180) % 360 - 180)

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from workbench.data.layouts import index_dataset, load_view
-from workbench.geometry.correspondence import correspond, covisibility_matrix
+from workbench.geometry.correspondence import correspond, covisibility_matrix, overlap
 from workbench.geometry.correspondence_fast import (
     correspond_fast,
     covisibility_matrix_fast,
     fast_atan2,
+    overlap_fast,
+    prepare_target,
 )
 from workbench.geometry.equirect import resize_range
 
@@ -62,3 +64,34 @@ def test_fast_covisibility_equals_the_reference_and_handles_sparse_depth():
     np.testing.assert_allclose(
         covisibility_matrix_fast(sparse, poses), covisibility_matrix(sparse, poses), atol=1e-12
     )
+
+
+def test_fast_correspondence_handles_nan_inf_and_holes_like_the_reference():
+    views = [load_view(r, SAMPLES) for r in index_dataset(SAMPLES)[:2]]
+    ra, rb = (resize_range(v.range_m, 64).copy() for v in views)
+    ra[5:9, 10:30], ra[20, :] = np.nan, np.inf  # non-finite depth in A
+    ra[30:33, 40:60] = -1.0
+    rb[40:50, 0:20], rb[10, 100:128] = np.nan, np.inf  # and B's holes, across the seam
+    rb[:, 127] = 0.0
+    pa, pb = views[0].T_world_from_cam, views[1].T_world_from_cam
+    ref = correspond(ra, pa, pb, rb)
+    got = correspond_fast(ra, pa, pb, rb)
+    assert not ref.valid.all() and ref.valid.any()
+    for name in ("valid", "landed", "visible", "consistent"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), err_msg=name)
+    assert np.isnan(got.uv[~ref.valid]).all() and np.isnan(got.range_in_b[~ref.valid]).all()
+    assert np.isfinite(got.uv[ref.valid]).all()
+
+
+def test_overlap_fast_equals_overlap_of_the_masks_and_a_target_is_reusable():
+    views = [load_view(r, SAMPLES) for r in index_dataset(SAMPLES)[:3]]
+    ranges = [resize_range(v.range_m, 64) for v in views]
+    poses = [v.T_world_from_cam for v in views]
+    target = prepare_target(ranges[2])
+    for a in (0, 1):
+        want = overlap(correspond(ranges[a], poses[a], poses[2], ranges[2]))
+        assert overlap_fast(ranges[a], poses[a], poses[2], target) == pytest.approx(want, abs=1e-12)
+        got = correspond_fast(ranges[a], poses[a], poses[2], target)
+        assert overlap(got) == pytest.approx(want, abs=1e-12)
+    with pytest.raises(ValueError, match="range_b must be"):
+        correspond_fast(resize_range(views[0].range_m, 32), poses[0], poses[2], target)

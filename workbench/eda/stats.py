@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 import pandas as pd
 
+from workbench.eda.scene_kernels import scene_depth, scene_motion, scene_pairs
 from workbench.eda.views import BANDS, BIN_EDGES, SURFACES
 
 __all__ = [
@@ -51,31 +52,19 @@ def depth_histogram(table: pd.DataFrame) -> pd.DataFrame:
 
 def depth_by_scene(table: pd.DataFrame) -> pd.DataFrame:
     """Per-scene depth summary: views, median of view medians, p05/p95 extremes, invalid."""
-    sc, su, _, _, groups = _index(table)
-    cols = {c: table[c].to_numpy(np.float64) for c in _SCENE_DEPTH}
-    parts = []
-    for k, idx in groups:  # every scene of k views at once
-        part = {"scene": idx[:, 0], "views": np.full(len(idx), k)}
-        for name, (col, fn) in _SCENE_DEPTH_OUT.items():
-            part[name] = fn(cols[col][idx], axis=1)
-        parts.append(part)
-    out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    scene_codes = sc[out.pop("scene")]
-    order = np.argsort(scene_codes, kind="stable")
+    sc, su, _, _, order, starts = _index(table)
+    cols = [table[c].to_numpy(np.float64) for c in _SCENE_DEPTH]
+    out = scene_depth(order, starts, *cols)
     return pd.DataFrame(
-        {"scene_id": np.asarray(su)[scene_codes[order]], **{k: v[order] for k, v in out.items()}}
+        {
+            "scene_id": np.asarray(su),
+            "views": np.diff(starts),
+            **{name: out[:, k] for k, name in enumerate(_SCENE_DEPTH)},
+        }
     )
 
 
 _SCENE_DEPTH = ("d_median", "d_p05", "d_p95", "d_max", "invalid_frac", "height_m")
-_SCENE_DEPTH_OUT = {
-    "d_median": ("d_median", np.median),
-    "d_p05": ("d_p05", np.min),
-    "d_p95": ("d_p95", np.max),
-    "d_max": ("d_max", np.max),
-    "invalid_frac": ("invalid_frac", np.mean),
-    "height_m": ("height_m", np.median),
-}
 
 
 def orientation_table(table: pd.DataFrame, tilt_limit_deg: float = 5.0) -> pd.DataFrame:
@@ -101,10 +90,11 @@ _INDEX_CACHE: dict = {}
 
 
 def _index(table: pd.DataFrame):
-    """``(sc, su, vc, vu, groups)`` of a view table, computed once per table object: integer
-    codes of scene ids (uniques sorted, so code order is id order) and view ids, and the rows
-    grouped by scene with views in id order as ``[(k, idx (n_scenes_of_size_k, k))]`` (one
-    lexsort of integer codes: no string sort, no string group-by)."""
+    """``(sc, su, vc, vu, order, starts)`` of a view table, computed once per table object:
+    integer codes of scene ids (uniques sorted, so code order is id order) and view ids, and
+    the rows grouped by scene as CSR (``order``: scenes in id order, views in id order within
+    each; scene ``s`` is ``order[starts[s]:starts[s + 1]]``; one lexsort of integer codes, no
+    string sort or group-by)."""
     key = id(table)
     hit = _INDEX_CACHE.get(key)
     if hit is not None and hit[0]() is table and hit[1] == len(table):
@@ -112,13 +102,8 @@ def _index(table: pd.DataFrame):
     sc, su = pd.factorize(table["scene_id"], sort=True)
     vc, vu = pd.factorize(table["view_id"], sort=True)
     order = np.lexsort((vc, sc))
-    codes = sc[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else codes
-    sizes = np.diff(np.r_[starts, len(codes)])
-    groups = [
-        (int(k), order[starts[sizes == k][:, None] + np.arange(k)[None]]) for k in np.unique(sizes)
-    ]
-    out = (sc, su, vc, vu, groups)
+    starts = np.searchsorted(sc[order], np.arange(len(su) + 1)).astype(np.int64)
+    out = (sc, su, vc, vu, order.astype(np.int64), starts)
     if len(_INDEX_CACHE) > 8:
         _INDEX_CACHE.clear()
     _INDEX_CACHE[key] = (weakref.ref(table), len(table), out)
@@ -131,27 +116,20 @@ def _labels(codes: np.ndarray, uniques) -> pd.Categorical:
 
 def pair_table(table: pd.DataFrame) -> pd.DataFrame:
     """Every unordered pair of views within a scene: ``scene_id, view_a, view_b, baseline_m``
-    (distance between centres) and ``rel_yaw_deg`` (yaw of b minus yaw of a, wrapped).
-    Id columns are categoricals (cheap at 300k views)."""
+    (distance between centres) and ``rel_yaw_deg`` (yaw of b minus yaw of a, wrapped); scenes
+    in id order, ``view_a`` before ``view_b``. Id columns are categoricals (cheap at 300k
+    views)."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
     yaw = table["yaw_deg"].to_numpy(np.float64)
-    sc, su, vc, vu, groups = _index(table)
-    ia_all, ib_all = [], []
-    for k, idx in groups:
-        if k < 2:
-            continue
-        a, b = np.triu_indices(k, 1)
-        ia_all.append(idx[:, a].ravel())
-        ib_all.append(idx[:, b].ravel())
-    ia = np.concatenate(ia_all) if ia_all else np.zeros(0, int)
-    ib = np.concatenate(ib_all) if ib_all else np.zeros(0, int)
+    sc, su, vc, vu, order, starts = _index(table)
+    ia, ib, baseline, rel_yaw = scene_pairs(order, starts, c, yaw)
     return pd.DataFrame(
         {
             "scene_id": _labels(sc[ia], su),
             "view_a": _labels(vc[ia], vu),
             "view_b": _labels(vc[ib], vu),
-            "baseline_m": np.linalg.norm(c[ia] - c[ib], axis=1),
-            "rel_yaw_deg": (yaw[ib] - yaw[ia] + 180.0) % 360.0 - 180.0,
+            "baseline_m": baseline,
+            "rel_yaw_deg": rel_yaw,
         }
     )
 
@@ -160,36 +138,16 @@ def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
     """Per scene: ``views``, ``path_m`` (length of the path through the views in id order),
     ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``, ``extent_x/z_m``."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
-    sc, su, _, _, groups = _index(table)
-    parts = []
-    for k, idx in groups:
-        p = c[idx]  # (n, k, 3)
-        diff = p[:, :, None] - p[:, None]
-        d = np.sqrt(np.einsum("nijc,nijc->nij", diff, diff))
-        path = (
-            np.linalg.norm(np.diff(p, axis=1), axis=-1).sum(axis=1) if k > 1 else np.zeros(len(p))
-        )
-        d_nn = d + np.where(np.eye(k, dtype=bool), np.inf, 0.0)
-        parts.append(
-            {
-                "scene": sc[idx[:, 0]],
-                "views": np.full(len(p), k),
-                "path_m": path,
-                "mean_nn_m": d_nn.min(axis=2).mean(axis=1) if k > 1 else np.full(len(p), np.nan),
-                "max_baseline_m": d.reshape(len(p), -1).max(axis=1),
-                "extent_x_m": np.ptp(p[..., 0], axis=1),
-                "extent_z_m": np.ptp(p[..., 2], axis=1),
-            }
-        )
-    cols = {key: np.concatenate([q[key] for q in parts]) for key in parts[0]}
-    order = np.argsort(cols["scene"], kind="stable")  # codes sort as the ids do
-    out = pd.DataFrame(
+    _, su, _, _, order, starts = _index(table)
+    out = scene_motion(order, starts, c)
+    names = ("path_m", "mean_nn_m", "max_baseline_m", "extent_x_m", "extent_z_m")
+    return pd.DataFrame(
         {
-            "scene_id": np.asarray(su)[cols.pop("scene")][order],
-            **{k: v[order] for k, v in cols.items()},
+            "scene_id": np.asarray(su),
+            "views": np.diff(starts),
+            **{name: out[:, k] for k, name in enumerate(names)},
         }
     )
-    return out.reset_index(drop=True)
 
 
 def depth_by_floor(table: pd.DataFrame) -> pd.DataFrame:

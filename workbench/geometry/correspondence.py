@@ -41,6 +41,7 @@ __all__ = [
     "project_points",
     "sample_bilinear_wrap",
     "fill_radius",
+    "radius_for_density",
     "fill_sparse",
     "correspond",
     "sample_matches",
@@ -140,7 +141,15 @@ def fill_radius(range_m: np.ndarray) -> int:
     """Gap-filling radius for :func:`fill_sparse` from the fraction of valid pixels: 0 for
     dense depth (>= 90 % valid), ``ceil(1 / sqrt(density))`` pixels for sparse LiDAR (2 px at
     30 %, RealSee3D's real scans), at most 8."""
-    density = float(valid_mask(range_m).mean())
+    return radius_for_density(float(valid_mask(range_m).mean()))
+
+
+def radius_for_density(density: float) -> int:
+    """:func:`fill_radius` from the fraction of valid pixels.
+
+    >>> radius_for_density(0.3), radius_for_density(0.95), radius_for_density(0.0)
+    (2, 0, 0)
+    """
     if density >= 0.9 or density == 0.0:
         return 0
     return int(min(8, math.ceil(1.0 / math.sqrt(density))))
