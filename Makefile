@@ -22,7 +22,7 @@ demo: setup  ## run the main job end to end on data_samples/ into outputs/demo/
 
 test: setup  ## lint, then all tests (unit, doctests, every notebook run in the browser test)
 	$(VENV)/bin/ruff check workbench tests benchmarks scripts
-	$(PY) -m pytest -q tests workbench
+	$(PY) -m pytest -q -n 2 --dist loadscope tests workbench
 
 nbval: setup  ## the committed notebooks re-run under nbval (deterministic outputs compared)
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks

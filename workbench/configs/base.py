@@ -14,6 +14,7 @@ import json
 import math
 import operator
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,16 @@ def option(
     gt: float | None = None,
     le: float | None = None,
     lt: float | None = None,
+    pattern: tuple[str, str] | None = None,
     **kw,
 ):
     """A config field with its default, one-line help, CLI hints and, for numbers, its range
     (``ge``/``gt``/``le``/``lt``; applied to each element of a tuple). Numbers must also be
-    finite. :class:`Config` checks every field when an instance is made, so the CLI, the notebook
-    forms and ``config.json`` share one boundary."""
+    finite; a non-empty string must match ``pattern`` (``(regex, what it means)``).
+    :class:`Config` checks every field when an instance is made, so the CLI, the notebook forms
+    and ``config.json`` share one boundary."""
     meta = {
+        "pattern": pattern,
         "help": help,
         "positional": positional,
         "choices": choices,
@@ -82,6 +86,9 @@ def field_range(f: dataclasses.Field) -> str:
 
 
 def _check_number(f: dataclasses.Field, v) -> str | None:
+    pattern = f.metadata.get("pattern")
+    if pattern and isinstance(v, str) and v and not re.fullmatch(pattern[0], v):
+        return f"must be {pattern[1]}, got {v!r}"
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
     if not math.isfinite(v):
@@ -94,7 +101,8 @@ def _check_number(f: dataclasses.Field, v) -> str | None:
 
 
 def check_ranges(config) -> None:
-    """Refuse any numeric field outside its declared range (and NaN/inf anywhere).
+    """Refuse any numeric field outside its declared range (and NaN/inf anywhere), and any
+    string not matching its pattern.
 
     Raises:
         WorkbenchError: ``--flag: must be >= 1, got 0`` (the field as its CLI flag).

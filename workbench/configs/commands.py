@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from workbench.configs.base import Config, option
 from workbench.errors import WorkbenchError
 
+SCHEDULER_HELP = (
+    "address of a running Dask scheduler (tcp://host:8786): the job's tasks run on that cluster"
+)
+SCHEDULER_ADDRESS = (
+    r"(tcp|tls|ucx|inproc|ws|wss)://\S+",
+    "a Dask scheduler address like tcp://host:8786",
+)
+
 __all__ = [
     "DataFlags",
     "DemoConfig",
@@ -89,6 +97,7 @@ class SynthConfig(Config):
         choices=("", "real", "synthetic", "matterport3d", "stanford2d3d"),
     )
     workers: int = option(2, "parallel processes (files do not depend on it)", ge=1, le=512)
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class ValidateConfig(DataFlags):
         0.5, "largest acceptable fraction of invalid depth pixels", ge=0, le=1
     )
     workers: int = option(2, "threads", ge=1, le=512)
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,7 @@ class InferConfig(Config):
     out: str = option("outputs/infer", "output folder")
     batch: int = option(4, "images per model call", ge=1, le=4096)
     ply: bool = option(False, "also write a coloured point cloud per image")
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
     threads: int = option(2, "LiteRT threads (.tflite models)", ge=1, le=512)
     progress: bool = option(True, "progress bar")
@@ -277,6 +288,7 @@ class EdaConfig(DataFlags):
     out: str = option("outputs/eda", "output folder (tables, report.html)")
     cache: str = option("", "per-view cache parquet (default: <out>/views_cache.parquet)")
     workers: int = option(2, "threads computing per-view statistics", ge=1, le=512)
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
     classes: str = option(
         "",
@@ -324,7 +336,7 @@ class CovisibilityConfig(DataFlags):
     workers: int = option(
         1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
     )
-    scheduler: str = option("", "address of a running Dask scheduler (tcp://host:8786)")
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
 
 
@@ -339,7 +351,7 @@ class PackConfig(DataFlags):
     workers: int = option(
         1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
     )
-    scheduler: str = option("", "address of a running Dask scheduler (tcp://host:8786)")
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
 
 

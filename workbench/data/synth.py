@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import tempfile
 import time
@@ -27,7 +26,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import open3d as o3d
-from tqdm import tqdm
 
 from workbench.configs import parse_size
 from workbench.data.convert import ENCODINGS as CONVERT_ENCODINGS
@@ -41,6 +39,7 @@ from workbench.data.primitives import quad as _quad
 from workbench.data.primitives import table as _table
 from workbench.data.primitives import wall as _wall
 from workbench.data.rooms import PATTERNS, build_room
+from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import ray_planes, resize_rgb
 from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
@@ -700,11 +699,14 @@ def generate(
     preset: str = "realistic",
     progress: bool = True,
     workers: int | None = None,
+    scheduler: str = "",
 ) -> list[str]:
     """Generate ``scenes`` scenes of ``views`` views each under ``out`` (seed layout).
 
     Scene ``i`` depends only on ``(seed, i)``: generating more scenes keeps the earlier ones, and
-    the files do not depend on ``workers`` (scenes render in parallel processes).
+    the files do not depend on ``workers`` or on the engine (:func:`workbench.engine.run_tasks`:
+    scenes render in ``workers`` local processes, or on the Dask cluster at ``scheduler``, whose
+    workers must see ``out``).
 
     Returns:
         The scene ids, in order.
@@ -723,12 +725,11 @@ def generate(
     jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
     t0 = time.perf_counter()
     workers = max(1, min(workers or os.cpu_count() or 1, scenes))
-    if workers == 1:
-        ids = [_scene_job(j) for j in tqdm(jobs, desc="synth", unit="scene", disable=not progress)]
-    else:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            it = pool.imap(_scene_job, jobs)
-            ids = list(tqdm(it, total=scenes, desc="synth", unit="scene", disable=not progress))
+    results = run_tasks(_scene_job, jobs, workers, scheduler, "synth", progress, "processes")
+    for _, result in results:
+        if isinstance(result, Exception):
+            raise result
+    ids = [result for _, result in results]
     dt = time.perf_counter() - t0
     if progress:
         print(f"synth: {scenes * views} views in {dt:.1f} s ({scenes * views / dt:.1f} views/s)")
@@ -747,6 +748,12 @@ def run(config) -> int:
             f"got {config.encoding!r}",
             "--encoding",
         )
+    if config.scheduler and config.layout != "seed":
+        raise WorkbenchError(
+            "a cluster writes the seed layout only (convert it afterwards with --layout on a "
+            "local run)",
+            "--scheduler",
+        )
     with tempfile.TemporaryDirectory() as tmp:
         target = config.out if config.layout == "seed" else tmp
         generate(
@@ -758,6 +765,7 @@ def run(config) -> int:
             low_h,
             config.preset,
             workers=config.workers,
+            scheduler=config.scheduler,
         )
         if config.layout != "seed":
             convert_seed(tmp, config.out, config.layout, config.seed, config.encoding)

@@ -13,13 +13,11 @@ import csv
 import io
 import os
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
 from workbench.data.layouts import (
@@ -32,6 +30,7 @@ from workbench.data.layouts import (
     load_view,
     read_depth,
 )
+from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range, valid_mask
 from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
@@ -237,6 +236,7 @@ def validate_dataset(
     spec: DatasetSpec | None = None,
     mesh: bool = False,
     density: dict | None = None,
+    scheduler: str = "",
 ) -> tuple[list[ViewRecord], list[Problem]]:
     """Index and check a dataset; returns ``(records, problems)``.
 
@@ -248,6 +248,8 @@ def validate_dataset(
         mesh: also check each seed view's depth against its scene mesh (``obj/*.obj``,
             ray cast at 64 x 128): fewer than :data:`MESH_AGREEMENT` of the pixels within
             5 % is a problem.
+        workers, scheduler: where views are checked (:func:`workbench.engine.run_tasks`:
+            ``workers`` threads here by default, or a Dask cluster at ``scheduler``).
         density: filled with each view's fraction of valid depth pixels, by
             ``(scene_id, view_id)`` (a statistic of the report: sparse LiDAR is not a problem).
 
@@ -259,11 +261,16 @@ def validate_dataset(
     errors: list[WorkbenchError] = []
     records = index_spec(spec, errors=errors)
     limit = 1.0 if spec.layout == "realsee3d" else max_invalid
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        it = pool.map(lambda r: _check_view_safely(r, root, limit, density), records)
-        per_view = list(
-            tqdm(it, total=len(records), desc="validate", unit="view", disable=not progress)
-        )
+    tasks = [(r, str(root), limit) for r in records]
+    engine = (workers, scheduler, "validate", progress, "threads")
+    results = run_tasks(_check_view_task, tasks, *engine)
+    per_view = []
+    for (rec, _, _), result in results:
+        if isinstance(result, Exception):  # the engine lost the task (a worker died)
+            result = ([_unreadable(rec, result)], None)
+        per_view.append(result[0])
+        if density is not None and result[1] is not None:
+            density[(rec.scene_id, rec.view_id)] = result[1]
     unreadable = [_index_problem(e, root) for e in errors]
     broken = {p.scene_id for p in unreadable}
     scene_level = [
@@ -315,12 +322,20 @@ def _mesh_problems(root: Path, records: list[ViewRecord]) -> list[Problem]:
     return out
 
 
-def _check_view_safely(rec: ViewRecord, root: Path, max_invalid: float, density=None):
-    """:func:`check_view`, with anything unexpected reported as a problem of that view."""
+def _unreadable(rec: ViewRecord, e: Exception) -> Problem:
+    return Problem(rec.scene_id, rec.view_id, rec.rgb_path, "unreadable view", str(e)[:200])
+
+
+def _check_view_task(task: tuple) -> tuple[list[Problem], float | None]:
+    """One engine task: ``(record, root, max_invalid)`` → the view's problems (anything
+    unexpected reported as a problem of that view) and its fraction of valid depth."""
+    rec, root, max_invalid = task
+    density: dict = {}
     try:
-        return check_view(rec, root, max_invalid, density)
+        problems = check_view(rec, Path(root), max_invalid, density)
     except Exception as e:  # noqa: BLE001  (one broken view never stops the check)
-        return [Problem(rec.scene_id, rec.view_id, rec.rgb_path, "unreadable view", str(e)[:200])]
+        problems = [_unreadable(rec, e)]
+    return problems, density.get((rec.scene_id, rec.view_id))
 
 
 def _index_problem(e: WorkbenchError, root: Path) -> Problem:
@@ -381,6 +396,7 @@ def run(config) -> int:
             spec=spec,
             mesh=config.mesh,
             density=density,
+            scheduler=config.scheduler,
         )
         if density:
             d = np.array(list(density.values()))

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
@@ -170,19 +170,51 @@ def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: l
         )
 
 
-def run(config) -> int:
-    """``workbench infer``: depth for every image under ``config.paths``. A bad image is
-    listed (``infer.json`` and the summary line) and the others are processed: exit 1 when
-    some failed, 0 when none did; when every image failed, the first error (exit 2)."""
-    out = make_folder(config.out)
-    images = collect_images(config.paths, out)
-    predictor = load(config.model or None, threads=config.threads, pad=config.pad)
+_PREDICTORS: dict = {}
+
+
+def _predictor(model: str, threads: int, pad: bool):
+    """The predictor of ``model``, loaded once per process (engine workers keep theirs)."""
+    key = (model, threads, pad)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = load(model or None, threads=threads, pad=pad)
+    return _PREDICTORS[key]
+
+
+def _infer_task(task: tuple) -> tuple[list[dict], list[dict]]:
+    """One engine task: ``(model, threads, pad, [(image, key)], out, ply)`` → the written
+    images' rows and the failed ones."""
+    model, threads, pad, chunk, out, ply = task
     rows: list[dict] = []
     failed: list[dict] = []
+    _predict_chunk(_predictor(model, threads, pad), chunk, Path(out), ply, rows, failed)
+    return rows, failed
+
+
+def run(config) -> int:
+    """``workbench infer``: depth for every image under ``config.paths``, batch by batch in this
+    process or, with ``--scheduler``, on a Dask cluster (whose workers must see the images,
+    the model and ``--out``). A bad image is listed (``infer.json`` and the summary line) and
+    the others are processed: exit 1 when some failed, 0 when none did; when every image
+    failed, the first error (exit 2)."""
+    out = make_folder(config.out)
+    images = collect_images(config.paths, out)
+    predictor = _predictor(config.model, config.threads, config.pad)  # a bad model: exit 2 now
+    opts = (config.model, config.threads, config.pad)
     batch = config.batch
-    steps = range(0, len(images), batch)
-    for i in tqdm(steps, desc="infer", unit="batch", disable=not config.progress):
-        _predict_chunk(predictor, images[i : i + batch], out, config.ply, rows, failed)
+    tasks = [
+        (*opts, images[i : i + batch], str(out), config.ply) for i in range(0, len(images), batch)
+    ]
+    rows: list[dict] = []
+    failed: list[dict] = []
+    for task, result in run_tasks(
+        _infer_task, tasks, 1, config.scheduler, "infer", config.progress
+    ):
+        if isinstance(result, Exception):  # the engine lost the batch
+            failed += [{"image": str(p), "error": _named(result, p)} for p, _ in task[3]]
+        else:
+            rows += result[0]
+            failed += result[1]
     info = {
         "model": str(predictor.backend.source),
         "format": predictor.backend.kind,

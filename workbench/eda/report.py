@@ -32,6 +32,7 @@ def compute(
     tilt_limit_deg: float = 5.0,
     errors: list | None = None,
     options=None,
+    scheduler: str = "",
 ) -> dict:
     """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`).
 
@@ -57,6 +58,7 @@ def compute(
         progress=progress,
         errors=errors,
         classes=classes,
+        scheduler=scheduler,
     )
     if table.empty:
         raise WorkbenchError(f"no readable view ({errors[0]['error'] if errors else ''})", root)
@@ -152,6 +154,7 @@ def run(config) -> int:
         tilt_limit_deg=config.tilt_limit,
         errors=failed,
         options=config,
+        scheduler=config.scheduler,
     )
     first = tables["views"].iloc[0]
     spec = describe_dataset(root, config)

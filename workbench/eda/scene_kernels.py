@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from workbench.geometry import kernels  # noqa: F401  (the threading layer)
+
 __all__ = ["scene_depth", "scene_motion", "scene_pairs"]
 
 _OPTS = {"cache": True, "nogil": True, "error_model": "numpy"}

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from workbench.data.layouts import ViewRecord, load_view
+from workbench.engine import iter_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import lonlat_grid, unit_rays
 from workbench.geometry.pose import camera_centre, yaw_pitch_roll
@@ -194,6 +193,12 @@ def _compute_or_error(rec: ViewRecord, root: Path, classes=None) -> dict | Workb
         return e
 
 
+def _view_row(task: tuple) -> dict | WorkbenchError:
+    """One engine task: ``(record, root, classes)`` → the view's row or its error."""
+    rec, root, classes = task
+    return _compute_or_error(rec, Path(root), classes)
+
+
 def read_cache(path: Path) -> pd.DataFrame | None:
     """The cached table, or ``None`` when missing or unreadable (it is then rebuilt)."""
     if not path.is_file():
@@ -219,6 +224,7 @@ def view_table(
     chunk: int = 256,
     errors: list | None = None,
     classes: dict[int, str] | None = None,
+    scheduler: str = "",
 ) -> pd.DataFrame:
     """The per-view table of ``records`` (module doc), from ``cache`` where files are unchanged.
 
@@ -228,6 +234,9 @@ def view_table(
             :class:`WorkbenchError` is raised.
         classes: a ``segment.png`` class table ``{id: name}``: adds the median range of the
             floor, wall and ceiling pixels (``d_floor_class``, ...) of views with segments.
+        workers, scheduler: where the views are read (:func:`workbench.engine.iter_tasks`:
+            ``workers`` threads here by default, or a Dask cluster at ``scheduler``); the cache
+            is saved every ``chunk`` views as they complete.
 
     Returns:
         A DataFrame with one row per readable record, in record order.
@@ -243,25 +252,19 @@ def view_table(
     if old is not None:
         keep = old[old["key"].isin(set(keys))]
         rows = {r["key"]: r for r in keep.to_dict("records")}
-    bar = tqdm(total=len(todo), desc="view stats", unit="view", disable=not progress)
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for start in range(0, len(todo), chunk):
-            part = [records[i] for i in todo[start : start + chunk]]
-            for rec, row in zip(
-                part, pool.map(lambda r: _compute_or_error(r, root, classes), part), strict=True
-            ):
-                bar.update(1)
-                if isinstance(row, WorkbenchError):
-                    if errors is None:
-                        raise row
-                    errors.append(
-                        {"scene_id": rec.scene_id, "view_id": rec.view_id, "error": str(row)}
-                    )
-                    continue
-                rows[row["key"]] = row
-            if cache:
-                _write_cache(pd.DataFrame(list(rows.values())), cache)
-    bar.close()
+    tasks = [(records[i], str(root), classes) for i in todo]
+    engine = iter_tasks(_view_row, tasks, workers, scheduler, "view stats", progress, "threads")
+    for done, ((rec, _, _), row) in enumerate(engine, 1):
+        if isinstance(row, Exception) and not isinstance(row, WorkbenchError):
+            raise row  # a bug, not a bad file
+        if isinstance(row, WorkbenchError):
+            if errors is None:
+                raise row
+            errors.append({"scene_id": rec.scene_id, "view_id": rec.view_id, "error": str(row)})
+        else:
+            rows[row["key"]] = row
+        if cache and (done % chunk == 0 or done == len(tasks)):
+            _write_cache(pd.DataFrame(list(rows.values())), cache)
     df = pd.DataFrame([rows[k] for k in keys if k in rows])
     if cache and not todo and old is not None and len(old) != len(df):
         _write_cache(df, cache)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from workbench.geometry import kernels  # noqa: F401  (the threading layer)
 from workbench.geometry.correspondence import Correspondence, fill_sparse, radius_for_density
 from workbench.geometry.equirect import check_equirect, lonlat_grid
 from workbench.geometry.pose import relative_pose
@@ -38,10 +39,6 @@ __all__ = [
     "fast_atan2",
     "fast_atan2_f32",
 ]
-
-# OpenMP or numba's own work queue: the TBB layer is skipped (Debian's TBB is older than numba
-# accepts, and trying it first prints a NumbaWarning into every notebook that uses the kernel)
-numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
 
 # fast-math without "nnan"/"ninf": invalid depth arrives as NaN and inf, and tests on it must
 # survive the optimiser

@@ -17,6 +17,12 @@ import numpy as np
 
 __all__ = ["normals_rows", "points_rows"]
 
+# every parallel kernel of the package runs on OpenMP or numba's own work queue: the TBB layer
+# is skipped (Debian's TBB is older than numba accepts, and trying it first prints a
+# NumbaWarning into every notebook that runs a parallel kernel); modules with parallel kernels
+# import this one
+numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+
 
 @numba.njit(cache=True, nogil=True)
 def _valid(v):

@@ -1,0 +1,101 @@
+"""The engine (:mod:`workbench.engine`): every dataset-wide job gives the same result in this
+process, on local threads and on a real Dask cluster reached through ``--scheduler``; a broken
+item is returned, not raised."""
+
+import shutil
+from dataclasses import astuple
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.cli import main
+from workbench.data.layouts import index_dataset
+from workbench.data.synth import generate
+from workbench.data.validate import validate_dataset
+from workbench.eda.views import view_table
+from workbench.engine import engine_name, iter_tasks, run_tasks
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
+
+
+def _square(x: int) -> int:
+    if x == 3:
+        raise ValueError("three is broken")
+    return x * x
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A real two-process Dask cluster for the module's tests; its address."""
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def test_run_tasks_returns_errors_in_item_order_on_every_engine(scheduler):
+    items = list(range(6))
+    for kw in ({}, {"workers": 2, "local": "threads"}, {"scheduler": scheduler}):
+        out = run_tasks(_square, items, progress=False, **kw)
+        assert [i for i, _ in out] == items
+        assert [r for i, r in out if i != 3] == [0, 1, 4, 16, 25]
+        assert isinstance(out[3][1], ValueError) and "three" in str(out[3][1])
+    got = dict(iter_tasks(_square, items, workers=2, local="threads", progress=False))
+    assert set(got) == set(items) and got[5] == 25
+    assert engine_name(1) == "in process" and engine_name(2, local="threads") == "threads"
+    assert engine_name(4).startswith("dask") and scheduler in engine_name(1, scheduler)
+    with pytest.raises(ValueError, match="local"):
+        run_tasks(_square, items, workers=2, local="gpu", progress=False)
+
+
+def test_view_table_is_the_same_in_process_on_threads_and_on_the_cluster(scheduler, tmp_path):
+    root = SAMPLES / "seed"
+    records = index_dataset(root)
+    plain = view_table(records, root, workers=1)
+    threads = view_table(records, root, workers=2)
+    errors: list = []
+    cached = tmp_path / "cache.parquet"
+    cluster = view_table(records, root, cache=cached, scheduler=scheduler, errors=errors)
+    for other in (threads, cluster):
+        pd.testing.assert_frame_equal(plain.drop(columns="key"), other.drop(columns="key"))
+    assert not errors and len(pd.read_parquet(cached)) == len(records)
+
+
+def test_validate_is_the_same_on_the_cluster_and_reports_a_broken_view(scheduler, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(SAMPLES / "seed", root)
+    png = next(root.glob("*/depth/001.png"))
+    png.write_bytes(png.read_bytes()[:100])
+    runs = []
+    for kw in ({"workers": 1}, {"scheduler": scheduler}):
+        density: dict = {}
+        records, problems = validate_dataset(root, progress=False, density=density, **kw)
+        runs.append((sorted(astuple(p) for p in problems), density))
+    assert runs[0] == runs[1]
+    assert any(p[3].startswith("unreadable") and "001.png" in p[2] for p in runs[0][0])
+
+
+def test_synth_writes_the_same_files_on_the_cluster(scheduler, tmp_path):
+    generate(tmp_path / "a", 2, 2, seed=5, height=32, progress=False, workers=1)
+    generate(tmp_path / "b", 2, 2, seed=5, height=32, progress=False, scheduler=scheduler)
+
+    def files(d):
+        return {p.relative_to(d).as_posix(): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+
+    a, b = files(tmp_path / "a"), files(tmp_path / "b")
+    assert len(a) > 8 and a == b
+
+
+def test_a_bad_scheduler_address_is_one_line_before_any_work(tmp_path, capsys):
+    for verb in ("eda", "validate", "synth", "covisibility", "pack", "infer"):
+        args = [verb, str(SAMPLES / "seed"), "--scheduler", "localhost:8786"]
+        if verb in ("synth",):
+            args = [verb, "--out", str(tmp_path / "s"), "--scheduler", "localhost:8786"]
+        assert main(args) == 2, verb
+        err = capsys.readouterr().err
+        assert "--scheduler" in err and "tcp://host:8786" in err and "Traceback" not in err
+    assert not (tmp_path / "s").exists()
