@@ -14,7 +14,7 @@ from workbench.data.layouts import index_dataset
 from workbench.data.synth import generate
 from workbench.data.validate import validate_dataset
 from workbench.eda.views import view_table
-from workbench.engine import engine_name, iter_tasks, run_tasks
+from workbench.engine import engine_name, iter_tasks, local_cluster, run_tasks
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 
@@ -28,11 +28,7 @@ def _square(x: int) -> int:
 @pytest.fixture(scope="module")
 def scheduler():
     """A real two-process Dask cluster for the module's tests; its address."""
-    from dask.distributed import LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-    )
+    cluster = local_cluster(2)
     yield cluster.scheduler_address
     cluster.close()
 

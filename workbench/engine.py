@@ -9,7 +9,8 @@ progress as it goes; :func:`run_tasks` collects them in item order. Where the wo
 - otherwise ``workers <= 1``: the plain loop in this process (no engine at all);
 - otherwise ``local="threads"``: a thread pool in this process (for work that releases the
   GIL: image decoding, compiled kernels), or ``local="processes"``: a Dask ``LocalCluster`` of
-  ``workers`` processes started for the job (its dashboard link is printed).
+  ``workers`` single-threaded processes started for the job (its dashboard link is printed).
+  On a cluster of your own, give each worker as many ``NUMBA_NUM_THREADS`` as it has threads.
 
 The function must be importable (a module-level function or a ``functools.partial`` of one)
 and its items picklable, so the same call runs on every engine.
@@ -24,7 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["iter_tasks", "run_tasks", "engine_name"]
+__all__ = ["iter_tasks", "run_tasks", "engine_name", "local_cluster"]
 
 
 def engine_name(workers: int, scheduler: str = "", local: str = "processes") -> str:
@@ -51,20 +52,34 @@ def _iter_threads(fn, items, workers: int) -> Iterator[tuple[Any, Any]]:
             yield futures[fut], fut.result()
 
 
+# each local worker process runs one task at a time on one core: the compiled kernels
+# (numba), OpenMP and OpenCV would otherwise each start a thread per core in every worker
+_ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"}
+
+
+def local_cluster(workers: int):
+    """A Dask ``LocalCluster`` of ``workers`` single-threaded processes (dashboard on a free
+    port); the caller closes it."""
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=40,
+        env=_ONE_THREAD,
+    )
+
+
 def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: bool):
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     cluster = None
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        )
+        cluster = local_cluster(workers)
         client = Client(cluster)
     try:
         if progress:

@@ -1,7 +1,7 @@
 """Pairs of views of the same scene for two-view training, chosen by overlap and baseline.
 
 :func:`pair_candidates` computes, for every ordered pair in each scene of a split, the baseline
-and the consistent overlap (:func:`workbench.geometry.correspondence.overlap`, at a small
+and the consistent overlap (:func:`workbench.geometry.correspondence_fast.overlap_fast`, at a small
 ``height`` so it is fast), cached as parquet keyed by the split's records; :func:`select_pairs`
 filters them.
 """
@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.layouts import load_view, scene_covisibility
-from workbench.geometry.correspondence import overlap
-from workbench.geometry.correspondence_fast import correspond_fast
+from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
 from workbench.io import atomic_path
@@ -32,6 +31,7 @@ def _scene_pairs(records, root, sid: str, idx: list[int], height: int) -> list[d
         views = {i: load_view(records[i], root) for i in idx}
         poses = {i: v.T_world_from_cam for i, v in views.items()}
         small = {i: resize_range(v.range_m, height) for i, v in views.items()}
+        targets = {i: prepare_target(r) for i, r in small.items()}
     else:
         poses = {
             i: read_pose(Path(root) / records[i].pose_path) if records[i].pose_path else None
@@ -44,7 +44,7 @@ def _scene_pairs(records, root, sid: str, idx: list[int], height: int) -> list[d
             if i == j or Ti is None or Tj is None or records[i].floor != records[j].floor:
                 continue
             if shipped is None:
-                ov = overlap(correspond_fast(small[i], Ti, Tj, small[j]))
+                ov = overlap_fast(small[i], Ti, Tj, targets[j])
             else:
                 ov = float(shipped[a, b])
             rows.append(
