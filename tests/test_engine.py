@@ -95,3 +95,28 @@ def test_a_bad_scheduler_address_is_one_line_before_any_work(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "--scheduler" in err and "tcp://host:8786" in err and "Traceback" not in err
     assert not (tmp_path / "s").exists()
+
+
+def test_an_unreachable_scheduler_is_one_line_naming_the_flag(tmp_path, capsys):
+    code = main(["validate", str(SAMPLES / "seed"), "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--scheduler" in err and "cannot reach" in err, err
+    assert "Traceback" not in err
+
+
+def test_infer_on_the_cluster_writes_what_this_process_writes(scheduler, tmp_path):
+    import numpy as np
+
+    images = sorted((SAMPLES / "seed").glob("*/pan/high/*.jpg"))[:3]
+    model = Path(__file__).resolve().parents[1] / "models" / "default" / "model_int8.tflite"
+    base = ["infer", *map(str, images), "--model", str(model), "--batch", "2", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "here")]) == 0
+    assert main([*base, "--out", str(tmp_path / "cluster"), "--scheduler", scheduler]) == 0
+    here = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*.npy"))
+    there = sorted(
+        p.relative_to(tmp_path / "cluster") for p in (tmp_path / "cluster").rglob("*.npy")
+    )
+    assert len(here) == 3 and here == there
+    for rel in here:
+        a, b = np.load(tmp_path / "here" / rel), np.load(tmp_path / "cluster" / rel)
+        np.testing.assert_allclose(a, b, rtol=1e-5)

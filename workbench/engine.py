@@ -25,6 +25,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from workbench.errors import WorkbenchError
+
 __all__ = ["iter_tasks", "run_tasks", "engine_name", "local_cluster"]
 
 
@@ -77,7 +79,12 @@ def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: boo
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise WorkbenchError(
+                f"cannot reach the Dask scheduler {scheduler} ({type(e).__name__})", "--scheduler"
+            ) from None
     else:
         cluster = local_cluster(workers)
         client = Client(cluster)
