@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -109,31 +110,30 @@ class Target:
     filled: bool = False
 
 
-@numba.njit(**_OPTS)
-def _valid_count(r):
-    n = 0
-    for x in r.ravel():
-        n += (x > 0) & (x < np.inf)
-    return n
-
-
 @numba.njit(parallel=True, **_OPTS)
 def _pad(values, original):
+    """:class:`Target`'s ``pad`` and ``measured`` from B's (filled) ``values`` and its
+    ``original`` range, and the number of B's valid pixels."""
     h, w = values.shape
     wp = w + 2
     pad = np.empty((h + 1) * wp, np.float32)
     measured = np.empty((h + 1) * wp, np.bool_)
+    counts = np.zeros(h + 1, np.int64)
     for v in numba.prange(h + 1):
         src = min(np.int64(v), np.int64(h - 1))
-        for u in range(wp):
-            su = np.int64(u) - 1
-            su = su + w if su < 0 else su
-            su = su - w if su >= w else su
-            r = _F32(values[src, su])
-            m = original[src, su]
-            pad[v * wp + u] = r if (r > 0) & (r < _INF) else _ZERO
-            measured[v * wp + u] = (m > 0) & (m < np.inf)
-    return pad, measured
+        row, mrow = pad[v * wp : (v + 1) * wp], measured[v * wp : (v + 1) * wp]
+        n = 0
+        for u in range(w):  # vectorised: no wrapping inside the row
+            r = _F32(values[src, u])
+            m = original[src, u]
+            row[u + 1] = r if (r > 0) & (r < _INF) else _ZERO
+            ok = (m > 0) & (m < np.inf)
+            mrow[u + 1] = ok
+            n += ok
+        row[0], row[w + 1] = row[w], row[1]  # B's last column before, its first after
+        mrow[0], mrow[w + 1] = mrow[w], mrow[1]
+        counts[v] = n if v < h else 0
+    return pad, measured, np.sum(counts)
 
 
 def prepare_target(range_b: np.ndarray, fill: int | None = None) -> Target:
@@ -146,11 +146,13 @@ def prepare_target(range_b: np.ndarray, fill: int | None = None) -> Target:
     """
     h, w = check_equirect(range_b, "range_b")
     range_b = np.ascontiguousarray(range_b)
-    if fill is None:
-        fill = radius_for_density(_valid_count(range_b) / (h * w))
-    values = fill_sparse(range_b, fill) if fill > 0 else range_b
-    pad, measured = _pad(np.ascontiguousarray(values), range_b)
-    return Target(pad, measured, (h, w), values is not range_b)
+    pad, measured, n_valid = _pad(range_b, range_b)
+    fill = radius_for_density(n_valid / (h * w)) if fill is None else fill
+    if fill <= 0:
+        return Target(pad, measured, (h, w))
+    filled = fill_sparse(range_b, fill)
+    pad, measured, _ = _pad(np.ascontiguousarray(filled), range_b)
+    return Target(pad, measured, (h, w), filled is not range_b)
 
 
 @numba.njit(inline="always", **_OPTS)
@@ -159,7 +161,8 @@ def _project_row(r, slon, clon, sl, cl, P, scale, uv, q, ray, ubuf, vbuf):
     lane width (mixed float32/float64 loops vectorise at the narrow width): A's float32 ray
     ``ray`` from float64 trigonometry; float32 point moved into B ``q[0:3]``, its range
     ``q[3]`` (NaN where A is invalid) and B's row ``vbuf``; B's column ``ubuf`` from a float64
-    longitude (0 where A is invalid; 1e-4 px at 1024 columns); ``uv`` (NaN where invalid)."""
+    longitude (0 where A is invalid; 1e-4 px at 1024 columns); ``uv`` (NaN where invalid;
+    an empty ``uv`` is left out)."""
     w = r.shape[0]
     ku, cu, kv, cv, wf = scale[0], scale[1], _F32(scale[2]), _F32(scale[3]), scale[4]
     for u in range(w):
@@ -185,7 +188,7 @@ def _project_row(r, slon, clon, sl, cl, P, scale, uv, q, ray, ubuf, vbuf):
         ub = fast_atan2(np.float64(q[0][u]), np.float64(q[2][u])) * ku + cu
         ub = ub - wf if ub >= wf - 0.5 else ub  # atan2 is in (-pi, pi]: only +pi wraps
         ubuf[u] = _F32(ub) if q[3][u] == q[3][u] else _ZERO
-    for u in range(w):  # interleaved stores kept out of the vector loops
+    for u in range(uv.shape[0]):  # interleaved stores kept out of the vector loops
         ok = q[3][u] == q[3][u]
         uv[u, 0] = ubuf[u] if ok else _NAN
         uv[u, 1] = vbuf[u] if ok else _NAN
@@ -251,45 +254,62 @@ def _check_row(ray, sl, Q, tol, chord_max2, q, rbs, near, meas, out):
         out[3][u] = vis & ok4 & ((chord2 < chord_max2) | (not m))
 
 
-@numba.njit(parallel=True, **_OPTS)
-def _kernel(
-    ra, pad, measured, filled, P, Q, tables, scale, tol, chord_max2, uv, rq, masks, sums, nband
+@numba.njit(inline="always", **_OPTS)
+def _rows(
+    ra, pad, measured, filled, P, Q, tables, scale, tol, chord_max2, uv, rq, masks, sums, rows
 ):
-    """All rows of A against B in bands (one set of row buffers per band). With ``sums``
+    """Rows ``rows = (first, stop)`` of A against B with one set of row buffers. With ``sums``
     ``(H, 2)`` non-empty, only the per-row counts of consistent and landed pixels are kept
-    (``uv``, ``rq``, ``masks`` are then one-row scratch arrays, ignored). ``nband``: bands
-    of rows (a few per thread)."""
+    (``uv``, ``rq``, ``masks`` are then one-row scratch arrays, ignored)."""
     h, w = ra.shape
     slon, clon, slat, clat = tables[0, :w], tables[1, :w], tables[2, :h], tables[3, :h]
     only_sums = sums.shape[0] > 0
     n = w + 40  # row buffers 4 KiB apart alias in the load/store unit: stagger them
+    scratch = np.empty(10 * n, np.float32)
+    ubuf, vbuf = scratch[:w], scratch[n : n + w]
+    rbs, near = scratch[2 * n : 2 * n + w], scratch[3 * n : 3 * n + w]
+    q = (scratch[4 * n : 4 * n + w], scratch[5 * n : 5 * n + w])
+    q = (q[0], q[1], scratch[6 * n : 6 * n + w], scratch[7 * n : 7 * n + w])
+    ray = (scratch[8 * n : 8 * n + w], scratch[9 * n : 9 * n + w])
+    meas = np.empty(w, np.bool_)
+    uvrow, flags = np.empty((0, 2), np.float32), np.empty((4, w + 64), np.bool_)
+    out = (flags[0, :w], flags[1, :w], flags[2, :w], flags[3, :w])
+    for v in range(rows[0], rows[1]):
+        uvv = uvrow if only_sums else uv[v]
+        _project_row(ra[v], slon, clon, slat[v], clat[v], P, scale, uvv, q, ray, ubuf, vbuf)
+        _sample_row(ubuf, vbuf, pad, measured, filled, h, rbs, near, meas)
+        sl = slat[v]
+        if only_sums:
+            _check_row(ray, sl, Q, tol, chord_max2, q, rbs, near, meas, out)
+            sums[v, 0] = np.sum(out[3])
+            sums[v, 1] = np.sum(out[1])
+        else:
+            rq[v] = q[3]
+            o = (masks[0][v], masks[1][v], masks[2][v], masks[3][v])
+            _check_row(ray, sl, Q, tol, chord_max2, q, rbs, near, meas, o)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _kernel(
+    ra, pad, measured, filled, P, Q, tables, scale, tol, chord_max2, uv, rq, masks, sums, nband
+):
+    """:func:`_rows` over every row of A, in ``nband`` bands on numba's threads."""
+    h = ra.shape[0]
     for band in numba.prange(nband):
-        scratch = np.empty(10 * n, np.float32)
-        ubuf, vbuf, rbs, near = (
-            scratch[:w],
-            scratch[n : n + w],
-            scratch[2 * n : 2 * n + w],
-            (scratch[3 * n : 3 * n + w]),
-        )
-        q = (scratch[4 * n : 4 * n + w], scratch[5 * n : 5 * n + w])
-        q = (q[0], q[1], scratch[6 * n : 6 * n + w], scratch[7 * n : 7 * n + w])
-        ray = (scratch[8 * n : 8 * n + w], scratch[9 * n : 9 * n + w])
-        meas = np.empty(w, np.bool_)
-        uvrow, flags = np.empty((w, 2), np.float32), np.empty((4, w + 64), np.bool_)
-        out = (flags[0, :w], flags[1, :w], flags[2, :w], flags[3, :w])
-        for v in range(band * h // nband, (band + 1) * h // nband):
-            uvv = uvrow if only_sums else uv[v]
-            _project_row(ra[v], slon, clon, slat[v], clat[v], P, scale, uvv, q, ray, ubuf, vbuf)
-            _sample_row(ubuf, vbuf, pad, measured, filled, h, rbs, near, meas)
-            sl = slat[v]
-            if only_sums:
-                _check_row(ray, sl, Q, tol, chord_max2, q, rbs, near, meas, out)
-                sums[v, 0] = np.sum(out[3])
-                sums[v, 1] = np.sum(out[1])
-            else:
-                rq[v] = q[3]
-                o = (masks[0][v], masks[1][v], masks[2][v], masks[3][v])
-                _check_row(ray, sl, Q, tol, chord_max2, q, rbs, near, meas, o)
+        rows = (band * h // nband, (band + 1) * h // nband)
+        _rows(ra, pad, measured, filled, P, Q, tables, scale, tol, chord_max2, uv, rq, masks,
+              sums, rows)  # fmt: skip
+
+
+@numba.njit(nogil=True, **_OPTS)
+def _kernel_one_thread(
+    ra, pad, measured, filled, P, Q, tables, scale, tol, chord_max2, uv, rq, masks, sums
+):
+    """:func:`_rows` over every row of A on the calling thread, the GIL released (callers run
+    several pairs at once, each on one core)."""
+    rows = (0, ra.shape[0])
+    _rows(ra, pad, measured, filled, P, Q, tables, scale, tol, chord_max2, uv, rq, masks,
+          sums, rows)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)
@@ -303,8 +323,11 @@ def _tables(h: int, w: int) -> np.ndarray:
     return t
 
 
-def _run(range_a, T_world_from_a, T_world_from_b, target: Target, tol, round_trip_px, sums):
-    """The kernel's arguments from poses and options; returns ``(uv, range_in_b, masks)``."""
+def _run(
+    range_a, T_world_from_a, T_world_from_b, target: Target, tol, round_trip_px, sums, one=False
+):
+    """The kernel's arguments from poses and options; returns ``(uv, range_in_b, masks)``.
+    ``one``: on the calling thread only."""
     h, w = check_equirect(range_a, "range_a")
     if target.shape != (h, w):
         raise ValueError(f"range_b must be ({h}, {w}) like range_a, got {target.shape}")
@@ -320,8 +343,11 @@ def _run(range_a, T_world_from_a, T_world_from_b, target: Target, tol, round_tri
     masks = tuple(np.empty((n, w), np.bool_) for _ in range(4))
     ra = np.ascontiguousarray(range_a, np.float32)
     args = (_tables(h, w), scale, _F32(tol), _F32(chord_max**2))
-    nband = min(h, 8 * numba.get_num_threads())
-    _kernel(ra, target.pad, target.measured, target.filled, P, Q, *args, uv, rq, masks, sums, nband)
+    args = (ra, target.pad, target.measured, target.filled, P, Q, *args, uv, rq, masks, sums)
+    if one:
+        _kernel_one_thread(*args)
+    else:  # a few bands per thread
+        _kernel(*args, min(h, 8 * numba.get_num_threads()))
     return uv, rq, masks
 
 
@@ -360,12 +386,14 @@ def overlap_fast(
     target: Target,
     tol: float = 0.05,
     round_trip_px: float = 1.0,
+    one_thread: bool = False,
 ) -> float:
     """``overlap(correspond(...))`` (the ``checked`` denominator: solid-angle fraction of A's
-    pixels landing on B's depth that match consistently) without building the masks."""
+    pixels landing on B's depth that match consistently) without building the masks;
+    ``one_thread``: on the calling thread only (for callers running pairs in parallel)."""
     h, _ = check_equirect(range_a, "range_a")
     sums = np.zeros((h, 2), np.int64)
-    _run(range_a, T_world_from_a, T_world_from_b, target, tol, round_trip_px, sums)
+    _run(range_a, T_world_from_a, T_world_from_b, target, tol, round_trip_px, sums, one_thread)
     weight = np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2)
     total = float(weight @ sums[:, 1])
     return float(weight @ sums[:, 0]) / total if total > 0 else 0.0
@@ -375,16 +403,22 @@ def covisibility_matrix_fast(
     ranges: list[np.ndarray], poses: list[np.ndarray], tol: float = 0.05
 ) -> np.ndarray:
     """:func:`~workbench.geometry.correspondence.covisibility_matrix` compiled: every view
-    prepared once as a target, each ordered pair summed without masks.
+    prepared once as a target, each ordered pair summed without masks, pairs spread over
+    numba's threads (one core each).
 
     Returns:
         ``(N, N) float64``, symmetric, unit diagonal.
     """
     targets = [prepare_target(r) for r in ranges]
     n = len(ranges)
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+
+    def one(pair):
+        i, j = pair
+        return overlap_fast(ranges[i], poses[i], poses[j], targets[j], tol, one_thread=True)
+
     frac = np.eye(n)
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                frac[i, j] = overlap_fast(ranges[i], poses[i], poses[j], targets[j], tol)
+    with ThreadPoolExecutor(max(1, min(numba.get_num_threads(), len(pairs)))) as pool:
+        for (i, j), value in zip(pairs, pool.map(one, pairs), strict=True):
+            frac[i, j] = value
     return (frac + frac.T) / 2
