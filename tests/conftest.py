@@ -11,3 +11,21 @@ settings.register_profile(
     "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
+
+# the longest modules start first: with `make test`'s two pytest-xdist workers (one module per
+# worker at a time) a long module started last would run alone at the end
+LONGEST_FIRST = (
+    "tests/test_browser.py",
+    "tests/training/test_supervised.py",
+    "tests/training/test_resume.py",
+    "tests/test_cli.py",
+    "tests/deploy/test_export_infer.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within and after these modules is kept
