@@ -87,7 +87,7 @@ def test_synth_writes_the_same_files_on_the_cluster(scheduler, tmp_path):
 
 
 def test_a_bad_scheduler_address_is_one_line_before_any_work(tmp_path, capsys):
-    for verb in ("eda", "validate", "synth", "covisibility", "pack", "infer"):
+    for verb in ("eda", "validate", "synth", "covisibility", "pack", "infer", "eval"):
         args = [verb, str(SAMPLES / "seed"), "--scheduler", "localhost:8786"]
         if verb in ("synth",):
             args = [verb, "--out", str(tmp_path / "s"), "--scheduler", "localhost:8786"]
@@ -120,3 +120,20 @@ def test_infer_on_the_cluster_writes_what_this_process_writes(scheduler, tmp_pat
     for rel in here:
         a, b = np.load(tmp_path / "here" / rel), np.load(tmp_path / "cluster" / rel)
         np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_eval_on_the_cluster_gives_the_metrics_of_this_process(scheduler, tmp_path):
+    import json
+
+    lists = tmp_path / "lists"
+    assert main(["split", str(SAMPLES / "seed"), "--out", str(lists), "--val-fraction", "0.5"]) == 0
+    model = Path(__file__).resolve().parents[1] / "models" / "default" / "model_int8.tflite"
+    base = ["eval", str(lists / "val.csv"), "--model", str(model), "--batch", "1", "--worst", "1"]
+    assert main([*base, "--out", str(tmp_path / "here")]) == 0
+    assert main([*base, "--out", str(tmp_path / "cluster"), "--scheduler", scheduler]) == 0
+    here = json.loads((tmp_path / "here" / "metrics.json").read_text())
+    there = json.loads((tmp_path / "cluster" / "metrics.json").read_text())
+    assert here["n_views"] > 0 and here == there
+    a = (tmp_path / "here" / "per_view.csv").read_text()
+    assert a == (tmp_path / "cluster" / "per_view.csv").read_text()
+    assert len(list((tmp_path / "cluster" / "dumps").iterdir())) > 0

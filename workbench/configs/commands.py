@@ -238,6 +238,7 @@ class EvalConfig(Config):
         ge=0,
         le=8192,
     )
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from workbench.data.pipeline import load_sample
 from workbench.errors import WorkbenchError
 from workbench.model.metrics import METRIC_NAMES, metric_sums, metrics_from_sums
 
-__all__ = ["evaluate", "resize_prediction"]
+__all__ = ["evaluate", "evaluate_views", "pool", "resize_prediction"]
 
 
 def resize_prediction(pred: np.ndarray, height: int) -> np.ndarray:
@@ -45,6 +45,68 @@ def _load_batch(records, root, h: int, height: int, errors: list | None):
                 raise
             errors.append({"scene_id": r.scene_id, "view_id": r.view_id, "error": str(e)})
     return recs, samples
+
+
+def evaluate_views(
+    predictor,
+    records,
+    root,
+    batch: int = 4,
+    median_align: bool = False,
+    progress: bool = False,
+    height: int = 0,
+    errors: list | None = None,
+    baselines: dict | None = None,
+) -> tuple[list[dict], np.ndarray, dict, dict]:
+    """Per-view results of ``predictor`` on ``records`` (the arguments of :func:`evaluate`).
+
+    Returns:
+        ``(rows, sums, base_sums, preds)``: one row per readable view, its metric sums
+        ``(n, 8)`` (:func:`~workbench.model.metrics.metric_sums`), the baselines' sums by name,
+        and the predictions by ``(scene_id, view_id)``. Sums of several calls concatenate, so a
+        dataset evaluated in pieces (on a cluster) pools to the same means (:func:`pool`).
+    """
+    h = predictor.height
+    rows, preds, sums = [], {}, []
+    base_sums: dict[str, list] = {name: [] for name in baselines or {}}
+    for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
+        recs, samples = _load_batch(records[i : i + batch], root, h, height, errors)
+        if not recs:
+            continue
+        rgb = np.stack([s["rgb"] for s in samples])
+        pred = _at_height(predictor.predict_batch(rgb), height, h)
+        for name, b in (baselines or {}).items():
+            for p, s in zip(_at_height(b.predict_batch(rgb), height, h), samples, strict=True):
+                base_sums[name].append(metric_sums(p, s["range"], median_align=median_align)[0])
+        for rec, s, p in zip(recs, samples, pred, strict=True):
+            sums.append(metric_sums(p, s["range"], median_align=median_align)[0])
+            m = metrics_from_sums(sums[-1])
+            rows.append(
+                {
+                    "scene_id": rec.scene_id,
+                    "view_id": rec.view_id,
+                    **{k: m[k] for k in METRIC_NAMES},
+                    "valid": bool(m["n_images"]),
+                }
+            )
+            preds[(rec.scene_id, rec.view_id)] = p
+    as_array = {k: np.array(v).reshape(-1, 8) for k, v in base_sums.items()}
+    return rows, np.array(sums).reshape(-1, 8), as_array, preds
+
+
+def pool(sums: np.ndarray, base_sums: dict, average: str = "views") -> dict:
+    """Mean metrics (plus ``n_views``, and ``baselines`` by name) from per-view sums."""
+    pooled = metrics_from_sums(np.asarray(sums).reshape(-1, 8), average)
+    n_views = pooled.pop("n_images")
+    mean = pooled if n_views else {}
+    mean["n_views"] = n_views
+    if base_sums:
+        mean["baselines"] = {}
+        for name, ss in base_sums.items():
+            m = metrics_from_sums(np.asarray(ss).reshape(-1, 8), average)
+            m.pop("n_images")
+            mean["baselines"][name] = m
+    return mean
 
 
 def evaluate(
@@ -75,41 +137,9 @@ def evaluate(
         ``(mean, rows, cache)``: mean metrics (plus ``n_views``), one row per view, and the
         predictions by ``(scene_id, view_id)`` (``(H, W)`` float32 metres at the compared size).
     """
-    h = predictor.height
-    rows, preds, sums = [], {}, []
-    base_sums: dict[str, list] = {name: [] for name in baselines or {}}
-    for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
-        recs, samples = _load_batch(records[i : i + batch], root, h, height, errors)
-        if not recs:
-            continue
-        rgb = np.stack([s["rgb"] for s in samples])
-        pred = _at_height(predictor.predict_batch(rgb), height, h)
-        for name, b in (baselines or {}).items():
-            for p, s in zip(_at_height(b.predict_batch(rgb), height, h), samples, strict=True):
-                base_sums[name].append(metric_sums(p, s["range"], median_align=median_align)[0])
-        for rec, s, p in zip(recs, samples, pred, strict=True):
-            sums.append(metric_sums(p, s["range"], median_align=median_align)[0])
-            m = metrics_from_sums(sums[-1])
-            rows.append(
-                {
-                    "scene_id": rec.scene_id,
-                    "view_id": rec.view_id,
-                    **{k: m[k] for k in METRIC_NAMES},
-                    "valid": bool(m["n_images"]),
-                }
-            )
-            preds[(rec.scene_id, rec.view_id)] = p
-    pooled = metrics_from_sums(np.array(sums).reshape(-1, 8), average)
-    n_views = pooled.pop("n_images")
-    mean = pooled if n_views else {}
-    mean["n_views"] = n_views
-    if baselines:
-        mean["baselines"] = {}
-        for name, ss in base_sums.items():
-            m = metrics_from_sums(np.array(ss).reshape(-1, 8), average)
-            m.pop("n_images")
-            mean["baselines"][name] = m
-    return mean, rows, preds
+    args = (batch, median_align, progress, height, errors, baselines)
+    rows, sums, base_sums, preds = evaluate_views(predictor, records, root, *args)
+    return pool(sums, base_sums, average), rows, preds
 
 
 def _at_height(pred, height: int, h: int):

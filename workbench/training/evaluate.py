@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
+from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.baselines import baseline_table, make_baselines
-from workbench.model.evaluate import evaluate
+from workbench.model.evaluate import evaluate_views, pool
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
 
@@ -29,30 +31,70 @@ def _rounded(v):
     return round(v, 6) if isinstance(v, float) else v
 
 
+_LOADED: dict = {}
+
+
+def _model(model: str, constant: float):
+    """The predictor of ``model`` and its baselines, loaded once per process (engine workers
+    keep theirs): ``(predictor, baselines, where the constant came from)``."""
+    key = (model, constant)
+    if key not in _LOADED:
+        predictor = load(model or None)
+        _LOADED[key] = (predictor, *make_baselines(predictor, constant))
+    return _LOADED[key]
+
+
+def _eval_task(task: tuple) -> tuple:
+    """One engine task: ``(model, constant, records, root, options)`` → per-view rows, sums,
+    baseline sums and unreadable views of those records."""
+    model, constant, records, root, (batch, median_align, height) = task
+    predictor, baselines, _ = _model(model, constant)
+    failed: list[dict] = []
+    args = (batch, median_align, False, height, failed, baselines)
+    rows, sums, base_sums, _ = evaluate_views(predictor, records, root, *args)
+    return rows, sums, base_sums, failed
+
+
+def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, list]:
+    """Views in tasks of ``32 * batch`` on the engine (this process, or ``--scheduler``),
+    results merged in record order."""
+    size = 32 * config.batch
+    options = (config.batch, config.median_align, config.height)
+    tasks = [
+        (config.model, config.constant, records[i : i + size], str(root), options)
+        for i in range(0, len(records), size)
+    ]
+    rows, sums, base, failed = [], [], {}, []
+    for task, result in run_tasks(_eval_task, tasks, 1, config.scheduler, "eval", True):
+        if isinstance(result, Exception):  # the engine lost the task: its views failed
+            failed += [
+                {"scene_id": r.scene_id, "view_id": r.view_id, "error": str(result)}
+                for r in task[2]
+            ]
+            continue
+        rows += result[0]
+        sums.append(result[1])
+        for name, ss in result[2].items():
+            base.setdefault(name, []).append(ss)
+        failed += result[3]
+    base = {name: np.concatenate(parts) for name, parts in base.items()}
+    return rows, np.concatenate(sums) if sums else np.zeros((0, 8)), base, failed
+
+
 def run(config) -> int:
     """``workbench eval``: a view that cannot be read is listed (``failed.csv``, the summary)
-    and the others are evaluated: exit 1 when some failed, 0 when none did."""
+    and the others are evaluated: exit 1 when some failed, 0 when none did. Views run in
+    this process or, with ``--scheduler``, on a Dask cluster (same metrics; its workers must
+    see the model and the dataset)."""
     if config.height % 2:
         raise WorkbenchError(f"must be 0 or an even number, got {config.height}", "--height")
     out = make_folder(config.out)
     records, root = read_split_csv(config.csv)
     if config.limit:
         records = records[: config.limit]
-    predictor = load(config.model or None)
-    failed: list[dict] = []
-    baselines, constant_from = make_baselines(predictor, config.constant)
-    mean, rows, preds = evaluate(
-        predictor,
-        records,
-        root,
-        config.batch,
-        config.median_align,
-        True,
-        config.height,
-        failed,
-        config.average,
-        baselines,
-    )
+    predictor, _, constant_from = _model(config.model, config.constant)  # a bad model: exit 2
+    rows, sums, base_sums, failed = _evaluate_on_engine(config, records, root)
+    mean = pool(sums, base_sums, config.average)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
         raise WorkbenchError(f"no readable view ({failed[0]['error']})", config.csv)
@@ -74,12 +116,13 @@ def run(config) -> int:
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
         rec = by_key[(row.scene_id, row.view_id)]
+        _, _, _, pred = evaluate_views(predictor, [rec], root, height=config.height)
         s = load_sample(rec, root, config.height or predictor.height)
         write_dumps(
             out / "dumps",
             f"worst{rank:02d}_{rec.scene_id[:8]}_{rec.view_id}",
             s["rgb"],
-            preds[(rec.scene_id, rec.view_id)],
+            pred[(rec.scene_id, rec.view_id)],
             s["range"],
             s["pose"],
         )
