@@ -1,5 +1,6 @@
 import filecmp
 import json
+import shutil
 
 import numpy as np
 
@@ -126,3 +127,24 @@ def test_cameras_are_in_the_room_and_never_inside_furniture():
                         continue
                     hull = Delaunay(v[:, [0, 2]])
                     assert hull.find_simplex(c[[0, 2]]) < 0, f"{where}: inside {name}"
+
+
+def test_a_killed_synth_resumes_keeping_finished_scenes(tmp_path):
+    def files(d):
+        return {p.relative_to(d).as_posix(): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+
+    full = tmp_path / "full"
+    ids = generate(full, 3, 2, seed=11, height=32, low_height=16, progress=False, workers=1)
+    want = files(full)
+    # a run killed in the middle of the third scene: its meta.json (written last) is missing
+    out = tmp_path / "out"
+    shutil.copytree(full, out)
+    (out / ids[2] / "others" / "meta.json").unlink()
+    (out / ids[2] / "depth" / "001.png").unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (out / ids[0]).rglob("*") if p.is_file()}
+    assert generate(out, 3, 2, seed=11, height=32, low_height=16, progress=False) == ids
+    assert files(out) == want
+    assert kept == {p: p.stat().st_mtime_ns for p in (out / ids[0]).rglob("*") if p.is_file()}
+    # other parameters never keep a scene: a different low size re-renders all of them
+    generate(out, 3, 2, seed=11, height=32, low_height=32, progress=False, workers=1)
+    assert kept != {p: p.stat().st_mtime_ns for p in (out / ids[0]).rglob("*") if p.is_file()}

@@ -664,29 +664,52 @@ def write_scene(
     obj, mtl = _obj_text(spec)
     write_text_atomic(scene_dir / "obj/scene.obj", obj)
     write_text_atomic(scene_dir / "obj/scene.mtl", mtl)
-    meta = {
-        "source": "workbench.synth",
-        "depth_scale": 1000.0,
-        "generator": {
-            "preset": preset_name,
-            **asdict(preset),
-            **spec.params,
-            "size": [height, 2 * height],
-        },
-    }
-    write_text_atomic(
-        scene_dir / "others/meta.json", json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    )
+    # written last: a scene with this file is finished (a re-run keeps it, see _finished)
+    write_text_atomic(scene_dir / "others/meta.json", _meta_text(spec, height, preset, preset_name))
     return written
 
 
-def _scene_job(job) -> str:
+def _meta_text(spec: SceneSpec, height: int, preset: Preset, preset_name: str) -> str:
+    """The scene's ``others/meta.json``: depth scale and every generator parameter."""
+    generator = {
+        "preset": preset_name,
+        **asdict(preset),
+        **spec.params,
+        "size": [height, 2 * height],
+    }
+    meta = {"source": "workbench.synth", "depth_scale": 1000.0, "generator": generator}
+    return json.dumps(meta, indent=2, sort_keys=True) + "\n"
+
+
+def _finished(scene_dir: Path, spec: SceneSpec, height: int, low_height: int, p, name) -> bool:
+    """Whether an earlier run wrote this very scene completely: its ``meta.json`` (written
+    last) is the one this run would write, every view's four files are there and the low
+    shots have ``low_height`` rows."""
+    meta = scene_dir / "others/meta.json"
+    try:
+        if meta.read_text() != _meta_text(spec, height, p, name):
+            return False
+    except (OSError, UnicodeDecodeError):
+        return False
+    views = [f"{i:03d}" for i in range(len(spec.poses))]
+    parts = ("pan/high/{}.jpg", "pan/low/{}.jpg", "depth/{}.png", "pose/{}.txt")
+    if not all((scene_dir / part.format(v)).is_file() for v in views for part in parts):
+        return False
+    low = cv2.imread(str(scene_dir / "pan/low" / f"{views[0]}.jpg"))
+    return low is not None and low.shape[0] == low_height
+
+
+def _scene_job(job) -> tuple[str, bool]:
+    """One engine task: render and write one scene; ``(scene id, whether it was kept from an
+    earlier run instead)``."""
     child, views, height, low_height, preset, root = job
     p = PRESETS[preset]
     geo_seed, render_seed = child.spawn(2)
     spec = make_scene(geo_seed, views, p)
+    if _finished(Path(root) / spec.scene_id, spec, height, low_height, p, preset):
+        return spec.scene_id, True
     write_scene(spec, Path(root), height, low_height, np.random.default_rng(render_seed), p, preset)
-    return spec.scene_id
+    return spec.scene_id, False
 
 
 def generate(
@@ -703,7 +726,8 @@ def generate(
 ) -> list[str]:
     """Generate ``scenes`` scenes of ``views`` views each under ``out`` (seed layout).
 
-    Scene ``i`` depends only on ``(seed, i)``: generating more scenes keeps the earlier ones, and
+    Scene ``i`` depends only on ``(seed, i)``: generating more scenes keeps the earlier ones, a
+    re-run keeps every scene an earlier (killed) run finished and renders the others, and
     the files do not depend on ``workers`` or on the engine (:func:`workbench.engine.run_tasks`:
     scenes render in ``workers`` local processes, or on the Dask cluster at ``scheduler``, whose
     workers must see ``out``).
@@ -729,10 +753,13 @@ def generate(
     for _, result in results:
         if isinstance(result, Exception):
             raise result
-    ids = [result for _, result in results]
+    ids = [result[0] for _, result in results]
+    kept = sum(result[1] for _, result in results)
     dt = time.perf_counter() - t0
     if progress:
-        print(f"synth: {scenes * views} views in {dt:.1f} s ({scenes * views / dt:.1f} views/s)")
+        made = (scenes - kept) * views
+        note = f"; {kept} finished scenes of an earlier run kept" if kept else ""
+        print(f"synth: {made} views in {dt:.1f} s ({made / dt:.1f} views/s){note}")
     return ids
 
 
