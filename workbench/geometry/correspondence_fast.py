@@ -1,12 +1,14 @@
 """A compiled (numba) dense correspondence: the same result as
 :func:`workbench.geometry.correspondence.correspond` (the numpy reference the tests compare it
-with), branch-free and SIMD-vectorised, parallel over bands of rows.
+with), branch-free and SIMD-vectorised, parallel over bands of rows (or, for covisibility,
+one pair per thread).
 
 Each row of A goes through three passes over row-sized buffers that stay in L1:
 
-1. **project** (vectorised, 8 float32 lanes): back-project, move into B, range, and B's
-   pixel from a polynomial arctangent (longitude in float64 so ``u`` matches the reference to
-   1e-4 px at 1024 columns);
+1. **project** (vectorised loops of one lane width each, rounded where the reference rounds):
+   A's float32 ray and point, the move into B in float64 rounded to float32, B's range and
+   row in float32, B's column from a float64 polynomial arctangent (so ``u`` matches the
+   reference to 1e-4 px at 1024 columns);
 2. **sample** (scalar gathers): B's bilinear and nearest ranges from a padded copy of B (one
    wrapped column each side, the last row repeated), so no index wraps or clamps in the loop;
 3. **check** (vectorised): the z-test and the A→B→A round trip, written as 4 masks or, for
