@@ -177,6 +177,7 @@ def _predictor(model: str, threads: int, pad: bool):
     """The predictor of ``model``, loaded once per process (engine workers keep theirs)."""
     key = (model, threads, pad)
     if key not in _PREDICTORS:
+        _PREDICTORS.clear()  # one model held at a time
         _PREDICTORS[key] = load(model or None, threads=threads, pad=pad)
     return _PREDICTORS[key]
 

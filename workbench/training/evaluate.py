@@ -39,6 +39,7 @@ def _model(model: str, constant: float):
     keep theirs): ``(predictor, baselines, where the constant came from)``."""
     key = (model, constant)
     if key not in _LOADED:
+        _LOADED.clear()  # one model held at a time
         predictor = load(model or None)
         _LOADED[key] = (predictor, *make_baselines(predictor, constant))
     return _LOADED[key]
