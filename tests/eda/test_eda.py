@@ -221,3 +221,20 @@ def test_scene_statistics_equal_plain_pandas_and_numpy_on_a_random_table():
     base = np.linalg.norm(a[["cx", "cy", "cz"]].to_numpy(float) - b[["cx", "cy", "cz"]])
     assert row.baseline_m == pytest.approx(base, nan_ok=True)
     assert row.rel_yaw_deg == pytest.approx((b.yaw_deg - a.yaw_deg + 180) % 360 - 180)
+
+
+def test_view_cache_is_saved_by_chunk_and_time(tmp_path, monkeypatch):
+    from workbench.eda import views
+
+    root = Path(__file__).resolve().parents[2] / "data_samples" / "seed"
+    records = index_dataset(root)[:6]
+    writes = []
+    real = views._write_cache
+    monkeypatch.setattr(views, "_write_cache", lambda df, p: (writes.append(len(df)), real(df, p)))
+    monkeypatch.setattr(views, "SAVE_EVERY_S", 0.0)
+    view_table(records, root, cache=tmp_path / "a.parquet", workers=1, chunk=2)
+    assert writes == [2, 4, 6]  # a run killed after any of them resumes from there
+    writes.clear()
+    monkeypatch.setattr(views, "SAVE_EVERY_S", 1e9)
+    view_table(records, root, cache=tmp_path / "b.parquet", workers=1, chunk=2)
+    assert writes == [6]  # a whole-table write per chunk would dominate at 300k views

@@ -13,14 +13,16 @@ a class table and ``segment.png``, the median range of floor, wall and ceiling p
 (``d_floor_class``, ``d_wall_class``, ``d_ceiling_class``).
 
 Rows are cached in a parquet file keyed by each view's file paths, sizes and modification times;
-a rerun recomputes only views whose files changed, and the cache is rewritten atomically after
-every chunk, so an interrupted run resumes where it stopped.
+a rerun recomputes only views whose files changed, and the cache is rewritten atomically as
+views complete (at most every chunk of views and :data:`SAVE_EVERY_S` seconds), so an
+interrupted run resumes about where it stopped.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 BANDS = ("ceiling", "horizon", "floor")
+SAVE_EVERY_S = 10.0  # the view-table cache is rewritten at most this often during a run
 BIN_EDGES = np.concatenate([[0.0], np.geomspace(0.1, 50.0, 64)])  # metres, log-spaced
 NADIR_LAT = np.deg2rad(70.0)
 BAND_LAT = np.deg2rad(30.0)
@@ -236,7 +239,9 @@ def view_table(
             floor, wall and ceiling pixels (``d_floor_class``, ...) of views with segments.
         workers, scheduler: where the views are read (:func:`workbench.engine.iter_tasks`:
             ``workers`` threads here by default, or a Dask cluster at ``scheduler``); the cache
-            is saved every ``chunk`` views as they complete.
+            is saved as views complete, at most every ``chunk`` views and
+            :data:`SAVE_EVERY_S` seconds (a whole-table write each time: at 300k views a
+            write per chunk would cost more than the statistics).
 
     Returns:
         A DataFrame with one row per readable record, in record order.
@@ -253,6 +258,7 @@ def view_table(
         keep = old[old["key"].isin(set(keys))]
         rows = {r["key"]: r for r in keep.to_dict("records")}
     tasks = [(records[i], str(root), classes) for i in todo]
+    saved = (0, time.monotonic())  # views done and time at the last cache write
     engine = iter_tasks(_view_row, tasks, workers, scheduler, "view stats", progress, "threads")
     for done, ((rec, _, _), row) in enumerate(engine, 1):
         if isinstance(row, Exception) and not isinstance(row, WorkbenchError):
@@ -263,8 +269,10 @@ def view_table(
             errors.append({"scene_id": rec.scene_id, "view_id": rec.view_id, "error": str(row)})
         else:
             rows[row["key"]] = row
-        if cache and (done % chunk == 0 or done == len(tasks)):
+        due = done - saved[0] >= chunk and time.monotonic() - saved[1] >= SAVE_EVERY_S
+        if cache and (due or done == len(tasks)):
             _write_cache(pd.DataFrame(list(rows.values())), cache)
+            saved = (done, time.monotonic())
     df = pd.DataFrame([rows[k] for k in keys if k in rows])
     if cache and not todo and old is not None and len(old) != len(df):
         _write_cache(df, cache)
