@@ -9,6 +9,7 @@ Per image, under the image's path relative to the folder it was found in:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -170,16 +171,10 @@ def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: l
         )
 
 
-_PREDICTORS: dict = {}
-
-
+@functools.lru_cache(maxsize=1)  # one model held at a time
 def _predictor(model: str, threads: int, pad: bool):
     """The predictor of ``model``, loaded once per process (engine workers keep theirs)."""
-    key = (model, threads, pad)
-    if key not in _PREDICTORS:
-        _PREDICTORS.clear()  # one model held at a time
-        _PREDICTORS[key] = load(model or None, threads=threads, pad=pad)
-    return _PREDICTORS[key]
+    return load(model or None, threads=threads, pad=pad)
 
 
 def _infer_task(task: tuple) -> tuple[list[dict], list[dict]]:

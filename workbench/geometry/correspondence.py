@@ -273,27 +273,23 @@ def overlap(corr: Correspondence, denominator: str = "checked") -> float:
 
 
 def covisibility_matrix(
-    ranges: list[np.ndarray], poses: list[np.ndarray], tol: float = 0.05, match=None
+    ranges: list[np.ndarray], poses: list[np.ndarray], tol: float = 0.05
 ) -> np.ndarray:
-    """RealSee3D-style covisibility of a scene's panoramas.
+    """RealSee3D-style covisibility of a scene's panoramas (the reference of the compiled
+    :func:`~workbench.geometry.correspondence_fast.covisibility_matrix_fast`).
 
     Entry ``ij`` is the mean of the co-visible (occlusion-checked, consistent) pixel fractions
     i→j and j→i, so the matrix is symmetric with a unit diagonal.
 
-    Args:
-        match: the correspondence function (default :func:`correspond`; the compiled one of
-            :mod:`workbench.geometry.correspondence_fast` gives the same masks).
-
     Returns:
         ``(N, N) float64``.
     """
-    match = match or correspond
     n = len(ranges)
     frac = np.eye(n)
     for i in range(n):
         for j in range(n):
             if i != j:
-                frac[i, j] = overlap(match(ranges[i], poses[i], poses[j], ranges[j], tol))
+                frac[i, j] = overlap(correspond(ranges[i], poses[i], poses[j], ranges[j], tol))
     return (frac + frac.T) / 2
 
 

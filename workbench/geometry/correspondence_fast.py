@@ -270,8 +270,12 @@ def _rows(
     scratch = np.empty(10 * n, np.float32)
     ubuf, vbuf = scratch[:w], scratch[n : n + w]
     rbs, near = scratch[2 * n : 2 * n + w], scratch[3 * n : 3 * n + w]
-    q = (scratch[4 * n : 4 * n + w], scratch[5 * n : 5 * n + w])
-    q = (q[0], q[1], scratch[6 * n : 6 * n + w], scratch[7 * n : 7 * n + w])
+    q = (
+        scratch[4 * n : 4 * n + w],
+        scratch[5 * n : 5 * n + w],
+        scratch[6 * n : 6 * n + w],
+        scratch[7 * n : 7 * n + w],
+    )
     ray = (scratch[8 * n : 8 * n + w], scratch[9 * n : 9 * n + w])
     meas = np.empty(w, np.bool_)
     uvrow, flags = np.empty((0, 2), np.float32), np.empty((4, w + 64), np.bool_)

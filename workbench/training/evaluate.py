@@ -7,6 +7,7 @@ from :func:`workbench.model.evaluate.evaluate`.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -31,18 +32,12 @@ def _rounded(v):
     return round(v, 6) if isinstance(v, float) else v
 
 
-_LOADED: dict = {}
-
-
+@functools.lru_cache(maxsize=1)  # one model held at a time
 def _model(model: str, constant: float):
     """The predictor of ``model`` and its baselines, loaded once per process (engine workers
     keep theirs): ``(predictor, baselines, where the constant came from)``."""
-    key = (model, constant)
-    if key not in _LOADED:
-        _LOADED.clear()  # one model held at a time
-        predictor = load(model or None)
-        _LOADED[key] = (predictor, *make_baselines(predictor, constant))
-    return _LOADED[key]
+    predictor = load(model or None)
+    return (predictor, *make_baselines(predictor, constant))
 
 
 def _eval_task(task: tuple) -> tuple:
