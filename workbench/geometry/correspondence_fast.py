@@ -31,6 +31,7 @@ import numpy as np
 from workbench.geometry import kernels  # noqa: F401  (the threading layer)
 from workbench.geometry.correspondence import Correspondence, fill_sparse, radius_for_density
 from workbench.geometry.equirect import check_equirect, lonlat_grid
+from workbench.geometry.native import correspond_library
 from workbench.geometry.pose import relative_pose
 
 __all__ = [
@@ -101,7 +102,8 @@ class Target:
         pad: ``((H + 1) * (W + 2),) float32`` B's range (metres; 0 where B has no depth, after
             gap filling) with B's last column before column 0, its first after column W - 1,
             and its last row repeated below.
-        measured: the same layout, ``bool``: B's own (not gap-filled) depth.
+        measured: the same layout, ``bool``: B's own (not gap-filled) depth; 3 more (False)
+            bytes after it, so a 4-byte gather of its last pixel stays inside.
         shape: ``(H, W)``.
         filled: whether gap filling added depth (``measured`` then differs from having depth).
     """
@@ -119,7 +121,7 @@ def _pad(values, original):
     h, w = values.shape
     wp = w + 2
     pad = np.empty((h + 1) * wp, np.float32)
-    measured = np.empty((h + 1) * wp, np.bool_)
+    measured = np.zeros((h + 1) * wp + 3, np.bool_)  # 3 bytes of slack: 4-byte gathers
     counts = np.zeros(h + 1, np.int64)
     for v in numba.prange(h + 1):
         src = min(np.int64(v), np.int64(h - 1))
@@ -337,8 +339,7 @@ def _run(
     h, w = check_equirect(range_a, "range_a")
     if target.shape != (h, w):
         raise ValueError(f"range_b must be ({h}, {w}) like range_a, got {target.shape}")
-    P = np.asarray(relative_pose(T_world_from_a, T_world_from_b)[:3], np.float32)
-    P = P.astype(np.float64).ravel()
+    P32 = np.asarray(relative_pose(T_world_from_a, T_world_from_b)[:3], np.float32).ravel()
     Q = np.asarray(relative_pose(T_world_from_b, T_world_from_a)[:3], np.float32).ravel()
     scale = np.array([w / (2 * math.pi), w / 2 - 0.5, h / math.pi, h / 2 - 0.5, w], np.float64)
     # the angle 2 asin(chord / 2) under round_trip_px equator pixels <=> chord under chord_max
@@ -348,8 +349,19 @@ def _run(
     rq = np.empty((n, w), np.float32)
     masks = tuple(np.empty((n, w), np.bool_) for _ in range(4))
     ra = np.ascontiguousarray(range_a, np.float32)
-    args = (_tables(h, w), scale, _F32(tol), _F32(chord_max**2))
-    args = (ra, target.pad, target.measured, target.filled, P, Q, *args, uv, rq, masks, sums)
+    tables = _tables(h, w)
+    lib = correspond_library()
+    if lib is not None:
+        ptr = [a.ctypes.data for a in (uv, rq, *masks)] if not sums.shape[0] else [None] * 6
+        lib.wb_correspond(
+            ra.ctypes.data, h, w, target.pad.ctypes.data, target.measured.ctypes.data,
+            int(target.filled), P32.ctypes.data, Q.ctypes.data, tables.ctypes.data,
+            tables.shape[1], scale.ctypes.data, tol, chord_max**2, *ptr,
+            sums.ctypes.data if sums.shape[0] else None, 1 if one else numba.get_num_threads(),
+        )  # fmt: skip
+        return uv, rq, masks
+    args = (tables, scale, _F32(tol), _F32(chord_max**2))
+    args = (ra, target.pad, target.measured, target.filled, P32.astype(np.float64), Q, *args, uv, rq, masks, sums)
     if one:
         _kernel_one_thread(*args)
     else:  # a few bands per thread
