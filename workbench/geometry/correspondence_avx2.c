@@ -123,8 +123,8 @@ typedef struct {
 #define CHUNK 256
 typedef struct {
     int32_t base[CHUNK];                 /* B's top-left pixel in `pad` */
-    float fu[CHUNK], fv[CHUNK];          /* bilinear weights */
-    float right[CHUNK], down[CHUNK];     /* masks: the nearest pixel is right of / below it */
+    float fu[CHUNK], fv[CHUNK];          /* bilinear weights; sign bit: the nearest pixel is
+                                            right of / below the top-left one */
     float rq[CHUNK];                     /* B's range of A's point; NaN: A is invalid */
     float px[CHUNK], py[CHUNK], pz[CHUNK], rx[CHUNK], rz[CHUNK]; /* A's point and ray */
 } Chunk;
@@ -166,14 +166,11 @@ AVX2 INLINE void project8(const Params *p, __m256 r8, __m256d sl0, __m256d sl1, 
     const int wp = p->w + 2;
     __m256i base = _mm256_add_epi32(_mm256_mullo_epi32(iv0, _mm256_set1_epi32(wp)),
                                     _mm256_add_epi32(iu0, _mm256_set1_epi32(1)));
-    const __m256 half = _mm256_set1_ps(0.5f);
-    const __m256i i1 = _mm256_set1_epi32(1);
-    __m256 odd_u = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(iu0, i1), i1));
-    __m256 odd_v = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(iv0, i1), i1));
-    __m256 right = _mm256_or_ps(_mm256_cmp_ps(fu, half, _CMP_GT_OQ),
-                                _mm256_and_ps(_mm256_cmp_ps(fu, half, _CMP_EQ_OQ), odd_u));
-    __m256 down = _mm256_or_ps(_mm256_cmp_ps(fv, half, _CMP_GT_OQ),
-                               _mm256_and_ps(_mm256_cmp_ps(fv, half, _CMP_EQ_OQ), odd_v));
+    /* the nearest pixel rounds half to even, like np.rint */
+    const int near = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 right = _mm256_cmp_ps(_mm256_round_ps(ub, near), u0, _CMP_GT_OQ);
+    __m256 down = _mm256_cmp_ps(_mm256_round_ps(vb, near), v0, _CMP_GT_OQ);
     _mm256_storeu_si256((__m256i *)(k->base + j), base);
     /* B's pixels under the first and last lane (the others lie between, mostly) */
     int b0 = k->base[j], b7 = k->base[j + 7];
@@ -185,10 +182,8 @@ AVX2 INLINE void project8(const Params *p, __m256 r8, __m256d sl0, __m256d sl1, 
         _mm_prefetch((const char *)(p->measured + b0), _MM_HINT_T0);
         _mm_prefetch((const char *)(p->measured + b0 + wp), _MM_HINT_T0);
     }
-    _mm256_storeu_ps(k->fu + j, fu);
-    _mm256_storeu_ps(k->fv + j, fv);
-    _mm256_storeu_ps(k->right + j, right);
-    _mm256_storeu_ps(k->down + j, down);
+    _mm256_storeu_ps(k->fu + j, _mm256_or_ps(fu, _mm256_and_ps(right, sign)));
+    _mm256_storeu_ps(k->fv + j, _mm256_or_ps(fv, _mm256_and_ps(down, sign)));
     _mm256_storeu_ps(k->rq + j, rq);
     _mm256_storeu_ps(k->px + j, px);
     _mm256_storeu_ps(k->py + j, py);
@@ -224,8 +219,9 @@ AVX2 INLINE void check8(const Params *p, const Chunk *k, int j, __m256 ay, uint8
     const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
     const int wp = p->w + 2;
     __m256i base = _mm256_loadu_si256((const __m256i *)(k->base + j));
-    __m256 fu = _mm256_loadu_ps(k->fu + j), fv = _mm256_loadu_ps(k->fv + j);
-    __m256 right = _mm256_loadu_ps(k->right + j), down = _mm256_loadu_ps(k->down + j);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 right = _mm256_loadu_ps(k->fu + j), down = _mm256_loadu_ps(k->fv + j); /* sign bits */
+    __m256 fu = _mm256_andnot_ps(sign, right), fv = _mm256_andnot_ps(sign, down);
     __m256 rq = _mm256_loadu_ps(k->rq + j);
     __m256 ok = _mm256_cmp_ps(rq, rq, _CMP_ORD_Q);
     __m256 a, b, c, d;
@@ -240,9 +236,10 @@ AVX2 INLINE void check8(const Params *p, const Chunk *k, int j, __m256 ay, uint8
     __m256 nr = _mm256_blendv_ps(_mm256_blendv_ps(a, b, right), _mm256_blendv_ps(c, d, right), down);
     __m256 meas;
     if (p->filled) {
-        __m256i idx = _mm256_add_epi32(base, _mm256_and_si256(_mm256_castps_si256(down),
-                                                              _mm256_set1_epi32(wp)));
-        idx = _mm256_sub_epi32(idx, _mm256_castps_si256(right)); /* right: all ones = -1 */
+        __m256i r1 = _mm256_srai_epi32(_mm256_castps_si256(right), 31); /* all ones: -1 */
+        __m256i d1 = _mm256_srai_epi32(_mm256_castps_si256(down), 31);
+        __m256i idx = _mm256_add_epi32(base, _mm256_and_si256(d1, _mm256_set1_epi32(wp)));
+        idx = _mm256_sub_epi32(idx, r1);
         __m256i g = _mm256_i32gather_epi32((const int *)p->measured, idx, 1);
         g = _mm256_and_si256(g, _mm256_set1_epi32(0xff));
         meas = _mm256_castsi256_ps(
