@@ -172,10 +172,13 @@ AVX2 INLINE void project8(const Params *p, __m256 r8, __m256d sl0, __m256d sl1, 
     __m256 right = _mm256_cmp_ps(_mm256_round_ps(ub, near), u0, _CMP_GT_OQ);
     __m256 down = _mm256_cmp_ps(_mm256_round_ps(vb, near), v0, _CMP_GT_OQ);
     _mm256_storeu_si256((__m256i *)(k->base + j), base);
-    /* B's pixels under the first and last lane (the others lie between, mostly) */
+    /* B's pixels under every other lane and the last (the others lie between, mostly) */
+    for (int l = 0; l < 8; l += 2) {
+        int bl = k->base[j + l];
+        _mm_prefetch((const char *)(p->pad + bl), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p->pad + bl + wp), _MM_HINT_T0);
+    }
     int b0 = k->base[j], b7 = k->base[j + 7];
-    _mm_prefetch((const char *)(p->pad + b0), _MM_HINT_T0);
-    _mm_prefetch((const char *)(p->pad + b0 + wp), _MM_HINT_T0);
     _mm_prefetch((const char *)(p->pad + b7), _MM_HINT_T0);
     _mm_prefetch((const char *)(p->pad + b7 + wp), _MM_HINT_T0);
     if (p->filled) {
@@ -340,4 +343,37 @@ AVX2 void wb_correspond(const float *ra, int h, int w, const float *pad, const u
         wb_correspond_rows(ra, h, w, pad, measured, filled, P, Q, tables, ts, scale, tol,
                            chord_max2, uv, rq, m0, m1, m2, m3, sums, v, stop);
     }
+}
+
+/* Target.pad (and, unless NULL, Target.measured) from B's (gap-filled) range `values` and its
+   own range `original`, both (h, w) float32: see the layouts above. Returns how many of B's
+   `values` are valid. */
+AVX2 long long wb_pad(const float *values, const float *original, int h, int w, float *pad,
+                      uint8_t *measured, int threads) {
+    const int wp = w + 2;
+    long long total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(threads > 0 ? threads : 1)
+    for (int v = 0; v <= h; v++) {
+        const int src = v < h ? v : h - 1;
+        const float *x = values + (size_t)src * w;
+        float *row = pad + (size_t)v * wp;
+        int n = 0;
+        for (int u = 0; u < w; u++) {
+            float r = x[u];
+            int ok = (r > 0.0f) & (r < __builtin_inff());
+            row[u + 1] = ok ? r : 0.0f;
+            n += ok;
+        }
+        row[0] = row[w];
+        row[w + 1] = row[1];
+        if (measured) {
+            const float *o = original + (size_t)src * w;
+            uint8_t *mrow = measured + (size_t)v * wp;
+            for (int u = 0; u < w; u++) mrow[u + 1] = (o[u] > 0.0f) & (o[u] < __builtin_inff());
+            mrow[0] = mrow[w];
+            mrow[w + 1] = mrow[1];
+        }
+        if (v < h) total += n;
+    }
+    return total;
 }

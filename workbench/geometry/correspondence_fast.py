@@ -102,10 +102,11 @@ class Target:
         pad: ``((H + 1) * (W + 2),) float32`` B's range (metres; 0 where B has no depth, after
             gap filling) with B's last column before column 0, its first after column W - 1,
             and its last row repeated below.
-        measured: the same layout, ``bool``: B's own (not gap-filled) depth; 3 more (False)
-            bytes after it, so a 4-byte gather of its last pixel stays inside.
+        measured: where B was gap-filled (``filled``), the same layout, ``bool``: B's own
+            (not gap-filled) depth, with 3 more (False) bytes after it so that a 4-byte gather
+            of its last pixel stays inside; otherwise 3 False bytes (having depth is measured).
         shape: ``(H, W)``.
-        filled: whether gap filling added depth (``measured`` then differs from having depth).
+        filled: whether gap filling added depth.
     """
 
     pad: np.ndarray
@@ -115,29 +116,46 @@ class Target:
 
 
 @numba.njit(parallel=True, **_OPTS)
-def _pad(values, original):
-    """:class:`Target`'s ``pad`` and ``measured`` from B's (filled) ``values`` and its
-    ``original`` range, and the number of B's valid pixels."""
+def _pad_numba(values, original, pad, measured):
+    """:class:`Target`'s ``pad`` and (when ``measured`` is not 3 bytes) ``measured`` from B's
+    (filled) ``values`` and its ``original`` range; returns how many ``values`` are valid."""
     h, w = values.shape
     wp = w + 2
-    pad = np.empty((h + 1) * wp, np.float32)
-    measured = np.zeros((h + 1) * wp + 3, np.bool_)  # 3 bytes of slack: 4-byte gathers
     counts = np.zeros(h + 1, np.int64)
     for v in numba.prange(h + 1):
         src = min(np.int64(v), np.int64(h - 1))
-        row, mrow = pad[v * wp : (v + 1) * wp], measured[v * wp : (v + 1) * wp]
+        row = pad[v * wp : (v + 1) * wp]
         n = 0
         for u in range(w):  # vectorised: no wrapping inside the row
-            r = _F32(values[src, u])
-            m = original[src, u]
-            row[u + 1] = r if (r > 0) & (r < _INF) else _ZERO
-            ok = (m > 0) & (m < np.inf)
-            mrow[u + 1] = ok
+            r = values[src, u]
+            ok = (r > 0) & (r < _INF)
+            row[u + 1] = r if ok else _ZERO
             n += ok
         row[0], row[w + 1] = row[w], row[1]  # B's last column before, its first after
-        mrow[0], mrow[w + 1] = mrow[w], mrow[1]
+        if measured.shape[0] > 3:
+            mrow = measured[v * wp : (v + 1) * wp]
+            for u in range(w):
+                m = original[src, u]
+                mrow[u + 1] = (m > 0) & (m < _INF)
+            mrow[0], mrow[w + 1] = mrow[w], mrow[1]
         counts[v] = n if v < h else 0
-    return pad, measured, np.sum(counts)
+    return np.sum(counts)
+
+
+def _pad(values: np.ndarray, original: np.ndarray, with_measured: bool):
+    """``(pad, measured, n_valid)`` of a :class:`Target` from ``(H, W) float32`` B's filled
+    ``values`` and its ``original`` range: by the native kernel where it runs, else numba."""
+    h, w = values.shape
+    pad = np.empty((h + 1) * (w + 2), np.float32)
+    measured = np.zeros((h + 1) * (w + 2) + 3 if with_measured else 3, np.bool_)
+    lib = correspond_library()
+    if lib is None:
+        return pad, measured, int(_pad_numba(values, original, pad, measured))
+    n = lib.wb_pad(
+        values.ctypes.data, original.ctypes.data, h, w, pad.ctypes.data,
+        measured.ctypes.data if with_measured else None, numba.get_num_threads(),
+    )  # fmt: skip
+    return pad, measured, int(n)
 
 
 def prepare_target(range_b: np.ndarray, fill: int | None = None) -> Target:
@@ -149,14 +167,14 @@ def prepare_target(range_b: np.ndarray, fill: int | None = None) -> Target:
             (:func:`~workbench.geometry.correspondence.fill_radius`).
     """
     h, w = check_equirect(range_b, "range_b")
-    range_b = np.ascontiguousarray(range_b)
-    pad, measured, n_valid = _pad(range_b, range_b)
+    range_b = np.ascontiguousarray(range_b, np.float32)
+    pad, measured, n_valid = _pad(range_b, range_b, with_measured=False)
     fill = radius_for_density(n_valid / (h * w)) if fill is None else fill
-    if fill <= 0:
+    filled = fill_sparse(range_b, fill) if fill > 0 else range_b
+    if filled is range_b:
         return Target(pad, measured, (h, w))
-    filled = fill_sparse(range_b, fill)
-    pad, measured, _ = _pad(np.ascontiguousarray(filled), range_b)
-    return Target(pad, measured, (h, w), filled is not range_b)
+    pad, measured, _ = _pad(np.ascontiguousarray(filled, np.float32), range_b, with_measured=True)
+    return Target(pad, measured, (h, w), True)
 
 
 @numba.njit(inline="always", **_OPTS)

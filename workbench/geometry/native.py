@@ -1,4 +1,4 @@
-"""The AVX2 correspondence kernel (``correspondence_avx2.c``), compiled on first use.
+"""The AVX2 correspondence kernels (``correspondence_avx2.c``), compiled on first use.
 
 The C source ships with the package; the shared library is built once per source, compiler
 and machine with the system C compiler (``cc``; OpenMP for the row threads) into a cache
@@ -86,6 +86,8 @@ def _load():
         return None
     lib.wb_correspond.argtypes = ARGTYPES
     lib.wb_correspond.restype = None
+    lib.wb_pad.argtypes = [_P, _P, _I, _I, _P, _P, _I]
+    lib.wb_pad.restype = ctypes.c_longlong
     return lib
 
 
