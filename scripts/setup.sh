@@ -50,4 +50,6 @@ rm -f "$VENV/share/jupyter/lab/extensions/dash-jupyterlab.tgz"
 mkdir -p "$VENV/etc/jupyter/labconfig"
 echo '{"disabledExtensions": {"@plotly/dash-jupyterlab": true}}' \
   > "$VENV/etc/jupyter/labconfig/page_config.json"
+# the native correspondence kernel, compiled now rather than on first use (numba otherwise)
+"$VENV/bin/python" -m workbench.geometry.native
 echo "setup: ready ($("$VENV/bin/python" --version), $VENV, extras $EXTRAS)"

@@ -1,24 +1,31 @@
-/* Dense correspondence rows of panorama A in panorama B, AVX2 + FMA, 8 pixels per step.
+/* Dense correspondence of panorama A in panorama B, AVX2 + FMA, 8 pixels per step.
 
-   The arithmetic of workbench/geometry/correspondence_fast.py (the numba kernel), fused into
-   one pass per 8 pixels held in registers: A's ray and point, the move into B (float64,
-   rounded to float32 like a float32 GEMM), B's range and row (float32 polynomial
-   arctangent), B's column (float64 polynomial arctangent), four hardware gathers of B's
-   padded range (bilinear and nearest), the z-test and the A->B->A round trip.
+   The arithmetic of workbench/geometry/correspondence_fast.py's numba kernel (the tests hold
+   both to the numpy reference in correspondence.py), in two stages per chunk of up to 256
+   pixels of a row of A:
+     project8  A's ray (float64 products rounded to float32, as the reference rounds them) and
+               point, the move into B (float32), B's range, row and column (an octant-exact
+               polynomial arctangent in pixels), B's four pixels around the match and the
+               nearest one; prefetches those pixels of B;
+     check8    four 8-byte gathers of B's padded range (bilinear and nearest), the z-test and
+               the A->B->A round trip (without divisions), the four masks or their counts.
+   The stages keep one chunk's state in an 11 KiB buffer that stays in L1; the prefetches
+   give B's rows a chunk's time to arrive (gathers wait on the cache otherwise).
 
-   Layouts (row-major, C-contiguous):
+   Layouts (row-major, C-contiguous; (h + 1) * (w + 2) < 2^31):
      ra        (h, w) float32        A's range, metres (invalid: <= 0 or non-finite)
      pad       ((h + 1) * (w + 2)) float32  B's range, a wrapped column each side, the last
-                                     row repeated (Target.pad)
-     measured  same layout, uint8, with 3 bytes of slack after it (4-byte gathers)
-     P         12 float64            T_b_from_a rows 0..2 (R | t)
-     Q         12 float32            T_a_from_b rows 0..2
+                                     row repeated (Target.pad; wb_pad writes it)
+     measured  same layout, uint8, with 3 bytes of slack after it (4-byte gathers); read
+               only when `filled`
+     P         12 float32            T_b_from_a rows 0..2 (R | t)
+     Q         12 float32            T_a_from_b rows 0..2 (only t is used)
      tables    (4, ts) float64       sin lon, cos lon (columns), sin lat, cos lat (rows)
      scale     5 float64             w / 2pi, w / 2 - 0.5, h / pi, h / 2 - 0.5, w
      uv        (h, w, 2) float32     or NULL          rq (h, w) float32 or NULL
      m0..m3    (h, w) uint8          valid, landed, visible, consistent, or NULL
      sums      (h, 2) int64          or NULL: per row, consistent and landed counts
-   Rows [row0, row1) are written. Built by workbench/geometry/native.py. */
+   Built and loaded by workbench/geometry/native.py. */
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -307,7 +314,7 @@ AVX2 void wb_correspond_rows(const float *ra, int h, int w, const float *pad,
                 project8(&p, _mm256_loadu_ps(r + u), _mm256_loadu_pd(slon + u),
                          _mm256_loadu_pd(slon + u + 4), _mm256_loadu_pd(clon + u),
                          _mm256_loadu_pd(clon + u + 4), cl, ay, &k, u - c0,
-                         srow ? NULL : uv + 2 * (row + u), rq + row + u, 8);
+                         srow ? NULL : uv + 2 * (row + u), srow ? NULL : rq + row + u, 8);
             if (u < stop) { /* the row's last columns, zero-padded (range 0: invalid) */
                 float tr[8] = {0};
                 double tsn[8] = {0}, tcs[8] = {0};
@@ -317,7 +324,7 @@ AVX2 void wb_correspond_rows(const float *ra, int h, int w, const float *pad,
                 memcpy(tcs, clon + u, 8 * (size_t)n);
                 project8(&p, _mm256_loadu_ps(tr), _mm256_loadu_pd(tsn), _mm256_loadu_pd(tsn + 4),
                          _mm256_loadu_pd(tcs), _mm256_loadu_pd(tcs + 4), cl, ay, &k, u - c0,
-                         srow ? NULL : uv + 2 * (row + u), rq + row + u, n);
+                         srow ? NULL : uv + 2 * (row + u), srow ? NULL : rq + row + u, n);
             }
             for (u = c0; u < stop; u += 8)
                 check8(&p, &k, u - c0, ay, m, row + u, stop - u < 8 ? stop - u : 8, srow);

@@ -367,24 +367,35 @@ def _run(
     rq = np.empty((n, w), np.float32)
     masks = tuple(np.empty((n, w), np.bool_) for _ in range(4))
     ra = np.ascontiguousarray(range_a, np.float32)
-    tables = _tables(h, w)
+    args = (ra, target, P32, Q, _tables(h, w), scale, tol, chord_max**2, uv, rq, masks, sums)
     lib = correspond_library()
     if lib is not None:
-        ptr = [a.ctypes.data for a in (uv, rq, *masks)] if not sums.shape[0] else [None] * 6
-        lib.wb_correspond(
-            ra.ctypes.data, h, w, target.pad.ctypes.data, target.measured.ctypes.data,
-            int(target.filled), P32.ctypes.data, Q.ctypes.data, tables.ctypes.data,
-            tables.shape[1], scale.ctypes.data, tol, chord_max**2, *ptr,
-            sums.ctypes.data if sums.shape[0] else None, 1 if one else numba.get_num_threads(),
-        )  # fmt: skip
-        return uv, rq, masks
-    args = (tables, scale, _F32(tol), _F32(chord_max**2))
-    args = (ra, target.pad, target.measured, target.filled, P32.astype(np.float64), Q, *args, uv, rq, masks, sums)
-    if one:
-        _kernel_one_thread(*args)
+        _run_native(lib, *args, threads=1 if one else numba.get_num_threads())
+    elif one:
+        _kernel_one_thread(*_numba_args(*args))
     else:  # a few bands per thread
-        _kernel(*args, min(h, 8 * numba.get_num_threads()))
+        _kernel(*_numba_args(*args), min(h, 8 * numba.get_num_threads()))
     return uv, rq, masks
+
+
+def _run_native(
+    lib, ra, target, P32, Q, tables, scale, tol, chord_max2, uv, rq, masks, sums, threads
+):
+    """``wb_correspond`` of the native library (see its C file for the layouts); with
+    ``sums``, only the per-row counts are written."""
+    ptr = [a.ctypes.data for a in (uv, rq, *masks)] if not sums.shape[0] else [None] * 6
+    lib.wb_correspond(
+        ra.ctypes.data, *ra.shape, target.pad.ctypes.data, target.measured.ctypes.data,
+        int(target.filled), P32.ctypes.data, Q.ctypes.data, tables.ctypes.data, tables.shape[1],
+        scale.ctypes.data, tol, chord_max2, *ptr, sums.ctypes.data if sums.shape[0] else None,
+        threads,
+    )  # fmt: skip
+
+
+def _numba_args(ra, target, P32, Q, tables, scale, tol, chord_max2, uv, rq, masks, sums):
+    """The numba kernels' arguments (their move into B is in float64)."""
+    return (ra, target.pad, target.measured, target.filled, P32.astype(np.float64), Q, tables,
+            scale, _F32(tol), _F32(chord_max2), uv, rq, masks, sums)  # fmt: skip
 
 
 def correspond_fast(

@@ -41,8 +41,8 @@ def _cache_dir() -> Path:
 
 
 def build_library(compiler: str = "cc") -> Path | None:
-    """The compiled library's path (built now unless cached); ``None`` without a compiler or
-    when compiling fails."""
+    """The compiled library's path, built now unless cached; ``None`` without the compiler,
+    when compiling fails or the cache folder cannot be written."""
     cc = shutil.which(compiler)
     if cc is None:
         return None
@@ -53,16 +53,17 @@ def build_library(compiler: str = "cc") -> Path | None:
     lib = _cache_dir() / f"correspondence_avx2-{key.hexdigest()[:16]}.so"
     if lib.exists():
         return lib
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".building-", suffix=".so.partial", dir=lib.parent)
+    try:
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".building-", suffix=".so.partial", dir=lib.parent)
+    except OSError:
+        return None
     os.close(fd)
     try:
-        done = subprocess.run(
-            [cc, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=120
-        )
-        if done.returncode != 0:
+        cmd = [cc, *FLAGS, "-o", tmp, str(SOURCE)]
+        if subprocess.run(cmd, capture_output=True, timeout=300).returncode != 0:
             return None
-        os.replace(tmp, lib)
+        os.replace(tmp, lib)  # atomic: a reader sees no library or a whole one
     except (OSError, subprocess.SubprocessError):
         return None
     finally:
@@ -94,3 +95,18 @@ def _load():
 def correspond_library():
     """The loaded library (``wb_correspond``), or ``None`` where the numba kernel is used."""
     return _load() if native_enabled() else None
+
+
+def main() -> int:
+    """``python -m workbench.geometry.native``: build the library now (set-up runs this) and
+    say which correspondence kernel this machine uses."""
+    lib = _load()
+    if lib is None:
+        print("native correspondence kernel: not available here (numba kernel used)")
+    else:
+        print(f"native correspondence kernel: {lib._name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
