@@ -1,18 +1,27 @@
-"""A compiled (numba) dense correspondence: the same result as
+"""A compiled dense correspondence: the same result as
 :func:`workbench.geometry.correspondence.correspond` (the numpy reference the tests compare it
-with), branch-free and SIMD-vectorised, parallel over bands of rows (or, for covisibility,
-one pair per thread).
+with), branch-free and SIMD-vectorised, parallel over rows (or, for covisibility, one pair per
+thread). Two kernels:
 
-Each row of A goes through three passes over row-sized buffers that stay in L1:
+- **native** (``correspondence_avx2.c``, AVX2 + FMA, built on first use by
+  :mod:`workbench.geometry.native`; used wherever it builds and runs): per chunk of 256
+  pixels of a row, a projection stage that also prefetches the pixels of B it lands on, then
+  8-byte gathers of B and the checks; B's column and row from an arctangent whose octant
+  offset is added exactly in pixels;
+- **numba** (everywhere else; ``WORKBENCH_NATIVE=0`` forces it): each row of A goes through
+  three passes over row-sized buffers that stay in L1:
 
-1. **project** (vectorised loops of one lane width each, rounded where the reference rounds):
-   A's float32 ray and point, the move into B in float64 rounded to float32, B's range and
-   row in float32, B's column from a float64 polynomial arctangent (so ``u`` matches the
-   reference to 1e-4 px at 1024 columns);
-2. **sample** (scalar gathers): B's bilinear and nearest ranges from a padded copy of B (one
-   wrapped column each side, the last row repeated), so no index wraps or clamps in the loop;
-3. **check** (vectorised): the z-test and the A→B→A round trip, written as 4 masks or, for
-   covisibility, only summed per row with ``cos(lat)`` weights (:func:`overlap_fast`).
+  1. **project** (vectorised loops of one lane width each, rounded where the reference rounds):
+     A's float32 ray and point, the move into B in float64 rounded to float32, B's range and
+     row in float32, B's column from a float64 polynomial arctangent;
+  2. **sample** (scalar gathers): B's bilinear and nearest ranges from a padded copy of B (one
+     wrapped column each side, the last row repeated), so no index wraps or clamps in the loop;
+  3. **check** (vectorised): the z-test and the A→B→A round trip, written as 4 masks or, for
+     covisibility, only summed per row with ``cos(lat)`` weights (:func:`overlap_fast`).
+
+Both place B's column and row within 1e-4 px of the reference (on the sphere: the column's
+error times ``cos(lat)``; the float32 reference itself is that far from the float64
+projection at 1024 columns) and agree with its masks up to threshold ties.
 
 B is prepared once (:func:`prepare_target`: gap filling of sparse depth, padding) and reused
 for every A matched against it, as in :func:`covisibility_matrix_fast`.
