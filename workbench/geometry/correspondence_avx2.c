@@ -56,7 +56,8 @@ int wb_has_avx2(void) {
    degree-17 odd polynomial), is rounded: the octant adds a whole number of quarter turns,
    `quarter` = k pi / 2 pixels, exactly, so the result is as accurate as atan(z) k (about
    2e-5 px at k = 1024 / 2 pi) plus its final rounding. */
-AVX2 INLINE __m256 angle_px(__m256 y, __m256 x, __m256 k, __m256 c, __m256 quarter) {
+AVX2 INLINE __m256 angle_px(__m256 y, __m256 x, __m256 k, __m256 c, __m256 quarter,
+                            const int x_nonneg) {
     const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
     __m256 ax = _mm256_andnot_ps(sign, x), ay = _mm256_andnot_ps(sign, y);
     __m256 mx = _mm256_max_ps(_mm256_max_ps(ax, ay), _mm256_set1_ps(1e-30f));
@@ -73,9 +74,11 @@ AVX2 INLINE __m256 angle_px(__m256 y, __m256 x, __m256 k, __m256 c, __m256 quart
     __m256 a = _mm256_mul_ps(z, p);
     __m256 steep = _mm256_cmp_ps(ay, ax, _CMP_GT_OQ); /* pi/2 - a */
     __m256 off = _mm256_and_ps(steep, quarter), flip = _mm256_and_ps(steep, sign);
-    __m256 back = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* pi - (.) */
-    off = _mm256_blendv_ps(off, _mm256_sub_ps(_mm256_add_ps(quarter, quarter), off), back);
-    flip = _mm256_xor_ps(flip, _mm256_and_ps(back, sign));
+    if (!x_nonneg) {
+        __m256 back = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* pi - (.) */
+        off = _mm256_blendv_ps(off, _mm256_sub_ps(_mm256_add_ps(quarter, quarter), off), back);
+        flip = _mm256_xor_ps(flip, _mm256_and_ps(back, sign));
+    }
     __m256 below = _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_LT_OQ), sign); /* -(.) */
     off = _mm256_xor_ps(off, below);
     flip = _mm256_xor_ps(flip, below);
@@ -156,11 +159,11 @@ AVX2 INLINE void project8(const Params *p, __m256 r8, __m256d sl0, __m256d sl1, 
     __m256 hz = _mm256_fmadd_ps(qx, qx, _mm256_mul_ps(qz, qz));
     __m256 rq = _mm256_blendv_ps(nan, _mm256_sqrt_ps(_mm256_fmadd_ps(qy, qy, hz)), ok);
     __m256 kv = _mm256_set1_ps((float)p->kv), cv = _mm256_set1_ps((float)p->cv);
-    __m256 vb = angle_px(qy, _mm256_sqrt_ps(hz), kv, cv, _mm256_set1_ps(p->h * 0.5f));
+    __m256 vb = angle_px(qy, _mm256_sqrt_ps(hz), kv, cv, _mm256_set1_ps(p->h * 0.5f), 1);
     vb = _mm256_and_ps(vb, ok);
     __m256 ku = _mm256_set1_ps((float)p->ku), cu = _mm256_set1_ps((float)p->cu);
     __m256 wf = _mm256_set1_ps((float)p->wf);
-    __m256 ub = angle_px(qx, qz, ku, cu, _mm256_set1_ps(p->w * 0.25f));
+    __m256 ub = angle_px(qx, qz, ku, cu, _mm256_set1_ps(p->w * 0.25f), 0);
     __m256 wrap = _mm256_cmp_ps(ub, _mm256_sub_ps(wf, _mm256_set1_ps(0.5f)), _CMP_GE_OQ);
     ub = _mm256_and_ps(_mm256_sub_ps(ub, _mm256_and_ps(wrap, wf)), ok);
     /* B's 4 pixels around the match in the padded copy, the weights, the nearest one */
@@ -179,13 +182,12 @@ AVX2 INLINE void project8(const Params *p, __m256 r8, __m256d sl0, __m256d sl1, 
     __m256 right = _mm256_cmp_ps(_mm256_round_ps(ub, near), u0, _CMP_GT_OQ);
     __m256 down = _mm256_cmp_ps(_mm256_round_ps(vb, near), v0, _CMP_GT_OQ);
     _mm256_storeu_si256((__m256i *)(k->base + j), base);
-    /* B's pixels under every other lane and the last (the others lie between, mostly) */
-    for (int l = 0; l < 8; l += 2) {
-        int bl = k->base[j + l];
-        _mm_prefetch((const char *)(p->pad + bl), _MM_HINT_T0);
-        _mm_prefetch((const char *)(p->pad + bl + wp), _MM_HINT_T0);
-    }
-    int b0 = k->base[j], b7 = k->base[j + 7];
+    /* B's pixels under lanes 0, 4 and 7 (the others lie between, mostly) */
+    int b0 = k->base[j], b4 = k->base[j + 4], b7 = k->base[j + 7];
+    _mm_prefetch((const char *)(p->pad + b0), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p->pad + b0 + wp), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p->pad + b4), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p->pad + b4 + wp), _MM_HINT_T0);
     _mm_prefetch((const char *)(p->pad + b7), _MM_HINT_T0);
     _mm_prefetch((const char *)(p->pad + b7 + wp), _MM_HINT_T0);
     if (p->filled) {
@@ -237,9 +239,9 @@ AVX2 INLINE void check8(const Params *p, const Chunk *k, int j, __m256 ay, uint8
     __m256 a, b, c, d;
     pairs(p->pad, base, &a, &b);
     pairs(p->pad, _mm256_add_epi32(base, _mm256_set1_epi32(wp)), &c, &d);
-    __m256 ok4 = _mm256_and_ps(
-        _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), _mm256_cmp_ps(b, zero, _CMP_GT_OQ)),
-        _mm256_and_ps(_mm256_cmp_ps(c, zero, _CMP_GT_OQ), _mm256_cmp_ps(d, zero, _CMP_GT_OQ)));
+    /* pad holds no NaN: all 4 valid <=> the least > 0 */
+    __m256 ok4 = _mm256_cmp_ps(_mm256_min_ps(_mm256_min_ps(a, b), _mm256_min_ps(c, d)), zero,
+                               _CMP_GT_OQ);
     __m256 top = _mm256_fmadd_ps(_mm256_sub_ps(b, a), fu, a);
     __m256 bot = _mm256_fmadd_ps(_mm256_sub_ps(d, c), fu, c);
     __m256 s = _mm256_fmadd_ps(top, _mm256_sub_ps(one, fv), _mm256_mul_ps(bot, fv));
@@ -277,6 +279,7 @@ AVX2 INLINE void check8(const Params *p, const Chunk *k, int j, __m256 ay, uint8
     __m256 dz = _mm256_fnmadd_ps(nc, _mm256_loadu_ps(k->rz + j), cz);
     __m256 d2 = _mm256_fmadd_ps(dx, dx, _mm256_fmadd_ps(dy, dy, _mm256_mul_ps(dz, dz)));
     __m256 close = _mm256_cmp_ps(d2, _mm256_mul_ps(_mm256_set1_ps(p->chord_max2), n2), _CMP_LT_OQ);
+    /* a filled gap's round trip cannot be trusted to the pixel */
     close = _mm256_or_ps(close, _mm256_xor_ps(meas, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
     __m256 cons = _mm256_and_ps(_mm256_and_ps(vis, ok4), close);
     if (sums) {
