@@ -216,3 +216,46 @@ def test_letterbox_round_trip():
     assert out.shape[1] == 2 * out.shape[0]
     back = Predictor.restore(out[..., 0], (out.shape[:2], pads))
     np.testing.assert_array_equal(back, img[..., 0])
+
+
+def test_a_rerun_skips_finished_images_and_redoes_changed_ones(tmp_path, capsys):
+    import os
+    import shutil
+
+    from workbench.cli import main
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for src in sorted(SAMPLES.glob("*/pan/high/*.jpg"))[:3]:
+        shutil.copy(src, imgs / f"{src.parent.parent.parent.name}_{src.name}")
+    model = ROOT / "models" / "default" / "model_int8.tflite"
+    out = tmp_path / "out"
+    base = ["infer", str(imgs), "--model", str(model), "--out", str(out), "--no-progress"]
+
+    def infer(*extra):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 0
+        return capsys.readouterr().out
+
+    def stamps():
+        return {p.name: p.stat().st_mtime_ns for p in out.glob("*_depth.npy")}
+
+    assert "infer: 3 images with" in infer()
+    first = stamps()
+    assert len(first) == 3 and json.loads((out / "infer.json").read_text())["complete"]
+    assert "infer: 0 images (3 finished before, skipped)" in infer()
+    assert stamps() == first  # nothing rewritten
+    # a changed image, a killed run (infer.json lists one image), other options, --redo
+    changed = sorted(imgs.iterdir())[0]
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    assert "infer: 1 images (2 finished before, skipped)" in infer()
+    info = json.loads((out / "infer.json").read_text())
+    assert len(info["images"]) == 3
+    info["images"], info["complete"] = info["images"][:1], False
+    (out / "infer.json").write_text(json.dumps(info))
+    assert "infer: 2 images (1 finished before, skipped)" in infer()
+    (out / sorted(first)[0]).unlink()  # an output gone: that image again
+    assert "infer: 1 images (2 finished before, skipped)" in infer()
+    assert "infer: 3 images with" in infer("--pad")
+    assert "infer: 3 images with" in infer("--pad", "--redo")
+    assert len(json.loads((out / "infer.json").read_text())["images"]) == 3

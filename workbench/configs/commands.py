@@ -258,6 +258,9 @@ class InferConfig(Config):
     pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
     threads: int = option(2, "LiteRT threads (.tflite models)", ge=1, le=512)
     progress: bool = option(True, "progress bar")
+    redo: bool = option(
+        False, "recompute images an earlier run finished with this model and these options"
+    )
 
 
 @dataclass(frozen=True)

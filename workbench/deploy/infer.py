@@ -5,6 +5,11 @@ Per image, under the image's path relative to the folder it was found in:
 ``<name>_depth.png`` (uint16 millimetres), ``<name>_depth.npy`` (float32 metres),
 ``<name>_depth_color.png``, ``<name>_normals.png`` and, with ``--ply``, ``<name>.ply``;
 ``infer.json`` lists every image and every failure.
+
+A re-run skips the images an earlier run finished with the same model (its files' sizes and
+times) and options, when the image is unchanged and its outputs are all there: ``infer.json``
+is saved as batches complete (at most every :data:`SAVE_EVERY_S` seconds, ``"complete":
+false`` until the end), so a killed job resumes where it stopped. ``--redo`` recomputes all.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +46,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 OUTPUT_SUFFIXES = ("_depth.png", "_depth_color.png", "_normals.png")
+SAVE_EVERY_S = 10.0  # infer.json is rewritten at most this often while a job runs
 
 
 def _own_output(path: Path, out_dir: Path | None, folder: Path) -> bool:
@@ -164,6 +171,7 @@ def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: l
         rows.append(
             {
                 "image": str(path),
+                "image_file": _file_identity(path),
                 "output": key.as_posix(),
                 "size": list(depth.shape),
                 "median_m": round(float(np.median(depth)), 4),
@@ -187,22 +195,77 @@ def _infer_task(task: tuple) -> tuple[list[dict], list[dict]]:
     return rows, failed
 
 
-def run(config) -> int:
-    """``workbench infer``: depth for every image under ``config.paths``, batch by batch in this
-    process or, with ``--scheduler``, on a Dask cluster (whose workers must see the images,
-    the model and ``--out``). A bad image is listed (``infer.json`` and the summary line) and
-    the others are processed: exit 1 when some failed, 0 when none did; when every image
-    failed, the first error (exit 2)."""
-    out = make_folder(config.out)
-    images = collect_images(config.paths, out)
-    predictor = _predictor(config.model, config.threads, config.pad)  # a bad model: exit 2 now
+def _file_identity(path: Path) -> list[int]:
+    """``[size, mtime_ns]`` of a file."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _model_identity(source: Path) -> list[int]:
+    """``[files, bytes, newest mtime_ns]`` of a model file or folder (a retrained or
+    re-exported model differs)."""
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    ids = [_file_identity(p) for p in files]
+    return [len(ids), sum(i[0] for i in ids), max((i[1] for i in ids), default=0)]
+
+
+def _signature(config, predictor) -> dict:
+    """What makes an earlier run's outputs this run's: the model and the options."""
+    source = Path(predictor.backend.source)
+    return {
+        "model": str(source),
+        "model_files": _model_identity(source) if source.exists() else [],
+        "format": predictor.backend.kind,
+        "model_height": predictor.height,
+        "pad": bool(config.pad),
+        "ply": bool(config.ply),
+    }
+
+
+def _finished_rows(out: Path, signature: dict) -> dict[tuple[str, str], dict]:
+    """Rows of an earlier run into ``out`` with the same ``signature``, by ``(image, output)``,
+    whose image is unchanged and whose output files are all there."""
+    try:
+        info = json.loads((out / "infer.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(info, dict) or info.get("signature") != signature:
+        return {}
+    suffixes = ["_depth.npy", *OUTPUT_SUFFIXES] + ([".ply"] if signature["ply"] else [])
+    done = {}
+    for row in info.get("images", []):
+        try:
+            image, base = Path(row["image"]), out / row["output"]
+            same = _file_identity(image) == row["image_file"]
+            there = all(base.with_name(base.name + s).is_file() for s in suffixes)
+        except (KeyError, TypeError, OSError):
+            continue
+        if same and there:
+            done[(str(image.resolve()), row["output"])] = row
+    return done
+
+
+def _write_info(out: Path, signature: dict, rows: list, failed: list, complete: bool) -> None:
+    info = {
+        "model": signature["model"],
+        "format": signature["format"],
+        "model_height": signature["model_height"],
+        "signature": signature,
+        "complete": complete,
+        "images": rows,
+        "failed": failed,
+    }
+    write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
+
+
+def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dict]:
+    """Run the batches of ``todo`` on the engine, appending to ``rows``; ``infer.json`` is
+    saved as batches complete. Returns the failed images."""
     opts = (config.model, config.threads, config.pad)
     batch = config.batch
-    tasks = [
-        (*opts, images[i : i + batch], str(out), config.ply) for i in range(0, len(images), batch)
-    ]
-    rows: list[dict] = []
+    tasks = [(*opts, todo[i : i + batch], str(out), config.ply) for i in range(0, len(todo), batch)]
     failed: list[dict] = []
+    saved = time.monotonic()
     for task, result in run_tasks(
         _infer_task, tasks, 1, config.scheduler, "infer", config.progress
     ):
@@ -211,14 +274,29 @@ def run(config) -> int:
         else:
             rows += result[0]
             failed += result[1]
-    info = {
-        "model": str(predictor.backend.source),
-        "format": predictor.backend.kind,
-        "model_height": predictor.height,
-        "images": rows,
-        "failed": failed,
-    }
-    write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
+        if time.monotonic() - saved >= SAVE_EVERY_S:
+            _write_info(out, signature, rows, failed, complete=False)
+            saved = time.monotonic()
+    return failed
+
+
+def run(config) -> int:
+    """``workbench infer``: depth for every image under ``config.paths``, batch by batch in this
+    process or, with ``--scheduler``, on a Dask cluster (whose workers must see the images,
+    the model and ``--out``); images an earlier run finished are skipped (module doc). A bad
+    image is listed (``infer.json`` and the summary line) and the others are processed: exit 1
+    when some failed, 0 when none did; when every image failed, the first error (exit 2)."""
+    out = make_folder(config.out)
+    images = collect_images(config.paths, out)
+    predictor = _predictor(config.model, config.threads, config.pad)  # a bad model: exit 2 now
+    signature = _signature(config, predictor)
+    done = {} if config.redo else _finished_rows(out, signature)
+    ids = [(str(p.resolve()), k.as_posix()) for p, k in images]
+    rows = [done[i] for i in ids if i in done]
+    todo = [image for image, i in zip(images, ids, strict=True) if i not in done]
+    failed = _infer_all(config, todo, out, signature, rows)
+    _write_info(out, signature, rows, failed, complete=True)
+    written = len(rows) - len(done)
     if failed and not rows:
         raise (
             WorkbenchError(failed[0]["error"])
@@ -226,7 +304,8 @@ def run(config) -> int:
             else WorkbenchError(f"all {len(failed)} images failed, first: {failed[0]['error']}")
         )
     note = f", {len(failed)} failed (listed in infer.json)" if failed else ""
-    print(f"infer: {len(rows)} images with {predictor.backend.kind} model -> {out}{note}")
+    skipped = f" ({len(done)} finished before, skipped)" if done else ""
+    print(f"infer: {written} images{skipped} with {predictor.backend.kind} model -> {out}{note}")
     for f in failed:
         print(f"  failed: {f['error']}")
     return 1 if failed else 0
