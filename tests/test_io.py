@@ -39,3 +39,21 @@ def test_bad_images(tmp_path):
     assert "t.jpg" in str(e.value)
     with pytest.raises(WorkbenchError, match="not found"):
         read_rgb(tmp_path / "missing.png")
+
+
+def test_check_image_sizes_and_dtypes_without_a_full_jpeg_decode(tmp_path):
+    from workbench.io import check_image
+
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "a.jpg", rng.integers(0, 256, (37, 75, 3), dtype=np.uint8))
+    write_image(tmp_path / "d.png", rng.integers(0, 65535, (8, 16), dtype=np.uint16))
+    assert check_image(tmp_path / "a.jpg") == ((37, 75), np.uint8)  # the header's size
+    assert check_image(tmp_path / "d.png") == ((8, 16), np.uint16)
+    data = (tmp_path / "a.jpg").read_bytes()
+    for name, bad in (("cut.jpg", data[: len(data) // 2]), ("empty.jpg", b""), ("x.jpg", b"x" * 9)):
+        (tmp_path / name).write_bytes(bad)
+        with pytest.raises(WorkbenchError) as e:
+            check_image(tmp_path / name)
+        assert name in str(e.value)
+    with pytest.raises(WorkbenchError, match="not found"):
+        check_image(tmp_path / "missing.jpg")

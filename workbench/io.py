@@ -35,6 +35,7 @@ __all__ = [
     "write_text_atomic",
     "write_image",
     "read_image",
+    "check_image",
     "read_rgb",
     "save_npy",
     "load_npy",
@@ -350,6 +351,27 @@ def decode_image(data, path: str | os.PathLike, flags: int | None = None) -> np.
     if info and info[0] == "jpeg" and not _jpeg_complete(data.tobytes()):
         raise WorkbenchError("truncated JPEG (no end-of-image marker)", path)
     return img
+
+
+def check_image(path: str | os.PathLike) -> tuple[tuple[int, int], np.dtype]:
+    """``((H, W), dtype)`` of an image file once it is known to decode (the errors of
+    :func:`read_image`). A JPEG is decoded at 1/8 scale: libjpeg still decodes every
+    coefficient of the scan (a truncated or broken stream fails as in a full decode), only the
+    inverse DCT and colour conversion shrink (4x faster at 256x512); its size is the header's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbenchError("file not found", path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
+    info = image_size(data[:65536].tobytes()) if data.size else None
+    if info and info[0] == "jpeg" and info[1] > 0 and info[2] > 0:
+        decode_image(data, path, cv2.IMREAD_REDUCED_COLOR_8)
+        return (info[2], info[1]), np.dtype(np.uint8)
+    img = decode_image(data, path)
+    return img.shape[:2], img.dtype
 
 
 def load_npy(path: str | os.PathLike) -> np.ndarray:

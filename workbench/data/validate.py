@@ -36,6 +36,7 @@ from workbench.geometry.equirect import resize_range, valid_mask
 from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.geometry.pose import read_pose
 from workbench.io import (
+    check_image,
     check_output_file,
     load_npy,
     read_csv_text,
@@ -137,10 +138,9 @@ def check_view(
         add(rec.rgb_path, "missing file", "RGB panorama")
     else:
         try:
-            img = read_image(rgb)
-            rgb_shape = img.shape[:2]
-            if img.dtype != np.uint8:
-                add(rec.rgb_path, "wrong dtype", f"RGB is {img.dtype}, expected uint8")
+            rgb_shape, dtype = check_image(rgb)
+            if dtype != np.uint8:
+                add(rec.rgb_path, "wrong dtype", f"RGB is {dtype}, expected uint8")
             if rgb_shape[1] != 2 * rgb_shape[0]:
                 add(rec.rgb_path, "not 2:1", f"{rgb_shape[1]}x{rgb_shape[0]}")
         except WorkbenchError as e:
@@ -194,9 +194,9 @@ def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
         return
     rel = found.relative_to(root).as_posix()
     try:
-        img = read_image(root / rel)
-        if img.shape[1] != 2 * img.shape[0]:
-            add(rel, "not 2:1", f"{img.shape[1]}x{img.shape[0]}")
+        (h, w), _ = check_image(root / rel)
+        if w != 2 * h:
+            add(rel, "not 2:1", f"{w}x{h}")
     except WorkbenchError as e:
         add(rel, "unreadable image", e.message)
 
