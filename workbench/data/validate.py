@@ -10,6 +10,7 @@ duplicate view ids, a single view (unusable for two-view work), no views at all.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 from collections import Counter
@@ -178,6 +179,17 @@ def _check_mask(rec: ViewRecord, root: Path, add) -> None:
         add(rec.mask_path, "bad mask", f"expected a 2:1 single-channel image, got {m.shape}")
 
 
+def _panoramas_in(folder: Path) -> dict[str, Path]:
+    """:func:`files_by_stem` of a panorama folder, listed once while it is unchanged (every
+    view of a scene asks for the same folder)."""
+    return _panoramas_listed(str(folder), folder.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _panoramas_listed(folder: str, mtime_ns: int) -> dict[str, Path]:
+    return files_by_stem(Path(folder), RGB_EXTS)
+
+
 def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
     """Seed layout: the view's panorama in the other of ``pan/high`` and ``pan/low`` (when that
     folder exists) must decode as well."""
@@ -188,7 +200,7 @@ def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
     folder = root.joinpath(*parts[:-2], other)
     if not folder.is_dir():
         return
-    found = files_by_stem(folder, RGB_EXTS).get(Path(parts[-1]).stem)
+    found = _panoramas_in(folder).get(Path(parts[-1]).stem)
     if found is None:
         add(Path(*parts[:-2], other).as_posix(), "missing file", f"pan/{other} has no {parts[-1]}")
         return
