@@ -114,8 +114,10 @@ AVX2 INLINE void pairs(const float *src, __m256i idx, __m256 *x, __m256 *y) {
     __m256 lo = _mm256_castpd_ps(_mm256_i32gather_pd(s, _mm256_castsi256_si128(idx), 4));
     __m256 hi = _mm256_castpd_ps(_mm256_i32gather_pd(s, _mm256_extracti128_si256(idx, 1), 4));
     /* lanes 0 1 4 5 | 2 3 6 7 -> 0 .. 7 */
-    *x = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-    *y = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+    __m256d xs = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88));
+    __m256d ys = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD));
+    *x = _mm256_castpd_ps(_mm256_permute4x64_pd(xs, 0xD8));
+    *y = _mm256_castpd_ps(_mm256_permute4x64_pd(ys, 0xD8));
 }
 
 typedef struct {
@@ -150,7 +152,8 @@ AVX2 INLINE void project8(const Params *p, __m256 r8, __m256d sl0, __m256d sl1, 
     /* A's float32 ray and point */
     __m256 rx = narrow(_mm256_mul_pd(clat, sl0), _mm256_mul_pd(clat, sl1));
     __m256 rz = narrow(_mm256_mul_pd(clat, cl0), _mm256_mul_pd(clat, cl1));
-    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(r8, zero, _CMP_GT_OQ), _mm256_cmp_ps(r8, inf, _CMP_LT_OQ));
+    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(r8, zero, _CMP_GT_OQ),
+                              _mm256_cmp_ps(r8, inf, _CMP_LT_OQ));
     __m256 rr = _mm256_and_ps(r8, ok);
     __m256 px = _mm256_mul_ps(rx, rr), py = _mm256_mul_ps(ay, rr), pz = _mm256_mul_ps(rz, rr);
     __m256 qx = move_row(p->P, 0, px, py, pz), qy = move_row(p->P, 1, px, py, pz);
@@ -245,7 +248,8 @@ AVX2 INLINE void check8(const Params *p, const Chunk *k, int j, __m256 ay, uint8
     __m256 top = _mm256_fmadd_ps(_mm256_sub_ps(b, a), fu, a);
     __m256 bot = _mm256_fmadd_ps(_mm256_sub_ps(d, c), fu, c);
     __m256 s = _mm256_fmadd_ps(top, _mm256_sub_ps(one, fv), _mm256_mul_ps(bot, fv));
-    __m256 nr = _mm256_blendv_ps(_mm256_blendv_ps(a, b, right), _mm256_blendv_ps(c, d, right), down);
+    __m256 nr = _mm256_blendv_ps(_mm256_blendv_ps(a, b, right), _mm256_blendv_ps(c, d, right),
+                                 down);
     __m256 meas;
     if (p->filled) {
         __m256i r1 = _mm256_srai_epi32(_mm256_castps_si256(right), 31); /* all ones: -1 */
@@ -264,14 +268,18 @@ AVX2 INLINE void check8(const Params *p, const Chunk *k, int j, __m256 ay, uint8
     __m256 land = _mm256_and_ps(ok, _mm256_cmp_ps(nr, zero, _CMP_GT_OQ));
     __m256 tolv = _mm256_set1_ps(p->tol);
     __m256 t = _mm256_add_ps(one, _mm256_blendv_ps(_mm256_add_ps(tolv, tolv), tolv, meas));
-    __m256 vis = _mm256_and_ps(land, _mm256_cmp_ps(rq, _mm256_mul_ps(_mm256_max_ps(nr, sb), t), _CMP_LE_OQ));
+    __m256 ref = _mm256_mul_ps(_mm256_max_ps(nr, sb), t);
+    __m256 vis = _mm256_and_ps(land, _mm256_cmp_ps(rq, ref, _CMP_LE_OQ));
     /* the round trip: B's surface at the match back in A, c = (sb / rq)(p - t) + t for A's
        point p and B's centre t in A, scaled by rq; it closes when the chord between its
        direction and A's ray is under chord_max: |c - |c| ray|^2 < chord_max^2 |c|^2 */
     __m256 dif = _mm256_sub_ps(rq, sb);
-    __m256 cx = _mm256_fmadd_ps(sb, _mm256_loadu_ps(k->px + j), _mm256_mul_ps(dif, _mm256_set1_ps(p->Q[3])));
-    __m256 cy = _mm256_fmadd_ps(sb, _mm256_loadu_ps(k->py + j), _mm256_mul_ps(dif, _mm256_set1_ps(p->Q[7])));
-    __m256 cz = _mm256_fmadd_ps(sb, _mm256_loadu_ps(k->pz + j), _mm256_mul_ps(dif, _mm256_set1_ps(p->Q[11])));
+    __m256 cx = _mm256_fmadd_ps(sb, _mm256_loadu_ps(k->px + j),
+                                _mm256_mul_ps(dif, _mm256_set1_ps(p->Q[3])));
+    __m256 cy = _mm256_fmadd_ps(sb, _mm256_loadu_ps(k->py + j),
+                                _mm256_mul_ps(dif, _mm256_set1_ps(p->Q[7])));
+    __m256 cz = _mm256_fmadd_ps(sb, _mm256_loadu_ps(k->pz + j),
+                                _mm256_mul_ps(dif, _mm256_set1_ps(p->Q[11])));
     __m256 n2 = _mm256_fmadd_ps(cx, cx, _mm256_fmadd_ps(cy, cy, _mm256_mul_ps(cz, cz)));
     __m256 nc = _mm256_sqrt_ps(n2);
     __m256 dx = _mm256_fnmadd_ps(nc, _mm256_loadu_ps(k->rx + j), cx);
@@ -362,7 +370,8 @@ AVX2 long long wb_pad(const float *values, const float *original, int h, int w, 
                       uint8_t *measured, int threads) {
     const int wp = w + 2;
     long long total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(threads > 0 ? threads : 1)
+    const int team = threads > 0 ? threads : 1;
+#pragma omp parallel for schedule(static) reduction(+ : total) num_threads(team)
     for (int v = 0; v <= h; v++) {
         const int src = v < h ? v : h - 1;
         const float *x = values + (size_t)src * w;
