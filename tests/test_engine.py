@@ -75,15 +75,16 @@ def test_validate_is_the_same_on_the_cluster_and_reports_a_broken_view(scheduler
     assert any(p[3].startswith("unreadable") and "001.png" in p[2] for p in runs[0][0])
 
 
-def test_synth_writes_the_same_files_on_the_cluster(scheduler, tmp_path):
-    generate(tmp_path / "a", 2, 2, seed=5, height=32, progress=False, workers=1)
-    generate(tmp_path / "b", 2, 2, seed=5, height=32, progress=False, scheduler=scheduler)
+def test_synth_writes_the_same_files_on_threads_and_on_the_cluster(scheduler, tmp_path):
+    generate(tmp_path / "a", 3, 2, seed=5, height=32, progress=False, workers=1)
+    generate(tmp_path / "b", 3, 2, seed=5, height=32, progress=False, scheduler=scheduler)
+    generate(tmp_path / "c", 3, 2, seed=5, height=32, progress=False, workers=2)
 
     def files(d):
         return {p.relative_to(d).as_posix(): p.read_bytes() for p in d.rglob("*") if p.is_file()}
 
-    a, b = files(tmp_path / "a"), files(tmp_path / "b")
-    assert len(a) > 8 and a == b
+    a, b, c = files(tmp_path / "a"), files(tmp_path / "b"), files(tmp_path / "c")
+    assert len(a) > 8 and a == b == c
 
 
 def test_a_bad_scheduler_address_is_one_line_before_any_work(tmp_path, capsys):

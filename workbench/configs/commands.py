@@ -96,7 +96,7 @@ class SynthConfig(Config):
         "or synthetic (dense); rgbd-folder matterport3d (the default) or stanford2d3d",
         choices=("", "real", "synthetic", "matterport3d", "stanford2d3d"),
     )
-    workers: int = option(2, "parallel processes (files do not depend on it)", ge=1, le=512)
+    workers: int = option(2, "threads (files do not depend on it)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
 
 
@@ -337,9 +337,7 @@ class CovisibilityConfig(DataFlags):
     out: str = option("outputs/covisibility", "output folder (one sub-folder per scene)")
     height: int = option(128, "work at this height (width 2H)", ge=8, le=8192)
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
-    workers: int = option(
-        1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
-    )
+    workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
 
@@ -352,9 +350,7 @@ class PackConfig(DataFlags):
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/shards", "output folder of the shards")
     shard_mb: float = option(150.0, "target shard size in MiB", gt=0, le=65536)
-    workers: int = option(
-        1, "local Dask worker processes (1: this process, no engine)", ge=1, le=512
-    )
+    workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
 

@@ -15,7 +15,8 @@ when the dataset has one, or zlib-compressed float32 metres for EXR/NPY sources)
 ``depth_kind`` (``png16``/``f32z``), ``depth_shape``, ``depth_scale``, ``depth_invalid``,
 ``pose`` (16 float64, ``T_world_from_cam``), ``scene_id``, ``view_id``, ``floor``.
 
-Shards are written on the cluster engine (:mod:`workbench.engine`), each atomically (a hidden
+Shards are written on the engine (:mod:`workbench.engine`: ``--workers N`` threads, or the Dask
+cluster at ``--scheduler``), each atomically (a hidden
 temporary, then renamed) with a sidecar ``.json`` written last: a re-run skips finished shards;
 a view that cannot be read is reported and left out, the others are packed.
 """
@@ -196,7 +197,9 @@ def pack(
     per = views_per_shard(records, root, shard_mb)
     chunks = [tuple(records[i : i + per]) for i in range(0, len(records), per)]
     jobs = [ShardJob(k, len(chunks), c, str(root), str(out)) for k, c in enumerate(chunks)]
-    results = run_tasks(write_shard, jobs, workers, scheduler, desc="pack", progress=progress)
+    results = run_tasks(
+        write_shard, jobs, workers, scheduler, desc="pack", progress=progress, local="threads"
+    )
     rows, errors, shards = [], [], []
     for job, res in results:
         if isinstance(res, Exception):

@@ -729,8 +729,9 @@ def generate(
     Scene ``i`` depends only on ``(seed, i)``: generating more scenes keeps the earlier ones, a
     re-run keeps every scene an earlier (killed) run finished and renders the others, and
     the files do not depend on ``workers`` or on the engine (:func:`workbench.engine.run_tasks`:
-    scenes render in ``workers`` local processes, or on the Dask cluster at ``scheduler``, whose
-    workers must see ``out``).
+    scenes render on ``workers`` threads of this process — open3d's ray casting and OpenCV's
+    encoders release the GIL; 2.2x the views/s of a fresh 2-process Dask cluster at 160 views
+    on 2 cores — or on the Dask cluster at ``scheduler``, whose workers must see ``out``).
 
     Returns:
         The scene ids, in order.
@@ -749,7 +750,7 @@ def generate(
     jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
     t0 = time.perf_counter()
     workers = max(1, min(workers or os.cpu_count() or 1, scenes))
-    results = run_tasks(_scene_job, jobs, workers, scheduler, "synth", progress, "processes")
+    results = run_tasks(_scene_job, jobs, workers, scheduler, "synth", progress, "threads")
     for _, result in results:
         if isinstance(result, Exception):
             raise result

@@ -1,5 +1,7 @@
 """``workbench covisibility ROOT --out DIR``: the covisibility matrix of every scene of a dataset,
-on a cluster engine (:mod:`workbench.engine`; ``--workers 1`` runs in this process).
+on the engine (:mod:`workbench.engine`): ``--workers 1`` in this process (the kernel uses
+every core), ``--workers N`` N threads (the kernel releases the GIL), ``--scheduler`` a Dask
+cluster.
 
 Per scene, in ``DIR/<scene>/``: ``covisibility.txt`` (RealSee3D's form: N rows of N floats, no
 header, rows in the scene's view order, the compiled kernel of
@@ -79,6 +81,7 @@ def run(config) -> int:
         config.scheduler,
         desc="covisibility",
         progress=config.progress,
+        local="threads",
     )
     failed = [{"scene": Path(e.path or "").name, "error": str(e)} for e in errors]
     done = []
