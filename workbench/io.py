@@ -320,13 +320,17 @@ def read_image(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
     Returns ``(H, W)`` or ``(H, W, C)`` as stored (colour channels in BGR order, OpenCV's).
     """
     path = Path(path)
+    return decode_image(_file_bytes(path), path, flags)
+
+
+def _file_bytes(path: Path) -> np.ndarray:
+    """A file's bytes as ``uint8``; a missing or unreadable file is an error naming it."""
     if not path.is_file():
         raise WorkbenchError("file not found", path)
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        return np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
-    return decode_image(data, path, flags)
 
 
 def decode_image(data, path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
@@ -360,12 +364,7 @@ def check_image(path: str | os.PathLike) -> tuple[tuple[int, int], np.dtype]:
     inverse DCT and colour conversion shrink (4x faster at 256x512); its size is the header's.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WorkbenchError("file not found", path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as e:
-        raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
+    data = _file_bytes(path)
     info = image_size(data[:65536].tobytes()) if data.size else None
     if info and info[0] == "jpeg" and info[1] > 0 and info[2] > 0:
         decode_image(data, path, cv2.IMREAD_REDUCED_COLOR_8)
