@@ -24,6 +24,7 @@ from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import write_covisibility
 from workbench.geometry.correspondence_fast import covisibility_matrix_fast
 from workbench.geometry.equirect import resize_range
+from workbench.geometry.native import correspond_library
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 
 __all__ = ["SceneJob", "write_scene_covisibility", "run"]
@@ -97,6 +98,7 @@ def run(config) -> int:
         "computed": computed,
         "skipped": len(done) - computed,
         "failed": len(failed),
+        "kernel": "native" if correspond_library() is not None else "numba",
     }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(f"covisibility: {json.dumps(summary)} -> {out}")
