@@ -151,13 +151,19 @@ def _pad_numba(values, original, pad, measured):
     return np.sum(counts)
 
 
+def _native_for(h: int, w: int):
+    """The native library for an ``(H, W)`` pair, or ``None`` (numba) where there is none or
+    the padded B's index would not fit its int32 lanes."""
+    return correspond_library() if (h + 1) * (w + 2) < 2**31 else None
+
+
 def _pad(values: np.ndarray, original: np.ndarray, with_measured: bool):
     """``(pad, measured, n_valid)`` of a :class:`Target` from ``(H, W) float32`` B's filled
     ``values`` and its ``original`` range: by the native kernel where it runs, else numba."""
     h, w = values.shape
     pad = np.empty((h + 1) * (w + 2), np.float32)
     measured = np.zeros((h + 1) * (w + 2) + 3 if with_measured else 3, np.bool_)
-    lib = correspond_library()
+    lib = _native_for(h, w)
     if lib is None:
         return pad, measured, int(_pad_numba(values, original, pad, measured))
     n = lib.wb_pad(
@@ -377,7 +383,7 @@ def _run(
     masks = tuple(np.empty((n, w), np.bool_) for _ in range(4))
     ra = np.ascontiguousarray(range_a, np.float32)
     args = (ra, target, P32, Q, _tables(h, w), scale, tol, chord_max**2, uv, rq, masks, sums)
-    lib = correspond_library()
+    lib = _native_for(h, w)
     if lib is not None:
         _run_native(lib, *args, threads=1 if one else numba.get_num_threads())
     elif one:
