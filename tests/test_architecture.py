@@ -7,7 +7,8 @@ Layers, lowest first (a module imports only from lower layers or from its own pa
 2. ``data``
 3. ``model`` (TensorFlow/Keras), ``viz`` (figures, colour maps, dumps)
 4. ``training``, ``deploy``, ``eda`` (tasks; none imports another task package)
-5. ``cli``, then ``demo`` (entry points; the demo runs verbs through the CLI)
+5. ``cli``, then ``demo`` (entry points; the demo runs verbs through the CLI), then ``notebook``
+   (runs the notebooks headless)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LAYER = {
     "data": 2,
     "model": 3, "viz": 3,
     "training": 4, "deploy": 4, "eda": 4,
-    "cli": 5, "demo": 5.1, "__init__": 6,
+    "cli": 5, "demo": 5.1, "notebook": 5.2, "__init__": 6,
 }  # fmt: skip
 MAX_FUNCTION_LINES = 80
 

@@ -15,3 +15,11 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # open3d prints a banner and starts a WebRTC visualizer when imported inside Jupyter; the
 # notebooks draw with their own widgets, so keep both off unless asked for.
 _os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")
+
+
+def __getattr__(name):  # ``workbench.open_dataset`` without importing the data layer eagerly
+    if name in ("open_dataset", "Dataset"):
+        from workbench.data import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

@@ -58,6 +58,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "SavedModel, .pb and .tflite exports",
     ),
     "infer": ("InferConfig", "workbench.deploy.infer:run", "depth for your own panoramas"),
+    "notebook": (
+        "NotebookConfig",
+        "workbench.notebook:run",
+        "run a notebook headless on a dataset: executed .ipynb + HTML",
+    ),
 }
 
 

@@ -1,13 +1,49 @@
-"""Where the repository's own files are (samples, default model, outputs), for notebooks and
-the demo; nothing here depends on the current directory."""
+"""Where the repository's own files are (samples, default model, outputs), and where a notebook
+reads and writes: the user's dataset (``DATA``) and output folder (``OUT``), never inside the
+repository or the installed package unless asked. Nothing here depends on the current
+directory."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-__all__ = ["REPO", "SAMPLES", "DEFAULT_MODEL", "OUTPUTS"]
+__all__ = [
+    "REPO",
+    "SAMPLES",
+    "DEFAULT_MODEL",
+    "OUTPUTS",
+    "USER_OUTPUTS",
+    "data_folder",
+    "output_folder",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data_samples"
 DEFAULT_MODEL = REPO / "models" / "default"
-OUTPUTS = REPO / "outputs"
+OUTPUTS = REPO / "outputs"  # the demo's outputs (make demo), ignored by git
+USER_OUTPUTS = Path.home() / "workbench-outputs"
+
+
+def data_folder(value: str | os.PathLike = "", sample: str = "seed") -> Path:
+    """The dataset a notebook opens: ``value`` when given, else ``$WORKBENCH_DATA``, else the
+    bundled sample ``data_samples/<sample>``. ``~`` is expanded.
+
+    >>> data_folder("/data/mine", "seed")
+    PosixPath('/data/mine')
+    """
+    value = str(value or os.environ.get("WORKBENCH_DATA", "") or "")
+    return Path(value).expanduser() if value else SAMPLES / sample
+
+
+def output_folder(value: str | os.PathLike = "", name: str = "notebook") -> Path:
+    """Where a notebook writes, created: ``value`` when given, else ``$WORKBENCH_OUT``, else
+    ``~/workbench-outputs/<name>`` (outside the repository and the installed package).
+
+    Raises:
+        OSError: when the folder cannot be created.
+    """
+    value = str(value or os.environ.get("WORKBENCH_OUT", "") or "")
+    out = Path(value).expanduser() if value else USER_OUTPUTS / name
+    out.mkdir(parents=True, exist_ok=True)
+    return out

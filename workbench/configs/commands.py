@@ -36,6 +36,7 @@ __all__ = [
     "CovisibilityConfig",
     "PackConfig",
     "PoseConfig",
+    "NotebookConfig",
     "MODEL_FIELDS",
     "parse_size",
 ]
@@ -426,3 +427,30 @@ def parse_size(text: str, flag: str = "--size") -> tuple[int, int]:
     if w != 2 * h or not 2 <= h <= 8192:
         raise WorkbenchError(f"must be 2:1 (W == 2*H) with 2 <= H <= 8192, got {text!r}", flag)
     return w, h
+
+
+NOTEBOOK_NAME = (
+    r"[0-9]{2}(_[A-Za-z0-9_]+)?|.+\.ipynb",
+    "a notebook number like 02, its name, or a .ipynb",
+)
+
+
+@dataclass(frozen=True)
+class NotebookConfig(Config):
+    """``workbench notebook``: run a notebook headless on a dataset into an executed notebook
+    and an HTML report (its parameters cell set to ``--data``, ``--out`` and ``--encoding``)."""
+
+    name: str = option(
+        None,
+        "notebook: 01..08, its name (02_depth_pose_eda) or a .ipynb",
+        positional=True,
+        pattern=NOTEBOOK_NAME,
+    )
+    data: str = option("", "dataset root (default: the notebook's bundled sample)")
+    out: str = option(
+        "",
+        "output folder for <name>.ipynb, <name>.html and what the notebook writes "
+        "(default: ~/workbench-outputs/<name>)",
+    )
+    encoding: str = option("", "depth encoding, as for every verb (default: detected)")
+    timeout: int = option(600, "seconds one cell may run", ge=10, le=86400)

@@ -37,11 +37,21 @@ from workbench.data.layouts import (
     MAX_PLAUSIBLE_RANGE_M,
     ViewRecord,
     find_datasets,
-    index_dataset,
+    index_layout,
+    load_view,
 )
 from workbench.errors import WorkbenchError
 
-__all__ = ["Encoding", "ENCODINGS", "DatasetSpec", "describe_dataset", "index_spec", "DATASET_JSON"]
+__all__ = [
+    "Encoding",
+    "ENCODINGS",
+    "DatasetSpec",
+    "Dataset",
+    "describe_dataset",
+    "index_spec",
+    "open_dataset",
+    "DATASET_JSON",
+]
 
 DATASET_JSON = "dataset.json"
 
@@ -211,6 +221,116 @@ def index_spec(spec: DatasetSpec, errors: list | None = None) -> list[ViewRecord
     scale = spec.depth_scale or None
     if spec.layout == "seed" and {"encoding", "depth_scale"} <= set(spec.detected):
         scale = None  # nothing given: each scene's meta.json decodes its own PNGs
-    return index_dataset(
+    return index_layout(
         spec.root, spec.layout, scale, spec.depth_invalid, spec.resolution, errors=errors
     )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An opened dataset: its description, its views and the reader every verb uses.
+
+    ``records`` are in index order (by scene, each scene in its view order); ``errors`` are the
+    scenes that could not be indexed (each a :class:`WorkbenchError` naming its file), left out.
+    A pose-only dataset (panoramas and poses, no depth) has ``has_depth == False``: its views load
+    with every range pixel 0 (invalid).
+
+    >>> from workbench.paths import SAMPLES
+    >>> ds = open_dataset(SAMPLES / "stanford2d3d")
+    >>> ds.spec.encoding, ds.spec.depth_scale, len(ds)
+    ('stanford2d3d', 512.0, 3)
+    """
+
+    spec: DatasetSpec
+    records: tuple[ViewRecord, ...]
+    errors: tuple[WorkbenchError, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return Path(self.spec.root)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def scenes(self) -> list[str]:
+        """Scene ids in index order."""
+        return list(dict.fromkeys(r.scene_id for r in self.records))
+
+    @property
+    def has_depth(self) -> bool:
+        return any(r.has_depth for r in self.records)
+
+    @property
+    def has_poses(self) -> bool:
+        return any(r.pose_path for r in self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    def scene(self, scene_id: str) -> list[ViewRecord]:
+        """The records of one scene, in its view order."""
+        return [r for r in self.records if r.scene_id == scene_id]
+
+    def load(self, record: ViewRecord | int, with_pose: bool = True):
+        """A :class:`~workbench.data.layouts.View`: ``rgb (H, W, 3) uint8``, ``range_m (H, W)
+        float32`` metres (0 invalid), ``T_world_from_cam (4, 4)`` or ``None``."""
+        if isinstance(record, int):
+            record = self.records[record]
+        return load_view(record, self.root, with_pose)
+
+    def summary(self) -> str:
+        """One line: name, layout, encoding, views, scenes, what is missing."""
+        s = self.spec
+        scale = "per view" if s.layout == "realsee3d" else f"{s.depth_scale:g}/m"
+        parts = [f"{self.name}: {s.layout}", f"encoding {s.encoding} ({scale})",
+                 f"{len(self)} views in {len(self.scenes)} scene(s)"]  # fmt: skip
+        if not self.has_depth:
+            parts.append("pose-only (no depth)")
+        if not self.has_poses:
+            parts.append("no poses")
+        if self.errors:
+            parts.append(f"{len(self.errors)} scenes unreadable")
+        return ", ".join(parts)
+
+
+def open_dataset(
+    root: str | os.PathLike,
+    *,
+    layout: str = "",
+    encoding: str = "",
+    depth_scale: float = 0.0,
+    depth_invalid: int = -1,
+    resolution: str = "low",
+    strict: bool = False,
+) -> Dataset:
+    """Open the dataset at ``root`` exactly as the command line does: the same detection
+    (:func:`describe_dataset`: layout from the folders, encoding from ``dataset.json`` or the
+    dataset's own files) and the same overrides as the flags ``--layout``, ``--encoding``,
+    ``--depth-scale``, ``--depth-invalid``, ``--resolution``.
+
+    Args:
+        strict: raise on the first scene that cannot be indexed (default: it is left out and
+            listed in ``Dataset.errors``).
+
+    Raises:
+        WorkbenchError: naming the root or the option: not a folder, no known layout, several
+            datasets in one folder, an unknown encoding, no views at all.
+    """
+    spec = describe_dataset(
+        root, layout=layout, encoding=encoding, depth_scale=depth_scale,
+        depth_invalid=depth_invalid, resolution=resolution,
+    )  # fmt: skip
+    errors: list | None = None if strict else []
+    records = index_spec(spec, errors=errors)
+    if not records:
+        why = f": {errors[0]}" if errors else ""
+        raise WorkbenchError(f"no views found ({LAYOUTS[spec.layout].looked_for}){why}", root)
+    return Dataset(spec, tuple(records), tuple(errors or ()))

@@ -56,6 +56,7 @@ __all__ = [
     "scene_covisibility",
     "files_by_stem",
     "index_dataset",
+    "index_layout",
     "load_view",
     "read_depth",
     "MAX_PLAUSIBLE_RANGE_M",
@@ -91,6 +92,11 @@ class ViewRecord:
 
     def as_row(self) -> dict:
         return asdict(self)
+
+    @property
+    def has_depth(self) -> bool:
+        """False for a view of a pose-only dataset (panoramas and poses, no depth files)."""
+        return bool(self.depth_path)
 
 
 @dataclass(frozen=True)
@@ -177,12 +183,20 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
     root = Path(root)
     if record.layout == "shards":
         return _load_packed_view(record, root, with_pose)
+    if record.layout == "realsee3d" and not (root / record.rgb_path).parent.is_dir():
+        folder = (root / record.rgb_path).parent
+        raise WorkbenchError("viewpoint listed in viewpoints.txt has no folder", folder)
     rgb_path = root / record.rgb_path
     rgb = read_rgb(rgb_path)
     h, w = rgb.shape[:2]
     if w != 2 * h:
         raise WorkbenchError(f"panorama must be 2:1, got {w}x{h}", rgb_path)
+    if not record.has_depth:  # a pose-only dataset: every pixel invalid
+        T = read_pose(root / record.pose_path) if with_pose and record.pose_path else None
+        return View(record, rgb, np.zeros((h, w), np.float32), T)
     depth_path = root / record.depth_path
+    if record.layout == "realsee3d":
+        _check_realsee_view(depth_path.parent)
     r = read_depth(depth_path, record.depth_scale, record.depth_invalid)
     dh, dw = r.shape
     if dw != 2 * dh:
@@ -317,6 +331,23 @@ def _realsee_ids(scene: Path) -> list[str]:
     return ids
 
 
+def _check_realsee_view(d: Path) -> None:
+    """Raise what is wrong with a RealSee3D viewpoint folder's depth scale (one named error:
+    a missing folder, a missing or malformed ``depth_scale.txt``)."""
+    if not d.is_dir():
+        raise WorkbenchError("viewpoint listed in viewpoints.txt has no folder", d)
+    _realsee_scale(d)
+
+
+def _realsee_scale_or_zero(d: Path) -> float:
+    """The view's scale, or 0 when its folder or ``depth_scale.txt`` is missing or bad: the
+    view stays in the index (its scene is not dropped) and :func:`load_view` names the fault."""
+    try:
+        return _realsee_scale(d)
+    except WorkbenchError:
+        return 0.0
+
+
 def _realsee_scale(d: Path) -> float:
     scale_file = d / "depth_scale.txt"
     try:
@@ -341,6 +372,15 @@ def _realsee_floor(d: Path) -> str:
     if len(words) != 1:
         raise WorkbenchError("floor.txt must hold one floor index", f)
     return words[0]
+
+
+def _realsee_floor_or_blank(d: Path) -> str:
+    """:func:`_realsee_floor`, or ``""`` when ``floor.txt`` is malformed (``validate`` names
+    it; the view is not dropped with its scene)."""
+    try:
+        return _realsee_floor(d)
+    except WorkbenchError:
+        return ""
 
 
 def scene_covisibility(root: str | os.PathLike, records: list[ViewRecord]):
@@ -384,10 +424,10 @@ class RealSee3DLayout:
                     _rel(d / "depth_image.png", root),
                     _rel(pose, root) if pose.is_file() else "",
                     "realsee3d",
-                    _realsee_scale(d),
+                    _realsee_scale_or_zero(d),
                     0,
                     _rel(mask, root) if mask.is_file() else "",
-                    _realsee_floor(d),
+                    _realsee_floor_or_blank(d),
                     _rel(segment, root) if segment.is_file() else "",
                 )
             )
@@ -399,9 +439,18 @@ class RealSee3DLayout:
         return _each_scene(scenes, lambda d: cls.scene(root, d), errors)
 
 
+def is_rgbd_scene(d: Path) -> bool:
+    """``d`` holds ``rgb/`` and ``depth/`` (RGB-D) or ``rgb/`` and ``pose/`` (pose-only)."""
+    return (d / "rgb").is_dir() and ((d / "depth").is_dir() or (d / "pose").is_dir())
+
+
 class RgbdFolderLayout:
+    """``rgb/`` + ``depth/`` (+ ``pose/``) at the root or per sub-folder. A scene with ``rgb/``
+    and ``pose/`` but no ``depth/`` folder is **pose-only** (e.g. a capture tour without depth):
+    its records have ``depth_path == ""`` and load with every pixel invalid."""
+
     name = "rgbd-folder"
-    looked_for = "rgb/ and depth/ folders (at the root or in its sub-folders)"
+    looked_for = "rgb/ with depth/ or pose/ folders (at the root or in its sub-folders)"
 
     def __init__(self, depth_scale: float = 1000.0, depth_invalid: int = 0):
         self.depth_scale = depth_scale
@@ -409,21 +458,24 @@ class RgbdFolderLayout:
 
     @staticmethod
     def detect(root: Path) -> bool:
-        if (root / "rgb").is_dir() and (root / "depth").is_dir():
-            return True
-        return any((d / "rgb").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
+        return is_rgbd_scene(root) or any(is_rgbd_scene(d) for d in _scene_dirs(root))
 
     def scene(self, root: Path, name: str, d: Path) -> list[ViewRecord]:
         rgbs, depths = files_by_stem(d / "rgb", RGB_EXTS), files_by_stem(d / "depth", DEPTH_EXTS)
+        pose_only = not (d / "depth").is_dir()
         out = []
         for s in sorted(rgbs):
             depth, pose = depths.get(s), d / "pose" / f"{s}.txt"
+            if pose_only:
+                depth_rel = ""
+            else:
+                depth_rel = _rel(depth, root) if depth else _rel(d / "depth" / f"{s}.png", root)
             out.append(
                 ViewRecord(
                     name,
                     s,
                     _rel(rgbs[s], root),
-                    _rel(depth, root) if depth else _rel(d / "depth" / f"{s}.png", root),
+                    depth_rel,
                     _rel(pose, root) if pose.is_file() else "",
                     "rgbd-folder",
                     float(self.depth_scale),
@@ -433,10 +485,10 @@ class RgbdFolderLayout:
         return out
 
     def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
-        if (root / "rgb").is_dir():
+        if is_rgbd_scene(root):
             scenes = [(root.resolve().name, root)]
         else:
-            scenes = [(d.name, d) for d in _scene_dirs(root) if (d / "rgb").is_dir()]
+            scenes = [(d.name, d) for d in _scene_dirs(root) if is_rgbd_scene(d)]
         return _each_scene(scenes, lambda nd: self.scene(root, *nd), errors)
 
 
@@ -523,7 +575,7 @@ def find_datasets(root: str | os.PathLike) -> list[tuple[Path, str]]:
                 nested.append((child, name))
                 break
         else:
-            if (child / "rgb").is_dir() and (child / "depth").is_dir():
+            if is_rgbd_scene(child):
                 nested.append((child, "rgbd-folder"))
     if any(layout != "rgbd-folder" for _, layout in nested):
         return nested
@@ -556,11 +608,38 @@ def index_dataset(
     root: str | os.PathLike,
     layout: str | None = None,
     depth_scale: float | None = None,
+    depth_invalid: int | None = None,
+    resolution: str = "low",
+    errors: list | None = None,
+) -> list[ViewRecord]:
+    """Index every view under ``root``, decoded as the dataset describes itself.
+
+    With no ``depth_scale`` and no ``depth_invalid`` the encoding is detected exactly as every
+    verb detects it (:func:`workbench.data.dataset.describe_dataset`: ``dataset.json``,
+    RealSee3D's ``depth_scale.txt``, a seed scene's ``meta.json``); given, they apply to every
+    view (:func:`index_layout`). ``workbench.open_dataset`` wraps this with the readers.
+
+    Returns:
+        Records sorted by scene, in each scene's view order.
+    """
+    if depth_scale is None and depth_invalid is None:
+        from workbench.data.dataset import describe_dataset, index_spec  # same layer, above
+
+        spec = describe_dataset(root, layout=layout or "", resolution=resolution)
+        return index_spec(spec, errors=errors)
+    return index_layout(root, layout, depth_scale, depth_invalid or 0, resolution, errors)
+
+
+def index_layout(
+    root: str | os.PathLike,
+    layout: str | None = None,
+    depth_scale: float | None = None,
     depth_invalid: int = 0,
     resolution: str = "low",
     errors: list | None = None,
 ) -> list[ViewRecord]:
-    """Index every view under ``root`` (layout auto-detected unless given).
+    """Index every view under ``root`` with an explicit decoding (the layout's reader alone:
+    ``dataset.json`` is not read; use :func:`index_dataset` for that).
 
     Args:
         depth_scale, depth_invalid: PNG depth decoding of the ``rgbd-folder`` layout (default

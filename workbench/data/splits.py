@@ -21,7 +21,14 @@ from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, read_csv_text, write_text_atomic
 
-__all__ = ["is_val_scene", "split_records", "write_split", "read_split_csv", "records_to_csv"]
+__all__ = [
+    "is_val_scene",
+    "split_records",
+    "write_split",
+    "split_dataset",
+    "read_split_csv",
+    "records_to_csv",
+]
 
 
 def scene_fraction(scene_id: str) -> float:
@@ -124,6 +131,21 @@ def write_split(
         info["dataset"] = spec.as_dict()
     write_text_atomic(out / "split.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
+
+
+def split_dataset(dataset, out_dir, val_fraction: float = 0.1) -> dict:
+    """:func:`write_split` of an opened dataset (:func:`workbench.open_dataset`) with its
+    description saved in ``split.json``: by scene, or by view when the dataset has too few
+    scenes for both sides (a single-scene folder); ``split.json``'s ``unit`` says which.
+
+    Raises:
+        WorkbenchError: when even a split by view leaves a side empty.
+    """
+    args = (list(dataset.records), out_dir, dataset.root, val_fraction)
+    try:
+        return write_split(*args, spec=dataset.spec, unit="scene")
+    except WorkbenchError:
+        return write_split(*args, spec=dataset.spec, unit="view")
 
 
 def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = None):

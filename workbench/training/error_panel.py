@@ -21,6 +21,7 @@ from workbench.geometry.pointcloud import rgbd_to_pointcloud
 from workbench.model.error_breakdown import abs_rel_by_distance, abs_rel_by_latitude
 from workbench.model.evaluate import evaluate
 from workbench.viz.plots import depth_row_figure
+from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import CloudViewer, turbo_u32
 
 __all__ = ["ErrorAnalysis", "breakdown_figure", "compare_figure"]
@@ -111,9 +112,10 @@ class ErrorAnalysis(W.VBox):
     (RGB, prediction, ground truth, |error|, metres), the ``breakdown`` and ``compare``
     figures and a 3D ``viewer`` (true points grey, predicted points coloured by |error|)."""
 
-    def __init__(self, models: dict, records, root, height: int = 128, median_align=False):
+    def __init__(self, models: dict, records, root=None, height: int = 128, median_align=False):
         if len(models) < 1:
             raise ValueError("give at least one model")
+        records, root, _ = view_source(records, root)
         self.records, self.root, self.height = records, root, height
         self.rows, self.preds = {}, {}
         for name, m in models.items():

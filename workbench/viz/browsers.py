@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.data.layouts import load_view
 from workbench.geometry.equirect import resize_range
 from workbench.viz.plots import depth_row_figure, history_figure
+from workbench.viz.sources import view_source
 from workbench.viz.widgets import replace_figure
 
 __all__ = ["HistoryViewer", "PredictionBrowser", "ViewBrowser"]
@@ -31,9 +31,10 @@ class ViewBrowser(W.VBox):
     """Pick a view: its RGB and range (metres, colour bar, hover values). ``view`` is the
     Dropdown (index into ``records``), ``fig`` the FigureWidget."""
 
-    def __init__(self, records, root, step: int = 2):
-        self.records, self.root, self.step = records, root, step
-        self.view = W.Dropdown(options=_view_options(records), value=0, description="view")
+    def __init__(self, records, root=None, step: int = 2):
+        self.records, self.root, self._load = view_source(records, root)
+        self.step = step
+        self.view = W.Dropdown(options=_view_options(self.records), value=0, description="view")
         self.fig = go.FigureWidget()
         self.view.observe(self.refresh, "value")
         self.refresh()
@@ -41,7 +42,7 @@ class ViewBrowser(W.VBox):
 
     def refresh(self, _=None):
         r = self.records[self.view.value]
-        v = load_view(r, self.root)
+        v = self._load(r)
         title = f"{r.scene_id[:8]}/{r.view_id}: {v.rgb.shape[1]}×{v.rgb.shape[0]}"
         replace_figure(self.fig, depth_row_figure(v.rgb, v.range_m, title=title, step=self.step))
 
@@ -50,11 +51,12 @@ class PredictionBrowser(W.VBox):
     """Pick a model and a view: the prediction beside the ground truth and the error, in metres.
     ``models`` maps a name to a loaded predictor (``predict``)."""
 
-    def __init__(self, models: dict, records, root, step: int = 2):
-        self.models, self.records, self.root, self.step = models, records, root, step
+    def __init__(self, models: dict, records, root=None, step: int = 2):
+        self.records, self.root, self._load = view_source(records, root)
+        self.models, self.step = models, step
         names = list(models)
         self.model = W.Dropdown(options=names, value=names[0], description="model")
-        self.view = W.Dropdown(options=_view_options(records), value=0, description="view")
+        self.view = W.Dropdown(options=_view_options(self.records), value=0, description="view")
         self.info, self.fig = W.HTML(), go.FigureWidget()
         for c in (self.model, self.view):
             c.observe(self.refresh, "value")
@@ -63,7 +65,7 @@ class PredictionBrowser(W.VBox):
 
     def refresh(self, _=None):
         r = self.records[self.view.value]
-        v = load_view(r, self.root)
+        v = self._load(r)
         pred = self.models[self.model.value].predict(v.rgb, name=r.rgb_path)
         gt = v.range_m if v.range_m.shape == pred.shape else resize_range(v.range_m, pred.shape[0])
         valid = gt > 0

@@ -5,20 +5,19 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
 from workbench.configs import field_help
-from workbench.data.layouts import load_view
 from workbench.geometry.correspondence import correspond, overlap
 from workbench.geometry.equirect import resize_range, resize_rgb
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
 from workbench.viz import plots
 from workbench.viz.plots import match_figure
+from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import CloudViewer, cloud_layers, point_colors_u32, select_points
 
 __all__ = ["PointCloudExplorer", "config_form", "replace_figure"]
@@ -34,11 +33,12 @@ class PointCloudExplorer(W.VBox):
     (indices of the points on screen into ``layers``).
     """
 
-    def __init__(self, records, root, budget: int = 200_000, stride: int = 1):
-        self.records, self.root, self.stride = records, Path(root), stride
+    def __init__(self, records, root=None, budget: int = 200_000, stride: int = 1):
+        self.records, self.root, self._load_view = view_source(records, root)
+        self.stride = stride
         self._views: dict = {}
         self._layers_key, self.layers, self.shown = None, None, np.zeros(0, np.int64)
-        scene_ids = sorted({r.scene_id for r in records})
+        scene_ids = sorted({r.scene_id for r in self.records})
         self.scene = W.Dropdown(
             options=[(s[:8], s) for s in scene_ids], value=scene_ids[0], description="scene"
         )
@@ -91,7 +91,7 @@ class PointCloudExplorer(W.VBox):
     def _load(self, rec):
         key = (rec.scene_id, rec.view_id)
         if key not in self._views:
-            v = load_view(rec, self.root)
+            v = self._load_view(rec)
             self._views[key] = (v, range_to_normals(v.range_m))
         return self._views[key]
 
@@ -224,10 +224,11 @@ class CorrespondenceExplorer(W.VBox):
     ``fig`` (FigureWidget: A, B, masks), ``info`` (HTML: overlap, the match), ``corr``.
     """
 
-    def __init__(self, records, root, height: int = 128):
-        self.records, self.root, self.height = records, root, height
+    def __init__(self, records, root=None, height: int = 128):
+        self.records, self.root, self._load_view = view_source(records, root)
+        self.height = height
         self._cache: dict = {}
-        scene_ids = sorted({r.scene_id for r in records})
+        scene_ids = sorted({r.scene_id for r in self.records})
         self.scene = W.Dropdown(
             options=[(s[:8], s) for s in scene_ids], value=scene_ids[0], description="scene"
         )
@@ -263,7 +264,7 @@ class CorrespondenceExplorer(W.VBox):
         key = (self.scene.value, vid)
         if key not in self._cache:
             rec = next(r for r in self.records if (r.scene_id, r.view_id) == key)
-            v = load_view(rec, self.root)
+            v = self._load_view(rec)
             self._cache[key] = (
                 resize_rgb(v.rgb, self.height),
                 resize_range(v.range_m, self.height),

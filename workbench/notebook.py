@@ -1,0 +1,114 @@
+"""``workbench notebook NAME --data ROOT --out DIR``: run one of the workbench's notebooks
+headless on any dataset, into an executed notebook and a self-contained HTML page.
+
+Every notebook starts with a cell tagged ``parameters`` (papermill's convention) that sets
+``DATA``, ``OUT`` and ``ENCODING``. The runner inserts a cell tagged ``injected-parameters``
+after it with the values given (as papermill does, so ``papermill NB.ipynb out.ipynb -p DATA
+ROOT`` works too), executes the notebook with nbclient in ``--out`` (each cell within
+``--timeout`` seconds) and writes ``<out>/<name>.ipynb`` and ``<out>/<name>.html`` atomically,
+also when a cell fails (then the failing cell is named and the exit status is 1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.io import write_text_atomic
+from workbench.paths import REPO, output_folder
+
+__all__ = ["NOTEBOOKS", "find_notebook", "inject_parameters", "run_notebook", "run"]
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def find_notebook(name: str) -> Path:
+    """The notebook ``name`` names: ``02``, ``02_depth_pose_eda`` or a path to a ``.ipynb``.
+
+    Raises:
+        WorkbenchError: naming ``NAME`` and listing the notebooks when none matches.
+    """
+    if name.endswith(".ipynb"):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise WorkbenchError("notebook not found", path)
+        return path
+    found = sorted(NOTEBOOKS.glob(f"{name}*.ipynb")) if name else []
+    if len(found) != 1:
+        known = ", ".join(p.stem for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+        raise WorkbenchError(f"no notebook {name!r} (expected one of {known})", "NAME")
+    return found[0]
+
+
+def inject_parameters(nb, params: dict) -> None:
+    """Insert a cell setting ``params`` after the cell tagged ``parameters`` (papermill's
+    convention; at the top when there is none), replacing an earlier injected cell."""
+    import nbformat
+
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    at = next(
+        (i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), 0
+    )
+    src = "# Parameters set by `workbench notebook`\n" + "".join(
+        f"{k} = {v!r}\n" for k, v in params.items()
+    )
+    cell = nbformat.v4.new_code_cell(src.rstrip("\n"))
+    cell.metadata["tags"] = ["injected-parameters"]
+    cell["id"] = "injected-parameters"
+    nb.cells.insert(at, cell)
+
+
+def _failed_cell(nb) -> str:
+    for i, c in enumerate(nb.cells):
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "error":
+                return f"cell {i} failed: {o.get('ename')}: {o.get('evalue')}"
+    return "a cell failed"
+
+
+def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tuple[Path, bool]:
+    """Execute ``path`` with ``params`` injected, in ``out``; write ``<stem>.ipynb`` and
+    ``<stem>.html`` there. Returns ``(html path, whether every cell ran)``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    inject_parameters(nb, params)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out)}}
+    )
+    ok = True
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError):
+        ok = False
+    stem = path.stem
+    write_text_atomic(out / f"{stem}.ipynb", nbformat.writes(nb))
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    write_text_atomic(out / f"{stem}.html", html)
+    if not ok:
+        print(f"notebook {stem}: {_failed_cell(nb)}", file=sys.stderr)
+    return out / f"{stem}.html", ok
+
+
+def run(config) -> int:
+    """The ``notebook`` verb: exit 0 when every cell ran, 1 when one failed, 2 on bad input."""
+    path = find_notebook(config.name)
+    data = ""
+    if config.data:
+        data = str(Path(config.data).expanduser().resolve())
+        if not Path(data).is_dir():
+            raise WorkbenchError("dataset root is not a folder", "--data")
+    try:
+        out = output_folder(os.path.abspath(os.path.expanduser(config.out)) if config.out else "",
+                            path.stem)  # fmt: skip
+    except OSError as e:
+        raise WorkbenchError(f"cannot create the output folder ({e.strerror})", "--out") from None
+    params = {"DATA": data, "OUT": str(out), "ENCODING": config.encoding}
+    html, ok = run_notebook(path, out, params, config.timeout)
+    print(f"notebook {path.stem} on {data or 'its bundled sample'}: {html}")
+    return 0 if ok else 1
