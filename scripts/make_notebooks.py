@@ -9,42 +9,70 @@ import nbformat
 IGN = "# NBVAL_IGNORE_OUTPUT\n"
 NB = {}
 
+
+def params() -> str:
+    """The parameters cell (tagged ``parameters``: papermill's and ``workbench notebook``'s)."""
+    return (
+        "# Parameters: your dataset and where this notebook writes. Empty means $WORKBENCH_DATA /\n"
+        "# $WORKBENCH_OUT, else the bundled sample and ~/workbench-outputs/<notebook>.\n"
+        "# `workbench notebook NN --data ROOT --out DIR` sets them and runs the notebook headless.\n"
+        'DATA = ""  # e.g. "/data/realsee3d" or "~/my_panoramas" (any layout the workbench reads)\n'
+        'OUT = ""\n'
+        'ENCODING = ""  # e.g. "matterport3d" for a folder without dataset.json'
+    )
+
+
+def opener(name: str, sample: str = "seed", extra: str = "") -> str:
+    """Imports, then the dataset opened as every verb opens it, and the output folder."""
+    return (
+        "from workbench import open_dataset\n"
+        "from workbench.paths import data_folder, output_folder\n"
+        + extra
+        + f'\nds = open_dataset(data_folder(DATA, "{sample}"), encoding=ENCODING)\n'
+        f'out = output_folder(OUT, "{name}")\n'
+        "print(ds.summary())"
+    )
+
+
+TRY_YOURS = (
+    "**Your data**: set `DATA` in the next cell to your dataset's folder (seed, RealSee3D, "
+    "`rgb/` + `depth/` folders in any named encoding, packed shards, or `rgb/` + `pose/` without "
+    "depth), or run `workbench notebook {nn} --data ROOT --out DIR` for an executed copy and an "
+    "HTML page. Depth is read exactly as `workbench validate` and `eda` read it (`dataset.json`, "
+    "`--encoding`)."
+)
+
 NB["01_dataset_tour"] = [
-    "# 01 · Dataset tour\nThe three layouts the workbench reads, one scene's views and the health "
-    "check. Everything here runs on `data_samples/` (made by `workbench synth`).",
-    "from collections import Counter\n\nimport pandas as pd\n\n"
-    "from workbench.data.layouts import detect_layout, index_dataset, load_view\n"
-    "from workbench.data.validate import validate_dataset\n"
-    "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.browsers import ViewBrowser\n"
-    "from workbench.viz.plots import views_figure",
-    'for name in ("seed", "realsee3d", "rgbd-folder", "stanford2d3d"):\n'
-    "    recs = index_dataset(SAMPLES / name)\n"
-    '    print(f"{name:12s} layout={detect_layout(SAMPLES / name):12s} views={len(recs):3d} "\n'
-    '          f"scenes={len({r.scene_id for r in recs})}")',
-    'records = index_dataset(SAMPLES / "seed")\n'
-    'pd.DataFrame([r.as_row() for r in records[:4]])[["scene_id", "view_id", "rgb_path", '
-    '"depth_path", "pose_path"]]',
-    "## One scene's views",
-    IGN + "scene = records[0].scene_id\n"
-    'views = [load_view(r, SAMPLES / "seed") for r in records if r.scene_id == scene]\n'
-    "views_figure(views)",
+    "# 01 · Dataset tour\nOne dataset's views, each in metres, and its health check. "
+    + TRY_YOURS.format(nn="01"),
+    params(),
+    opener("01_dataset_tour", extra="import pandas as pd\n\n"
+           "from workbench.data.validate import validate_dataset\n"
+           "from workbench.viz.browsers import ViewBrowser\n"
+           "from workbench.viz.plots import views_figure\n"),
+    'pd.DataFrame([r.as_row() for r in ds.records[:4]])[["scene_id", "view_id", "rgb_path", '
+    '"depth_path", "pose_path", "depth_scale"]]',
+    "## One scene's views\nThe first scene (up to six views): panorama and range in metres. A "
+    "dataset without depth shows empty range panels.",
+    IGN + "views_figure([ds.load(r) for r in ds.scene(ds.scenes[0])[:6]])",
     "## Any view in metres\nPick a view: its panorama and range (hover for the range of a pixel "
     "in metres; one colour bar for the row).",
-    IGN + 'ViewBrowser(records, SAMPLES / "seed")',
-    "## Health check\n`workbench validate` as a function: one row per problem.",
-    'for name in ("seed", "realsee3d", "rgbd-folder", "stanford2d3d"):\n'
-    "    _, problems = validate_dataset(SAMPLES / name, progress=False)\n"
-    '    print(name, dict(Counter(p.problem for p in problems)) or "clean")',
+    IGN + "ViewBrowser(ds)",
+    "## Health check\n`workbench validate` as a function: one row per problem (the first 20).",
+    "_, problems = validate_dataset(ds.root, spec=ds.spec, progress=False)\n"
+    'print(len(ds), "views,", len(problems), "problems")\n'
+    "pd.DataFrame([p.__dict__ for p in problems[:20]], columns=[\"scene_id\", \"view_id\", "
+    "\"file\", \"problem\", \"detail\"])",
 ]
 
 NB["02_depth_pose_eda"] = [
     "# 02 · Depth and pose EDA\nDepth distribution by latitude band, camera orientation and "
-    "camera motion, from the cached per-view table (`workbench eda` writes the same as HTML).",
-    "from workbench.eda.report import compute, figures\n"
-    "from workbench.paths import SAMPLES\n"
-    "from workbench.eda.explorer import EdaExplorer",
-    'tables = compute(SAMPLES / "seed")\n'
+    "camera motion, from the cached per-view table (`workbench eda` writes the same as HTML). "
+    + TRY_YOURS.format(nn="02"),
+    params(),
+    opener("02_depth_pose_eda", extra="from workbench.eda.explorer import EdaExplorer\n"
+           "from workbench.eda.report import compute\n"),
+    'tables = compute(ds.root, options=ds.spec, cache=out / "views_cache.parquet")\n'
     'v = tables["views"]\n'
     'print(len(v), "views,", v.scene_id.nunique(), "scenes")\n'
     'v[["view_id", "height_m", "yaw_deg", "pitch_deg", "roll_deg", "d_median", '
@@ -60,40 +88,48 @@ NB["03_point_clouds"] = [
     "# 03 · Point clouds\nSingle-view or fused scene clouds (views placed by their poses) in a "
     "WebGL viewer (k3d): drag to orbit, scroll to zoom, click a point to read its coordinates. "
     "Axes are metres with up pointing up (the world frame's y is down). Cameras are drawn as "
-    "frustums labelled with their view ids.",
-    "from workbench.data.layouts import index_dataset\n"
-    "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.widgets import PointCloudExplorer",
-    'records = index_dataset(SAMPLES / "seed")\n'
-    'print(f"{len(records)} views in {len({r.scene_id for r in records})} scenes")',
+    "frustums labelled with their view ids. A dataset without depth (panoramas and poses) is "
+    "shown with the default model's **predicted** depth placed by its known poses. "
+    + TRY_YOURS.format(nn="03"),
+    params(),
+    opener("03_point_clouds", extra="from workbench.model.predicted import PredictedDepth\n"
+           "from workbench.model.predictor import load\n"
+           "from workbench.viz.widgets import PointCloudExplorer\n"),
+    "source = ds if ds.has_depth else PredictedDepth(ds, load())  # measured, else predicted\n"
+    'print("depth:", "measured" if ds.has_depth else "predicted by the default model")',
     "## Explorer\nEvery control redraws the cloud beside it: views to fuse, colour by RGB, range "
     "(metres from each point's own camera), normal or height above the floor; an exact point "
     "budget (a seeded random sample: near and far parts in proportion to what was observed); a "
     "range cut; a ceiling cut (points above that height disappear, to look into the room from "
-    "above); the scene's mesh (`obj/`) as a translucent overlay to check that depth and mesh "
-    "agree.",
-    IGN + 'explorer = PointCloudExplorer(records, SAMPLES / "seed", budget=200_000)\nexplorer',
+    "above); the scene's mesh (`obj/`, seed layout) as a translucent overlay to check that depth "
+    "and mesh agree.",
+    IGN + "explorer = PointCloudExplorer(source, budget=200_000)\nexplorer",
     "## Looking in from above\nThe same explorer with the ceiling cut at 2 m, coloured by height.",
     IGN + 'explorer.color.value = "height"\n'
     "explorer.max_height.value = 2.0\n"
     "print(explorer.status.value)",
-    "Export for MeshLab/open3d: `workbench pointcloud data_samples/seed --out scene.ply` "
-    "(`--html` writes a standalone plotly page).",
+    "Export for MeshLab/open3d: `workbench pointcloud ROOT --out scene.ply` (`--html` writes a "
+    "standalone plotly page); for a dataset without depth, `workbench infer ROOT --ply`.",
 ]
 
 NB["04_two_view_correspondence"] = [
     "# 04 · Two-view correspondence\nFor every pixel of A, its location in B from A's depth and "
     "both poses, with occlusion (z-test against B's depth) and round-trip consistency. Every "
-    "number in this notebook is computed at 128×256.",
-    "from workbench.data.layouts import index_dataset, load_view\n"
-    "from workbench.geometry.correspondence import correspond, covisibility_matrix, overlap\n"
-    "from workbench.geometry.equirect import resize_range\n"
-    "from workbench.paths import SAMPLES\n"
-    "from workbench.viz.plots import covisibility_figure\n"
-    "from workbench.viz.widgets import CorrespondenceExplorer\n\n"
-    "H = 128",
-    'records = index_dataset(SAMPLES / "seed")\n'
-    'a, b = (load_view(r, SAMPLES / "seed") for r in records[:2])\n'
+    "number in this notebook is computed at 128×256. Without measured depth the default model's "
+    "prediction stands in. " + TRY_YOURS.format(nn="04"),
+    params(),
+    opener("04_two_view_correspondence",
+           extra="from workbench.geometry.correspondence import correspond, covisibility_matrix, "
+           "overlap\n"
+           "from workbench.geometry.equirect import resize_range\n"
+           "from workbench.model.predicted import PredictedDepth\n"
+           "from workbench.model.predictor import load\n"
+           "from workbench.viz.plots import covisibility_figure\n"
+           "from workbench.viz.widgets import CorrespondenceExplorer\n\nH = 128\n"),
+    "source = ds if ds.has_depth else PredictedDepth(ds, load())\n"
+    "scene = max(ds.scenes, key=lambda s: len(ds.scene(s)))  # the scene with most views\n"
+    "records = ds.scene(scene)\n"
+    "a, b = source.load(records[0]), source.load(records[min(1, len(records) - 1)])\n"
     "c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
     "               resize_range(b.range_m, H))\n"
     'print(f"valid {c.valid.mean():.3f}  visible {c.visible.mean():.3f}  "\n'
@@ -101,36 +137,37 @@ NB["04_two_view_correspondence"] = [
     "## Click a pixel of A\nIts match in B is drawn by state: green circle consistent, orange "
     "× occluded in B, red × not consistent, grey outside B. The third panel colours every pixel "
     "of A by its state (the masks). The sliders pick a pixel too.",
-    IGN + 'explorer = CorrespondenceExplorer(records, SAMPLES / "seed", height=H)\nexplorer',
+    IGN + "explorer = CorrespondenceExplorer(source, height=H)\nexplorer",
     "## Covisibility of the scene (RealSee3D's `covisibility.txt` form)",
-    "scene = [r for r in records if r.scene_id == records[0].scene_id]\n"
-    'views = [load_view(r, SAMPLES / "seed") for r in scene]\n'
+    "views = [source.load(r) for r in records[:12]]\n"
     "cov = covisibility_matrix([resize_range(v.range_m, H) for v in views],\n"
     "                          [v.T_world_from_cam for v in views])",
-    IGN + 'covisibility_figure(cov, [r.view_id for r in scene], f"Covisibility of scene '
-    '{scene[0].scene_id[:8]} at {H}×{2 * H}")',
+    IGN + 'covisibility_figure(cov, [r.view_id for r in records[:12]], f"Covisibility of scene '
+    '{scene[:8]} at {H}×{2 * H}")',
 ]
 
 NB["05_training"] = [
     "# 05 · Training\nThe form is generated from `TrainConfig` (the same fields as "
     "`workbench train --help` and the run's `config.json`), grouped by what you change "
     "together; hover a field for its help. **Train** runs in the background beside a live loss "
-    "plot; every run gets its own folder (`run-001`, `run-002`, ...) and the cells below follow "
-    "the form's `logdir`. The defaults here are a tiny run: it shows the machinery, not a model.",
-    "from workbench.configs import TrainConfig\n"
-    "from workbench.data.layouts import index_dataset\n"
-    "from workbench.data.splits import write_split\n"
-    "from workbench.paths import OUTPUTS, SAMPLES\n"
-    "from workbench.training.supervised import train\n"
-    "from workbench.viz.plots import depth_row_figure\n"
-    "from workbench.viz.training_panel import DumpsBrowser, TrainPanel, next_run_dir",
-    'runs = OUTPUTS / "notebooks" / "05_training"\n'
-    'info = write_split(index_dataset(SAMPLES / "seed"), runs / "lists", SAMPLES / "seed", '
-    "val_fraction=0.3)\n"
-    'print(info["train_views"], "train views,", info["val_views"], "val views")',
+    "plot; every run gets its own folder (`run-001`, `run-002`, ...) under `OUT` and the cells "
+    "below follow the form's `logdir`. The defaults here are a tiny run: it shows the machinery, "
+    "not a model. Supervised training needs depth: on a dataset without it the bundled samples "
+    "are used instead (said below). " + TRY_YOURS.format(nn="05"),
+    params(),
+    opener("05_training", extra="from workbench.configs import TrainConfig\n"
+           "from workbench.data.splits import split_dataset\n"
+           "from workbench.paths import SAMPLES\n"
+           "from workbench.training.supervised import train\n"
+           "from workbench.viz.plots import depth_row_figure\n"
+           "from workbench.viz.training_panel import DumpsBrowser, TrainPanel, next_run_dir\n"),
+    'train_ds = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
+    "info = split_dataset(train_ds, out / \"lists\", val_fraction=0.3)\n"
+    'print(f"training on {train_ds.name}:", info["train_views"], "train views,", '
+    'info["val_views"], "val views (split by", info["unit"] + ")")',
     IGN + "panel = TrainPanel(\n"
-    '    TrainConfig, train, train_csv=str(runs / "lists/train.csv"),\n'
-    '    val_csv=str(runs / "lists/val.csv"), logdir=str(next_run_dir(runs)), height=32,\n'
+    '    TrainConfig, train, train_csv=str(out / "lists/train.csv"),\n'
+    '    val_csv=str(out / "lists/val.csv"), logdir=str(next_run_dir(out)), height=32,\n'
     "    model_width=8, model_depth=3, batch=4, steps=20, log_every=5, ckpt_every=20,\n"
     "    dump_every=10, val_views=4, progress=False)\n"
     "panel",
@@ -145,39 +182,40 @@ NB["05_training"] = [
     "prediction, no better than the constant baseline `workbench eval` prints beside it.",
     IGN + "from workbench.data.pipeline import load_sample\n"
     "from workbench.model.predictor import load\n\n"
-    'recs = index_dataset(SAMPLES / "seed")\n'
-    'sample = load_sample(recs[0], SAMPLES / "seed", 32)\n'
+    "sample = load_sample(train_ds.records[0], train_ds.root, 32)\n"
     'pred = load(run).predict_batch(sample["rgb"][None])[0]\n'
     'depth_row_figure((sample["rgb"] * 255).astype("uint8"), pred, sample["range"], '
     'title="tiny run: RGB, prediction, ground truth, error")',
     "## Visual dumps\nThe validation view the run dumped every `dump_every` steps: move the "
     "slider to watch it learn.",
     IGN + "DumpsBrowser(run)",
-    "TensorBoard: `tensorboard --logdir outputs/notebooks/05_training` (one run per folder). The "
-    "accuracy recipe (README) is the full-size version of this run.",
+    "TensorBoard: `tensorboard --logdir OUT` (one run per folder). The accuracy recipe (README) "
+    "is the full-size version of this run.",
 ]
 
 NB["06_export_inference"] = [
     "# 06 · Export and inference\nThe shipped default model (`models/default/`) exported to "
     "TFLite fp16 and int8 with the size/latency/accuracy report (`workbench export` also writes "
-    "a SavedModel, a frozen `.pb` and fp32 by default), then the formats on the same views, "
-    "beside the ground truth, in metres.",
-    "from IPython.display import Markdown\n\n"
-    "from workbench.configs import ExportConfig\n"
-    "from workbench.data.layouts import index_dataset\n"
-    "from workbench.data.splits import write_split\n"
-    "from workbench.deploy.export import export\n"
-    "from workbench.model.predictor import load\n"
-    "from workbench.paths import DEFAULT_MODEL, OUTPUTS, SAMPLES\n"
-    "from workbench.viz.browsers import PredictionBrowser",
-    'out = OUTPUTS / "notebooks" / "06_export"\n'
-    'write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", val_fraction=0.3)\n'
+    "a SavedModel, a frozen `.pb` and fp32 by default), then the formats on your views, "
+    "beside the ground truth, in metres (a dataset without depth: the report has no accuracy "
+    "rows and the ground-truth panels are empty). " + TRY_YOURS.format(nn="06"),
+    params(),
+    opener("06_export_inference", extra="from IPython.display import Markdown\n\n"
+           "from workbench.configs import ExportConfig\n"
+           "from workbench.data.splits import split_dataset\n"
+           "from workbench.deploy.export import export\n"
+           "from workbench.model.predictor import load\n"
+           "from workbench.paths import DEFAULT_MODEL\n"
+           "from workbench.viz.browsers import PredictionBrowser\n"),
+    'csv = ""\n'
+    "if ds.has_depth:  # the report's accuracy rows need ground truth\n"
+    '    split_dataset(ds, out / "lists", val_fraction=0.3)\n'
+    '    csv = str(out / "lists" / "val.csv")\n'
     "print(sorted(p.name for p in DEFAULT_MODEL.iterdir()))",
     IGN + "# the CLI writes every format by default; here the two the browser below compares\n"
     'config = ExportConfig(checkpoint=str(DEFAULT_MODEL), out=str(out / "export"),\n'
     '                      format=("tflite",), quantize=("fp16", "int8"),\n'
-    '                      csv=str(out / "lists" / "val.csv"), report=True, runs=3, views=4,\n'
-    "                      calibration=8)\n"
+    "                      csv=csv, report=True, runs=3, views=4, calibration=8)\n"
     "files, report = export(config)\n"
     "Markdown(report)",
     "## Every format on the same views\n`load(path)` takes a run folder, `.keras`, SavedModel, "
@@ -188,27 +226,28 @@ NB["06_export_inference"] = [
     '    "tflite int8": load(out / "export" / "model_int8.tflite"),\n'
     '    "tflite fp16": load(out / "export" / "model_fp16.tflite"),\n'
     "}\n"
-    'PredictionBrowser(models, index_dataset(SAMPLES / "rgbd-folder"), SAMPLES / "rgbd-folder")',
-    "From the shell, on a folder of your own panoramas: `workbench infer my_panoramas/ --model "
-    "models/default/model_int8.tflite --out outputs/infer --ply`.",
+    "PredictionBrowser(models, ds)",
+    "From the shell, on your own panoramas or a whole dataset: `workbench infer ROOT --model "
+    "models/default/model_int8.tflite --out DIR --ply`.",
 ]
 NB["07_biview_pose"] = [
-    "# 07 · Bi-view self-supervision and relative pose\nTiny runs of the two prototypes on the "
-    "sample scenes: they show the machinery (losses go down, files are written), not models; "
-    "the README has the full-size numbers.",
-    "import pandas as pd\n\n"
-    "from workbench.configs import BiviewConfig, PoseConfig\n"
-    "from workbench.data.layouts import index_dataset\n"
-    "from workbench.data.splits import write_split\n"
-    "from workbench.paths import OUTPUTS, SAMPLES\n"
-    "from workbench.training.biview import train as train_biview\n"
-    "from workbench.training.pose import train as train_pose\n"
-    "from workbench.viz.browsers import HistoryViewer\n"
-    "from workbench.viz.training_panel import next_run_dir",
-    'out = OUTPUTS / "notebooks" / "07_biview_pose"\n'
-    'info = write_split(index_dataset(SAMPLES / "seed"), out / "lists", SAMPLES / "seed", '
-    "val_fraction=0.3)\n"
-    'print(info["train_views"], "train views")',
+    "# 07 · Bi-view self-supervision and relative pose\nTiny runs of the two prototypes: they "
+    "show the machinery (losses go down, files are written), not models; the README has the "
+    "full-size numbers. Both need posed views; their validation needs depth, so a dataset "
+    "without depth or poses uses the bundled samples instead (said below). "
+    + TRY_YOURS.format(nn="07"),
+    params(),
+    opener("07_biview_pose", extra="import pandas as pd\n\n"
+           "from workbench.configs import BiviewConfig, PoseConfig\n"
+           "from workbench.data.splits import split_dataset\n"
+           "from workbench.paths import SAMPLES\n"
+           "from workbench.training.biview import train as train_biview\n"
+           "from workbench.training.pose import train as train_pose\n"
+           "from workbench.viz.browsers import HistoryViewer\n"
+           "from workbench.viz.training_panel import next_run_dir\n"),
+    'train_ds = ds if ds.has_depth and ds.has_poses else open_dataset(SAMPLES / "seed")\n'
+    'info = split_dataset(train_ds, out / "lists", val_fraction=0.3)\n'
+    'print(f"training on {train_ds.name}:", info["train_views"], "train views")',
     "## Bi-view: depth from photometric consistency + known poses",
     IGN + 'biview_dir = next_run_dir(out, "biview")\n'
     'bv = train_biview(BiviewConfig(train_csv=str(out / "lists/train.csv"),\n'
@@ -220,7 +259,7 @@ NB["07_biview_pose"] = [
     IGN + "from workbench.data.pipeline import load_sample\n"
     "from workbench.model.predictor import load\n"
     "from workbench.viz.plots import depth_row_figure\n\n"
-    'sample = load_sample(index_dataset(SAMPLES / "seed")[0], SAMPLES / "seed", 32)\n'
+    "sample = load_sample(train_ds.records[0], train_ds.root, 32)\n"
     'pred = load(biview_dir).predict_batch(sample["rgb"][None])[0]\n'
     'depth_row_figure((sample["rgb"] * 255).astype("uint8"), pred, sample["range"],\n'
     '                 title="bi-view run: RGB, prediction, ground truth, error")',
@@ -230,8 +269,8 @@ NB["07_biview_pose"] = [
     '    val_csv=str(out / "lists/val.csv"), logdir=str(pose_dir), height=32, steps=40,\n'
     "    progress=False))\n"
     'pd.DataFrame({k: pose[k] for k in ("network", "baseline_yaw_xcorr", "identity")}).T.round(2)',
-    "Numbers from a 40-step run on 20 views say nothing about the method, better or worse than "
-    "the baselines: they show that the loop runs and writes its files.",
+    "Numbers from a 40-step run on a handful of views say nothing about the method, better or "
+    "worse than the baselines: they show that the loop runs and writes its files.",
     "## Loss curves of both runs",
     IGN + 'HistoryViewer({"bi-view": biview_dir, "pose": pose_dir})',
 ]
@@ -242,29 +281,31 @@ NB["08_error_analysis"] = [
     "prediction beside the ground truth in metres, AbsRel by distance and by latitude, the "
     "true (grey) and predicted (coloured by |error|) point clouds overlaid, and two models "
     "compared view by view. The trivial baselines are here on purpose: a model that does not "
-    "beat them has not learned depth.",
-    "import pandas as pd\n\n"
-    "from workbench.data.layouts import index_dataset\n"
-    "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
-    "from workbench.model.predictor import load\n"
-    "from workbench.paths import SAMPLES\n"
-    "from workbench.training.error_panel import ErrorAnalysis",
-    'records = index_dataset(SAMPLES / "seed")[::2]  # 12 views of the 6 scenes\n'
+    "beat them has not learned depth. Errors need ground truth: a dataset without depth uses "
+    "the bundled samples instead (said below). " + TRY_YOURS.format(nn="08"),
+    params(),
+    opener("08_error_analysis", extra="import pandas as pd\n\n"
+           "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
+           "from workbench.model.predictor import load\n"
+           "from workbench.paths import SAMPLES\n"
+           "from workbench.training.error_panel import ErrorAnalysis\n"),
+    'scored = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
+    "records = scored.records[:: max(1, len(scored) // 12)][:12]  # up to 12 views, spread\n"
     "models = {\n"
     '    "default model": load(),\n'
     '    "room prior": RoomPriorBaseline(128),\n'
     '    "constant 2 m": ConstantBaseline(2.0, 128),\n'
     "}\n"
-    'panel = ErrorAnalysis(models, records, SAMPLES / "seed", height=128)\n'
-    'print(len(records), "views scored by", len(models), "models")',
+    "panel = ErrorAnalysis(models, records, scored.root, height=128)\n"
+    'print(len(records), "views of", scored.name, "scored by", len(models), "models")',
     "## The panel\nPick the model, the model to compare with, and a view (worst first); every "
     "figure below follows.",
     IGN + "panel",
-    "## Mean over the views\nThe sample scenes are 24 views of the workbench's older "
-    "`realistic` preset (saturated boxes with stripe textures), not the furnished `rooms` the "
-    "default model was trained on: it is much weaker on them than on rooms (AbsRel 0.109) or on "
-    "real panoramas (0.18 on RealSee3D's LiDAR view). Enough to see the machinery and gross "
-    "failures, not a benchmark: the model card has the numbers.",
+    "## Mean over the views\nOn the bundled seed samples (24 views of the workbench's older "
+    "`realistic` preset: saturated boxes with stripe textures, not the furnished `rooms` the "
+    "default model was trained on) the model is much weaker than on rooms or real panoramas; "
+    "a handful of views shows the machinery and gross failures, not a benchmark: the model "
+    "card has the numbers.",
     'pd.DataFrame({name: rows[["abs_rel", "rmse", "delta1"]].mean() '
     "for name, rows in panel.rows.items()}).T.round(3)",
 ]
@@ -297,6 +338,8 @@ def main():
                 if is_markdown(src)
                 else nbformat.v4.new_code_cell(src)
             )
+            if src.startswith("# Parameters"):
+                cell.metadata["tags"] = ["parameters"]
             cell["id"] = f"{name[:2]}-{i:02d}"
             nb.cells.append(cell)
         nbformat.write(nb, out / f"{name}.ipynb")

@@ -125,21 +125,42 @@ def test_match_writes_covisibility_in_viewpoints_order(tmp_path):
 
 
 def test_missing_or_bad_depth_scale_is_a_named_problem(tmp_path):
+    """One view's bad scale file is named when that view is read; its scene is kept."""
+    from workbench.data.layouts import load_view
+
     root = tmp_path / "rs"
     shutil.copytree(SAMPLES / "realsee3d", root)
-    vp = next(root.glob("*/viewpoints/*"))
+    vp = sorted(root.glob("*/viewpoints/*"))[0]
     for text, msg in (("", "one number"), ("0\n", "positive"), ("abc\n", "one number")):
         (vp / "depth_scale.txt").write_text(text)
-        with pytest.raises(WorkbenchError, match=msg):
-            index_dataset(root)
+        recs = index_dataset(root)
+        assert len(recs) == 3 and recs[0].depth_scale == 0.0
+        with pytest.raises(WorkbenchError, match=msg) as e:
+            load_view(recs[0], root)
+        assert e.value.path.endswith("depth_scale.txt")
+        assert load_view(recs[1], root).range_m.max() > 0  # the scene's other views still read
     (vp / "depth_scale.txt").unlink()
     with pytest.raises(WorkbenchError, match="missing depth_scale.txt"):
-        index_dataset(root)
+        load_view(index_dataset(root)[0], root)
     from workbench.data.validate import validate_dataset
 
     records, problems = validate_dataset(root, progress=False)
-    assert len(records) == 0 and problems[0].problem == "unreadable scene"
-    assert "depth_scale.txt" in problems[0].detail
+    assert len(records) == 3
+    named = [p for p in problems if "depth_scale.txt" in p.file + p.detail]
+    assert named and {p.view_id for p in named} == {vp.name}
+
+
+def test_listed_viewpoint_without_folder_is_named(tmp_path):
+    from workbench.data.layouts import load_view
+
+    root = tmp_path / "rs"
+    shutil.copytree(SAMPLES / "realsee3d", root)
+    scene = next(root.glob("*/viewpoints.txt")).parent
+    shutil.rmtree(scene / "viewpoints" / "001")
+    recs = index_dataset(root)
+    assert [r.view_id for r in recs] == ["000", "001", "002"]
+    with pytest.raises(WorkbenchError, match="viewpoints.txt has no folder"):
+        load_view(recs[1], root)
 
 
 def test_mask_rule_is_255(tmp_path):
