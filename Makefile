@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-$(shell (sha1sum pyproject.toml scripts/setup.sh; echo G
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup demo test lint lab bench clean notebooks nbval
+.PHONY: setup demo test lint lab bench clean notebooks nbval notebooks-matrix
 
 setup: $(STAMP)
 
@@ -32,6 +32,9 @@ notebooks: setup  ## regenerate and execute notebooks/ (commit the executed note
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=180 --ExecutePreprocessor.store_widget_state=False \
 		notebooks/*.ipynb
+
+notebooks-matrix: setup  ## every notebook headless on every kind of sample dataset (8 x 7 runs)
+	WORKBENCH_NOTEBOOK_MATRIX=1 $(PY) -m pytest -q -n 2 tests/test_notebook_runner.py
 
 lint: setup
 	$(VENV)/bin/ruff check workbench tests benchmarks

@@ -12,7 +12,9 @@ also when a cell fails (then the failing cell is named and the exit status is 1)
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -22,6 +24,8 @@ from workbench.paths import REPO, output_folder
 __all__ = ["NOTEBOOKS", "find_notebook", "inject_parameters", "run_notebook", "run"]
 
 NOTEBOOKS = REPO / "notebooks"
+# figures as self-contained HTML as well as plotly JSON, so the HTML page shows them
+KERNEL_ENV = {"PLOTLY_RENDERER": "notebook", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def find_notebook(name: str) -> Path:
@@ -72,20 +76,26 @@ def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tup
     """Execute ``path`` with ``params`` injected, in ``out``; write ``<stem>.ipynb`` and
     ``<stem>.html`` there. Returns ``(html path, whether every cell ran)``."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
     inject_parameters(nb, params)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out)}}
-    )
     ok = True
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError):
-        ok = False
+    with tempfile.TemporaryDirectory(prefix="workbench-kernel-") as sockets:
+        # local sockets (no TCP port open), removed with the folder; the kernel's own start-up
+        # and shutdown chatter is not the notebook's output (cell errors come back as outputs)
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets}/k")
+        client = NotebookClient(
+            nb, km=km, timeout=timeout, kernel_name="python3",
+            resources={"metadata": {"path": str(out)}},
+        )  # fmt: skip
+        try:
+            client.execute(env={**os.environ, **KERNEL_ENV}, stderr=subprocess.DEVNULL)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError):
+            ok = False
     stem = path.stem
     write_text_atomic(out / f"{stem}.ipynb", nbformat.writes(nb))
     html, _ = HTMLExporter().from_notebook_node(nb)

@@ -1,0 +1,113 @@
+"""`workbench notebook NN --data ROOT --out DIR`: every notebook runs headless on any kind of
+dataset by its parameters alone (executed .ipynb + HTML in DIR, nothing written elsewhere).
+
+`make test` runs a covering set (each notebook off the seed samples, each kind of dataset at
+least once; the browser test adds one more dataset per notebook); set
+``WORKBENCH_NOTEBOOK_MATRIX=1`` (``make notebooks-matrix``) to run every notebook on every kind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from workbench.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data_samples"
+NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+KINDS = ("seed", "realsee3d", "realsee3d-synthetic", "rgbd-folder", "stanford2d3d", "shards",
+         "pose-only")  # fmt: skip
+COVERING = [
+    ("01", "pose-only"), ("01", "shards"), ("02", "pose-only"), ("02", "stanford2d3d"),
+    ("03", "realsee3d"), ("04", "pose-only"), ("05", "rgbd-folder"), ("06", "pose-only"),
+    ("07", "realsee3d-synthetic"), ("08", "rgbd-folder"),
+]  # fmt: skip
+MATRIX = [(nb[:2], kind) for nb in NOTEBOOKS for kind in KINDS]
+CASES = MATRIX if os.environ.get("WORKBENCH_NOTEBOOK_MATRIX") == "1" else COVERING
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory) -> dict[str, Path]:
+    """Every kind of sample dataset; ``shards`` packed from the Stanford2D3D sample here."""
+    out = {k: SAMPLES / k for k in KINDS if k != "shards"}
+    shards = tmp_path_factory.mktemp("packed") / "shards"
+    assert (
+        main(["pack", str(SAMPLES / "stanford2d3d"), "--out", str(shards), "--workers", "1"]) == 0
+    )
+    out["shards"] = shards
+    return out
+
+
+def _git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO,
+                          capture_output=True, text=True).stdout  # fmt: skip
+
+
+@pytest.mark.parametrize(("number", "kind"), CASES)
+def test_notebook_runs_on_any_dataset(number, kind, datasets, tmp_path, capsys):
+    before = _git_status()
+    out = tmp_path / "out"
+    code = main(["notebook", number, "--data", str(datasets[kind]), "--out", str(out)])
+    name = next(n for n in NOTEBOOKS if n.startswith(number))
+    assert code == 0, capsys.readouterr().err
+    nb = nbformat.read(out / f"{name}.ipynb", 4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and str(datasets[kind]) in injected[0].source
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)  # fmt: skip
+    assert datasets[kind].name in text  # the summary line names the dataset it opened
+    assert "Traceback" not in text
+    assert (out / f"{name}.html").stat().st_size > 10_000
+    assert _git_status() == before  # nothing written inside the repository
+
+
+def test_notebook_flags_are_checked_before_any_work(tmp_path, capsys):
+    assert main(["notebook", "99", "--out", str(tmp_path)]) == 2
+    assert "NAME" in capsys.readouterr().err
+    assert main(["notebook", "01", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["notebook", "01", "--timeout", "1"]) == 2
+    assert "--timeout" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_failing_cell_is_named_and_the_partial_report_written(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('DATA = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print(DATA)"),
+                nbformat.v4.new_code_cell("1 / 0")]  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(nb, path)
+    data = tmp_path / "data"
+    data.mkdir()
+    assert main(["notebook", str(path), "--data", str(data), "--out", str(tmp_path / "o")]) == 1
+    assert "cell 3 failed: ZeroDivisionError" in capsys.readouterr().err
+    done = nbformat.read(tmp_path / "o" / "mine.ipynb", 4)
+    assert str(data) in done.cells[2].outputs[0]["text"]  # the injected DATA reached the code
+    assert (tmp_path / "o" / "mine.html").is_file()
+
+
+def test_parameters_cell_defaults_to_the_environment(tmp_path, monkeypatch):
+    from workbench.paths import data_folder, output_folder
+
+    monkeypatch.setenv("WORKBENCH_DATA", str(SAMPLES / "stanford2d3d"))
+    monkeypatch.setenv("WORKBENCH_OUT", str(tmp_path / "env-out"))
+    assert data_folder("", "seed") == SAMPLES / "stanford2d3d"
+    assert data_folder(str(tmp_path), "seed") == tmp_path  # the cell's own value wins
+    assert output_folder("", "01").is_dir() and output_folder("", "01") == tmp_path / "env-out"
+    monkeypatch.delenv("WORKBENCH_DATA")
+    monkeypatch.delenv("WORKBENCH_OUT")
+    assert data_folder("", "seed") == SAMPLES / "seed"
+    assert not str(output_folder("", "x-test")).startswith(str(REPO))
