@@ -106,7 +106,9 @@ class ValidateConfig(DataFlags):
     """``workbench validate``: dataset health check. Exit 0 clean, 1 problems, 2 unusable."""
 
     root: str = option(None, "dataset root", positional=True)
-    report: str = option("", "write every problem as a CSV row here")
+    report: str = option(
+        "", "write every problem as a CSV row here (default: validate-<dataset>.csv, printed)"
+    )
     mesh: bool = option(False, "also check depth against the scene mesh (seed layout obj/)")
     max_invalid: float = option(
         0.5, "largest acceptable fraction of invalid depth pixels", ge=0, le=1

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import ViewRecord
+from workbench.data.plausibility import warn_if_implausible
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, read_csv_text, write_text_atomic
@@ -219,6 +220,7 @@ def run(config) -> int:
     records = index_spec(spec)
     if not records:
         raise WorkbenchError("no views found", config.root)
+    warn_if_implausible(spec, records)
     exclude = None
     if config.exclude:
         exclude = read_report_exclusions(config.exclude)

@@ -3,8 +3,14 @@
 Nothing stops at the first problem: each view is checked in full, in parallel threads (decoding
 releases the GIL), with a progress bar. Problems found per view: missing or unreadable files,
 truncated images, non-2:1 panoramas, RGB/depth aspect mismatch, wrong depth dtype, NaN or all
-invalid depth, too many invalid pixels, implausible range, non-rigid or garbage poses; per scene:
-duplicate view ids, a single view (unusable for two-view work), no views at all.
+invalid depth (after the dataset's mask, as :func:`~workbench.data.layouts.load_view` applies
+it), too many invalid pixels, implausible range, non-rigid or garbage poses, a mask without a
+255 (valid) pixel, RealSee3D's missing viewpoint folder, ``depth_scale.txt`` and bad
+``floor.txt``; per scene: duplicate view ids, a single view (unusable for two-view work), no
+views at all, orphan files (depth or pose without the view's RGB panorama), RealSee3D viewpoint
+folders missing from ``viewpoints.txt``; per dataset: an implausible depth scale
+(:mod:`workbench.data.plausibility`). A dataset with no view at all is unusable (an error).
+Pose-only datasets (``rgb/`` + ``pose/``, no ``depth/``) have their panoramas and poses checked.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import csv
 import functools
 import io
 import os
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +30,20 @@ import numpy as np
 from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
 from workbench.data.layouts import (
     DEPTH_EXTS,
+    LAYOUTS,
     RGB_EXTS,
     ViewRecord,
+    _check_realsee_view,
+    _realsee_floor,
     _scene_dirs,
     files_by_stem,
     find_datasets,
+    is_rgbd_scene,
     load_view,
     read_depth,
+    read_mask,
 )
+from workbench.data.plausibility import check_plausibility
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range, valid_mask
@@ -39,15 +52,27 @@ from workbench.geometry.pose import read_pose
 from workbench.io import (
     check_image,
     check_output_file,
+    is_temporary,
     load_npy,
     read_csv_text,
     read_image,
     write_text_atomic,
 )
+from workbench.paths import OUTPUTS, REPO
 
-__all__ = ["Problem", "check_view", "validate_dataset", "problems_to_csv", "IMPLAUSIBLE_RANGE_M"]
+__all__ = [
+    "Problem",
+    "check_view",
+    "validate_dataset",
+    "problems_to_csv",
+    "default_report_path",
+    "IMPLAUSIBLE_RANGE_M",
+    "SHOWN_PROBLEMS",
+]
 
 IMPLAUSIBLE_RANGE_M = 100.0
+SHOWN_PROBLEMS = 20  # problems printed in the summary (the report has them all)
+MASK_NO_VALID = "mask has no 255 (valid) pixel — a 0/1 mask?"
 
 
 @dataclass(frozen=True)
@@ -72,9 +97,18 @@ def _raw_nan_count(path: Path) -> int:
 
 
 def _check_depth(
-    rec: ViewRecord, root: Path, rgb_shape, max_invalid: float, add, density: dict | None = None
+    rec: ViewRecord,
+    root: Path,
+    rgb_shape,
+    max_invalid: float,
+    add,
+    density: dict | None = None,
+    mask: Path | None = None,
 ) -> None:
-    """Depth problems of one view: missing, unreadable, NaN, size, invalid fraction, range."""
+    """Depth problems of one view: missing, unreadable, NaN, size, invalid fraction, range.
+
+    The valid fraction is measured as :func:`load_view` reads the view: after ``mask`` (a
+    checked mask image, 255 = valid) is applied."""
     depth = root / rec.depth_path
     if not depth.is_file():
         add(rec.depth_path, "missing file", "depth")
@@ -99,29 +133,32 @@ def _check_depth(
                 "size mismatch",
                 f"depth {w}x{h} vs RGB {rgb_shape[1]}x{rgb_shape[0]} (not a resize)",
             )
-        valid = valid_mask(r)
-        frac_invalid = 1.0 - float(valid.mean())
-        if density is not None:
-            density[(rec.scene_id, rec.view_id)] = 1.0 - frac_invalid
-        if not valid.any():
-            add(rec.depth_path, "all invalid depth", "no valid pixel")
-        elif frac_invalid > max_invalid:
-            add(
-                rec.depth_path,
-                "too many invalid pixels",
-                f"{frac_invalid:.1%} > {max_invalid:.0%}",
-            )
-        if valid.any() and float(r[valid].max()) > IMPLAUSIBLE_RANGE_M:
-            add(
-                rec.depth_path,
-                "implausible range",
-                f"max {float(r[valid].max()):.1f} m > {IMPLAUSIBLE_RANGE_M:.0f} m",
-            )
+        if mask is not None:
+            r[~read_mask(mask, r.shape)] = 0
+        _check_valid_depth(rec, r, max_invalid, add, density)
     except WorkbenchError as e:
         problem = "wrong depth dtype" if "16-bit" in e.message else "unreadable depth"
         add(rec.depth_path, problem, e.message)
     except (OSError, ValueError) as e:
         add(rec.depth_path, "unreadable depth", str(e))
+
+
+def _check_valid_depth(rec: ViewRecord, r, max_invalid: float, add, density) -> None:
+    """Invalid fraction and largest range of a decoded (masked) range map ``r`` (metres)."""
+    valid = valid_mask(r)
+    frac_invalid = 1.0 - float(valid.mean())
+    if density is not None:
+        density[(rec.scene_id, rec.view_id)] = 1.0 - frac_invalid
+    if not valid.any():
+        add(rec.depth_path, "all invalid depth", "no valid pixel")
+    elif frac_invalid > max_invalid:
+        add(rec.depth_path, "too many invalid pixels", f"{frac_invalid:.1%} > {max_invalid:.0%}")
+    if valid.any() and float(r[valid].max()) > IMPLAUSIBLE_RANGE_M:
+        add(
+            rec.depth_path,
+            "implausible range",
+            f"max {float(r[valid].max()):.1f} m > {IMPLAUSIBLE_RANGE_M:.0f} m",
+        )
 
 
 def check_view(
@@ -133,6 +170,11 @@ def check_view(
     def add(file, problem, detail=""):
         out.append(Problem(rec.scene_id, rec.view_id, file, problem, detail))
 
+    decodable = True
+    if rec.layout == "realsee3d":
+        decodable = _check_realsee_folder(rec, root, add)
+        if decodable is None:  # the whole viewpoint folder is missing: nothing else to check
+            return out
     rgb_shape = None
     rgb = root / rec.rgb_path
     if not rgb.is_file():
@@ -146,7 +188,20 @@ def check_view(
                 add(rec.rgb_path, "not 2:1", f"{rgb_shape[1]}x{rgb_shape[0]}")
         except WorkbenchError as e:
             add(rec.rgb_path, "unreadable image", e.message)
-    _check_depth(rec, root, rgb_shape, max_invalid, add, density)
+    mask = _check_mask(rec, root, add)
+    if not rec.has_depth:
+        pass  # a pose-only dataset: no depth to check (a note of the summary, not a problem)
+    elif decodable:
+        _check_depth(rec, root, rgb_shape, max_invalid, add, density, mask)
+    elif not (root / rec.depth_path).is_file():
+        add(rec.depth_path, "missing file", "depth")
+    _check_pose(rec, root, add)
+    _check_other_resolution(rec, root, add)
+    return out
+
+
+def _check_pose(rec: ViewRecord, root: Path, add) -> None:
+    """A present pose must be a rigid 4x4; seed, RealSee3D and pose-only views need one."""
     if rec.pose_path:
         try:
             read_pose(root / rec.pose_path)
@@ -157,26 +212,58 @@ def check_view(
                 else "bad pose"
             )
             add(rec.pose_path, kind, e.message)
-    elif rec.layout in ("seed", "realsee3d"):
+    elif rec.layout in ("seed", "realsee3d") or not rec.has_depth:
         add("", "missing file", "pose")
-    _check_mask(rec, root, add)
-    _check_other_resolution(rec, root, add)
-    return out
 
 
-def _check_mask(rec: ViewRecord, root: Path, add) -> None:
+def _check_realsee_folder(rec: ViewRecord, root: Path, add) -> bool | None:
+    """A RealSee3D view's folder: ``None`` when the folder listed in ``viewpoints.txt`` is
+    missing, ``False`` when its depth cannot be decoded (``depth_scale.txt`` missing or bad),
+    else ``True``; a bad ``floor.txt`` is named too."""
+    folder = Path(rec.rgb_path).parent
+    d = root / folder
+    if not d.is_dir():
+        add(folder.as_posix(), "missing viewpoint folder", "listed in viewpoints.txt, no folder")
+        return None
+    ok = True
+    try:
+        _check_realsee_view(d)
+    except WorkbenchError as e:
+        problem = "missing file" if "missing" in e.message else "bad depth scale"
+        add(_relative(e.path or d, root), problem, e.message)
+        ok = False
+    try:
+        _realsee_floor(d)
+    except WorkbenchError as e:
+        add(_relative(e.path or d, root), "bad floor.txt", e.message)
+    return ok
+
+
+def _relative(path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _check_mask(rec: ViewRecord, root: Path, add) -> Path | None:
+    """Problems of the view's mask (RealSee3D ``pano_mask.png``, 255 = valid); returns its path
+    when depth should be masked by it (as :func:`load_view` does), else ``None``."""
     if not rec.mask_path:
-        return
+        return None
     if not (root / rec.mask_path).is_file():
         add(rec.mask_path, "missing file", "mask")
-        return
+        return None
     try:
         m = read_image(root / rec.mask_path, cv2.IMREAD_UNCHANGED)
     except WorkbenchError as e:
         add(rec.mask_path, "unreadable image", e.message)
-        return
+        return None
     if m.ndim != 2 or m.shape[1] != 2 * m.shape[0]:
         add(rec.mask_path, "bad mask", f"expected a 2:1 single-channel image, got {m.shape}")
+    elif not (m == 255).any():
+        add(rec.mask_path, "bad mask", f"{MASK_NO_VALID} (largest value {int(m.max())})")
+    return root / rec.mask_path
 
 
 def _panoramas_in(folder: Path) -> dict[str, Path]:
@@ -214,6 +301,8 @@ def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
 
 
 def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[Problem]:
+    """Problems of whole scenes: single views, empty scenes, duplicate view ids, orphan files,
+    RealSee3D viewpoint folders missing from ``viewpoints.txt``."""
     out = []
     per_scene = Counter(r.scene_id for r in records)
     for scene, n in sorted(per_scene.items()):
@@ -223,9 +312,23 @@ def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[
         for d in _scene_dirs(root):
             if d.name not in per_scene and not (layout == "realsee3d" and d.name == "metadata"):
                 out.append(Problem(d.name, "", d.name, "empty scene", "no views found"))
-    # duplicate view ids: two files with the same stem in one image folder
+    out += _duplicate_ids(root, records)
+    if layout == "rgbd-folder":
+        out += _rgbd_scene_problems(root, records)
+    elif layout == "seed":
+        for d in (d for d in _scene_dirs(root) if (d / "pan").is_dir()):
+            views = {r.view_id for r in records if r.scene_id == d.name}
+            out += _orphans(root, d.name, d, "pose", (".txt",), views)
+    elif layout == "realsee3d":
+        out += _unlisted_viewpoints(root)
+    return out
+
+
+def _duplicate_ids(root: Path, records: list[ViewRecord]) -> list[Problem]:
+    """Two files with the same stem in one image folder."""
+    out = []
     folders = {(r.scene_id, str(Path(r.rgb_path).parent)) for r in records}
-    folders |= {(r.scene_id, str(Path(r.depth_path).parent)) for r in records}
+    folders |= {(r.scene_id, str(Path(r.depth_path).parent)) for r in records if r.has_depth}
     for scene, folder in sorted(folders):
         f = root / folder
         if not f.is_dir():
@@ -239,6 +342,82 @@ def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[
     return out
 
 
+def _rgbd_scenes(root: Path) -> list[tuple[str, Path]]:
+    """``(scene id, folder)`` of an rgbd-folder dataset, named as its index names them."""
+    if is_rgbd_scene(root):
+        return [(root.resolve().name, root)]
+    return [(d.name, d) for d in _scene_dirs(root) if is_rgbd_scene(d)]
+
+
+def _rgbd_scene_problems(root: Path, records: list[ViewRecord]) -> list[Problem]:
+    """rgbd-folder scenes: no panorama in ``rgb/``, orphan depth and pose files, and a scene
+    without ``depth/`` in a dataset whose other scenes have depth."""
+    out = []
+    any_depth = any(r.has_depth for r in records)
+    for name, d in _rgbd_scenes(root):
+        mine = [r for r in records if r.scene_id == name]
+        prefix = "" if d == root else f"{d.name}/"
+        if not mine:
+            out.append(Problem(name, "", f"{prefix}rgb", "empty scene", "rgb/ holds no panorama"))
+        elif any_depth and not any(r.has_depth for r in mine):
+            detail = "rgb/ and pose/ but no depth/ folder (other scenes have depth)"
+            out.append(Problem(name, "", f"{prefix}depth", "missing folder", detail))
+        views = {r.view_id for r in mine}
+        out += _orphans(root, name, d, "depth", DEPTH_EXTS, views)
+        out += _orphans(root, name, d, "pose", (".txt",), views)
+    return out
+
+
+def _orphans(root: Path, scene: str, d: Path, sub: str, exts, views: set) -> list[Problem]:
+    """Files of ``d/sub`` whose view has no RGB panorama (not among the scene's ``views``)."""
+    return [
+        Problem(scene, stem, _relative(p, root), "orphan file",
+                f"{sub} file with no RGB panorama of view {stem}")
+        for stem, p in sorted(files_by_stem(d / sub, exts).items())
+        if stem not in views
+    ]  # fmt: skip
+
+
+def _unlisted_viewpoints(root: Path) -> list[Problem]:
+    """RealSee3D viewpoint folders that a scene's ``viewpoints.txt`` does not list (views and
+    ``covisibility.txt`` rows follow its order)."""
+    out = []
+    for d in _scene_dirs(root):
+        order = d / "viewpoints.txt"
+        if not ((d / "viewpoints").is_dir() and order.is_file()):
+            continue
+        text = order.read_text(encoding="utf-8-sig", errors="replace")
+        listed = {ln.split()[0] for ln in text.splitlines() if ln.strip()}
+        for p in sorted((d / "viewpoints").iterdir()):
+            if p.is_dir() and not is_temporary(p) and p.name not in listed:
+                out.append(
+                    Problem(d.name, p.name, _relative(p, root), "unlisted viewpoint",
+                            "folder not listed in viewpoints.txt (views and covisibility.txt"
+                            " rows follow its order)")
+                )  # fmt: skip
+    return out
+
+
+def _no_views(spec: DatasetSpec, errors: list[WorkbenchError]) -> WorkbenchError:
+    """The error of a dataset without a single view, naming what was looked for."""
+    root = Path(spec.root)
+    looked = LAYOUTS[spec.layout].looked_for
+    if errors:
+        return WorkbenchError(
+            f"no views found ({len(errors)} scenes unreadable, the first {errors[0]};"
+            f" looked for {looked})",
+            root,
+        )
+    detail = ""
+    if spec.layout == "rgbd-folder":
+        scenes = [d for _, d in _rgbd_scenes(root)]
+        n = sum(len(files_by_stem(d / "depth", DEPTH_EXTS)) for d in scenes)
+        n += sum(len(files_by_stem(d / "pose", (".txt",))) for d in scenes)
+        detail = f"; rgb/ holds no {'/'.join(RGB_EXTS)} panorama"
+        detail += f" for the {n} depth and pose files" if n else ""
+    return WorkbenchError(f"no views found (looked for {looked}{detail})", root)
+
+
 def validate_dataset(
     root: str | os.PathLike,
     layout: str | None = None,
@@ -249,6 +428,7 @@ def validate_dataset(
     mesh: bool = False,
     density: dict | None = None,
     scheduler: str = "",
+    plausibility: bool = True,
 ) -> tuple[list[ViewRecord], list[Problem]]:
     """Index and check a dataset; returns ``(records, problems)``.
 
@@ -262,16 +442,21 @@ def validate_dataset(
             5 % is a problem.
         workers, scheduler: where views are checked (:func:`workbench.engine.run_tasks`:
             ``workers`` threads here by default, or a Dask cluster at ``scheduler``).
-        density: filled with each view's fraction of valid depth pixels, by
+        density: filled with each view's fraction of valid depth pixels (after the mask), by
             ``(scene_id, view_id)`` (a statistic of the report: sparse LiDAR is not a problem).
+        plausibility: also judge the depth scale from a sample of views
+            (:func:`~workbench.data.plausibility.check_plausibility`); an implausible one is a
+            dataset-level problem (scene and view ``""``) naming the likely ``--encoding``.
 
     Raises:
-        WorkbenchError: only when the root is unusable (missing, unknown layout).
+        WorkbenchError: only when the dataset is unusable (missing, unknown layout, no views).
     """
     spec = spec or describe_dataset(root, layout=layout or "")
     root = Path(spec.root)
     errors: list[WorkbenchError] = []
     records = index_spec(spec, errors=errors)
+    if not records:
+        raise _no_views(spec, errors)
     limit = 1.0 if spec.layout == "realsee3d" else max_invalid
     tasks = [(r, str(root), limit) for r in records]
     engine = (workers, scheduler, "validate", progress, "threads")
@@ -293,6 +478,10 @@ def validate_dataset(
     problems = [p for ps in per_view for p in ps] + scene_level + unreadable
     if mesh:
         problems += _mesh_problems(root, records)
+    if plausibility:
+        judged = check_plausibility(spec, records)
+        if not judged.plausible:
+            problems.append(Problem("", "", "", "implausible depth scale", judged.message))
     return records, problems
 
 
@@ -389,45 +578,110 @@ def read_report_exclusions(path: str | os.PathLike) -> set[tuple[str, str]]:
     return {(r["scene"], r["view"]) for r in rows}
 
 
+def default_report_path(root: str | os.PathLike, cwd: str | os.PathLike | None = None) -> Path:
+    """Where ``validate`` writes its report when ``--report`` is not given:
+    ``validate-<dataset folder name>.csv`` in the current folder; in the repository's
+    ``outputs/`` when the current folder is inside this repository (its checkout stays clean),
+    and in the system's temporary folder when it is inside the dataset (never among its data)."""
+    root = Path(root).resolve()
+    here = Path(cwd or os.getcwd()).resolve()
+    name = f"validate-{root.name or 'root'}.csv"
+    if here.is_relative_to(REPO) and not OUTPUTS.resolve().is_relative_to(root):
+        return OUTPUTS / name
+    if here.is_relative_to(root):
+        return Path(tempfile.gettempdir()) / name
+    return here / name
+
+
+def _report_path(config) -> Path:
+    """``--report``, or :func:`default_report_path` (the temporary folder when that cannot be
+    written), checked before any work."""
+    if config.report:
+        return check_output_file(config.report)
+    path = default_report_path(config.root)
+    try:
+        return check_output_file(path)
+    except WorkbenchError:
+        return check_output_file(Path(tempfile.gettempdir()) / path.name)
+
+
+def _validate_one(path: Path, layout: str, config, several: bool):
+    """One dataset of ``run``: ``(name, description, records, problems, notes)``."""
+    spec = describe_dataset(path, config, layout=layout)
+    desc = f"{spec.layout}, {spec.encoding}"
+    density: dict = {}
+    records, problems = validate_dataset(
+        path,
+        layout,
+        config.max_invalid,
+        config.workers,
+        spec=spec,
+        mesh=config.mesh,
+        density=density,
+        scheduler=config.scheduler,
+    )
+    if density:
+        d = np.array(list(density.values()))
+        desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
+    notes = []
+    if not any(r.has_depth for r in records):
+        notes.append(
+            "depth: absent (pose-only: rgb/ and pose/, no depth/ folder); RGB and poses checked"
+        )
+    return (Path(path).name if several else "", desc, records, problems, notes)
+
+
+def _print_problems(rows, limit: int = SHOWN_PROBLEMS) -> None:
+    """The first ``limit`` problems, one line each, then how many more the report holds."""
+    every = [(name, p) for name, _, _, problems, _ in rows for p in problems]
+    if not every:
+        return
+    print(f"  problems ({min(limit, len(every))} of {len(every)}):")
+    for name, p in every[:limit]:
+        where = "/".join(x for x in (name, p.scene_id, p.view_id) if x) or "dataset"
+        file = f" {p.file}:" if p.file else ""
+        detail = f": {p.detail}" if p.detail else ""
+        print(f"    {where}:{file} {p.problem}{detail}")
+    if len(every) > limit:
+        print(f"    ... and {len(every) - limit} more")
+
+
 def run(config) -> int:
     """CLI entry: ``workbench validate``. A folder holding several datasets is validated
-    dataset by dataset (the summary and the report's ``dataset`` column group them)."""
-    if config.report:
-        check_output_file(config.report)
+    dataset by dataset (the summary and the report's ``dataset`` column group them); a dataset
+    of such a folder without views is a problem of the folder, a lone one an error. The full
+    report is always written (``--report``, else :func:`default_report_path`)."""
+    report = _report_path(config)
     datasets = [(config.root, config.layout)] if config.layout else find_datasets(config.root)
-    rows, n_views, n_scenes, all_problems = [], 0, 0, []
+    rows, unusable = [], []
     for path, layout in datasets:
-        spec = describe_dataset(path, config, layout=layout)
-        desc = f"{spec.layout}, {spec.encoding}"
-        density: dict = {}
-        records, problems = validate_dataset(
-            path,
-            layout,
-            config.max_invalid,
-            config.workers,
-            spec=spec,
-            mesh=config.mesh,
-            density=density,
-            scheduler=config.scheduler,
-        )
-        if density:
-            d = np.array(list(density.values()))
-            desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
-        name = Path(path).name if len(datasets) > 1 else ""
-        n_views += len(records)
-        n_scenes += len({r.scene_id for r in records})
-        all_problems += problems
-        rows.append((name, desc, records, problems))
-    if config.report:
-        write_report({name: problems for name, _, _, problems in rows}, config.report)
-    print(f"validate: {n_views} views, {n_scenes} scenes, {len(all_problems)} problems")
-    for name, desc, records, problems in rows:
+        try:
+            rows.append(_validate_one(path, layout, config, len(datasets) > 1))
+        except WorkbenchError as e:
+            if len(datasets) == 1:
+                raise
+            unusable.append(Problem("", "", Path(path).name, "unusable dataset", str(e)))
+    if not rows:
+        raise WorkbenchError(f"no dataset has views ({unusable[0].detail})", config.root)
+    if unusable:
+        rows.append(("", "", [], unusable, []))
+    write_report({name: problems for name, _, _, problems, _ in rows}, report)
+    n_views = sum(len(records) for _, _, records, _, _ in rows)
+    n_scenes = sum(len({r.scene_id for r in records}) for _, _, records, _, _ in rows)
+    n_problems = sum(len(problems) for _, _, _, problems, _ in rows)
+    print(f"validate: {n_views} views, {n_scenes} scenes, {n_problems} problems")
+    for name, desc, records, problems, notes in rows:
         indent = "  "
         if len(rows) > 1:
-            print(f"  {name}/ ({desc}): {len(records)} views, {len(problems)} problems")
+            label = f"{name}/ ({desc})" if desc else "the folder"
+            print(f"  {label}: {len(records)} views, {len(problems)} problems")
             indent = "    "
         else:
             print(f"  ({desc})")
+        for note in notes:
+            print(f"{indent}{note}")
         for problem, n in sorted(Counter(p.problem for p in problems).items()):
             print(f"{indent}{problem}: {n}")
-    return 1 if all_problems else 0
+    _print_problems(rows)
+    print(f"  report: {report}")
+    return 1 if n_problems else 0

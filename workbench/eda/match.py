@@ -16,6 +16,7 @@ import numpy as np
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
+from workbench.data.plausibility import warn_if_implausible
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import (
     correspond,
@@ -32,7 +33,9 @@ __all__ = ["run"]
 
 
 def run(config) -> int:
-    records = index_spec(describe_dataset(config.root, config))
+    spec = describe_dataset(config.root, config)
+    records = index_spec(spec)
+    warn_if_implausible(spec, records)
     scenes = sorted({r.scene_id for r in records})
     match = [s for s in scenes if s.startswith(config.scene)] if config.scene else scenes[:1]
     if len(match) != 1:

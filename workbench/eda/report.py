@@ -7,6 +7,7 @@ from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
+from workbench.data.plausibility import warn_if_implausible
 from workbench.eda import stats
 from workbench.eda.views import read_class_table, view_table
 from workbench.errors import WorkbenchError
@@ -144,6 +145,7 @@ def run(config) -> int:
     root, out = Path(config.root), make_folder(config.out)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_output_file(cache)
+    warn_if_implausible(describe_dataset(root, config))
     failed: list[dict] = []
     tables = compute(
         root,

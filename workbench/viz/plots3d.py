@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
+from workbench.data.plausibility import warn_if_implausible
 from workbench.errors import WorkbenchError
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
@@ -177,7 +178,9 @@ def run(config) -> int:
     check_output_file(config.out, ".ply")
     if config.html:
         check_output_file(config.html)
-    records = index_spec(describe_dataset(config.root, config))
+    spec = describe_dataset(config.root, config)
+    records = index_spec(spec)
+    warn_if_implausible(spec, records)
     cloud, poses, sid = scene_cloud(
         records, config.root, config.scene, config.views, config.stride, config.voxel
     )
