@@ -69,7 +69,7 @@ def pipeline_samples_per_s(
     height: int = 256, batch: int = 8, augment=None, n: int = 12, root: Path = SAMPLES
 ) -> float:
     """Samples/s of the augmented tf.data pipeline over a dataset (after one batch)."""
-    from workbench.data.layouts import index_dataset
+    from workbench.data.dataset import index_dataset
     from workbench.data.pipeline import Augment, make_dataset
 
     aug = augment or Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, gamma=0.2)
@@ -92,7 +92,7 @@ def pipeline_samples_per_s(
 
 def bench_pipeline(tmp: Path) -> list[dict]:
     """The same pipeline from the folder tree and from its packed shards (same samples)."""
-    from workbench.data.layouts import index_dataset
+    from workbench.data.dataset import index_dataset
     from workbench.data.pack import pack
 
     pack(index_dataset(SAMPLES), SAMPLES, tmp / "shards", shard_mb=150, progress=False)

@@ -10,7 +10,7 @@ SAMPLES = Path(__file__).parents[1] / "data_samples" / "seed"
 
 def write_sample_lists(out: Path, root: Path = SAMPLES) -> Path:
     """``out/{train,val}.csv`` of ``root`` (30% of its scenes for validation); returns ``out``."""
-    from workbench.data.layouts import index_dataset
+    from workbench.data.dataset import index_dataset
     from workbench.data.splits import write_split
 
     write_split(index_dataset(root), out, root, val_fraction=0.3)

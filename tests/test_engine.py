@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from workbench.cli import main
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 from workbench.data.synth import generate
 from workbench.data.validate import validate_dataset
 from workbench.eda.views import view_table

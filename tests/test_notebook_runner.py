@@ -9,7 +9,6 @@ least once; the browser test adds one more dataset per notebook); set
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import nbformat
@@ -43,14 +42,16 @@ def datasets(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def _git_status() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO,
-                          capture_output=True, text=True).stdout  # fmt: skip
+def _tree(*folders: Path) -> dict[str, int]:
+    """Files (with their modification times) of the repository folders a notebook could write
+    into by mistake: its own folder (the lab's working directory) and the samples it reads."""
+    return {str(p): p.stat().st_mtime_ns for f in folders for p in f.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}  # fmt: skip
 
 
 @pytest.mark.parametrize(("number", "kind"), CASES)
 def test_notebook_runs_on_any_dataset(number, kind, datasets, tmp_path, capsys):
-    before = _git_status()
+    before = _tree(REPO / "notebooks", SAMPLES)
     out = tmp_path / "out"
     code = main(["notebook", number, "--data", str(datasets[kind]), "--out", str(out)])
     name = next(n for n in NOTEBOOKS if n.startswith(number))
@@ -64,7 +65,7 @@ def test_notebook_runs_on_any_dataset(number, kind, datasets, tmp_path, capsys):
     assert datasets[kind].name in text  # the summary line names the dataset it opened
     assert "Traceback" not in text
     assert (out / f"{name}.html").stat().st_size > 10_000
-    assert _git_status() == before  # nothing written inside the repository
+    assert _tree(REPO / "notebooks", SAMPLES) == before  # nothing written inside the repository
 
 
 def test_notebook_flags_are_checked_before_any_work(tmp_path, capsys):

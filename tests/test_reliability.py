@@ -97,7 +97,7 @@ def test_eda_cache_survives_an_interrupted_run(tmp_path):
 
 
 def test_seeded_pipeline_and_split_are_byte_identical(tmp_path):
-    from workbench.data.layouts import index_dataset
+    from workbench.data.dataset import index_dataset
     from workbench.data.pipeline import Augment, make_dataset
     from workbench.data.splits import write_split
 
@@ -155,7 +155,7 @@ def test_metric_invariances(scale, seed):
 def test_sigkilled_synth_leaves_nothing_a_reader_takes_for_data(tmp_path):
     """Temporary names are hidden ``.tmp`` files: after a SIGKILL mid-write, ``validate`` and
     ``infer``'s image search see no phantom view, and a re-run of ``synth`` sweeps them."""
-    from workbench.data.layouts import index_dataset
+    from workbench.data.dataset import index_dataset
     from workbench.deploy.infer import collect_images
     from workbench.io import is_temporary
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.dataset import ENCODINGS, describe_dataset, index_spec
-from workbench.data.layouts import index_dataset, load_view, scene_covisibility
+from workbench.data.dataset import ENCODINGS, describe_dataset, index_dataset, index_spec
+from workbench.data.layouts import load_view, scene_covisibility
 from workbench.errors import WorkbenchError
 from workbench.io import write_image
 
@@ -133,15 +133,16 @@ def test_missing_or_bad_depth_scale_is_a_named_problem(tmp_path):
     vp = sorted(root.glob("*/viewpoints/*"))[0]
     for text, msg in (("", "one number"), ("0\n", "positive"), ("abc\n", "one number")):
         (vp / "depth_scale.txt").write_text(text)
-        recs = index_dataset(root)
-        assert len(recs) == 3 and recs[0].depth_scale == 0.0
+        recs = {r.view_id: r for r in index_dataset(root)}
+        assert len(recs) == 3 and recs[vp.name].depth_scale == 0.0
         with pytest.raises(WorkbenchError, match=msg) as e:
-            load_view(recs[0], root)
+            load_view(recs[vp.name], root)
         assert e.value.path.endswith("depth_scale.txt")
-        assert load_view(recs[1], root).range_m.max() > 0  # the scene's other views still read
+        other = next(r for v, r in recs.items() if v != vp.name)
+        assert load_view(other, root).range_m.max() > 0  # the scene's other views still read
     (vp / "depth_scale.txt").unlink()
     with pytest.raises(WorkbenchError, match="missing depth_scale.txt"):
-        load_view(index_dataset(root)[0], root)
+        load_view(next(r for r in index_dataset(root) if r.view_id == vp.name), root)
     from workbench.data.validate import validate_dataset
 
     records, problems = validate_dataset(root, progress=False)
@@ -157,10 +158,10 @@ def test_listed_viewpoint_without_folder_is_named(tmp_path):
     shutil.copytree(SAMPLES / "realsee3d", root)
     scene = next(root.glob("*/viewpoints.txt")).parent
     shutil.rmtree(scene / "viewpoints" / "001")
-    recs = index_dataset(root)
-    assert [r.view_id for r in recs] == ["000", "001", "002"]
+    recs = {r.view_id: r for r in index_dataset(root)}
+    assert sorted(recs) == ["000", "001", "002"]  # listed in viewpoints.txt: kept, named on read
     with pytest.raises(WorkbenchError, match="viewpoints.txt has no folder"):
-        load_view(recs[1], root)
+        load_view(recs["001"], root)
 
 
 def test_mask_rule_is_255(tmp_path):

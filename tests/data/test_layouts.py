@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.layouts import detect_layout, index_dataset, load_view, read_depth
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import detect_layout, load_view, read_depth
 from workbench.errors import WorkbenchError
 from workbench.geometry.pose import check_rigid
 from workbench.io import save_npy, write_image

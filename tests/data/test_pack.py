@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers import SAMPLES
 from workbench.cli import main
-from workbench.data.dataset import describe_dataset, index_spec
-from workbench.data.layouts import detect_layout, index_dataset, load_view
+from workbench.data.dataset import describe_dataset, index_dataset, index_spec
+from workbench.data.layouts import detect_layout, load_view
 from workbench.data.pack import pack
 from workbench.data.tfrecord import decode_example, iter_records
 

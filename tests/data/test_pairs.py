@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.data.pairs import pair_candidates, select_pairs
 from workbench.geometry.correspondence import correspond, overlap
 from workbench.geometry.equirect import resize_range

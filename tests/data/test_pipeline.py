@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 from workbench.data.pipeline import Augment, augment_sample, load_sample, make_dataset
 from workbench.geometry.equirect import range_to_points, valid_mask
 from workbench.geometry.pose import transform_points

@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.data.rooms import OBJECT_CLASSES, PATTERNS, object_class
 from workbench.data.synth import PRESETS, generate, make_scene
 from workbench.geometry.mesh import mesh_agreement, read_obj, render_range

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.cli import main
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 from workbench.data.splits import read_split_csv, split_records, write_split
 from workbench.data.validate import validate_dataset
 from workbench.errors import WorkbenchError

@@ -4,7 +4,8 @@ import shutil
 
 import numpy as np
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.data.synth import PRESETS, generate, make_scene
 from workbench.geometry.equirect import range_to_points, valid_mask
 from workbench.geometry.pose import transform_points, yaw_pitch_roll

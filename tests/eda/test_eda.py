@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 from workbench.eda import stats
 from workbench.eda.views import BIN_EDGES, view_stats, view_table
 

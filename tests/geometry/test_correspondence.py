@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.errors import WorkbenchError
 from workbench.geometry.analytic import box_room
 from workbench.geometry.correspondence import (

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.geometry.correspondence import (
     Correspondence,
     correspond,

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.geometry.equirect import yaw_matrix
 
 SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"

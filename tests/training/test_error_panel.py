@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import SAMPLES
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline
 from workbench.model.error_breakdown import abs_rel_by_distance, abs_rel_by_latitude
 from workbench.training.error_panel import ErrorAnalysis

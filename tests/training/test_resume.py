@@ -68,7 +68,7 @@ def test_mixed_precision_resume_is_bit_exact(lists, tmp_path):
 
 
 def test_train_pose_resume_continues_at_its_step(tmp_path):
-    from workbench.data.layouts import index_dataset
+    from workbench.data.dataset import index_dataset
     from workbench.data.splits import write_split
     from workbench.training.pose import train
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tests.helpers import SAMPLES, tiny_train_config, write_sample_lists
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 from workbench.model.predictor import load
 from workbench.viz.browsers import HistoryViewer, PredictionBrowser, ViewBrowser
 

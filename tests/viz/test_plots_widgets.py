@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data.layouts import index_dataset
+from workbench.data.dataset import index_dataset
 
 SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
 RECORDS = index_dataset(SAMPLES)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.layouts import index_dataset, load_view
+from workbench.data.dataset import index_dataset
+from workbench.data.layouts import load_view
 from workbench.geometry.correspondence import covisibility_matrix, write_covisibility
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.normals import range_to_normals

@@ -49,6 +49,7 @@ __all__ = [
     "Dataset",
     "describe_dataset",
     "index_spec",
+    "index_dataset",
     "open_dataset",
     "DATASET_JSON",
 ]
@@ -224,6 +225,30 @@ def index_spec(spec: DatasetSpec, errors: list | None = None) -> list[ViewRecord
     return index_layout(
         spec.root, spec.layout, scale, spec.depth_invalid, spec.resolution, errors=errors
     )
+
+
+def index_dataset(
+    root: str | os.PathLike,
+    layout: str | None = None,
+    depth_scale: float | None = None,
+    depth_invalid: int | None = None,
+    resolution: str = "low",
+    errors: list | None = None,
+) -> list[ViewRecord]:
+    """Index every view under ``root``, decoded as the dataset describes itself.
+
+    With no ``depth_scale`` and no ``depth_invalid`` the encoding is detected exactly as every
+    verb detects it (:func:`workbench.data.dataset.describe_dataset`: ``dataset.json``,
+    RealSee3D's ``depth_scale.txt``, a seed scene's ``meta.json``); given, they apply to every
+    view (:func:`~workbench.data.layouts.index_layout`). :func:`open_dataset` wraps this.
+
+    Returns:
+        Records sorted by scene, in each scene's view order.
+    """
+    if depth_scale is None and depth_invalid is None:
+        spec = describe_dataset(root, layout=layout or "", resolution=resolution)
+        return index_spec(spec, errors=errors)
+    return index_layout(root, layout, depth_scale, depth_invalid or 0, resolution, errors)
 
 
 @dataclass(frozen=True)

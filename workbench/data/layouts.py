@@ -55,7 +55,6 @@ __all__ = [
     "find_datasets",
     "scene_covisibility",
     "files_by_stem",
-    "index_dataset",
     "index_layout",
     "load_view",
     "read_depth",
@@ -604,32 +603,6 @@ def detect_layout(root: str | os.PathLike) -> str:
     return found[0][1]
 
 
-def index_dataset(
-    root: str | os.PathLike,
-    layout: str | None = None,
-    depth_scale: float | None = None,
-    depth_invalid: int | None = None,
-    resolution: str = "low",
-    errors: list | None = None,
-) -> list[ViewRecord]:
-    """Index every view under ``root``, decoded as the dataset describes itself.
-
-    With no ``depth_scale`` and no ``depth_invalid`` the encoding is detected exactly as every
-    verb detects it (:func:`workbench.data.dataset.describe_dataset`: ``dataset.json``,
-    RealSee3D's ``depth_scale.txt``, a seed scene's ``meta.json``); given, they apply to every
-    view (:func:`index_layout`). ``workbench.open_dataset`` wraps this with the readers.
-
-    Returns:
-        Records sorted by scene, in each scene's view order.
-    """
-    if depth_scale is None and depth_invalid is None:
-        from workbench.data.dataset import describe_dataset, index_spec  # same layer, above
-
-        spec = describe_dataset(root, layout=layout or "", resolution=resolution)
-        return index_spec(spec, errors=errors)
-    return index_layout(root, layout, depth_scale, depth_invalid or 0, resolution, errors)
-
-
 def index_layout(
     root: str | os.PathLike,
     layout: str | None = None,
@@ -639,7 +612,7 @@ def index_layout(
     errors: list | None = None,
 ) -> list[ViewRecord]:
     """Index every view under ``root`` with an explicit decoding (the layout's reader alone:
-    ``dataset.json`` is not read; use :func:`index_dataset` for that).
+    ``dataset.json`` is not read; use :func:`workbench.data.dataset.index_dataset` for that).
 
     Args:
         depth_scale, depth_invalid: PNG depth decoding of the ``rgbd-folder`` layout (default
