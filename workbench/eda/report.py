@@ -1,15 +1,23 @@
-"""``workbench eda ROOT --out DIR``: tables (parquet + CSV) and a self-contained HTML report."""
+"""``workbench eda ROOT --out DIR``: tables (parquet + CSV) and a self-contained HTML report.
+
+A pose-only dataset (panoramas and poses, no depth) gets its orientation and motion tables and
+figures, empty depth tables and a report that says "no depth"; the report says how each camera
+height was found (:func:`workbench.eda.stats.height_methods`) and which class table served
+which views (:func:`workbench.eda.views.class_table_summary`)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import pandas as pd
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
 from workbench.eda import stats
-from workbench.eda.views import read_class_table, view_table
+from workbench.eda.views import class_table_summary, find_class_tables, view_table
 from workbench.errors import WorkbenchError
 from workbench.io import (
     atomic_path,
@@ -21,7 +29,9 @@ from workbench.io import (
 from workbench.viz import plots
 from workbench.viz.plots import html_report
 
-__all__ = ["compute", "write_report", "run"]
+__all__ = ["compute", "write_report", "run", "DEPTH_TABLES"]
+
+DEPTH_TABLES = ("depth_hist", "depth_by_scene", "by_floor", "class_depth")  # empty without depth
 
 
 def compute(
@@ -42,6 +52,9 @@ def compute(
             instead of stopping the job.
         options: how to read the dataset (:class:`~workbench.configs.DataFlags`, e.g. the
             ``eda`` config); detected when ``None``.
+
+    Returns:
+        ``{name: DataFrame}``; the :data:`DEPTH_TABLES` are empty when no view has depth.
     """
     index_errors: list | None = [] if errors is not None else None
     spec = describe_dataset(root, options, **({"layout": layout} if layout else {}))
@@ -50,7 +63,7 @@ def compute(
         errors.append({"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)})
     if not records:
         raise WorkbenchError("dataset has no views", root)
-    classes = _class_table(spec, options)
+    classes = find_class_tables(spec.root, getattr(options, "classes", "") or "")
     table = view_table(
         records,
         spec.root,
@@ -63,7 +76,7 @@ def compute(
     )
     if table.empty:
         raise WorkbenchError(f"no readable view ({errors[0]['error'] if errors else ''})", root)
-    return {
+    tables = {
         "views": table,
         "depth_hist": stats.depth_histogram(table),
         "depth_by_scene": stats.depth_by_scene(table),
@@ -73,37 +86,66 @@ def compute(
         "motion": stats.motion_by_scene(table),
         "by_floor": stats.depth_by_floor(table),
         "class_depth": stats.class_depth_table(table),
+        "height": stats.height_methods(table),
+        "class_tables": class_table_summary(records, classes),
     }
-
-
-def _class_table(spec, options) -> dict[int, str] | None:
-    """The ``segment.png`` class table: ``--classes`` when given, else RealSee3D's
-    ``metadata/class_mapping_{real,synthetic}.json`` in the root, else none."""
-    given = getattr(options, "classes", "") if options is not None else ""
-    if given:
-        return read_class_table(given)
-    for kind in ("real", "synthetic"):
-        path = Path(spec.root) / "metadata" / f"class_mapping_{kind}.json"
-        if path.is_file():
-            return read_class_table(path)
-    return None
+    if not table["d_median"].notna().any():  # pose-only: no depth statistics at all
+        tables.update({name: tables[name].iloc[0:0] for name in DEPTH_TABLES})
+    return tables
 
 
 def figures(tables: dict) -> dict:
-
-    return {
-        "Range distribution": plots.depth_histogram_figure(tables["depth_hist"]),
-        "Range per scene": plots.depth_by_scene_figure(tables["depth_by_scene"]),
+    """The report's figures; the range figures only when some view has depth."""
+    figs = {}
+    if len(tables["depth_hist"]):
+        figs["Range distribution"] = plots.depth_histogram_figure(tables["depth_hist"])
+        figs["Range per scene"] = plots.depth_by_scene_figure(tables["depth_by_scene"])
+    figs.update({
         "Camera yaw": plots.yaw_rose_figure(tables["yaw_rose"]),
         "Camera tilt": plots.tilt_figure(tables["orientation"]),
         "Camera positions": plots.camera_map_figure(tables["views"]),
         "Baselines": plots.baseline_figure(tables["pairs"]),
-    }
+    })  # fmt: skip
+    return figs
+
+
+def _rounded(x) -> float | None:
+    """``x`` rounded to 3 decimals, ``None`` for NaN (``summary.json`` stays valid JSON)."""
+    x = float(x)
+    return round(x, 3) if math.isfinite(x) else None
+
+
+def _notes(tables: dict) -> list[str]:
+    """Sentences at the top of the report: depth, camera heights, class tables."""
+    v, notes = tables["views"], []
+    with_depth = int(v["d_median"].notna().sum())
+    if not with_depth:
+        notes.append(
+            "No depth: no view has depth (a pose-only dataset: panoramas and poses), so the "
+            "depth tables are empty; orientation and motion come from the poses."
+        )
+    elif with_depth < len(v):
+        notes.append(f"No depth in {len(v) - with_depth} of {len(v)} views (left out of the "
+                     "range statistics).")  # fmt: skip
+    h = tables["height"]
+    if len(h):
+        used = h[h["method"] != "none"]
+        found = [f"{n} from {m}" for m, n in zip(used["method"], used["views"], strict=True)]
+        nan = int(h.loc[h["method"] == "none", "views"].sum())
+        text = "Camera heights: " + (", ".join(found) or "none found")
+        notes.append(text + (f"; NaN for {nan} views (see Camera height)." if nan else "."))
+    for row in tables["class_tables"].itertuples():
+        if row.classes == 0:
+            notes.append(f"{row.views} {row.capture} views have segment.png but no class table "
+                         f"(metadata/class_mapping_{row.capture}.json or --classes): no "
+                         "floor / wall / ceiling distances, heights from depth alone.")  # fmt: skip
+    return notes
 
 
 def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
     """Tables (parquet + CSV), ``report.html`` and ``summary.json``; ``example`` (a loaded
-    :class:`~workbench.data.layouts.View`) adds its RGB and range row in metres."""
+    :class:`~workbench.data.layouts.View`) adds its RGB and range row in metres (its RGB
+    alone when it has no depth)."""
 
     make_folder(out)
     for name, df in tables.items():
@@ -111,32 +153,41 @@ def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
         with atomic_path(out / f"{name}.parquet") as tmp:
             df.to_parquet(tmp, index=False)
         write_text_atomic(out / f"{name}.csv", flat.to_csv(index=False, float_format="%.5g"))
-    o = tables["orientation"]
+    o, v = tables["orientation"], tables["views"]
     summary = {
-        "views": len(tables["views"]),
-        "scenes": int(tables["views"]["scene_id"].nunique()),
-        "median_range_m": round(float(tables["views"]["d_median"].median()), 3),
-        "median_height_m": round(float(tables["views"]["height_m"].median()), 3),
+        "views": len(v),
+        "scenes": int(v["scene_id"].nunique()),
+        "views_with_depth": int(v["d_median"].notna().sum()),
+        "median_range_m": _rounded(v["d_median"].median()),
+        "median_height_m": _rounded(v["height_m"].median()),
         "tilt_outliers": int(o["tilt_outlier"].sum()),
-        "median_baseline_m": round(float(tables["pairs"]["baseline_m"].median()), 3)
+        "median_baseline_m": _rounded(tables["pairs"]["baseline_m"].median())
         if len(tables["pairs"])
         else None,
     }
+    per_scene = tables["motion"].merge(
+        tables["depth_by_scene"].drop(columns="views"), on="scene_id", how="left"
+    )
     small = {
-        "Summary": __import__("pandas").DataFrame([summary]),
-        "Per scene": tables["depth_by_scene"].merge(tables["motion"], on="scene_id"),
+        "Summary": pd.DataFrame([summary]),
+        "Camera height (how it was found)": tables["height"],
+        "Per scene": per_scene,
         "Tilt outliers": o[o["tilt_outlier"]],
         "Per floor": tables["by_floor"],
+        "Class tables (segment.png)": tables["class_tables"],
         "Floor / wall / ceiling distance (segment.png)": tables["class_depth"],
     }
     figs = figures(tables)
     if example is not None:
         name = f"{example.record.scene_id[:8]}/{example.record.view_id}"
         step = max(1, example.rgb.shape[0] // 256)
-        figs[f"Example view {name} (range in metres)"] = plots.depth_row_figure(
-            example.rgb, example.range_m, title=name, step=step
+        has = bool((example.range_m > 0).any())
+        figs[f"Example view {name} ({'range in metres' if has else 'no depth'})"] = (
+            plots.depth_row_figure(
+                example.rgb, example.range_m if has else None, title=name, step=step
+            )
         )
-    write_text_atomic(out / "report.html", html_report(figs, small, title))
+    write_text_atomic(out / "report.html", html_report(figs, small, title, _notes(tables)))
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

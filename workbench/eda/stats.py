@@ -21,6 +21,8 @@ __all__ = [
     "motion_by_scene",
     "depth_by_floor",
     "class_depth_table",
+    "height_methods",
+    "HEIGHT_HOW",
 ]
 
 
@@ -179,3 +181,46 @@ def class_depth_table(table: pd.DataFrame) -> pd.DataFrame:
                 {"surface": surface, "views": len(vals), "p10": p10, "median": med, "p90": p90}
             )
     return pd.DataFrame(rows, columns=["surface", "views", "p10", "median", "p90"])
+
+
+# how :func:`workbench.geometry.camera_height.camera_height` found a height, for the report
+HEIGHT_HOW = {
+    "floor pixels": "median vertical drop of the segment.png floor pixels that have depth",
+    "nadir cap": "median vertical drop of the valid pixels below 70° latitude",
+    "lowest valid band": "median vertical drop of the lowest 5° band of valid depth below 30° "
+    "latitude (the nadir is masked or blind, as on real LiDAR captures)",
+}
+_NO_HEIGHT = {
+    "no depth": "NaN: no depth file (a pose-only view: panorama and pose only)",
+    "no valid depth": "NaN: the depth has no valid pixel",
+    "no floor depth": "NaN: no floor pixels with depth, none below 70° and none below 30° "
+    "latitude (no view of the floor)",
+}
+
+
+def height_methods(table: pd.DataFrame) -> pd.DataFrame:
+    """How the camera heights were found: ``method, views, median_m, p10_m, p90_m, how`` (metres;
+    one row per method of :data:`workbench.geometry.camera_height.METHODS` used, and one row
+    per reason a height is NaN: no depth file, no valid depth, no floor in view). Empty for a
+    table without ``height_method``."""
+    cols = ["method", "views", "median_m", "p10_m", "p90_m", "how"]
+    if "height_method" not in table or not len(table):
+        return pd.DataFrame(columns=cols)
+    method = table["height_method"].astype(str).to_numpy()
+    n = len(table)
+    has_depth = table["has_depth"].to_numpy(bool) if "has_depth" in table else np.ones(n, bool)
+    no_valid = table["invalid_frac"].to_numpy() >= 1.0
+    reason = np.where(no_valid, "no valid depth", "no floor depth")
+    reason = np.where(has_depth, reason, "no depth")
+    rows = []
+    for m, how in HEIGHT_HOW.items():
+        h = table["height_m"].to_numpy(np.float64)[method == m]
+        if len(h):
+            p10, med, p90 = np.percentile(h, [10, 50, 90])
+            rows.append(dict(method=m, views=len(h), median_m=med, p10_m=p10, p90_m=p90, how=how))
+    for r, how in _NO_HEIGHT.items():
+        n = int(np.sum((method == "none") & (reason == r)))
+        if n:
+            rows.append(dict(method="none", views=n, median_m=np.nan, p10_m=np.nan,
+                             p90_m=np.nan, how=how))  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)

@@ -3,6 +3,8 @@ returns a ``plotly.graph_objects.Figure``; nothing here computes statistics."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -177,14 +179,20 @@ def depth_by_scene_figure(per_scene: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def html_report(figures: dict[str, go.Figure], tables: dict[str, pd.DataFrame], title: str) -> str:
-    """One self-contained HTML page (plotly.js inlined once, no network) with figures and
-    tables."""
+def html_report(
+    figures: dict[str, go.Figure],
+    tables: dict[str, pd.DataFrame],
+    title: str,
+    notes: list[str] | tuple[str, ...] = (),
+) -> str:
+    """One self-contained HTML page (plotly.js inlined once, no network) with ``notes`` (plain
+    sentences, escaped) under the title, then figures and tables."""
     parts = [
         f"<html><head><meta charset='utf-8'><title>{title}</title>"
         "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;"
         "font-size:12px} td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>",
         f"<h1>{title}</h1>",
+        *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
     ]
     first = True
     for name, fig in figures.items():
