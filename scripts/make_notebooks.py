@@ -197,21 +197,21 @@ NB["06_export_inference"] = [
     "# 06 · Export and inference\nThe shipped default model (`models/default/`) exported to "
     "TFLite fp16 and int8 with the size/latency/accuracy report (`workbench export` also writes "
     "a SavedModel, a frozen `.pb` and fp32 by default), then the formats on your views, "
-    "beside the ground truth, in metres (a dataset without depth: the report has no accuracy "
-    "rows and the ground-truth panels are empty). " + TRY_YOURS.format(nn="06"),
+    "beside the ground truth, in metres (a dataset without depth: int8 is calibrated and the "
+    "report scored on the bundled samples, said below, and the ground-truth panels are empty). " + TRY_YOURS.format(nn="06"),
     params(),
     opener("06_export_inference", extra="from IPython.display import Markdown\n\n"
            "from workbench.configs import ExportConfig\n"
            "from workbench.data.splits import split_dataset\n"
            "from workbench.deploy.export import export\n"
            "from workbench.model.predictor import load\n"
-           "from workbench.paths import DEFAULT_MODEL\n"
+           "from workbench.paths import DEFAULT_MODEL, SAMPLES\n"
            "from workbench.viz.browsers import PredictionBrowser\n"),
-    'csv = ""\n'
-    "if ds.has_depth:  # the report's accuracy rows need ground truth\n"
-    '    split_dataset(ds, out / "lists", val_fraction=0.3)\n'
-    '    csv = str(out / "lists" / "val.csv")\n'
-    "print(sorted(p.name for p in DEFAULT_MODEL.iterdir()))",
+    "# int8 calibration and the report's accuracy rows need views with ground truth\n"
+    'scored = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
+    'split_dataset(scored, out / "lists", val_fraction=0.3)\n'
+    'csv = str(out / "lists" / "val.csv")\n'
+    'print(f"calibrated and scored on {scored.name};", sorted(p.name for p in DEFAULT_MODEL.iterdir()))',
     IGN + "# the CLI writes every format by default; here the two the browser below compares\n"
     'config = ExportConfig(checkpoint=str(DEFAULT_MODEL), out=str(out / "export"),\n'
     '                      format=("tflite",), quantize=("fp16", "int8"),\n'

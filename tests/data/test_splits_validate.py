@@ -173,3 +173,19 @@ def test_validate_cli_exit_codes(broken, tmp_path, capsys):
     assert info["excluded_views"] == 8 and info["train_views"] == 0  # every view has a problem
     assert main(["split", str(broken), "--out", str(tmp_path / "m"), "--val-fraction", "0"]) == 0
     assert json.loads((tmp_path / "m/split.json").read_text())["train_views"] == 8
+
+
+def test_split_dataset_leaves_both_sides_non_empty_on_tiny_datasets(tmp_path):
+    from workbench import open_dataset
+    from workbench.data.splits import read_split_csv, split_dataset
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    for name in ("seed", "rgbd-folder", "realsee3d", "pose-only"):
+        ds = open_dataset(samples / name)
+        info = split_dataset(ds, tmp_path / name, val_fraction=0.3)
+        train, _ = read_split_csv(tmp_path / name / "train.csv")
+        val, _ = read_split_csv(tmp_path / name / "val.csv")
+        assert train and val and len(train) + len(val) == len(ds)
+        assert info["unit"] == ("scene" if len(ds.scenes) > 1 else "view")
+        again = split_dataset(ds, tmp_path / f"{name}-again", val_fraction=0.3)
+        assert again == info  # a pure function of the ids

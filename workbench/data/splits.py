@@ -136,17 +136,27 @@ def write_split(
 
 def split_dataset(dataset, out_dir, val_fraction: float = 0.1) -> dict:
     """:func:`write_split` of an opened dataset (:func:`workbench.open_dataset`) with its
-    description saved in ``split.json``: by scene, or by view when the dataset has too few
-    scenes for both sides (a single-scene folder); ``split.json``'s ``unit`` says which.
+    description saved in ``split.json``: by scene when both sides get one, else by view (a
+    folder of one or a few scenes). When a small dataset's hashes put no unit on one side, the
+    fraction is moved to the midpoint between the hashes that give the validation side
+    ``max(1, round(n * val_fraction))`` units (still a pure function of the ids);
+    ``split.json``'s ``unit`` and ``val_fraction`` say what was used.
 
     Raises:
-        WorkbenchError: when even a split by view leaves a side empty.
+        WorkbenchError: for a dataset of one view (no split can leave both sides non-empty).
     """
-    args = (list(dataset.records), out_dir, dataset.root, val_fraction)
-    try:
-        return write_split(*args, spec=dataset.spec, unit="scene")
-    except WorkbenchError:
-        return write_split(*args, spec=dataset.spec, unit="view")
+    records = list(dataset.records)
+    for unit in ("scene", "view"):
+        keys = sorted({scene_fraction(_unit_key(r, unit)) for r in records})
+        n_val = sum(k < val_fraction for k in keys)
+        if 0 < n_val < len(keys):
+            break
+    if len(keys) < 2:
+        raise WorkbenchError("one view cannot be split into training and validation", dataset.root)
+    if not 0 < n_val < len(keys):
+        k = min(max(1, round(len(keys) * val_fraction)), len(keys) - 1)
+        val_fraction = (keys[k - 1] + keys[k]) / 2
+    return write_split(records, out_dir, dataset.root, val_fraction, spec=dataset.spec, unit=unit)
 
 
 def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = None):
