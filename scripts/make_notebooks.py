@@ -46,9 +46,10 @@ NB["01_dataset_tour"] = [
     "# 01 · Dataset tour\nOne dataset's views, each in metres, and its health check. "
     + TRY_YOURS.format(nn="01"),
     params(),
-    opener("01_dataset_tour", extra="import pandas as pd\n\n"
+    opener("01_dataset_tour", extra="import ipywidgets as W\nimport pandas as pd\n\n"
            "from workbench.data.validate import validate_dataset\n"
            "from workbench.viz.browsers import ViewBrowser\n"
+           "from workbench.viz.dataset_picker import DatasetPicker\n"
            "from workbench.viz.plots import views_figure\n"),
     'pd.DataFrame([r.as_row() for r in ds.records[:4]])[["scene_id", "view_id", "rgb_path", '
     '"depth_path", "pose_path", "depth_scale"]]',
@@ -56,8 +57,12 @@ NB["01_dataset_tour"] = [
     "dataset without depth shows empty range panels.",
     IGN + "views_figure([ds.load(r) for r in ds.scene(ds.scenes[0])[:6]])",
     "## Any view in metres\nPick a view: its panorama and range (hover for the range of a pixel "
-    "in metres; one colour bar for the row).",
-    IGN + "ViewBrowser(ds)",
+    "in metres; one colour bar for the row). The picker above it opens another folder (a "
+    "bundled sample or a path of yours, with an encoding when it has no `dataset.json`) into "
+    "the same browser.",
+    IGN + "picker, browser = DatasetPicker(ds), ViewBrowser(ds)\n"
+    "picker.on_open(browser.set_dataset)\n"
+    "W.VBox([picker, browser])",
     "## Health check\n`workbench validate` as a function: one row per problem (the first 20).",
     "_, problems = validate_dataset(ds.root, spec=ds.spec, progress=False)\n"
     'print(len(ds), "views,", len(problems), "problems")\n'

@@ -1,6 +1,9 @@
 """The notebook browsers: each widget drives its figure."""
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from tests.helpers import SAMPLES, tiny_train_config, write_sample_lists
 from workbench.data.dataset import index_dataset
@@ -46,3 +49,25 @@ def test_history_viewer_follows_run_and_columns(tmp_path):
     v.run.value = "other"
     assert list(v.columns.options) == ["total", "photo"]
     assert [t.name for t in v.fig.data] == ["total", "photo"]
+
+
+def test_dataset_picker_opens_a_folder_into_the_browser(tmp_path):
+    from workbench import open_dataset
+    from workbench.viz.browsers import ViewBrowser
+    from workbench.viz.dataset_picker import DatasetPicker
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    ds = open_dataset(samples / "seed")
+    picker, browser = DatasetPicker(ds), ViewBrowser(ds)
+    picker.on_open(browser.set_dataset)
+    browser.view.value = 5
+    picker.folder.value = str(samples / "stanford2d3d")
+    assert picker.load()
+    assert picker.dataset.spec.encoding == "stanford2d3d" and "stanford2d3d" in picker.status.value
+    assert len(browser.view.options) == 3 and browser.view.value == 0
+    assert browser.fig.layout.title.text.startswith(picker.dataset.records[0].scene_id[:8])
+    v = picker.dataset.load(0)  # the browser shows the dataset's metres (512 per metre here)
+    assert float(np.nanmax(browser.fig.data[1].z)) == pytest.approx(v.range_m.max(), rel=0.05)
+    picker.folder.value = str(tmp_path / "nowhere")
+    assert not picker.load()
+    assert "not a folder" in picker.status.value and picker.dataset.name == "stanford2d3d"

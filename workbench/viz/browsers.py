@@ -40,7 +40,17 @@ class ViewBrowser(W.VBox):
         self.refresh()
         super().__init__([self.view, self.fig])
 
+    def set_dataset(self, dataset) -> None:
+        """Browse another dataset (e.g. one a ``DatasetPicker`` opened)."""
+        self.records, self.root, self._load = view_source(dataset)
+        self._busy = True
+        self.view.options = _view_options(self.records)  # the value goes back to the first view
+        self._busy = False
+        self.refresh()
+
     def refresh(self, _=None):
+        if getattr(self, "_busy", False):
+            return
         r = self.records[self.view.value]
         v = self._load(r)
         title = f"{r.scene_id[:8]}/{r.view_id}: {v.rgb.shape[1]}×{v.rgb.shape[0]}"
