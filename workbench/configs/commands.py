@@ -249,14 +249,29 @@ class InferConfig(Config):
     """``workbench infer``: depth, normals and point clouds for your own panoramas."""
 
     paths: tuple[str, ...] = option(
-        None, "image files or folders (searched recursively)", positional=True
+        None,
+        "image files, folders (searched recursively) or dataset roots (their panoramas only, "
+        "outputs under <scene>/<view>)",
+        positional=True,
     )
     model: str = option(
         "", "run folder, .keras, SavedModel folder, .pb or .tflite (default: the shipped model)"
     )
     out: str = option("outputs/infer", "output folder")
     batch: int = option(4, "images per model call", ge=1, le=4096)
-    ply: bool = option(False, "also write a coloured point cloud per image")
+    ply: bool = option(
+        False,
+        "also write a coloured point cloud per image and, for a dataset with poses, one fused "
+        "cloud of predicted depth per scene (<scene>/fused_predicted.ply, world frame)",
+    )
+    voxel: float = option(
+        0.02, "voxel size in metres of the fused clouds (0: keep every point)", ge=0
+    )
+    resolution: str = option(
+        "low",
+        "seed datasets: infer pan/low (training size) or pan/high panoramas",
+        choices=("low", "high"),
+    )
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     pad: bool = option(False, "letterbox non-2:1 images to 2:1 instead of refusing them")
     threads: int = option(2, "LiteRT threads (.tflite models)", ge=1, le=512)

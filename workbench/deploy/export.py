@@ -209,7 +209,8 @@ def _write_report(model, config, files: dict, meta: dict, stage: Path) -> str:
     lat = {r["format"]: r.get("latency_ms_2t") for r in rows}
     if lat.get("tflite_int8") and lat.get("tflite_none"):
         meta["int8_over_fp32_latency"] = lat["tflite_int8"] / lat["tflite_none"]
-    meta.update(runs=config.runs, views=config.views, csv=config.csv)
+    scored = rows[0].get("views", 0)  # the Keras row: every format scores the same views
+    meta.update(runs=config.runs, views=scored, views_requested=config.views, csv=config.csv)
     write_text_atomic(
         stage / "report.json", json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
     )

@@ -1,10 +1,14 @@
-"""``workbench infer``: depth for a folder of the user's own panoramas, with any model format
+"""``workbench infer``: depth for the user's own panoramas or a dataset's, with any model format
 (:func:`workbench.model.predictor.load`).
 
-Per image, under the image's path relative to the folder it was found in:
-``<name>_depth.png`` (uint16 millimetres), ``<name>_depth.npy`` (float32 metres),
-``<name>_depth_color.png``, ``<name>_normals.png`` and, with ``--ply``, ``<name>.ply``;
-``infer.json`` lists every image and every failure.
+Inputs (:mod:`workbench.deploy.inputs`): image files, folders searched for images, and dataset
+roots, read through their layout's records (only the panoramas, keyed ``<scene>/<view>``).
+Per image, under its key: ``<name>_depth.png`` (uint16 millimetres), ``<name>_depth.npy``
+(float32 metres), ``<name>_depth_color.png``, ``<name>_normals.png`` and, with ``--ply``,
+``<name>.ply`` (camera frame); with ``--ply`` a dataset with poses also gets one fused cloud of
+predicted depth per scene in the world frame, ``<scene>/fused_predicted.ply``
+(:mod:`workbench.deploy.fused`). ``infer.json`` lists every image, every fused cloud and every
+failure.
 
 A re-run skips the images an earlier run finished with the same model (its files' sizes and
 times) and options, when the image is unchanged and its outputs are all there: ``infer.json``
@@ -16,98 +20,35 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from workbench.deploy.fused import write_fused_clouds
+from workbench.deploy.inputs import (
+    IMAGE_EXTS,
+    OUTPUT_SUFFIXES,
+    InferItem,
+    collect_images,
+    collect_inputs,
+    read_item_rgb,
+)
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
-from workbench.io import (
-    is_temporary,
-    make_folder,
-    read_rgb,
-    save_npy,
-    write_image,
-    write_text_atomic,
-)
+from workbench.io import make_folder, save_npy, write_image, write_text_atomic
 from workbench.model.predictor import letterbox, load
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
 __all__ = ["IMAGE_EXTS", "collect_images", "normals_any_aspect", "write_outputs", "run"]
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
 
 # --------------------------------------------------------------------------- CLI
 
 
-OUTPUT_SUFFIXES = ("_depth.png", "_depth_color.png", "_normals.png")
 SAVE_EVERY_S = 10.0  # infer.json is rewritten at most this often while a job runs
-
-
-def _own_output(path: Path, out_dir: Path | None, folder: Path) -> bool:
-    """Whether ``path`` (resolved) is one of this job's outputs: anything under ``out_dir``
-    when it is a sub-folder of the input ``folder``; when ``out_dir`` is the input folder
-    itself, the files named like outputs."""
-    if out_dir is None or out_dir not in path.parents:
-        return False
-    if out_dir != folder.resolve():
-        return True
-    return path.name.endswith(OUTPUT_SUFFIXES)
-
-
-def collect_images(paths, out: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
-    """``(image file, output key)`` for files and folders (recursively, sorted).
-
-    The key is the image's path relative to the folder it was found in (its name for a file
-    given directly), without extension: outputs keep the inputs' tree, so ``a.png`` and
-    ``sub/a.png`` never share an output name (``a.png`` beside ``a.jpg`` become ``a_png`` and
-    ``a_jpg``). Hidden and temporary files and anything under ``out`` (a job never reads its
-    own outputs) are skipped.
-
-    Raises:
-        WorkbenchError: a path that does not exist, or a folder without images.
-    """
-    out_dir = Path(out).resolve() if out else None
-    found: list[tuple[Path, Path]] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            imgs = sorted(
-                q
-                for q in p.rglob("*")
-                if q.suffix.lower() in IMAGE_EXTS
-                and q.is_file()
-                and not is_temporary(q)
-                and not _own_output(q.resolve(), out_dir, p)
-                and not any(is_temporary(part) for part in q.relative_to(p).parts[:-1])
-            )
-            if not imgs:
-                raise WorkbenchError("folder has no images (" + ", ".join(IMAGE_EXTS) + ")", p)
-            found += [(q, q.relative_to(p)) for q in imgs]
-        elif p.is_file():
-            found.append((p, Path(p.name)))
-        else:
-            raise WorkbenchError("no such file or folder", p)
-    return _unique_keys(found)
-
-
-def _unique_keys(found: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-    keys = [rel.with_suffix("") for _, rel in found]
-    dup = {k for k in keys if keys.count(k) > 1}
-    out, used = [], set()
-    for (path, rel), key in zip(found, keys, strict=True):
-        if key in dup:
-            key = rel.with_name(f"{rel.stem}_{rel.suffix.lstrip('.').lower()}")
-        base, i = key, 2
-        while key in used:  # the same name given twice from different folders
-            key, i = base.with_name(f"{base.name}_{i}"), i + 1
-        used.add(key)
-        out.append((path, key))
-    return out
 
 
 def normals_any_aspect(depth: np.ndarray) -> np.ndarray:
@@ -143,40 +84,51 @@ def write_outputs(out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply:
         write_ply(base.with_name(base.name + ".ply"), cloud)
 
 
-def _named(e: Exception, path: Path) -> str:
+def _named(e: Exception, label: str) -> str:
     """The error's one line, naming the image when it does not already."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text if str(path) in text else f"{path}: {text}"
+    return text if label in text else f"{label}: {text}"
+
+
+def _failure(item: InferItem, e: Exception) -> dict:
+    return {"image": item.label, "error": _named(e, item.label)}
+
+
+def _row(item: InferItem, depth: np.ndarray) -> dict:
+    """``infer.json``'s row of a written image (its file's identity decides a re-run)."""
+    row = {
+        "image": str(item.image),
+        "image_file": _file_identity(item.image),
+        "output": item.key.as_posix(),
+        "size": list(depth.shape),
+        "median_m": round(float(np.median(depth)), 4),
+    }
+    if item.record is not None:
+        row.update(scene_id=item.record.scene_id, view_id=item.record.view_id)
+    return row
 
 
 def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: list) -> None:
-    """Read, predict and write one batch; a bad image is recorded in ``failed``, not raised."""
+    """Read, predict and write one batch of :class:`InferItem`; a bad image is recorded in
+    ``failed``, not raised."""
     ready = []
-    for path, key in chunk:
+    for item in chunk:
         try:
-            rgb = read_rgb(path)
-            ready.append((path, key, rgb, predictor.prepare(rgb, str(path))))
+            rgb = read_item_rgb(item)
+            ready.append((item, rgb, predictor.prepare(rgb, item.label)))
         except (WorkbenchError, ValueError) as e:
-            failed.append({"image": str(path), "error": _named(e, path)})
+            failed.append(_failure(item, e))
     if not ready:
         return
     preds = predictor.predict_batch(np.stack([x for *_, (x, _) in ready]))
-    for (path, key, rgb, (_, info)), pred in zip(ready, preds, strict=True):
+    for (item, rgb, (_, info)), pred in zip(ready, preds, strict=True):
         depth = predictor.restore(pred, info)
         try:
-            write_outputs(out, key, rgb, depth, ply)
+            write_outputs(out, item.key, rgb, depth, ply)
         except (WorkbenchError, ValueError) as e:
-            failed.append({"image": str(path), "error": _named(e, path)})
+            failed.append(_failure(item, e))
             continue
-        rows.append(
-            {
-                "image": str(path),
-                "image_file": _file_identity(path),
-                "output": key.as_posix(),
-                "size": list(depth.shape),
-                "median_m": round(float(np.median(depth)), 4),
-            }
-        )
+        rows.append(_row(item, depth))
 
 
 @functools.lru_cache(maxsize=1)  # one model held at a time
@@ -186,7 +138,7 @@ def _predictor(model: str, threads: int, pad: bool):
 
 
 def _infer_task(task: tuple) -> tuple[list[dict], list[dict]]:
-    """One engine task: ``(model, threads, pad, [(image, key)], out, ply)`` → the written
+    """One engine task: ``(model, threads, pad, [InferItem], out, ply)`` → the written
     images' rows and the failed ones."""
     model, threads, pad, chunk, out, ply = task
     rows: list[dict] = []
@@ -222,16 +174,24 @@ def _signature(config, predictor) -> dict:
     }
 
 
-def _finished_rows(out: Path, signature: dict) -> dict[tuple[str, str], dict]:
-    """Rows of an earlier run into ``out`` with the same ``signature``, by ``(image, output)``,
-    whose image is unchanged and whose output files are all there."""
+def _previous_info(out: Path, signature: dict) -> dict:
+    """An earlier run's ``infer.json`` when it was made with the same ``signature``, else
+    ``{}``."""
     try:
         info = json.loads((out / "infer.json").read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(info, dict) or info.get("signature") != signature:
         return {}
-    suffixes = ["_depth.npy", *OUTPUT_SUFFIXES] + ([".ply"] if signature["ply"] else [])
+    return info
+
+
+def _finished_rows(out: Path, info: dict) -> dict[tuple[str, str], dict]:
+    """Rows of an earlier run's ``info`` (:func:`_previous_info`), by ``(image, output)``,
+    whose image is unchanged and whose output files are all there."""
+    if not info:
+        return {}
+    suffixes = ["_depth.npy", *OUTPUT_SUFFIXES] + ([".ply"] if info["signature"]["ply"] else [])
     done = {}
     for row in info.get("images", []):
         try:
@@ -245,7 +205,9 @@ def _finished_rows(out: Path, signature: dict) -> dict[tuple[str, str], dict]:
     return done
 
 
-def _write_info(out: Path, signature: dict, rows: list, failed: list, complete: bool) -> None:
+def _write_info(
+    out: Path, signature: dict, rows: list, failed: list, complete: bool, fused=()
+) -> None:
     info = {
         "model": signature["model"],
         "format": signature["format"],
@@ -253,14 +215,15 @@ def _write_info(out: Path, signature: dict, rows: list, failed: list, complete: 
         "signature": signature,
         "complete": complete,
         "images": rows,
+        "fused": list(fused),
         "failed": failed,
     }
     write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
 
 
 def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dict]:
-    """Run the batches of ``todo`` on the engine, appending to ``rows``; ``infer.json`` is
-    saved as batches complete. Returns the failed images."""
+    """Run the batches of ``todo`` (:class:`InferItem`) on the engine, appending to ``rows``;
+    ``infer.json`` is saved as batches complete. Returns the failed images."""
     opts = (config.model, config.threads, config.pad)
     batch = config.batch
     tasks = [(*opts, todo[i : i + batch], str(out), config.ply) for i in range(0, len(todo), batch)]
@@ -270,7 +233,7 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dic
         _infer_task, tasks, 1, config.scheduler, "infer", config.progress
     ):
         if isinstance(result, Exception):  # the engine lost the batch
-            failed += [{"image": str(p), "error": _named(result, p)} for p, _ in task[3]]
+            failed += [_failure(item, result) for item in task[3]]
         else:
             rows += result[0]
             failed += result[1]
@@ -280,32 +243,65 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dic
     return failed
 
 
+def _fused_lines(entries: list[dict], out: Path, items: list[InferItem]) -> list[str]:
+    """The summary's lines about the fused clouds of predicted depth."""
+    if not any(it.record is not None for it in items):
+        return []
+    if not entries:
+        return ["infer: no fused cloud (no inferred dataset view has a pose)"]
+    left = [f"{e['scene_id']}/{x['view']} ({x['why']})" for e in entries for x in e["left_out"]]
+    names = {Path(e["file"]).name for e in entries}
+    where = out / "<scene>" / (names.pop() if len(names) == 1 else "fused_predicted*.ply")
+    lines = [
+        f"infer: {len(entries)} fused cloud(s) of predicted depth, one per scene, each view "
+        f"placed by its known pose (world frame, T_world_from_cam) -> {where}"
+    ]
+    if left:
+        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        lines.append(f"  left out of the fused clouds: {', '.join(left[:5])}{more}")
+    return lines
+
+
 def run(config) -> int:
-    """``workbench infer``: depth for every image under ``config.paths``, batch by batch in this
-    process or, with ``--scheduler``, on a Dask cluster (whose workers must see the images,
-    the model and ``--out``); images an earlier run finished are skipped (module doc). A bad
-    image is listed (``infer.json`` and the summary line) and the others are processed: exit 1
+    """``workbench infer``: depth for every image under ``config.paths`` (dataset roots: their
+    panoramas, :mod:`workbench.deploy.inputs`), batch by batch in this process or, with
+    ``--scheduler``, on a Dask cluster (whose workers must see the images, the model and
+    ``--out``); images an earlier run finished are skipped (module doc); with ``--ply``, the
+    fused clouds of predicted depth of datasets with poses (:mod:`workbench.deploy.fused`). A
+    bad image is listed (``infer.json`` and the summary) and the others are processed: exit 1
     when some failed, 0 when none did; when every image failed, the first error (exit 2)."""
     out = make_folder(config.out)
-    images = collect_images(config.paths, out)
+    inputs = collect_inputs(config.paths, out, config.resolution)
     predictor = _predictor(config.model, config.threads, config.pad)  # a bad model: exit 2 now
     signature = _signature(config, predictor)
-    done = {} if config.redo else _finished_rows(out, signature)
-    ids = [(str(p.resolve()), k.as_posix()) for p, k in images]
+    before = {} if config.redo else _previous_info(out, signature)
+    done = _finished_rows(out, before)
+    ids = [(str(it.image.resolve()), it.key.as_posix()) for it in inputs.items]
     rows = [done[i] for i in ids if i in done]
-    todo = [image for image, i in zip(images, ids, strict=True) if i not in done]
-    failed = _infer_all(config, todo, out, signature, rows)
-    _write_info(out, signature, rows, failed, complete=True)
-    written = len(rows) - len(done)
+    skipped = len(rows)
+    todo = [it for it, i in zip(inputs.items, ids, strict=True) if i not in done]
+    failed = inputs.failed + _infer_all(config, todo, out, signature, rows)
+    fused: list[dict] = []
+    if config.ply:
+        keys, redone = {r["output"] for r in rows}, {r["output"] for r in rows[skipped:]}
+        prev = before.get("fused", []) if isinstance(before.get("fused"), list) else []
+        fused, bad = write_fused_clouds(out, inputs.items, keys, redone, config.voxel, prev)
+        failed += bad
+    _write_info(out, signature, rows, failed, True, fused)
     if failed and not rows:
         raise (
             WorkbenchError(failed[0]["error"])
             if len(failed) == 1
             else WorkbenchError(f"all {len(failed)} images failed, first: {failed[0]['error']}")
         )
+    for line in inputs.datasets:
+        print(f"infer: dataset {line}: its panoramas only")
     note = f", {len(failed)} failed (listed in infer.json)" if failed else ""
-    skipped = f" ({len(done)} finished before, skipped)" if done else ""
-    print(f"infer: {written} images{skipped} with {predictor.backend.kind} model -> {out}{note}")
+    skip = f" ({skipped} finished before, skipped)" if skipped else ""
+    kind = predictor.backend.kind
+    print(f"infer: {len(rows) - skipped} images{skip} with {kind} model -> {out}{note}")
+    for line in _fused_lines(fused, out, inputs.items) if config.ply else []:
+        print(line)
     for f in failed:
         print(f"  failed: {f['error']}")
     return 1 if failed else 0

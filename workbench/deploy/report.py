@@ -61,7 +61,11 @@ def report(
     baselines: dict | None = None,
 ) -> list[dict]:
     """Size, latency (1 and 2 threads), accuracy and deviation from Keras of each export, and
-    the accuracy of ``baselines`` (:mod:`workbench.model.baselines`) on the same views."""
+    the accuracy of ``baselines`` (:mod:`workbench.model.baselines`) on the same views.
+
+    Accuracy is measured on up to ``views`` views of ``csv_path`` (evenly spaced); each row
+    with accuracy says in ``views`` how many it scored (fewer when the CSV has fewer, or some
+    have no valid depth)."""
     h = int(keras_model.input_shape[1])
     records, root = [], None
     if csv_path:
@@ -97,8 +101,10 @@ def report(
         row["mean_abs_diff_m"] = float(f"{diff.mean():.3g}")
         if records:
             mean, _, preds = evaluate(pred, records, root)
-            row["abs_rel"] = round(mean["abs_rel"], 4)
-            row["delta1"] = round(mean["delta1"], 4)
+            row["views"] = int(mean["n_views"])  # the views scored: those with valid depth
+            if row["views"]:
+                row["abs_rel"] = round(mean["abs_rel"], 4)
+                row["delta1"] = round(mean["delta1"], 4)
             rel = [
                 np.mean(np.abs(preds[k] - ref_preds[k]) / np.maximum(ref_preds[k], 1e-3))
                 for k in preds
@@ -118,6 +124,8 @@ def report(
 
 
 def report_markdown(rows: list[dict], meta: dict) -> str:
+    """``report.md``: the table of :func:`report`'s rows; ``meta["views"]`` is the number of
+    views the accuracy was measured on."""
     cols = [
         "format",
         "size_mb",
@@ -130,12 +138,17 @@ def report_markdown(rows: list[dict], meta: dict) -> str:
         "mean_rel_diff",
     ]
     cols = [c for c in cols if any(c in r for r in rows)]
+    accuracy = (
+        f"accuracy on {meta.get('views')} views of `{meta.get('csv')}`"
+        if meta.get("csv")
+        else "no accuracy (no --csv)"
+    )
     lines = [
         f"# Export report: {meta.get('source', '')}",
         "",
         f"Input {meta['input_size'][0]}x{meta['input_size'][1]} (WxH); latency = median of "
-        f"{meta.get('runs')} runs after warm-up, batch 1; accuracy on {meta.get('views')} "
-        f"views of `{meta.get('csv')}`; diffs against the Keras model.",
+        f"{meta.get('runs')} runs after warm-up, batch 1; {accuracy}; diffs against the Keras "
+        "model.",
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),

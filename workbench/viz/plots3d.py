@@ -8,6 +8,7 @@ the floor is at the bottom).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,16 @@ from workbench.geometry.pointcloud import (
 from workbench.io import check_output_file, write_text_atomic
 from workbench.viz.colorize import colorize_depth
 
-__all__ = ["COLOR_MODES", "fit_budget", "point_colors", "pointcloud_figure", "scene_cloud", "run"]
+__all__ = [
+    "COLOR_MODES",
+    "fit_budget",
+    "point_colors",
+    "pointcloud_figure",
+    "posed_records",
+    "scene_cloud",
+    "scene_records",
+    "run",
+]
 
 COLOR_MODES = ("rgb", "range", "normal")
 
@@ -138,15 +148,14 @@ def pointcloud_figure(
     return fig
 
 
-def scene_cloud(
-    records, root, scene: str = "", views=(), stride: int = 1, voxel: float = 0.0
-) -> tuple[PointCloud, list[np.ndarray], str]:
-    """Fuse the views of one scene in the world frame.
+def scene_records(records, root, scene: str = "", views=()) -> tuple[list, str]:
+    """The records of one scene to fuse, in index order, and the scene id: ``scene`` may be a
+    unique id prefix (default: the first scene); without ``views``, the first floor's views
+    (a fused cloud stays within one floor, RealSee3D ``floor.txt``).
 
-    Returns:
-        ``(cloud, poses, scene_id)``; ``scene`` may be a unique id prefix (default: first scene).
+    Raises:
+        WorkbenchError: naming ``root``: no scene or several match, a missing view id.
     """
-
     scenes = sorted({r.scene_id for r in records})
     match = [s for s in scenes if s.startswith(scene)] if scene else scenes[:1]
     if len(match) != 1:
@@ -157,8 +166,64 @@ def scene_cloud(
     missing = set(views) - {r.view_id for r in recs}
     if missing:
         raise WorkbenchError(f"scene {sid} has no view(s) {sorted(missing)}", root)
-    if not views and recs:  # a fused cloud stays within one floor (RealSee3D floor.txt)
+    if not views and recs:
         recs = [r for r in recs if r.floor == recs[0].floor]
+    return recs, sid
+
+
+def posed_records(recs, sid: str) -> tuple[list, str]:
+    """The records to fuse in one world frame and a warning (``""`` when there is none).
+
+    A single view without a pose is fused alone in its camera frame, without a warning. Of
+    several views, those without a pose are left out (their identity is not where they were
+    taken) and named; when no view has a pose, the first view is kept alone in its camera
+    frame and the warning says so.
+    """
+    unposed = [r.view_id for r in recs if not r.pose_path]
+    if len(recs) < 2 or not unposed:
+        return recs, ""
+    if len(unposed) == len(recs):
+        first = recs[0].view_id
+        return recs[:1], (
+            f"scene {sid}: no view has a pose; wrote view {first} alone in its camera frame "
+            "(choose the view with --views)"
+        )
+    kept = [r for r in recs if r.pose_path]
+    return kept, (
+        f"scene {sid}: view(s) {', '.join(unposed)} have no pose and are left out of the fused "
+        f"cloud of {len(kept)} posed view(s)"
+    )
+
+
+def scene_cloud(
+    records, root, scene: str = "", views=(), stride: int = 1, voxel: float = 0.0, notes=None
+) -> tuple[PointCloud, list[np.ndarray], str]:
+    """Fuse the views of one scene in the world frame (each view's points moved by its
+    ``T_world_from_cam``; points ``(N, 3) float32`` metres, RGB colours, normals).
+
+    Args:
+        notes: when a list, the warning of :func:`posed_records` is appended to it (views
+            without a pose left out).
+
+    Returns:
+        ``(cloud, poses, scene_id)``: ``poses`` of the fused views (identity for a lone view
+        without a pose: its camera frame).
+
+    Raises:
+        WorkbenchError: see :func:`scene_records`; a scene without depth (pose-only: pointing
+            to ``workbench infer ROOT --ply``); a view whose depth has no valid pixel.
+    """
+    recs, sid = scene_records(records, root, scene, views)
+    if recs and not any(r.has_depth for r in recs):
+        what = "dataset" if not any(r.has_depth for r in records) else f"scene {sid}"
+        raise WorkbenchError(
+            f"{what} has no depth (pose-only: panoramas and poses); for a fused cloud of "
+            f"predicted depth run: workbench infer {root} --ply",
+            root,
+        )
+    recs, note = posed_records(recs, sid)
+    if note and notes is not None:
+        notes.append(note)
     clouds, poses = [], []
     for r in recs:
         v = load_view(r, root)
@@ -181,9 +246,12 @@ def run(config) -> int:
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
     warn_if_implausible(spec, records)
+    notes: list[str] = []
     cloud, poses, sid = scene_cloud(
-        records, config.root, config.scene, config.views, config.stride, config.voxel
+        records, config.root, config.scene, config.views, config.stride, config.voxel, notes
     )
+    for note in notes:
+        print(f"workbench: warning: {config.root}: {note}", file=sys.stderr)
     write_ply(config.out, cloud)
     print(f"pointcloud: scene {sid}, {len(poses)} views, {len(cloud)} points -> {config.out}")
     if config.html:
