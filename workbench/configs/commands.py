@@ -314,7 +314,8 @@ class EdaConfig(DataFlags):
     tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
     classes: str = option(
         "",
-        "segment.png class table JSON (default: the root's metadata/class_mapping_*.json)",
+        "segment.png class table JSON, or a folder holding RealSee3D's class_mapping_real.json "
+        "and class_mapping_synthetic.json (default: the root's metadata/)",
     )
 
 

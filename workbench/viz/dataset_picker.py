@@ -17,9 +17,9 @@ __all__ = ["DatasetPicker"]
 
 class DatasetPicker(W.VBox):
     """``folder`` (Combobox: any path, the bundled samples offered), ``encoding`` (Dropdown,
-    "" = detected), ``open_button`` (Button), ``status`` (HTML: the dataset's summary or the one-line
-    error naming the folder or option). ``dataset`` is the last dataset opened; callbacks given
-    to :meth:`on_open` receive it.
+    "" = detected), ``open_button`` (Button), ``status`` (HTML: the dataset's summary or the
+    one-line error naming the folder or option). ``dataset`` is the last dataset opened;
+    callbacks given to :meth:`on_open` receive it.
     """
 
     def __init__(self, dataset=None):
