@@ -251,8 +251,9 @@ NB["07_biview_pose"] = [
            "from workbench.viz.browsers import HistoryViewer\n"
            "from workbench.viz.training_panel import next_run_dir\n"),
     'train_ds = ds if ds.has_depth and ds.has_poses else open_dataset(SAMPLES / "seed")\n'
-    'info = split_dataset(train_ds, out / "lists", val_fraction=0.3)\n'
-    'print(f"training on {train_ds.name}:", info["train_views"], "train views")',
+    'info = split_dataset(train_ds, out / "lists", val_fraction=0.3, pairs=True)\n'
+    'print(f"training on {train_ds.name}:", info["train_views"], "train views;",\n'
+    '      "validated on", info.get("validation", "held-out scenes"))',
     "## Bi-view: depth from photometric consistency + known poses",
     IGN + 'biview_dir = next_run_dir(out, "biview")\n'
     'bv = train_biview(BiviewConfig(train_csv=str(out / "lists/train.csv"),\n'

@@ -1,8 +1,9 @@
 """`workbench notebook NN --data ROOT --out DIR`: every notebook runs headless on any kind of
 dataset by its parameters alone (executed .ipynb + HTML in DIR, nothing written elsewhere).
 
-`make test` runs a covering set (each notebook off the seed samples, each kind of dataset at
-least once; the browser test adds one more dataset per notebook); set
+`make test` runs a covering set here (the pose-only paths, shards, a RealSee3D and an rgbd
+folder) beside the browser test, which runs every notebook on a dataset other than the seed
+samples (tests/test_browser.py ``BROWSER_DATA``); set
 ``WORKBENCH_NOTEBOOK_MATRIX=1`` (``make notebooks-matrix``) to run every notebook on every kind.
 """
 
@@ -22,9 +23,8 @@ NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb
 KINDS = ("seed", "realsee3d", "realsee3d-synthetic", "rgbd-folder", "stanford2d3d", "shards",
          "pose-only")  # fmt: skip
 COVERING = [
-    ("01", "pose-only"), ("01", "shards"), ("02", "pose-only"), ("02", "stanford2d3d"),
-    ("03", "realsee3d"), ("04", "pose-only"), ("05", "rgbd-folder"), ("06", "pose-only"),
-    ("07", "realsee3d-synthetic"), ("08", "rgbd-folder"),
+    ("01", "shards"), ("02", "pose-only"), ("03", "realsee3d"), ("04", "pose-only"),
+    ("06", "pose-only"), ("08", "rgbd-folder"),
 ]  # fmt: skip
 MATRIX = [(nb[:2], kind) for nb in NOTEBOOKS for kind in KINDS]
 CASES = MATRIX if os.environ.get("WORKBENCH_NOTEBOOK_MATRIX") == "1" else COVERING

@@ -189,3 +189,16 @@ def test_split_dataset_leaves_both_sides_non_empty_on_tiny_datasets(tmp_path):
         assert info["unit"] == ("scene" if len(ds.scenes) > 1 else "view")
         again = split_dataset(ds, tmp_path / f"{name}-again", val_fraction=0.3)
         assert again == info  # a pure function of the ids
+
+
+def test_split_dataset_for_pairs_keeps_a_one_scene_dataset_whole(tmp_path):
+    from workbench import open_dataset
+    from workbench.data.splits import split_dataset
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    info = split_dataset(open_dataset(samples / "realsee3d"), tmp_path, 0.3, pairs=True)
+    assert info["validation"] == "training views" and info["train_views"] == 3
+    assert (tmp_path / "val.csv").read_bytes() == (tmp_path / "train.csv").read_bytes()
+    assert json.loads((tmp_path / "split.json").read_text())["val_views"] == 3
+    many = split_dataset(open_dataset(samples / "seed"), tmp_path / "seed", 0.3, pairs=True)
+    assert "validation" not in many and many["unit"] == "scene"  # held-out scenes

@@ -134,13 +134,17 @@ def write_split(
     return info
 
 
-def split_dataset(dataset, out_dir, val_fraction: float = 0.1) -> dict:
+def split_dataset(dataset, out_dir, val_fraction: float = 0.1, pairs: bool = False) -> dict:
     """:func:`write_split` of an opened dataset (:func:`workbench.open_dataset`) with its
     description saved in ``split.json``: by scene when both sides get one, else by view (a
     folder of one or a few scenes). When a small dataset's hashes put no unit on one side, the
     fraction is moved to the midpoint between the hashes that give the validation side
     ``max(1, round(n * val_fraction))`` units (still a pure function of the ids);
     ``split.json``'s ``unit`` and ``val_fraction`` say what was used.
+
+    ``pairs=True`` (two-view training): pairs come from one scene, so a dataset that cannot be
+    split by scene is not split: ``val.csv`` repeats ``train.csv`` and ``split.json`` says
+    ``"validation": "training views"`` (a check of the machinery, not of generalisation).
 
     Raises:
         WorkbenchError: for a dataset of one view (no split can leave both sides non-empty).
@@ -153,10 +157,23 @@ def split_dataset(dataset, out_dir, val_fraction: float = 0.1) -> dict:
             break
     if len(keys) < 2:
         raise WorkbenchError("one view cannot be split into training and validation", dataset.root)
+    if pairs and unit == "view":
+        return _split_pairs_unsplit(dataset, Path(out_dir))
     if not 0 < n_val < len(keys):
         k = min(max(1, round(len(keys) * val_fraction)), len(keys) - 1)
         val_fraction = (keys[k - 1] + keys[k]) / 2
     return write_split(records, out_dir, dataset.root, val_fraction, spec=dataset.spec, unit=unit)
+
+
+def _split_pairs_unsplit(dataset, out: Path) -> dict:
+    """Every view on the training side, ``val.csv`` a copy of ``train.csv`` (see
+    :func:`split_dataset`)."""
+    info = write_split(list(dataset.records), out, dataset.root, 0.0, spec=dataset.spec)
+    write_text_atomic(out / "val.csv", (out / "train.csv").read_text(encoding="utf-8"))
+    info.update(val_views=info["train_views"], val_scenes=info["train_scenes"],
+                validation="training views")  # fmt: skip
+    write_text_atomic(out / "split.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return info
 
 
 def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = None):
