@@ -93,6 +93,7 @@ LAYOUT_ENCODING = {
     "realsee3d": "realsee3d",
     "rgbd-folder": "millimetres",
     "shards": "millimetres",  # each view carries its own decoding (index.csv)
+    "zind": "millimetres",  # pose-only: no depth to decode
 }
 
 
@@ -102,7 +103,8 @@ class DatasetSpec:
 
     Attributes:
         root: the dataset root (absolute).
-        layout: ``seed``, ``realsee3d`` or ``rgbd-folder``.
+        layout: a name of :data:`~workbench.data.layouts.LAYOUTS` (``seed``, ``realsee3d``,
+            ``rgbd-folder``, ``shards``, ``zind``).
         encoding: a name of :data:`ENCODINGS`.
         depth_scale: PNG units per metre (0: per view, RealSee3D's ``depth_scale.txt``; seed
             scenes may override it in ``others/meta.json``).

@@ -16,6 +16,8 @@ Layouts (DESIGN §2):
   ``pose/<name>.txt``), at the root (one scene named after the folder) or in sub-folders (one
   scene each); PNG depth divided by a user-given scale (1000 mm, 4000 Matterport3D, 512
   Stanford2D3D with 65535 invalid), EXR and NPY in metres.
+- ``zind``: ZInD tours, ``<tour>/{zind_data.json, panos/}`` (:mod:`workbench.data.zind`): pose-only
+  (no depth), poses from each pano's floor-plan transformation and its floor's metric scale.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import json
 import math
 import os
 import zlib
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from workbench.data.records import View, ViewRecord
 from workbench.data.tfrecord import decode_example, read_record_at
+from workbench.data.zind import ZindLayout, is_zind_tour, zind_pose
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import read_covisibility
 from workbench.geometry.equirect import resize_range
@@ -57,6 +60,7 @@ __all__ = [
     "files_by_stem",
     "index_layout",
     "load_view",
+    "read_record_pose",
     "read_depth",
     "MAX_PLAUSIBLE_RANGE_M",
 ]
@@ -64,49 +68,6 @@ __all__ = [
 MAX_PLAUSIBLE_RANGE_M = 1000.0  # larger values are sentinels (1e10, inf), mapped to invalid
 RGB_EXTS = (".jpg", ".jpeg", ".png")
 DEPTH_EXTS = (".png", ".exr", ".npy")
-
-
-@dataclass(frozen=True)
-class ViewRecord:
-    """One panorama of a dataset: where its files are and how to decode them.
-
-    Paths are relative to the dataset root (``pose_path`` and ``mask_path`` may be ``""``).
-    """
-
-    scene_id: str
-    view_id: str
-    rgb_path: str
-    depth_path: str
-    pose_path: str
-    layout: str
-    depth_scale: float = 1000.0
-    depth_invalid: int = 0
-    mask_path: str = ""
-    floor: str = ""
-    segment_path: str = ""
-
-    @classmethod
-    def columns(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-    def as_row(self) -> dict:
-        return asdict(self)
-
-    @property
-    def has_depth(self) -> bool:
-        """False for a view of a pose-only dataset (panoramas and poses, no depth files)."""
-        return bool(self.depth_path)
-
-
-@dataclass(frozen=True)
-class View:
-    """A loaded panorama: ``rgb (H, W, 3) uint8``, ``range_m (H, W) float32`` metres (0 =
-    invalid), ``T_world_from_cam (4, 4)`` or ``None``."""
-
-    record: ViewRecord
-    rgb: np.ndarray
-    range_m: np.ndarray
-    T_world_from_cam: np.ndarray | None
 
 
 # --------------------------------------------------------------------------- decoding
@@ -173,6 +134,18 @@ def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return m == 255  # RealSee3D: 255 = valid (DATASET_STRUCTURE.md)
 
 
+def read_record_pose(record: ViewRecord, root: str | os.PathLike) -> np.ndarray:
+    """The record's ``T_world_from_cam`` ``(4, 4)`` float64, metres: its pose file (a 4x4 text
+    file), or for a ZInD view its pano's pose computed from the tour's ``zind_data.json``.
+
+    Raises:
+        WorkbenchError: naming the file: missing, malformed or not rigid.
+    """
+    if record.layout == "zind":
+        return zind_pose(record, root)
+    return read_pose(Path(root) / record.pose_path)
+
+
 def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = True) -> View:
     """Load a record's RGB, range (resized to the RGB size) and pose.
 
@@ -191,7 +164,7 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
     if w != 2 * h:
         raise WorkbenchError(f"panorama must be 2:1, got {w}x{h}", rgb_path)
     if not record.has_depth:  # a pose-only dataset: every pixel invalid
-        T = read_pose(root / record.pose_path) if with_pose and record.pose_path else None
+        T = read_record_pose(record, root) if with_pose and record.pose_path else None
         return View(record, rgb, np.zeros((h, w), np.float32), T)
     depth_path = root / record.depth_path
     if record.layout == "realsee3d":
@@ -552,14 +525,17 @@ LAYOUTS = {
     "realsee3d": RealSee3DLayout,
     "rgbd-folder": RgbdFolderLayout,
     "shards": ShardsLayout,
+    "zind": ZindLayout,
 }
 
 
 def find_datasets(root: str | os.PathLike) -> list[tuple[Path, str]]:
     """``(dataset root, layout)`` of every dataset in ``root``: ``root`` itself, or each of its
     sub-folders when it is a collection (e.g. ``data_samples/`` holding a seed, a RealSee3D and
-    an rgbd-folder dataset). A folder whose sub-folders are seed or RealSee3D roots is a
-    collection; rgbd-folder sub-folders beside them count as datasets of their own.
+    an rgbd-folder dataset). A folder whose sub-folders are seed, RealSee3D or ZInD roots (a
+    folder of tours) is a collection; rgbd-folder scenes and ZInD tours beside them count as
+    datasets of their own. Sub-folders that are all rgbd-folder scenes, or all ZInD tours, are
+    the scenes of one dataset (``root``).
 
     Raises:
         WorkbenchError: when ``root`` is missing or holds no dataset.
@@ -569,14 +545,15 @@ def find_datasets(root: str | os.PathLike) -> list[tuple[Path, str]]:
         raise WorkbenchError("dataset root is not a folder", root)
     nested = []
     for child in _scene_dirs(root):
-        for name in ("seed", "realsee3d"):
+        for name in ("seed", "realsee3d", "zind"):
             if LAYOUTS[name].detect(child):
                 nested.append((child, name))
                 break
         else:
             if is_rgbd_scene(child):
                 nested.append((child, "rgbd-folder"))
-    if any(layout != "rgbd-folder" for _, layout in nested):
+    scene_like = [lay for d, lay in nested if lay == "rgbd-folder" or is_zind_tour(d)]
+    if len(scene_like) < len(nested) or len(set(scene_like)) > 1:
         return nested
     return [(root, _detect_one(root))]
 

@@ -42,13 +42,13 @@ from workbench.data.layouts import (
     load_view,
     read_depth,
     read_mask,
+    read_record_pose,
 )
 from workbench.data.plausibility import check_plausibility
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range, valid_mask
 from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
-from workbench.geometry.pose import read_pose
 from workbench.io import (
     check_image,
     check_output_file,
@@ -204,7 +204,7 @@ def _check_pose(rec: ViewRecord, root: Path, add) -> None:
     """A present pose must be a rigid 4x4; seed, RealSee3D and pose-only views need one."""
     if rec.pose_path:
         try:
-            read_pose(root / rec.pose_path)
+            read_record_pose(rec, root)
         except WorkbenchError as e:
             kind = (
                 "non-rigid pose"
@@ -212,6 +212,8 @@ def _check_pose(rec: ViewRecord, root: Path, add) -> None:
                 else "bad pose"
             )
             add(rec.pose_path, kind, e.message)
+    elif rec.layout == "zind":  # its floor's scale_meters_per_coordinate is null
+        add("", "no pose", f"{rec.floor} has no scale_meters_per_coordinate (no metres)")
     elif rec.layout in ("seed", "realsee3d") or not rec.has_depth:
         add("", "missing file", "pose")
 
@@ -625,9 +627,9 @@ def _validate_one(path: Path, layout: str, config, several: bool):
         desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
     notes = []
     if not any(r.has_depth for r in records):
-        notes.append(
-            "depth: absent (pose-only: rgb/ and pose/, no depth/ folder); RGB and poses checked"
-        )
+        zind = records[0].layout == "zind"
+        what = "ZInD panoramas and zind_data.json" if zind else "rgb/ and pose/, no depth/ folder"
+        notes.append(f"depth: absent (pose-only: {what}); RGB and poses checked")
     return (Path(path).name if several else "", desc, records, problems, notes)
 
 

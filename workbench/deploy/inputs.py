@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.dataset import open_dataset
-from workbench.data.layouts import ViewRecord, find_datasets, load_view
+from workbench.data.layouts import ViewRecord, find_datasets, load_view, read_record_pose
 from workbench.errors import WorkbenchError
-from workbench.geometry.pose import read_pose
 from workbench.io import is_temporary, read_rgb
 
 __all__ = [
@@ -233,4 +232,4 @@ def read_item_pose(item: InferItem) -> np.ndarray | None:
         return None
     if rec.layout == "shards":
         return load_view(rec, item.root).T_world_from_cam
-    return read_pose(Path(item.root) / rec.pose_path)
+    return read_record_pose(rec, item.root)

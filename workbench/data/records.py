@@ -1,0 +1,58 @@
+"""The record types of every layout: :class:`ViewRecord` (where a view's files are and how to
+decode them; the columns of the split CSVs) and :class:`View` (a loaded view).
+
+They live apart from :mod:`workbench.data.layouts` (which re-exports them) so that readers in
+modules of their own (:mod:`workbench.data.zind`) build records without importing the registry
+that imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+__all__ = ["ViewRecord", "View"]
+
+
+@dataclass(frozen=True)
+class ViewRecord:
+    """One panorama of a dataset: where its files are and how to decode them.
+
+    Paths are relative to the dataset root (``pose_path`` and ``mask_path`` may be ``""``).
+    """
+
+    scene_id: str
+    view_id: str
+    rgb_path: str
+    depth_path: str
+    pose_path: str
+    layout: str
+    depth_scale: float = 1000.0
+    depth_invalid: int = 0
+    mask_path: str = ""
+    floor: str = ""
+    segment_path: str = ""
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+    @property
+    def has_depth(self) -> bool:
+        """False for a view of a pose-only dataset (panoramas and poses, no depth files)."""
+        return bool(self.depth_path)
+
+
+@dataclass(frozen=True)
+class View:
+    """A loaded panorama: ``rgb (H, W, 3) uint8``, ``range_m (H, W) float32`` metres (0 =
+    invalid), ``T_world_from_cam (4, 4)`` or ``None``."""
+
+    record: ViewRecord
+    rgb: np.ndarray
+    range_m: np.ndarray
+    T_world_from_cam: np.ndarray | None
