@@ -15,7 +15,7 @@ from workbench import configs
 from workbench.cli import COMMANDS, main
 from workbench.errors import WorkbenchError
 
-POSITIONAL = {"root": ["x"], "csv": ["x.csv"], "paths": ["x.jpg"]}
+POSITIONAL = {"root": ["x"], "csv": ["x.csv"], "paths": ["x.jpg"], "name": ["01"]}
 
 
 def _numeric_fields(cls):

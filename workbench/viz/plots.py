@@ -399,7 +399,9 @@ def depth_row_figure(
     )
     fig.add_trace(go.Image(z=rgb[::step, ::step], hoverinfo="skip"), 1, 1)
     for i, (name, m) in enumerate(maps.items()):
-        z = np.where(m > 0, m, np.nan)[::step, ::step] if "error" not in name else m[::step, ::step]
+        m = m[::step, ::step]
+        # invalid pixels blank: None (JSON null), never NaN, which widget messages cannot carry
+        z = m if "error" in name else np.where(m > 0, m.astype(object), None)
         err = "error" in name
         fig.add_trace(
             go.Heatmap(
