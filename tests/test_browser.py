@@ -282,11 +282,19 @@ def test_dataset_tour_view_picker(lab, page):
     _no_stderr(_run_all(page, base, token, "01_dataset_tour"))
     _wait_plots(page, 2)
     title = page.evaluate(f"() => {_plot_title(1)}")
-    labels = page.locator(".widget-dropdown select").first.locator("option").all_inner_texts()
+    views = page.locator(".widget-dropdown select").nth(1)  # after the picker's encoding
+    labels = views.locator("option").all_inner_texts()
     assert labels[2] not in title
-    _select(page, 0, labels[2])
+    views.select_option(label=labels[2])
     page.wait_for_function(f"() => ({_plot_title(1)} || '').includes({json.dumps(labels[2])})",
                            timeout=60_000)  # fmt: skip
+    # the dataset picker opens another folder into the same browser
+    page.locator("input[placeholder='/path/to/your/dataset']").first.fill(
+        str(REPO / "data_samples/stanford2d3d")
+    )
+    page.locator(".widget-button", has_text="Open").first.click()
+    assert "encoding stanford2d3d" in _html_text(page, "stanford2d3d: rgbd-folder")
+    page.wait_for_function(f"() => ({_plot_title(1)} || '').includes('256×128')", timeout=60_000)
     _shot(page, "01_after.png")
 
 
