@@ -317,10 +317,9 @@ class Dataset:
         """One line: name, layout, encoding, views, scenes, what is missing."""
         s = self.spec
         scale = "per view" if s.layout == "realsee3d" else f"{s.depth_scale:g}/m"
-        parts = [f"{self.name}: {s.layout}", f"encoding {s.encoding} ({scale})",
+        depth = f"encoding {s.encoding} ({scale})" if self.has_depth else "pose-only (no depth)"
+        parts = [f"{self.name}: {s.layout}", depth,
                  f"{len(self)} views in {len(self.scenes)} scene(s)"]  # fmt: skip
-        if not self.has_depth:
-            parts.append("pose-only (no depth)")
         if not self.has_poses:
             parts.append("no poses")
         if self.errors:
