@@ -1,6 +1,7 @@
 import filecmp
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 
@@ -12,10 +13,47 @@ from workbench.geometry.pose import transform_points, yaw_pitch_roll
 
 
 def _same_tree(a, b):
+    """Byte-identical trees: what this machine generates twice (same code path, same CPU)."""
     cmp = filecmp.dircmp(a, b)
     assert not cmp.left_only and not cmp.right_only and not cmp.diff_files
     for sub in cmp.common_dirs:
         _same_tree(a / sub, b / sub)
+
+
+# Committed samples were generated on another machine. open3d's ray caster takes other code
+# paths on other instruction sets (AVX2 vs AVX-512): a ray grazing a triangle edge can hit the
+# neighbour, measured as 1 pixel of 131,072 off by 4 depth units on an AVX-512 Xeon. Images are
+# therefore compared decoded: at most RAY_CAST_PIXELS of the pixels may differ (any amount: an
+# edge pixel can change surface), plus JPEG's spread of such a change over its 8x8 block by a
+# few levels; text files (poses, scales, covisibility, tables) stay byte-exact.
+RAY_CAST_PIXELS = 1e-4
+JPEG_LEVELS = 8
+
+
+def _images_close(x, y):
+    import cv2
+
+    a = cv2.imread(str(x), cv2.IMREAD_UNCHANGED)
+    b = cv2.imread(str(y), cv2.IMREAD_UNCHANGED)
+    assert a.shape == b.shape and a.dtype == b.dtype, x
+    diff = np.abs(a.astype(np.int64) - b.astype(np.int64))
+    if diff.ndim == 3:
+        diff = diff.max(axis=2)
+    lossy = x.suffix.lower() in (".jpg", ".jpeg")
+    changed = diff > (JPEG_LEVELS if lossy else 0)
+    allowed = RAY_CAST_PIXELS * diff.size * (64 if lossy else 1)  # a JPEG block per pixel
+    assert changed.sum() <= max(1, allowed), f"{x.name}: {changed.sum()} pixels differ"
+
+
+def _close_tree(a, b):
+    """Same files; text byte-identical, images within the ray caster's tolerance above."""
+    cmp = filecmp.dircmp(a, b)
+    assert not cmp.left_only and not cmp.right_only
+    for name in cmp.diff_files:
+        assert Path(name).suffix.lower() in (".png", ".jpg", ".jpeg"), f"{a / name} differs"
+        _images_close(a / name, b / name)
+    for sub in cmp.common_dirs:
+        _close_tree(a / sub, b / sub)
 
 
 def test_byte_identical_and_worker_independent(tmp_path):
@@ -74,7 +112,7 @@ def test_data_samples_regenerate_exactly(tmp_path):
     args = ["synth", "--out", str(tmp_path / "r"), "--scenes", "1", "--views", "3", "--seed", "7",
             "--size", "512x256", "--layout", "realsee3d", "--workers", "1"]  # fmt: skip
     assert main(args) == 0
-    _same_tree(tmp_path / "r", samples / "realsee3d")
+    _close_tree(tmp_path / "r", samples / "realsee3d")
 
 
 def test_many_scene_layouts_generate():

@@ -185,4 +185,8 @@ def test_one_thread_and_all_threads_agree(kernel):
     pa, pb = views[0].T_world_from_cam, views[1].T_world_from_cam
     target = prepare_target(rb)
     one = overlap_fast(ra, pa, pb, target, one_thread=True)
-    assert one == overlap_fast(ra, pa, pb, target) == overlap(correspond_fast(ra, pa, pb, target))
+    # the same per-pixel decisions, summed in another order (per-thread rows, vector width):
+    # equal to the last bits only on some CPUs (0.7509254769126471 vs 0.750925476912647 was
+    # measured on an AVX-512 Xeon), so equal within float64 rounding of a sum of ~16k terms
+    assert overlap_fast(ra, pa, pb, target) == pytest.approx(one, rel=1e-12, abs=1e-15)
+    assert overlap(correspond_fast(ra, pa, pb, target)) == pytest.approx(one, rel=1e-12, abs=1e-15)
