@@ -387,3 +387,21 @@ def test_median_range_is_the_same_in_the_api_and_the_cli(encoding, tmp_path, fix
         assert 0.3 < api < 30.0  # metres, not millimetres or a quarter of them
         assert parquet.loc[(rec.scene_id, rec.view_id), "d_median"] == pytest.approx(api, rel=1e-6)
         assert csv.loc[(rec.scene_id, rec.view_id), "d_median"] == pytest.approx(api, rel=1e-4)
+
+
+def test_a_new_encoding_recomputes_cached_views(tmp_path):
+    """The cache is keyed on how depth is decoded: following the scale warning's advice in the
+    same --out folder must change the numbers (it once kept the millimetre ones)."""
+    root = tmp_path / "mp"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "data_samples/rgbd-folder", root)
+    (root / "dataset.json").unlink()
+    out = tmp_path / "eda"
+    assert main(["eda", str(root), "--out", str(out), "--workers", "1"]) == 0
+    before = pd.read_csv(out / "views.csv").set_index("view_id")
+    assert main(["eda", str(root), "--out", str(out), "--workers", "1",
+                 "--encoding", "matterport3d"]) == 0  # fmt: skip
+    after = pd.read_csv(out / "views.csv").set_index("view_id")
+    png = [v for v in before.index if (root / "depth" / f"{v}.png").is_file()]
+    assert png
+    ratio = after.loc[png, "d_median"] / before.loc[png, "d_median"]
+    np.testing.assert_allclose(ratio, 0.25, rtol=1e-3)

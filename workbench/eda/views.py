@@ -190,9 +190,11 @@ def surface_ids(classes: dict[int, str]) -> dict[str, tuple[int, ...]]:
 def view_key(
     rec: ViewRecord, root: Path, surfaces: dict[str, tuple[int, ...]] | None = None
 ) -> str:
-    """Cache key: the view's files with their sizes and modification times, and the class ids
-    of its surfaces when it has a segment and a class table (a new table recomputes the view)."""
-    parts = []
+    """Cache key: the view's files with their sizes and modification times, how its depth is
+    decoded (units per metre, invalid value: a new ``--encoding``, ``dataset.json`` or
+    ``depth_scale.txt`` recomputes the view), and the class ids of its surfaces when it has a
+    segment and a class table (a new table recomputes the view)."""
+    parts = [f"decode:{rec.depth_scale!r}:{rec.depth_invalid}"]
     for rel in (rec.rgb_path, rec.depth_path, rec.pose_path, rec.mask_path, rec.segment_path):
         if not rel:
             continue

@@ -20,7 +20,7 @@ from workbench.viz.plots import match_figure
 from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import CloudViewer, cloud_layers, point_colors_u32, select_points
 
-__all__ = ["PointCloudExplorer", "config_form", "replace_figure"]
+__all__ = ["PointCloudExplorer", "config_form", "replace_figure", "json_safe_trace"]
 
 
 class PointCloudExplorer(W.VBox):
@@ -145,11 +145,33 @@ class PointCloudExplorer(W.VBox):
 
 
 def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
-    """Swap a FigureWidget's traces and layout for ``fig``'s in one update."""
+    """Swap a FigureWidget's traces and layout for ``fig``'s in one update (NaN in trace data,
+    e.g. a view without depth or pose, sent as JSON null: widget messages cannot carry NaN)."""
     with widget.batch_update():
         widget.data = ()
-        widget.add_traces(list(fig.data))
+        widget.add_traces([json_safe_trace(t) for t in fig.data])
         widget.layout = fig.layout
+
+
+NAN_FIELDS = ("x", "y", "z", "r", "theta", "customdata")
+
+
+def json_safe_trace(trace):
+    """``trace`` with NaN and infinities in its data arrays replaced by ``None`` (JSON null,
+    which plotly draws as a gap, as it draws NaN).
+
+    >>> t = json_safe_trace(go.Scatter(x=[0.0, 1.0], y=np.array([1.0, np.nan])))
+    >>> list(t.y)
+    [1.0, None]
+    """
+    for name in NAN_FIELDS:
+        v = getattr(trace, name, None)
+        if v is None or isinstance(v, str):
+            continue
+        a = np.asarray(v)
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            setattr(trace, name, np.where(np.isfinite(a), a, None).astype(object))
+    return trace
 
 
 def config_form(cls, groups: dict | None = None, **overrides):
