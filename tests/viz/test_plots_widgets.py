@@ -226,3 +226,21 @@ def test_depth_row_figure_is_in_metres_with_one_colour_range():
     assert np.isnan(np.asarray(heat[1].z, float)[0]).all()
     assert np.asarray(heat[2].z, float)[10, 10] == pytest.approx(0.5)
     assert "%{z:.2f}" in heat[0].hovertemplate and heat[0].colorbar.title.text == "m"
+
+
+def test_scene_labels_never_merge_scenes():
+    """Scene ids that share their first 8 characters keep distinct labels (only UUIDs are
+    shortened): the EDA camera map and the scene pickers once showed 'apartmen' twice."""
+    import pandas as pd
+
+    from workbench.viz.labels import short_id
+    from workbench.viz.plots import camera_map_figure
+
+    ids = ["apartment_01", "apartment_02", "3fbc2fd9-1923-4164-b547-14cebcea2527"]
+    assert [short_id(s) for s in ids] == ["apartment_01", "apartment_02", "3fbc2fd9"]
+    t = pd.DataFrame({"scene_id": ids[:2] * 2, "view_id": ["0", "0", "1", "1"],
+                      "cx": [0.0, 1, 2, 3], "cz": [0.0, 1, 2, 3], "yaw_deg": [0.0] * 4,
+                      "height_m": [1.5] * 4})  # fmt: skip
+    fig = camera_map_figure(t, ids[:2])
+    titles = [a.text for a in fig.layout.annotations]
+    assert "apartment_01" in titles and "apartment_02" in titles

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from workbench.eda.stats import depth_histogram, orientation_table, yaw_rose
 from workbench.viz import plots
+from workbench.viz.labels import short_id
 from workbench.viz.widgets import replace_figure
 
 __all__ = ["EdaExplorer"]
@@ -30,7 +31,7 @@ class EdaExplorer(W.VBox):
             description="bands",
         )
         self.scenes = W.SelectMultiple(
-            options=[(s[:8], s) for s in scene_ids],
+            options=[(short_id(s), s) for s in scene_ids],
             value=tuple(scene_ids[:2]),
             description="scenes",
             rows=6,

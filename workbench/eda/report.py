@@ -27,6 +27,7 @@ from workbench.io import (
     write_text_atomic,
 )
 from workbench.viz import plots
+from workbench.viz.labels import short_id
 from workbench.viz.plots import html_report
 
 __all__ = ["compute", "write_report", "run", "DEPTH_TABLES"]
@@ -179,7 +180,7 @@ def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
     }
     figs = figures(tables)
     if example is not None:
-        name = f"{example.record.scene_id[:8]}/{example.record.view_id}"
+        name = f"{short_id(example.record.scene_id)}/{example.record.view_id}"
         step = max(1, example.rgb.shape[0] // 256)
         has = bool((example.range_m > 0).any())
         figs[f"Example view {name} ({'range in metres' if has else 'no depth'})"] = (

@@ -20,6 +20,7 @@ from workbench.data.pipeline import load_sample
 from workbench.geometry.pointcloud import rgbd_to_pointcloud
 from workbench.model.error_breakdown import abs_rel_by_distance, abs_rel_by_latitude
 from workbench.model.evaluate import evaluate
+from workbench.viz.labels import short_id
 from workbench.viz.plots import depth_row_figure
 from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import CloudViewer, turbo_u32
@@ -72,7 +73,7 @@ def compare_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, m
     """Per-view AbsRel of model ``a`` against ``b`` (same views), the diagonal, and the view
     ``mark = (scene_id, view_id)`` highlighted."""
     m = a.merge(b, on=["scene_id", "view_id"], suffixes=("_a", "_b"))
-    text = [f"{s[:8]}/{v}" for s, v in zip(m["scene_id"], m["view_id"], strict=True)]
+    text = [f"{short_id(s)}/{v}" for s, v in zip(m["scene_id"], m["view_id"], strict=True)]
     top = float(np.nanmax([m["abs_rel_a"].max(), m["abs_rel_b"].max(), 0.1])) * 1.05
     fig = go.Figure(
         go.Scatter(
@@ -153,14 +154,15 @@ class ErrorAnalysis(W.VBox):
         df = self.rows[self.model.value]
         keys = list(zip(df["scene_id"], df["view_id"], strict=True))
         labels = [
-            f"{s[:8]}/{v}  AbsRel {a:.3f}" for (s, v), a in zip(keys, df["abs_rel"], strict=True)
+            f"{short_id(s)}/{v}  AbsRel {a:.3f}"
+            for (s, v), a in zip(keys, df["abs_rel"], strict=True)
         ]
         self._updating = True
         self.view.options = list(zip(labels, keys, strict=True))
         self.view.value = keys[0]
         self._updating = False
         head = df.head(8)[["scene_id", "view_id", "abs_rel", "delta1", "rmse"]].copy()
-        head["scene_id"] = head["scene_id"].str[:8]
+        head["scene_id"] = head["scene_id"].map(short_id)
         self.table.value = (
             "<b>worst views of " + self.model.value + "</b>" + head.round(3).to_html(index=False)
         )
@@ -173,7 +175,9 @@ class ErrorAnalysis(W.VBox):
         s = self._sample(key)
         rgb, gt = (s["rgb"] * 255 + 0.5).astype(np.uint8), s["range"]
         pred = self.preds[a][key]
-        _replace(self.row, depth_row_figure(rgb, pred, gt, title=f"{a} on {key[0][:8]}/{key[1]}"))
+        _replace(
+            self.row, depth_row_figure(rgb, pred, gt, title=f"{a} on {short_id(key[0])}/{key[1]}")
+        )
         tables = {
             n: (
                 abs_rel_by_distance(self.preds[n][key], gt),

@@ -22,6 +22,7 @@ from workbench.model.baselines import baseline_table, make_baselines
 from workbench.model.evaluate import evaluate_views, pool
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
+from workbench.viz.labels import short_id
 
 __all__ = ["run"]
 
@@ -116,7 +117,7 @@ def run(config) -> int:
         s = load_sample(rec, root, config.height or predictor.height)
         write_dumps(
             out / "dumps",
-            f"worst{rank:02d}_{rec.scene_id[:8]}_{rec.view_id}",
+            f"worst{rank:02d}_{short_id(rec.scene_id)}_{rec.view_id}",
             s["rgb"],
             pred[(rec.scene_id, rec.view_id)],
             s["range"],

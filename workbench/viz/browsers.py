@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench.geometry.equirect import resize_range
+from workbench.viz.labels import short_id
 from workbench.viz.plots import depth_row_figure, history_figure
 from workbench.viz.sources import view_source
 from workbench.viz.widgets import replace_figure
@@ -24,7 +25,7 @@ __all__ = ["HistoryViewer", "PredictionBrowser", "ViewBrowser"]
 
 
 def _view_options(records):
-    return [(f"{r.scene_id[:8]}/{r.view_id}", i) for i, r in enumerate(records)]
+    return [(f"{short_id(r.scene_id)}/{r.view_id}", i) for i, r in enumerate(records)]
 
 
 class ViewBrowser(W.VBox):
@@ -53,7 +54,7 @@ class ViewBrowser(W.VBox):
             return
         r = self.records[self.view.value]
         v = self._load(r)
-        title = f"{r.scene_id[:8]}/{r.view_id}: {v.rgb.shape[1]}×{v.rgb.shape[0]}"
+        title = f"{short_id(r.scene_id)}/{r.view_id}: {v.rgb.shape[1]}×{v.rgb.shape[0]}"
         replace_figure(self.fig, depth_row_figure(v.rgb, v.range_m, title=title, step=self.step))
 
 
@@ -80,7 +81,8 @@ class PredictionBrowser(W.VBox):
         gt = v.range_m if v.range_m.shape == pred.shape else resize_range(v.range_m, pred.shape[0])
         valid = gt > 0
         rel = float(np.mean(np.abs(pred[valid] - gt[valid]) / gt[valid])) if valid.any() else 0
-        self.info.value = f"{self.model.value} on {r.scene_id[:8]}/{r.view_id}: AbsRel {rel:.3f}"
+        where = f"{short_id(r.scene_id)}/{r.view_id}"
+        self.info.value = f"{self.model.value} on {where}: AbsRel {rel:.3f}"
         fig = depth_row_figure(v.rgb, pred, gt, title=self.model.value, step=self.step)
         replace_figure(self.fig, fig)
 

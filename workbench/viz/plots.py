@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.viz.colorize import colorize_depth
+from workbench.viz.labels import short_id
 
 __all__ = [
     "depth_histogram_figure",
@@ -92,7 +93,7 @@ def tilt_figure(orient: pd.DataFrame) -> go.Figure:
                 mode="markers",
                 name=name,
                 marker={"color": colour, "size": 6},
-                text=o["scene_id"].str[:8] + "/" + o["view_id"],
+                text=o["scene_id"].map(short_id) + "/" + o["view_id"],
             )
         )
     fig.update_layout(
@@ -110,14 +111,16 @@ def camera_map_figure(table: pd.DataFrame, scenes=None, max_scenes: int = 4) -> 
     ids, the capture path, and a heading line per view."""
     scenes = list(scenes) if scenes is not None else sorted(table["scene_id"].unique())
     scenes = scenes[:max_scenes]
-    fig = make_subplots(rows=1, cols=max(1, len(scenes)), subplot_titles=[s[:8] for s in scenes],
+    titles = [short_id(s) for s in scenes]
+    fig = make_subplots(rows=1, cols=max(1, len(scenes)), subplot_titles=titles,
                         horizontal_spacing=0.06)  # fmt: skip
     for k, sid in enumerate(scenes):
         t = table[table["scene_id"] == sid].sort_values("view_id")
         yaw = np.deg2rad(t["yaw_deg"].to_numpy())
         fig.add_trace(
             go.Scatter(
-                x=t["cx"], y=t["cz"], mode="lines+markers+text", name=sid[:8], text=t["view_id"],
+                x=t["cx"], y=t["cz"], mode="lines+markers+text", name=short_id(sid),
+                text=t["view_id"],
                 textposition="top center",
                 customdata=np.stack([t["yaw_deg"], t["height_m"]], 1),
                 hovertemplate="view %{text}: x %{x:.2f} m, z %{y:.2f} m, heading "
@@ -161,7 +164,7 @@ def depth_by_scene_figure(per_scene: pd.DataFrame) -> go.Figure:
     s = per_scene.sort_values("d_median")
     fig = go.Figure(
         go.Scatter(
-            x=s["scene_id"].str[:8],
+            x=s["scene_id"].map(short_id),
             y=s["d_median"],
             mode="markers",
             name="median",
@@ -237,7 +240,7 @@ def views_figure(views, max_range: float = 8.0) -> go.Figure:
     fig.update_layout(
         height=160 * 2 + 60,
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        title=f"scene {views[0].record.scene_id[:8]}: RGB and range (0-{max_range} m)",
+        title=f"scene {short_id(views[0].record.scene_id)}: RGB and range (0-{max_range} m)",
     )
     return fig
 

@@ -16,6 +16,7 @@ from workbench.geometry.equirect import resize_range, resize_rgb
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
 from workbench.viz import plots
+from workbench.viz.labels import short_id
 from workbench.viz.plots import match_figure
 from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import CloudViewer, cloud_layers, point_colors_u32, select_points
@@ -40,7 +41,7 @@ class PointCloudExplorer(W.VBox):
         self._layers_key, self.layers, self.shown = None, None, np.zeros(0, np.int64)
         scene_ids = sorted({r.scene_id for r in self.records})
         self.scene = W.Dropdown(
-            options=[(s[:8], s) for s in scene_ids], value=scene_ids[0], description="scene"
+            options=[(short_id(s), s) for s in scene_ids], value=scene_ids[0], description="scene"
         )
         self.views = W.SelectMultiple(description="views", rows=4)
         self.color = W.ToggleButtons(
@@ -252,7 +253,7 @@ class CorrespondenceExplorer(W.VBox):
         self._cache: dict = {}
         scene_ids = sorted({r.scene_id for r in self.records})
         self.scene = W.Dropdown(
-            options=[(s[:8], s) for s in scene_ids], value=scene_ids[0], description="scene"
+            options=[(short_id(s), s) for s in scene_ids], value=scene_ids[0], description="scene"
         )
         self.a = W.Dropdown(description="A")
         self.b = W.Dropdown(description="B")
