@@ -110,3 +110,17 @@ def test_unknown_layout_lists_what_was_looked_for(tmp_path):
         detect_layout(tmp_path)
     with pytest.raises(WorkbenchError, match="not a folder"):
         detect_layout(tmp_path / "nope")
+
+
+def test_a_folder_of_panoramas_alone_points_to_infer(tmp_path):
+    import shutil
+
+    from workbench.cli import main
+    from workbench.errors import WorkbenchError
+
+    shutil.copy(next(Path(__file__).resolve().parents[2].glob("data_samples/seed/*/pan/low/000.jpg")),
+                tmp_path / "a.jpg")  # fmt: skip
+    with pytest.raises(WorkbenchError, match="workbench infer") as e:
+        detect_layout(tmp_path)
+    assert "rgb/" in str(e.value) and "pose/" in str(e.value)
+    assert main(["validate", str(tmp_path)]) == 2

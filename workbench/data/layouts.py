@@ -167,8 +167,8 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
         T = read_record_pose(record, root) if with_pose and record.pose_path else None
         return View(record, rgb, np.zeros((h, w), np.float32), T)
     depth_path = root / record.depth_path
-    if record.layout == "realsee3d":
-        _check_realsee_view(depth_path.parent)
+    if record.layout == "realsee3d" and not record.depth_scale > 0:
+        _check_realsee_view(depth_path.parent)  # names the missing or bad depth_scale.txt
     r = read_depth(depth_path, record.depth_scale, record.depth_invalid)
     dh, dw = r.shape
     if dw != 2 * dh:
@@ -326,10 +326,12 @@ def _realsee_scale(d: Path) -> float:
         scale = float(scale_file.read_text(encoding="utf-8-sig").split()[0])
     except FileNotFoundError:
         raise WorkbenchError(
-            "missing depth_scale.txt (required by RealSee3D)", scale_file
+            "missing depth_scale.txt (required by RealSee3D, or pass --depth-scale N)", scale_file
         ) from None
     except (ValueError, IndexError, UnicodeDecodeError):
-        raise WorkbenchError("depth_scale.txt must hold one number", scale_file) from None
+        raise WorkbenchError(
+            "depth_scale.txt must hold one number (or pass --depth-scale N)", scale_file
+        ) from None
     if not (math.isfinite(scale) and scale > 0):
         raise WorkbenchError(f"depth scale must be a positive number, got {scale}", scale_file)
     return scale
@@ -372,15 +374,21 @@ def scene_covisibility(root: str | os.PathLike, records: list[ViewRecord]):
 
 
 class RealSee3DLayout:
+    """RealSee3D scenes; each view's PNG depth is decoded by its own ``depth_scale.txt`` (PNG
+    units per metre) unless ``depth_scale`` (``--depth-scale``) overrides every view's (then a
+    missing ``depth_scale.txt`` is fine and none is read)."""
+
     name = "realsee3d"
     looked_for = "<scene>/viewpoints/<id>/panoImage_1600.jpg"
+
+    def __init__(self, depth_scale: float | None = None, depth_invalid: int = 0):
+        self.depth_scale = depth_scale
 
     @staticmethod
     def detect(root: Path) -> bool:
         return any((d / "viewpoints").is_dir() for d in _scene_dirs(root))
 
-    @staticmethod
-    def scene(root: Path, scene: Path) -> list[ViewRecord]:
+    def scene(self, root: Path, scene: Path) -> list[ViewRecord]:
         out = []
         for vid in _realsee_ids(scene):
             d = scene / "viewpoints" / vid
@@ -396,7 +404,7 @@ class RealSee3DLayout:
                     _rel(d / "depth_image.png", root),
                     _rel(pose, root) if pose.is_file() else "",
                     "realsee3d",
-                    _realsee_scale_or_zero(d),
+                    float(self.depth_scale or _realsee_scale_or_zero(d)),
                     0,
                     _rel(mask, root) if mask.is_file() else "",
                     _realsee_floor_or_blank(d),
@@ -405,10 +413,9 @@ class RealSee3DLayout:
             )
         return out
 
-    @classmethod
-    def index(cls, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
+    def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
         scenes = [d for d in _scene_dirs(root) if (d / "viewpoints").is_dir()]
-        return _each_scene(scenes, lambda d: cls.scene(root, d), errors)
+        return _each_scene(scenes, lambda d: self.scene(root, d), errors)
 
 
 def is_rgbd_scene(d: Path) -> bool:
@@ -562,6 +569,14 @@ def _detect_one(root: Path) -> str:
     for name, cls in LAYOUTS.items():
         if cls.detect(root):
             return name
+    images = files_by_stem(root, RGB_EXTS) or files_by_stem(root / "rgb", RGB_EXTS)
+    if images:  # panoramas alone: not a dataset, but a folder infer reads
+        raise WorkbenchError(
+            f"{len(images)} panoramas but no depth or poses: `workbench infer {root}` predicts "
+            "their depth; for a dataset put them in rgb/ beside depth/ (metric depth) or pose/ "
+            "(4x4 T_world_from_cam text files, pose-only)",
+            root,
+        )
     looked = "; ".join(f"{n}: {c.looked_for}" for n, c in LAYOUTS.items())
     raise WorkbenchError(f"unknown dataset layout (looked for {looked})", root)
 
@@ -594,7 +609,9 @@ def index_layout(
     Args:
         depth_scale, depth_invalid: PNG depth decoding of the ``rgbd-folder`` layout (default
             1000 units per metre) and of the ``seed`` layout (``None``: each scene's
-            ``meta.json``; a value overrides every scene's).
+            ``meta.json``; a value overrides every scene's); ``depth_scale`` (PNG units per
+            metre) also overrides every RealSee3D view's ``depth_scale.txt`` (``None``: each
+            view's own).
         resolution: ``"low"`` (training size, the default) or ``"high"`` panoramas (seed layout).
         errors: when a list, scenes that cannot be indexed are appended to it (as
             :class:`WorkbenchError`) and skipped; otherwise the first one is raised.
@@ -610,7 +627,7 @@ def index_layout(
         raise ValueError(f"depth_scale must be a positive number, got {depth_scale}")
     if name == "rgbd-folder":
         reader = LAYOUTS[name](depth_scale or 1000.0, depth_invalid)
-    elif name == "seed":
+    elif name in ("seed", "realsee3d"):
         reader = LAYOUTS[name](depth_scale, depth_invalid)
     else:
         reader = LAYOUTS[name]
