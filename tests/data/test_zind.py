@@ -250,6 +250,11 @@ def test_validate_and_eda_on_a_tour(tmp_path, capsys):
     for p in PANOS:  # the table's yaw is ZInD's rotation, wrapped to (-180, 180]
         want = (p[6] + 180) % 360 - 180
         assert math.isclose(views.loc[_stem(p), "yaw_deg"], want, abs_tol=1e-6)
+        # the camera's height comes from the pose (ZInD's floor is y = 0): camera_height x
+        # the pano's scale x the floor's metres per unit
+        m = {"floor_01": M_PER_UNIT, "floor_02": 2.0}[p[0]]
+        assert views.loc[_stem(p), "height_m"] == pytest.approx(1.0 * p[7] * m)
+        assert views.loc[_stem(p), "height_method"] == "pose"
     motion = pd.read_parquet(eda / "motion.parquet")
     assert motion["path_m"].iloc[0] > 0
     html = (eda / "report.html").read_text()

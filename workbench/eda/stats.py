@@ -189,6 +189,8 @@ HEIGHT_HOW = {
     "nadir cap": "median vertical drop of the valid pixels below 70° latitude",
     "lowest valid band": "median vertical drop of the lowest 5° band of valid depth below 30° "
     "latitude (the nadir is masked or blind, as on real LiDAR captures)",
+    "pose": "from the pose: the dataset's world has its floor at y = 0 (ZInD: camera_height of "
+    "its JSON), no depth needed",
 }
 _NO_HEIGHT = {
     "no depth": "NaN: no depth file (a pose-only view: panorama and pose only)",

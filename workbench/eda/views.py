@@ -290,6 +290,9 @@ def _raw_images(rec: ViewRecord, root: Path) -> int:
     return sum(1 for p in folder.iterdir() if p.is_file() and p.name.startswith(rec.view_id))
 
 
+FLOOR_AT_ZERO = ("zind",)  # layouts whose world frame puts the floor at y = 0
+
+
 def _compute(rec: ViewRecord, root: Path, surfaces: dict | None = None) -> dict:
     """The row of one view; ``surfaces``: ``{surface: (class id, ...)}`` of its class table."""
     v = load_view(rec, root)
@@ -301,7 +304,7 @@ def _compute(rec: ViewRecord, root: Path, surfaces: dict | None = None) -> dict:
             seg = cv2.resize(seg, (w, h), interpolation=cv2.INTER_NEAREST)
         classes = class_depths(seg, v.range_m, surfaces)
         floor_mask = np.isin(seg, surfaces["floor"])
-    return {
+    row = {
         "scene_id": rec.scene_id,
         "view_id": rec.view_id,
         "key": view_key(rec, root, surfaces),
@@ -311,6 +314,10 @@ def _compute(rec: ViewRecord, root: Path, surfaces: dict | None = None) -> dict:
         **view_stats(v.rgb.shape, v.range_m, v.T_world_from_cam, floor_mask),
         **classes,
     }
+    if rec.layout in FLOOR_AT_ZERO and v.T_world_from_cam is not None and not rec.has_depth:
+        # the world's floor is y = 0 (y down): the camera's height is -y of its centre
+        row["height_m"], row["height_method"] = -float(v.T_world_from_cam[1, 3]), "pose"
+    return row
 
 
 def _compute_or_error(rec: ViewRecord, root: Path, surfaces=None) -> dict | WorkbenchError:
