@@ -244,3 +244,16 @@ def test_scene_labels_never_merge_scenes():
     fig = camera_map_figure(t, ids[:2])
     titles = [a.text for a in fig.layout.annotations]
     assert "apartment_01" in titles and "apartment_02" in titles
+
+
+def test_point_cloud_explorer_strides_a_large_selection(monkeypatch):
+    from workbench import open_dataset
+    from workbench.viz.widgets import PointCloudExplorer
+
+    ds = open_dataset(Path(__file__).resolve().parents[2] / "data_samples/rgbd-folder")
+    full = PointCloudExplorer(ds, budget=1000)
+    n_full = len(full.layers)
+    monkeypatch.setattr(PointCloudExplorer, "MAX_PIXELS", 4 * 256 * 512 // 16)
+    small = PointCloudExplorer(ds, budget=1000)  # 4 views of 256x512: every 4th row and column
+    assert len(small.layers) == pytest.approx(n_full / 16, rel=0.05)
+    assert len(PointCloudExplorer(ds, budget=1000, stride=1).layers) == n_full

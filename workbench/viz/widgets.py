@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import ipywidgets as W
 import numpy as np
@@ -31,10 +32,14 @@ class PointCloudExplorer(W.VBox):
 
     Attributes: ``scene``, ``views``, ``color``, ``budget``, ``max_range``, ``max_height``,
     ``mesh``, ``status``, ``picked``, ``viewer`` (its ``plot`` is the k3d widget), ``shown``
-    (indices of the points on screen into ``layers``).
+    (indices of the points on screen into ``layers``). ``stride`` keeps every N-th pixel row and
+    column; 0 (default) chooses it so that at most :attr:`MAX_PIXELS` pixels are fused (a tour
+    of 2048×1024 panoramas stays in memory).
     """
 
-    def __init__(self, records, root=None, budget: int = 200_000, stride: int = 1):
+    MAX_PIXELS = 4_000_000  # pixels fused at most: the stride grows to keep a tour in memory
+
+    def __init__(self, records, root=None, budget: int = 200_000, stride: int = 0):
         self.records, self.root, self._load_view = view_source(records, root)
         self.stride = stride
         self._views: dict = {}
@@ -111,7 +116,9 @@ class PointCloudExplorer(W.VBox):
                 T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
                 views.append((v.rgb, v.range_m, T, n, None))
                 self._poses.append(T)
-            self.layers, self._layers_key = cloud_layers(views, self.stride), key
+            pixels = sum(v[1].size for v in views)
+            stride = self.stride or max(1, math.ceil(math.sqrt(pixels / self.MAX_PIXELS)))
+            self.layers, self._layers_key = cloud_layers(views, stride), key
             self._ids = [r.view_id for r in recs]
             self.viewer.set_cameras(self._poses, self._ids)
             self.viewer.look_at_cloud(self.layers.points)
