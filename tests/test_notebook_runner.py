@@ -112,3 +112,20 @@ def test_parameters_cell_defaults_to_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBENCH_OUT")
     assert data_folder("", "seed") == SAMPLES / "seed"
     assert not str(output_folder("", "x-test")).startswith(str(REPO))
+
+
+def test_the_kernel_is_stopped_after_the_run(tmp_path):
+    """nbclient does not stop a kernel manager it was handed: each run once left a kernel
+    (TensorFlow loaded) running behind it."""
+    import psutil
+
+    from workbench.notebook import run_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getpid())")]
+    path = tmp_path / "pid.ipynb"
+    nbformat.write(nb, path)
+    _, ok = run_notebook(path, tmp_path, {})
+    assert ok
+    pid = int(nbformat.read(tmp_path / "pid.ipynb", 4).cells[1].outputs[0]["text"])
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

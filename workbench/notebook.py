@@ -96,6 +96,9 @@ def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tup
             client.execute(env={**os.environ, **KERNEL_ENV}, stderr=subprocess.DEVNULL)
         except (CellExecutionError, CellTimeoutError, DeadKernelError):
             ok = False
+        finally:  # nbclient leaves a kernel manager it was given running: stop the kernel
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     stem = path.stem
     write_text_atomic(out / f"{stem}.ipynb", nbformat.writes(nb))
     html, _ = HTMLExporter().from_notebook_node(nb)
