@@ -54,7 +54,10 @@ class DataFlags(Config):
         "realsee3d, metres (default: dataset.json in the root, else the layout's own)",
     )
     depth_scale: float = option(
-        0.0, "PNG depth units per metre, overriding the encoding's (0: the encoding's)", ge=0
+        0.0,
+        "PNG depth units per metre, overriding the encoding's and every RealSee3D view's "
+        "depth_scale.txt (0: the encoding's, RealSee3D's per view)",
+        ge=0,
     )
     depth_invalid: int = option(
         -1, "PNG value marking missing depth besides 0 (-1: the encoding's)", ge=-1, le=65535

@@ -4,7 +4,8 @@ depth is encoded.
 A :class:`DatasetSpec` is detected from the files (the layout; ``dataset.json`` in the root, when
 present, names the encoding; RealSee3D and seed scenes carry their own scales) and any of its
 parts can be overridden by flags (``--layout``, ``--encoding``, ``--depth-scale``,
-``--depth-invalid``, ``--resolution``). ``split`` stores it in ``split.json`` and every record of
+``--depth-invalid``, ``--resolution``; ``--depth-scale`` overrides RealSee3D's per-view
+``depth_scale.txt`` too). ``split`` stores it in ``split.json`` and every record of
 the split CSVs carries its decoding (scale and invalid value), so ``validate``, ``split``,
 ``eda``, ``pointcloud``, ``match``, ``train``, ``eval``, ``train-biview``, ``train-pose`` and
 the notebooks' widgets read one file at one scale.
@@ -106,8 +107,9 @@ class DatasetSpec:
         layout: a name of :data:`~workbench.data.layouts.LAYOUTS` (``seed``, ``realsee3d``,
             ``rgbd-folder``, ``shards``, ``zind``).
         encoding: a name of :data:`ENCODINGS`.
-        depth_scale: PNG units per metre (0: per view, RealSee3D's ``depth_scale.txt``; seed
-            scenes may override it in ``others/meta.json``).
+        depth_scale: PNG units per metre (0: per view, RealSee3D's ``depth_scale.txt``, unless
+            ``--depth-scale`` overrides every view's: then ``depth_scale`` is absent from
+            ``detected``; seed scenes may override it in ``others/meta.json``).
         depth_invalid: a PNG value that marks missing depth besides 0 (0: none).
         max_range_m: larger ranges are sentinels and read as invalid.
         resolution: ``low`` (``pan/low``, the training size) or ``high`` (``pan/high``).
@@ -200,13 +202,15 @@ def describe_dataset(root: str | os.PathLike, options=None, **overrides) -> Data
         invalid = int(meta.get("depth_invalid", enc.invalid))
         detected.append("depth_invalid")
     invalid = int(invalid)
-    if layout != "realsee3d" and not (math.isfinite(scale) and scale > 0):
+    # RealSee3D: each view's depth_scale.txt, unless --depth-scale overrides every view's
+    per_view = layout == "realsee3d" and "depth_scale" in detected
+    if not per_view and not (math.isfinite(scale) and scale > 0):
         raise WorkbenchError(f"must be a positive number, got {scale}", "--depth-scale")
     return DatasetSpec(
         root=str(root.resolve()),
         layout=layout,
         encoding=enc.name,
-        depth_scale=0.0 if layout == "realsee3d" else scale,
+        depth_scale=0.0 if per_view else scale,
         depth_invalid=invalid,
         max_range_m=float(meta.get("max_range_m", MAX_PLAUSIBLE_RANGE_M)),
         resolution=get("resolution", "low") or "low",
@@ -316,7 +320,7 @@ class Dataset:
     def summary(self) -> str:
         """One line: name, layout, encoding, views, scenes, what is missing."""
         s = self.spec
-        scale = "per view" if s.layout == "realsee3d" else f"{s.depth_scale:g}/m"
+        scale = f"{s.depth_scale:g}/m" if s.depth_scale else "per view"
         depth = f"encoding {s.encoding} ({scale})" if self.has_depth else "pose-only (no depth)"
         parts = [f"{self.name}: {s.layout}", depth,
                  f"{len(self)} views in {len(self.scenes)} scene(s)"]  # fmt: skip

@@ -8,8 +8,9 @@ it), too many invalid pixels, implausible range, non-rigid or garbage poses, a m
 255 (valid) pixel, RealSee3D's missing viewpoint folder, ``depth_scale.txt`` and bad
 ``floor.txt``; per scene: duplicate view ids, a single view (unusable for two-view work), no
 views at all, orphan files (depth or pose without the view's RGB panorama), RealSee3D viewpoint
-folders missing from ``viewpoints.txt``; per dataset: an implausible depth scale
-(:mod:`workbench.data.plausibility`). A dataset with no view at all is unusable (an error).
+folders missing from ``viewpoints.txt``; per dataset, or per scene when only some are: an
+implausible depth scale (:mod:`workbench.data.plausibility`). A dataset with no view at all is
+unusable (an error).
 Pose-only datasets (``rgb/`` + ``pose/``, no ``depth/``) have their panoramas and poses checked.
 """
 
@@ -220,8 +221,8 @@ def _check_pose(rec: ViewRecord, root: Path, add) -> None:
 
 def _check_realsee_folder(rec: ViewRecord, root: Path, add) -> bool | None:
     """A RealSee3D view's folder: ``None`` when the folder listed in ``viewpoints.txt`` is
-    missing, ``False`` when its depth cannot be decoded (``depth_scale.txt`` missing or bad),
-    else ``True``; a bad ``floor.txt`` is named too."""
+    missing, ``False`` when its depth cannot be decoded (``depth_scale.txt`` missing or bad, and
+    no ``--depth-scale`` overrides it), else ``True``; a bad ``floor.txt`` is named too."""
     folder = Path(rec.rgb_path).parent
     d = root / folder
     if not d.is_dir():
@@ -229,7 +230,8 @@ def _check_realsee_folder(rec: ViewRecord, root: Path, add) -> bool | None:
         return None
     ok = True
     try:
-        _check_realsee_view(d)
+        if not rec.depth_scale > 0:  # positive: read from depth_scale.txt, or --depth-scale
+            _check_realsee_view(d)
     except WorkbenchError as e:
         problem = "missing file" if "missing" in e.message else "bad depth scale"
         add(_relative(e.path or d, root), problem, e.message)
@@ -446,9 +448,11 @@ def validate_dataset(
             ``workers`` threads here by default, or a Dask cluster at ``scheduler``).
         density: filled with each view's fraction of valid depth pixels (after the mask), by
             ``(scene_id, view_id)`` (a statistic of the report: sparse LiDAR is not a problem).
-        plausibility: also judge the depth scale from a sample of views
-            (:func:`~workbench.data.plausibility.check_plausibility`); an implausible one is a
-            dataset-level problem (scene and view ``""``) naming the likely ``--encoding``.
+        plausibility: also judge the depth scale from a sample of views per scene
+            (:func:`~workbench.data.plausibility.check_plausibility`): when every scene is
+            implausible, one dataset-level problem (scene and view ``""``) naming the likely
+            ``--encoding``; else one problem per implausible scene (its scene id filled, naming
+            its camera height and the scale that would be plausible).
 
     Raises:
         WorkbenchError: only when the dataset is unusable (missing, unknown layout, no views).
@@ -481,9 +485,8 @@ def validate_dataset(
     if mesh:
         problems += _mesh_problems(root, records)
     if plausibility:
-        judged = check_plausibility(spec, records)
-        if not judged.plausible:
-            problems.append(Problem("", "", "", "implausible depth scale", judged.message))
+        for scene_id, message in check_plausibility(spec, records).problems():
+            problems.append(Problem(scene_id, "", "", "implausible depth scale", message))
     return records, problems
 
 
