@@ -613,7 +613,6 @@ def _report_path(config) -> Path:
 def _validate_one(path: Path, layout: str, config, several: bool):
     """One dataset of ``run``: ``(name, description, records, problems, notes)``."""
     spec = describe_dataset(path, config, layout=layout)
-    desc = f"{spec.layout}, {spec.encoding}"
     density: dict = {}
     records, problems = validate_dataset(
         path,
@@ -625,6 +624,8 @@ def _validate_one(path: Path, layout: str, config, several: bool):
         density=density,
         scheduler=config.scheduler,
     )
+    depth = "no depth" if not any(r.has_depth for r in records) else f"encoding {spec.encoding}"
+    desc = f"{spec.layout}, {depth}"
     if density:
         d = np.array(list(density.values()))
         desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
