@@ -258,9 +258,9 @@ NB["07_biview_pose"] = [
     IGN + 'biview_dir = next_run_dir(out, "biview")\n'
     'bv = train_biview(BiviewConfig(train_csv=str(out / "lists/train.csv"),\n'
     '    val_csv=str(out / "lists/val.csv"), logdir=str(biview_dir), height=32,\n'
-    "    model_width=8, model_depth=3, batch=2, steps=30, log_every=5, progress=False))\n"
+    "    model_width=8, model_depth=3, batch=2, steps=20, log_every=5, progress=False))\n"
     'pd.Series({"pairs": bv["pairs"], **bv["val"]}).round(3).to_frame("bi-view run")',
-    "The bi-view run's depth on a view, beside the ground truth, in metres (30 steps: expect a "
+    "The bi-view run's depth on a view, beside the ground truth, in metres (20 steps: expect a "
     "blurry, nearly flat prediction):",
     IGN + "from workbench.data.pipeline import load_sample\n"
     "from workbench.model.predictor import load\n"
@@ -272,10 +272,10 @@ NB["07_biview_pose"] = [
     "## Relative pose: network vs cross-correlation yaw baseline",
     IGN + 'pose_dir = next_run_dir(out, "pose")\n'
     'pose = train_pose(PoseConfig(train_csv=str(out / "lists/train.csv"),\n'
-    '    val_csv=str(out / "lists/val.csv"), logdir=str(pose_dir), height=32, steps=40,\n'
+    '    val_csv=str(out / "lists/val.csv"), logdir=str(pose_dir), height=32, steps=20,\n'
     "    progress=False))\n"
     'pd.DataFrame({k: pose[k] for k in ("network", "baseline_yaw_xcorr", "identity")}).T.round(2)',
-    "Numbers from a 40-step run on a handful of views say nothing about the method, better or "
+    "Numbers from a 20-step run on a handful of views say nothing about the method, better or "
     "worse than the baselines: they show that the loop runs and writes its files.",
     "## Loss curves of both runs",
     IGN + 'HistoryViewer({"bi-view": biview_dir, "pose": pose_dir})',

@@ -1,9 +1,8 @@
 """`workbench notebook NN --data ROOT --out DIR`: every notebook runs headless on any kind of
 dataset by its parameters alone (executed .ipynb + HTML in DIR, nothing written elsewhere).
 
-`make test` runs a covering set here (shards, the pose-only EDA and predicted-depth paths)
-beside the browser test, which runs every notebook on a dataset other than the seed
-samples (tests/test_browser.py ``BROWSER_DATA``); set
+`make test` runs one here (the pose-only EDA) beside the browser test, which runs every
+notebook on a dataset other than the seed samples (tests/test_browser.py ``BROWSER_DATA``); set
 ``WORKBENCH_NOTEBOOK_MATRIX=1`` (``make notebooks-matrix``) to run every notebook on every kind.
 """
 
@@ -22,7 +21,7 @@ SAMPLES = REPO / "data_samples"
 NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KINDS = ("seed", "realsee3d", "realsee3d-synthetic", "rgbd-folder", "stanford2d3d", "shards",
          "pose-only")  # fmt: skip
-COVERING = [("01", "shards"), ("02", "pose-only"), ("04", "pose-only")]
+COVERING = [("02", "pose-only")]
 MATRIX = [(nb[:2], kind) for nb in NOTEBOOKS for kind in KINDS]
 CASES = MATRIX if os.environ.get("WORKBENCH_NOTEBOOK_MATRIX") == "1" else COVERING
 
