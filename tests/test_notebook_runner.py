@@ -107,7 +107,11 @@ def test_parameters_cell_defaults_to_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBENCH_DATA")
     monkeypatch.delenv("WORKBENCH_OUT")
     assert data_folder("", "seed") == SAMPLES / "seed"
-    assert not str(output_folder("", "x-test")).startswith(str(REPO))
+    import workbench.paths
+
+    assert not str(workbench.paths.USER_OUTPUTS).startswith(str(REPO))  # outside the repository
+    monkeypatch.setattr(workbench.paths, "USER_OUTPUTS", tmp_path / "home-outputs")
+    assert output_folder("", "02_eda") == tmp_path / "home-outputs" / "02_eda"
 
 
 def test_the_kernel_is_stopped_after_the_run(tmp_path):
