@@ -80,7 +80,7 @@ class DemoConfig(Config):
 
 @dataclass(frozen=True)
 class SynthConfig(Config):
-    """``workbench synth``: procedural indoor scenes in the seed layout (DESIGN §4)."""
+    """``workbench synth``: procedural indoor scenes in the seed layout (README, *Data*)."""
 
     out: str = option("synthetic", "output dataset root")
     scenes: int = option(4, "number of scenes", ge=1)
@@ -137,7 +137,7 @@ class SplitConfig(DataFlags):
 
 @dataclass(frozen=True)
 class TrainConfig(Config):
-    """``workbench train``: supervised equirect depth training (loss and metrics: DESIGN §5).
+    """``workbench train``: supervised equirect depth training (loss, metrics: README *Training*).
 
     The run folder ``logdir`` receives ``config.json``, ``checkpoints/``, TensorBoard logs in
     ``tb/``, visual dumps in ``dumps/``, ``history.csv``, ``val_metrics.csv``, ``model.keras`` and

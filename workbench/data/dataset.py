@@ -114,7 +114,7 @@ class DatasetSpec:
         max_range_m: larger ranges are sentinels and read as invalid.
         resolution: ``low`` (``pan/low``, the training size) or ``high`` (``pan/high``).
         mask: ``pano_mask==255`` (RealSee3D: valid where the mask is 255) or ``none``.
-        up: the world's up axis (``-y``: gravity-aligned, y down, DESIGN §1).
+        up: the world's up axis (``-y``: gravity-aligned, y down, README, *Geometry convention*).
         detected: which fields came from the files (the others from flags).
     """
 

@@ -5,7 +5,7 @@ columns of the split CSVs) and :func:`load_view` loads a record into a :class:`V
 ``rgb (H, W, 3) uint8``, ``range_m (H, W) float32`` metres (resized to the RGB size without
 blending invalid pixels), ``T_world_from_cam (4, 4) float64 | None``.
 
-Layouts (DESIGN §2):
+Layouts (README, *Data*):
 
 - ``seed``: ``<scene>/{pan/{high,low}/<view>.jpg, depth/<view>.png (uint16 mm), pose/<view>.txt,
   obj/, others/meta.json}``.

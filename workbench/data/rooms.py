@@ -11,7 +11,8 @@ palettes of real-world albedo (linear, before the camera's tone curve).
 
 Every builder returns parts ``(name, (vertices, triangles), material)``; materials are the
 dicts of :mod:`workbench.data.synth` (``pattern``, ``scale``, ``a``, ``b``, ``angle``,
-``offset``, ``emit``). World frame (DESIGN §1): y down, floor ``y = 0``, ceiling ``y = -H``.
+``offset``, ``emit``). World frame (README, *Geometry convention*): y down, floor ``y = 0``,
+ceiling ``y = -H``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scene-level train/val splits (DESIGN §3), deterministic and stable.
+"""Scene-level train/val splits (README, *Data*), deterministic and stable.
 
 A scene goes to validation when the first 8 bytes of ``sha256(scene_id)``, read as a fraction of
 2^64, fall below ``val_fraction``: the decision depends on the scene id alone, so adding scenes

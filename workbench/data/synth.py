@@ -9,7 +9,8 @@ Lambert shading from several lights with one shadowed, random exposure, sensor n
 JPEG artefacts. Views are placed at random heights with random yaw, small pitch/roll, and
 baselines 0.5-4 m. Everything follows from one seed: the same seed gives byte-identical files.
 
-World frame (DESIGN §1): y down, the floor at ``y = 0``, the ceiling at ``y = -room_height``.
+World frame (README, *Geometry convention*): y down, the floor at ``y = 0``, the ceiling at
+``y = -room_height``.
 """
 
 from __future__ import annotations

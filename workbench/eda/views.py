@@ -11,7 +11,8 @@ floor pixels of ``segment.png`` when a class table names them, else of the nadir
 rotation is used so tilt does not bias it) and ``height_method`` (which of those three, or
 ``"none"`` where the height is NaN), depth statistics over valid pixels ``d_min, d_p05,
 d_median, d_p95, d_max, d_mean`` (metres), ``invalid_frac``, and per latitude band
-(``ceiling`` lat < -30°, ``horizon``, ``floor`` lat > 30°; latitude grows downwards, DESIGN §1)
+(``ceiling`` lat < -30°, ``horizon``, ``floor`` lat > 30°; latitude grows downwards, README,
+*Geometry convention*)
 a histogram of range in :data:`BIN_EDGES` as ``hist_<band>`` (int64 counts, list column); with
 a class table and ``segment.png``, the median range of floor, wall and ceiling pixels
 (``d_floor_class``, ``d_wall_class``, ``d_ceiling_class``).

@@ -1,7 +1,8 @@
 """Dense two-view correspondence between panoramas from depth and poses.
 
 For panoramas A and B with ``range_A`` and poses ``T_world_from_A``, ``T_world_from_B``, every
-valid pixel of A is back-projected (DESIGN §1 convention, :mod:`workbench.geometry.equirect`),
+valid pixel of A is back-projected (the README's *Geometry convention*,
+:mod:`workbench.geometry.equirect`),
 moved into B's frame with ``T_B_from_A`` and projected into B: a continuous pixel ``(u, v)``
 (``u`` wrapped into ``[-0.5, W - 0.5)``). With ``range_B`` the match is also checked:
 

@@ -1,6 +1,6 @@
 """Equirectangular geometry: the one place where the convention lives.
 
-Convention (DESIGN.md §1; nothing else in the workbench re-derives it):
+Convention (README, *Geometry convention*; nothing else in the workbench re-derives it):
 
 - An equirectangular image is ``(H, W, C)`` or ``(H, W)`` with ``W == 2 * H``. Pixel indices are
   ``(row v, col u)``; integer indices name pixel *centres*, so a continuous pixel coordinate

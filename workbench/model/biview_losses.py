@@ -1,7 +1,8 @@
 """Losses of bi-view self-supervised depth (Monodepth2-style on panoramas with known poses).
 
 For a pair (A, B) of the same scene with ``T_B_from_A`` known, the U-Net predicts range for both.
-A's predicted points are moved into B and projected (DESIGN §1); B's image is sampled there
+A's predicted points are moved into B and projected (README, *Geometry convention*); B's image is
+sampled there
 (bilinear, columns wrapping at the seam) to reconstruct A, and vice versa (:func:`warp_tf`). The
 loss per direction is the photometric error ``alpha * (1 - SSIM) / 2 + (1 - alpha) * L1`` on RGB
 at several scales, optionally masked where the target point is visible in the source (a z-test

@@ -1,4 +1,4 @@
-"""Depth metrics (DESIGN §5) of any :class:`~workbench.model.predictor.Predictor` on view records.
+"""Depth metrics (README *Training*) of any :class:`~workbench.model.predictor.Predictor` on views.
 
 Views are loaded at the model's input size (depth resized without blending invalid pixels), so
 every format is compared on the same pixels; with ``height`` the ground truth is loaded at that

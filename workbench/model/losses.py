@@ -2,7 +2,8 @@
 range tensors in metres; ``mask`` is 1 where the ground truth is valid. Invalid pixels never
 contribute, and every loss has finite gradients on an all-invalid batch (it is then 0).
 
-``total = rate[0] * L1 + rate[1] * normal + rate[2] * SSIM`` (DESIGN §5). The normal loss uses
+``total = rate[0] * L1 + rate[1] * normal + rate[2] * SSIM`` (README, *Training*). The normal loss
+uses
 exactly the scheme of :mod:`workbench.geometry.normals` (central differences wrapping at the
 seam, one-sided at the poles, ``n = dP/dv × dP/du``), in TF.
 """

@@ -1,4 +1,4 @@
-"""Depth metrics, numpy and TensorFlow versions with the same semantics (DESIGN §5).
+"""Depth metrics, numpy and TensorFlow versions with the same semantics (README, *Training*).
 
 For each image: valid = GT finite and in ``[min_depth, max_depth]``; the prediction is clipped to
 the same range (after optional median alignment, ``pred *= median(gt) / median(pred)`` over the

@@ -78,7 +78,7 @@ class PositiveRange(layers.Layer):
 @keras.saving.register_keras_serializable(package="workbench")
 class LatitudeChannels(layers.Layer):
     """``(B, H, W, C)`` → ``(B, H, W, C + 2)``: appends each row's ``ray_y`` (down = +1) and
-    ``sqrt(1 - ray_y**2)`` (1 at the horizon), the equirect convention of DESIGN §2."""
+    ``sqrt(1 - ray_y**2)`` (1 at the horizon), as :mod:`workbench.geometry.equirect` defines it."""
 
     @staticmethod
     def coords(height: int) -> np.ndarray:

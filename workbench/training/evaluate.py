@@ -1,4 +1,4 @@
-"""``workbench eval``: depth metrics (DESIGN §5) of any model format on a split CSV.
+"""``workbench eval``: depth metrics (README, *Training*) of any model format on a split CSV.
 
 Writes ``metrics.json`` (mean over views), ``per_view.csv`` (one row per view, sorted worst
 first by AbsRel) and visual dumps of the worst views into ``dumps/``; the metrics themselves come

@@ -6,7 +6,8 @@ and sends ``float32`` positions and ``uint32`` colours as raw binary buffers; a 
 costs the numpy work below plus a memcpy, not one ``"rgb(r,g,b)"`` string per point as plotly
 did (13 s at 50k points, 45 s at 200k). ``benchmarks/viewer.py`` measures the kernel side.
 
-Frames: points are in the world frame of DESIGN §1 (y down, metres). The viewer shows
+Frames: points are in the world frame of the README's *Geometry convention* (y down, metres). The
+viewer shows
 ``(x, z, -y)`` so that up is up on screen; axis labels say so. Heights (colour mode, ceiling
 cut) are metres above the floor found in the cloud (:func:`floor_level`).
 
