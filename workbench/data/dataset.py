@@ -66,12 +66,15 @@ class Encoding:
         scale: PNG units per metre (``0``: per view, from the dataset's own files).
         invalid: a PNG value that means "no depth" besides 0 (``0``: none).
         doc: where it comes from.
+        png: its depth files are uint16 PNGs (``scale`` decodes them); False for float files
+            (EXR, NPY) in metres, which no scale applies to.
     """
 
     name: str
     scale: float
     invalid: int
     doc: str
+    png: bool = True
 
 
 ENCODINGS: dict[str, Encoding] = {
@@ -83,9 +86,9 @@ ENCODINGS: dict[str, Encoding] = {
             "stanford2d3d", 512.0, 65535, "Stanford2D3D: uint16 PNG, 512 per metre, 65535 missing"
         ),
         Encoding("structured3d", 1000.0, 0, "Structured3D: uint16 PNG in millimetres, 0 invalid"),
-        Encoding("pano3d", 1000.0, 0, "Pano3D / 3D60: EXR float metres, inf invalid"),
+        Encoding("pano3d", 1000.0, 0, "Pano3D / 3D60: EXR float metres, inf invalid", False),
         Encoding("realsee3d", 0.0, 0, "RealSee3D: uint16 PNG / depth_scale.txt per view, mask 255"),
-        Encoding("metres", 1000.0, 0, "EXR or NPY float metres"),
+        Encoding("metres", 1000.0, 0, "EXR or NPY float metres", False),
     )
 }
 

@@ -287,20 +287,33 @@ class SeedLayout:
         return _each_scene(scenes, lambda d: self.scene(root, d, resolution), errors)
 
 
-def _realsee_ids(scene: Path) -> list[str]:
-    """Viewpoint ids in ``viewpoints.txt`` order (others after, sorted); an entry that is not a
-    plain folder name (``../x``, ``a/b``) is refused: nothing is read outside the root."""
+def realsee_folders(scene: Path) -> list[str]:
+    """The viewpoint folders of a RealSee3D scene, sorted (temporary files skipped)."""
     vp = scene / "viewpoints"
-    ids = sorted(p.name for p in vp.iterdir() if p.is_dir() and not is_temporary(p))
+    return sorted(p.name for p in vp.iterdir() if p.is_dir() and not is_temporary(p))
+
+
+def realsee_listed(scene: Path) -> list[str] | None:
+    """The viewpoint ids ``<scene>/viewpoints.txt`` lists, in its order (``None`` without the
+    file); an entry that is not a plain folder name (``../x``, ``a/b``) is refused: nothing is
+    read outside the root."""
     order_file = scene / "viewpoints.txt"
-    if order_file.is_file():
-        text = order_file.read_text(encoding="utf-8-sig", errors="replace")
-        listed = [ln.split()[0] for ln in text.splitlines() if ln.strip()]
-        bad = [i for i in listed if i in (".", "..") or "/" in i or "\\" in i]
-        if bad:
-            raise WorkbenchError(f"viewpoint id {bad[0]!r} is not a folder name", order_file)
-        ids = listed + [i for i in ids if i not in set(listed)]
-    return ids
+    if not order_file.is_file():
+        return None
+    text = order_file.read_text(encoding="utf-8-sig", errors="replace")
+    listed = [ln.split()[0] for ln in text.splitlines() if ln.strip()]
+    bad = [i for i in listed if i in (".", "..") or "/" in i or "\\" in i]
+    if bad:
+        raise WorkbenchError(f"viewpoint id {bad[0]!r} is not a folder name", order_file)
+    return listed
+
+
+def _realsee_ids(scene: Path) -> list[str]:
+    """Viewpoint ids in ``viewpoints.txt`` order (other folders after, sorted)."""
+    ids, listed = realsee_folders(scene), realsee_listed(scene)
+    if listed is None:
+        return ids
+    return listed + [i for i in ids if i not in set(listed)]
 
 
 def _check_realsee_view(d: Path) -> None:
@@ -463,12 +476,15 @@ class RgbdFolderLayout:
             )
         return out
 
-    def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
+    @staticmethod
+    def scenes(root: Path) -> list[tuple[str, Path]]:
+        """``(scene id, folder)``: the root itself (named after it) or each scene sub-folder."""
         if is_rgbd_scene(root):
-            scenes = [(root.resolve().name, root)]
-        else:
-            scenes = [(d.name, d) for d in _scene_dirs(root) if is_rgbd_scene(d)]
-        return _each_scene(scenes, lambda nd: self.scene(root, *nd), errors)
+            return [(root.resolve().name, root)]
+        return [(d.name, d) for d in _scene_dirs(root) if is_rgbd_scene(d)]
+
+    def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
+        return _each_scene(self.scenes(root), lambda nd: self.scene(root, *nd), errors)
 
 
 SHARDS_FORMAT = "workbench-shards/1"

@@ -265,7 +265,7 @@ def _alternatives(views: list[_View], current: str) -> list[tuple[str, float, fl
     named PNG encoding (names sharing a decoding joined by ``/``, ``current`` first)."""
     groups: dict[tuple[float, int], list[str]] = {}
     for e in ENCODINGS.values():
-        if e.scale > 0 and "PNG" in e.doc:  # EXR/NPY encodings do not decode PNGs
+        if e.scale > 0 and e.png:  # EXR/NPY encodings do not decode PNGs
             groups.setdefault((e.scale, e.invalid), []).append(e.name)
     out = []
     for (scale, invalid), names in groups.items():
@@ -283,7 +283,7 @@ def _suggest_scale(views: list[_View], preferred=()) -> tuple[float, float] | No
     _, _, _, units = _stats(views)
     if not units:
         return None
-    named = sorted({e.scale for e in ENCODINGS.values() if e.scale > 0 and "PNG" in e.doc})
+    named = sorted({e.scale for e in ENCODINGS.values() if e.scale > 0 and e.png})
     factors = [units * f**s for f in (2, 4, 8, 10, 16, 100, 1000) for s in (1, -1)]
     for tier in (preferred, named, factors):
         best = None

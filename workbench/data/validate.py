@@ -33,17 +33,19 @@ from workbench.data.layouts import (
     DEPTH_EXTS,
     LAYOUTS,
     RGB_EXTS,
+    RgbdFolderLayout,
     ViewRecord,
     _check_realsee_view,
     _realsee_floor,
     _scene_dirs,
     files_by_stem,
     find_datasets,
-    is_rgbd_scene,
     load_view,
     read_depth,
     read_mask,
     read_record_pose,
+    realsee_folders,
+    realsee_listed,
 )
 from workbench.data.plausibility import check_plausibility
 from workbench.engine import run_tasks
@@ -53,7 +55,6 @@ from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.io import (
     check_image,
     check_output_file,
-    is_temporary,
     load_npy,
     read_csv_text,
     read_image,
@@ -346,19 +347,12 @@ def _duplicate_ids(root: Path, records: list[ViewRecord]) -> list[Problem]:
     return out
 
 
-def _rgbd_scenes(root: Path) -> list[tuple[str, Path]]:
-    """``(scene id, folder)`` of an rgbd-folder dataset, named as its index names them."""
-    if is_rgbd_scene(root):
-        return [(root.resolve().name, root)]
-    return [(d.name, d) for d in _scene_dirs(root) if is_rgbd_scene(d)]
-
-
 def _rgbd_scene_problems(root: Path, records: list[ViewRecord]) -> list[Problem]:
     """rgbd-folder scenes: no panorama in ``rgb/``, orphan depth and pose files, and a scene
     without ``depth/`` in a dataset whose other scenes have depth."""
     out = []
     any_depth = any(r.has_depth for r in records)
-    for name, d in _rgbd_scenes(root):
+    for name, d in RgbdFolderLayout.scenes(root):
         mine = [r for r in records if r.scene_id == name]
         prefix = "" if d == root else f"{d.name}/"
         if not mine:
@@ -387,15 +381,17 @@ def _unlisted_viewpoints(root: Path) -> list[Problem]:
     ``covisibility.txt`` rows follow its order)."""
     out = []
     for d in _scene_dirs(root):
-        order = d / "viewpoints.txt"
-        if not ((d / "viewpoints").is_dir() and order.is_file()):
+        if not (d / "viewpoints").is_dir():
             continue
-        text = order.read_text(encoding="utf-8-sig", errors="replace")
-        listed = {ln.split()[0] for ln in text.splitlines() if ln.strip()}
-        for p in sorted((d / "viewpoints").iterdir()):
-            if p.is_dir() and not is_temporary(p) and p.name not in listed:
+        try:
+            listed = realsee_listed(d)
+        except WorkbenchError:  # an unusable viewpoints.txt: its scene's index error names it
+            continue
+        for name in [] if listed is None else realsee_folders(d):
+            if name not in listed:
                 out.append(
-                    Problem(d.name, p.name, _relative(p, root), "unlisted viewpoint",
+                    Problem(d.name, name, _relative(d / "viewpoints" / name, root),
+                            "unlisted viewpoint",
                             "folder not listed in viewpoints.txt (views and covisibility.txt"
                             " rows follow its order)")
                 )  # fmt: skip
@@ -414,7 +410,7 @@ def _no_views(spec: DatasetSpec, errors: list[WorkbenchError]) -> WorkbenchError
         )
     detail = ""
     if spec.layout == "rgbd-folder":
-        scenes = [d for _, d in _rgbd_scenes(root)]
+        scenes = [d for _, d in RgbdFolderLayout.scenes(root)]
         n = sum(len(files_by_stem(d / "depth", DEPTH_EXTS)) for d in scenes)
         n += sum(len(files_by_stem(d / "pose", (".txt",))) for d in scenes)
         detail = f"; rgb/ holds no {'/'.join(RGB_EXTS)} panorama"
@@ -624,13 +620,13 @@ def _validate_one(path: Path, layout: str, config, several: bool):
         density=density,
         scheduler=config.scheduler,
     )
-    depth = "no depth" if not any(r.has_depth for r in records) else f"encoding {spec.encoding}"
-    desc = f"{spec.layout}, {depth}"
+    has_depth = any(r.has_depth for r in records)
+    desc = f"{spec.layout}, {f'encoding {spec.encoding}' if has_depth else 'no depth'}"
     if density:
         d = np.array(list(density.values()))
         desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
     notes = []
-    if not any(r.has_depth for r in records):
+    if not has_depth:
         zind = records[0].layout == "zind"
         what = "ZInD panoramas and zind_data.json" if zind else "rgb/ and pose/, no depth/ folder"
         notes.append(f"depth: absent (pose-only: {what}); RGB and poses checked")

@@ -45,6 +45,7 @@ def compute(
     errors: list | None = None,
     options=None,
     scheduler: str = "",
+    warn: bool = False,
 ) -> dict:
     """Every EDA table of the dataset at ``root`` (see :mod:`workbench.eda.stats`).
 
@@ -53,6 +54,9 @@ def compute(
             instead of stopping the job.
         options: how to read the dataset (:class:`~workbench.configs.DataFlags`, e.g. the
             ``eda`` config); detected when ``None``.
+        warn: print one warning line when the depth scale looks implausible
+            (:func:`~workbench.data.plausibility.warn_if_implausible`, on the records indexed
+            here), before any view is computed.
 
     Returns:
         ``{name: DataFrame}``; the :data:`DEPTH_TABLES` are empty when no view has depth.
@@ -64,6 +68,8 @@ def compute(
         errors.append({"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)})
     if not records:
         raise WorkbenchError("dataset has no views", root)
+    if warn:
+        warn_if_implausible(spec, records)
     classes = find_class_tables(spec.root, getattr(options, "classes", "") or "")
     table = view_table(
         records,
@@ -197,7 +203,6 @@ def run(config) -> int:
     root, out = Path(config.root), make_folder(config.out)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_output_file(cache)
-    warn_if_implausible(describe_dataset(root, config))
     failed: list[dict] = []
     tables = compute(
         root,
@@ -209,6 +214,7 @@ def run(config) -> int:
         errors=failed,
         options=config,
         scheduler=config.scheduler,
+        warn=True,
     )
     first = tables["views"].iloc[0]
     spec = describe_dataset(root, config)
