@@ -168,7 +168,7 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
         return View(record, rgb, np.zeros((h, w), np.float32), T)
     depth_path = root / record.depth_path
     if record.layout == "realsee3d" and not record.depth_scale > 0:
-        _check_realsee_view(depth_path.parent)  # names the missing or bad depth_scale.txt
+        _realsee_scale(depth_path.parent)  # names the missing or bad depth_scale.txt
     r = read_depth(depth_path, record.depth_scale, record.depth_invalid)
     dh, dw = r.shape
     if dw != 2 * dh:
@@ -314,14 +314,6 @@ def _realsee_ids(scene: Path) -> list[str]:
     if listed is None:
         return ids
     return listed + [i for i in ids if i not in set(listed)]
-
-
-def _check_realsee_view(d: Path) -> None:
-    """Raise what is wrong with a RealSee3D viewpoint folder's depth scale (one named error:
-    a missing folder, a missing or malformed ``depth_scale.txt``)."""
-    if not d.is_dir():
-        raise WorkbenchError("viewpoint listed in viewpoints.txt has no folder", d)
-    _realsee_scale(d)
 
 
 def _realsee_scale_or_zero(d: Path) -> float:

@@ -35,8 +35,8 @@ from workbench.data.layouts import (
     RGB_EXTS,
     RgbdFolderLayout,
     ViewRecord,
-    _check_realsee_view,
     _realsee_floor,
+    _realsee_scale,
     _scene_dirs,
     files_by_stem,
     find_datasets,
@@ -232,7 +232,7 @@ def _check_realsee_folder(rec: ViewRecord, root: Path, add) -> bool | None:
     ok = True
     try:
         if not rec.depth_scale > 0:  # positive: read from depth_scale.txt, or --depth-scale
-            _check_realsee_view(d)
+            _realsee_scale(d)
     except WorkbenchError as e:
         problem = "missing file" if "missing" in e.message else "bad depth scale"
         add(_relative(e.path or d, root), problem, e.message)
