@@ -61,3 +61,28 @@ def test_panel_reports_a_bad_form_and_a_refused_run(tmp_path):
     assert "stopped" in panel.status.value and "missing.csv" in panel.status.value
     with pytest.raises(WorkbenchError, match="no visual dumps"):
         DumpsBrowser(tmp_path)
+
+
+def test_a_press_after_a_finished_run_trains_into_a_fresh_folder_and_stop_ends_it(tmp_path):
+    """The notebook's order: a run into run-001 already happened (Run All), then Train is
+    pressed; Stop right after the press ends the run after its first step, at a checkpoint."""
+    lists = write_sample_lists(tmp_path / "lists")
+    done = tmp_path / "runs" / "run-001"
+    (done / "checkpoints").mkdir(parents=True)
+    (done / "checkpoints" / "checkpoint").write_text("earlier run")
+    (tmp_path / "runs" / "run-004").mkdir()  # an older, unrelated folder: never reused
+    panel = TrainPanel(TrainConfig, train, **dataclasses.asdict(
+        tiny_train_config(lists, done, steps=500, dump_every=0, val_every=0)))  # fmt: skip
+    assert "run folder" in panel.form.helps["logdir"].value  # the field's doc beside it
+    panel.button.click()
+    panel.stop_button.click()
+    summary = panel.wait(timeout=300)
+    assert summary is not None, panel.status.value
+    assert panel.config.logdir == str(tmp_path / "runs" / "run-005")
+    assert panel.form.controls["logdir"].value == panel.config.logdir
+    assert 1 <= summary["steps"] < 500
+    assert panel.status.value.startswith(f"stopped at step {summary['steps']}")
+    assert (tmp_path / "runs" / "run-005" / "checkpoints" / "checkpoint").is_file()
+    assert (tmp_path / "runs" / "run-005" / "model.keras").is_file()
+    assert not panel.button.disabled and panel.stop_button.disabled
+    assert (done / "checkpoints" / "checkpoint").read_text() == "earlier run"  # untouched

@@ -266,17 +266,20 @@ def run_steps(
     config,
     lr_fn: Callable[[], float],
     hooks: Sequence[Callable[[int], None]] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run steps ``start + 1 .. config.steps``: ``step_fn(step_index)`` returns the loss terms;
     rows every ``config.log_every`` steps, checkpoints every ``config.ckpt_every`` (history is
     written first: a kill in between leaves rows past the checkpoint, which a resumed run
-    drops) and at the end, then each hook with the new step. Returns the last step."""
+    drops) and at the end, then each hook with the new step. ``stop()`` (e.g. a
+    ``threading.Event``'s ``is_set``) true after a step ends the run there, with a row and a
+    checkpoint as at the last step (``--resume`` continues it). Returns the last step."""
     step = start
     while step < config.steps:
         terms = step_fn(step)
         step += 1
         log.update(terms)
-        last = step == config.steps
+        last = step == config.steps or (stop is not None and stop())
         if step % config.log_every == 0 or last:
             log.row(step, lr_fn())
         if step % config.ckpt_every == 0 or last:
@@ -284,5 +287,7 @@ def run_steps(
             ckpt.save(step)
         for hook in hooks:
             hook(step)
+        if last:
+            break
     log.close()
     return step

@@ -283,8 +283,10 @@ def _summary(run: _Run, step: int, wall: float, log: RunLog, val: dict) -> dict:
     }
 
 
-def train(config: TrainConfig) -> dict:
-    """Train as configured; returns the run summary (also written to ``summary.json``)."""
+def train(config: TrainConfig, stop=None) -> dict:
+    """Train as configured; returns the run summary (also written to ``summary.json``).
+    ``stop``: optional callable polled after each step; true ends the run at a checkpoint
+    (the notebook panel's Stop button)."""
     check_config(config)
     check_resume(config, Path(config.logdir))
     records, root = read_split_csv(config.train_csv)
@@ -315,6 +317,7 @@ def train(config: TrainConfig) -> dict:
         config=config,
         lr_fn=lambda: learning_rate(run.optimizer),
         hooks=[monitor.hook] if monitor else [],
+        stop=stop,
     )
     wall = time.perf_counter() - t0
     if not run.is_chief:

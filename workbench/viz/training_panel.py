@@ -8,12 +8,15 @@ numbers TensorBoard and the CLI log.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 import threading
 import traceback
 from pathlib import Path
 
 import ipywidgets as W
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -96,47 +99,87 @@ def _loss_figure() -> go.FigureWidget:
 
 
 class TrainPanel(W.VBox):
-    """Grouped config form (tabs: data / model / loss / schedule / output, full labels),
-    a Train button that runs ``train`` in a background thread, a live loss plot and a status
-    line. ``config`` is the config of the last run started; ``summary`` its result; ``wait()``
-    blocks until it ends (for scripts and nbval)."""
+    """Grouped config form (tabs: data / model / loss / schedule / output, full labels, each
+    field's help beside it), a Train button that runs ``train`` in a background thread, a Stop
+    button that ends it at the next step with a checkpoint, a live loss plot and a status line.
+
+    Every press trains into a fresh run folder: when the form's ``logdir`` already holds a run
+    (and ``resume`` is off) the next free ``<prefix>-NNN`` beside it is used and written back
+    into the form. ``config`` is the config of the last run started; ``summary`` its result;
+    ``wait()`` blocks until it ends (for scripts and nbval); ``stop()`` is the Stop button.
+    ``train_fn(config, stop=callable)`` is polled after each step when it takes ``stop``."""
 
     def __init__(self, config_cls, train_fn, **defaults):
         self.config_cls, self.train_fn = config_cls, train_fn
         self.form, self.get_config = config_form(config_cls, groups=TRAIN_GROUPS, **defaults)
         self.button = W.Button(description="Train", button_style="primary", icon="play")
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
         self.status = W.HTML("set the fields, then Train")
         self.loss = _loss_figure()
         self.config, self.summary, self.error = None, None, None
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._done, self._halt = threading.Event(), threading.Event()
         self.button.on_click(lambda _: self.start())
-        super().__init__([self.form, W.HBox([self.button, self.status]), self.loss])
+        self.stop_button.on_click(lambda _: self.stop())
+        super().__init__(
+            [self.form, W.HBox([self.button, self.stop_button, self.status]), self.loss]
+        )
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Check the form, then train in the background (one run at a time)."""
-        if self._thread is not None and self._thread.is_alive():
-            self.status.value = "a run is in progress"
+        if self.running():
+            self.status.value = "a run is in progress (Stop ends it at a checkpoint)"
             return
         try:
-            self.config = self.get_config()
+            config = self.get_config()
+            config = self._fresh_logdir(config)
         except (ValueError, TypeError, WorkbenchError) as e:
             self.status.value = f"<b>not started</b>: {e}"
             return
-        self.summary, self.error = None, None
-        self._stop.clear()
+        self.config, self.summary, self.error = config, None, None
+        self._done.clear()
+        self._halt.clear()
+        self._clear_loss()
         self.status.value = f"training into {self.config.logdir} ..."
+        self.button.disabled, self.stop_button.disabled = True, False
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         threading.Thread(target=self._follow, daemon=True).start()
 
+    def stop(self) -> None:
+        """End the run after the current step; it writes a checkpoint and its files."""
+        if self.running():
+            self._halt.set()
+            self.stop_button.disabled = True
+            self.status.value = "stopping after this step (a checkpoint is written) ..."
+
+    def _fresh_logdir(self, config):
+        """``config`` with a fresh run folder unless it resumes or its folder is unused."""
+        logdir = Path(config.logdir)
+        used = logdir.is_dir() and any(logdir.iterdir())
+        if getattr(config, "resume", False) or not used:
+            return config
+        m = re.fullmatch(r"(.+)-\d+", logdir.name)
+        fresh = next_run_dir(logdir.parent, m.group(1) if m else logdir.name)
+        self.form.controls["logdir"].value = str(fresh)
+        return dataclasses.replace(config, logdir=str(fresh))
+
+    def _call_train(self):
+        if "stop" in inspect.signature(self.train_fn).parameters:
+            return self.train_fn(self.config, stop=self._halt.is_set)
+        return self.train_fn(self.config)
+
     def _run(self) -> None:
         try:
-            self.summary = self.train_fn(self.config)
+            self.summary = self._call_train()
             val = self.summary.get("val", {})
             score = f"; validation AbsRel {val['abs_rel']:.3f}" if "abs_rel" in val else ""
+            how = "stopped at step" if self.summary["steps"] < self.config.steps else "done:"
             self.status.value = (
-                f"done: {self.summary['steps']} steps in {self.summary.get('wall_s', 0):.0f} s"
+                f"{how} {self.summary['steps']} steps in {self.summary.get('wall_s', 0):.0f} s"
                 f"{score} → run folder {Path(self.config.logdir).name}"
             )
         except WorkbenchError as e:
@@ -147,12 +190,18 @@ class TrainPanel(W.VBox):
             self.status.value = f"<b>failed</b>: {type(e).__name__}: {e}"
             traceback.print_exc()
         finally:
-            self._stop.set()
+            self._done.set()
+            self.button.disabled, self.stop_button.disabled = False, True
             self.refresh_loss()
 
     def _follow(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._done.wait(1.0):
             self.refresh_loss()
+
+    def _clear_loss(self) -> None:
+        with self.loss.batch_update():
+            for trace in self.loss.data:
+                trace.x, trace.y = [], []
 
     def refresh_loss(self) -> None:
         """Redraw the loss plot from the run's ``history.csv``."""
@@ -166,7 +215,9 @@ class TrainPanel(W.VBox):
         with self.loss.batch_update():
             for trace in self.loss.data:
                 if trace.name in h:
-                    trace.x, trace.y = h["step"].tolist(), h[trace.name].tolist()
+                    ok = np.isfinite(h[trace.name].to_numpy(float))  # JSON-safe: no NaN/inf
+                    trace.x = h["step"][ok].tolist()
+                    trace.y = h[trace.name][ok].tolist()
 
     def wait(self, timeout: float | None = None) -> dict | None:
         """Block until the run ends; returns its summary (None if it failed)."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import math
 
 import ipywidgets as W
@@ -187,15 +188,17 @@ def config_form(cls, groups: dict | None = None, **overrides):
 
     Args:
         groups: optional ``{tab title: field names}``: the fields in tabs (fields in no group go
-            to a last "other" tab); labels are full field names with the help as a tooltip.
+            to a last "other" tab); labels are full field names, each field's help (from the
+            dataclass's field docs) beside it and as its tooltip.
 
     Returns:
-        ``(box, get_config)``: a box of labelled widgets and a function building ``cls`` from
+        ``(box, get_config)``: a box of labelled widgets (``box.controls``: name → widget,
+        ``box.helps``: name → its help line) and a function building ``cls`` from
         their current values (which checks every range). Tuples of numbers become
         comma-separated text.
     """
 
-    controls = {}
+    controls, helps = {}, {}
     style = {"description_width": "150px"}
     layout = {"width": "420px"}
     for f in dataclasses.fields(cls):
@@ -221,6 +224,10 @@ def config_form(cls, groups: dict | None = None, **overrides):
             else (style, layout)
         )
         controls[f.name] = w
+        helps[f.name] = W.HTML(
+            f"<span style='color:#666;font-size:12px'>{html.escape(tip)}</span>",
+            layout={"margin": "0 0 0 12px"},
+        )
 
     def get_config():
         values = {}
@@ -234,14 +241,15 @@ def config_form(cls, groups: dict | None = None, **overrides):
                 values[f.name] = w.value
         return cls(**values)
 
+    rows = {n: W.HBox([w, helps[n]], layout={"align_items": "center"}) for n, w in controls.items()}
     if groups:
         rest = [n for n in controls if not any(n in g for g in groups.values())]
         tabs = {**groups, **({"other": tuple(rest)} if rest else {})}
-        pages = [W.VBox([controls[n] for n in names if n in controls]) for names in tabs.values()]
+        pages = [W.VBox([rows[n] for n in names if n in rows]) for names in tabs.values()]
         box = W.Tab(children=pages, titles=tuple(tabs))
     else:
-        box = W.VBox(list(controls.values()))
-    box.controls = controls
+        box = W.VBox(list(rows.values()))
+    box.controls, box.helps = controls, helps
     return box, get_config
 
 
