@@ -9,9 +9,11 @@ __version__ = "0.1.0"
 
 import os as _os
 
-# TensorFlow's C++ start-up chatter (CPU feature notes, device lists) drowns notebook and CLI
-# output; set the variable yourself to see it again.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from workbench.machine import quiet_tensorflow as _quiet_tensorflow
+
+# TensorFlow's C++ start-up chatter (absl's note, oneDNN, CPU feature notes) drowns notebook
+# and CLI output on every CPU; set TF_CPP_MIN_LOG_LEVEL=0 yourself to see it again.
+_quiet_tensorflow()
 # open3d prints a banner and starts a WebRTC visualizer when imported inside Jupyter; the
 # notebooks draw with their own widgets, so keep both off unless asked for.
 _os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")

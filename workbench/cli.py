@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from workbench import configs
 from workbench.configs import add_arguments, from_namespace
+from workbench.machine import quiet_tensorflow
 
 # verb -> (config class name, "module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "CovisibilityConfig",
         "workbench.eda.covisibility:run",
         "every scene's covisibility matrix (Dask engine)",
+    ),
+    "consistency": (
+        "ConsistencyConfig",
+        "workbench.eda.consistency:run",
+        "do covisible views' depths agree? bad poses, scales, changes (Dask engine)",
     ),
     "pack": (
         "PackConfig",
@@ -126,7 +131,7 @@ def describe(e: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+    quiet_tensorflow()  # before any verb imports TensorFlow
     parser = build_parser()
     ns = parser.parse_args(argv)
     if not ns.verb:
