@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module imports only from lower layers or from its own package):
 
-0. ``errors``, ``paths``, then ``io`` and ``engine``, then ``configs`` (the base)
+0. ``errors``, ``paths``, ``machine``, then ``io`` and ``engine``, then ``configs`` (the base)
 1. ``geometry`` (numpy only)
 2. ``data``
 3. ``model`` (TensorFlow/Keras), ``viz`` (figures, colour maps, dumps)
@@ -23,7 +23,7 @@ import pytest
 PKG = Path(__file__).parents[1] / "workbench"
 
 LAYER = {
-    "errors": 0, "paths": 0, "io": 0.1, "configs": 0.2, "engine": 0.1,
+    "errors": 0, "paths": 0, "machine": 0, "io": 0.1, "configs": 0.2, "engine": 0.1,
     "geometry": 1,
     "data": 2,
     "model": 3, "viz": 3,
