@@ -58,7 +58,7 @@ def test_pointcloud_explorer_widgets():
     assert pts.colors.dtype == np.uint32 and len(ex.viewer._labels) == 4  # 4 cameras, ids
     colours_rgb = pts.colors.copy()
     ex.color.value = "range"
-    assert not np.array_equal(pts.colors, colours_rgb) and "m (turbo)" in ex.status.value
+    assert not np.array_equal(pts.colors, colours_rgb) and "camera (m," in ex.legend.value
     ex.budget.value = 2000
     assert len(pts.positions) == 2000 and len(pts.colors) == 2000
     ex.views.value = (ex.views.options[0],)

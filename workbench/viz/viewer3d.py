@@ -11,8 +11,13 @@ viewer shows
 ``(x, z, -y)`` so that up is up on screen; axis labels say so. Heights (colour mode, ceiling
 cut) are metres above the floor found in the cloud (:func:`floor_level`).
 
-Pure functions (:func:`select_points`, :func:`point_colors_u32`, :func:`frustum_lines`) do the
-work and are tested without a browser; :class:`CloudViewer` only moves their results into k3d.
+Colour ranges and the initial framing come from robust percentiles (2nd-98th) of the points
+inside the cuts, so a few far points seen through windows set neither; ranges that are not
+finite, not positive or at the encoding's largest value (a saturated sensor) are never drawn.
+
+Pure functions (:func:`select_points`, :func:`point_colors_u32`, :func:`frustum_lines`,
+:func:`legend_html`, :func:`view_camera`, :func:`overview_camera`) do the work and are tested
+without a browser; :class:`CloudViewer` only moves their results into k3d.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import cv2
 import k3d
 import numpy as np
 
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import valid_mask
 from workbench.geometry.pointcloud import rgbd_to_pointcloud
 
@@ -32,11 +38,16 @@ __all__ = [
     "CloudViewer",
     "cloud_layers",
     "floor_level",
+    "drawable",
     "frustum_lines",
+    "legend_html",
+    "overview_camera",
     "point_colors_u32",
+    "robust_limits",
     "select_points",
     "to_display",
     "turbo_u32",
+    "view_camera",
 ]
 
 COLOR_MODES = ("rgb", "range", "normal", "height", "error")
@@ -44,6 +55,72 @@ _TURBO = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP
 _TURBO_U32 = (
     (_TURBO[:, 0].astype(np.uint32) << 16) | (_TURBO[:, 1].astype(np.uint32) << 8) | _TURBO[:, 2]
 )
+NO_VALUE_U32 = np.uint32(0x9E9E9E)  # grey: a point without a value in this colour mode
+_LEGEND_TITLES = {
+    "range": "range from its camera",
+    "height": "height above the floor",
+    "error": "|prediction − ground truth|",
+}
+
+
+def drawable(range_m: np.ndarray, saturated_m: float = np.inf) -> np.ndarray:
+    """Mask of ranges a viewer may draw: finite, positive and below ``saturated_m`` (the
+    encoding's largest value in metres, e.g. ``65535 / 512`` for Stanford2D3D's PNG: a
+    saturated or sentinel reading, never a measurement).
+
+    >>> drawable(np.float32([2.0, 0, -1, np.nan, np.inf, 128.0]), saturated_m=65535 / 512).tolist()
+    [True, False, False, False, False, False]
+    """
+    r = np.asarray(range_m, np.float32)
+    with np.errstate(invalid="ignore"):
+        keep = np.isfinite(r) & (r > 0)
+        if np.isfinite(saturated_m):
+            keep &= r < np.float32(saturated_m) * np.float32(1 - 1e-6)
+    return keep
+
+
+def robust_limits(values: np.ndarray, percentiles=(2.0, 98.0)) -> tuple[float, float]:
+    """``(lo, hi)`` percentiles of the finite ``values`` (``(0, 1)`` when there is none;
+    ``hi > lo`` always, so a colour scale never divides by zero).
+
+    >>> robust_limits(np.r_[np.linspace(1, 2, 98), 500.0, np.nan], (0, 98))
+    (1.0, 2.0)
+    """
+    v = np.asarray(values, np.float32)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return 0.0, 1.0
+    lo, hi = (float(x) for x in np.percentile(v, percentiles))
+    return lo, max(hi, lo + 1e-3)
+
+
+def legend_html(mode: str, limits: tuple[float, float] | None) -> str:
+    """An HTML colour legend for colour ``mode``: a turbo bar with ticks in metres for
+    ``range``/``height``/``error`` (``limits`` ``(lo, hi)``), the axis colours for
+    ``normal``, a note for ``rgb``. Points outside the range take the end colours."""
+    if mode == "rgb":
+        return "<b>colour</b>: the panorama's RGB (no scale)"
+    if mode == "normal":
+        sw = " ".join(
+            f'<span style="color:{c}">&#9632;</span> {a}'
+            for c, a in (("#ff8080", "+x right"), ("#80ff80", "+y down"), ("#8080ff", "+z fwd"))
+        )
+        return f"<b>colour</b>: surface normal, world axes (r, g, b) = (n + 1) / 2: {sw}"
+    lo, hi = limits if limits is not None else (0.0, 1.0)
+    stops = ", ".join(f"#{int(_TURBO_U32[i]):06x} {100 * i / 255:.0f}%" for i in range(0, 256, 32))
+    ticks = "".join(
+        f'<span style="position:absolute;left:{100 * k / 4:.0f}%;transform:translateX(-50%)">'
+        f"{lo + (hi - lo) * k / 4:.2f}</span>"
+        for k in range(5)
+    )
+    return (
+        f'<div class="wb-legend" style="display:flex;align-items:center;gap:10px">'
+        f"<b>colour</b>: {_LEGEND_TITLES[mode]} (m, 2nd–98th percentile of the points shown)"
+        f'<div style="width:320px"><div style="height:12px;background:linear-gradient(to right,'
+        f' {stops}, #{int(_TURBO_U32[255]):06x} 100%)"></div>'
+        f'<div style="position:relative;height:16px;font-size:11px">{ticks}</div></div>'
+        f"<span>m</span></div>"
+    )
 
 
 @dataclass(frozen=True)
@@ -77,17 +154,27 @@ class CloudLayers:
         return len(self.points)
 
 
-def cloud_layers(views, stride: int = 1) -> CloudLayers:
+def cloud_layers(views, stride: int = 1, saturated_m=np.inf) -> CloudLayers:
     """Fuse views into per-point layers.
 
     Args:
         views: sequence of ``(rgb (H, W, 3) uint8, range_m (H, W), T_world_from_cam (4, 4),
             normals (H, W, 3) camera frame or None, error (H, W) metres or None)``; a view's
-            invalid range pixels (0, NaN) are dropped, its error kept where the range is valid.
+            range pixels that are not :func:`drawable` (0, NaN, inf, saturated) are dropped,
+            its error kept where the range is drawable.
         stride: keep every ``stride``-th row and column.
+        saturated_m: the encoding's largest range in metres, one for all views or one per view
+            (``inf``: no such value, e.g. float depth).
     """
     parts = []
+    sat = np.broadcast_to(np.asarray(saturated_m, np.float64), (len(views),))
     for k, (rgb, rng_m, T, nrm, err) in enumerate(views):
+        if err is not None and np.shape(err) != np.shape(rng_m):
+            raise WorkbenchError(
+                f"views[{k}]: error must be shaped like range_m {np.shape(rng_m)}, "
+                f"got {np.shape(err)}"
+            )
+        rng_m = np.where(drawable(rng_m, float(sat[k])), rng_m, np.float32(0))
         pc = rgbd_to_pointcloud(rgb, rng_m, T, nrm, stride)
         keep = valid_mask(np.asarray(rng_m)[::stride, ::stride])
         r = np.asarray(rng_m, np.float32)[::stride, ::stride][keep]
@@ -164,9 +251,9 @@ def select_points(
 
 def turbo_u32(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """``values`` mapped linearly from ``[lo, hi]`` onto the turbo colour map, ``uint32``
-    ``0xRRGGBB`` (clipped at both ends)."""
-    t = (values - np.float32(lo)) * np.float32(255.0 / max(hi - lo, 1e-6))
-    return _TURBO_U32[np.clip(t, 0, 255).astype(np.uint8)]
+    ``0xRRGGBB`` (clipped at both ends; NaN takes the low end)."""
+    t = (np.asarray(values, np.float32) - np.float32(lo)) * np.float32(255.0 / max(hi - lo, 1e-6))
+    return _TURBO_U32[np.nan_to_num(np.clip(t, 0, 255), nan=0.0).astype(np.uint8)]
 
 
 def point_colors_u32(layers: CloudLayers, idx: np.ndarray, mode: str):
@@ -191,17 +278,49 @@ def point_colors_u32(layers: CloudLayers, idx: np.ndarray, mode: str):
         "height": lambda: layers.heights()[idx],
         "error": lambda: layers.error[idx],
     }[mode]()
-    if not len(values):
-        return np.zeros(0, np.uint32), (0.0, 1.0)
-    lo, hi = (float(v) for v in np.percentile(values, (2, 98)))
+    lo, hi = robust_limits(values)
     lo = 0.0 if mode == "error" else lo
-    return turbo_u32(values, lo, hi), (lo, hi)
+    colors = turbo_u32(values, lo, hi)
+    colors[~np.isfinite(values)] = NO_VALUE_U32  # e.g. no ground truth under a prediction
+    return colors, (lo, hi)
 
 
 def to_display(points: np.ndarray) -> np.ndarray:
     """World ``(x, y, z)`` (y down) → display ``(x, z, -y)`` (z up), ``float32``."""
     p = np.asarray(points, np.float32)
     return np.ascontiguousarray(np.stack([p[:, 0], p[:, 2], -p[:, 1]], axis=1))
+
+
+def view_camera(T_world_from_cam: np.ndarray, ahead_m: float = 1.0) -> list[float]:
+    """k3d camera ``[eye xyz, target xyz, up xyz]`` (display frame) standing at a view's
+    camera centre and looking along its horizontal forward axis (camera ``+z``), up = up:
+    the room as that panorama saw it.
+
+    >>> view_camera(np.eye(4))
+    [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    T = np.asarray(T_world_from_cam, np.float64)
+    eye = to_display(T[None, :3, 3])[0].astype(np.float64)
+    fwd = to_display(T[None, :3, 2])[0].astype(np.float64)
+    fwd[2] = 0.0
+    n = float(np.linalg.norm(fwd))
+    fwd = np.array([0.0, 1.0, 0.0]) if n < 1e-6 else fwd / n  # looking straight up or down
+    target = eye + ahead_m * fwd
+    return [float(v) for v in (*eye, *target, 0.0, 0.0, 1.0)]
+
+
+def overview_camera(positions_world: np.ndarray) -> list[float] | None:
+    """k3d camera framing the bulk of the points (2nd-98th percentile box of each display
+    axis, so a few far points seen through windows do not shrink the room), from above at
+    about 45 degrees; None without points."""
+    if not len(positions_world):
+        return None
+    p = to_display(positions_world[:: max(1, len(positions_world) // 20000)])
+    lo, hi = np.percentile(p, 2, axis=0), np.percentile(p, 98, axis=0)
+    target = (lo + hi) / 2
+    d = 0.9 * float(np.linalg.norm(hi - lo)) + 0.5
+    eye = target + np.array([0.55, -0.55, 0.63]) * d
+    return [float(v) for v in (*eye, *target, 0.0, 0.0, 1.0)]
 
 
 def frustum_lines(poses, size: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
@@ -231,8 +350,10 @@ def frustum_lines(poses, size: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
 class CloudViewer:
     """A k3d plot holding one point cloud, camera frustums with their ids and an optional mesh.
 
-    Every update replaces arrays in place on the same k3d objects (one binary message per
-    update, the camera kept where the user left it). ``plot`` is the widget to display;
+    Updates send only what changed, on the same k3d points object: a colour change sends the
+    ``uint32`` colours alone (:meth:`set_colors`), a new selection positions and colours in one
+    message (:meth:`set_cloud`); the camera stays where the user left it. k3d's menu (point
+    size, snapshot, clipping planes, camera reset) is on. ``plot`` is the widget to display;
     ``on_pick(index)`` is called with the picked point's index into the last ``set_cloud``.
     """
 
@@ -242,7 +363,7 @@ class CloudViewer:
             grid_visible=False,
             axes=["x (m)", "z (m)", "up (m)"],
             camera_auto_fit=False,
-            menu_visibility=False,
+            menu_visibility=True,
             name="point cloud",
         )
         self.points = k3d.points(
@@ -252,17 +373,8 @@ class CloudViewer:
             shader="flat",
             name="points",
         )
-        self.cameras = k3d.lines(
-            np.zeros((2, 3), np.float32),
-            np.zeros((1, 2), np.uint32),
-            indices_type="segment",
-            color=0xE53935,
-            width=0.01,
-            shader="simple",
-            name="cameras",
-        )
         self.plot += self.points
-        self.plot += self.cameras
+        self.cameras = None
         self._labels: list = []
         self.mesh = None
         self.on_pick = on_pick
@@ -285,25 +397,44 @@ class CloudViewer:
             self.points.positions = pos
             self.points.colors = col
 
+    def set_colors(self, colors_u32: np.ndarray) -> None:
+        """New colours for the points shown (same count and order): the positions stay put."""
+        col = np.ascontiguousarray(colors_u32, np.uint32)
+        if len(col) != len(self.points.positions):
+            raise ValueError(
+                f"colors_u32 must have one colour per point shown ({len(self.points.positions)}),"
+                f" got {len(col)}"
+            )
+        self.points.colors = col
+
+    def set_point_size(self, size_m: float) -> None:
+        """Point size in metres (display units)."""
+        self.points.point_size = float(size_m)
+
     def look_at_cloud(self, positions_world: np.ndarray) -> None:
-        """Aim the camera at the bulk of the points (2nd-98th percentile box, so a few far
-        points seen through windows do not shrink the room), from above at 45 degrees."""
-        if not len(positions_world):
-            return
-        p = to_display(positions_world[:: max(1, len(positions_world) // 20000)])
-        lo, hi = np.percentile(p, 2, axis=0), np.percentile(p, 98, axis=0)
-        target = (lo + hi) / 2
-        d = 0.9 * float(np.linalg.norm(hi - lo)) + 0.5
-        eye = target + np.array([0.55, -0.55, 0.63]) * d
-        self.plot.camera = [*eye.tolist(), *target.tolist(), 0.0, 0.0, 1.0]
+        """Frame the bulk of the points from above (:func:`overview_camera`)."""
+        cam = overview_camera(positions_world)
+        if cam is not None:
+            self.plot.camera = cam
+
+    def look_from(self, T_world_from_cam: np.ndarray) -> None:
+        """Stand at a view's camera and look where it looked (:func:`view_camera`)."""
+        self.plot.camera = view_camera(T_world_from_cam)
 
     def set_cameras(self, poses, ids) -> None:
-        """Frustums for ``poses`` and a text label with each id."""
+        """Frustums for ``poses`` and a text label with each id.
+
+        The lines object is replaced, not updated: k3d applies ``vertices`` and ``indices`` as
+        two changes, and in between a larger index array meets the old vertices (the console
+        error "index 6 reaches beyond 6 vertices")."""
         verts, segs = frustum_lines(poses)
+        if self.cameras is not None:
+            self.plot -= self.cameras
+            self.cameras = None
         if len(segs):
-            with self.cameras.hold_sync():
-                self.cameras.vertices = verts
-                self.cameras.indices = segs
+            self.cameras = k3d.lines(verts, segs, indices_type="segment", color=0xE53935,
+                                     width=0.01, shader="simple", name="cameras")  # fmt: skip
+            self.plot += self.cameras
         for t in self._labels:
             self.plot -= t
         self._labels = []

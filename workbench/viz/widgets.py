@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import math
 
 import ipywidgets as W
 import numpy as np
@@ -15,142 +14,13 @@ import plotly.graph_objects as go
 from workbench.configs import field_help
 from workbench.geometry.correspondence import correspond, overlap
 from workbench.geometry.equirect import resize_range, resize_rgb
-from workbench.geometry.mesh import read_obj
-from workbench.geometry.normals import range_to_normals
 from workbench.viz import plots
+from workbench.viz.cloud_explorer import PointCloudExplorer
 from workbench.viz.labels import short_id
 from workbench.viz.plots import match_figure
 from workbench.viz.sources import view_source
-from workbench.viz.viewer3d import CloudViewer, cloud_layers, point_colors_u32, select_points
 
 __all__ = ["PointCloudExplorer", "config_form", "replace_figure", "json_safe_trace"]
-
-
-class PointCloudExplorer(W.VBox):
-    """Single-view or fused scene cloud in the WebGL viewer (:mod:`workbench.viz.viewer3d`):
-    scene/view pickers, colour mode, an exact point budget (up to 1M), a range cut and a
-    ceiling cut, the scene mesh (``obj/``) as an overlay, and a click on a point to read it.
-
-    Attributes: ``scene``, ``views``, ``color``, ``budget``, ``max_range``, ``max_height``,
-    ``mesh``, ``status``, ``picked``, ``viewer`` (its ``plot`` is the k3d widget), ``shown``
-    (indices of the points on screen into ``layers``). ``stride`` keeps every N-th pixel row and
-    column; 0 (default) chooses it so that at most :attr:`MAX_PIXELS` pixels are fused (a tour
-    of 2048×1024 panoramas stays in memory).
-    """
-
-    MAX_PIXELS = 4_000_000  # pixels fused at most: the stride grows to keep a tour in memory
-
-    def __init__(self, records, root=None, budget: int = 200_000, stride: int = 0):
-        self.records, self.root, self._load_view = view_source(records, root)
-        self.stride = stride
-        self._views: dict = {}
-        self._layers_key, self.layers, self.shown = None, None, np.zeros(0, np.int64)
-        scene_ids = sorted({r.scene_id for r in self.records})
-        self.scene = W.Dropdown(
-            options=[(short_id(s), s) for s in scene_ids], value=scene_ids[0], description="scene"
-        )
-        self.views = W.SelectMultiple(description="views", rows=4)
-        self.color = W.ToggleButtons(
-            options=["rgb", "range", "normal", "height"], value="rgb", description="colour"
-        )
-        slider = {"continuous_update": False, "style": {"description_width": "110px"}}
-        self.budget = W.IntSlider(
-            value=budget, min=1000, max=1_000_000, step=1000, description="points", **slider
-        )
-        self.max_range = W.FloatSlider(
-            value=20.0, min=0.5, max=20.0, step=0.25, description="range cut (m)", **slider
-        )
-        self.max_height = W.FloatSlider(
-            value=4.0, min=0.2, max=4.0, step=0.05, description="ceiling cut (m)", **slider
-        )
-        self.mesh = W.Checkbox(value=False, description="mesh overlay (obj/)")
-        self.status, self.picked = W.HTML(), W.HTML("click a point to read its coordinates")
-        self.viewer = CloudViewer(on_pick=self._on_pick)
-        self._set_view_options()
-        self.scene.observe(self._on_scene, "value")
-        for c in (self.views, self.color, self.budget, self.max_range, self.max_height):
-            c.observe(self.refresh, "value")
-        self.mesh.observe(self._on_mesh, "value")
-        self.refresh()
-        left = W.VBox([self.scene, self.views, self.mesh])
-        right = W.VBox([self.color, self.budget, self.max_range, self.max_height])
-        super().__init__([W.HBox([left, right]), self.status, self.viewer.plot, self.picked])
-
-    def _set_view_options(self):
-        ids = [r.view_id for r in self.records if r.scene_id == self.scene.value]
-        self._updating = True
-        self.views.options = ids
-        self.views.value = tuple(ids)
-        self._updating = False
-
-    def _on_scene(self, _=None):
-        self._set_view_options()
-        self.refresh()
-        self._on_mesh()
-
-    def _on_mesh(self, _=None):
-        obj = self.root / self.scene.value / "obj" / "scene.obj"
-        if self.mesh.value and obj.is_file():
-            self.viewer.set_mesh(*read_obj(obj))
-        else:
-            self.viewer.set_mesh(None)
-
-    def _load(self, rec):
-        key = (rec.scene_id, rec.view_id)
-        if key not in self._views:
-            v = self._load_view(rec)
-            self._views[key] = (v, range_to_normals(v.range_m))
-        return self._views[key]
-
-    def current_layers(self):
-        """Per-point layers of the selected views (cached per selection) and their poses."""
-        recs = [
-            r
-            for r in self.records
-            if r.scene_id == self.scene.value and r.view_id in self.views.value
-        ]
-        key = (self.scene.value, tuple(r.view_id for r in recs))
-        if key != self._layers_key:
-            views, self._poses = [], []
-            for r in recs:
-                v, n = self._load(r)
-                T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
-                views.append((v.rgb, v.range_m, T, n, None))
-                self._poses.append(T)
-            pixels = sum(v[1].size for v in views)
-            stride = self.stride or max(1, math.ceil(math.sqrt(pixels / self.MAX_PIXELS)))
-            self.layers, self._layers_key = cloud_layers(views, stride), key
-            self._ids = [r.view_id for r in recs]
-            self.viewer.set_cameras(self._poses, self._ids)
-            self.viewer.look_at_cloud(self.layers.points)
-        return self.layers
-
-    def refresh(self, _=None):
-        if getattr(self, "_updating", False):
-            return
-        layers = self.current_layers()
-        cut_h = np.inf if self.max_height.value >= self.max_height.max else self.max_height.value
-        cut_r = np.inf if self.max_range.value >= self.max_range.max else self.max_range.value
-        self.shown = select_points(layers, self.budget.value, cut_r, cut_h)
-        colors, lim = point_colors_u32(layers, self.shown, self.color.value)
-        self.viewer.set_cloud(layers.points[self.shown], colors)
-        scale = "" if lim is None else f"; colour {lim[0]:.2f}–{lim[1]:.2f} m (turbo)"
-        msg = f"{len(self.shown):,} points shown of {len(layers):,}{scale}"
-        if not len(self.shown):
-            msg = "<b>no point left</b>: widen the range or ceiling cut, or pick views"
-        self.status.value = msg
-
-    def _on_pick(self, index: int):
-        if not 0 <= index < len(self.shown):
-            return
-        i = self.shown[index]
-        x, y, z = (float(c) for c in self.layers.points[i])
-        view = self._ids[int(self.layers.view[i])]
-        self.picked.value = (
-            f"picked: x {x:.3f} m, y {y:.3f} m, z {z:.3f} m (world, y down); height "
-            f"{float(self.layers.heights()[i]):.3f} m above the floor; range "
-            f"{float(self.layers.range_m[i]):.3f} m from view {view}"
-        )
 
 
 def replace_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
