@@ -11,6 +11,20 @@ from dataclasses import dataclass
 from workbench.configs.base import Config, option
 from workbench.errors import WorkbenchError
 
+CAMERA_HEIGHT_HELP = (
+    "rescale each prediction so that its fitted floor lies this far below the camera, metres "
+    "(the rig's camera height, 0.3-3.0; 0: off)"
+)
+
+
+def _check_camera_height(value: float) -> None:
+    """``--camera-height`` is 0 (off) or a rig height in [0.3, 3.0] metres."""
+    if value and not 0.3 <= value <= 3.0:
+        raise WorkbenchError(
+            f"must be 0 (off) or between 0.3 and 3.0 metres, got {value}", "--camera-height"
+        )
+
+
 SCHEDULER_HELP = (
     "address of a running Dask scheduler (tcp://host:8786): the job's tasks run on that cluster"
 )
@@ -245,6 +259,17 @@ class EvalConfig(Config):
         le=8192,
     )
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
+    camera_height: float = option(
+        0.0,
+        CAMERA_HEIGHT_HELP + "; metrics.json adds the rescaled (metric) and median-aligned "
+        "(scale-free) metrics",
+        ge=0,
+        le=3.0,
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_camera_height(self.camera_height)
 
 
 @dataclass(frozen=True)
@@ -282,6 +307,16 @@ class InferConfig(Config):
     redo: bool = option(
         False, "recompute images an earlier run finished with this model and these options"
     )
+    upsample: str = option(
+        "guided",
+        "full-resolution depth: guided (edges follow the RGB, fast guided filter) or bilinear",
+        choices=("guided", "bilinear"),
+    )
+    camera_height: float = option(0.0, CAMERA_HEIGHT_HELP, ge=0, le=3.0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_camera_height(self.camera_height)
 
 
 @dataclass(frozen=True)

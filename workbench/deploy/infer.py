@@ -36,13 +36,22 @@ from workbench.deploy.inputs import (
 )
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
+from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
+from workbench.geometry.upsample import guided_upsample
 from workbench.io import make_folder, save_npy, write_image, write_text_atomic
-from workbench.model.predictor import letterbox, load
+from workbench.model.predictor import Predictor, letterbox, load
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
-__all__ = ["IMAGE_EXTS", "collect_images", "normals_any_aspect", "write_outputs", "run"]
+__all__ = [
+    "IMAGE_EXTS",
+    "collect_images",
+    "normals_any_aspect",
+    "full_resolution_depth",
+    "write_outputs",
+    "run",
+]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -84,6 +93,31 @@ def write_outputs(out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply:
         write_ply(base.with_name(base.name + ".ply"), cloud)
 
 
+def full_resolution_depth(pred: np.ndarray, info: tuple, rgb: np.ndarray, upsample: str):
+    """Model-size depth ``(h, 2h)`` metres → depth at the image's size ``(H, W)``: ``bilinear``
+    resizing, or ``guided`` upsampling whose edges follow the image
+    (:func:`workbench.geometry.upsample.guided_upsample`; a letterboxed image is guided by its
+    letterbox, then cropped)."""
+    if upsample == "bilinear" or pred.shape == tuple(info[0]):
+        return Predictor.restore(pred, info)
+    (hp, wp), (top, bottom, left, right) = info
+    guide = letterbox(rgb)[0] if (top, bottom, left, right) != (0, 0, 0, 0) else rgb
+    full = guided_upsample(pred, guide)
+    return np.ascontiguousarray(full[top : hp - bottom, left : wp - right])
+
+
+def _rescaled(depth: np.ndarray, label: str, camera_height: float) -> tuple[np.ndarray, dict]:
+    """``depth`` rescaled to ``--camera-height`` and ``infer.json``'s record of it; an image
+    without a visible floor is kept unscaled, its record saying why."""
+    try:
+        depth, factor, fit = rescale_to_camera_height(depth, camera_height, label)
+    except WorkbenchError as e:
+        return depth, {"camera_height_m": camera_height, "factor": None, "problem": str(e)}
+    record = {"camera_height_m": camera_height, "factor": round(factor, 4)}
+    record.update(floor_m_before=round(fit.height_m, 4), floor_tilt_deg=round(fit.tilt_deg, 2))
+    return depth, record
+
+
 def _named(e: Exception, label: str) -> str:
     """The error's one line, naming the image when it does not already."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -108,9 +142,11 @@ def _row(item: InferItem, depth: np.ndarray) -> dict:
     return row
 
 
-def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: list) -> None:
+def _predict_chunk(
+    predictor, chunk, out: Path, ply: bool, rows: list, failed: list, post: tuple = ("bilinear", 0)
+) -> None:
     """Read, predict and write one batch of :class:`InferItem`; a bad image is recorded in
-    ``failed``, not raised."""
+    ``failed``, not raised. ``post``: ``(upsample, camera_height)``."""
     ready = []
     for item in chunk:
         try:
@@ -122,13 +158,16 @@ def _predict_chunk(predictor, chunk, out: Path, ply: bool, rows: list, failed: l
         return
     preds = predictor.predict_batch(np.stack([x for *_, (x, _) in ready]))
     for (item, rgb, (_, info)), pred in zip(ready, preds, strict=True):
-        depth = predictor.restore(pred, info)
+        depth = full_resolution_depth(pred, info, rgb, post[0])
+        scaled = _rescaled(depth, item.label, post[1]) if post[1] else (depth, None)
         try:
-            write_outputs(out, item.key, rgb, depth, ply)
+            write_outputs(out, item.key, rgb, scaled[0], ply)
         except (WorkbenchError, ValueError) as e:
             failed.append(_failure(item, e))
             continue
-        rows.append(_row(item, depth))
+        rows.append(_row(item, scaled[0]))
+        if scaled[1] is not None:
+            rows[-1]["rescale"] = scaled[1]
 
 
 @functools.lru_cache(maxsize=1)  # one model held at a time
@@ -138,12 +177,12 @@ def _predictor(model: str, threads: int, pad: bool):
 
 
 def _infer_task(task: tuple) -> tuple[list[dict], list[dict]]:
-    """One engine task: ``(model, threads, pad, [InferItem], out, ply)`` → the written
-    images' rows and the failed ones."""
-    model, threads, pad, chunk, out, ply = task
+    """One engine task: ``(model, threads, pad, [InferItem], out, ply, (upsample,
+    camera_height))`` → the written images' rows and the failed ones."""
+    model, threads, pad, chunk, out, ply, post = task
     rows: list[dict] = []
     failed: list[dict] = []
-    _predict_chunk(_predictor(model, threads, pad), chunk, Path(out), ply, rows, failed)
+    _predict_chunk(_predictor(model, threads, pad), chunk, Path(out), ply, rows, failed, post)
     return rows, failed
 
 
@@ -171,6 +210,8 @@ def _signature(config, predictor) -> dict:
         "model_height": predictor.height,
         "pad": bool(config.pad),
         "ply": bool(config.ply),
+        "upsample": config.upsample,
+        "camera_height": config.camera_height,
     }
 
 
@@ -226,7 +267,10 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dic
     ``infer.json`` is saved as batches complete. Returns the failed images."""
     opts = (config.model, config.threads, config.pad)
     batch = config.batch
-    tasks = [(*opts, todo[i : i + batch], str(out), config.ply) for i in range(0, len(todo), batch)]
+    post = (config.upsample, config.camera_height)
+    tasks = [
+        (*opts, todo[i : i + batch], str(out), config.ply, post) for i in range(0, len(todo), batch)
+    ]
     failed: list[dict] = []
     saved = time.monotonic()
     for task, result in run_tasks(
@@ -259,6 +303,24 @@ def _fused_lines(entries: list[dict], out: Path, items: list[InferItem]) -> list
     if left:
         more = f" and {len(left) - 5} more" if len(left) > 5 else ""
         lines.append(f"  left out of the fused clouds: {', '.join(left[:5])}{more}")
+    return lines
+
+
+def _rescale_lines(rows: list[dict], camera_height: float) -> list[str]:
+    """The summary's lines about ``--camera-height``: factors, and the images left unscaled."""
+    if not camera_height:
+        return []
+    records = [r["rescale"] for r in rows if "rescale" in r]
+    factors = [x["factor"] for x in records if x["factor"] is not None]
+    unscaled = [x["problem"] for x in records if x["factor"] is None]
+    lines = []
+    if factors:
+        lines.append(
+            f"infer: {len(factors)} image(s) rescaled to a {camera_height:g} m camera height, "
+            f"factor {min(factors):.3f}..{max(factors):.3f} (median {np.median(factors):.3f}; "
+            "each in infer.json)"
+        )
+    lines += [f"  not rescaled (written unscaled): {p}" for p in unscaled]
     return lines
 
 
@@ -301,6 +363,8 @@ def run(config) -> int:
     kind = predictor.backend.kind
     print(f"infer: {len(rows) - skipped} images{skip} with {kind} model -> {out}{note}")
     for line in _fused_lines(fused, out, inputs.items) if config.ply else []:
+        print(line)
+    for line in _rescale_lines(rows, config.camera_height):
         print(line)
     for f in failed:
         print(f"  failed: {f['error']}")
