@@ -126,6 +126,9 @@ def describe(e: BaseException) -> str:
         return f"{name}: {reason}" if name else reason
     if isinstance(e, MemoryError):
         return "out of memory (an input is larger than this machine can hold)"
+    carried = str(e).split("WorkbenchError: ", 1)  # raised in a tf.data py_function: TF's text
+    if len(carried) == 2 and carried[1].strip():
+        return carried[1].strip().splitlines()[0]
     first = (str(e).strip().splitlines() or [""])[-1][:200]
     return f"{type(e).__name__}: {first} (rerun with --debug for the traceback)"
 
