@@ -14,6 +14,9 @@ metres; :class:`Predictor` adds resizing (any 2:1 image in, depth at the input s
 optional letterboxing of non-2:1 images (``pad=True``: rows are added above and below when the
 image is wider than 2:1, columns on the right when it is narrower; the padding is cropped off the
 output).
+
+Every ``.pb``, SavedModel and ``.tflite`` passes :mod:`workbench.model.graph_safety` before any of
+its graphs is loaded: a model holding a file, network, process or Python op is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from workbench.errors import WorkbenchError
 from workbench.io import quiet_native_stderr
+from workbench.model.graph_safety import check_graph_def, check_saved_model, read_tflite_checked
 from workbench.model.saving import is_run_folder, load_keras_model, load_run_model
 from workbench.paths import DEFAULT_MODEL
 
@@ -104,6 +108,7 @@ class SavedModelBackend:
     kind = "savedmodel"
 
     def __init__(self, folder: Path):
+        check_saved_model(folder)  # before TensorFlow runs anything of it
         try:
             self.obj = tf.saved_model.load(str(folder))
             self.fn = self.obj.signatures["serving_default"]
@@ -134,6 +139,7 @@ class FrozenGraphBackend:
             gd.ParseFromString(path.read_bytes())
         except Exception as e:  # noqa: BLE001  (protobuf raises DecodeError and others)
             raise WorkbenchError(f"not a GraphDef ({e})", path) from None
+        check_graph_def(gd, path)  # before the graph is imported
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.compat.v1.import_graph_def(gd, name="")
@@ -157,12 +163,14 @@ class TFLiteBackend:
     kind = "tflite"
 
     def __init__(self, path: Path, threads: int = 2):
+        data = read_tflite_checked(path)  # builtin ops only; the checked bytes are the ones run
         try:
             with quiet_native_stderr():
-                self.interp = Interpreter(model_path=str(path), num_threads=threads)
+                self.interp = Interpreter(model_content=data, num_threads=threads)
                 self.interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise WorkbenchError(f"not a valid .tflite model ({str(e)[:200]})", path) from None
+        self._content = data  # the interpreter reads from this buffer
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         self.height = int(self.inp["shape"][1])
