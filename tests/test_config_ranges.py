@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import math
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -95,8 +97,61 @@ def test_ranges_hold_in_notebook_forms_and_config_json_too(tmp_path):
     cfg = configs.TrainConfig()
     path = configs.save_config(cfg, tmp_path / "config.json")
     path.write_text(path.read_text().replace('"steps": 200', '"steps": -5'))
-    with pytest.raises(WorkbenchError, match="--steps: must be >= 1, got -5"):
+    with pytest.raises(WorkbenchError, match="config.json: field 'steps': must be >= 1, got -5"):
         configs.load_config(configs.TrainConfig, path)
+
+
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        ("height", '"abc"', 'must be a whole number, got "abc"'),
+        ("height", "64.5", "must be a whole number, got 64.5"),
+        ("height", "null", "must be a whole number, got null"),
+        ("model_coords", "1", "must be true or false, got 1"),
+        ("lr", '"fast"', 'must be a number, got "fast"'),
+        ("rate", "[1, 2]", "must be a list of 3 values, got 2"),
+        ("rate", '[1, "x", 2]', 'must be a number, got "x"'),
+        ("l1_space", '"cubic"', 'must be one of metric, log, got "cubic"'),
+        ("logdir", "7", "must be a string, got 7"),
+        ("lr", "NaN", "must be a finite number, got nan"),
+    ],
+)
+def test_a_mistyped_config_json_field_is_named(tmp_path, field, value, problem):
+    """Every field of a ``config.json`` is checked for its type as well as its range: one line
+    naming the file and the field, never a TypeError from deep inside a verb."""
+    path = configs.save_config(configs.TrainConfig(), tmp_path / "config.json")
+    d = json.loads(path.read_text())
+    d[field] = "@@"
+    path.write_text(json.dumps(d).replace('"@@"', value))
+    with pytest.raises(WorkbenchError) as e:
+        configs.load_config(configs.TrainConfig, path)
+    assert e.value.path == str(path) and e.value.message == f"field {field!r}: {problem}"
+
+
+def test_config_json_whole_floats_and_missing_fields(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"_type": "TrainConfig", "height": 64.0, "lr": 1}')
+    cfg = configs.load_config(configs.TrainConfig, path)
+    assert cfg.height == 64 and type(cfg.height) is int and type(cfg.lr) is float
+    assert cfg.batch == configs.TrainConfig().batch  # missing: the default
+    with pytest.raises(WorkbenchError, match="config.json: field 'model_width' is missing"):
+        configs.load_config(configs.TrainConfig, path, required=configs.MODEL_FIELDS)
+
+
+def test_a_run_folder_with_a_bad_config_json_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    configs.save_config(configs.TrainConfig(), run / "config.json")
+    text = (run / "config.json").read_text().replace('"height": 128', '"height": "abc"')
+    (run / "config.json").write_text(text)
+    img = Path(__file__).parents[1] / "data_samples" / "rgbd-folder" / "rgb"
+    code = main(["infer", str(img), "--model", str(run), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == (
+        f"workbench: error: {run / 'config.json'}: field 'height': must be a whole number, "
+        'got "abc"'
+    )
 
 
 def test_a_value_inside_the_range_is_accepted():

@@ -202,8 +202,53 @@ def save_config(config, path: str | os.PathLike) -> Path:
     return write_text_atomic(path, json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
 
 
-def load_config(cls, path: str | os.PathLike):
-    """Read a config saved by :func:`save_config`; unknown or mistyped fields are an error."""
+def _show(v) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_value(t, f: dataclasses.Field, v):
+    """``(value, None)`` with JSON value ``v`` as field ``f`` of type ``t`` holds it (a whole
+    float as an int, an int as a float, a list as a tuple), or ``(None, problem)``."""
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is tuple:
+        if not isinstance(v, list):
+            return None, f"must be a list, got {_show(v)}"
+        elems = [args[0]] * len(v) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(elems) != len(v):
+            return None, f"must be a list of {len(elems)} values, got {len(v)}"
+        out = []
+        for et, x in zip(elems, v, strict=True):
+            x, problem = _json_value(et, f, x)
+            if problem:
+                return None, problem
+            out.append(x)
+        return tuple(out), None
+    number = isinstance(v, int | float) and not isinstance(v, bool)
+    if t is bool and not isinstance(v, bool):
+        return None, f"must be true or false, got {_show(v)}"
+    if t is int and not (number and float(v).is_integer()):
+        return None, f"must be a whole number, got {_show(v)}"
+    if t is float and not number:
+        return None, f"must be a number, got {_show(v)}"
+    if t is str and not (isinstance(v, str) or (v is None and f.default is None)):
+        return None, f"must be a string, got {_show(v)}"
+    choices = f.metadata.get("choices")
+    if t is str and choices and v not in choices:
+        return None, f"must be one of {', '.join(choices)}, got {_show(v)}"
+    v = int(v) if t is int else float(v) if t is float else v
+    return v, _check_number(f, v)
+
+
+def load_config(cls, path: str | os.PathLike, required: tuple[str, ...] = ()):
+    """Read a config saved by :func:`save_config`. Unknown fields, values of the wrong type
+    (``"abc"`` or ``64.5`` for a whole number), values outside a field's range or choices, and
+    missing ``required`` fields are refused; other missing fields take their defaults.
+
+    Raises:
+        WorkbenchError: naming ``path`` and the field, e.g.
+            ``run/config.json: field 'height': must be a whole number, got 64.5``.
+    """
     path = Path(path)
     try:
         d = json.loads(path.read_text())
@@ -211,15 +256,30 @@ def load_config(cls, path: str | os.PathLike):
         raise WorkbenchError("config file not found", path) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WorkbenchError(f"config is not valid JSON ({e})", path) from None
+    except OSError as e:
+        raise WorkbenchError(f"cannot read config ({e.strerror})", path) from None
     if not isinstance(d, dict):
         raise WorkbenchError("config must be a JSON object", path)
     typ = d.pop("_type", cls.__name__)
     if typ != cls.__name__:
-        raise WorkbenchError(f"config is a {typ}, expected a {cls.__name__}", path)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
+        raise WorkbenchError(f"config is a {_show(typ)}, expected a {cls.__name__}", path)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
     if unknown:
         raise WorkbenchError(
-            f"unknown config fields {unknown} (expected some of {sorted(names)})", path
+            f"unknown config fields {unknown} (expected some of {sorted(fields)})", path
         )
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    missing = [name for name in required if name not in d]
+    if missing:
+        raise WorkbenchError(f"field {missing[0]!r} is missing (it shapes the model)", path)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, v in d.items():
+        values[name], problem = _json_value(hints[name], fields[name], v)
+        if problem:
+            raise WorkbenchError(f"field {name!r}: {problem}", path)
+    try:
+        return cls(**values)
+    except WorkbenchError as e:  # a class's own cross-field check names its --flag
+        field = (e.path or "").lstrip("-").replace("-", "_")
+        raise WorkbenchError(f"field {field!r}: {e.message}", path) from None

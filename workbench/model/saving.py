@@ -22,10 +22,10 @@ import keras
 import tensorflow as tf
 
 import workbench.model.pose_layers  # noqa: F401  (registers the pose layers for loading)
-from workbench.configs import TrainConfig, load_config
+from workbench.configs import MODEL_FIELDS, TrainConfig, load_config
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_path
-from workbench.model.unet import build_from_config
+from workbench.model.unet import build_from_config, export_friendly
 from workbench.paths import DEFAULT_MODEL
 
 __all__ = [
@@ -60,16 +60,19 @@ def save_keras_atomic(model: keras.Model, path: Path) -> Path:
 
 
 def load_keras_model(path: str | os.PathLike) -> keras.Model:
-    """A ``.keras`` file of this workbench (custom layers registered), uncompiled.
+    """A ``.keras`` file of this workbench (custom layers registered), uncompiled; a U-Net saved
+    with the earlier graph comes back in the current one (:func:`unet.export_friendly`: same
+    weights, same outputs).
 
     Raises:
         WorkbenchError: naming ``path`` when Keras cannot read it.
     """
     try:
-        return keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001  (keras raises many types on corrupt files)
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise WorkbenchError(f"cannot load Keras model ({first})", path) from None
+    return export_friendly(model)
 
 
 def restore_checked(ckpt: tf.train.Checkpoint, path: str, what: str, strict: bool = False) -> None:
@@ -101,7 +104,7 @@ def load_run_model(run_dir: str | os.PathLike) -> keras.Model:
     run_dir = Path(run_dir)
     if (run_dir / "model.keras").exists():
         return load_keras_model(run_dir / "model.keras")
-    config = load_config(TrainConfig, run_dir / "config.json")
+    config = load_config(TrainConfig, run_dir / "config.json", required=MODEL_FIELDS)
     latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     if not latest:
         raise WorkbenchError("run folder has neither model.keras nor a checkpoint", run_dir)
