@@ -39,6 +39,30 @@ def test_panel_worst_first_and_every_figure_follows_the_view():
     assert not np.array_equal(panel.viewer.points.positions, cloud_before)
     panel.model.value = "constant"
     assert "worst views of constant" in panel.table.value
-    assert {t.name for t in panel.breakdown.data} == {"constant"}  # compared with itself
+    names = {t.name for t in panel.breakdown.data}
+    assert names == {"constant", "constant (all views)"}  # compared with itself
     panel.other.value = "room prior"
-    assert {t.name for t in panel.breakdown.data} == {"constant", "room prior"}
+    names = {t.name for t in panel.breakdown.data if "all views" not in t.name}
+    assert names == {"constant", "room prior"}
+
+
+def test_a_click_in_the_scatter_opens_that_view_and_all_views_are_beside_this_one():
+    models = {"room prior": RoomPriorBaseline(32), "constant": ConstantBaseline(2.0, 32)}
+    panel = ErrorAnalysis(models, RECORDS, SAMPLES, height=32)
+    names = [t.name for t in panel.breakdown.data]
+    assert "room prior (all views)" in names and "constant (all views)" in names
+    dist_all = panel.overall["room prior"][0]
+    one_view = int((panel._sample(panel.view.value)["range"] > 0).sum())
+    assert dist_all["pixels"].sum() > one_view  # every view's pixels
+    views = panel.compare.data[0]
+    target = tuple(views.customdata[-1])
+    assert target != panel.view.value
+    # what plotly's click sends: the trace and the index of the clicked point
+    from plotly.callbacks import Points
+
+    panel._on_scatter_click(views, Points(point_inds=[len(views.x) - 1], trace_name="views"), None)
+    assert panel.view.value == target
+    assert panel.row.layout.title.text.endswith(f"{target[0][:8]}/{target[1]}")
+    assert "0 m &ndash;" in panel.cloud_scale.value
+    for t in panel.breakdown.data:  # widget messages carry no NaN (empty distance bins)
+        assert all(v is None or np.isfinite(v) for v in t.y)

@@ -257,3 +257,25 @@ def test_point_cloud_explorer_strides_a_large_selection(monkeypatch):
     small = PointCloudExplorer(ds, budget=1000)  # 4 views of 256x512: every 4th row and column
     assert len(small.layers) == pytest.approx(n_full / 16, rel=0.05)
     assert len(PointCloudExplorer(ds, budget=1000, stride=1).layers) == n_full
+
+
+@pytest.mark.parametrize("maps", [1, 3])
+def test_depth_row_panels_are_2_to_1_zoom_linked_and_their_colour_bars_apart(maps):
+    from workbench.viz.plots import depth_row_figure
+
+    rgb = np.zeros((32, 64, 3), np.uint8)
+    gt = np.full((32, 64), 2.0, np.float32)
+    fig = depth_row_figure(rgb, gt, gt * 1.1 if maps == 3 else None, step=2)
+    lay = fig.layout
+    pw = lay.width - lay.margin.l - lay.margin.r
+    ph = lay.height - lay.margin.t - lay.margin.b
+    axes = [""] + [str(k) for k in range(2, 2 + maps)]
+    for ax in axes:
+        x, y = lay[f"xaxis{ax}"].domain, lay[f"yaxis{ax}"].domain
+        assert (x[1] - x[0]) * pw / ((y[1] - y[0]) * ph) == pytest.approx(2.0, rel=0.01)
+        if ax:
+            assert lay[f"xaxis{ax}"].matches == "x" and lay[f"yaxis{ax}"].matches == "y"
+    bars = [(t.colorbar.x, t.colorbar.y) for t in fig.data if t.type == "heatmap"]
+    assert len(bars) == maps and len(set(bars)) == maps  # one each, none on another
+    for t in fig.data[1:]:
+        assert t.x[1] == 2 and "u %{x}, v %{y}" in t.hovertemplate  # full-image pixels

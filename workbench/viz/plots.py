@@ -371,6 +371,45 @@ def covisibility_figure(cov: np.ndarray, ids, title: str = "Covisibility") -> go
     return fig
 
 
+PANEL_GAP_PX = 80  # right of each panel column: its colour bar and tick labels
+TITLE_PX = 24  # above each panel: its name
+
+
+def panel_grid(n: int, aspect: float, width: int = 1000, cols: int | None = None):
+    """Pixel layout of ``n`` equal panels of ``aspect`` (width / height) in a grid: returns
+    ``(panel_w, panel_h, cols, rows, fig_w, fig_h, margin)`` such that each panel's plot area
+    is exactly ``panel_w × panel_h`` px, with a colour-bar gap right of each column.
+
+    >>> panel_grid(4, 2.0, 1000)[:6]
+    (410, 205, 2, 2, 1000, 504)
+    """
+    cols = cols or (1 if n == 1 else 2)
+    rows = -(-n // cols)
+    margin = {"l": 10, "r": 10, "t": 60, "b": 10}
+    pw = (width - margin["l"] - margin["r"]) // cols - PANEL_GAP_PX
+    ph = round(pw / aspect)
+    fig_h = margin["t"] + margin["b"] + rows * (ph + TITLE_PX) - TITLE_PX
+    return pw, ph, cols, rows, width, fig_h, margin
+
+
+def _map_trace(name: str, m: np.ndarray, step: int, vmax: float) -> go.Heatmap:
+    """One depth-like map in metres (invalid pixels blank: JSON null, never NaN, which widget
+    messages cannot carry); x, y in the full image's pixel coordinates."""
+    err = "error" in name
+    valid = np.isfinite(m) & ((m >= 0) if err else (m > 0))
+    h, w = m.shape
+    return go.Heatmap(
+        z=np.where(valid, np.round(m, 4).astype(object), None),
+        x=np.arange(w) * step,
+        y=np.arange(h) * step,
+        zmin=0,
+        zmax=vmax / 2 if err else vmax,
+        colorscale="Reds" if err else "Turbo",
+        name=name,
+        hovertemplate=f"u %{{x}}, v %{{y}}: {name.split(' (')[0]} %{{z:.2f}} m<extra></extra>",
+    )
+
+
 def depth_row_figure(
     rgb: np.ndarray,
     depth: np.ndarray | None = None,
@@ -378,51 +417,64 @@ def depth_row_figure(
     title: str = "",
     max_range: float | None = None,
     step: int = 1,
+    width: int = 1000,
 ) -> go.Figure:
-    """One row: the RGB panorama, predicted (or stored) range, ground truth and the absolute
-    error, as heatmaps in metres with one shared colour range and colour bar, hover values in
-    metres (invalid pixels blank). ``step`` strides the pixels (a lighter figure).
+    """The RGB panorama, predicted (or stored) range, ground truth and the absolute error as
+    heatmaps in metres, each panel at the image's own aspect (2:1 for a panorama, plot area
+    sized exactly, ``scaleanchor`` keeps it when resized), all zoom-linked (matching axes: a
+    zoom or pan in one moves all), hover in every panel at the same pixel coordinates ``u, v``
+    of the full image, one colour bar per map beside it (range and ground truth on one colour
+    range), invalid pixels grey (blank). ``step`` strides the pixels (a lighter figure).
 
     Args:
         rgb: ``(H, W, 3)`` uint8. depth, gt: ``(H, W)`` metres (0 = invalid), any may be
             ``None``; both are shown at the RGB's size.
         max_range: top of the colour range (default: the 98th percentile of the ground truth,
             else of the depth).
+        width: figure width in px (two panels a row, four panels in two rows).
     """
     maps = {"range (m)": depth, "ground truth (m)": gt}
     maps = {k: v for k, v in maps.items() if v is not None}
     if depth is not None and gt is not None:
-        maps["|error| (m)"] = np.where((gt > 0) & (depth > 0), np.abs(depth - gt), 0.0)
+        ok = (gt > 0) & (depth > 0)
+        maps["|error| (m)"] = np.where(ok, np.abs(depth - gt), np.nan)
     ref = gt if gt is not None else depth
-    vmax = max_range or (
-        float(np.percentile(ref[ref > 0], 98)) if ref is not None and (ref > 0).any() else 1.0
-    )
-    fig = make_subplots(
-        rows=1, cols=1 + len(maps), horizontal_spacing=0.01, subplot_titles=["RGB", *maps]
-    )
-    fig.add_trace(go.Image(z=rgb[::step, ::step], hoverinfo="skip"), 1, 1)
-    for i, (name, m) in enumerate(maps.items()):
-        m = m[::step, ::step]
-        # invalid pixels blank: None (JSON null), never NaN, which widget messages cannot carry
-        z = m if "error" in name else np.where(m > 0, m.astype(object), None)
-        err = "error" in name
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                zmin=0,
-                zmax=vmax / 2 if err else vmax,
-                colorscale="Reds" if err else "Turbo",
-                showscale=i == 0 or err,
-                colorbar={"title": "m", "x": 1.0 + 0.05 * err, "len": 0.9},
-                hovertemplate=f"{name}: %{{z:.2f}}<extra>%{{x}}, %{{y}}</extra>",
-            ),
-            1,
-            i + 2,
-        )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    h = rgb.shape[0] // step
-    fig.update_layout(
-        height=min(420, 80 + h * 1.0) + 60, title=title, margin={"l": 0, "r": 60, "t": 60, "b": 0}
-    )
+    good = ref[np.isfinite(ref) & (ref > 0)] if ref is not None else np.zeros(0)
+    vmax = max_range or (float(np.percentile(good, 98)) if good.size else 1.0)
+    img = rgb[::step, ::step]
+    h, w = img.shape[:2]
+    pw, ph, cols, rows, fig_w, fig_h, margin = panel_grid(1 + len(maps), w / h, width)
+    paper_w = fig_w - margin["l"] - margin["r"]
+    paper_h = fig_h - margin["t"] - margin["b"]
+    fig = go.Figure()
+    names = ["RGB", *maps]
+    for k, name in enumerate(names):
+        r, c = divmod(k, cols)
+        x0 = c * (pw + PANEL_GAP_PX) / paper_w
+        y1 = 1 - r * (ph + TITLE_PX) / paper_h
+        dom_x, dom_y = [x0, x0 + pw / paper_w], [y1 - ph / paper_h, y1]
+        ax = "" if k == 0 else str(k + 1)
+        if k == 0:
+            trace = go.Image(z=img, dx=step, dy=step, hovertemplate="u %{x}, v %{y}<extra></extra>")
+        else:
+            trace = _map_trace(name, maps[name][::step, ::step], step, vmax)
+            trace.colorbar = {
+                "title": {"text": "m"}, "x": dom_x[1] + 6 / paper_w, "xanchor": "left",
+                "y": sum(dom_y) / 2, "len": ph / paper_h, "thickness": 12,
+            }  # fmt: skip
+        trace.update(xaxis=f"x{ax}", yaxis=f"y{ax}")
+        fig.add_trace(trace)
+        match = {} if k == 0 else {"matches": "x"}
+        fig.layout[f"xaxis{ax}"] = {"domain": dom_x, "anchor": f"y{ax}", "visible": False,
+                                    "range": [-step / 2, w * step - step / 2],
+                                    "constrain": "domain", **match}  # fmt: skip
+        fig.layout[f"yaxis{ax}"] = {"domain": dom_y, "anchor": f"x{ax}", "visible": False,
+                                    "range": [h * step - step / 2, -step / 2],
+                                    "scaleanchor": f"x{ax}", "constrain": "domain",
+                                    **({} if k == 0 else {"matches": "y"})}  # fmt: skip
+        fig.add_annotation(text=name, x=sum(dom_x) / 2, y=dom_y[1], xref="paper", yref="paper",
+                           yanchor="bottom", showarrow=False)  # fmt: skip
+    fig.update_layout(title=title, width=fig_w, height=fig_h, margin=margin,
+                      template="plotly_white", plot_bgcolor="#e4e4e4",
+                      dragmode="zoom")  # fmt: skip
     return fig
