@@ -15,9 +15,25 @@ from tqdm.auto import tqdm
 
 from workbench.data.pipeline import load_sample
 from workbench.errors import WorkbenchError
+from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.model.metrics import METRIC_NAMES, metric_sums, metrics_from_sums
 
-__all__ = ["evaluate", "evaluate_views", "pool", "resize_prediction"]
+__all__ = ["evaluate", "evaluate_views", "pool", "resize_prediction", "SCALE_ROWS"]
+
+# with ``camera_height``: the model rescaled to it (metric) and median-aligned (scale-free), kept
+# beside the baselines' sums under these names
+SCALE_ROWS = ("model rescaled", "model median-aligned")
+
+
+def _scale_sums(p: np.ndarray, gt: np.ndarray, camera_height: float, label: str):
+    """Metric sums of ``p`` rescaled to ``camera_height`` (unscaled when no floor is visible)
+    and median-aligned, and the factor (NaN when refused)."""
+    try:
+        scaled, factor, _ = rescale_to_camera_height(p, camera_height, label)
+    except WorkbenchError:
+        scaled, factor = p, float("nan")
+    metric = metric_sums(scaled, gt)[0]
+    return metric, metric_sums(p, gt, median_align=True)[0], factor
 
 
 def resize_prediction(pred: np.ndarray, height: int) -> np.ndarray:
@@ -57,8 +73,11 @@ def evaluate_views(
     height: int = 0,
     errors: list | None = None,
     baselines: dict | None = None,
+    camera_height: float = 0.0,
 ) -> tuple[list[dict], np.ndarray, dict, dict]:
-    """Per-view results of ``predictor`` on ``records`` (the arguments of :func:`evaluate`).
+    """Per-view results of ``predictor`` on ``records`` (the arguments of :func:`evaluate`;
+    with ``camera_height``, also the sums of :data:`SCALE_ROWS` among the baselines' and each
+    row's ``height_factor``).
 
     Returns:
         ``(rows, sums, base_sums, preds)``: one row per readable view, its metric sums
@@ -69,6 +88,7 @@ def evaluate_views(
     h = predictor.height
     rows, preds, sums = [], {}, []
     base_sums: dict[str, list] = {name: [] for name in baselines or {}}
+    base_sums.update({name: [] for name in SCALE_ROWS} if camera_height else {})
     for i in tqdm(range(0, len(records), batch), desc="eval", disable=not progress):
         recs, samples = _load_batch(records[i : i + batch], root, h, height, errors)
         if not recs:
@@ -90,6 +110,12 @@ def evaluate_views(
                 }
             )
             preds[(rec.scene_id, rec.view_id)] = p
+            if camera_height:
+                label = f"{rec.scene_id}/{rec.view_id}"
+                metric, aligned, factor = _scale_sums(p, s["range"], camera_height, label)
+                base_sums[SCALE_ROWS[0]].append(metric)
+                base_sums[SCALE_ROWS[1]].append(aligned)
+                rows[-1]["height_factor"] = factor
     as_array = {k: np.array(v).reshape(-1, 8) for k, v in base_sums.items()}
     return rows, np.array(sums).reshape(-1, 8), as_array, preds
 

@@ -19,7 +19,7 @@ from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.baselines import baseline_table, make_baselines
-from workbench.model.evaluate import evaluate_views, pool
+from workbench.model.evaluate import SCALE_ROWS, evaluate_views, pool
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
 from workbench.viz.labels import short_id
@@ -44,10 +44,10 @@ def _model(model: str, constant: float):
 def _eval_task(task: tuple) -> tuple:
     """One engine task: ``(model, constant, records, root, options)`` → per-view rows, sums,
     baseline sums and unreadable views of those records."""
-    model, constant, records, root, (batch, median_align, height) = task
+    model, constant, records, root, (batch, median_align, height, camera_height) = task
     predictor, baselines, _ = _model(model, constant)
     failed: list[dict] = []
-    args = (batch, median_align, False, height, failed, baselines)
+    args = (batch, median_align, False, height, failed, baselines, camera_height)
     rows, sums, base_sums, _ = evaluate_views(predictor, records, root, *args)
     return rows, sums, base_sums, failed
 
@@ -56,7 +56,7 @@ def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, 
     """Views in tasks of ``32 * batch`` on the engine (this process, or ``--scheduler``),
     results merged in record order."""
     size = 32 * config.batch
-    options = (config.batch, config.median_align, config.height)
+    options = (config.batch, config.median_align, config.height, config.camera_height)
     tasks = [
         (config.model, config.constant, records[i : i + size], str(root), options)
         for i in range(0, len(records), size)
@@ -76,6 +76,23 @@ def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, 
         failed += result[3]
     base = {name: np.concatenate(parts) for name, parts in base.items()}
     return rows, np.concatenate(sums) if sums else np.zeros((0, 8)), base, failed
+
+
+def _scale_block(mean: dict, rows: list[dict], camera_height: float) -> dict:
+    """``metrics.json``'s ``camera_height`` block: the model rescaled to the rig's camera height
+    (metric) beside the median-aligned (scale-free) metrics, moved out of the baselines."""
+    if not camera_height:
+        return {}
+    factors = np.array([r.get("height_factor", np.nan) for r in rows], float)
+    block = {
+        "camera_height_m": camera_height,
+        "rescaled": mean["baselines"].pop(SCALE_ROWS[0], {}),
+        "median_aligned": mean["baselines"].pop(SCALE_ROWS[1], {}),
+        "rescaled_views": int(np.isfinite(factors).sum()),
+        "unscaled_views": int((~np.isfinite(factors)).sum()),
+        "factor_median": float(np.nanmedian(factors)) if np.isfinite(factors).any() else None,
+    }
+    return {"camera_height": _rounded(block)}
 
 
 def run(config) -> int:
@@ -109,6 +126,8 @@ def run(config) -> int:
         "constant_from": constant_from,
         **{k: _rounded(v) for k, v in mean.items()},
     }
+    table = baseline_table(mean)
+    info.update(_scale_block(info, rows, config.camera_height))
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
@@ -123,7 +142,14 @@ def run(config) -> int:
             s["range"],
             s["pose"],
         )
-    print(baseline_table(mean))
+    print(table)
+    if config.camera_height:
+        c = info["camera_height"]
+        print(
+            f"--camera-height {config.camera_height:g}: {c['rescaled_views']} views rescaled "
+            f"(median factor {c['factor_median']}), {c['unscaled_views']} without a visible "
+            "floor left unscaled"
+        )
     for f in failed:
         print(f"  failed: {f['error']}")
     return 1 if failed else 0
