@@ -279,3 +279,39 @@ def test_depth_row_panels_are_2_to_1_zoom_linked_and_their_colour_bars_apart(map
     assert len(bars) == maps and len(set(bars)) == maps  # one each, none on another
     for t in fig.data[1:]:
         assert t.x[1] == 2 and "u %{x}, v %{y}" in t.hovertemplate  # full-image pixels
+
+
+def test_eda_camera_selection_narrows_the_other_figures(tables):
+    from plotly.callbacks import BoxSelector, Points
+
+    from workbench.eda.explorer import EdaExplorer
+
+    ex = EdaExplorer(tables)
+    n_all = sum(ex.yaw_fig.data[0].r)
+    cams = [t for t in ex.map_fig.data if t.customdata is not None]
+    assert len(cams) == 2 and len(ex.map_fig.layout.annotations) == 2  # every scene drawn
+    box = BoxSelector(xrange=[0, 1], yrange=[0, 1])
+    for t in ex.map_fig.data:  # plotly calls every trace in order; two cameras of the first
+        inds = [0, 1] if t is cams[0] else []
+        ex._on_select(t, Points(point_inds=inds, trace_name=t.name), box)
+    assert sum(ex.yaw_fig.data[0].r) == 2 < n_all
+    assert "2 view(s) picked" in ex.summary.value
+    ex._on_deselect(cams[-1], Points())
+    assert sum(ex.yaw_fig.data[0].r) == n_all
+
+
+def test_camera_maps_draw_every_scene_in_its_own_square_panel():
+    import pandas as pd
+
+    from workbench.viz.plots import camera_map_figure
+
+    t = pd.DataFrame({"scene_id": [f"s{k}" for k in range(7) for _ in range(3)],
+                      "view_id": ["0", "1", "2"] * 7, "cx": np.tile([0.0, 3.0, 30.0], 7),
+                      "cz": np.tile([0.0, 1.0, 2.0], 7), "yaw_deg": 0.0,
+                      "height_m": [1.5, np.nan, 1.5] * 7})  # fmt: skip
+    fig = camera_map_figure(t)
+    assert len(fig.layout.annotations) == 7  # all drawn, three a row
+    assert fig.layout.xaxis7.domain[1] < 0.5 and fig.layout.yaxis7.domain[1] < 0.3
+    x, y = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x[0] < 0 and x[1] > 30 and (x[1] - x[0]) == pytest.approx(y[1] - y[0])
+    assert fig.data[0].customdata[1][3] is None  # NaN height: JSON null

@@ -105,46 +105,78 @@ def tilt_figure(orient: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def camera_map_figure(table: pd.DataFrame, scenes=None, max_scenes: int = 4) -> go.Figure:
-    """Top-down maps (x right, z up the page, metres, equal aspect), one panel per scene side
-    by side (each scene has its own world frame): camera positions labelled with their view
-    ids, the capture path, and a heading line per view."""
+def camera_map_figure(
+    table: pd.DataFrame, scenes=None, max_scenes: int | None = None, width: int = 1000
+) -> go.Figure:
+    """Top-down maps (x right, z up the page, metres, equal aspect), small multiples: one
+    square panel per scene (each scene has its own world frame), three a row, as many rows as
+    scenes, every panel's range fitted to its own cameras (nothing drawn outside its panel):
+    camera positions labelled with their view ids, the capture path, a heading line per view.
+    The camera trace of each scene comes first, named by the scene, with
+    ``customdata = [[scene_id, view_id], ...]`` (for selections)."""
     scenes = list(scenes) if scenes is not None else sorted(table["scene_id"].unique())
-    scenes = scenes[:max_scenes]
-    titles = [short_id(s) for s in scenes]
-    fig = make_subplots(rows=1, cols=max(1, len(scenes)), subplot_titles=titles,
-                        horizontal_spacing=0.06)  # fmt: skip
+    scenes = scenes[:max_scenes] if max_scenes else scenes
+    cols = max(1, min(3, len(scenes)))
+    rows = max(1, -(-len(scenes) // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[short_id(s) for s in scenes],
+                        horizontal_spacing=0.08, vertical_spacing=0.3 / rows)  # fmt: skip
     for k, sid in enumerate(scenes):
+        r, c = divmod(k, cols)
         t = table[table["scene_id"] == sid].sort_values("view_id")
-        yaw = np.deg2rad(t["yaw_deg"].to_numpy())
-        fig.add_trace(
-            go.Scatter(
-                x=t["cx"], y=t["cz"], mode="lines+markers+text", name=short_id(sid),
-                text=t["view_id"],
-                textposition="top center",
-                customdata=np.stack([t["yaw_deg"], t["height_m"]], 1),
-                hovertemplate="view %{text}: x %{x:.2f} m, z %{y:.2f} m, heading "
-                "%{customdata[0]:.0f}°, height %{customdata[1]:.2f} m<extra></extra>",
-            ),
-            1, k + 1,
-        )  # fmt: skip
-        hx = np.stack([t["cx"], t["cx"] + 0.4 * np.sin(yaw), np.full(len(t), np.nan)], 1).ravel()
-        hz = np.stack([t["cz"], t["cz"] + 0.4 * np.cos(yaw), np.full(len(t), np.nan)], 1).ravel()
-        fig.add_trace(
-            go.Scatter(x=hx, y=hz, mode="lines", showlegend=False,
-                       line={"color": "grey", "width": 2}, hoverinfo="skip"),
-            1, k + 1,
-        )  # fmt: skip
-        axis = "x" if k == 0 else f"x{k + 1}"
-        fig.update_yaxes(scaleanchor=axis, scaleratio=1, title_text="z (m)", row=1, col=k + 1)
-        fig.update_xaxes(title_text="x (m)", row=1, col=k + 1)
+        _camera_panel(fig, t, sid, r + 1, c + 1, k)
+    panel = (width - 100) / cols * 0.85
     fig.update_layout(
-        title="Camera positions (top-down, one panel per scene; grey: heading)",
+        title="Camera positions (top-down, one panel per scene; grey: heading; box or lasso "
+        "select cameras)",
         template="plotly_white",
         showlegend=False,
-        height=380,
+        width=width,
+        height=int(rows * panel * 1.12 + 90),
+        margin={"l": 50, "r": 20, "t": 80, "b": 40},
+        dragmode="lasso",
     )
     return fig
+
+
+def _num(v) -> float | None:
+    """A float for JSON (None for NaN or infinity)."""
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _camera_panel(fig, t: pd.DataFrame, sid: str, row: int, col: int, k: int) -> None:
+    """One scene's cameras, path and headings in subplot ``(row, col)``, on equal, padded
+    ranges around them."""
+    yaw = np.deg2rad(t["yaw_deg"].to_numpy(float))
+    cx, cz = t["cx"].to_numpy(float), t["cz"].to_numpy(float)
+    fig.add_trace(
+        go.Scatter(
+            x=cx, y=cz, mode="lines+markers+text", name=short_id(sid), text=t["view_id"],
+            textposition="top center", cliponaxis=True, marker={"size": 8},
+            customdata=[[sid, str(v), _num(y), _num(h)] for v, y, h in
+                        zip(t["view_id"], t["yaw_deg"], t["height_m"], strict=True)],
+            hovertemplate="view %{text}: x %{x:.2f} m, z %{y:.2f} m, heading "
+            "%{customdata[2]:.0f}°, height %{customdata[3]:.2f} m<extra></extra>",
+        ),
+        row, col,
+    )  # fmt: skip
+    nan = np.full(len(t), np.nan)
+    hx = np.stack([cx, cx + 0.4 * np.sin(yaw), nan], 1).ravel()
+    hz = np.stack([cz, cz + 0.4 * np.cos(yaw), nan], 1).ravel()
+    fig.add_trace(
+        go.Scatter(x=hx, y=hz, mode="lines", showlegend=False, hoverinfo="skip",
+                   line={"color": "grey", "width": 2}),
+        row, col,
+    )  # fmt: skip
+    ok = np.isfinite(cx) & np.isfinite(cz)
+    mid = [(float(np.min(a[ok])) + float(np.max(a[ok]))) / 2 if ok.any() else 0.0
+           for a in (cx, cz)]  # fmt: skip
+    half = (float(max(np.ptp(cx[ok]), np.ptp(cz[ok]))) if ok.any() else 0.0) / 2 + 0.8
+    axis = "x" if k == 0 else f"x{k + 1}"
+    fig.update_xaxes(title_text="x (m)", range=[mid[0] - half, mid[0] + half],
+                     constrain="domain", row=row, col=col)  # fmt: skip
+    fig.update_yaxes(title_text="z (m)", range=[mid[1] - half, mid[1] + half], scaleratio=1,
+                     scaleanchor=axis, constrain="domain", row=row, col=col)  # fmt: skip
 
 
 def baseline_figure(pairs: pd.DataFrame) -> go.Figure:
