@@ -23,10 +23,12 @@ Layouts (README, *Data*):
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
+import sys
 import zlib
 from pathlib import Path
 
@@ -49,6 +51,7 @@ from workbench.io import (
     read_rgb,
     rgb_from_image,
 )
+from workbench.paths import confine
 
 __all__ = [
     "ViewRecord",
@@ -199,11 +202,36 @@ def files_by_stem(folder: Path, exts) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         ext = p.suffix.lower()
-        if ext in rank and not is_temporary(p) and p.is_file():
+        if ext not in rank or is_temporary(p):
+            continue
+        if p.is_file():
             old = found.get(p.stem)
             if old is None or rank[ext] < rank[old.suffix.lower()]:
                 found[p.stem] = p
+        else:
+            is_link_loop(p)  # warned once; a loop is skipped like any non-file
     return found
+
+
+_WARNED_LOOPS: set[str] = set()
+
+
+def is_link_loop(p: Path) -> bool:
+    """Whether ``p`` is a symbolic-link loop; the first time a path is found to be one, a
+    warning naming it goes to stderr. Listings skip it (a loop is never a refusal of the
+    dataset: the rest of the folder is read)."""
+    if not p.is_symlink():
+        return False
+    try:
+        os.stat(p)
+        return False
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            return False
+    if str(p) not in _WARNED_LOOPS:
+        _WARNED_LOOPS.add(str(p))
+        print(f"workbench: warning: {p}: a symbolic-link loop, skipped", file=sys.stderr)
+    return True
 
 
 def _first(folder: Path, stem: str, exts) -> Path | None:
@@ -211,7 +239,17 @@ def _first(folder: Path, stem: str, exts) -> Path | None:
 
 
 def _scene_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not is_temporary(p))
+    """Sub-folders of ``root`` (temporaries skipped; symbolic-link loops skipped with a
+    warning)."""
+    found = []
+    for p in sorted(root.iterdir()):
+        if is_temporary(p):
+            continue
+        if p.is_dir():
+            found.append(p)
+        else:
+            is_link_loop(p)  # warned once, skipped
+    return found
 
 
 def _each_scene(scenes, read, errors: list | None) -> list[ViewRecord]:
@@ -288,23 +326,49 @@ class SeedLayout:
 
 
 def realsee_folders(scene: Path) -> list[str]:
-    """The viewpoint folders of a RealSee3D scene, sorted (temporary files skipped)."""
+    """The viewpoint folders of a RealSee3D scene, sorted (temporary files skipped, symbolic-link
+    loops skipped with a warning).
+
+    Raises:
+        WorkbenchError: naming a folder that is a symbolic link leading outside ``viewpoints/``.
+    """
     vp = scene / "viewpoints"
-    return sorted(p.name for p in vp.iterdir() if p.is_dir() and not is_temporary(p))
+    names = []
+    for p in sorted(vp.iterdir()):
+        if is_temporary(p):
+            continue
+        if not p.is_dir():
+            is_link_loop(p)  # warned once, skipped
+            continue
+        try:
+            confine(vp, p.name)
+        except ValueError as e:
+            raise WorkbenchError(f"viewpoint folder {e}", vp) from None
+        names.append(p.name)
+    return names
 
 
 def realsee_listed(scene: Path) -> list[str] | None:
     """The viewpoint ids ``<scene>/viewpoints.txt`` lists, in its order (``None`` without the
-    file); an entry that is not a plain folder name (``../x``, ``a/b``) is refused: nothing is
-    read outside the root."""
+    file); an entry that is not a plain folder name (``../x``, ``a/b``) or whose folder is a
+    symbolic link leading outside ``viewpoints/`` is refused, naming its line: nothing is read
+    outside the root."""
     order_file = scene / "viewpoints.txt"
     if not order_file.is_file():
         return None
     text = order_file.read_text(encoding="utf-8-sig", errors="replace")
-    listed = [ln.split()[0] for ln in text.splitlines() if ln.strip()]
-    bad = [i for i in listed if i in (".", "..") or "/" in i or "\\" in i]
-    if bad:
-        raise WorkbenchError(f"viewpoint id {bad[0]!r} is not a folder name", order_file)
+    listed = []
+    for i, ln in enumerate(text.splitlines(), start=1):
+        if not ln.strip():
+            continue
+        vid = ln.split()[0]
+        if vid in (".", "..") or "/" in vid or "\\" in vid:
+            raise WorkbenchError(f"line {i}: viewpoint id {vid!r} is not a folder name", order_file)
+        try:
+            confine(scene / "viewpoints", vid)
+        except ValueError as e:
+            raise WorkbenchError(f"line {i}: viewpoint {e}", order_file) from None
+        listed.append(vid)
     return listed
 
 
@@ -325,20 +389,43 @@ def _realsee_scale_or_zero(d: Path) -> float:
         return 0.0
 
 
+# PNG units per metre a depth_scale.txt may hold: under 1 a unit is coarser than a metre, over
+# 65535 the largest 16-bit value is under a metre (a room does not fit)
+DEPTH_SCALE_RANGE = (1.0, 65535.0)
+
+
 def _realsee_scale(d: Path) -> float:
+    """The view's ``depth_scale.txt``: exactly one finite number in :data:`DEPTH_SCALE_RANGE`.
+
+    Raises:
+        WorkbenchError: naming the file: missing, not one number, out of range.
+    """
     scale_file = d / "depth_scale.txt"
     try:
-        scale = float(scale_file.read_text(encoding="utf-8-sig").split()[0])
+        words = scale_file.read_text(encoding="utf-8-sig").split()
     except FileNotFoundError:
         raise WorkbenchError(
             "missing depth_scale.txt (required by RealSee3D, or pass --depth-scale N)", scale_file
         ) from None
-    except (ValueError, IndexError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError) as e:
         raise WorkbenchError(
-            "depth_scale.txt must hold one number (or pass --depth-scale N)", scale_file
+            f"unreadable depth_scale.txt ({type(e).__name__})", scale_file
         ) from None
-    if not (math.isfinite(scale) and scale > 0):
-        raise WorkbenchError(f"depth scale must be a positive number, got {scale}", scale_file)
+    try:
+        (scale,) = (float(w) for w in words)
+    except ValueError:
+        shown = " ".join(words)[:40]
+        raise WorkbenchError(
+            f"depth_scale.txt must hold one number, got {shown!r} (or pass --depth-scale N)",
+            scale_file,
+        ) from None
+    lo, hi = DEPTH_SCALE_RANGE
+    if not (math.isfinite(scale) and lo <= scale <= hi):
+        raise WorkbenchError(
+            f"depth scale must be a positive number of PNG units per metre in [{lo:g}, {hi:g}],"
+            f" got {scale:g}",
+            scale_file,
+        )
     return scale
 
 
@@ -502,23 +589,48 @@ class ShardsLayout:
 
     @staticmethod
     def index(root: Path, resolution: str, errors: list | None) -> list[ViewRecord]:
+        """The views of ``index.csv``; every row's shard must be a file inside ``root``
+        (:func:`~workbench.paths.confine`) and its offset a byte count.
+
+        Raises:
+            WorkbenchError: naming ``index.csv`` and the row (its line) that is refused.
+        """
         path = root / "index.csv"
-        try:
-            rows = list(csv.DictReader(io.StringIO(read_csv_text(path))))
-            return [
-                ViewRecord(r["scene_id"], r["view_id"], r["shard"], r["offset"],
-                           "packed" if r["has_pose"] == "1" else "", "shards",
-                           float(r["depth_scale"]), int(r["depth_invalid"]), "", r["floor"])
-                for r in rows
-            ]  # fmt: skip
-        except (KeyError, ValueError) as e:
-            raise WorkbenchError(f"not a shard index ({type(e).__name__}: {e})", path) from None
+        rows = list(csv.DictReader(io.StringIO(read_csv_text(path))))
+        out = []
+        for i, r in enumerate(rows, start=2):
+            try:
+                confine(root, r.get("shard") or "")
+            except ValueError as e:
+                raise WorkbenchError(f"line {i}: shard {e}", path) from None
+            try:
+                if int(r["offset"]) < 0:
+                    raise ValueError(f"offset {r['offset']} < 0")
+                out.append(
+                    ViewRecord(r["scene_id"], r["view_id"], r["shard"], str(int(r["offset"])),
+                               "packed" if r["has_pose"] == "1" else "", "shards",
+                               float(r["depth_scale"]), int(r["depth_invalid"]), "", r["floor"])
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError) as e:
+                raise WorkbenchError(
+                    f"line {i}: not a shard index row ({type(e).__name__}: {e})", path
+                ) from None
+        return out
 
 
 def _load_packed_view(record: ViewRecord, root: Path, with_pose: bool) -> View:
     """A view of a packed dataset, decoded exactly as :func:`load_view` decodes its source."""
-    shard = root / record.rgb_path
-    f = decode_example(read_record_at(shard, int(record.depth_path)))
+    shard, offset = root / record.rgb_path, int(record.depth_path)
+    data = read_record_at(shard, offset)
+    try:
+        f = decode_example(data)
+        missing = [k for k in ("rgb", "depth", "depth_kind", "depth_shape") if k not in f]
+        if missing:
+            raise KeyError(missing[0])
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as e:
+        raise WorkbenchError(
+            f"the record at byte {offset} is not a packed view ({type(e).__name__})", shard
+        ) from None
     where = f"{shard.name} ({record.scene_id}/{record.view_id})"
     rgb = rgb_from_image(decode_image(f["rgb"], where), where)
     h, w = (int(x) for x in f["depth_shape"])

@@ -17,14 +17,24 @@ when the dataset has one, or zlib-compressed float32 metres for EXR/NPY sources)
 
 Shards are written on the engine (:mod:`workbench.engine`: ``--workers N`` threads, or the Dask
 cluster at ``--scheduler``), each atomically (a hidden
-temporary, then renamed) with a sidecar ``.json`` written last: a re-run skips finished shards;
+temporary, then renamed) with a sidecar ``.json`` written last: a re-run skips finished shards
+whose sidecar records the same job (the same views, decodings and source file sizes and times:
+another ``--shard-mb`` or ``--depth-scale`` redoes them); ``manifest.json`` records the options;
 a view that cannot be read is reported and left out, the others are packed.
+
+:func:`check_pack` checks a pack as a pack (``validate`` of a packed dataset): the manifest's
+counts, every shard's size and SHA-256, every index row's record (CRCs and fields);
+:func:`check_shards` is the cheap check (present, manifest size) the training pipeline runs when
+it opens a pack.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +50,7 @@ from workbench.data.layouts import (
     read_depth,
     read_mask,
 )
-from workbench.data.tfrecord import encode_example, frame_record
+from workbench.data.tfrecord import decode_example, encode_example, frame_record, read_record_at
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.pose import read_pose
@@ -48,13 +58,15 @@ from workbench.io import (
     atomic_path,
     decode_image,
     make_folder,
+    read_csv_text,
     read_image,
     rgb_from_image,
     write_csv_atomic,
     write_text_atomic,
 )
+from workbench.paths import confine
 
-__all__ = ["INDEX_FIELDS", "ShardJob", "pack", "pack_view", "run"]
+__all__ = ["INDEX_FIELDS", "ShardJob", "pack", "pack_view", "check_pack", "check_shards", "run"]
 
 INDEX_FIELDS = (
     "scene_id",
@@ -127,15 +139,42 @@ class ShardJob:
     def name(self) -> str:
         return f"shard-{self.k:05d}-of-{self.n:05d}.tfrecord"
 
+    def fingerprint(self) -> str:
+        """What shaped this shard: its views with their decodings and the size and modification
+        time of each source file (a sidecar with another fingerprint is redone)."""
+        h = hashlib.sha256(f"{self.name}\n{Path(self.root).resolve()}\n".encode())
+        for rec in self.records:
+            h.update(repr(rec).encode())
+            for rel in (rec.rgb_path, rec.depth_path, rec.pose_path, rec.mask_path):
+                st = _stat(Path(self.root) / rel) if rel else None
+                h.update(repr(st).encode())
+        return h.hexdigest()
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
 
 def write_shard(job: ShardJob) -> dict:
     """Write one shard (skipped when its sidecar says it is done); returns the sidecar:
     ``file``, ``bytes``, ``sha256``, ``rows`` (index rows) and ``errors`` (views left out)."""
     out = Path(job.out)
     side = out / f".{job.name}.json"
+    fingerprint = job.fingerprint()
     if side.is_file() and (out / job.name).is_file():
-        done = json.loads(side.read_text(encoding="utf-8"))
-        if done.get("bytes") == (out / job.name).stat().st_size:
+        try:
+            done = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            done = {}
+        if (
+            isinstance(done, dict)
+            and done.get("job") == fingerprint
+            and done.get("bytes") == (out / job.name).stat().st_size
+        ):
             return {**done, "skipped": True}
     rows, errors, offset, digest = [], [], 0, hashlib.sha256()
     with atomic_path(out / job.name) as tmp, open(tmp, "wb") as f:
@@ -168,6 +207,7 @@ def write_shard(job: ShardJob) -> dict:
         "views": len(rows),
         "rows": rows,
         "errors": errors,
+        "job": fingerprint,
     }
     write_text_atomic(side, json.dumps(result) + "\n")
     return {**result, "skipped": False}
@@ -190,9 +230,11 @@ def pack(
     workers: int = 1,
     scheduler: str = "",
     progress: bool = True,
+    options: dict | None = None,
 ) -> dict:
     """Pack ``records`` of the dataset at ``root`` into ``out`` (see the module doc); returns
-    the manifest (``errors`` lists the views left out)."""
+    the manifest (``errors`` lists the views left out; ``options`` the options that shaped it,
+    ``shard_mb`` and what the caller adds)."""
     root, out = Path(root), make_folder(out)
     per = views_per_shard(records, root, shard_mb)
     chunks = [tuple(records[i : i + per]) for i in range(0, len(records), per)]
@@ -217,9 +259,122 @@ def pack(
         "shards": shards,
         "bytes": sum(s["bytes"] for s in shards),
         "errors": errors,
+        "options": {"shard_mb": shard_mb, **(options or {})},
     }
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _read_manifest(root: Path) -> tuple[dict, list[dict]]:
+    """``manifest.json`` and its shard entries, each checked to be ``{file, views, bytes,
+    sha256}`` of a file inside ``root``.
+
+    Raises:
+        WorkbenchError: naming ``manifest.json`` and the entry that is wrong.
+    """
+    path = root / "manifest.json"
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+        shards = m["shards"]
+        for i, e in enumerate(shards):
+            if not (isinstance(e["file"], str) and isinstance(e["sha256"], str)):
+                raise TypeError(f"shards[{i}]: file and sha256 must be strings")
+            if not all(isinstance(e[k], int) and e[k] >= 0 for k in ("views", "bytes")):
+                raise TypeError(f"shards[{i}]: views and bytes must be counts")
+            try:
+                confine(root, e["file"])
+            except ValueError as err:
+                raise TypeError(f"shards[{i}]: {err}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise WorkbenchError(f"not a pack manifest ({type(e).__name__}: {e})", path) from None
+    return m, shards
+
+
+def check_shards(root: str | os.PathLike, names=None) -> None:
+    """The cheap check of a pack before reading it (the training pipeline's): every shard of
+    the manifest (or of ``names``) is present and of the size the manifest records. Content is
+    checked as each record is read (CRCs); :func:`check_pack` hashes everything.
+
+    Raises:
+        WorkbenchError: naming the shard file that is missing or of the wrong size.
+    """
+    root = Path(root)
+    _, shards = _read_manifest(root)
+    sizes = {e["file"]: e["bytes"] for e in shards}
+    for name in sorted(sizes if names is None else set(names)):
+        path = root / name
+        if name not in sizes:
+            raise WorkbenchError("shard is not in the pack's manifest.json", path)
+        if not path.is_file():
+            raise WorkbenchError("shard of the pack is missing (see manifest.json)", path)
+        if path.stat().st_size != sizes[name]:
+            raise WorkbenchError(
+                f"shard is {path.stat().st_size} bytes, manifest.json says {sizes[name]}"
+                " (truncated or replaced: pack again)",
+                path,
+            )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _shard_problems(root: Path, entry: dict, rows: list[dict], records: bool) -> list:
+    """One shard against its manifest entry and its index rows."""
+    name, path = entry["file"], root / entry["file"]
+    if not path.is_file():
+        return [(name, "missing shard", f"listed in manifest.json with {entry['views']} views")]
+    out = []
+    size, said = path.stat().st_size, entry["bytes"]
+    if size != said:
+        out.append((name, "shard size mismatch", f"{size} bytes, manifest.json says {said}"))
+    elif _sha256(path) != entry["sha256"]:
+        detail = "SHA-256 differs from manifest.json (changed or corrupt)"
+        out.append((name, "shard checksum mismatch", detail))
+    if len(rows) != entry["views"]:
+        detail = f"index.csv has {len(rows)} rows, manifest.json says {entry['views']}"
+        out.append((name, "view count mismatch", detail))
+    for r in rows if records else ():
+        view = f"{r['scene_id']}/{r['view_id']}"
+        try:
+            f = decode_example(read_record_at(path, int(r["offset"])))
+            named = (f.get("scene_id"), f.get("view_id"))
+            if named != (r["scene_id"].encode(), r["view_id"].encode()):
+                raise WorkbenchError(f"the record at byte {r['offset']} is another view", path)
+        except WorkbenchError as e:
+            out.append((name, "unreadable record", f"{view}: {e.message}"))
+        except (ValueError, IndexError, KeyError, UnicodeDecodeError) as e:
+            detail = f"{view}: the record at byte {r['offset']} is not a view ({type(e).__name__})"
+            out.append((name, "unreadable record", detail))
+    return out
+
+
+def check_pack(root: str | os.PathLike, records: bool = True) -> list[tuple[str, str, str]]:
+    """A pack checked as a pack: ``(file, problem, detail)`` rows (empty when healthy) for the
+    manifest's counts against ``index.csv``, each shard's presence, size and SHA-256, and (with
+    ``records``) every index row's record (its CRCs, its fields, the view it names; ``validate``
+    decodes each view itself instead)."""
+    root = Path(root)
+    try:
+        m, shards = _read_manifest(root)
+        rows = list(csv.DictReader(io.StringIO(read_csv_text(root / "index.csv"))))
+    except WorkbenchError as e:
+        return [(Path(e.path).name if e.path else "", "bad pack", e.message)]
+    out = []
+    if m.get("views") != len(rows):
+        out.append(("manifest.json", "view count mismatch",
+                    f"views {m.get('views')}, index.csv has {len(rows)} rows"))  # fmt: skip
+    known = {e["file"] for e in shards}
+    for name in sorted({r.get("shard") or "" for r in rows} - known):
+        out.append(("index.csv", "unknown shard", f"rows name {name!r}, not in manifest.json"))
+    for entry in shards:
+        mine = [r for r in rows if r.get("shard") == entry["file"]]
+        out += _shard_problems(root, entry, mine, records)
+    return out
 
 
 def run(config) -> int:
@@ -239,6 +394,7 @@ def run(config) -> int:
         config.workers,
         config.scheduler,
         config.progress,
+        options={k: v for k, v in spec.as_dict().items() if k not in ("root", "detected")},
     )
     failed = [
         {"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)} for e in index_errors

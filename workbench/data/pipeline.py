@@ -18,6 +18,11 @@ Augmentations that are correct on panoramas:
 Element structure (batched, channels last): ``rgb (B, H, W, 3) float32`` in [0, 1],
 ``range (B, H, W, 1) float32`` metres (0 invalid), ``mask (B, H, W, 1) float32`` (1 valid),
 ``pose (B, 4, 4) float32`` (identity when the dataset has none), ``flipped (B,) bool``.
+
+A packed dataset's shards are checked when the pipeline is made (present, of the size its
+``manifest.json`` records: :func:`workbench.data.pack.check_shards`); a record that fails its
+CRCs while training raises a :class:`~workbench.errors.WorkbenchError` naming the shard and the
+byte offset (TensorFlow carries its text; the command line prints that line).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from workbench.data.layouts import ViewRecord, load_view
+from workbench.data.pack import check_shards
 from workbench.geometry.equirect import resize_range, resize_rgb, yaw_matrix
 
 __all__ = [
@@ -204,6 +210,9 @@ def make_dataset(
         raise ValueError(f"height must be >= 2, got {height}")
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
+    shards = {r.rgb_path for r in records if r.layout == "shards"}
+    if shards:  # a pack: a missing or truncated shard is named now, not mid-training
+        check_shards(root, shards)
     source = _SampleSource(records, Path(root), height, augment or Augment(), shuffle, seed, cache)
     w = 2 * height
 

@@ -21,6 +21,7 @@ from workbench.data.plausibility import warn_if_implausible
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, read_csv_text, write_text_atomic
+from workbench.paths import confine
 
 __all__ = [
     "is_val_scene",
@@ -230,9 +231,10 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
             p = getattr(rec, col)
             if not p:
                 continue
-            full = (root / p).resolve()
-            if Path(p).is_absolute() or not full.is_relative_to(root):
-                raise WorkbenchError(f"line {i}: {col} {p!r} points outside the dataset root", path)
+            try:
+                confine(root, p)
+            except ValueError as e:
+                raise WorkbenchError(f"line {i}: {col} {e}", path) from None
         records.append(rec)
     if not records:
         raise WorkbenchError("split CSV has a header but no views", path)

@@ -93,7 +93,8 @@ def read_record_at(path: str | Path, offset: int) -> bytes:
                 raise WorkbenchError(f"corrupt record header at byte {offset}", path)
             body = f.read(n + 4)
     except OSError as e:
-        raise WorkbenchError(f"cannot read ({e.strerror or type(e).__name__})", path) from None
+        why = e.strerror or type(e).__name__
+        raise WorkbenchError(f"cannot read the record at byte {offset} ({why})", path) from None
     if len(body) < n + 4 or struct.unpack("<I", body[n:])[0] != _masked(crc32c(body[:n])):
         raise WorkbenchError(f"corrupt or truncated record at byte {offset}", path)
     return body[:n]

@@ -1,17 +1,27 @@
 """Dataset health check: every problem one row ``(scene, view, file, problem, detail)``.
 
 Nothing stops at the first problem: each view is checked in full, in parallel threads (decoding
-releases the GIL), with a progress bar. Problems found per view: missing or unreadable files,
-truncated images, non-2:1 panoramas, RGB/depth aspect mismatch, wrong depth dtype, NaN or all
-invalid depth (after the dataset's mask, as :func:`~workbench.data.layouts.load_view` applies
-it), too many invalid pixels, implausible range, non-rigid or garbage poses, a mask without a
-255 (valid) pixel, RealSee3D's missing viewpoint folder, ``depth_scale.txt`` and bad
-``floor.txt``; per scene: duplicate view ids, a single view (unusable for two-view work), no
-views at all, orphan files (depth or pose without the view's RGB panorama), RealSee3D viewpoint
-folders missing from ``viewpoints.txt``; per dataset, or per scene when only some are: an
+releases the GIL), with a progress bar, and a view or scene that cannot be checked is a problem
+of its own while the others go on. Problems found per view: missing or unreadable files,
+truncated images, non-2:1 panoramas (exactly 2:1, as every reader needs), panoramas or depth
+smaller than :data:`MIN_PANORAMA`, RGB/depth sizes that disagree (another aspect, or depth more
+than :data:`MAX_DEPTH_OVER_RGB` times the RGB's height or under 1/16 of it), wrong depth dtype,
+NaN or all invalid depth (after the dataset's mask, as :func:`~workbench.data.layouts.load_view`
+applies it), too many invalid pixels, implausible range, non-rigid or garbage poses, poses with
+a camera farther than :data:`MAX_POSE_TRANSLATION_M` from the origin (millimetres?), a mask
+without a 255 (valid) pixel, RealSee3D's missing viewpoint folder, ``depth_scale.txt`` (exactly
+one number of PNG units per metre in
+:data:`~workbench.data.layouts.DEPTH_SCALE_RANGE`) and bad ``floor.txt``; per scene: duplicate
+view ids (files with one stem, or an id listed twice), a single view (unusable for two-view
+work), no views at all, orphan files (depth or pose without the view's RGB panorama), RealSee3D
+viewpoint folders missing from ``viewpoints.txt`` and a ``covisibility.txt`` that is not N x N
+numbers in [0, 1] for the scene's N viewpoints; per dataset, or per scene when only some are: an
 implausible depth scale (:mod:`workbench.data.plausibility`). A dataset with no view at all is
 unusable (an error).
 Pose-only datasets (``rgb/`` + ``pose/``, no ``depth/``) have their panoramas and poses checked.
+A packed dataset (``workbench pack``) is checked as a pack (:func:`workbench.data.pack.check_pack`:
+manifest counts, shard sizes and SHA-256, every index row's record), and each view decoded from
+its record.
 """
 
 from __future__ import annotations
@@ -47,9 +57,11 @@ from workbench.data.layouts import (
     realsee_folders,
     realsee_listed,
 )
+from workbench.data.pack import check_pack
 from workbench.data.plausibility import check_plausibility
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
+from workbench.geometry.correspondence import read_covisibility
 from workbench.geometry.equirect import resize_range, valid_mask
 from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.io import (
@@ -69,10 +81,18 @@ __all__ = [
     "problems_to_csv",
     "default_report_path",
     "IMPLAUSIBLE_RANGE_M",
+    "MIN_PANORAMA",
+    "MAX_DEPTH_OVER_RGB",
+    "MAX_POSE_TRANSLATION_M",
     "SHOWN_PROBLEMS",
 ]
 
 IMPLAUSIBLE_RANGE_M = 100.0
+MIN_PANORAMA = (32, 64)  # (H, W): the smallest panorama or depth map worth training on
+MAX_DEPTH_OVER_RGB = 4  # depth this many times the RGB's height is another view's, not a resize
+# a camera farther from its scene's origin is not in a room (indoor scenes are tens of metres;
+# a pose in millimetres puts it kilometres away)
+MAX_POSE_TRANSLATION_M = 200.0
 SHOWN_PROBLEMS = 20  # problems printed in the summary (the report has them all)
 MASK_NO_VALID = "mask has no 255 (valid) pixel — a 0/1 mask?"
 
@@ -120,21 +140,7 @@ def _check_depth(
         nan = _raw_nan_count(depth)
         if nan:
             add(rec.depth_path, "NaN depth", f"{nan} NaN pixels")
-        h, w = r.shape
-        if w != 2 * h:
-            add(rec.depth_path, "not 2:1", f"{w}x{h}")
-        if rgb_shape and h < max(8, rgb_shape[0] // 16):
-            add(
-                rec.depth_path,
-                "depth too small",
-                f"depth {w}x{h} beside RGB {rgb_shape[1]}x{rgb_shape[0]}",
-            )
-        elif rgb_shape and (rgb_shape[1] * h != rgb_shape[0] * w):
-            add(
-                rec.depth_path,
-                "size mismatch",
-                f"depth {w}x{h} vs RGB {rgb_shape[1]}x{rgb_shape[0]} (not a resize)",
-            )
+        _check_depth_size(rec, r.shape, rgb_shape, add)
         if mask is not None:
             r[~read_mask(mask, r.shape)] = 0
         _check_valid_depth(rec, r, max_invalid, add, density)
@@ -143,6 +149,27 @@ def _check_depth(
         add(rec.depth_path, problem, e.message)
     except (OSError, ValueError) as e:
         add(rec.depth_path, "unreadable depth", str(e))
+
+
+def _check_depth_size(rec: ViewRecord, shape, rgb_shape, add) -> None:
+    """The depth map's size alone (2:1, at least :data:`MIN_PANORAMA`) and beside the RGB's
+    (the same aspect, between 1/16 and :data:`MAX_DEPTH_OVER_RGB` times its height)."""
+    h, w = shape
+    if w != 2 * h:
+        add(rec.depth_path, "not 2:1", f"{w}x{h}")
+    if h < MIN_PANORAMA[0] or w < MIN_PANORAMA[1]:
+        least = f"{MIN_PANORAMA[1]}x{MIN_PANORAMA[0]}"
+        add(rec.depth_path, "depth too small", f"{w}x{h} (at least {least})")
+        return
+    if not rgb_shape:
+        return
+    beside = f"depth {w}x{h} beside RGB {rgb_shape[1]}x{rgb_shape[0]}"
+    if h < max(8, rgb_shape[0] // 16):
+        add(rec.depth_path, "depth too small", beside)
+    elif h > MAX_DEPTH_OVER_RGB * rgb_shape[0]:
+        add(rec.depth_path, "size mismatch", f"{beside} (more than {MAX_DEPTH_OVER_RGB}x larger)")
+    elif rgb_shape[1] * h != rgb_shape[0] * w:
+        add(rec.depth_path, "size mismatch", f"{beside} (not a resize)")
 
 
 def _check_valid_depth(rec: ViewRecord, r, max_invalid: float, add, density) -> None:
@@ -172,6 +199,9 @@ def check_view(
     def add(file, problem, detail=""):
         out.append(Problem(rec.scene_id, rec.view_id, file, problem, detail))
 
+    if rec.layout == "shards":
+        _check_packed_view(rec, root, max_invalid, add, density)
+        return out
     decodable = True
     if rec.layout == "realsee3d":
         decodable = _check_realsee_folder(rec, root, add)
@@ -186,8 +216,7 @@ def check_view(
             rgb_shape, dtype = check_image(rgb)
             if dtype != np.uint8:
                 add(rec.rgb_path, "wrong dtype", f"RGB is {dtype}, expected uint8")
-            if rgb_shape[1] != 2 * rgb_shape[0]:
-                add(rec.rgb_path, "not 2:1", f"{rgb_shape[1]}x{rgb_shape[0]}")
+            _check_panorama_size(rec.rgb_path, rgb_shape, add)
         except WorkbenchError as e:
             add(rec.rgb_path, "unreadable image", e.message)
     mask = _check_mask(rec, root, add)
@@ -202,11 +231,53 @@ def check_view(
     return out
 
 
+def _check_packed_view(rec: ViewRecord, root: Path, max_invalid: float, add, density) -> None:
+    """A view of a pack, decoded from its record (as training reads it): the decoded panorama,
+    depth and pose. A missing shard is the pack's problem (:func:`check_pack`), not each
+    view's."""
+    if not (root / rec.rgb_path).is_file():
+        return
+    try:
+        view = load_view(rec, root)
+    except WorkbenchError as e:
+        add(rec.rgb_path, "unreadable record", e.message)
+        return
+    _check_panorama_size(rec.rgb_path, view.rgb.shape, add)
+    _check_valid_depth(rec, view.range_m, max_invalid, add, density)
+    if view.T_world_from_cam is not None:
+        _check_pose_units(rec.rgb_path, view.T_world_from_cam, add)
+
+
+def _check_panorama_size(file: str, shape, add) -> None:
+    """An RGB panorama is exactly 2:1 (every reader needs it) and at least
+    :data:`MIN_PANORAMA`."""
+    h, w = shape[:2]
+    if w != 2 * h:
+        add(file, "not 2:1", f"{w}x{h}")
+    if h < MIN_PANORAMA[0] or w < MIN_PANORAMA[1]:
+        add(file, "panorama too small", f"{w}x{h} (at least {MIN_PANORAMA[1]}x{MIN_PANORAMA[0]})")
+
+
+def _check_pose_units(file: str, T: np.ndarray, add) -> None:
+    """A camera of an indoor scene within :data:`MAX_POSE_TRANSLATION_M` of the origin (the
+    rotation is checked orthonormal with det +1 by :func:`~workbench.geometry.pose.check_rigid`
+    when the pose is read)."""
+    t = float(np.linalg.norm(T[:3, 3]))
+    if t > MAX_POSE_TRANSLATION_M:
+        add(
+            file,
+            "implausible pose",
+            f"camera {t:.4g} m from the origin (> {MAX_POSE_TRANSLATION_M:.0f} m for an indoor"
+            f" scene): translation in millimetres? (expected metres: {t / 1000:.3g} m)",
+        )
+
+
 def _check_pose(rec: ViewRecord, root: Path, add) -> None:
-    """A present pose must be a rigid 4x4; seed, RealSee3D and pose-only views need one."""
+    """A present pose must be a rigid 4x4 in metres; seed, RealSee3D and pose-only views need
+    one."""
     if rec.pose_path:
         try:
-            read_record_pose(rec, root)
+            _check_pose_units(rec.pose_path, read_record_pose(rec, root), add)
         except WorkbenchError as e:
             kind = (
                 "non-rigid pose"
@@ -317,7 +388,7 @@ def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[
         for d in _scene_dirs(root):
             if d.name not in per_scene and not (layout == "realsee3d" and d.name == "metadata"):
                 out.append(Problem(d.name, "", d.name, "empty scene", "no views found"))
-    out += _duplicate_ids(root, records)
+    out += _duplicate_ids(root, records) + _duplicate_records(root, records)
     if layout == "rgbd-folder":
         out += _rgbd_scene_problems(root, records)
     elif layout == "seed":
@@ -325,7 +396,52 @@ def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[
             views = {r.view_id for r in records if r.scene_id == d.name}
             out += _orphans(root, d.name, d, "pose", (".txt",), views)
     elif layout == "realsee3d":
-        out += _unlisted_viewpoints(root)
+        out += _unlisted_viewpoints(root) + _covisibility_problems(root)
+    return out
+
+
+def _duplicate_records(root: Path, records: list[ViewRecord]) -> list[Problem]:
+    """One view id given to several views of a scene (RealSee3D's ``viewpoints.txt`` listing
+    an id twice, a pack's ``index.csv`` holding a row twice)."""
+    out = []
+    ids = Counter((r.scene_id, r.view_id) for r in records)
+    for (scene, view), n in sorted(ids.items()):
+        if n < 2:
+            continue
+        rec = next(r for r in records if (r.scene_id, r.view_id) == (scene, view))
+        if rec.layout == "realsee3d":
+            file = f"{scene}/viewpoints.txt"
+        else:
+            file = "index.csv" if rec.layout == "shards" else rec.rgb_path
+        out.append(Problem(scene, view, file, "duplicate view id", f"{n} views with id {view}"))
+    return out
+
+
+def _covisibility_problems(root: Path) -> list[Problem]:
+    """Each RealSee3D scene's ``covisibility.txt``: N x N numbers in [0, 1] for the scene's N
+    viewpoints (rows in ``viewpoints.txt`` order)."""
+    out = []
+    for d in _scene_dirs(root):
+        path = d / "covisibility.txt"
+        if not (d / "viewpoints").is_dir() or not path.is_file():
+            continue
+        file = _relative(path, root)
+        try:  # rows follow viewpoints.txt (an unlisted folder is a problem of its own)
+            listed = realsee_listed(d)
+            n = len(realsee_folders(d) if listed is None else listed)
+        except WorkbenchError:  # an unusable viewpoints.txt: its scene's index error names it
+            continue
+        try:
+            m = read_covisibility(path, n)
+        except WorkbenchError as e:
+            out.append(Problem(d.name, "", file, "bad covisibility.txt", e.message))
+            continue
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(m) & (m >= 0) & (m <= 1))
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            detail = f"{int(bad.sum())} entries outside [0, 1] (row {i + 1}: {m[i, j]:g})"
+            out.append(Problem(d.name, "", file, "bad covisibility.txt", detail))
     return out
 
 
@@ -472,11 +588,16 @@ def validate_dataset(
             density[(rec.scene_id, rec.view_id)] = result[1]
     unreadable = [_index_problem(e, root) for e in errors]
     broken = {p.scene_id for p in unreadable}
-    scene_level = [
-        p
-        for p in _scene_problems(root, spec.layout, records)
-        if not (p.problem == "empty scene" and p.scene_id in broken)
-    ]
+    try:
+        scene_level = [
+            p
+            for p in _scene_problems(root, spec.layout, records)
+            if not (p.problem == "empty scene" and p.scene_id in broken)
+        ]
+    except (WorkbenchError, OSError, ValueError) as e:  # the views' problems are still reported
+        scene_level = [Problem("", "", "", "scene checks failed", str(e)[:300])]
+    if spec.layout == "shards":
+        scene_level += [Problem("", "", f, problem, d) for f, problem, d in check_pack(root, False)]
     problems = [p for ps in per_view for p in ps] + scene_level + unreadable
     if mesh:
         problems += _mesh_problems(root, records)

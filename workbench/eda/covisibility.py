@@ -5,14 +5,17 @@ cluster.
 
 Per scene, in ``DIR/<scene>/``: ``covisibility.txt`` (RealSee3D's form: N rows of N floats, no
 header, rows in the scene's view order, the compiled kernel of
-:mod:`workbench.geometry.correspondence_fast` at ``--height``) and ``viewpoints.txt`` (that
-order), each written atomically. A re-run skips scenes whose two files exist (a killed job
-resumes where it stopped); a scene that cannot be read is listed in ``DIR/failed.csv`` and the
-summary, and the others go on (exit 1).
+:mod:`workbench.geometry.correspondence_fast` at ``--height``), ``viewpoints.txt`` (that
+order) and, last, ``options.json`` (what shaped them: ``--height``, ``--tol``, the views and
+their decoding), each written atomically. A re-run skips scenes whose ``options.json`` records
+the same options (a killed job resumes where it stopped) and redoes the others (another
+``--height`` recomputes every scene); a scene that cannot be read is listed in
+``DIR/failed.csv`` and the summary, and the others go on (exit 1).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +47,34 @@ class SceneJob:
     def scene_id(self) -> str:
         return self.records[0].scene_id
 
+    def options(self) -> dict:
+        """What shapes the scene's files (``options.json``): a re-run with others redoes it."""
+        decoding = hashlib.sha256(repr(self.records).encode()).hexdigest()[:16]
+        return {
+            "height": self.height,
+            "tol": self.tol,
+            "views": [r.view_id for r in self.records],
+            "decoding": decoding,  # every record's files, depth scale, sentinel and mask
+        }
+
+
+def _done_with(folder: Path, options: dict) -> bool:
+    """Whether ``folder`` holds a scene's files written with ``options``."""
+    files = ("covisibility.txt", "viewpoints.txt", "options.json")
+    if not all((folder / f).is_file() for f in files):
+        return False
+    try:
+        return json.loads((folder / "options.json").read_text(encoding="utf-8")) == options
+    except (OSError, ValueError):
+        return False
+
 
 def write_scene_covisibility(job: SceneJob) -> dict:
-    """Compute and write one scene's files (module doc); skipped when both exist."""
+    """Compute and write one scene's files (module doc); skipped when they were written with
+    the same options."""
     folder = Path(job.out) / job.scene_id
-    if (folder / "covisibility.txt").is_file() and (folder / "viewpoints.txt").is_file():
+    options = job.options()
+    if _done_with(folder, options):
         return {"scene": job.scene_id, "views": len(job.records), "skipped": True}
     views = [load_view(r, job.root) for r in job.records]
     missing = [v.record.view_id for v in views if v.T_world_from_cam is None]
@@ -59,6 +85,7 @@ def write_scene_covisibility(job: SceneJob) -> dict:
     ids = [r.view_id for r in job.records]
     write_covisibility(folder / "covisibility.txt", cov)
     write_text_atomic(folder / "viewpoints.txt", "\n".join(ids) + "\n")
+    write_text_atomic(folder / "options.json", json.dumps(options, indent=2) + "\n")
     return {"scene": job.scene_id, "views": len(ids), "skipped": False}
 
 
@@ -98,6 +125,8 @@ def run(config) -> int:
         "computed": computed,
         "skipped": len(done) - computed,
         "failed": len(failed),
+        "height": config.height,
+        "tol": config.tol,
         "kernel": "native" if correspond_library() is not None else "numba",
     }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
