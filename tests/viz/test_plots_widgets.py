@@ -159,12 +159,13 @@ def test_correspondence_explorer_widget():
     c = ex.corr
     from workbench.viz.plots import MATCH_STATES, match_state
 
-    state = match_state(bool(c.valid[20, 5]), bool(c.visible[20, 5]), bool(c.consistent[20, 5]))
+    state = match_state(bool(c.valid[20, 5]), bool(c.visible[20, 5]), bool(c.consistent[20, 5]),
+                        bool(c.landed[20, 5]))
     assert f"<b>{state}</b>" in ex.info.value
     if c.valid[20, 5]:
         assert ex.fig.data[2].marker.color == MATCH_STATES[state][0]
     # an occluded pixel is drawn differently from a consistent one
-    occ = np.argwhere(c.valid & ~c.visible)
+    occ = np.argwhere(c.landed & ~c.visible)
     if len(occ):
         ex.click(int(occ[0][1]), int(occ[0][0]))
         assert "occluded in B" in ex.info.value
@@ -173,6 +174,36 @@ def test_correspondence_explorer_widget():
     ex.click(5, 16)
     assert ex.fig.data[2].x[0] == pytest.approx(5, abs=0.05)
     assert "<b>consistent</b>" in ex.info.value
+
+
+def test_two_view_states_are_honest_and_depths_are_in_metres():
+    from workbench.viz.widgets import CorrespondenceExplorer
+
+    ex = CorrespondenceExplorer(RECORDS, SAMPLES, height=32)
+    assert ex.fig.layout.width >= 2 * 64 and ex.fig.layout.height >= 3 * 32 * 2  # 2x at least
+    assert all(t.hoverinfo == "skip" for t in ex.fig.data[1:3])  # markers let clicks through
+    ex.b.value = ex.a.value  # same view: B's depth at the match is A's, residual 0
+    ex.click(10, 16)
+    ra = ex._view(ex.a.value)[1]
+    assert f"depth in A {ra[16, 10]:.3f} m" in ex.info.value
+    assert "residual +0.000 m" in ex.info.value or "residual -0.000 m" in ex.info.value
+    key = (ex.scene.value, ex.a.value)
+    rgb, rng, T = ex._cache[key]
+    rng = rng.copy()
+    rng[16, 10] = 0.0  # a pixel of A without depth is not "outside B"
+    ex._cache[key] = (rgb, rng, T)
+    ex.refresh()
+    assert "<b>no depth in A</b>" in ex.info.value and len(ex.fig.data[0].z) == 96
+    ex.b.value = ex.b.options[1]  # another view: B without depth where A's pixel lands
+    ex.click(20, 16)
+    ub, vb = ex.corr.uv[16, 20]
+    kb = (ex.scene.value, ex.b.value)
+    rgb_b, rng_b, T_b = ex._cache[kb]
+    rng_b = rng_b.copy()
+    rng_b[max(0, int(vb) - 3) : int(vb) + 4] = 0.0  # every column: the match's rows
+    ex._cache[kb] = (rgb_b, rng_b, T_b)
+    ex.refresh()
+    assert "<b>outside B</b>" in ex.info.value and "B has no depth there" in ex.info.value
 
 
 def test_covisibility_figure_is_labelled():

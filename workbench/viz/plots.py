@@ -281,35 +281,52 @@ MATCH_STATES = {  # state -> (colour, marker symbol, meaning)
     "consistent": ("#2ca02c", "circle-open", "seen by B, depth agrees both ways"),
     "occluded in B": ("#ff7f0e", "x", "projects into B behind B's surface"),
     "not consistent": ("#d62728", "x-thin", "visible but the round trip misses"),
-    "outside B": ("#7f7f7f", "square-open", "no valid projection into B"),
+    "outside B": ("#7f7f7f", "square-open", "lands where B has no depth: cannot be checked"),
+    "no depth in A": ("#000000", "diamond-open", "A has no depth at this pixel: no match"),
 }
-_MASK_COLOURS = np.array([[127, 127, 127], [255, 127, 14], [214, 39, 40], [44, 160, 44]], np.uint8)
+_MASK_COLOURS = np.array(
+    [[127, 127, 127], [255, 127, 14], [214, 39, 40], [44, 160, 44], [0, 0, 0]], np.uint8
+)
 
 
-def match_state(valid: bool, visible: bool, consistent: bool) -> str:
-    """One pixel's correspondence state (a key of :data:`MATCH_STATES`)."""
+def match_state(valid: bool, visible: bool, consistent: bool, landed: bool = True) -> str:
+    """One pixel's correspondence state (a key of :data:`MATCH_STATES`): ``valid`` A has
+    depth, ``landed`` its point lands where B has depth, ``visible`` not behind B's surface,
+    ``consistent`` the round trip closes.
+
+    >>> match_state(False, False, False), match_state(True, False, False, landed=False)
+    ('no depth in A', 'outside B')
+    """
     if consistent:
         return "consistent"
     if not valid:
+        return "no depth in A"
+    if not landed:
         return "outside B"
     return "occluded in B" if not visible else "not consistent"
 
 
-def match_mask_image(valid, visible, consistent) -> np.ndarray:
-    """``(H, W, 3) uint8`` image of A's pixels by state: grey outside B, orange occluded, red
-    not consistent, green consistent (the colours of :data:`MATCH_STATES`)."""
-    state = np.where(consistent, 3, np.where(~valid, 0, np.where(~visible, 1, 2)))
-    return _MASK_COLOURS[state]
+def match_mask_image(valid, visible, consistent, landed=None) -> np.ndarray:
+    """``(H, W, 3) uint8`` image of A's pixels by state: black no depth in A, grey outside
+    B (no depth there), orange occluded, red not consistent, green consistent (the colours
+    of :data:`MATCH_STATES`)."""
+    landed = valid if landed is None else landed
+    state = np.where(~valid, 4, np.where(~landed, 0, np.where(~visible, 1, 2)))
+    return _MASK_COLOURS[np.where(consistent, 3, state)]
 
 
 def match_figure(
-    rgb_a, rgb_b, uv_a, uv_b, title: str = "", state: str = "consistent", masks=None
-) -> go.Figure:
-    """A above B (and, with ``masks = (valid, visible, consistent)``, A's pixels coloured by
-    state below them), a pixel of A and its match in B drawn in the colour and symbol of its
-    ``state`` (:data:`MATCH_STATES`; ``uv_b`` may be ``None``). Trace 0 is the image stack
-    (click it to pick a pixel of A)."""
-    h = rgb_a.shape[0]
+    rgb_a, rgb_b, uv_a, uv_b, title: str = "", state: str = "consistent", masks=None,
+    zoom: int | None = None,
+) -> go.Figure:  # fmt: skip
+    """A above B (and, with ``masks = (valid, visible, consistent[, landed])``, A's pixels
+    coloured by state below them), a pixel of A and its match in B drawn in the colour and
+    symbol of its ``state`` (:data:`MATCH_STATES`; ``uv_b`` may be ``None``), every image at
+    ``zoom`` screen pixels per pixel (default: at least 512 px wide, at least 2×: a pixel is
+    easy to pick). Trace 0 is the image stack (click it to pick a pixel of A; the markers
+    let clicks through)."""
+    h, w = rgb_a.shape[:2]
+    zoom = zoom or max(2, -(-512 // w))
     panels = [rgb_a, rgb_b] + ([match_mask_image(*masks)] if masks is not None else [])
     fig = go.Figure(
         go.Image(
@@ -319,57 +336,39 @@ def match_figure(
         )
     )
     colour, symbol, meaning = MATCH_STATES[state]
-    fig.add_scatter(
-        x=[uv_a[0]],
-        y=[uv_a[1]],
-        mode="markers",
-        name="A pixel",
-        marker={
-            "color": "white",
-            "size": 12,
-            "symbol": "x",
-            "line": {"color": "black", "width": 1},
-        },
-    )
+    a_marker = {"color": "white", "size": 12, "symbol": "x", "line": {"color": "black", "width": 1}}
+    fig.add_scatter(x=[uv_a[0]], y=[uv_a[1]], mode="markers", name="A pixel", marker=a_marker,
+                    hoverinfo="skip")  # fmt: skip
     if uv_b is not None:
         fig.add_scatter(
-            x=[uv_b[0]],
-            y=[uv_b[1] + h],
-            mode="markers",
+            x=[uv_b[0]], y=[uv_b[1] + h], mode="markers", hoverinfo="skip",
             name=f"match in B: {state} ({meaning})",
-            marker={
-                "color": colour,
-                "size": 14,
-                "symbol": symbol,
-                "line": {"color": colour, "width": 3},
-            },
-        )
+            marker={"color": colour, "size": 14, "symbol": symbol,
+                    "line": {"color": colour, "width": 3}},
+        )  # fmt: skip
     for name, (colour, _, _meaning) in MATCH_STATES.items():
         if masks is not None:  # legend of the mask panel
-            fig.add_scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=f"mask: {name}",
-                marker={"color": colour, "symbol": "square", "size": 10},
-            )
+            fig.add_scatter(x=[None], y=[None], mode="markers", name=f"mask: {name}",
+                            marker={"color": colour, "symbol": "square", "size": 10})  # fmt: skip
     labels = ["A", "B"] + (["A by state"] if masks is not None else [])
     for k, label in enumerate(labels):
-        fig.add_annotation(
-            x=4,
-            y=k * h + 4,
-            text=f"<b>{label}</b>",
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            bgcolor="rgba(255,255,255,0.7)",
-        )
+        fig.add_annotation(x=4, y=k * h + 4, text=f"<b>{label}</b>", showarrow=False,
+                           xanchor="left", yanchor="top",
+                           bgcolor="rgba(255,255,255,0.7)")  # fmt: skip
+    margin = {"l": 10, "r": 10, "t": 40, "b": 10}
+    fig.update_xaxes(range=[-0.5, w - 0.5], visible=False, constrain="domain")
+    fig.update_yaxes(range=[len(panels) * h - 0.5, -0.5], visible=False, scaleanchor="x",
+                     constrain="domain")  # fmt: skip
     fig.update_layout(
         title=title,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        height=len(panels) * h + 120,
-        legend={"orientation": "h"},
+        margin=margin,
+        width=w * zoom + margin["l"] + margin["r"],
+        height=len(panels) * h * zoom + margin["t"] + margin["b"],
+        showlegend=True,
+        legend={"x": 1.02, "xanchor": "left", "y": 1},
     )
+    if masks is not None:  # the legend beside the images, not over them
+        fig.update_layout(width=fig.layout.width + 330, margin={**margin, "r": 340})
     return fig
 
 

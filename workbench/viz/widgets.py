@@ -203,28 +203,45 @@ class CorrespondenceExplorer(W.VBox):
         if points.xs and points.ys and points.ys[0] < self.height:  # a click on A
             self.click(round(points.xs[0]), round(points.ys[0]))
 
+    def pixel_readout(self, u: int, v: int) -> tuple[str, str, np.ndarray | None]:
+        """``(state, text, uv_b)`` of pixel ``(u, v)`` of A: A's depth, where its point lands
+        in B, B's depth there and the residual (A's point seen from B minus B's depth), in
+        metres."""
+        c = self.corr
+        landed = True if c.landed is None else bool(c.landed[v, u])
+        state = plots.match_state(
+            bool(c.valid[v, u]), bool(c.visible[v, u]), bool(c.consistent[v, u]), landed
+        )
+        ra, rb = self._view(self.a.value)[1], self._view(self.b.value)[1]
+        if not c.valid[v, u]:
+            return state, f"A has no depth at ({u}, {v}): no match", None
+        uv_b = c.uv[v, u]
+        text = f"depth in A {float(ra[v, u]):.3f} m &rarr; ({uv_b[0]:.1f}, {uv_b[1]:.1f}) in B"
+        iu = int(np.rint(uv_b[0])) % rb.shape[1]
+        iv = int(np.clip(np.rint(uv_b[1]), 0, rb.shape[0] - 1))
+        d_b, seen = float(rb[iv, iu]), float(c.range_in_b[v, u])
+        if d_b > 0:
+            text += (
+                f", depth in B there {d_b:.3f} m, A's point from B {seen:.3f} m: residual "
+                f"{seen - d_b:+.3f} m"
+            )
+        else:
+            text += f", B has no depth there (A's point {seen:.3f} m from B)"
+        return state, text, uv_b
+
     def refresh_pixel(self, _=None):
         if self._busy:
             return
         c, (u, v) = self.corr, (self.u.value, self.v.value)
-        state = plots.match_state(
-            bool(c.valid[v, u]), bool(c.visible[v, u]), bool(c.consistent[v, u])
-        )
-        uv_b = c.uv[v, u] if c.valid[v, u] else None
-        where = "-" if uv_b is None else f"({uv_b[0]:.1f}, {uv_b[1]:.1f})"
+        state, text, uv_b = self.pixel_readout(u, v)
         self.info.value = (
             f"at {self.height}×{2 * self.height}: overlap {overlap(c):.3f} &middot; pixel "
-            f"({u}, {v}) of A &rarr; {where} in B: <b>{state}</b> &middot; click A to pick"
+            f"({u}, {v}) of A: <b>{state}</b> &middot; {text} &middot; click A to pick"
         )
         rgb_a, rgb_b = self._view(self.a.value)[0], self._view(self.b.value)[0]
+        masks = (c.valid, c.visible, c.consistent, c.landed)
         fig = match_figure(
-            rgb_a,
-            rgb_b,
-            (u, v),
-            uv_b,
-            f"A = {self.a.value}, B = {self.b.value}",
-            state,
-            (c.valid, c.visible, c.consistent),
+            rgb_a, rgb_b, (u, v), uv_b, f"A = {self.a.value}, B = {self.b.value}", state, masks
         )
         replace_figure(self.fig, fig)
         self.fig.data[0].on_click(self._on_click)
