@@ -142,28 +142,54 @@ def _row(item: InferItem, depth: np.ndarray) -> dict:
     return row
 
 
+def _item_error(e: Exception) -> Exception:
+    """An error met on one image as one line: an OS error names its file and reason (an output
+    name the file system refuses, a folder that cannot be written)."""
+    if isinstance(e, OSError) and not isinstance(e, WorkbenchError):
+        reason = e.strerror or type(e).__name__
+        return WorkbenchError(f"cannot write ({reason})", e.filename) if e.filename else e
+    return e
+
+
+def _predict_each(predictor, ready: list) -> list:
+    """Depth of every prepared image of ``ready``: in one batch, else (the batch failed) one
+    by one, an image that fails on its own getting its exception instead of depth."""
+    try:
+        return list(predictor.predict_batch(np.stack([x for *_, (x, _) in ready])))
+    except Exception:  # noqa: BLE001  (find the image at fault: the others still get depth)
+        preds = []
+        for *_, (x, _) in ready:
+            try:
+                preds.append(predictor.predict_batch(x[None])[0])
+            except Exception as e:  # noqa: BLE001
+                preds.append(e)
+        return preds
+
+
 def _predict_chunk(
     predictor, chunk, out: Path, ply: bool, rows: list, failed: list, post: tuple = ("bilinear", 0)
 ) -> None:
-    """Read, predict and write one batch of :class:`InferItem`; a bad image is recorded in
-    ``failed``, not raised. ``post``: ``(upsample, camera_height)``."""
+    """Read, predict and write one batch of :class:`InferItem`; an image that fails (unreadable,
+    an output name too long for the file system, a write that fails) is recorded in ``failed``
+    and the others go on. ``post``: ``(upsample, camera_height)``."""
     ready = []
     for item in chunk:
         try:
             rgb = read_item_rgb(item)
             ready.append((item, rgb, predictor.prepare(rgb, item.label)))
-        except (WorkbenchError, ValueError) as e:
-            failed.append(_failure(item, e))
+        except Exception as e:  # noqa: BLE001  (one bad image never stops the batch)
+            failed.append(_failure(item, _item_error(e)))
     if not ready:
         return
-    preds = predictor.predict_batch(np.stack([x for *_, (x, _) in ready]))
-    for (item, rgb, (_, info)), pred in zip(ready, preds, strict=True):
-        depth = full_resolution_depth(pred, info, rgb, post[0])
-        scaled = _rescaled(depth, item.label, post[1]) if post[1] else (depth, None)
+    for (item, rgb, (_, info)), pred in zip(ready, _predict_each(predictor, ready), strict=True):
         try:
+            if isinstance(pred, Exception):
+                raise pred
+            depth = full_resolution_depth(pred, info, rgb, post[0])
+            scaled = _rescaled(depth, item.label, post[1]) if post[1] else (depth, None)
             write_outputs(out, item.key, rgb, scaled[0], ply)
-        except (WorkbenchError, ValueError) as e:
-            failed.append(_failure(item, e))
+        except Exception as e:  # noqa: BLE001  (one bad image never stops the batch)
+            failed.append(_failure(item, _item_error(e)))
             continue
         rows.append(_row(item, scaled[0]))
         if scaled[1] is not None:

@@ -1,0 +1,64 @@
+"""`infer` on a folder goes image by image: an unreadable image, an output name too long for the
+file system or an image the model fails on is listed (summary and ``infer.json``), the good
+images beside it in the same batch are written, exit 1."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+from workbench.configs import TrainConfig
+
+RGB = sorted((Path(__file__).parents[2] / "data_samples" / "rgbd-folder" / "rgb").glob("*.png"))[0]
+LONG = "p" * 246  # + ".png" is a legal name; + "_depth_color.png" is not (NAME_MAX 255)
+
+
+@pytest.fixture(scope="module")
+def tiny_keras(tmp_path_factory):
+    from workbench.model.saving import save_keras_atomic
+    from workbench.model.unet import build_from_config
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model = build_from_config(TrainConfig(height=32, model_width=4, model_depth=2))
+    return save_keras_atomic(model, path)
+
+
+def test_one_bad_image_does_not_fail_its_batch(tiny_keras, tmp_path, capsys):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for name in ("a_good.png", f"{LONG}.png", "z_good.png"):
+        shutil.copy(RGB, src / name)
+    (src / "m_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "out"
+    argv = ["infer", str(src), "--model", str(tiny_keras), "--out", str(out), "--batch", "4"]
+    assert main([*argv, "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    for name in ("a_good", "z_good"):
+        assert (out / f"{name}_depth.npy").is_file() and (out / f"{name}_normals.png").is_file()
+    info = json.loads((out / "infer.json").read_text())
+    assert sorted(Path(r["image"]).name for r in info["images"]) == ["a_good.png", "z_good.png"]
+    errors = sorted(f["error"] for f in info["failed"])
+    assert len(errors) == 2
+    assert "m_broken.png" in errors[0]
+    assert f"{LONG}.png" in errors[1] and "cannot write (File name too long)" in errors[1]
+    assert "infer: 2 images" in printed and "2 failed" in printed
+    assert printed.count("  failed: ") == 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_a_batch_the_model_fails_on_is_retried_image_by_image():
+    from workbench.deploy.infer import _predict_each
+
+    class Picky:
+        def predict_batch(self, x):
+            if np.isnan(x).any():
+                raise ValueError("NaN input")
+            return x[..., 0] + 1.0
+
+    ready = [(None, None, (np.full((4, 8, 3), v, np.float32), None)) for v in (0.0, np.nan, 2.0)]
+    preds = _predict_each(Picky(), ready)
+    assert float(preds[0][0, 0]) == 1.0 and float(preds[2][0, 0]) == 3.0
+    assert isinstance(preds[1], ValueError)
