@@ -154,10 +154,11 @@ def test_metric_invariances(scale, seed):
 
 def test_sigkilled_synth_leaves_nothing_a_reader_takes_for_data(tmp_path):
     """Temporary names are hidden ``.tmp`` files: after a SIGKILL mid-write, ``validate`` and
-    ``infer``'s image search see no phantom view, and a re-run of ``synth`` sweeps them."""
+    ``infer``'s image search see no phantom view, and a re-run of ``synth`` sweeps them (they
+    name the killed process)."""
     from workbench.data.dataset import index_dataset
     from workbench.deploy.infer import collect_images
-    from workbench.io import is_temporary
+    from workbench.io import is_temporary, temporary_name
 
     out = tmp_path / "ds"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
@@ -185,11 +186,13 @@ def test_sigkilled_synth_leaves_nothing_a_reader_takes_for_data(tmp_path):
         time.sleep(0.005)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    # plant what a kill in the middle of a write leaves (the kill above may miss that moment)
+    # plant what a kill in the middle of a write leaves (the kill above may miss that moment):
+    # temporaries named for the killed process
     scene = next(d for d in out.iterdir() if d.is_dir())
+    leftover = temporary_name("009.jpg").replace(f"-{os.getpid()}-", f"-{p.pid}-")
     for sub in ("pan/low", "depth", "pan/high"):
         (scene / sub).mkdir(parents=True, exist_ok=True)
-        (scene / sub / ".009.jpg.k3j2x9.tmp").write_bytes(b"")
+        (scene / sub / leftover).write_bytes(b"")
     records = index_dataset(out)
     assert all(not is_temporary(r.rgb_path) and "009" != r.view_id for r in records)
     assert all(not is_temporary(q) for q, _ in collect_images([out]))

@@ -15,7 +15,7 @@ Steps (everything lands under ``outputs/demo/``):
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,15 +27,19 @@ from workbench.configs import DemoConfig, TrainConfig
 from workbench.data.layouts import load_view
 from workbench.data.splits import write_split
 from workbench.data.validate import validate_dataset, write_report
+from workbench.errors import WorkbenchError
 from workbench.geometry.analytic import box_room
 from workbench.geometry.normals import normals_valid, range_to_normals
 from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsample, write_ply
-from workbench.io import make_folder, write_image, write_text_atomic
+from workbench.io import make_folder, sweep_temporaries, write_image, write_text_atomic
 from workbench.paths import DEFAULT_MODEL, SAMPLES
 from workbench.training.supervised import train
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
-__all__ = ["run"]
+__all__ = ["run", "claim_out"]
+
+DEMO_MARKER = ".workbench-demo"
+TRAIN_RECORD = ".workbench-demo-files.json"
 
 
 def _step(title: str):
@@ -101,11 +105,67 @@ def run_eda_match(out: Path, root: Path) -> dict:
     return json.loads((out / "match" / "match.json").read_text())
 
 
+def _files_under(folder: Path) -> set[str]:
+    """Relative paths of the regular files under ``folder`` (links not followed), the train
+    step's record of them aside."""
+    found = set()
+    for top, _, files in os.walk(folder):
+        for name in files:
+            p = Path(top) / name
+            if p.is_file() and not p.is_symlink():
+                found.add(p.relative_to(folder).as_posix())
+    return found - {TRAIN_RECORD}
+
+
+def _remove_earlier_train(folder: Path) -> None:
+    """Remove what an earlier demo's train step wrote in ``folder`` and nothing else: the files
+    its record lists as created, or, when it was killed before finishing the record, the files
+    that appeared after its ``before`` list. Folders emptied by that go too."""
+    try:
+        record = json.loads((folder / TRAIN_RECORD).read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(record, dict):
+        return
+    files = _files_under(folder)
+    if isinstance(record.get("created"), list):
+        doomed = files & {str(r) for r in record["created"]}
+    else:
+        doomed = files - {str(r) for r in record.get("before") or []}
+    for rel in sorted(doomed):
+        (folder / rel).unlink(missing_ok=True)
+    for parent in sorted({(folder / r).parent for r in doomed}, key=lambda d: -len(d.parts)):
+        while parent != folder and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def _train_folder(out: Path) -> Path:
+    """``out/train`` made ready for the demo's run: an earlier demo's files there removed (see
+    :func:`_remove_earlier_train`); a training run it did not record (a user's, an older
+    demo's) is kept, moved aside to ``train-earlier``; nothing is deleted that the demo did not
+    write."""
+    folder = out / "train"
+    if folder.is_dir():
+        _remove_earlier_train(folder)
+    if (folder / "checkpoints" / "checkpoint").exists():  # what ``train`` would refuse
+        aside = out / "train-earlier"
+        k = 1
+        while aside.exists():
+            k += 1
+            aside = out / f"train-earlier-{k}"
+        folder.rename(aside)
+        print(f"demo: {folder} held a training run the demo did not record; moved to {aside}")
+    return make_folder(folder)
+
+
 def run_train(out: Path) -> dict:
 
     _step("tiny training run (the recipe's machinery, a few steps)")
 
-    shutil.rmtree(out / "train", ignore_errors=True)
+    folder = _train_folder(out)
+    before = sorted(_files_under(folder))
+    write_text_atomic(folder / TRAIN_RECORD, json.dumps({"before": before}) + "\n")
     s = train(
         TrainConfig(
             train_csv=str(out / "lists" / "train.csv"),
@@ -122,6 +182,8 @@ def run_train(out: Path) -> dict:
             progress=False,
         )
     )
+    created = sorted(_files_under(folder) - set(before))
+    write_text_atomic(folder / TRAIN_RECORD, json.dumps({"created": created}) + "\n")
     hist = (out / "train" / "history.csv").read_text().splitlines()
     res = {
         "steps": s["steps"],
@@ -173,10 +235,35 @@ def run_export_infer(out: Path, root: Path) -> dict:
     return {"model": str(model), "report": rows}
 
 
+def claim_out(out: Path) -> Path:
+    """Make ``out`` the demo's folder: a new or empty one (hidden files aside), or one an
+    earlier demo wrote (its hidden ``.workbench-demo`` marker, or the ``summary.json`` of an
+    older demo). The demo re-writes its own files there and leaves every other file alone; killed
+    runs' temporaries of this project's naming are removed.
+
+    Raises:
+        WorkbenchError: naming ``--out`` when it holds other files.
+    """
+    if out.is_dir() and not (out / DEMO_MARKER).is_file():
+        try:
+            earlier = "geometry" in json.loads((out / "summary.json").read_text())
+        except (OSError, ValueError, TypeError):
+            earlier = False
+        if not earlier and any(not p.name.startswith(".") for p in out.iterdir()):
+            raise WorkbenchError(
+                f"{out} is not empty and holds no earlier demo (the demo writes train/, "
+                "export/, lists/ and more there: pick a new or empty --out)",
+                "--out",
+            )
+    make_folder(out)
+    write_text_atomic(out / DEMO_MARKER, "workbench demo output\n")
+    sweep_temporaries(out, recursive=False)
+    return out
+
+
 def run(config: DemoConfig) -> int:
     t0 = time.perf_counter()
-    out = Path(config.out)
-    make_folder(out)
+    out = claim_out(Path(config.out))
     summary = {}
     root = Path(config.data)
     if root.is_dir():

@@ -10,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import hashlib
 import io
 import os
-import tempfile
-import time
+import re
+import secrets
+import shutil
+import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +31,11 @@ from workbench.errors import WorkbenchError  # noqa: E402
 __all__ = [
     "TMP_SUFFIX",
     "is_temporary",
+    "temporary_name",
+    "temporary_owner",
+    "is_stale_temporary",
     "sweep_temporaries",
+    "make_temporary_folder",
     "make_folder",
     "check_output_file",
     "atomic_path",
@@ -46,15 +54,6 @@ __all__ = [
 ]
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_current_umask()
-
-
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -65,6 +64,10 @@ def _fsync_dir(folder: Path) -> None:
 
 
 TMP_SUFFIX = ".tmp"
+TMP_TAG = "workbench"
+_OWN_TMP = re.compile(
+    rf"^\..+\.{TMP_TAG}-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[0-9a-f]+{re.escape(TMP_SUFFIX)}$"
+)
 
 
 def is_temporary(path: str | os.PathLike) -> bool:
@@ -74,16 +77,126 @@ def is_temporary(path: str | os.PathLike) -> bool:
     return name.startswith(".") or name.endswith(TMP_SUFFIX)
 
 
-def sweep_temporaries(folder: str | os.PathLike, older_than_s: float = 0.0) -> int:
-    """Delete leftovers of interrupted atomic writes (``.<name>.<random>.tmp``) under ``folder``
-    last modified more than ``older_than_s`` seconds ago; returns how many were removed."""
-    now, n = time.time(), 0
-    for p in Path(folder).rglob(f".*{TMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            if p.is_file() and now - p.stat().st_mtime >= older_than_s:
-                p.unlink()
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def temporary_name(name: str) -> str:
+    """The name of a temporary file or folder this process writes for ``name``:
+    ``.<name>.workbench-<host>-<pid>-<random>.tmp``, hidden and ending in ``.tmp`` (readers skip
+    it, :func:`is_temporary`) and carrying its writer (a hash of the host name and the process
+    id), so :func:`sweep_temporaries` can tell a dead run's leftover from a live run's file and
+    from a user's own ``.tmp`` files, which it never touches."""
+    tag = f"{TMP_TAG}-{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}"
+    return f".{name[:160]}.{tag}{TMP_SUFFIX}"
+
+
+def temporary_owner(path: str | os.PathLike) -> tuple[str, int] | None:
+    """``(host tag, process id)`` of a temporary named by :func:`temporary_name`; ``None`` for
+    any other name."""
+    m = _OWN_TMP.match(Path(path).name)
+    return (m["host"], int(m["pid"])) if m else None
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from ``/proc``; ``None`` when
+    unknown."""
+    try:
+        proc = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(proc.rsplit(")", 1)[1].split()[19])
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _owner_alive(pid: int, written: float) -> bool:
+    """Whether process ``pid`` lives and is the one that last wrote at time ``written`` (a
+    process id reused by a later process does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # no permission: a live process of another user
+        return True
+    start = _process_start(pid)
+    return start is None or start <= written + 2.0  # start times are known to about a second
+
+
+def is_stale_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a leftover of a dead run: a temporary named by
+    :func:`temporary_name` on this host whose writing process has ended. A user's file, a
+    symbolic link, a live run's temporary (this process's included) and one written on another
+    host (its process cannot be checked from here) are never stale."""
+    path = Path(path)
+    owner = temporary_owner(path)
+    if owner is None or owner[0] != _host_tag() or owner[1] == os.getpid():
+        return False
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        return False
+    return not _owner_alive(owner[1], st.st_mtime)
+
+
+def sweep_temporaries(folder: str | os.PathLike, recursive: bool = True) -> int:
+    """Remove the leftovers of killed runs under ``folder`` (:func:`is_stale_temporary`:
+    temporary files and folders of this project's naming whose process has ended); every
+    other file, a user's hidden ``*.tmp`` and a live run's temporary included, stays. Symbolic
+    links are not followed. Returns how many were removed."""
+    n = 0
+    for top, dirs, files in os.walk(folder):
+        for name in [*files, *dirs]:
+            p = Path(top) / name
+            if not is_stale_temporary(p):
+                continue
+            with contextlib.suppress(OSError):
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
                 n += 1
+        dirs[:] = [d for d in dirs if recursive and (Path(top) / d).is_dir()]
     return n
+
+
+def _create_temporary(path: Path) -> Path:
+    """Create an empty temporary file beside ``path`` (:func:`temporary_name`), usual
+    permissions; an OS error names ``path``."""
+    for _ in range(100):
+        tmp = path.parent / temporary_name(path.name)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _write_error(e, path) from None
+    raise WorkbenchError("cannot write (no free temporary name)", path)
+
+
+def make_temporary_folder(path: str | os.PathLike) -> Path:
+    """Create a staging folder beside ``path`` named by :func:`temporary_name` (so a killed
+    run's one is removed by the next :func:`sweep_temporaries` there); an OS error names
+    ``path``."""
+    path = Path(path)
+    make_folder(path.parent)
+    for _ in range(100):
+        tmp = path.parent / temporary_name(path.name)
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _write_error(e, path) from None
+    raise WorkbenchError("cannot write (no free temporary name)", path)
 
 
 def _write_error(e: OSError, path: Path) -> WorkbenchError:
@@ -128,13 +241,9 @@ def check_output_file(path: str | os.PathLike, suffix: str = "") -> Path:
         make_folder(path.parent)
     except WorkbenchError as e:
         raise WorkbenchError(f"cannot write ({e.path}: {e.message})", path) from None
-    try:  # a real probe: permissions, read-only or virtual file systems
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX
-        ):
-            pass
-    except OSError as e:
-        raise _write_error(e, path) from None
+    probe = _create_temporary(path)  # a real probe: permissions, read-only or virtual file systems
+    with contextlib.suppress(OSError):
+        probe.unlink()
     return path
 
 
@@ -162,8 +271,10 @@ def quiet_native_stderr() -> Iterator[None]:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    The temporary name is ``.<name>.<random>.tmp``: hidden and ending in ``.tmp``, so no reader
-    takes it for data (:func:`is_temporary`) whatever crash leaves it behind. Writers that pick
+    The temporary name is :func:`temporary_name`'s: hidden and ending in ``.tmp``, so no reader
+    takes it for data (:func:`is_temporary`) whatever crash leaves it behind, and carrying the
+    writing process, so the next run's :func:`sweep_temporaries` removes it once that process
+    has ended. Writers that pick
     a format from the file name must be told the format. On error the temporary file is removed,
     ``path`` is left untouched, and an OS error names ``path`` (never the temporary name).
     """
@@ -171,14 +282,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     if path.is_dir():
         raise WorkbenchError("cannot write (is a folder)", path)
     make_folder(path.parent)
+    tmp = _create_temporary(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    except OSError as e:
-        raise _write_error(e, path) from None
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the file the usual permissions
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())

@@ -745,7 +745,7 @@ def generate(
     low_height = height if low_height is None else min(low_height, height)
 
     root = Path(out)
-    if root.is_dir():  # leftovers of an interrupted run: never read, and removed here
+    if root.is_dir():  # killed runs' temporaries (never read) go; nothing else is touched
         sweep_temporaries(root)
     children = np.random.SeedSequence(seed).spawn(scenes)
     jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
@@ -763,6 +763,48 @@ def generate(
         note = f"; {kept} finished scenes of an earlier run kept" if kept else ""
         print(f"synth: {made} views in {dt:.1f} s ({made / dt:.1f} views/s){note}")
     return ids
+
+
+SYNTH_MARKER = ".workbench-synth"
+
+
+def _earlier_synth(out: Path, layout: str, encoding: str) -> bool:
+    """Whether ``out`` holds an earlier ``synth --layout layout --encoding encoding``: its
+    description file (written last), or the marker of a run killed before it."""
+    try:
+        if (out / SYNTH_MARKER).read_text() == f"{layout} {encoding}\n":
+            return True
+    except (OSError, ValueError):
+        pass
+    if layout == "rgbd-folder":
+        try:
+            return json.loads((out / "dataset.json").read_text()) == {"encoding": encoding}
+        except (OSError, ValueError):
+            return False
+    kind = "real" if encoding == "real" else "synthetic"
+    return (out / "metadata" / f"class_mapping_{kind}.json").is_file()
+
+
+def _check_out(out: Path, layout: str, encoding: str) -> None:
+    """Where ``synth`` may write.
+
+    The seed layout writes beside whatever ``out`` holds: only into scene folders named by the
+    seed's scene ids (UUIDs), so a user's files are never written over or under. The other
+    layouts write fixed names (``rgb/``, ``depth/``, ``dataset.json``, ``metadata/``), so they
+    need ``out`` empty (hidden files aside) or holding an earlier ``synth`` of the same layout
+    and encoding (:func:`_earlier_synth`).
+
+    Raises:
+        WorkbenchError: naming ``--out`` when it holds other files.
+    """
+    if layout == "seed" or not out.is_dir() or _earlier_synth(out, layout, encoding):
+        return
+    if any(not p.name.startswith(".") for p in out.iterdir()):
+        raise WorkbenchError(
+            f"{out} is not empty (--layout {layout} writes rgb/, depth/, metadata/ and the like "
+            "and never into a user's folder: pick a new or empty --out)",
+            "--out",
+        )
 
 
 def run(config) -> int:
@@ -783,6 +825,11 @@ def run(config) -> int:
             "local run)",
             "--scheduler",
         )
+    encoding = config.encoding or CONVERT_ENCODINGS.get(config.layout, ("",))[0]
+    _check_out(Path(config.out), config.layout, encoding)
+    marker = Path(config.out) / SYNTH_MARKER
+    if config.layout != "seed":  # a killed run's re-run is recognised as this one's
+        write_text_atomic(marker, f"{config.layout} {encoding}\n")
     with tempfile.TemporaryDirectory() as tmp:
         target = config.out if config.layout == "seed" else tmp
         generate(
@@ -798,5 +845,6 @@ def run(config) -> int:
         )
         if config.layout != "seed":
             convert_seed(tmp, config.out, config.layout, config.seed, config.encoding)
+            marker.unlink()  # the description file, written last, now says it
     print(f"synth: wrote {config.scenes} scenes x {config.views} views to {config.out}")
     return 0

@@ -149,10 +149,11 @@ def _notes(tables: dict) -> list[str]:
     return notes
 
 
-def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
+def write_report(tables: dict, out: Path, title: str, example=None, failed=()) -> dict:
     """Tables (parquet + CSV), ``report.html`` and ``summary.json``; ``example`` (a loaded
     :class:`~workbench.data.layouts.View`) adds its RGB and range row in metres (its RGB
-    alone when it has no depth)."""
+    alone when it has no depth); ``failed`` (``{"scene_id", "view_id", "error"}`` rows: views
+    left out) is listed in the report and counted in the summary."""
 
     make_folder(out)
     for name, df in tables.items():
@@ -171,6 +172,7 @@ def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
         "median_baseline_m": _rounded(tables["pairs"]["baseline_m"].median())
         if len(tables["pairs"])
         else None,
+        "failed_views": len(failed),
     }
     per_scene = tables["motion"].merge(
         tables["depth_by_scene"].drop(columns="views"), on="scene_id", how="left"
@@ -184,6 +186,8 @@ def write_report(tables: dict, out: Path, title: str, example=None) -> dict:
         "Class tables (segment.png)": tables["class_tables"],
         "Floor / wall / ceiling distance (segment.png)": tables["class_depth"],
     }
+    if failed:
+        small["Views left out (could not be read)"] = pd.DataFrame(list(failed))
     figs = figures(tables)
     if example is not None:
         name = f"{short_id(example.record.scene_id)}/{example.record.view_id}"
@@ -221,8 +225,7 @@ def run(config) -> int:
     rec = next(
         r for r in index_spec(spec) if (r.scene_id, r.view_id) == (first.scene_id, first.view_id)
     )
-    summary = write_report(tables, out, f"EDA: {root}", load_view(rec, spec.root))
-    summary["failed_views"] = len(failed)
+    summary = write_report(tables, out, f"EDA: {root}", load_view(rec, spec.root), failed)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     print(json.dumps(summary))
     print(f"eda: wrote {out}/report.html")

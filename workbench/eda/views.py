@@ -321,6 +321,22 @@ def _compute(rec: ViewRecord, root: Path, surfaces: dict | None = None) -> dict:
     return row
 
 
+def floor_error(rec: ViewRecord, root: Path) -> WorkbenchError | None:
+    """The error of a RealSee3D view whose ``floor.txt`` is there but does not hold one floor
+    index (the dataset index reads it as no floor; EDA lists the view instead of grouping it
+    under a wrong floor); ``None`` for every other view."""
+    if rec.layout != "realsee3d" or rec.floor:
+        return None
+    f = (root / rec.rgb_path).parent / "floor.txt"
+    try:
+        words = f.read_text(encoding="utf-8-sig", errors="replace").split()
+    except OSError:
+        return None
+    if len(words) == 1:
+        return None
+    return WorkbenchError(f"floor.txt must hold one floor index, got {len(words)} words", f)
+
+
 def _compute_or_error(rec: ViewRecord, root: Path, surfaces=None) -> dict | WorkbenchError:
     try:
         return _compute(rec, root, surfaces)
@@ -457,7 +473,15 @@ def view_table(
     surfaces = _surfaces_for(records, classes)
     keys = [view_key(r, root, s) for r, s in zip(records, surfaces, strict=True)]
     known = set() if old is None else set(old["key"])
-    todo = [i for i, k in enumerate(keys) if k not in known]
+    for i, e in [(i, floor_error(r, root)) for i, r in enumerate(records)]:
+        if e is not None:  # listed (or raised) like an unreadable view, and left out
+            if errors is None:
+                raise e
+            errors.append(
+                {"scene_id": records[i].scene_id, "view_id": records[i].view_id, "error": str(e)}
+            )
+            keys[i] = ""
+    todo = [i for i, k in enumerate(keys) if k and k not in known]
     rows: dict[str, dict] = {}
     if old is not None:
         keep = old[old["key"].isin(set(keys))]

@@ -412,8 +412,8 @@ def resize_rgb(rgb: np.ndarray, height: int, width: int | None = None) -> np.nda
     """
 
     rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[1] != 2 * rgb.shape[0]:
-        raise ValueError(f"rgb must be (H, W, C) with W == 2*H, got {rgb.shape}")
+    if rgb.ndim != 3 or rgb.shape[1] != 2 * rgb.shape[0] or rgb.size == 0:
+        raise ValueError(f"rgb must be (H, W, C) with W == 2*H > 0, got {rgb.shape}")
     height, width = _target_size(height, width)
     if rgb.shape[:2] == (height, width):
         return rgb.copy()

@@ -1,6 +1,9 @@
 """Colour maps for range, normals and error maps, as ``(H, W, 3) uint8`` RGB images.
 
-Invalid pixels (range 0 / non-finite, zero normals, NaN errors) are drawn black.
+Invalid pixels (range 0 / non-finite, zero normals, NaN errors) are drawn black: a map with no
+valid pixel (all NaN, all 0) is a black image. A map that is not of the documented shape or has
+no pixel at all raises :class:`~workbench.errors.WorkbenchError` naming the argument (an empty
+array never reaches OpenCV, whose colour maps divide by its size).
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import valid_mask
 
 __all__ = [
@@ -19,8 +23,18 @@ __all__ = [
 ]
 
 
+def _check_map(a: np.ndarray, name: str, shape: str, ndim: int, channels: int = 0) -> None:
+    """``a`` has ``ndim`` dimensions (the last of ``channels`` when given) and a pixel."""
+    if a.ndim != ndim or (channels and a.shape[-1] != channels):
+        raise WorkbenchError(f"{name} must be {shape}, got {a.shape}")
+    if a.size == 0:
+        raise WorkbenchError(f"{name} must be {shape} with at least one pixel, got {a.shape}")
+
+
 def _apply_cmap(t: np.ndarray, cmap: int) -> np.ndarray:
 
+    if t.size == 0:  # OpenCV's colour maps divide by the size (SIGFPE)
+        raise WorkbenchError(f"cannot colour an empty map {t.shape}")
     idx = np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
     bgr = cv2.applyColorMap(idx, cmap)
     return np.ascontiguousarray(bgr[..., ::-1])
@@ -59,14 +73,13 @@ def colorize_depth(
     """
 
     r = np.asarray(range_m, np.float32)
-    if r.ndim != 2:
-        raise ValueError(f"range_m must be (H, W), got {r.shape}")
+    _check_map(r, "range_m", "(H, W)", 2)
     if vmin is None or vmax is None:
         lo, hi = depth_limits(r, percentiles)
         vmin = lo if vmin is None else vmin
         vmax = hi if vmax is None else vmax
     if not vmax > vmin:
-        raise ValueError(f"vmax must exceed vmin, got {vmin}..{vmax}")
+        raise WorkbenchError(f"vmax must exceed vmin, got {vmin}..{vmax}")
     valid = valid_mask(r)
     t = np.where(valid, (r - vmin) / (vmax - vmin), 0.0)
     img = _apply_cmap(t, cv2.COLORMAP_TURBO)
@@ -77,8 +90,7 @@ def colorize_depth(
 def colorize_normals(normals: np.ndarray) -> np.ndarray:
     """Normals ``(H, W, 3)`` in ``[-1, 1]`` → RGB ``(n + 1) / 2 · 255``; zero vectors black."""
     n = np.asarray(normals, np.float32)
-    if n.ndim != 3 or n.shape[2] != 3:
-        raise ValueError(f"normals must be (H, W, 3), got {n.shape}")
+    _check_map(n, "normals", "(H, W, 3)", 3, 3)
     img = np.clip(np.rint((n + 1.0) * 127.5), 0, 255).astype(np.uint8)
     img[~np.any(n != 0, axis=-1)] = 0
     return img
@@ -93,8 +105,7 @@ def colorize_error(error: np.ndarray, vmax: float | None = None) -> np.ndarray:
     """
 
     e = np.abs(np.asarray(error, np.float32))
-    if e.ndim != 2:
-        raise ValueError(f"error must be (H, W), got {e.shape}")
+    _check_map(e, "error", "(H, W)", 2)
     finite = np.isfinite(e)
     if vmax is None:
         vmax = float(np.percentile(e[finite], 98)) if finite.any() else 1.0
@@ -114,7 +125,11 @@ def colorize_segment(
     >>> colorize_segment(np.array([[0, 1]], np.uint8))[0, 0].tolist()
     [0, 0, 0]
     """
-    seg = np.asarray(segment).astype(np.int64)
+    seg = np.asarray(segment)
+    _check_map(seg, "segment", "(H, W) class ids", 2)
+    if rgb is not None and np.shape(rgb) != (*seg.shape, 3):
+        raise WorkbenchError(f"rgb must be {(*seg.shape, 3)} like segment, got {np.shape(rgb)}")
+    seg = seg.astype(np.int64)
     hue = (seg * 47) % 180  # golden-angle-like spread over OpenCV's 0-179 hues
     hsv = np.stack([hue, np.full_like(hue, 200), np.full_like(hue, 230)], -1).astype(np.uint8)
     colours = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)

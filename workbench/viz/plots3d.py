@@ -70,9 +70,30 @@ def point_colors(pc: PointCloud, mode: str, origin=None) -> np.ndarray:
         return (c * 255).astype(np.uint8) if c.dtype != np.uint8 else c
     if mode == "normal" and pc.normals is not None:
         return ((np.asarray(pc.normals) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    if len(pc) == 0:
+        return np.zeros((0, 3), np.uint8)
     o = np.zeros(3) if origin is None else np.asarray(origin, np.float64)
     d = np.linalg.norm(pc.points - o, axis=1).astype(np.float32)
+    if not np.isfinite(d).any():
+        return np.zeros((len(d), 3), np.uint8)
     return colorize_depth(d[None], float(np.percentile(d, 2)), float(np.percentile(d, 98)))[0]
+
+
+def _finite_points(pc: PointCloud) -> PointCloud:
+    """``pc`` without its points of a non-finite coordinate; a cloud left without points is
+    an error naming ``pc``."""
+    p = np.asarray(pc.points)
+    if p.ndim != 2 or p.shape[1:] != (3,):
+        raise WorkbenchError(f"pc.points must be (N, 3), got {p.shape}")
+    keep = np.isfinite(p).all(axis=1)
+    if not keep.any():
+        raise WorkbenchError(
+            f"pc has no finite point ({len(p)} points: was its depth map empty or all invalid?)"
+        )
+    if keep.all():
+        return pc
+    pick = lambda a: None if a is None else np.asarray(a)[keep]  # noqa: E731
+    return PointCloud(p[keep], pick(pc.colors), pick(pc.normals))
 
 
 def pointcloud_figure(
@@ -85,7 +106,24 @@ def pointcloud_figure(
     mesh: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> go.Figure:
     """A ``Scatter3d`` figure of ``pc`` (trace 0: points; then one trace per camera; then the
-    scene ``mesh`` ``(vertices, triangles)``, world frame, as a translucent overlay)."""
+    scene ``mesh`` ``(vertices, triangles)``, world frame, as a translucent overlay). Points
+    with a non-finite coordinate are left out.
+
+    Raises:
+        WorkbenchError: naming the argument: ``pc`` without a finite point (a cloud of an
+            empty or all-invalid depth map), a camera that is not ``(4, 4)``, a mesh that is
+            not ``(V, 3)`` vertices and ``(T, 3)`` triangles.
+    """
+    pc = _finite_points(pc)
+    for i, T in enumerate(cameras or []):
+        if np.shape(T) != (4, 4):
+            raise WorkbenchError(f"cameras[{i}] must be a (4, 4) pose, got {np.shape(T)}")
+    if mesh is not None:
+        v, t = (np.asarray(a) for a in mesh)
+        if v.ndim != 2 or v.shape[1:] != (3,) or t.ndim != 2 or t.shape[1:] != (3,):
+            raise WorkbenchError(
+                f"mesh must be (V, 3) vertices and (T, 3) triangles, got {v.shape} and {t.shape}"
+            )
     origin = None if not cameras else cameras[0][:3, 3]
     small = fit_budget(pc, budget)
     rgb = point_colors(small, color, origin)
