@@ -61,6 +61,7 @@ from workbench.io import (
     read_csv_text,
     read_image,
     rgb_from_image,
+    sweep_temporaries,
     write_csv_atomic,
     write_text_atomic,
 )
@@ -236,6 +237,7 @@ def pack(
     the manifest (``errors`` lists the views left out; ``options`` the options that shaped it,
     ``shard_mb`` and what the caller adds)."""
     root, out = Path(root), make_folder(out)
+    sweep_temporaries(out, recursive=False)  # shard temporaries of killed packs, only those
     per = views_per_shard(records, root, shard_mb)
     chunks = [tuple(records[i : i + per]) for i in range(0, len(records), per)]
     jobs = [ShardJob(k, len(chunks), c, str(root), str(out)) for k, c in enumerate(chunks)]
