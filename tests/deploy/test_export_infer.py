@@ -259,3 +259,18 @@ def test_a_rerun_skips_finished_images_and_redoes_changed_ones(tmp_path, capsys)
     assert "infer: 3 images with" in infer("--pad")
     assert "infer: 3 images with" in infer("--pad", "--redo")
     assert len(json.loads((out / "infer.json").read_text())["images"]) == 3
+
+
+def test_every_exported_format_passes_the_model_safety_checks(exported):
+    """The allow-lists of workbench.model.graph_safety accept every file `export` writes."""
+    import tensorflow as tf
+
+    from workbench.model import graph_safety
+
+    out = exported / "export"
+    assert graph_safety.check_saved_model(out / "saved_model") > 20
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString((out / "model.pb").read_bytes())
+    assert graph_safety.check_graph_def(gd, out / "model.pb") > 20
+    for name in ("model_fp32", "model_fp16", "model_int8"):
+        assert graph_safety.read_tflite_checked(out / f"{name}.tflite")

@@ -41,7 +41,15 @@ from workbench.deploy.report import (
     representative_data,
 )
 from workbench.errors import WorkbenchError
-from workbench.io import make_folder, quiet_native_stderr, write_bytes_atomic, write_text_atomic
+from workbench.io import (
+    make_folder,
+    make_temporary_folder,
+    quiet_native_stderr,
+    sweep_temporaries,
+    temporary_name,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from workbench.model.baselines import make_baselines, model_train_median
 from workbench.model.predictor import KerasBackend, Predictor
 from workbench.model.saving import load_source_model, resize_model
@@ -77,7 +85,7 @@ def serving_function(model, batch: int | None = None):
 def _replace_dir(tmp: Path, final: Path) -> None:
     old = None
     if final.exists():
-        old = final.with_name(final.name + f".old-{os.getpid()}")
+        old = final.parent / temporary_name(final.name)  # swept if a kill leaves it
         os.replace(final, old)
     os.replace(tmp, final)
     if old is not None:
@@ -244,8 +252,11 @@ def run(config) -> int:
 
 
 def export(config) -> tuple[list[Path], str]:
-    """Every format is written into a hidden staging folder beside ``config.out`` and moved
-    into it only when all of them (and the report) succeeded.
+    """Every format is written into a hidden staging folder inside ``config.out`` and moved
+    out of it only when all of them (and the report) succeeded; a killed export's staging
+    folder is removed by the next export into the same folder (:func:`sweep_temporaries`:
+    only this project's temporaries whose process has ended). Errors name ``config.out``,
+    never the staging folder.
 
     Returns:
         The published files and the report's Markdown ("" without ``config.report``).
@@ -273,16 +284,42 @@ def export(config) -> tuple[list[Path], str]:
     median = model_train_median(Path(source))
     if median:
         meta["train_median_m"] = median
-    stage = make_folder(out.parent / f".{out.name}.export-{os.getpid()}.tmp")
+    sweep_temporaries(out, recursive=False)  # staging folders of killed exports, only those
+    try:
+        stage = make_temporary_folder(out / "export")
+    except WorkbenchError as e:  # named after the staging folder's final name: --out instead
+        raise WorkbenchError(e.message, out) from None
     try:
         with quiet_native_stderr():  # the converter's MLIR and LiteRT chatter on fd 2
             files = _export_formats(model, config, stage, meta)
         write_text_atomic(stage / "model.json", json.dumps(meta, indent=2) + "\n")
         md = _write_report(model, config, files, meta, stage) if config.report else ""
         published = list(_publish(stage, out))
+    except (WorkbenchError, OSError, tf.errors.OpError) as e:
+        raise _naming_out(e, stage, out) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return published, md
+
+
+def _naming_out(e: Exception, stage: Path, out: Path) -> Exception:
+    """An error about the hidden staging folder (its path, or its name in the message) as one
+    naming the user's ``--out`` folder (the entry it would have become there); other errors
+    unchanged."""
+    path = getattr(e, "path", None) or getattr(e, "filename", None)
+    text = str(getattr(e, "message", None) or getattr(e, "strerror", None) or e).strip()
+    text = (text.splitlines() or [type(e).__name__])[0]
+    try:
+        first = Path(path).relative_to(stage).parts[0] if path else None
+    except ValueError:  # about another file (a CSV, the model): as it was
+        return e
+    if first is None and str(stage) not in text:
+        return e
+    target = out / first if first and not first.startswith(".") else out
+    text = text.replace(str(stage), str(out))
+    if isinstance(e, WorkbenchError):
+        return WorkbenchError(text, target)
+    return WorkbenchError(f"cannot write ({text[:200]})", target)
 
 
 def _sha256(path: Path) -> str:

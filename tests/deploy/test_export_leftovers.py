@@ -1,0 +1,91 @@
+"""`export` leaves nothing behind and names the user's folder: a killed export's staging folder
+is removed by the next export into the same place (only that one: a live run's, a user's hidden
+folder stay), and a write that fails while staging names ``--out``, never the staging folder."""
+
+import errno
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workbench.configs import ExportConfig, TrainConfig
+from workbench.errors import WorkbenchError
+from workbench.io import temporary_name, temporary_owner
+
+
+@pytest.fixture(scope="module")
+def tiny_keras(tmp_path_factory):
+    from workbench.model.saving import save_keras_atomic
+    from workbench.model.unet import build_from_config
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    return save_keras_atomic(
+        build_from_config(TrainConfig(height=32, model_width=4, model_depth=2)), path
+    )
+
+
+def _export(model: Path, out: Path):
+    from workbench.deploy.export import export
+
+    return export(ExportConfig(checkpoint=str(model), format=("pb",), out=str(out)))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _named_for(pid: int) -> str:
+    """A staging folder name of this project's naming, owned by process ``pid``."""
+    name = temporary_name("export")
+    return name.replace(f"-{temporary_owner(name)[1]}-", f"-{pid}-")
+
+
+def test_a_killed_exports_staging_folder_is_removed_and_nothing_else(tiny_keras, tmp_path):
+    out = tmp_path / "out"
+    stale, live_other, live_self = _named_for(_dead_pid()), _named_for(1), temporary_name("export")
+    user = [".export.tmp", ".cache", ".export.workbench-notours.tmp"]
+    for name in [stale, live_other, live_self, *user]:
+        (out / name).mkdir(parents=True)
+        (out / name / "model.pb").write_bytes(b"partial")
+    files, _ = _export(tiny_keras, out)
+    assert [f.name for f in files] == ["model.json", "model.pb"]
+    assert not (out / stale).exists()
+    for name in [live_other, live_self, *user]:
+        assert (out / name / "model.pb").read_bytes() == b"partial", name
+    left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    assert left == sorted([live_other, live_self, *user])  # its own staging folder is gone
+
+
+def test_a_full_disk_while_staging_names_out(tiny_keras, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real = Path.write_bytes
+
+    def full(self, data):
+        if ".export.workbench-" in str(self):  # inside the staging folder
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(WorkbenchError) as e:
+        _export(tiny_keras, out)
+    assert e.value.path == str(out.resolve() / "model.pb")
+    assert e.value.message == "cannot write (no space left on the device)"
+    assert list(out.iterdir()) == []  # the staging folder removed, nothing published
+
+
+def test_a_read_only_out_names_out(tiny_keras, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    real = Path.mkdir
+
+    def read_only(self, *a, **kw):
+        if self.parent == out:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(WorkbenchError) as e:
+        _export(tiny_keras, out)
+    assert e.value.path == str(out.resolve()) and "read-only file system" in e.value.message
