@@ -56,8 +56,10 @@ NB["01_dataset_tour"] = [
     "## One scene's views\nThe first scene (up to six views): panorama and range in metres. A "
     "dataset without depth shows empty range panels.",
     IGN + "views_figure([ds.load(r) for r in ds.scene(ds.scenes[0])[:6]])",
-    "## Any view in metres\nPick a view: its panorama and range (hover for the range of a pixel "
-    "in metres; one colour bar for the row). The picker above it opens another folder (a "
+    "## Any view in metres\nPick a view: its panorama and range side by side, both at the "
+    "panorama's 2:1 aspect (hover for the range of a pixel in metres, with its colour bar "
+    "beside it; a zoom or pan in one panel moves the other). "
+    "The picker above it opens another folder (a "
     "bundled sample or a path of yours, with an encoding when it has no `dataset.json`) into "
     "the same browser.",
     IGN + "picker, browser = DatasetPicker(ds), ViewBrowser(ds)\n"
@@ -84,8 +86,10 @@ NB["02_depth_pose_eda"] = [
     '"invalid_frac"]].head(8).round(2)',
     'tables["motion"].assign(scene_id=tables["motion"].scene_id.str[:8]).round(2)',
     "## Linked explorer\nThe scene and band controls filter every figure below them: the range "
-    "histogram (metres, log scale), the camera maps (one panel per scene, each in its own world "
-    "frame: view ids, capture path, heading), the yaw rose (degrees) and pitch/roll.",
+    "histogram (metres, log scale), the camera maps (one square panel per selected scene, three "
+    "a row, each in its own world frame: view ids, capture path, heading), the yaw rose "
+    "(degrees) and pitch/roll. Lasso or box-select cameras in the maps: the histogram, the yaw "
+    "rose and pitch/roll then show those views only (double-click a map to clear).",
     IGN + "explorer = EdaExplorer(tables)\nexplorer",
 ]
 
@@ -154,9 +158,10 @@ NB["04_two_view_correspondence"] = [
 NB["05_training"] = [
     "# 05 · Training\nThe form is generated from `TrainConfig` (the same fields as "
     "`workbench train --help` and the run's `config.json`), grouped by what you change "
-    "together; hover a field for its help. **Train** runs in the background beside a live loss "
-    "plot; every run gets its own folder (`run-001`, `run-002`, ...) under `OUT` and the cells "
-    "below follow the form's `logdir`. The defaults here are a tiny run: it shows the machinery, "
+    "together, each field's help beside it. **Train** runs in the background beside a live "
+    "loss plot and **Stop** ends the run after the current step with a checkpoint (continue it "
+    "with `resume`); every press trains into a fresh folder (`run-001`, `run-002`, ...) under "
+    "`OUT`, written back into `logdir`, and the cells below follow the run started last. The defaults here are a tiny run: it shows the machinery, "
     "not a model. Supervised training needs depth: on a dataset without it the bundled samples "
     "are used instead (said below). " + TRY_YOURS.format(nn="05"),
     params(),
@@ -259,7 +264,8 @@ NB["07_biview_pose"] = [
     'bv = train_biview(BiviewConfig(train_csv=str(out / "lists/train.csv"),\n'
     '    val_csv=str(out / "lists/val.csv"), logdir=str(biview_dir), height=32,\n'
     "    model_width=8, model_depth=3, batch=2, steps=20, log_every=5, progress=False))\n"
-    'pd.Series({"pairs": bv["pairs"], **bv["val"]}).round(3).to_frame("bi-view run")',
+    'pd.Series({"pairs": int(bv["pairs"]), **{k: round(v, 3) for k, v in bv["val"].items()}},\n'
+    '          dtype=object).to_frame("bi-view run")',
     "The bi-view run's depth on a view, beside the ground truth, in metres (20 steps: expect a "
     "blurry, nearly flat prediction):",
     IGN + "from workbench.data.pipeline import load_sample\n"
@@ -304,8 +310,9 @@ NB["08_error_analysis"] = [
     "}\n"
     "panel = ErrorAnalysis(models, records, scored.root, height=128)\n"
     'print(len(records), "views of", scored.name, "scored by", len(models), "models")',
-    "## The panel\nPick the model, the model to compare with, and a view (worst first); every "
-    "figure below follows.",
+    "## The panel\nPick the model and the model to compare with; click a view in the table "
+    "(worst first) or a point in the scatter to open it: every figure follows. The breakdowns "
+    "show this view (solid) beside all views (dashed).",
     IGN + "panel",
     "## Mean over the views\nOn the bundled seed samples (24 views of the workbench's older "
     "`realistic` preset: saturated boxes with stripe textures, not the furnished `rooms` the "
