@@ -231,7 +231,7 @@ def _json_value(t, f: dataclasses.Field, v):
         return None, f"must be a whole number, got {_show(v)}"
     if t is float and not number:
         return None, f"must be a number, got {_show(v)}"
-    if t is str and not (isinstance(v, str) or (v is None and f.default is None)):
+    if t is str and not isinstance(v, str):
         return None, f"must be a string, got {_show(v)}"
     choices = f.metadata.get("choices")
     if t is str and choices and v not in choices:
@@ -275,6 +275,9 @@ def load_config(cls, path: str | os.PathLike, required: tuple[str, ...] = ()):
     hints = typing.get_type_hints(cls)
     values = {}
     for name, v in d.items():
+        if v is None and fields[name].default is None:  # a field that may be unset
+            values[name] = None
+            continue
         values[name], problem = _json_value(hints[name], fields[name], v)
         if problem:
             raise WorkbenchError(f"field {name!r}: {problem}", path)
