@@ -95,3 +95,122 @@ def test_latitude_model_rebuilds_at_another_height():
     np.testing.assert_allclose(
         [w.numpy() for w in big.weights][0], [w.numpy() for w in m.weights][0]
     )
+
+
+def _legacy_unet(height, width, depth, coords, context, stem):
+    """The earlier graph (a wrap of 1 before every convolution, ``UpSampling2D``), as saved
+    models such as ``models/default/model.keras`` hold it, built from the same layers."""
+    import keras
+    from keras import layers
+
+    from workbench.model.unet import BroadcastAdd, CircularPad, LatitudeChannels, PositiveRange
+
+    def conv(x, ch, name):
+        for i in range(2):
+            x = CircularPad(1, name=f"{name}_pad{i}")(x)
+            x = layers.Conv2D(ch, 3, use_bias=False, name=f"{name}_conv{i}")(x)
+            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+            x = layers.ReLU(name=f"{name}_relu{i}")(x)
+        return x
+
+    inp = keras.Input((height, 2 * height, 3), name="rgb")
+    x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(inp)
+    x = LatitudeChannels(name="latitude")(x) if coords else x
+    full = x
+    if stem:
+        x = CircularPad(1, name="stem_pad")(x)
+        x = layers.Conv2D(width, 3, strides=2, use_bias=False, name="stem_conv")(x)
+        x = layers.ReLU(name="stem_relu")(layers.BatchNormalization(name="stem_bn")(x))
+    skips = []
+    for level in range(depth):
+        skips.append(conv(x, width * 2**level, f"enc{level}"))
+        x = layers.MaxPooling2D(2, name=f"down{level}")(skips[-1])
+    x = conv(x, width * 2**depth, "bottleneck")
+    if context:
+        g = layers.GlobalAveragePooling2D(keepdims=True, name="context_pool")(x)
+        g = layers.Conv2D(width * 2**depth, 1, activation="relu", name="context_fc")(g)
+        x = BroadcastAdd(name="context_add")([x, g])
+    for level in reversed(range(depth)):
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(x)
+        x = conv(layers.Concatenate(name=f"skip{level}")([x, skips[level]]), width * 2**level,
+                 f"dec{level}")  # fmt: skip
+    if stem:
+        x = layers.UpSampling2D(2, interpolation="nearest", name="head_up")(x)
+        x = conv(layers.Concatenate(name="head_skip")([x, full]), 8, "head")
+    x = layers.Conv2D(1, 1, name="logits")(x)
+    return keras.Model(inp, PositiveRange(name="range")(x), name="pano_unet")
+
+
+@pytest.mark.parametrize("extras", [False, True])
+def test_export_friendly_equals_the_earlier_graph(extras):
+    """One wrap of 2 per block equals a wrap of 1 per convolution and the resize equals
+    UpSampling2D: the rebuilt model gives the earlier graph's output. Both graphs run the same
+    float ops in the same order on the same values, so they agree to float rounding (1e-6 m
+    stated for kernels that may tile the two convolution shapes differently)."""
+    import keras
+
+    from workbench.model.unet import CircularPad, NearestUpsample, export_friendly
+
+    old = _legacy_unet(32, 4, 2, coords=extras, context=extras, stem=extras)
+    rng = np.random.default_rng(5)
+    for w in old.weights:  # non-trivial batch-norm statistics too
+        w.assign(rng.normal(0.0, 0.3, w.shape).astype(np.float32) + ("variance" in w.path))
+    new = export_friendly(old)
+    assert export_friendly(new) is new
+    assert not any(isinstance(layer, keras.layers.UpSampling2D) for layer in new.layers)
+    assert any(isinstance(layer, NearestUpsample) for layer in new.layers)
+    pads = [layer for layer in new.layers if isinstance(layer, CircularPad)]
+    assert len(pads) == 2 * 2 + 1 + 2 * int(extras)  # one per block (+ the stem's)
+    x = rng.random((2, 32, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(new(x, training=False), old(x, training=False), atol=1e-6)
+
+
+def test_nearest_upsample_repeats_each_pixel():
+    import keras
+
+    from workbench.model.unet import NearestUpsample
+
+    x = np.random.default_rng(6).random((2, 3, 5, 4)).astype(np.float32)
+    want = keras.layers.UpSampling2D(2, interpolation="nearest")(x).numpy()
+    np.testing.assert_array_equal(NearestUpsample()(x).numpy(), want)  # copies: bit-exact
+
+
+def test_default_model_loads_in_the_new_graph_with_the_same_output():
+    """``models/default/model.keras`` holds the earlier graph: it loads into the current one
+    with the same weights and outputs within 1e-4 m on sample panoramas."""
+    import keras
+
+    from workbench.model.saving import load_keras_model
+    from workbench.model.unet import CircularPad
+    from workbench.paths import DEFAULT_MODEL
+
+    raw = keras.models.load_model(DEFAULT_MODEL / "model.keras", compile=False)
+    model = load_keras_model(DEFAULT_MODEL / "model.keras")
+    assert sum(isinstance(layer, CircularPad) for layer in model.layers) == 11
+    for a, b in zip(model.weights, raw.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    from workbench.geometry.equirect import resize_rgb
+    from workbench.io import read_rgb
+    from workbench.paths import SAMPLES
+
+    h = int(model.input_shape[1])
+    files = sorted(SAMPLES.rglob("panoImage_1600.jpg"))[:3]
+    x = np.stack([resize_rgb(read_rgb(f), h) for f in files]).astype(np.float32) / 255.0
+    np.testing.assert_allclose(model(x, training=False), raw(x, training=False), atol=1e-4)
+
+
+def test_tflite_graph_has_no_tile_or_reshape(tmp_path):
+    """The converted graph: one slice-and-concatenate wrap per block, one resize per
+    upsampling, no TILE or RESHAPE (what UpSampling2D converted to)."""
+    from collections import Counter
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from workbench.deploy.export import export_tflite
+
+    m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True)
+    path = export_tflite(m, tmp_path / "m.tflite")
+    ops = Counter(o["op_name"] for o in Interpreter(model_path=str(path))._get_ops_details())
+    assert ops["TILE"] == ops["RESHAPE"] == 0, ops
+    assert ops["RESIZE_NEAREST_NEIGHBOR"] == 3, ops  # 2 levels + the head
+    assert ops["CONCATENATION"] == 7 + 3 + 1, ops  # wraps (6 blocks, stem) + skips + latitude

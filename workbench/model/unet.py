@@ -1,7 +1,15 @@
 """U-Net-like equirect depth model with horizontal circular padding (Keras 3, TFLite builtins).
 
-Every 3x3 convolution is ``valid`` after :class:`CircularPad` (columns wrap around the seam,
-rows zero-padded), so the model is equivariant to yaw rolls by multiples of ``2**depth`` columns.
+Columns wrap around the seam (:class:`CircularPad`) and rows are zero-padded, so the model is
+equivariant to yaw rolls by multiples of ``2**depth`` columns. The graph is built from ops that
+TFLite and XNNPACK run cheaply (int8 included): each block of two 3x3 convolutions wraps its
+input once by 2 columns (one slice-and-concatenate instead of one per convolution) and
+zero-pads rows before each ``valid`` convolution (a PAD that XNNPACK folds into the
+convolution); a circular shift commutes with convolutions and the pointwise batch norm and
+ReLU, so this equals wrapping by 1 before each convolution exactly. Upsampling is one
+``RESIZE_NEAREST_NEIGHBOR`` (:class:`NearestUpsample`) instead of tile + reshape. Models saved
+with the per-convolution padding load unchanged; :func:`export_friendly` rebuilds them in this
+form with the same weights.
 The head turns logits into positive range with :class:`PositiveRange`
 (``scale * exp(clip(x))``).
 
@@ -32,32 +40,50 @@ __all__ = [
     "BroadcastAdd",
     "CircularPad",
     "LatitudeChannels",
+    "NearestUpsample",
     "PositiveRange",
     "build_unet",
     "build_from_config",
+    "export_friendly",
 ]
 
 
 @keras.saving.register_keras_serializable(package="workbench")
 class CircularPad(layers.Layer):
-    """Pad ``(B, H, W, C)`` by ``pad`` pixels: wrap columns, zero rows."""
+    """Pad ``(B, H, W, C)``: wrap ``pad`` columns on each side, add ``rows`` zero rows above and
+    below (default ``pad``; 0 adds none)."""
 
-    def __init__(self, pad: int = 1, **kw):
+    def __init__(self, pad: int = 1, rows: int | None = None, **kw):
         super().__init__(**kw)
         self.pad = int(pad)
+        self.rows = self.pad if rows is None else int(rows)
 
     def call(self, x):
-        p = self.pad
+        p, r = self.pad, self.rows
         x = ops.concatenate([x[:, :, -p:], x, x[:, :, :p]], axis=2)
-        return ops.pad(x, [[0, 0], [p, p], [0, 0], [0, 0]])
+        return ops.pad(x, [[0, 0], [r, r], [0, 0], [0, 0]]) if r else x
 
     def compute_output_shape(self, s):
-        p = self.pad
-        return (s[0], None if s[1] is None else s[1] + 2 * p,
+        p, r = self.pad, self.rows
+        return (s[0], None if s[1] is None else s[1] + 2 * r,
                 None if s[2] is None else s[2] + 2 * p, s[3])  # fmt: skip
 
     def get_config(self):
-        return {**super().get_config(), "pad": self.pad}
+        return {**super().get_config(), "pad": self.pad, "rows": self.rows}
+
+
+@keras.saving.register_keras_serializable(package="workbench")
+class NearestUpsample(layers.Layer):
+    """``(B, H, W, C)`` → ``(B, 2H, 2W, C)``, each pixel repeated 2x2: the values of
+    ``UpSampling2D(2, interpolation="nearest")`` from one resize op (TFLite
+    ``RESIZE_NEAREST_NEIGHBOR``; half-pixel centres pick pixel ``i // 2`` exactly)."""
+
+    def call(self, x):
+        size = (2 * int(x.shape[1]), 2 * int(x.shape[2]))
+        return ops.image.resize(x, size, interpolation="nearest")
+
+    def compute_output_shape(self, s):
+        return (s[0], None if s[1] is None else 2 * s[1], None if s[2] is None else 2 * s[2], s[3])
 
 
 @keras.saving.register_keras_serializable(package="workbench")
@@ -110,8 +136,14 @@ class BroadcastAdd(layers.Layer):
 
 
 def _conv(x, ch, name):
+    """Two 3x3 conv + BN + ReLU on columns wrapped once by 2 per side: each ``valid``
+    convolution uses up one wrapped column per side, so the result equals a wrap of 1 before
+    each convolution (a circular shift commutes with convolutions and the pointwise BN and
+    ReLU); rows get their zero padding right before each convolution, which XNNPACK folds
+    into the convolution."""
+    x = CircularPad(2, rows=0, name=f"{name}_wrap")(x)
     for i in range(2):
-        x = CircularPad(1, name=f"{name}_pad{i}")(x)
+        x = layers.ZeroPadding2D(((1, 1), (0, 0)), name=f"{name}_rows{i}")(x)
         x = layers.Conv2D(ch, 3, padding="valid", use_bias=False, name=f"{name}_conv{i}")(x)
         x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
@@ -167,11 +199,11 @@ def build_unet(
         g = layers.Conv2D(width * 2**depth, 1, activation="relu", name="context_fc")(g)
         x = BroadcastAdd(name="context_add")([x, g])
     for level in reversed(range(depth)):
-        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{level}")(x)
+        x = NearestUpsample(name=f"up{level}")(x)
         x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
         x = _conv(x, width * 2**level, f"dec{level}")
     if stem:
-        x = layers.UpSampling2D(2, interpolation="nearest", name="head_up")(x)
+        x = NearestUpsample(name="head_up")(x)
         x = layers.Concatenate(name="head_skip")([x, full])
         x = _conv(x, 8, "head")
     x = layers.Conv2D(1, 1, name="logits")(x)
@@ -191,3 +223,29 @@ def build_from_config(config) -> keras.Model:
         context=config.model_context,
         stem=getattr(config, "model_stem", False),
     )
+
+
+def export_friendly(model: keras.Model) -> keras.Model:
+    """``model`` itself, or, for a U-Net saved with the earlier graph (a :class:`CircularPad`
+    before every convolution, ``UpSampling2D``), the same weights in :func:`build_unet`'s
+    graph: equal outputs (to float rounding), fewer and cheaper ops after conversion."""
+    names = {layer.name for layer in model.layers}
+    legacy = "enc0_pad0" in names or any(
+        isinstance(layer, layers.UpSampling2D) for layer in model.layers
+    )
+    if not legacy or "enc0_conv0" not in names:
+        return model
+    depth = sum(f"down{i}" in names for i in range(len(names)))
+    new = build_unet(
+        int(model.input_shape[1]),
+        width=int(model.get_layer("enc0_conv0").filters),
+        depth=depth,
+        coords="latitude" in names,
+        context="context_pool" in names,
+        name=model.name,
+        stem="stem_conv" in names,
+    )
+    for layer in new.layers:
+        if layer.weights:  # by name: the weightless layers differ between the two graphs
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return new
