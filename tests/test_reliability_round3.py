@@ -254,6 +254,15 @@ def test_eda_lists_a_negative_depth_scale_and_a_two_word_floor_and_goes_on(tmp_p
     assert json.loads((out / "summary.json").read_text())["failed_views"] == 2
 
 
+def test_pointcloud_fuses_the_readable_views_and_names_the_broken_one(tmp_path, capsys):
+    root, (scene, _) = _realsee_two_scenes(tmp_path)
+    ply = tmp_path / "scene.ply"
+    assert main(["pointcloud", str(root), "--scene", scene, "--out", str(ply)]) == 1
+    out, err = capsys.readouterr()
+    assert f"view left out: {root}/{scene}/viewpoints/001/depth_scale.txt" in err
+    assert f"scene {scene}, 2 views" in out and ply.stat().st_size > 1000
+
+
 # --------------------------------------------------------- library calls from a notebook
 
 

@@ -234,7 +234,14 @@ def posed_records(recs, sid: str) -> tuple[list, str]:
 
 
 def scene_cloud(
-    records, root, scene: str = "", views=(), stride: int = 1, voxel: float = 0.0, notes=None
+    records,
+    root,
+    scene: str = "",
+    views=(),
+    stride: int = 1,
+    voxel: float = 0.0,
+    notes=None,
+    errors=None,
 ) -> tuple[PointCloud, list[np.ndarray], str]:
     """Fuse the views of one scene in the world frame (each view's points moved by its
     ``T_world_from_cam``; points ``(N, 3) float32`` metres, RGB colours, normals).
@@ -242,6 +249,9 @@ def scene_cloud(
     Args:
         notes: when a list, the warning of :func:`posed_records` is appended to it (views
             without a pose left out).
+        errors: when a list, a view that cannot be read (or whose depth has no valid pixel)
+            is appended to it as its :class:`WorkbenchError` and left out, the others fused;
+            otherwise its error is raised.
 
     Returns:
         ``(cloud, poses, scene_id)``: ``poses`` of the fused views (identity for a lone view
@@ -249,7 +259,8 @@ def scene_cloud(
 
     Raises:
         WorkbenchError: see :func:`scene_records`; a scene without depth (pose-only: pointing
-            to ``workbench infer ROOT --ply``); a view whose depth has no valid pixel.
+            to ``workbench infer ROOT --ply``); the first view's error when no view can be read
+            (a broken view, a depth without a valid pixel), and any view's without ``errors``.
     """
     recs, sid = scene_records(records, root, scene, views)
     if recs and not any(r.has_depth for r in recs):
@@ -262,14 +273,22 @@ def scene_cloud(
     recs, note = posed_records(recs, sid)
     if note and notes is not None:
         notes.append(note)
-    clouds, poses = [], []
+    clouds, poses, broken = [], [], []
     for r in recs:
-        v = load_view(r, root)
-        if not (v.range_m > 0).any():
-            raise WorkbenchError("depth has no valid pixel", Path(root) / r.depth_path)
+        try:
+            v = load_view(r, root)
+            if not (v.range_m > 0).any():
+                raise WorkbenchError("depth has no valid pixel", Path(root) / r.depth_path)
+        except WorkbenchError as e:  # one broken view: the others are fused, it is named
+            broken.append(e)
+            continue
         T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
         clouds.append(rgbd_to_pointcloud(v.rgb, v.range_m, T, range_to_normals(v.range_m), stride))
         poses.append(T)
+    if broken and (not clouds or errors is None):
+        raise broken[0]
+    if errors is not None:
+        errors.extend(broken)
     cloud = fuse(clouds)
     if voxel > 0:
         cloud = voxel_downsample(cloud, voxel)
@@ -285,11 +304,14 @@ def run(config) -> int:
     records = index_spec(spec)
     warn_if_implausible(spec, records)
     notes: list[str] = []
+    broken: list[WorkbenchError] = []
     cloud, poses, sid = scene_cloud(
-        records, config.root, config.scene, config.views, config.stride, config.voxel, notes
+        records, config.root, config.scene, config.views, config.stride, config.voxel, notes, broken
     )
     for note in notes:
         print(f"workbench: warning: {config.root}: {note}", file=sys.stderr)
+    for e in broken:
+        print(f"workbench: warning: view left out: {e}", file=sys.stderr)
     write_ply(config.out, cloud)
     print(f"pointcloud: scene {sid}, {len(poses)} views, {len(cloud)} points -> {config.out}")
     if config.html:
@@ -301,4 +323,4 @@ def run(config) -> int:
             mesh = read_obj(objs[0])
         fig = pointcloud_figure(cloud, "rgb", config.budget, poses, f"scene {sid}", mesh=mesh)
         write_text_atomic(Path(config.html), fig.to_html(include_plotlyjs="inline"))
-    return 0
+    return 1 if broken else 0  # 1: written without the views named above
