@@ -4,8 +4,8 @@ Columns wrap around the seam (:class:`CircularPad`) and rows are zero-padded, so
 equivariant to yaw rolls by multiples of ``2**depth`` columns. The graph is built from ops that
 TFLite and XNNPACK run cheaply (int8 included): each block of two 3x3 convolutions wraps its
 input once by 2 columns (one slice-and-concatenate instead of one per convolution) and
-zero-pads rows before each ``valid`` convolution (a PAD that XNNPACK folds into the
-convolution); a circular shift commutes with convolutions and the pointwise batch norm and
+zero-pads rows before each ``valid`` convolution (a zero PAD, which XNNPACK can fold into
+the convolution); a circular shift commutes with convolutions and the pointwise batch norm and
 ReLU, so this equals wrapping by 1 before each convolution exactly. Upsampling is one
 ``RESIZE_NEAREST_NEIGHBOR`` (:class:`NearestUpsample`) instead of tile + reshape. Models saved
 with the per-convolution padding load unchanged; :func:`export_friendly` rebuilds them in this
@@ -139,8 +139,8 @@ def _conv(x, ch, name):
     """Two 3x3 conv + BN + ReLU on columns wrapped once by 2 per side: each ``valid``
     convolution uses up one wrapped column per side, so the result equals a wrap of 1 before
     each convolution (a circular shift commutes with convolutions and the pointwise BN and
-    ReLU); rows get their zero padding right before each convolution, which XNNPACK folds
-    into the convolution."""
+    ReLU); rows get their zero padding right before each convolution (a zero PAD, which
+    XNNPACK can fold into the convolution)."""
     x = CircularPad(2, rows=0, name=f"{name}_wrap")(x)
     for i in range(2):
         x = layers.ZeroPadding2D(((1, 1), (0, 0)), name=f"{name}_rows{i}")(x)
