@@ -1,0 +1,335 @@
+"""``workbench consistency ROOT --out DIR``: multi-view depth consistency of every scene of a
+dataset, on the engine (:mod:`workbench.engine`, as ``covisibility``: ``--workers N`` threads,
+``--scheduler`` a Dask cluster).
+
+Per scene, at ``--height``: each view is paired with its ``--partners`` most covisible views
+(the scene's shipped ``covisibility.txt`` when it has one, else :func:`overlap_matrix`) with
+at least ``--min-overlap``, on the same floor; every pair is measured and diagnosed
+(:mod:`workbench.eda.consistency_pairs`) and every view judged from its pairs
+(:mod:`workbench.eda.consistency_views`). Written atomically:
+``DIR/<scene>/pairs.csv`` and ``views.csv`` (a re-run skips scenes that have both), then
+``DIR/pairs.csv``, ``DIR/views.csv`` (every scene, ranked worst first), ``DIR/failed.csv``
+(scenes that could not be read; the others go on, exit 1) and ``DIR/summary.json``.
+
+In Python: :func:`scene_consistency` on arrays, :func:`pair_residual` for one pair of a
+dataset (residual image, masks, fitted corrections), :func:`load_consistency` to read ``DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.layouts import ViewRecord, load_view, scene_covisibility
+from workbench.eda.consistency_pairs import Thresholds, diagnose_pair, prepare_view
+from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
+from workbench.engine import run_tasks
+from workbench.errors import WorkbenchError
+from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
+from workbench.geometry.depth_residual import residual_image, shrink_range
+from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+
+__all__ = [
+    "PAIR_COLUMNS",
+    "overlap_matrix",
+    "choose_pairs",
+    "scene_consistency",
+    "SceneJob",
+    "write_scene_consistency",
+    "run",
+    "PairResidual",
+    "pair_residual",
+    "load_consistency",
+]
+
+PAIR_COLUMNS = [
+    "scene", "view_a", "view_b", "covisibility", "diagnosis", "score", "n", "median_abs_m",
+    "mad_m", "inliers", "violations", "ratio", "scale", "t_cm", "t_cm_b", "rot_deg", "fit_inliers",
+    "change_view", "change_fraction", "change_bbox", "change_lon_deg", "change_lat_deg",
+]  # fmt: skip
+
+
+def choose_pairs(cov: np.ndarray, floors, min_overlap: float, partners: int) -> list:
+    """Unordered pairs ``(i, j, covisibility)``, ``i < j``: each view with its ``partners``
+    most covisible views on its floor with covisibility at least ``min_overlap``.
+
+    >>> c = np.array([[1, .9, .1], [.9, 1, .5], [.1, .5, 1]])
+    >>> choose_pairs(c, ["", "", ""], 0.3, 1)
+    [(0, 1, 0.9), (1, 2, 0.5)]
+    """
+    n = len(cov)
+    chosen = set()
+    for i in range(n):
+        ok = [j for j in range(n) if j != i and floors[j] == floors[i] and cov[i, j] >= min_overlap]
+        for j in sorted(ok, key=lambda j: -cov[i, j])[:partners]:
+            chosen.add((min(i, j), max(i, j)))
+    return [(i, j, float(cov[i, j])) for i, j in sorted(chosen)]
+
+
+def overlap_matrix(ranges: list, poses: list, gate: float, height: int = 64) -> np.ndarray:
+    """Covisibility of a scene's views for choosing pairs: the compiled overlap at the
+    occlusion ``gate`` and at most ``height`` rows (rough is enough to choose), without the
+    round-trip test (a wrong scale or pose breaks round trips, and such pairs are the ones to
+    find).
+
+    Returns:
+        ``(N, N) float64``, symmetric (the mean of both directions), unit diagonal.
+    """
+    small = [shrink_range(r, min(height, r.shape[0])) for r in ranges]
+    targets = [prepare_target(r) for r in small]
+    n = len(small)
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+
+    def one(pair):
+        i, j = pair
+        return overlap_fast(small[i], poses[i], poses[j], targets[j], gate, 1e9, one_thread=True)
+
+    frac = np.eye(n)
+    with ThreadPoolExecutor(max(1, min(numba.get_num_threads(), len(pairs)))) as pool:
+        for (i, j), value in zip(pairs, pool.map(one, pairs), strict=True):
+            frac[i, j] = value
+    return (frac + frac.T) / 2
+
+
+def scene_consistency(scene, ids, ranges, poses, th=None, cov=None, floors=None,
+                      min_overlap=0.3, partners=6):  # fmt: skip
+    """A scene's pairs and views tables (the columns :data:`PAIR_COLUMNS`,
+    :data:`~workbench.eda.consistency_views.VIEW_COLUMNS`; views ranked worst first).
+
+    Args:
+        scene: scene id; ids: view ids; ranges: ``[(H, W)]`` metres (one size); poses:
+            ``[(4, 4)]``; th: :class:`~workbench.eda.consistency_pairs.Thresholds`; cov:
+            ``(N, N)`` covisibility (``None``: computed); floors: per view (``None``: one).
+    """
+    th = th or Thresholds()
+    floors = floors or [""] * len(ids)
+    if cov is None:
+        cov = overlap_matrix(ranges, poses, th.gate)
+    prepared = [prepare_view(r, T) for r, T in zip(ranges, poses, strict=True)]
+    rows = []
+    for i, j, c in choose_pairs(cov, floors, min_overlap, partners):
+        row, _ = diagnose_pair(prepared[i], prepared[j], th, seed=len(rows))
+        rows.append({"scene": scene, "view_a": ids[i], "view_b": ids[j], "covisibility": c, **row})
+    pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    return pairs, aggregate_views(scene, list(ids), pairs)
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene's consistency: its records (view order), where to read and write, settings."""
+
+    root: str
+    out: str
+    records: tuple[ViewRecord, ...]
+    height: int
+    min_overlap: float
+    partners: int
+    th: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def scene_id(self) -> str:
+        return self.records[0].scene_id
+
+
+def _load_scene(records, root: str, height: int):
+    """``(records, ranges, poses)`` of a scene's views with depth, at ``height``."""
+    views = [load_view(r, root) for r in records]
+    missing = [v.record.view_id for v in views if v.T_world_from_cam is None]
+    if missing:
+        raise WorkbenchError(f"views {missing} have no pose", Path(root) / records[0].scene_id)
+    keep = [v for v in views if v.record.has_depth and (v.range_m > 0).any()]
+    if not keep:
+        raise WorkbenchError("no view has depth", Path(root) / records[0].scene_id)
+    ranges = [shrink_range(v.range_m, height) for v in keep]
+    return [v.record for v in keep], ranges, [v.T_world_from_cam for v in keep]
+
+
+def write_scene_consistency(job: SceneJob) -> dict:
+    """Compute and write one scene's ``pairs.csv`` and ``views.csv`` (module doc); skipped
+    when both exist."""
+    folder = Path(job.out) / job.scene_id
+    if (folder / "pairs.csv").is_file() and (folder / "views.csv").is_file():
+        return {"scene": job.scene_id, "skipped": True}
+    records, ranges, poses = _load_scene(job.records, job.root, job.height)
+    shipped = scene_covisibility(job.root, list(records))
+    pairs, views = scene_consistency(
+        job.scene_id, [r.view_id for r in records], ranges, poses, job.th, shipped,
+        [r.floor for r in records], job.min_overlap, job.partners,
+    )  # fmt: skip
+    make_folder(folder)
+    write_csv_atomic(folder / "pairs.csv", PAIR_COLUMNS, pairs.to_dict("records"))
+    write_csv_atomic(folder / "views.csv", VIEW_COLUMNS, views.to_dict("records"))
+    return {"scene": job.scene_id, "skipped": False}
+
+
+def load_consistency(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(pairs, views)`` of a ``consistency`` output folder (its ``pairs.csv`` and
+    ``views.csv``; views ranked worst first).
+
+    Raises:
+        WorkbenchError: naming the folder when it holds no ``views.csv``.
+    """
+    folder = Path(folder)
+    if not (folder / "views.csv").is_file():
+        raise WorkbenchError("no views.csv (run workbench consistency first)", folder)
+    read = {"dtype": {"scene": str, "view": str, "view_a": str, "view_b": str},
+            "keep_default_na": False, "na_values": ["nan", "NaN", ""]}  # fmt: skip
+    pairs = pd.read_csv(folder / "pairs.csv", **read) if (folder / "pairs.csv").is_file() else None
+    views = pd.read_csv(folder / "views.csv", **read)
+    for df in (pairs, views):
+        for col in ("change_bbox", "change_view"):
+            if df is not None and col in df:
+                df[col] = df[col].fillna("").astype(str)
+    return pairs, views
+
+
+def _collect(out: Path, scenes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every finished scene's tables, the views ranked worst first."""
+    parts = [load_consistency(out / s) for s in scenes if (out / s / "views.csv").is_file()]
+    pairs = pd.concat([p for p, _ in parts], ignore_index=True) if parts else None
+    views = pd.concat([v for _, v in parts], ignore_index=True) if parts else None
+    pairs = pairs if pairs is not None else pd.DataFrame(columns=PAIR_COLUMNS)
+    views = rank_views(views) if views is not None else pd.DataFrame(columns=VIEW_COLUMNS)
+    return pairs, views
+
+
+def _summary(pairs, views, done, failed, seconds) -> dict:
+    flagged = views[views["flagged"].astype(bool)] if len(views) else views
+    return {
+        "scenes": len(done),
+        "computed": sum(not d["skipped"] for d in done),
+        "skipped": sum(d["skipped"] for d in done),
+        "failed": len(failed),
+        "pairs": len(pairs),
+        "views": len(views),
+        "flagged_views": len(flagged),
+        "pairs_by_diagnosis": {
+            str(k): int(v) for k, v in pairs["diagnosis"].value_counts().items()
+        },
+        "flagged_by_diagnosis": {
+            str(k): int(v) for k, v in flagged["diagnosis"].value_counts().items()
+        },
+        "seconds": round(seconds, 2),
+    }
+
+
+def _print(summary: dict, views: pd.DataFrame, failed: list, out: Path) -> None:
+    print(f"consistency: {json.dumps(summary)} -> {out}")
+    for _, v in views[views["flagged"].astype(bool)].head(10).iterrows():
+        detail = {
+            "scale": f"ranges x{v['scale']:.3f}",
+            "pose": f"correction {v['t_cm']:.1f} cm, {v['rot_deg']:.2f} deg",
+            "change": f"{100 * v['change_fraction']:.1f} % of the image at lon "
+            f"{v['change_lon_deg']:.0f}, lat {v['change_lat_deg']:.0f} deg",
+        }.get(v["diagnosis"], "")
+        print(f"  {v['scene']}/{v['view']}: {v['diagnosis']} {detail} "
+              f"({v['bad_pairs']}/{v['pairs']} pairs)")  # fmt: skip
+    for f in failed:
+        print(f"  failed: {f['scene']}: {f['error']}")
+
+
+def _thresholds(config) -> Thresholds:
+    return Thresholds(
+        tol_abs=config.tol_abs, tol_rel=config.tolerance, gate=config.gate,
+        ok_inliers=config.ok_inliers, scale_min=config.scale_min, pose_cm=config.pose_cm,
+        pose_deg=config.pose_deg, change_min=config.change_min,
+    )  # fmt: skip
+
+
+def run(config) -> int:
+    """CLI entry (see the module doc)."""
+    start = time.perf_counter()
+    out = make_folder(config.out)
+    spec = describe_dataset(config.root, config)
+    errors: list = []
+    scenes: dict[str, list] = {}
+    for r in index_spec(spec, errors=errors):
+        scenes.setdefault(r.scene_id, []).append(r)
+    th = _thresholds(config)
+    jobs = [SceneJob(spec.root, str(out), tuple(rs), config.height, config.min_overlap,
+                     config.partners, th) for rs in scenes.values()]  # fmt: skip
+    results = run_tasks(write_scene_consistency, jobs, config.workers, config.scheduler,
+                        desc="consistency", progress=config.progress, local="threads")  # fmt: skip
+    failed = [{"scene": Path(e.path or "").name, "error": str(e)} for e in errors]
+    done = []
+    for job, res in results:
+        if isinstance(res, Exception):
+            failed.append({"scene": job.scene_id, "error": str(res).splitlines()[0][:300]})
+        else:
+            done.append(res)
+    pairs, views = _collect(out, [d["scene"] for d in done])
+    write_csv_atomic(out / "pairs.csv", PAIR_COLUMNS, pairs.to_dict("records"))
+    write_csv_atomic(out / "views.csv", VIEW_COLUMNS, views.to_dict("records"))
+    write_csv_atomic(out / "failed.csv", ("scene", "error"), failed)
+    summary = _summary(pairs, views, done, failed, time.perf_counter() - start)
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    _print(summary, views, failed, out)
+    if failed and not done:
+        raise WorkbenchError(f"no scene could be processed ({failed[0]['error']})", config.root)
+    return 1 if failed else 0
+
+
+@dataclass(frozen=True)
+class PairResidual:
+    """One pair re-computed (:func:`pair_residual`).
+
+    Attributes:
+        row: the pair's ``pairs.csv`` row (statistics and diagnosis).
+        residual_a: ``(H, W) float32`` metres in A's pixels, A's point seen from B minus the
+            range B measures there (negative: A's surface in front of what B sees); NaN
+            where A has no match in B. residual_b: the same, B into A, in B's pixels.
+        blob_a, blob_b: ``(H, W) bool`` the largest violation blob in each view's pixels.
+        C: ``(4, 4)`` the rigid correction fitted for A (A's frame): A's pose corrected is
+            ``T_a @ C``; scale: A's ranges over B's from the scale fit.
+        T_a, T_b: the poses; range_a, range_b: ``(H, W)`` metres at the working height.
+    """
+
+    row: dict
+    residual_a: np.ndarray
+    residual_b: np.ndarray
+    blob_a: np.ndarray
+    blob_b: np.ndarray
+    C: np.ndarray
+    scale: float
+    T_a: np.ndarray
+    T_b: np.ndarray
+    range_a: np.ndarray
+    range_b: np.ndarray
+
+    @property
+    def T_a_corrected(self) -> np.ndarray:
+        return self.T_a @ self.C
+
+
+def pair_residual(ds, scene: str, a: str, b: str, height: int = 128, th=None) -> PairResidual:
+    """Re-compute one pair of an opened dataset (:func:`workbench.data.dataset.open_dataset`)
+    as ``consistency`` does, with both fits run whatever the diagnosis.
+
+    Raises:
+        WorkbenchError: naming the scene when a view id is not in it.
+    """
+    by_id = {r.view_id: r for r in ds.scene(scene)}
+    for v in (a, b):
+        if v not in by_id:
+            raise WorkbenchError(f"no view {v!r} in scene {scene!r}", ds.root)
+    _, ranges, poses = _load_scene([by_id[a], by_id[b]], str(ds.root), height)
+    if len(ranges) < 2:
+        raise WorkbenchError(f"views {a} and {b} need depth", ds.root / scene)
+    pa, pb = prepare_view(ranges[0], poses[0]), prepare_view(ranges[1], poses[1])
+    th = th or Thresholds()
+    row, d = diagnose_pair(pa, pb, th, always_fit=True)
+    blob_b = d["blob"]["mask"] if d["blob"]["view"] == "b" else np.zeros_like(d["blob"]["mask"])
+    blob_a = d["blob"]["mask"] if d["blob"]["view"] == "a" else np.zeros_like(d["blob"]["mask"])
+    C = d["rigid"].C if d["rigid"] is not None else np.eye(4)
+    scale = d["scale"].ratio if d["scale"] is not None else 1.0
+    return PairResidual({"scene": scene, "view_a": a, "view_b": b, **row},
+                        residual_image(d["ab"]), residual_image(d["ba"]), blob_a, blob_b,
+                        C, scale, poses[0], poses[1], ranges[0], ranges[1])  # fmt: skip
