@@ -48,6 +48,7 @@ __all__ = [
     "MatchConfig",
     "BiviewConfig",
     "CovisibilityConfig",
+    "ConsistencyConfig",
     "PackConfig",
     "PoseConfig",
     "NotebookConfig",
@@ -394,6 +395,34 @@ class CovisibilityConfig(DataFlags):
     out: str = option("outputs/covisibility", "output folder (one sub-folder per scene)")
     height: int = option(128, "work at this height (width 2H)", ge=8, le=8192)
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
+    workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
+    scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
+    progress: bool = option(True, "progress bar")
+
+
+@dataclass(frozen=True)
+class ConsistencyConfig(DataFlags):
+    """``workbench consistency``: do covisible views' depths agree? Every pair and view
+    diagnosed (ok, scale, pose, change, mismatch), on a cluster engine."""
+
+    root: str = option(None, "dataset root", positional=True)
+    out: str = option("outputs/consistency", "output folder (pairs.csv, views.csv, summary)")
+    height: int = option(
+        128, "work at this height (width 2H; below 128 silhouettes blur into faults)",
+        ge=32, le=4096,
+    )  # fmt: skip
+    min_overlap: float = option(0.3, "least covisibility of a pair", ge=0, le=1)
+    partners: int = option(6, "pairs per view: its most covisible views", ge=1, le=1000)
+    tolerance: float = option(0.01, "inlier tolerance, fraction of the range", ge=0, le=1)
+    tol_abs: float = option(0.02, "inlier tolerance, metres (added to --tolerance)", ge=0, le=10)
+    gate: float = option(0.25, "occlusion test's relative tolerance", gt=0, le=10)
+    ok_inliers: float = option(0.9, "inlier fraction of a consistent pair", ge=0, le=1)
+    scale_min: float = option(0.01, "least |scale - 1| reported as a scale fault", ge=0, le=1)
+    pose_cm: float = option(1.0, "least pose correction reported (cm, or --pose-deg)", ge=0)
+    pose_deg: float = option(0.3, "least pose correction reported (degrees)", ge=0, le=180)
+    change_min: float = option(
+        0.002, "least changed region reported (fraction of the image)", ge=0, le=1
+    )
     workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
