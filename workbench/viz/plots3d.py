@@ -96,6 +96,19 @@ def _finite_points(pc: PointCloud) -> PointCloud:
     return PointCloud(p[keep], pick(pc.colors), pick(pc.normals))
 
 
+def _check_overlays(cameras, mesh) -> None:
+    """``cameras``: ``(4, 4)`` poses; ``mesh``: ``(V, 3)`` vertices and ``(T, 3)`` triangles."""
+    for i, T in enumerate(cameras or []):
+        if np.shape(T) != (4, 4):
+            raise WorkbenchError(f"cameras[{i}] must be a (4, 4) pose, got {np.shape(T)}")
+    if mesh is not None:
+        v, t = (np.asarray(a) for a in mesh)
+        if v.ndim != 2 or v.shape[1:] != (3,) or t.ndim != 2 or t.shape[1:] != (3,):
+            raise WorkbenchError(
+                f"mesh must be (V, 3) vertices and (T, 3) triangles, got {v.shape} and {t.shape}"
+            )
+
+
 def pointcloud_figure(
     pc: PointCloud,
     color: str = "rgb",
@@ -115,15 +128,7 @@ def pointcloud_figure(
             not ``(V, 3)`` vertices and ``(T, 3)`` triangles.
     """
     pc = _finite_points(pc)
-    for i, T in enumerate(cameras or []):
-        if np.shape(T) != (4, 4):
-            raise WorkbenchError(f"cameras[{i}] must be a (4, 4) pose, got {np.shape(T)}")
-    if mesh is not None:
-        v, t = (np.asarray(a) for a in mesh)
-        if v.ndim != 2 or v.shape[1:] != (3,) or t.ndim != 2 or t.shape[1:] != (3,):
-            raise WorkbenchError(
-                f"mesh must be (V, 3) vertices and (T, 3) triangles, got {v.shape} and {t.shape}"
-            )
+    _check_overlays(cameras, mesh)
     origin = None if not cameras else cameras[0][:3, 3]
     small = fit_budget(pc, budget)
     rgb = point_colors(small, color, origin)
