@@ -46,15 +46,20 @@ def assert_same(a: dict, b: dict) -> None:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_mixed_precision_resume_is_bit_exact(lists, tmp_path):
+def test_mixed_precision_resume_is_bit_exact(lists, tmp_path, capsys):
     import keras
+    import tensorflow as tf
 
-    from workbench.training.supervised import train
+    from workbench.training.supervised import MIXED_PRECISION_ON_CPU, train
 
     cfg = tiny_train_config(lists, tmp_path / "mp", mixed_precision=True, steps=4, val_csv="")
     try:
         first = train(cfg)
         assert first["steps"] == 4
+        # on a CPU the flag costs 3-20x per step: said in one line, only where there is no GPU
+        err = capsys.readouterr().err
+        assert (MIXED_PRECISION_ON_CPU in err) == (not tf.config.list_physical_devices("GPU"))
+        assert "--mixed-precision" in MIXED_PRECISION_ON_CPU and "\n" not in MIXED_PRECISION_ON_CPU
         final = weights(tmp_path / "mp", 4)
         # loss scaling skipped some steps: the optimizer's own counter is not the step
         its = [v for k, v in final.items() if k.endswith("_iterations/.ATTRIBUTES/VARIABLE_VALUE")]
