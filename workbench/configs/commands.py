@@ -417,6 +417,9 @@ class ConsistencyConfig(DataFlags):
     tol_abs: float = option(0.02, "inlier tolerance, metres (added to --tolerance)", ge=0, le=10)
     gate: float = option(0.25, "occlusion test's relative tolerance", gt=0, le=10)
     ok_inliers: float = option(0.9, "inlier fraction of a consistent pair", ge=0, le=1)
+    bad_inliers: float = option(
+        0.5, "below this inlier fraction an unexplained pair is a mismatch", ge=0, le=1
+    )
     scale_min: float = option(0.01, "least |scale - 1| reported as a scale fault", ge=0, le=1)
     pose_cm: float = option(1.0, "least pose correction reported (cm, or --pose-deg)", ge=0)
     pose_deg: float = option(0.3, "least pose correction reported (degrees)", ge=0, le=180)

@@ -187,7 +187,7 @@ def load_consistency(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
     for df in (pairs, views):
         for col in ("change_bbox", "change_view"):
             if df is not None and col in df:
-                df[col] = df[col].fillna("").astype(str)
+                df[col] = [x if isinstance(x, str) else "" for x in df[col]]
     return pairs, views
 
 
@@ -239,8 +239,9 @@ def _print(summary: dict, views: pd.DataFrame, failed: list, out: Path) -> None:
 def _thresholds(config) -> Thresholds:
     return Thresholds(
         tol_abs=config.tol_abs, tol_rel=config.tolerance, gate=config.gate,
-        ok_inliers=config.ok_inliers, scale_min=config.scale_min, pose_cm=config.pose_cm,
-        pose_deg=config.pose_deg, change_min=config.change_min,
+        ok_inliers=config.ok_inliers, bad_inliers=config.bad_inliers,
+        scale_min=config.scale_min, pose_cm=config.pose_cm, pose_deg=config.pose_deg,
+        change_min=config.change_min,
     )  # fmt: skip
 
 

@@ -5,7 +5,8 @@ not, why? (README, *Multi-view consistency*.)
 (:func:`~workbench.geometry.depth_residual.match_ranges`) and pools the residuals of both
 directions; :func:`diagnose_pair` names the fault:
 
-- ``ok``: at least ``ok_inliers`` of the residuals are inliers and none of the below;
+- ``ok``: none of the below (a pair under ``ok_inliers`` is fitted, one over it too unless
+  the rigid fit finds nothing);
 - ``scale``: one view's depth scaled by one factor (fitted for A's and for B's, the better
   kept, :mod:`workbench.geometry.icp`) restores the agreement (gain of at least ``min_gain``
   in inliers, about as well as a rigid correction) and the factor is at least ``scale_min``
@@ -18,11 +19,13 @@ directions; :func:`diagnose_pair` names the fault:
 - ``change``: a compact blob of free-space violations of at least ``change_min`` of the
   image's pixels while the rest agrees (``ok_inliers``): its view, pixel fraction, bounding
   box and centre direction (longitude, latitude in degrees);
-- ``mismatch``: disagreement none of these explains.
+- ``mismatch``: under ``bad_inliers`` and none of these explains it (a pose far off, broken
+  depth). Between ``bad_inliers`` and ``ok_inliers`` without a model is ``ok``: sparse LiDAR
+  sampled at the nearest measured pixel, or coarse pixels on slanted surfaces, stay there.
 
 The rigid fit runs on every pair (a 5 cm pose error can leave 93 % of the residuals within
 tolerance); the scale fit only where the inliers or the rigid fit find a fault. The tests are
-in this order: scale, pose, change, then ``mismatch`` below ``ok_inliers``, else ``ok``.
+in this order: scale, pose, change, then ``mismatch`` below ``bad_inliers``, else ``ok``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.geometry.correspondence import fill_radius, fill_sparse
 from workbench.geometry.correspondence_fast import Target, prepare_target
 from workbench.geometry.depth_residual import (
     Matches,
@@ -54,6 +58,7 @@ class Thresholds:
     tol_rel: float = 0.01
     gate: float = 0.25
     ok_inliers: float = 0.9
+    bad_inliers: float = 0.5
     min_gain: float = 0.03
     scale_min: float = 0.01
     pose_cm: float = 1.0
@@ -74,8 +79,9 @@ class PreparedView:
     points: np.ndarray | None = None
 
     def get_normals(self) -> np.ndarray:
-        if self.normals is None:
-            self.normals = range_to_normals(self.range_m, workers=1)
+        if self.normals is None:  # sparse LiDAR: from the gap-filled range
+            filled = fill_sparse(self.range_m, fill_radius(self.range_m))
+            self.normals = range_to_normals(filled, workers=1)
         return self.normals
 
     def get_points(self) -> np.ndarray:
@@ -154,7 +160,7 @@ def _name(stats: dict, blob: dict, rigid: Fit, scale: Fit | None, th: Thresholds
         return "pose"
     if blob["image_fraction"] >= th.change_min and blob["rest_inliers"] >= th.ok_inliers:
         return "change"
-    return "ok" if stats["inliers"] >= th.ok_inliers else "mismatch"
+    return "mismatch" if not stats["inliers"] >= th.bad_inliers else "ok"
 
 
 def _correction_of_b(C: np.ndarray, T_b_from_a: np.ndarray) -> float:

@@ -64,22 +64,6 @@ class Matches:
 
 
 @numba.njit(cache=True, nogil=True)
-def _spread_ok(rb, iv0, iu0, edge):
-    """Whether the valid pixels of the 4 × 4 block around the bilinear cell at row ``iv0``,
-    column ``iu0`` lie on one surface (spread at most ``edge`` times the smallest; a
-    silhouette is uncertain by a pixel at any resolution); False when none is valid."""
-    h, w = rb.shape
-    lo, hi = np.float32(3.4e38), np.float32(0.0)
-    for dv in range(-1, 3):
-        row = min(max(iv0 + dv, 0), h - 1)
-        for du in range(-1, 3):
-            x = rb[row, (iu0 + du) % w]
-            if x > 0:
-                lo, hi = min(lo, x), max(hi, x)
-    return hi - lo <= edge * lo
-
-
-@numba.njit(cache=True, nogil=True)
 def _sample_kernel(rb, u, v, edge, value, ok):
     """:func:`sample_measured` compiled: one pass, no temporaries (``rb`` has 0 where B has
     no depth)."""
@@ -93,26 +77,29 @@ def _sample_kernel(rb, u, v, edge, value, ok):
         iu0, iv0 = int(u0) % w, int(v0)
         iu1, iv1 = (iu0 + 1) % w, min(iv0 + 1, h - 1)
         a, b, c, d = rb[iv0, iu0], rb[iv0, iu1], rb[iv1, iu0], rb[iv1, iu1]
+        big = np.float32(3.4e38)
+        lo = min(min(a if a > 0 else big, b if b > 0 else big),
+                 min(c if c > 0 else big, d if d > 0 else big))  # fmt: skip
+        hi = max(max(a, b), max(c, d))
         if a > 0 and b > 0 and c > 0 and d > 0:
             value[k] = (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv
         else:
             value[k] = rb[min(max(int(np.rint(vk)), 0), h - 1), int(np.rint(uk)) % w]
-        ok[k] = value[k] > 0 and _spread_ok(rb, iv0, iu0, edge)
+        ok[k] = value[k] > 0 and hi - lo <= edge * lo
         if not ok[k]:
             value[k] = 0.0
 
 
 def sample_measured(range_b: np.ndarray, u: np.ndarray, v: np.ndarray, edge: float = 0.1):
     """B's measured range at continuous pixels ``(u, v)`` (columns wrapping, rows clamped):
-    bilinear where the 4 pixels have depth, else the nearest pixel when B measured it; no
-    sample near a depth edge: where the valid pixels of the 4 × 4 block around the cell
-    spread by more than ``edge`` times the smallest (a silhouette is uncertain by a pixel,
-    and the nearest could be the far side of it).
+    bilinear where the 4 pixels around it have depth, else the nearest pixel when B measured
+    it; no sample at a depth edge: where the valid ones of the 4 spread by more than ``edge``
+    times the smallest (the nearest could be the far side of the edge).
 
     Args:
         range_b: ``(H, W)`` metres, invalid as 0 / NaN (sparse LiDAR allowed).
         u, v: ``(N,)`` continuous pixel coordinates (integers are pixel centres).
-        edge: relative spread of the 4 × 4 neighbours that marks a depth edge.
+        edge: relative spread of the 4 neighbours that marks a depth edge.
 
     Returns:
         ``(value, ok)``: ``(N,) float32`` metres (0 where none) and ``(N,) bool``.
@@ -148,10 +135,9 @@ def _sample_measured_numpy(range_b: np.ndarray, u: np.ndarray, v: np.ndarray, ed
     bil = (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv
     near = rb[np.clip(np.rint(v), 0, h - 1).astype(np.int64), np.rint(u).astype(np.int64) % w]
     value = np.where((a > 0) & (b > 0) & (c > 0) & (d > 0), bil, near)
-    block = np.stack([rb[np.clip(iv0 + dv, 0, h - 1), (iu0 + du) % w]
-                      for dv in range(-1, 3) for du in range(-1, 3)])  # fmt: skip
-    lo = np.where(block > 0, block, np.inf).min(0)
-    ok = (value > 0) & (block.max(0) - lo <= edge * lo)
+    cell = np.stack([a, b, c, d])
+    lo = np.where(cell > 0, cell, np.inf).min(0)
+    ok = (value > 0) & (cell.max(0) - lo <= edge * lo)
     return np.where(ok, value, 0.0).astype(np.float32), ok
 
 
