@@ -44,8 +44,15 @@ def figure(
 
 
 def machine() -> dict:
+    """The machine a result was measured on: the CPU model and the SIMD features that decide
+    latency (AVX2, AVX-512F, AVX512_VNNI, AVX_VNNI, AMX; :func:`workbench.machine.cpu_facts`)."""
+    from workbench.machine import cpu_facts
+
+    facts = cpu_facts()
     return {
         "cpus": os.cpu_count(),
+        "cpu_model": facts["model"],
+        "cpu_features": facts["features"],
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
@@ -55,11 +62,13 @@ def machine() -> dict:
 def write_result(name: str, figures: list[dict], details: dict | None = None) -> Path:
     """Write ``results/<name>.json`` atomically and print the figures."""
     from workbench.io import write_text_atomic
+    from workbench.machine import cpu_label
 
+    cpu = cpu_label()  # beside every figure: a latency means little without its CPU
     payload = {
         "benchmark": name,
         "machine": machine(),
-        "figures": figures,
+        "figures": [{**f, "cpu": cpu} for f in figures],
         "details": details or {},
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

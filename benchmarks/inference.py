@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import figure, median_time, write_result
+from workbench.machine import cpu_facts
 
 
 def numpy_gflops(n: int = 1024) -> float:
@@ -52,8 +53,15 @@ def main(height: int = 256) -> dict:
     for (q, threads), t in sorted(lat.items()):
         figures.append(figure(f"latency {q} {threads}t", t * 1e3, "ms"))
     best = min(lat.values())
+    # int8 convolutions gain most from VNNI/AMX dot products; AVX2 alone gains far less
+    vnni = {"AVX512_VNNI", "AVX_VNNI", "AMX"} & set(cpu_facts()["features"])
     figures.append(
-        figure("int8 / fp32 latency (2t)", lat[("int8", 2)] / lat[("none", 2)], "x", goal=0.35)
+        figure(
+            "int8 / fp32 latency (2t)",
+            lat[("int8", 2)] / lat[("none", 2)],
+            "x",
+            goal=0.35 if vnni else 0.8,
+        )
     )
     figures.append(
         figure(

@@ -103,3 +103,16 @@ def test_cpu_facts_from_cpuinfo(tmp_path: Path):
     assert cpu_label(facts).startswith("Intel(R) Xeon(R) Platinum 8480+ (")
     missing = cpu_facts.__wrapped__(str(tmp_path / "absent"))
     assert missing["features"] == [] and missing["model"]
+
+
+def test_benchmark_results_name_the_cpu(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    path = common.write_result("x", [common.figure("latency int8 2t", 3.5, "ms")])
+    payload = json.loads(path.read_text())
+    assert payload["figures"][0]["cpu"] == cpu_label()
+    assert payload["machine"]["cpu_model"] == cpu_facts()["model"]
+    assert payload["machine"]["cpu_features"] == cpu_facts()["features"]

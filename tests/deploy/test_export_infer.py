@@ -63,6 +63,12 @@ def test_report_thresholds(exported):
     assert sizes[0] > sizes[1] > sizes[2]
     md = (exported / "export" / "report.md").read_text()
     assert "| tflite_int8 |" in md and "int8 / fp32 latency" in md
+    # every latency names the CPU it was measured on (model, cores, SIMD features)
+    from workbench.machine import cpu_label
+
+    timed = [r for r in rep["rows"] if "latency_ms_2t" in r]
+    assert timed and all(r["cpu"] == cpu_label() for r in timed)
+    assert f"Latency measured on: {cpu_label()}." in md
 
 
 def test_frozen_pb_loads_in_a_fresh_process_without_model_code(exported):

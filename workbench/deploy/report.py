@@ -11,6 +11,7 @@ import numpy as np
 
 from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
+from workbench.machine import cpu_label
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import KerasBackend, Predictor, load_backend
 
@@ -95,6 +96,7 @@ def report(
             else:
                 pred = Predictor(load_backend(path, threads=threads))
             row[f"latency_ms_{threads}t"] = round(_latency(pred.predict_batch, x1, runs) * 1e3, 2)
+            row["cpu"] = cpu_label()  # int8 speed depends on VNNI/AMX: the CPU beside it
         out = pred.predict_batch(x1)
         diff = np.abs(out - ref)
         row["max_abs_diff_m"] = float(f"{diff.max():.3g}")
@@ -149,6 +151,8 @@ def report_markdown(rows: list[dict], meta: dict) -> str:
         f"Input {meta['input_size'][0]}x{meta['input_size'][1]} (WxH); latency = median of "
         f"{meta.get('runs')} runs after warm-up, batch 1; {accuracy}; diffs against the Keras "
         "model.",
+        "",
+        f"Latency measured on: {next((r['cpu'] for r in rows if r.get('cpu')), cpu_label())}.",
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),
