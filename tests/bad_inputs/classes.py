@@ -167,7 +167,8 @@ def _npy(verb, kind):
             return ["validate", str(root), "--report", str(tmp / "report.csv")], 1, [".npy"]
         if verb == "eda":
             return ["eda", str(root), "--out", str(tmp / "eda")], 1, [".npy"]
-        return ["pointcloud", str(root), "--out", str(tmp / "p.ply")], 2, [".npy"]
+        # the scene's other views are fused; the broken one is named (exit 1)
+        return ["pointcloud", str(root), "--out", str(tmp / "p.ply")], 1, ["view left out", ".npy"]
 
     return build
 
