@@ -22,6 +22,7 @@ BENCHMARKS = [
     "inference",
     "viewer",
     "scaling",
+    "consistency",
     "upsampling",
 ]
 

@@ -3,7 +3,8 @@ written estimate of wall time for 300k views on N machines from the measured per
 
 Jobs, on a dataset of synthetic scenes generated here (``--scenes`` × 6 views, 256×512 depth):
 ``covisibility`` at 128×256 (every ordered pair of views per scene), ``pack`` (TFRecord
-shards) and ``eda`` (the per-view table: every depth map read, and the report). Each is timed
+shards), ``eda`` (the per-view table: every depth map read, and the report) and
+``consistency`` (at its default 128 rows). Each is timed
 in-process (``workers=1``, no engine), on 2 threads (``--workers 2``, the local engine of every
 job: decoding, encoding and the kernels release the GIL) and, for covisibility and pack, on a
 running ``LocalCluster`` of 2 processes reached with ``--scheduler`` (warmed by one run; its
@@ -32,6 +33,7 @@ _ARGS = {
     "covisibility": ["--height", "128", "--no-progress"],
     "pack": ["--shard-mb", "2", "--no-progress"],  # several shards to share out
     "eda": [],
+    "consistency": ["--no-progress"],
 }
 
 
@@ -69,7 +71,7 @@ def main(scenes: int = 24, views: int = 6) -> dict:
         t = time.perf_counter()
         cluster = local_cluster(2)
         details["local_cluster_start_s"] = time.perf_counter() - t
-        for job in ("covisibility", "pack", "eda"):
+        for job in ("covisibility", "pack", "eda", "consistency"):
             one = _run_job(cli, job, root, tmp / f"{job}-1", "--workers", "1")
             two = _run_job(cli, job, root, tmp / f"{job}-2t", "--workers", "2")
             per_view = one / n_views
@@ -78,7 +80,7 @@ def main(scenes: int = 24, views: int = 6) -> dict:
                 figure(f"{job} of {n_views} views, 2 threads", two, "s"),
                 figure(f"{job} speed-up, 2 threads / 1 worker", one / two, "x", None, "higher"),
             ]
-            if job != "eda":
+            if job in ("covisibility", "pack"):
                 warm = _warm_cluster(cli, job, root, tmp, cluster.scheduler_address)
                 figures += [
                     figure(f"{job} of {n_views} views, warm 2-process Dask cluster", warm, "s"),

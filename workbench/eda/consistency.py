@@ -114,10 +114,17 @@ def scene_consistency(scene, ids, ranges, poses, th=None, cov=None, floors=None,
     if cov is None:
         cov = overlap_matrix(ranges, poses, th.gate)
     prepared = [prepare_view(r, T) for r, T in zip(ranges, poses, strict=True)]
-    rows = []
-    for i, j, c in choose_pairs(cov, floors, min_overlap, partners):
-        row, _ = diagnose_pair(prepared[i], prepared[j], th, seed=len(rows))
-        rows.append({"scene": scene, "view_a": ids[i], "view_b": ids[j], "covisibility": c, **row})
+    chosen = choose_pairs(cov, floors, min_overlap, partners)
+    for k in sorted({k for a, b, _ in chosen for k in (a, b)}):  # once, before the threads
+        prepared[k].get_points(), prepared[k].get_normals()
+
+    def one(k):
+        i, j, c = chosen[k]
+        row, _ = diagnose_pair(prepared[i], prepared[j], th, seed=k)
+        return {"scene": scene, "view_a": ids[i], "view_b": ids[j], "covisibility": c, **row}
+
+    with ThreadPoolExecutor(max(1, min(numba.get_num_threads(), len(chosen)))) as pool:
+        rows = list(pool.map(one, range(len(chosen))))  # in pair order, seeded per pair
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return pairs, aggregate_views(scene, list(ids), pairs)
 
