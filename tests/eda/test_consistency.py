@@ -204,9 +204,9 @@ def test_sparse_lidar_depth_finds_the_scale_fault():
 # --------------------------------------------------------------------------- the verb
 
 
-def _two_scenes(tmp_path: Path, break_second: bool) -> tuple[Path, list[str]]:
+def _seed_scenes(tmp_path: Path, n: int, break_second: bool) -> tuple[Path, list[str]]:
     root = tmp_path / "ds"
-    scenes = sorted(p for p in (SAMPLES / "seed").iterdir() if p.is_dir())[:2]
+    scenes = sorted(p for p in (SAMPLES / "seed").iterdir() if p.is_dir())[:n]
     for s in scenes:
         shutil.copytree(s, root / s.name)
     if break_second:
@@ -216,7 +216,7 @@ def _two_scenes(tmp_path: Path, break_second: bool) -> tuple[Path, list[str]]:
 
 
 def test_the_verb_writes_tables_resumes_and_lists_a_broken_scene(tmp_path, capsys):
-    root, scenes = _two_scenes(tmp_path, break_second=True)
+    root, scenes = _seed_scenes(tmp_path, 2, break_second=True)
     out = tmp_path / "out"
     args = ["consistency", str(root), "--out", str(out), "--height", "64", "--no-progress"]
     assert main(args) == 1
@@ -235,13 +235,18 @@ def test_the_verb_writes_tables_resumes_and_lists_a_broken_scene(tmp_path, capsy
     assert {p.name: p.read_bytes() for p in (out / scenes[0]).iterdir()} == first
 
 
-def test_threads_and_the_plain_loop_write_the_same_tables(tmp_path):
-    root, _ = _two_scenes(tmp_path, break_second=False)
+def test_threads_and_the_plain_loop_write_the_same_tables_and_eda_shows_them(tmp_path):
+    root, _ = _seed_scenes(tmp_path, 1, break_second=False)
     base = ["consistency", str(root), "--height", "64", "--no-progress"]
     assert main([*base, "--out", str(tmp_path / "a")]) == 0
     assert main([*base, "--out", str(tmp_path / "b"), "--workers", "2"]) == 0
     for name in ("pairs.csv", "views.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    eda = ["eda", str(root), "--out", str(tmp_path / "eda"), "--consistency", str(tmp_path / "a")]
+    assert main(eda) == 0
+    html = (tmp_path / "eda" / "report.html").read_text()
+    assert "Multi-view consistency (" in html and "flagged views, worst first" in html
+    assert main([*eda[:4], "--consistency", str(tmp_path)]) == 2  # no views.csv there
 
 
 def test_pair_residual_recomputes_one_pair():

@@ -356,6 +356,10 @@ class EdaConfig(DataFlags):
         "segment.png class table JSON, or a folder holding RealSee3D's class_mapping_real.json "
         "and class_mapping_synthetic.json (default: the root's metadata/)",
     )
+    consistency: str = option(
+        "", "a `workbench consistency` output folder: its views.csv becomes the report's "
+        "Multi-view consistency section",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 A pose-only dataset (panoramas and poses, no depth) gets its orientation and motion tables and
 figures, empty depth tables and a report that says "no depth"; the report says how each camera
 height was found (:func:`workbench.eda.stats.height_methods`) and which class table served
-which views (:func:`workbench.eda.views.class_table_summary`)."""
+which views (:func:`workbench.eda.views.class_table_summary`). With ``--consistency DIR`` (a
+``workbench consistency`` output) the report gets a *Multi-view consistency* section: views per
+diagnosis and the flagged views, worst first."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
 from workbench.eda import stats
+from workbench.eda.consistency import load_consistency
 from workbench.eda.views import class_table_summary, find_class_tables, view_table
 from workbench.errors import WorkbenchError
 from workbench.io import (
@@ -149,11 +152,27 @@ def _notes(tables: dict) -> list[str]:
     return notes
 
 
-def write_report(tables: dict, out: Path, title: str, example=None, failed=()) -> dict:
+def _consistency_tables(views: pd.DataFrame) -> dict:
+    """The report's *Multi-view consistency* tables from a ``consistency`` ``views.csv``: views
+    per diagnosis and the flagged views, worst first (at most 50)."""
+    flagged = views[views["flagged"].astype(bool)]
+    counts = views.groupby("diagnosis").size().rename("views").reset_index()
+    cols = ["scene", "view", "diagnosis", "bad_pairs", "pairs", "scale", "t_cm", "rot_deg",
+            "change_fraction", "change_lon_deg", "change_lat_deg", "median_abs_m"]  # fmt: skip
+    return {
+        f"Multi-view consistency ({len(flagged)} of {len(views)} views flagged)": counts,
+        "Multi-view consistency: flagged views, worst first": flagged[cols].head(50),
+    }
+
+
+def write_report(
+    tables: dict, out: Path, title: str, example=None, failed=(), consistency=None
+) -> dict:
     """Tables (parquet + CSV), ``report.html`` and ``summary.json``; ``example`` (a loaded
     :class:`~workbench.data.layouts.View`) adds its RGB and range row in metres (its RGB
     alone when it has no depth); ``failed`` (``{"scene_id", "view_id", "error"}`` rows: views
-    left out) is listed in the report and counted in the summary."""
+    left out) is listed in the report and counted in the summary; ``consistency`` (the
+    ``views.csv`` of ``workbench consistency``) adds the *Multi-view consistency* section."""
 
     make_folder(out)
     for name, df in tables.items():
@@ -188,6 +207,9 @@ def write_report(tables: dict, out: Path, title: str, example=None, failed=()) -
     }
     if failed:
         small["Views left out (could not be read)"] = pd.DataFrame(list(failed))
+    if consistency is not None:
+        small.update(_consistency_tables(consistency))
+        summary["consistency_flagged_views"] = int(consistency["flagged"].astype(bool).sum())
     figs = figures(tables)
     if example is not None:
         name = f"{short_id(example.record.scene_id)}/{example.record.view_id}"
@@ -207,6 +229,7 @@ def run(config) -> int:
     root, out = Path(config.root), make_folder(config.out)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_output_file(cache)
+    consistency = load_consistency(config.consistency)[1] if config.consistency else None
     failed: list[dict] = []
     tables = compute(
         root,
@@ -225,7 +248,8 @@ def run(config) -> int:
     rec = next(
         r for r in index_spec(spec) if (r.scene_id, r.view_id) == (first.scene_id, first.view_id)
     )
-    summary = write_report(tables, out, f"EDA: {root}", load_view(rec, spec.root), failed)
+    example = load_view(rec, spec.root)
+    summary = write_report(tables, out, f"EDA: {root}", example, failed, consistency)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     print(json.dumps(summary))
     print(f"eda: wrote {out}/report.html")
