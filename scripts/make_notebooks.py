@@ -95,27 +95,35 @@ NB["02_depth_pose_eda"] = [
 
 NB["03_point_clouds"] = [
     "# 03 · Point clouds\nSingle-view or fused scene clouds (views placed by their poses) in a "
-    "WebGL viewer (k3d): drag to orbit, scroll to zoom, click a point to read its coordinates. "
-    "Axes are metres with up pointing up (the world frame's y is down). Cameras are drawn as "
-    "frustums labelled with their view ids. A dataset without depth (panoramas and poses) is "
-    "shown with the default model's **predicted** depth placed by its known poses. "
+    "WebGL viewer (k3d): drag to orbit, scroll to zoom, click two points to measure the distance "
+    "between them. Axes are metres with up pointing up (the world frame's y is down). Cameras "
+    "are drawn as frustums labelled with their view ids. A dataset without depth (panoramas and "
+    "poses) is shown with the default model's **predicted** depth placed by its known poses. "
     + TRY_YOURS.format(nn="03"),
     params(),
     opener("03_point_clouds", extra="from workbench.model.predicted import PredictedDepth\n"
            "from workbench.model.predictor import load\n"
-           "from workbench.viz.widgets import PointCloudExplorer\n"),
-    "source = ds if ds.has_depth else PredictedDepth(ds, load())  # measured, else predicted\n"
+           "from workbench.viz.cloud_explorer import PointCloudExplorer\n"),
+    "model = load()  # the default model: predicted depth, and its error against the measured\n"
+    "source = ds if ds.has_depth else PredictedDepth(ds, model)  # measured, else predicted\n"
     'print("depth:", "measured" if ds.has_depth else "predicted by the default model")',
-    "## Explorer\nEvery control redraws the cloud beside it: views to fuse, colour by RGB, range "
-    "(metres from each point's own camera), normal or height above the floor; an exact point "
+    "## Explorer\nEvery control redraws the cloud beside it: views to fuse, measured or "
+    "predicted depth (with measured depth), colour by RGB, range (metres from each point's own "
+    "camera), normal, height above the floor or the prediction's error, with a colour legend in "
+    "metres (2nd–98th percentile of the points shown, so far points seen through windows do not "
+    "set it; saturated and missing depth is never drawn); an exact point "
     "budget (a seeded random sample: near and far parts in proportion to what was observed); a "
     "range cut; a ceiling cut (points above that height disappear, to look into the room from "
     "above); the scene's mesh (`obj/`, seed layout) as a translucent overlay to check that depth "
-    "and mesh agree.",
-    IGN + "explorer = PointCloudExplorer(source, budget=200_000)\nexplorer",
+    "and mesh agree. The viewer opens standing at the first view's camera; *look from* moves to "
+    "another view's camera or an overview from above, *reset camera* returns there, and k3d's "
+    "menu (top right) has the snapshot, clipping planes and more. Two clicked points give both "
+    "coordinates and the distance between them in metres; a new selection clears them.",
+    IGN + "explorer = PointCloudExplorer(source, budget=200_000, predictor=model)\nexplorer",
     "## Looking in from above\nThe same explorer with the ceiling cut at 2 m, coloured by height.",
     IGN + 'explorer.color.value = "height"\n'
     "explorer.max_height.value = 2.0\n"
+    'explorer.look.value = ""  # the overview from above\n'
     "print(explorer.status.value)",
     "Export for MeshLab/open3d: `workbench pointcloud ROOT --out scene.ply` (`--html` writes a "
     "standalone plotly page); for a dataset without depth, `workbench infer ROOT --ply`.",

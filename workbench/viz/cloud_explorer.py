@@ -45,7 +45,7 @@ def measure_text(points: list[tuple[np.ndarray, str]]) -> str:
     """Readout of one or two picked points ``(world xyz (3,) metres, description)``: each
     point's coordinates and, for two, the distance between them in metres.
 
-    >>> measure_text([(np.zeros(3), "view 0"), (np.array([3.0, 0, 4]), "view 1")])[-40:]
+    >>> measure_text([(np.zeros(3), "view 0"), (np.array([3.0, 0, 4]), "view 1")])[-38:]
     'view 1<br><b>distance A–B: 5.000 m</b>'
     """
     rows = [
@@ -122,10 +122,11 @@ class PointCloudExplorer(W.VBox):
         )
         self.views = W.SelectMultiple(description="views", rows=4)
         has_depth = any(getattr(r, "has_depth", True) for r in self.records)
-        both = self.predictor is not None and has_depth
+        both = self._both = self.predictor is not None and has_depth
+        only = "measured" if has_depth else "predicted"  # a source of predicted depth
         self.depth = W.ToggleButtons(
-            options=["measured", "predicted"] if both else ["measured"], value="measured",
-            description="depth", disabled=not both,
+            options=["measured", "predicted"] if both else [only], value="measured" if both
+            else only, description="depth", disabled=not both,
         )  # fmt: skip
         modes = ["rgb", "range", "normal", "height"] + (["error"] if both else [])
         self.color = W.ToggleButtons(options=modes, value="rgb", description="colour")
@@ -202,11 +203,12 @@ class PointCloudExplorer(W.VBox):
         v, n = self._load(rec)
         T = np.eye(4) if v.T_world_from_cam is None else v.T_world_from_cam
         rng, err = v.range_m, None
-        if self.depth.value == "predicted" or need_error:
+        predicting = self._both and self.depth.value == "predicted"
+        if predicting or (self._both and need_error):
             pred, pn = self._predicted(rec, v)
             gt_ok = drawable(v.range_m, saturated_range_m(rec))
             err = np.where(gt_ok, np.abs(pred - v.range_m), np.float32(np.nan))
-            if self.depth.value == "predicted":
+            if predicting:
                 rng, n = pred, pn
         return (v.rgb, rng, T, n, err), T
 
@@ -228,7 +230,7 @@ class PointCloudExplorer(W.VBox):
             pixels = sum(v[1].size for v in views)
             stride = self.stride or max(1, math.ceil(math.sqrt(pixels / self.MAX_PIXELS)))
             sat = [saturated_range_m(r) for r in recs]
-            if self.depth.value == "predicted":
+            if self._both and self.depth.value == "predicted":
                 sat = math.inf
             self.layers, self._layers_key = cloud_layers(views, stride, sat), key
             self._ids = [r.view_id for r in recs]

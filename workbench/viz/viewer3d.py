@@ -310,16 +310,22 @@ def view_camera(T_world_from_cam: np.ndarray, ahead_m: float = 1.0) -> list[floa
 
 
 def overview_camera(positions_world: np.ndarray) -> list[float] | None:
-    """k3d camera framing the bulk of the points (2nd-98th percentile box of each display
-    axis, so a few far points seen through windows do not shrink the room), from above at
-    about 45 degrees; None without points."""
+    """k3d camera framing the bulk of the points from above at about 45 degrees: aimed at
+    their median, at a distance from the 70th percentile of their distances to it (so far
+    points seen through windows, even a quarter of them, do not shrink the room); None without
+    points.
+
+    >>> room = np.random.default_rng(0).uniform(-2, 2, (1000, 3))
+    >>> cam = overview_camera(np.concatenate([room, np.full((250, 3), 90.0)]))
+    >>> bool(np.linalg.norm(np.subtract(cam[:3], cam[3:6])) < 12)
+    True
+    """
     if not len(positions_world):
         return None
-    p = to_display(positions_world[:: max(1, len(positions_world) // 20000)])
-    lo, hi = np.percentile(p, 2, axis=0), np.percentile(p, 98, axis=0)
-    target = (lo + hi) / 2
-    d = 0.9 * float(np.linalg.norm(hi - lo)) + 0.5
-    eye = target + np.array([0.55, -0.55, 0.63]) * d
+    p = to_display(positions_world[:: max(1, len(positions_world) // 20000)]).astype(np.float64)
+    target = np.median(p, axis=0)
+    r = float(np.percentile(np.linalg.norm(p - target, axis=1), 70))
+    eye = target + np.array([0.55, -0.55, 0.63]) * (2.2 * r + 0.5)
     return [float(v) for v in (*eye, *target, 0.0, 0.0, 1.0)]
 
 
