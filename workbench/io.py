@@ -136,6 +136,8 @@ def is_stale_temporary(path: str | os.PathLike) -> bool:
     owner = temporary_owner(path)
     if owner is None or owner[0] != _host_tag() or owner[1] == os.getpid():
         return False
+    if not 0 < owner[1] < 2**31:  # no process of ours has such an id
+        return False
     try:
         st = path.lstat()
     except OSError:

@@ -246,7 +246,9 @@ def run(config) -> int:
     first = tables["views"].iloc[0]
     spec = describe_dataset(root, config)
     rec = next(
-        r for r in index_spec(spec) if (r.scene_id, r.view_id) == (first.scene_id, first.view_id)
+        r
+        for r in index_spec(spec, errors=[])  # broken scenes: already listed by compute
+        if (r.scene_id, r.view_id) == (first.scene_id, first.view_id)
     )
     example = load_view(rec, spec.root)
     summary = write_report(tables, out, f"EDA: {root}", example, failed, consistency)
