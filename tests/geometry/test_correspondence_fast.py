@@ -124,13 +124,15 @@ def test_fast_covisibility_equals_the_reference_and_handles_sparse_depth(kernel)
     views = [load_view(r, SAMPLES) for r in index_dataset(SAMPLES)[:4]]
     ranges = [resize_range(v.range_m, 64) for v in views]
     poses = [v.T_world_from_cam for v in views]
-    np.testing.assert_allclose(
-        covisibility_matrix_fast(ranges, poses), covisibility_matrix(ranges, poses), atol=1e-12
-    )
     sparse = [np.where(np.arange(64)[:, None] % 3 == 0, r, 0).astype(np.float32) for r in ranges]
-    np.testing.assert_allclose(
-        covisibility_matrix_fast(sparse, poses), covisibility_matrix(sparse, poses), atol=1e-12
-    )
+    for rs in (ranges, sparse):
+        # the same decisions as the reference but for threshold ties, where the compiled code's
+        # rounding (FMA contraction or not: NUMBA_CPU_NAME=generic flips one pixel of the
+        # sparse views) may differ: within two pixels of the smallest view's valid ones
+        tol = 2.0 / min(int((r > 0).sum()) for r in rs)
+        np.testing.assert_allclose(
+            covisibility_matrix_fast(rs, poses), covisibility_matrix(rs, poses), atol=tol
+        )
 
 
 def test_fast_correspondence_handles_nan_inf_and_holes_like_the_reference(kernel):
