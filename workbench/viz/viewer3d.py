@@ -115,7 +115,8 @@ def legend_html(mode: str, limits: tuple[float, float] | None) -> str:
     )
     return (
         f'<div class="wb-legend" style="display:flex;align-items:center;gap:10px">'
-        f"<b>colour</b>: {_LEGEND_TITLES[mode]} (m, 2nd–98th percentile of the points shown)"
+        f"<span><b>colour</b>: {_LEGEND_TITLES[mode]} (m, 2nd–98th percentile of the points "
+        "shown)</span>"
         f'<div style="width:320px"><div style="height:12px;background:linear-gradient(to right,'
         f' {stops}, #{int(_TURBO_U32[255]):06x} 100%)"></div>'
         f'<div style="position:relative;height:16px;font-size:11px">{ticks}</div></div>'
