@@ -258,6 +258,11 @@ def test_pair_residual_recomputes_one_pair():
     assert np.nanmedian(np.abs(pr.residual_a)) < 0.02  # a clean sample scene
     assert pr.C.shape == (4, 4) and np.allclose(pr.C[:3, :3] @ pr.C[:3, :3].T, np.eye(3))
     assert np.allclose(pr.T_a_corrected, pr.T_a @ pr.C)
+    clouds = pr.clouds(stride=2)
+    assert set(clouds) == {"a", "a_corrected", "b"} and clouds["a"].shape[1] == 3
+    # the correction of a clean pair (at 64 rows) moves A's cloud by a few millimetres
+    moved = np.linalg.norm(clouds["a_corrected"] - clouds["a"], axis=1)
+    assert 0 < np.median(moved) < 0.02
     with pytest.raises(Exception, match="no view '999'"):
         pair_residual(ds, scene, "000", "999")
 

@@ -35,6 +35,7 @@ from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
 from workbench.geometry.depth_residual import residual_image, shrink_range
+from workbench.geometry.equirect import range_to_points
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 
 __all__ = [
@@ -315,6 +316,20 @@ class PairResidual:
     @property
     def T_a_corrected(self) -> np.ndarray:
         return self.T_a @ self.C
+
+    def clouds(self, stride: int = 1) -> dict:
+        """World points ``(N, 3) float64`` of the valid pixels (every ``stride``-th row and
+        column) for a 3D overlay: ``a`` by A's pose, ``a_corrected`` by ``T_a_corrected``,
+        ``b`` by B's pose."""
+
+        def world(r, T):
+            p = range_to_points(r[::stride, ::stride]).reshape(-1, 3).astype(np.float64)
+            p = p[(r[::stride, ::stride] > 0).reshape(-1)]
+            return p @ T[:3, :3].T + T[:3, 3]
+
+        return {"a": world(self.range_a, self.T_a),
+                "a_corrected": world(self.range_a, self.T_a_corrected),
+                "b": world(self.range_b, self.T_b)}  # fmt: skip
 
 
 def pair_residual(ds, scene: str, a: str, b: str, height: int = 128, th=None) -> PairResidual:
