@@ -97,8 +97,8 @@ def full_resolution_depth(pred: np.ndarray, info: tuple, rgb: np.ndarray, upsamp
     """Model-size depth ``(h, 2h)`` metres → depth at the image's size ``(H, W)``: ``bilinear``
     resizing, or ``guided`` upsampling whose edges follow the image
     (:func:`workbench.geometry.upsample.guided_upsample`; a letterboxed image is guided by its
-    letterbox, then cropped)."""
-    if upsample == "bilinear" or pred.shape == tuple(info[0]):
+    letterbox, then cropped; an image no larger than the prediction is resized)."""
+    if upsample == "bilinear" or info[0][0] <= pred.shape[0]:  # guided only when upsampling
         return Predictor.restore(pred, info)
     (hp, wp), (top, bottom, left, right) = info
     guide = letterbox(rgb)[0] if (top, bottom, left, right) != (0, 0, 0, 0) else rgb
