@@ -87,8 +87,19 @@ def test_synth_writes_the_same_files_on_threads_and_on_the_cluster(scheduler, tm
     assert len(a) > 8 and a == b == c
 
 
+def test_consistency_is_the_same_on_the_cluster(scheduler, tmp_path):
+    scene = sorted(p for p in (SAMPLES / "seed").iterdir() if p.is_dir())[0]
+    shutil.copytree(scene, tmp_path / "ds" / scene.name)
+    args = ["consistency", str(tmp_path / "ds"), "--height", "64", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--scheduler", scheduler]) == 0
+    for name in ("pairs.csv", "views.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
 def test_a_bad_scheduler_address_is_one_line_before_any_work(tmp_path, capsys):
-    for verb in ("eda", "validate", "synth", "covisibility", "pack", "infer", "eval"):
+    for verb in ("eda", "validate", "synth", "covisibility", "consistency", "pack", "infer",
+                 "eval"):  # fmt: skip
         args = [verb, str(SAMPLES / "seed"), "--scheduler", "localhost:8786"]
         if verb in ("synth",):
             args = [verb, "--out", str(tmp_path / "s"), "--scheduler", "localhost:8786"]
