@@ -214,3 +214,21 @@ def test_tflite_graph_has_no_tile_or_reshape(tmp_path):
     assert ops["TILE"] == ops["RESHAPE"] == 0, ops
     assert ops["RESIZE_NEAREST_NEIGHBOR"] == 3, ops  # 2 levels + the head
     assert ops["CONCATENATION"] == 7 + 3 + 1, ops  # wraps (6 blocks, stem) + skips + latitude
+
+
+def test_checkpoints_of_the_earlier_graph_restore(tmp_path):
+    """TensorFlow checkpoints key a model's variables by layer position: the current graph keeps
+    the earlier one's positions, so a run checkpointed before resumes (strict restore)."""
+    import tensorflow as tf
+
+    from workbench.model.saving import restore_checked
+
+    old = _legacy_unet(32, 4, 2, coords=True, context=True, stem=True)
+    rng = np.random.default_rng(7)
+    for w in old.weights:
+        w.assign(rng.normal(size=w.shape).astype(np.float32))
+    path = tf.train.Checkpoint(model=old).save(str(tmp_path / "c"))
+    new = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True)
+    restore_checked(tf.train.Checkpoint(model=new), path, "the model", strict=True)
+    for a, b in zip(new.weights, old.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

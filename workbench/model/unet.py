@@ -139,11 +139,14 @@ def _conv(x, ch, name):
     """Two 3x3 conv + BN + ReLU on columns wrapped once by 2 per side: each ``valid``
     convolution uses up one wrapped column per side, so the result equals a wrap of 1 before
     each convolution (a circular shift commutes with convolutions and the pointwise BN and
-    ReLU); rows get their zero padding right before each convolution (a zero PAD, which
-    XNNPACK can fold into the convolution)."""
-    x = CircularPad(2, rows=0, name=f"{name}_wrap")(x)
+    ReLU). Rows get their zero padding right before each convolution (a zero PAD, which XNNPACK
+    can fold into the convolution). Eight layers in the earlier graph's places, so its
+    checkpoints (keyed by layer position) restore into this one."""
     for i in range(2):
-        x = layers.ZeroPadding2D(((1, 1), (0, 0)), name=f"{name}_rows{i}")(x)
+        if i == 0:
+            x = CircularPad(2, rows=1, name=f"{name}_wrap")(x)
+        else:
+            x = layers.ZeroPadding2D(((1, 1), (0, 0)), name=f"{name}_rows")(x)
         x = layers.Conv2D(ch, 3, padding="valid", use_bias=False, name=f"{name}_conv{i}")(x)
         x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
         x = layers.ReLU(name=f"{name}_relu{i}")(x)
