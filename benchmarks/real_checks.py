@@ -9,6 +9,12 @@ forbid putting them in this repository):
   height is normalised to 1 and whose capture rig stands 1.435 m high: the camera height read
   off the predicted floor (metric check) and the ceiling-over-floor height ratio (scale-free).
 
+``--camera-height`` (:func:`~workbench.geometry.floor_scale.rescale_to_camera_height`) is
+measured on both: AbsRel as predicted, rescaled to the true camera height (or refused: no floor)
+and median-aligned, against RealSee3D's depth (put at a :data:`REALSEE_RIG_M` rig) and against
+the range to ZInD's layout walls (:func:`zind_wall_range`); guided against bilinear upsampling
+at RealSee3D's full resolution (:func:`realsee_upsampling`).
+
 Every model figure stands beside the constant and room-prior baselines
 (:mod:`workbench.model.baselines`) on the same pixels::
 
@@ -28,14 +34,24 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS
-from workbench.geometry.equirect import resize_range, unit_rays
+from benchmarks.upsampling import _abs_rel as edge_abs_rel
+from benchmarks.upsampling import edge_band
+from workbench.errors import WorkbenchError
+from workbench.geometry.camera_height import camera_height, fit_floor
+from workbench.geometry.equirect import lonlat_grid, resize_range, unit_rays
+from workbench.geometry.floor_scale import rescale_to_camera_height
+from workbench.geometry.upsample import guided_upsample, upsample_bilinear
 from workbench.io import read_image, read_rgb, write_text_atomic
-from workbench.model.baselines import make_baselines
 from workbench.model.metrics import depth_metrics
-from workbench.model.predictor import load
 
 ZIND_CAMERA_HEIGHT_M = 1.435
 CAP = np.deg2rad(60.0)
+REALSEE_RIG_M = 1.5  # RealSee3D ships no depth scale: its ground truth is put at this rig height
+WALL_BAND = np.deg2rad(15.0)  # ZInD wall ranges: layout wall pixels within 15° of the horizon
+REALSEE_SAMPLES = (
+    ("realsee3d_real", "panoImage_real.jpg", "depth_image.png"),
+    ("realsee3d_synthetic", "panoImage_synthesis.jpg", "depth_image_synthesis.png"),
+)
 
 
 def _metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
@@ -46,10 +62,7 @@ def _metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
 def realsee(folder: Path, predictor, baselines: dict, height: int) -> dict:
     """Median-aligned metrics of the model and the baselines on both RealSee3D samples."""
     out = {}
-    for name, rgb_file, depth_file in (
-        ("realsee3d_real", "panoImage_real.jpg", "depth_image.png"),
-        ("realsee3d_synthetic", "panoImage_synthesis.jpg", "depth_image_synthesis.png"),
-    ):
+    for name, rgb_file, depth_file in REALSEE_SAMPLES:
         if not (folder / rgb_file).is_file():
             continue
         rgb = read_rgb(folder / rgb_file)
@@ -62,6 +75,157 @@ def realsee(folder: Path, predictor, baselines: dict, height: int) -> dict:
             row[bname] = _metrics(resize_range(b.predict_batch(x)[0], height), gt)
         out[name] = row
     return out
+
+
+def _abs_rel(pred: np.ndarray, gt: np.ndarray, align: bool = False) -> float:
+    m = depth_metrics(pred, gt, median_align=align, max_depth=100.0)
+    return round(m["abs_rel"], 4)
+
+
+def rescale_row(pred: np.ndarray, gt: np.ndarray, true_height_m: float, name: str) -> dict:
+    """AbsRel of ``pred`` against ``gt`` (metres): as predicted, after
+    :func:`rescale_to_camera_height` to the true camera height (``None``, with the reason, where
+    it is refused: no floor) and median-aligned (scale-free)."""
+    row = {
+        "true_camera_height_m": round(true_height_m, 3),
+        "as_predicted": _abs_rel(pred, gt),
+        "median_aligned": _abs_rel(pred, gt, align=True),
+    }
+    try:
+        scaled, factor, fit = rescale_to_camera_height(pred, true_height_m, name)
+    except WorkbenchError as e:
+        return {**row, "rescaled": None, "factor": None, "refused": str(e)}
+    return {
+        **row,
+        "rescaled": _abs_rel(scaled, gt),
+        "factor": round(factor, 4),
+        "floor_fit_m": round(fit.height_m, 3),
+    }
+
+
+def realsee_rescale(folder: Path, predictor, height: int) -> dict:
+    """``--camera-height`` on both RealSee3D samples. No depth scale is shipped, so the ground
+    truth is put at :data:`REALSEE_RIG_M`: its own camera height (:func:`camera_height` at full
+    resolution: nadir cap, or the lowest valid band of the tripod-masked LiDAR) maps to it, and
+    the prediction is rescaled to that height. ``rescaled`` and ``median_aligned`` do not
+    depend on the assumed rig height; ``as_predicted`` does."""
+    out = {}
+    for name, rgb_file, depth_file in REALSEE_SAMPLES:
+        if not (folder / rgb_file).is_file():
+            continue
+        gt = read_image(folder / depth_file).astype(np.float32)
+        gt_height, method = camera_height(gt)
+        gt = resize_range(gt * np.float32(REALSEE_RIG_M / gt_height), height)
+        pred = resize_range(predictor.predict(read_rgb(folder / rgb_file)), height)
+        row = rescale_row(pred, gt, REALSEE_RIG_M, rgb_file)
+        out[name] = {**row, "gt_camera_height_from": method}
+    return out
+
+
+def realsee_upsampling(folder: Path, predictor) -> dict:
+    """Guided against bilinear upsampling of the model's prediction to RealSee3D's full
+    resolution: AbsRel over every valid pixel and over the edge band
+    (:func:`benchmarks.upsampling.edge_band`: within ``H/128`` px of a ground-truth depth step),
+    the prediction median-aligned to the scale-free ground truth by one factor for both."""
+    out = {}
+    for name, rgb_file, depth_file in REALSEE_SAMPLES:
+        if not (folder / rgb_file).is_file():
+            continue
+        rgb = read_rgb(folder / rgb_file)
+        gt = read_image(folder / depth_file).astype(np.float32)
+        x, _ = predictor.prepare(rgb, rgb_file)
+        low = predictor.predict_batch(x[None])[0]
+        big, valid = gt.shape[0], gt > 0
+        bilinear, guided = upsample_bilinear(low, big), guided_upsample(low, rgb)
+        k = float(np.median(gt[valid]) / np.median(bilinear[valid]))
+        band = edge_band(gt, max(2, big // 128))
+        row = {"size": f"{2 * big}x{big}", "edge_pixels": int(band.sum())}
+        for key, pred in (("bilinear", bilinear), ("guided", guided)):
+            row[key] = [round(edge_abs_rel(pred * k, gt, m), 4) for m in (valid, band)]
+        row["guided_over_bilinear"] = [
+            round(g / b, 4) for g, b in zip(row["guided"], row["bilinear"], strict=True)
+        ]
+        out[name] = row
+    return out
+
+
+def _zind_pano_dicts(data: dict) -> list[tuple[str, dict, float]]:
+    """``(image path, pano dict, metres per plan unit)`` of every panorama taken inside its
+    visible layout on a floor with a metric scale, by image path."""
+    scales = data.get("scale_meters_per_coordinate") or {}
+    found: dict[str, tuple[dict, float]] = {}
+    for floor, rooms in data.get("merger", {}).items():
+        for partials in rooms.values():
+            for panos in partials.values():
+                for pano in panos.values():
+                    inside = pano.get("is_inside", True)
+                    if scales.get(floor) and inside and "layout_visible" in pano:
+                        found.setdefault(pano["image_path"], (pano, float(scales[floor])))
+    return [(rel, *found[rel]) for rel in sorted(found)]
+
+
+def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]
+
+
+def zind_wall_range(pano: dict, metres_per_unit: float, height: int) -> np.ndarray:
+    """``(height, 2·height)`` float32 metres: the range to the walls of the panorama's
+    ``layout_visible`` polygon (ZInD's local frame, :mod:`workbench.data.zind`: azimuth
+    ``atan2(-x, y)``, camera at the origin, units of ``metres_per_unit``) on the pixels within
+    :data:`WALL_BAND` of the horizon whose ray meets a wall between floor and ceiling; 0
+    elsewhere (furniture in front of a wall is not in the layout)."""
+    v = np.asarray(pano["layout_visible"]["vertices"], np.float64)  # (n, 2)
+    e = np.roll(v, -1, axis=0) - v
+    lon, lat = lonlat_grid(height, 2 * height)
+    d = np.stack([-np.sin(lon), np.cos(lon)], axis=1)[:, None]  # (W, 1, 2)
+    den = _cross(d, e[None])  # (W, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t, s = _cross(v, e)[None] / den, _cross(v[None], d) / den
+    t = np.where((t > 0) & (s >= 0) & (s <= 1), t, np.inf).min(axis=1)  # (W,) local units
+    cam = float(pano.get("camera_height", 1.0))
+    reach = t[None] * np.tan(lat)[:, None]  # vertical offset where the ray meets the wall
+    up_to = np.where(lat[:, None] >= 0, cam, float(pano["ceiling_height"]) - cam)
+    wall = (np.abs(lat) <= WALL_BAND)[:, None] & np.isfinite(t)[None] & (np.abs(reach) <= up_to)
+    with np.errstate(invalid="ignore"):
+        r = t[None] / np.cos(lat)[:, None] * metres_per_unit
+    return np.where(wall, r, 0.0).astype(np.float32)
+
+
+def zind_rescale(tour: Path, predictor, height: int, limit: int = 0) -> dict:
+    """Wall-range AbsRel (:func:`zind_wall_range`) of every panorama of the tour as predicted,
+    after ``--camera-height`` with its true camera height (``camera_height · scale · metres per
+    unit``) and median-aligned; the floor fit's camera height error; medians over panoramas."""
+    rows = []
+    for data in sorted(tour.glob("*/zind_data.json")):
+        for rel, pano, m in _zind_pano_dicts(json.loads(data.read_text()))[: limit or None]:
+            unit = float(pano["floor_plan_transformation"]["scale"]) * m
+            true_h = float(pano.get("camera_height", 1.0)) * unit
+            gt = zind_wall_range(pano, unit, height)
+            pred = resize_range(predictor.predict(read_rgb(data.parent / rel)), height)
+            fit = fit_floor(pred)
+            row = {"pano": rel, **rescale_row(pred, gt, true_h, rel)}
+            row["floor_fit_height_abs_rel"] = round(abs(fit.height_m - true_h) / true_h, 4)
+            rows.append(row)
+    if not rows:
+        return {}
+    kept = [r for r in rows if r["rescaled"] is not None]
+
+    def med(key, among):
+        vals = [r[key] for r in among if r[key] is not None and np.isfinite(r[key])]
+        return round(float(np.median(vals)), 4) if vals else None
+
+    return {
+        "panos": len(rows),
+        "refused_no_floor": len(rows) - len(kept),
+        "true_camera_height_m": [min(r["true_camera_height_m"] for r in rows),
+                                 max(r["true_camera_height_m"] for r in rows)],
+        "wall_abs_rel_as_predicted": med("as_predicted", rows),
+        "wall_abs_rel_as_predicted_not_refused": med("as_predicted", kept),
+        "wall_abs_rel_rescaled": med("rescaled", kept),
+        "wall_abs_rel_median_aligned": med("median_aligned", rows),
+        "floor_fit_height_abs_rel": med("floor_fit_height_abs_rel", kept),
+        "per_pano": rows,
+    }  # fmt: skip
 
 
 def _cap_drop(range_m: np.ndarray, down: bool) -> float:
@@ -96,6 +260,8 @@ def zind(tour: Path, predictor, limit: int = 0) -> dict:
         return {}
     cam = np.array([r["camera_height_m"] for r in rows])
     ratio_err = np.array([abs(r["ratio_pred"] - r["ratio_true"]) / r["ratio_true"] for r in rows])
+    from workbench.model.baselines import make_baselines
+
     prior = make_baselines(predictor)[0]["room prior"]
     prior_cam = _cap_drop(
         prior.predict_batch(np.zeros((1, prior.height, 2 * prior.height, 3)))[0], True
@@ -139,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (args.realsee or args.zind):
         ap.error("give --realsee and/or --zind")
+    from workbench.model.baselines import make_baselines
+    from workbench.model.predictor import load
+
     predictor = load(args.model or None)
     baselines, origin = make_baselines(predictor)
     result = {"model": str(predictor.backend.source), "constant_from": origin}
@@ -146,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         result.update(realsee(args.realsee, predictor, baselines, args.height))
     if args.zind:
         result["zind"] = zind(args.zind, predictor, args.limit)
+    rescale = {}
+    if args.realsee:
+        rescale.update(realsee_rescale(args.realsee, predictor, args.height))
+        result["upsampling_realsee3d"] = realsee_upsampling(args.realsee, predictor)
+    if args.zind:
+        rescale["zind_walls"] = zind_rescale(args.zind, predictor, args.height, args.limit)
+    result["camera_height_rescale"] = rescale
     write_text_atomic(RESULTS / "real_checks.json", json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
