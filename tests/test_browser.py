@@ -40,6 +40,7 @@ NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb
 BROWSER_DATA = {
     "01": "realsee3d", "02": "realsee3d-synthetic", "03": "pose-only", "04": "stanford2d3d",
     "05": "realsee3d", "06": "shards", "07": "rgbd-folder", "08": "realsee3d-synthetic",
+    "09": "rgbd-folder",
 }  # fmt: skip
 
 
@@ -626,4 +627,30 @@ def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
         timeout=30_000,
     )
     _shot(page, "02_lasso.png")
+    assert not console, console[:5]
+
+
+def test_consistency_notebook_opens_a_flagged_pair(lab, page):
+    """Pick another flagged pair (a pose fault): the residual figure follows (both panels at
+    2:1), the 3D figure shows both clouds, the toggle moves A to its corrected pose, and the
+    console stays free of errors."""
+    console = _console_errors(page)
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "09_multiview_consistency", 400_000))
+    pick = page.locator(".widget-dropdown select").first
+    pick.wait_for(timeout=60_000)
+    labels = [o.inner_text() for o in pick.locator("option").all()]
+    pose = next(x for x in labels if ": pose (" in x)  # the planted pose faults are flagged
+    pick.select_option(label=pose)
+    pair = json.dumps(pose.split(":")[0])
+    page.wait_for_function(f"() => ({_plot_title(0)} || '').startsWith({pair})", timeout=60_000)
+    assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, 0))
+    cloud = _plot_index(page, "both clouds")
+    names = f"document.querySelectorAll('.js-plotly-plot')[{cloud}].data.map(t => t.name)"
+    assert page.evaluate(f"() => {names}.length") == 2
+    assert page.evaluate(f"() => !!document.querySelectorAll('.js-plotly-plot')[{cloud}]"
+                         "._fullLayout.scene")  # fmt: skip
+    page.locator(".widget-toggle-buttons button", has_text="A corrected").first.click()
+    page.wait_for_function(f"() => {names}.some(n => n.endsWith('(corrected)'))", timeout=60_000)
+    _shot(page, "09_pair.png")
     assert not console, console[:5]
