@@ -124,13 +124,13 @@ def camera_map_figure(
         r, c = divmod(k, cols)
         t = table[table["scene_id"] == sid].sort_values("view_id")
         _camera_panel(fig, t, sid, r + 1, c + 1, k)
-    panel = (width - 100) / cols * 0.85
+    panel = min(360.0, (width - 100) / cols * 0.85)  # px: a lone scene stays on screen
     fig.update_layout(
         title="Camera positions (top-down, one panel per scene; grey: heading; box or lasso "
         "select cameras)",
         template="plotly_white",
         showlegend=False,
-        width=width,
+        width=int(min(width, cols * panel / 0.85 + 100)),
         height=int(rows * panel * 1.12 + 90),
         margin={"l": 50, "r": 20, "t": 80, "b": 40},
         dragmode="lasso",
