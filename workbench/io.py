@@ -171,10 +171,19 @@ def sweep_temporaries(folder: str | os.PathLike, recursive: bool = True) -> int:
 def _create_temporary(path: Path) -> Path:
     """Create an empty temporary file beside ``path`` (:func:`temporary_name`), usual
     permissions; an OS error names ``path``."""
+    return _claim_temporary(path, lambda t: os.close(os.open(t, _EXCL_FLAGS, 0o666)))
+
+
+_EXCL_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+
+
+def _claim_temporary(path: Path, create) -> Path:
+    """A fresh :func:`temporary_name` beside ``path`` made by ``create(tmp)`` (which raises
+    ``FileExistsError`` when the name is taken); an OS error names ``path``."""
     for _ in range(100):
         tmp = path.parent / temporary_name(path.name)
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            create(tmp)
             return tmp
         except FileExistsError:
             continue
@@ -189,16 +198,7 @@ def make_temporary_folder(path: str | os.PathLike) -> Path:
     ``path``."""
     path = Path(path)
     make_folder(path.parent)
-    for _ in range(100):
-        tmp = path.parent / temporary_name(path.name)
-        try:
-            tmp.mkdir()
-            return tmp
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise _write_error(e, path) from None
-    raise WorkbenchError("cannot write (no free temporary name)", path)
+    return _claim_temporary(path, Path.mkdir)
 
 
 def _write_error(e: OSError, path: Path) -> WorkbenchError:
