@@ -84,7 +84,8 @@ def compare_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, m
         )
     )
     fig.add_scatter(
-        x=[0, top], y=[0, top], mode="lines", name="equal", line={"dash": "dot", "color": "grey"}
+        x=[0, top], y=[0, top], mode="lines", name="equal", line={"dash": "dot", "color": "grey"},
+        hoverinfo="skip",  # a click near the diagonal goes to the view, not to the line
     )
     if mark is not None:
         sel = m[(m["scene_id"] == mark[0]) & (m["view_id"] == mark[1])]
@@ -94,6 +95,7 @@ def compare_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, m
             mode="markers",
             name="selected",
             marker={"size": 14, "color": "red", "symbol": "circle-open"},
+            hoverinfo="skip",
         )
     fig.update_layout(
         title=f"AbsRel per view: {name_a} (y) vs {name_b} (x); below the line: {name_a} better",
