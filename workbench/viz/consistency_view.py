@@ -98,6 +98,17 @@ def _panel_axes(fig, k, dom_x, dom_y, w, h, title):
     return f"x{ax}", f"y{ax}"
 
 
+def _residual_trace(z, xa, ya, vmax, name, k, colorbar) -> go.Heatmap:
+    """The residual overlay of panel ``k`` (its colour bar shown on the last panel only)."""
+    return go.Heatmap(
+        z=np.round(z, 4), xaxis=xa, yaxis=ya, zmin=-vmax, zmax=vmax, zmid=0, colorscale="RdBu",
+        opacity=0.85, showscale=k == 1, name=f"{name} residual",
+        hovertemplate="u %{x}, v %{y}: residual %{z:.3f} m<extra></extra>",
+        colorbar={"title": {"text": "residual (m)"}, "xanchor": "left", "thickness": 12,
+                  **colorbar},
+    )  # fmt: skip
+
+
 def residual_figure(
     rgb_a,
     rgb_b,
@@ -149,30 +160,8 @@ def residual_figure(
                 hovertemplate="u %{x}, v %{y}<extra></extra>",
             )
         )
-        z = np.where(m, np.round(r, 4), np.nan)
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                xaxis=xa,
-                yaxis=ya,
-                zmin=-vmax,
-                zmax=vmax,
-                zmid=0,
-                colorscale="RdBu",
-                opacity=0.85,
-                showscale=k == 1,
-                name=f"{names[k]} residual",
-                hovertemplate="u %{x}, v %{y}: residual %{z:.3f} m<extra></extra>",
-                colorbar={
-                    "title": {"text": "residual (m)"},
-                    "x": dom_x[1] + 6 / paper_w,
-                    "xanchor": "left",
-                    "len": ph / paper_h,
-                    "y": 1 - ph / paper_h / 2,
-                    "thickness": 12,
-                },
-            )
-        )
+        colorbar = {"x": dom_x[1] + 6 / paper_w, "len": ph / paper_h, "y": 1 - ph / paper_h / 2}
+        fig.add_trace(_residual_trace(np.where(m, r, np.nan), xa, ya, vmax, names[k], k, colorbar))
     fig.update_layout(
         title=title,
         width=fig_w,
