@@ -50,6 +50,9 @@ def test_a_tiny_panorama_beside_full_depth_is_named(tmp_path):
     assert (view, f"rgb/{rgb.name}", "panorama too small") in got
     assert (view, f"depth/{view}.png", "size mismatch") in got, got
     assert {v for v, _, _ in got} == {view}  # the other three views are clean
+    rec = next(r for r in index_dataset(root) if r.view_id == view)
+    with pytest.raises(WorkbenchError, match="size mismatch: depth 512x256 beside RGB 2x1"):
+        load_view(rec, root)  # every verb (eda's statistics too) refuses it, not only validate
 
 
 def test_depth_size_rules():

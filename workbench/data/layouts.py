@@ -149,6 +149,30 @@ def read_record_pose(record: ViewRecord, root: str | os.PathLike) -> np.ndarray:
     return read_pose(Path(root) / record.pose_path)
 
 
+MAX_DEPTH_OVER_RGB = 4  # depth this many times the RGB's height is another view's, not a resize
+
+
+def depth_beside_rgb(depth_shape: tuple, rgb_shape: tuple) -> str | None:
+    """What is wrong with a depth map of ``(h, w)`` beside a panorama of ``(H, W)`` (both 2:1),
+    or ``None``: depth is a resize of the view when its height is between ``max(8, H/16)``
+    and :data:`MAX_DEPTH_OVER_RGB` times ``H`` (a 2x1 panorama beside a 512x256 map is not).
+
+    >>> depth_beside_rgb((256, 512), (1, 2))
+    'size mismatch: depth 512x256 beside RGB 2x1 (more than 4x larger)'
+    >>> depth_beside_rgb((128, 256), (512, 1024)) is None
+    True
+    """
+    (h, w), (rh, rw) = depth_shape[:2], rgb_shape[:2]
+    beside = f"depth {w}x{h} beside RGB {rw}x{rh}"
+    if h < max(8, rh // 16):
+        return f"depth too small: {beside}"
+    if h > MAX_DEPTH_OVER_RGB * rh:
+        return f"size mismatch: {beside} (more than {MAX_DEPTH_OVER_RGB}x larger)"
+    if rw * h != rh * w:
+        return f"size mismatch: {beside} (not a resize)"
+    return None
+
+
 def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = True) -> View:
     """Load a record's RGB, range (resized to the RGB size) and pose.
 
@@ -179,6 +203,9 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
     if record.mask_path:
         r[~read_mask(root / record.mask_path, r.shape)] = 0
     if r.shape != (h, w):
+        problem = depth_beside_rgb(r.shape, (h, w))
+        if problem:
+            raise WorkbenchError(problem, depth_path)
         r = resize_range(r, h, w)
     T = None
     if with_pose and record.pose_path:

@@ -42,12 +42,14 @@ from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
 from workbench.data.layouts import (
     DEPTH_EXTS,
     LAYOUTS,
+    MAX_DEPTH_OVER_RGB,
     RGB_EXTS,
     RgbdFolderLayout,
     ViewRecord,
     _realsee_floor,
     _realsee_scale,
     _scene_dirs,
+    depth_beside_rgb,
     files_by_stem,
     find_datasets,
     load_view,
@@ -89,7 +91,6 @@ __all__ = [
 
 IMPLAUSIBLE_RANGE_M = 100.0
 MIN_PANORAMA = (32, 64)  # (H, W): the smallest panorama or depth map worth training on
-MAX_DEPTH_OVER_RGB = 4  # depth this many times the RGB's height is another view's, not a resize
 # a camera farther from its scene's origin is not in a room (indoor scenes are tens of metres;
 # a pose in millimetres puts it kilometres away)
 MAX_POSE_TRANSLATION_M = 200.0
@@ -163,13 +164,10 @@ def _check_depth_size(rec: ViewRecord, shape, rgb_shape, add) -> None:
         return
     if not rgb_shape:
         return
-    beside = f"depth {w}x{h} beside RGB {rgb_shape[1]}x{rgb_shape[0]}"
-    if h < max(8, rgb_shape[0] // 16):
-        add(rec.depth_path, "depth too small", beside)
-    elif h > MAX_DEPTH_OVER_RGB * rgb_shape[0]:
-        add(rec.depth_path, "size mismatch", f"{beside} (more than {MAX_DEPTH_OVER_RGB}x larger)")
-    elif rgb_shape[1] * h != rgb_shape[0] * w:
-        add(rec.depth_path, "size mismatch", f"{beside} (not a resize)")
+    problem = depth_beside_rgb(shape, rgb_shape)
+    if problem:
+        kind, detail = problem.split(": ", 1)
+        add(rec.depth_path, kind, detail)
 
 
 def _check_valid_depth(rec: ViewRecord, r, max_invalid: float, add, density) -> None:
