@@ -118,3 +118,11 @@ def test_the_browser_widgets_drive_both_figures():
     assert b.cloud.data[1].name == "A = 000 (corrected)" and b.cloud.data[1].x[0] == 0.05
     empty = PairBrowser(FakeDataset(), _pairs().iloc[:0], _measure)
     assert "no covisible pairs" in empty.info.value and not empty.residual.data
+
+
+def test_the_browser_has_a_model_in_the_front_end():
+    """The box opens its comm (a method named ``open`` would override ``Widget.open``: the lab
+    then shows "model not found"), and its display names that model."""
+    b = PairBrowser(FakeDataset(), _pairs(), _measure)
+    view = b._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"]
+    assert b.comm is not None and view["model_id"] == b.comm.comm_id

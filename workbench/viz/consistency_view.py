@@ -250,10 +250,10 @@ class PairBrowser(W.VBox):
         self.info = W.HTML()
         self.residual, self.cloud = go.FigureWidget(), go.FigureWidget()
         self.pair = None
-        self.pick.observe(self.open, "value")
+        self.pick.observe(self.show_pair, "value")
         self.corrected.observe(self.redraw_cloud, "value")
         if options:
-            self.open()
+            self.show_pair()
         else:
             self.info.value = "no covisible pairs to open"
         super().__init__([self.pick, self.info, self.residual, self.corrected, self.cloud])
@@ -262,8 +262,10 @@ class PairBrowser(W.VBox):
         rec = next(r for r in self.dataset.scene(scene) if r.view_id == view)
         return self.dataset.load(rec).rgb
 
-    def open(self, _=None) -> None:
-        """Re-compute the picked pair and redraw both figures."""
+    def show_pair(self, _=None) -> None:
+        """Re-compute the picked pair and redraw both figures. (Not named ``open``: that is
+        ``Widget.open``, which opens the widget's comm; overriding it leaves the box without a
+        model in the front end, "Error displaying widget: model not found".)"""
         if self.pick.value is None:
             return
         scene, a, b = self.pick.value
