@@ -147,6 +147,21 @@ def page(lab):
             yield pg
         finally:
             browser.close()
+            _shut_down_kernels(*lab)
+
+
+def _shut_down_kernels(base: str, token: str) -> None:
+    """Each test's notebook kernel stopped after it (the lab serves the whole module: kernels
+    left running hold memory and CPU through the later tests)."""
+    for kind in ("sessions", "kernels"):  # a session's deletion stops its kernel
+        with urllib.request.urlopen(f"{base}/api/{kind}?token={token}", timeout=10) as r:
+            items = json.load(r)
+        for item in items:
+            url = f"{base}/api/{kind}/{item['id']}?token={token}"
+            try:
+                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30)
+            except OSError:
+                pass  # already gone
 
 
 def _run_all(page, base, token, name, timeout_ms: int = 120_000):
