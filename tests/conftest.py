@@ -16,6 +16,7 @@ settings.load_profile("ci")
 # worker at a time) a long module started last would run alone at the end
 LONGEST_FIRST = (
     "tests/test_browser.py",
+    "tests/test_browser_linked.py",
     "tests/test_notebook_runner.py",
     "tests/training/test_supervised.py",
     "tests/training/test_resume.py",
