@@ -105,8 +105,10 @@ class SynthConfig(Config):
     low_size: str = option("512x256", "pan/low size WxH (capped at --size)")
     preset: str = option(
         "realistic",
-        "scene generator preset (rooms: furnished rooms with real-world materials and lamps)",
-        choices=("realistic", "easy", "rooms"),
+        "scene generator preset (rooms: furnished rooms with real-world materials and lamps; "
+        "diverse: rooms of many shapes, placements and palettes; diverse-heldout: only the "
+        "families diverse holds out of training)",
+        choices=("realistic", "easy", "rooms", "diverse", "diverse-heldout"),
     )
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))
     encoding: str = option(

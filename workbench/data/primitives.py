@@ -99,17 +99,56 @@ def wall(p0, p1, top_y, openings) -> tuple[np.ndarray, np.ndarray]:
 
 
 def polygon(shape: str, rng: np.random.Generator, size: tuple[float, float]):
-    """Footprint as a list of axis-aligned rectangles ``(x0, z0, x1, z1)`` and its outline."""
+    """Footprint as a list of axis-aligned rectangles ``(x0, z0, x1, z1)`` and its outline.
+
+    ``shape``: ``box``, ``L``, ``T`` or ``U`` (sides drawn from ``size`` in metres)."""
     W, D = rng.uniform(*size, 2)
     if shape == "box":
         rects = [(-W / 2, -D / 2, W / 2, D / 2)]
         outline = [(-W / 2, -D / 2), (W / 2, -D / 2), (W / 2, D / 2), (-W / 2, D / 2)]
         return rects, outline
+    if shape == "T":
+        return _t_shape(rng, W, D)
+    if shape == "U":
+        return _u_shape(rng, W, D)
+    if shape != "L":
+        raise ValueError(f"unknown footprint shape {shape!r}")
     # L: the big rectangle minus its (+x, +z) corner
     cw, cd = W * rng.uniform(0.35, 0.6), D * rng.uniform(0.35, 0.6)
     x0, z0, x1, z1 = -W / 2, -D / 2, W / 2, D / 2
     rects = [(x0, z0, x1, z1 - cd), (x0, z1 - cd, x1 - cw, z1)]
     outline = [(x0, z0), (x1, z0), (x1, z1 - cd), (x1 - cw, z1 - cd), (x1 - cw, z1), (x0, z1)]
+    return rects, outline
+
+
+def _t_shape(rng: np.random.Generator, W: float, D: float):
+    """A bar along +z's far side (full width) on a centred stem; outline counter-clockwise in
+    (x, z) like the box's (inward normal ``(-e_z, e_x)``)."""
+    x0, z0, x1, z1 = -W / 2, -D / 2, W / 2, D / 2
+    sw = max(1.2, W * rng.uniform(0.3, 0.55))
+    zb = z1 - max(1.2, D * rng.uniform(0.3, 0.5))
+    sx0, sx1 = -sw / 2, sw / 2
+    rects = [(sx0, z0, sx1, zb), (x0, zb, x1, z1)]
+    outline = [(sx0, z0), (sx1, z0), (sx1, zb), (x1, zb), (x1, z1), (x0, z1), (x0, zb), (sx0, zb)]
+    return rects, outline
+
+
+def _u_shape(rng: np.random.Generator, W: float, D: float):
+    """A bar along the near side (full width) with an arm up each end (``-z`` to ``+z``)."""
+    x0, z0, x1, z1 = -W / 2, -D / 2, W / 2, D / 2
+    aw = max(1.0, W * rng.uniform(0.22, 0.35))
+    zb = z0 + max(1.2, D * rng.uniform(0.3, 0.5))
+    rects = [(x0, z0, x1, zb), (x0, zb, x0 + aw, z1), (x1 - aw, zb, x1, z1)]
+    outline = [
+        (x0, z0),
+        (x1, z0),
+        (x1, z1),
+        (x1 - aw, z1),
+        (x1 - aw, zb),
+        (x0 + aw, zb),
+        (x0 + aw, z1),
+        (x0, z1),
+    ]
     return rects, outline
 
 

@@ -23,7 +23,15 @@ import numpy as np
 
 from workbench.data.primitives import box, cylinder, inside, merge, polygon, quad, table, wall
 
-__all__ = ["OBJECT_CLASSES", "PATTERNS", "build_room", "keepout_circles", "object_class"]
+__all__ = [
+    "OBJECT_CLASSES",
+    "PATTERNS",
+    "build_room",
+    "keepout_circles",
+    "mat",
+    "object_class",
+    "real_palette",
+]
 
 # texture patterns of the renderer, in this order (the first six are the boxes presets')
 PATTERNS = (
@@ -139,7 +147,7 @@ def _pick(rng, palette):
     return palette[int(rng.integers(len(palette)))]
 
 
-def _palette(rng) -> dict:
+def real_palette(rng) -> dict:
     """The room's materials: one wall colour, one floor, one wood, one fabric."""
     axis = float(rng.choice([0.0, math.pi / 2]))
     kind = str(rng.choice(["wood", "wood", "tile", "carpet"]))
@@ -653,18 +661,24 @@ def _furnish(rng, pal, walls, rects, bounds, H):
     return parts, footprints
 
 
-def build_room(rng: np.random.Generator, shapes, room_size_m, room_height_m):
-    """A furnished room.
+def build_room(
+    rng: np.random.Generator, shapes, room_size_m, room_height_m, *, footprint=None, palette=None
+):
+    """A furnished room. ``footprint = (rects, outline, H)`` and ``palette`` (see
+    :func:`real_palette`), when given, replace the room's own draws (the ``diverse`` preset).
 
     Returns:
         ``(parts, lights, rects, bounds, footprints, H)``: parts ``(name, (v, t), material)``,
         lights ``(x, y, z, power)``, the floor rectangles, their bounds ``(x0, x1, z0, z1)``,
         keep-out circles ``(x, z, radius)`` for cameras, and the room height in metres.
     """
-    shape = str(rng.choice(list(shapes)))
-    rects, outline = polygon(shape, rng, room_size_m)
-    H = float(rng.uniform(*room_height_m))
-    pal = _palette(rng)
+    if footprint is None:
+        shape = str(rng.choice(list(shapes)))
+        rects, outline = polygon(shape, rng, room_size_m)
+        H = float(rng.uniform(*room_height_m))
+    else:
+        rects, outline, H = footprint
+    pal = real_palette(rng) if palette is None else palette
     parts, walls, openings = _shell(rng, pal, rects, outline, H)
     more, lights = _opening_parts(rng, pal, walls, openings, rects, H)
     parts += more + _outside(rng)

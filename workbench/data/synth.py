@@ -31,6 +31,9 @@ import open3d as o3d
 from workbench.configs import parse_size
 from workbench.data.convert import ENCODINGS as CONVERT_ENCODINGS
 from workbench.data.convert import convert_seed
+from workbench.data.diverse import HELD_OUT, TRAINING, Families
+from workbench.data.diverse import build_diverse as _build_diverse
+from workbench.data.diverse import cameras as _diverse_cameras
 from workbench.data.primitives import box as _box
 from workbench.data.primitives import cylinder as _cylinder
 from workbench.data.primitives import inside as _inside
@@ -68,26 +71,32 @@ class Preset:
     blur_sigma: tuple[float, float] = (0.0, 1.0)
     jpeg_quality: tuple[int, int] = (70, 95)
     shadows: bool = True
-    layout: str = "boxes"  # boxes: random furniture blocks; rooms: furnished rooms (rooms.py)
+    layout: str = "boxes"  # boxes: random furniture blocks; rooms: furnished rooms (rooms.py);
+    # diverse: rooms widened by named families (diverse.py), drawn from ``families``
     ambient_occlusion: bool = False  # ray-cast AO and soft shadows from every light
     camera_effects: bool = False  # white balance, tone curve, stitching vignette
+    families: Families | None = None  # the diverse layout's families (None elsewhere)
 
+
+# the camera and lighting of the furnished-room presets
+_ROOMS_LOOK = dict(
+    room_size_m=(2.8, 8.0),
+    room_height_m=(2.4, 3.2),
+    camera_height_m=(1.25, 1.85),
+    max_tilt_deg=2.0,
+    exposure=(0.7, 1.3),
+    noise_sigma=(0.0, 0.02),
+    blur_sigma=(0.0, 0.8),
+    jpeg_quality=(75, 95),
+    ambient_occlusion=True,
+    camera_effects=True,
+)
 
 PRESETS: dict[str, Preset] = {
     "realistic": Preset(),
-    "rooms": Preset(
-        room_size_m=(2.8, 8.0),
-        room_height_m=(2.4, 3.2),
-        camera_height_m=(1.25, 1.85),
-        max_tilt_deg=2.0,
-        exposure=(0.7, 1.3),
-        noise_sigma=(0.0, 0.02),
-        blur_sigma=(0.0, 0.8),
-        jpeg_quality=(75, 95),
-        layout="rooms",
-        ambient_occlusion=True,
-        camera_effects=True,
-    ),
+    "rooms": Preset(**_ROOMS_LOOK, layout="rooms"),
+    "diverse": Preset(**_ROOMS_LOOK, layout="diverse", families=TRAINING),
+    "diverse-heldout": Preset(**_ROOMS_LOOK, layout="diverse", families=HELD_OUT),
     "easy": Preset(
         shapes=("box",),
         room_size_m=(3.0, 8.0),
@@ -352,6 +361,8 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
     """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
     rng = np.random.default_rng(seed)
     scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    if preset.layout == "diverse":
+        return _diverse_scene(rng, scene_id, n_views, preset)
     if preset.layout == "rooms":
         parts, lights, rects, bounds, footprints, H = build_room(
             rng, preset.shapes, preset.room_size_m, preset.room_height_m
@@ -362,12 +373,6 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
         parts, lights, rects, bounds, footprints, H, shape = _boxes_scene(rng, preset)
         n_objects = len(parts) - 4 - 3
     poses, centres = _cameras(rng, preset, n_views, rects, bounds, footprints, H)
-    meshes = [(n, vt[0].astype(np.float32), vt[1].astype(np.uint32)) for n, vt, _ in parts]
-    mats = [m for _, _, m in parts]
-    mat_arrays = {
-        key: np.array([m[key] for m in mats], np.int32 if key == "pattern" else np.float32)
-        for key in ("pattern", "scale", "a", "b", "angle", "offset", "emit")
-    }
     params = {
         "shape": shape,
         "room_height_m": round(H, 4),
@@ -376,7 +381,38 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
         "camera_heights_m": [round(-c[1], 4) for c in centres],
         "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
     }
+    return _spec(scene_id, parts, lights, poses, params)
+
+
+def _spec(scene_id, parts, lights, poses, params) -> SceneSpec:
+    meshes = [(n, vt[0].astype(np.float32), vt[1].astype(np.uint32)) for n, vt, _ in parts]
+    mats = [m for _, _, m in parts]
+    mat_arrays = {
+        key: np.array([m[key] for m in mats], np.int32 if key == "pattern" else np.float32)
+        for key in ("pattern", "scale", "a", "b", "angle", "offset", "emit")
+    }
     return SceneSpec(scene_id, meshes, mat_arrays, np.array(lights), poses, params)
+
+
+def _diverse_scene(rng, scene_id: str, n_views: int, preset: Preset) -> SceneSpec:
+    """A scene of the ``diverse`` layout (:mod:`workbench.data.diverse`)."""
+    parts, lights, scene = _build_diverse(rng, preset.families)
+    poses, centres, near, used = _diverse_cameras(
+        rng, n_views, scene, preset.camera_height_m, preset.max_tilt_deg,
+        preset.families.placements, _camera_xz,
+    )  # fmt: skip
+    params = {
+        "shape": scene["shape"],
+        "ceiling": scene["ceiling"],
+        "palette": scene["palette_name"],
+        "placements": used,
+        "room_height_m": round(scene["H"], 4),
+        "n_objects": len(parts) + len(near),
+        "n_lights": len(lights),
+        "camera_heights_m": [round(-c[1], 4) for c in centres],
+        "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
+    }
+    return _spec(scene_id, parts + near, lights, poses, params)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -600,7 +636,7 @@ def render_view(
     else:
         img = albedo * _hard_light(scene, spec, p, nrm, rng, preset.shadows)[:, None]
     emit = spec.materials["emit"][gid]
-    if preset.layout == "rooms":
+    if preset.layout in ("rooms", "diverse"):
         img += albedo * emit[:, None]
     img = img.reshape(h, w, 3)
     if preset.camera_effects:
@@ -674,7 +710,7 @@ def _meta_text(spec: SceneSpec, height: int, preset: Preset, preset_name: str) -
     """The scene's ``others/meta.json``: depth scale and every generator parameter."""
     generator = {
         "preset": preset_name,
-        **asdict(preset),
+        **{k: v for k, v in asdict(preset).items() if v is not None},
         **spec.params,
         "size": [height, 2 * height],
     }
