@@ -5,14 +5,17 @@
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
-# Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), WORKBENCH (the
-# workbench command; default: the repository's .venv).
+# Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (3000, at
+# 64x128 on diverse scenes), STEPS_D (400, at 128x256), WORKBENCH (the workbench command;
+# default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${WORKBENCH:-$REPO/.venv/bin/workbench}
 STEPS_A=${STEPS_A:-4000}
 STEPS_B=${STEPS_B:-450}
+STEPS_C=${STEPS_C:-3000}
+STEPS_D=${STEPS_D:-400}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -38,8 +41,32 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/b --height 128 $M --steps "$STEPS_B" --lr 1e-3 --warmup-steps 50 \
   --ckpt-every 100 --val-every 450 --dump-every 450 --init-from runs/a $(resume runs/b)
 
-# 3. evaluation beside the baselines, and the int8 TFLite export with its report
-$W eval lists_val/val.csv --model runs/b --out eval_rooms --height 128
-$W export --checkpoint runs/b --format tflite --quantize int8 --csv lists_val/val.csv \
+# 3. diversity: the diverse preset (room shapes, ceilings, camera placements, palettes;
+#    workbench/data/diverse.py) and its held-out families for the generalisation check
+[ -f data/diverse.done ] || {
+  $W synth --out data/diverse_scenes --scenes 1800 --views 3 --preset diverse --size 256x128 --seed 4000
+  touch data/diverse.done; }
+[ -f data/diverse_val.done ] || {
+  $W synth --out data/diverse_val --scenes 40 --views 2 --preset diverse --size 256x128 --seed 9200
+  $W synth --out data/heldout_val --scenes 40 --views 2 --preset diverse-heldout --size 256x128 --seed 9300
+  touch data/diverse_val.done; }
+[ -f lists_diverse/train.csv ] || $W split data/diverse_scenes --out lists_diverse --val-fraction 0.02
+[ -f lists_dval/val.csv ] || $W split data/diverse_val --out lists_dval --val-fraction 1.0
+[ -f lists_held/val.csv ] || $W split data/heldout_val --out lists_held --val-fraction 1.0
+
+# 4. fine-tuning on diverse scenes: 64x128 from the rooms model, then 128x256
+[ -f runs/c/model.keras ] || $W train --train-csv lists_diverse/train.csv --val-csv lists_dval/val.csv \
+  --logdir runs/c --height 64 $M --steps "$STEPS_C" --lr 1e-3 --warmup-steps 100 \
+  --ckpt-every 250 --val-every 1000 --init-from runs/b $(resume runs/c)
+[ -f runs/d/model.keras ] || $W train --train-csv lists_diverse/train.csv --val-csv lists_dval/val.csv \
+  --logdir runs/d --height 128 $M --steps "$STEPS_D" --lr 5e-4 --warmup-steps 50 \
+  --ckpt-every 100 --val-every 400 --dump-every 400 --init-from runs/c $(resume runs/d)
+
+# 5. evaluation beside the baselines (training families, held-out families, rooms), and the
+#    int8 TFLite export with its report
+$W eval lists_dval/val.csv --model runs/d --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/d --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/d --out eval_rooms --height 128
+$W export --checkpoint runs/d --format tflite --quantize int8 --csv lists_dval/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the model is $WORK/runs/b/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the model is $WORK/runs/d/model.keras, its int8 TFLite $WORK/export/"
