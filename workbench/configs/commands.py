@@ -262,6 +262,11 @@ class EvalConfig(Config):
         le=8192,
     )
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
+    flip: bool = option(
+        True,
+        "average each prediction with that of the mirrored panorama (exact for equirect "
+        "images; two model calls per image)",
+    )
     camera_height: float = option(
         0.0,
         CAMERA_HEIGHT_HELP + "; metrics.json adds the rescaled (metric) and median-aligned "
@@ -316,6 +321,11 @@ class InferConfig(Config):
         choices=("guided", "bilinear"),
     )
     camera_height: float = option(0.0, CAMERA_HEIGHT_HELP, ge=0, le=3.0)
+    flip: bool = option(
+        True,
+        "average each prediction with that of the mirrored panorama (exact for equirect "
+        "images; two model calls per image)",
+    )
 
     def __post_init__(self):
         super().__post_init__()

@@ -197,18 +197,19 @@ def _predict_chunk(
 
 
 @functools.lru_cache(maxsize=1)  # one model held at a time
-def _predictor(model: str, threads: int, pad: bool):
+def _predictor(model: str, threads: int, pad: bool, flip: bool):
     """The predictor of ``model``, loaded once per process (engine workers keep theirs)."""
-    return load(model or None, threads=threads, pad=pad)
+    return load(model or None, threads=threads, pad=pad, flip=flip)
 
 
 def _infer_task(task: tuple) -> tuple[list[dict], list[dict]]:
-    """One engine task: ``(model, threads, pad, [InferItem], out, ply, (upsample,
+    """One engine task: ``(model, threads, (pad, flip), [InferItem], out, ply, (upsample,
     camera_height))`` → the written images' rows and the failed ones."""
-    model, threads, pad, chunk, out, ply, post = task
+    model, threads, (pad, flip), chunk, out, ply, post = task
     rows: list[dict] = []
     failed: list[dict] = []
-    _predict_chunk(_predictor(model, threads, pad), chunk, Path(out), ply, rows, failed, post)
+    predictor = _predictor(model, threads, pad, flip)
+    _predict_chunk(predictor, chunk, Path(out), ply, rows, failed, post)
     return rows, failed
 
 
@@ -235,6 +236,7 @@ def _signature(config, predictor) -> dict:
         "format": predictor.backend.kind,
         "model_height": predictor.height,
         "pad": bool(config.pad),
+        "flip": bool(config.flip),
         "ply": bool(config.ply),
         "upsample": config.upsample,
         "camera_height": config.camera_height,
@@ -291,7 +293,7 @@ def _write_info(
 def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dict]:
     """Run the batches of ``todo`` (:class:`InferItem`) on the engine, appending to ``rows``;
     ``infer.json`` is saved as batches complete. Returns the failed images."""
-    opts = (config.model, config.threads, config.pad)
+    opts = (config.model, config.threads, (config.pad, config.flip))
     batch = config.batch
     post = (config.upsample, config.camera_height)
     tasks = [
@@ -360,7 +362,8 @@ def run(config) -> int:
     when some failed, 0 when none did; when every image failed, the first error (exit 2)."""
     out = make_folder(config.out)
     inputs = collect_inputs(config.paths, out, config.resolution)
-    predictor = _predictor(config.model, config.threads, config.pad)  # a bad model: exit 2 now
+    # a bad model: exit 2 now
+    predictor = _predictor(config.model, config.threads, config.pad, config.flip)
     signature = _signature(config, predictor)
     before = {} if config.redo else _previous_info(out, signature)
     done = _finished_rows(out, before)

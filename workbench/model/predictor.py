@@ -46,6 +46,7 @@ __all__ = [
     "load",
     "load_backend",
     "letterbox",
+    "flip_average",
     "read_model_json",
     "predict_range",
 ]
@@ -240,12 +241,29 @@ def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     return out, (top, bottom, left, right)
 
 
+def flip_average(backend, rgb: np.ndarray) -> np.ndarray:
+    """Depth of ``rgb (B, H, 2H, 3)`` averaged with that of its mirror image: ``(B, H, 2H)``
+    metres, the geometric mean of ``backend(rgb)`` and the mirrored ``backend(rgb[:, :, ::-1])``.
+
+    Reversing the columns of an equirect panorama gives the panorama of the mirrored world from
+    the same camera (longitude ``λ`` → ``-λ``, exactly, at pixel centres), so both predictions
+    describe the same pixels; the mean in log space halves the model's left/right bias. Two
+    model calls per image (on 40 ``rooms`` views: AbsRel 0.1205 → 0.117).
+    """
+    b = len(rgb)
+    y = np.asarray(backend(np.concatenate([rgb, rgb[:, :, ::-1]])), np.float32)
+    logs = np.log(np.maximum(y[:b], 1e-6)) + np.log(np.maximum(y[b:, :, ::-1], 1e-6))
+    return np.exp(0.5 * logs).astype(np.float32)
+
+
 @dataclass
 class Predictor:
-    """Resizing front-end over a backend (``predict`` any 2:1 image, get depth at its size)."""
+    """Resizing front-end over a backend (``predict`` any 2:1 image, get depth at its size);
+    ``flip``: average each prediction with its mirror image's (:func:`flip_average`)."""
 
     backend: object
     pad: bool = False
+    flip: bool = False
 
     @property
     def height(self) -> int:
@@ -257,7 +275,7 @@ class Predictor:
         h = self.height
         if rgb.ndim != 4 or rgb.shape[1:] != (h, 2 * h, 3):
             raise ValueError(f"batch must be (B, {h}, {2 * h}, 3), got {rgb.shape}")
-        return self.backend(rgb)
+        return flip_average(self.backend, rgb) if self.flip else self.backend(rgb)
 
     def prepare(self, rgb: np.ndarray, name: str = "image") -> tuple[np.ndarray, tuple]:
         """Image ``(H, W, 3)`` uint8 or float [0, 1] → model-size float input and undo info."""
@@ -297,6 +315,8 @@ class Predictor:
         return self.restore(self.predict_batch(x[None])[0], info)
 
 
-def load(path: str | os.PathLike | None = None, threads: int = 2, pad: bool = False) -> Predictor:
+def load(
+    path: str | os.PathLike | None = None, threads: int = 2, pad: bool = False, flip: bool = False
+) -> Predictor:
     """A :class:`Predictor` for ``path`` (run folder, .keras, SavedModel, .pb, .tflite, None)."""
-    return Predictor(load_backend(path, threads), pad=pad)
+    return Predictor(load_backend(path, threads), pad=pad, flip=flip)

@@ -34,18 +34,18 @@ def _rounded(v):
 
 
 @functools.lru_cache(maxsize=1)  # one model held at a time
-def _model(model: str, constant: float):
+def _model(model: str, constant: float, flip: bool = False):
     """The predictor of ``model`` and its baselines, loaded once per process (engine workers
     keep theirs): ``(predictor, baselines, where the constant came from)``."""
-    predictor = load(model or None)
+    predictor = load(model or None, flip=flip)
     return (predictor, *make_baselines(predictor, constant))
 
 
 def _eval_task(task: tuple) -> tuple:
     """One engine task: ``(model, constant, records, root, options)`` → per-view rows, sums,
     baseline sums and unreadable views of those records."""
-    model, constant, records, root, (batch, median_align, height, camera_height) = task
-    predictor, baselines, _ = _model(model, constant)
+    model, constant, records, root, (batch, median_align, height, camera_height, flip) = task
+    predictor, baselines, _ = _model(model, constant, flip)
     failed: list[dict] = []
     args = (batch, median_align, False, height, failed, baselines, camera_height)
     rows, sums, base_sums, _ = evaluate_views(predictor, records, root, *args)
@@ -56,7 +56,7 @@ def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, 
     """Views in tasks of ``32 * batch`` on the engine (this process, or ``--scheduler``),
     results merged in record order."""
     size = 32 * config.batch
-    options = (config.batch, config.median_align, config.height, config.camera_height)
+    options = (config.batch, config.median_align, config.height, config.camera_height, config.flip)
     tasks = [
         (config.model, config.constant, records[i : i + size], str(root), options)
         for i in range(0, len(records), size)
@@ -106,7 +106,8 @@ def run(config) -> int:
     records, root = read_split_csv(config.csv)
     if config.limit:
         records = records[: config.limit]
-    predictor, _, constant_from = _model(config.model, config.constant)  # a bad model: exit 2
+    # a bad model: exit 2
+    predictor, _, constant_from = _model(config.model, config.constant, config.flip)
     rows, sums, base_sums, failed = _evaluate_on_engine(config, records, root)
     mean = pool(sums, base_sums, config.average)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
