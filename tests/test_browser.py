@@ -241,27 +241,6 @@ def test_eda_notebook_widgets_drive_the_figure(lab, page):
     _shot(page, "02_after.png")
 
 
-def test_pointcloud_notebook_webgl_viewer(lab, page):
-    """The k3d viewer draws (a WebGL canvas with pixels), and the colour toggle redraws it."""
-    base, token = lab
-    _no_stderr(_run_all(page, base, token, "03_point_clouds"))
-    page.locator(".widget-toggle-buttons").first.wait_for(timeout=60_000)
-    out = page.locator(".jp-OutputArea-output:has(canvas)").first
-    out.wait_for(timeout=90_000)
-    status = page.locator(".widget-html", has_text="points shown").first
-    status.wait_for(timeout=30_000)
-    assert "200,000 points shown" in status.inner_text()
-    out.scroll_into_view_if_needed()
-    page.wait_for_timeout(3000)  # the module arrives from the kernel, then the first frame
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    before = out.screenshot(path=str(ARTIFACTS / "03_before.png"))
-    page.locator(".widget-toggle-buttons button", has_text="normal").first.click()
-    page.locator(".widget-html", has_text="surface normal").first.wait_for(timeout=30_000)
-    page.wait_for_timeout(2000)
-    after = out.screenshot(path=str(ARTIFACTS / "03_after_toggle.png"))
-    assert before != after  # the canvas redrew with the new colours
-
-
 def _canvas_shot(page, settle_ms: int = 1500) -> bytes:
     canvas = page.locator(".jp-OutputArea-output canvas").first
     canvas.scroll_into_view_if_needed()
@@ -296,19 +275,39 @@ def _click_canvas(page, fx: float, fy: float) -> None:
     page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
 
 
-def test_pointcloud_viewer_measures(lab, page):
-    """The viewer as an instrument: a colour legend in metres, no console error, two clicked
-    points measured, "look from" moves the camera, and a new selection clears the readout."""
+def test_pointcloud_viewer_colours_and_measures(lab, page):
+    """The k3d viewer on one run of notebook 03: it draws (a WebGL canvas with pixels) and the
+    colour toggle redraws it; as an instrument, a colour legend in metres, no console error, two
+    clicked points measured, "look from" moves the camera, and a new selection clears the
+    readout."""
     console, dash_comms = [], []
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: _dash_comm(f, dash_comms)))
     base, token = lab
     _no_stderr(_run_all(page, base, token, "03_point_clouds"))
+    page.locator(".widget-toggle-buttons").first.wait_for(timeout=60_000)
     legend = page.locator(".wb-legend").first  # the last cell coloured it by height
     legend.wait_for(timeout=60_000)
     assert "height above the floor (m," in legend.inner_text()
+    status = page.locator(".widget-html", has_text="points shown").first
+    status.wait_for(timeout=30_000)
+    assert "200,000 points shown" in status.inner_text()
     page.locator(".jp-OutputArea-output canvas").first.wait_for(timeout=90_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out = page.locator(".jp-OutputArea-output:has(canvas)").first
     before = _canvas_shot(page, 3000)  # the k3d module arrives from the kernel, then a frame
+    out.screenshot(path=str(ARTIFACTS / "03_before.png"))
+    colour = page.locator(".widget-toggle-buttons button")
+    colour.filter(has_text="normal").first.click()
+    page.locator(".widget-html", has_text="surface normal").first.wait_for(timeout=30_000)
+    toggled = _canvas_shot(page, 2000)
+    out.screenshot(path=str(ARTIFACTS / "03_after_toggle.png"))
+    assert toggled != before  # the canvas redrew with the new colours
+    colour.filter(has_text="height").first.click()  # back to the notebook's own colouring
+    page.locator(".wb-legend", has_text="height above the floor (m,").first.wait_for(
+        timeout=30_000
+    )
+    before = _canvas_shot(page)
     look = page.locator(".widget-dropdown", has_text="look from").locator("select").first
     look.select_option(label=look.locator("option").all_inner_texts()[1])  # view 2's camera
     assert _canvas_shot(page) != before
@@ -324,10 +323,7 @@ def test_pointcloud_viewer_measures(lab, page):
     readout.wait_for(timeout=10_000)
     text = readout.inner_text()
     assert "A: x" in text and "B: x" in text and " m" in text
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.locator(".jp-OutputArea-output:has(canvas)").first.screenshot(
-        path=str(ARTIFACTS / "03_measured.png")
-    )
+    out.screenshot(path=str(ARTIFACTS / "03_measured.png"))
     views = page.locator(".widget-select-multiple select").first
     views.select_option(views.locator("option").all_inner_texts()[:2])  # a new selection
     page.locator(".widget-html", has_text="click two points to measure").first.wait_for(
