@@ -25,6 +25,14 @@ LONGEST_FIRST = (
 )
 
 
+def pytest_configure(config):
+    # pytest-xdist (3.8 here) sorts `--dist loadscope`'s modules by their number of tests
+    # unless told not to (`--no-loadscope-reorder`): the order below would be ignored and the
+    # long modules with few tests (browser, training) would start late and run alone at the end
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     def rank(item):
         path = item.nodeid.split("::")[0]
