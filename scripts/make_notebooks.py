@@ -238,7 +238,11 @@ NB["06_export_inference"] = [
     "Markdown(report)",
     "## Every format on the same views\n`load(path)` takes a run folder, `.keras`, SavedModel, "
     "`.pb` or `.tflite`; any 2:1 image works (resized in, depth resized back). Pick a format and "
-    "a view; the row shares one colour range in metres (SavedModel and `.pb` load the same way).",
+    "a view; the row shares one colour range in metres (SavedModel and `.pb` load the same way). "
+    "*camera height (m)* (0: off) rescales each shown prediction so that its fitted floor lies "
+    "that far below the camera, as `infer --camera-height` does: the line under the pickers "
+    "gives the factor and the floor's share of the view, or why the prediction is shown as "
+    "predicted (no floor visible), and the AbsRel is that of the prediction shown.",
     IGN + "models = {\n"
     '    "keras (fp32)": load(DEFAULT_MODEL),\n'
     '    "tflite int8": load(out / "export" / "model_int8.tflite"),\n'
