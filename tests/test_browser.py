@@ -413,23 +413,6 @@ def test_two_view_click_on_a(lab, page):
     _shot(page, "04_after_click.png")
 
 
-def test_training_panel_and_dumps(lab, page):
-    base, token = lab
-    _no_stderr(_run_all(page, base, token, "05_training"))
-    assert "done: 20 steps" in _html_text(page, "done:")
-    _wait_plots(page, 2)  # live loss, prediction row
-    img = page.locator(".widget-image").nth(2)
-    src = img.get_attribute("src")
-    handle = page.locator(".widget-slider .ui-slider-handle, .widget-slider .noUi-handle").last
-    handle.focus()
-    page.keyboard.press("ArrowLeft")
-    page.wait_for_function(
-        f"() => document.querySelectorAll('.widget-image')[2].src !== {json.dumps(src)}",
-        timeout=60_000,
-    )
-    _shot(page, "05_after.png")
-
-
 def test_export_notebook_format_picker(lab, page):
     base, token = lab
     _no_stderr(_run_all(page, base, token, "06_export_inference"))

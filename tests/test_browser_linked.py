@@ -20,6 +20,7 @@ from tests.test_browser import (  # noqa: F401 (lab, page: fixtures)
     _plot_title,
     _run_all,
     _shot,
+    _wait_plots,
     lab,
     page,
     pytestmark,
@@ -27,13 +28,25 @@ from tests.test_browser import (  # noqa: F401 (lab, page: fixtures)
 
 
 def test_training_panel_press_and_stop_under_load(lab, page):
-    """After Run All (one run done) and with an older run folder beside it, the first Train
-    press trains into the next free folder, and Stop ends it at a checkpoint, while two
-    CPU-bound processes keep the machine busy; the prediction row is at 2:1."""
+    """After Run All (one run done) the dump slider moves the dump images; with an older run
+    folder beside it, the first Train press trains into the next free folder, and Stop ends it
+    at a checkpoint, while two CPU-bound processes keep the machine busy; the prediction row is
+    at 2:1."""
     console = _console_errors(page)
     base, token = lab
     _no_stderr(_run_all(page, base, token, "05_training", 400_000))
     assert "done: 20 steps" in _html_text(page, "done:")
+    _wait_plots(page, 2)  # live loss, prediction row
+    img = page.locator(".widget-image").nth(2)
+    src = img.get_attribute("src")
+    handle = page.locator(".widget-slider .ui-slider-handle, .widget-slider .noUi-handle").last
+    handle.focus()
+    page.keyboard.press("ArrowLeft")  # an earlier dump of the finished run
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.widget-image')[2].src !== {json.dumps(src)}",
+        timeout=60_000,
+    )
+    _shot(page, "05_after.png")
     row = _plot_index(page, "tiny run")
     assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, row)), row
     out = _out_folder(base, token, "05_training")
