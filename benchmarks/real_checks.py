@@ -12,16 +12,19 @@ forbid putting them in this repository):
 ``--camera-height`` (:func:`~workbench.geometry.floor_scale.rescale_to_camera_height`) is
 measured on both: AbsRel as predicted, rescaled to the true camera height (or refused: no floor)
 and median-aligned, against RealSee3D's depth (put at a :data:`REALSEE_RIG_M` rig) and against
-the range to ZInD's layout walls (:func:`zind_wall_range`); guided against bilinear upsampling
-at RealSee3D's full resolution (:func:`realsee_upsampling`).
+the range to ZInD's layout walls (:func:`zind_wall_range`: doors, openings and windows left
+out); guided against bilinear upsampling at RealSee3D's full resolution
+(:func:`realsee_upsampling`). ZInD's neighbouring panoramas (:func:`zind_clouds`): the median
+nearest-neighbour distance between their predicted clouds placed by their true poses, as
+predicted and after ``--camera-height``, beside that of their layout rooms.
 
 Every model figure stands beside the constant and room-prior baselines
 (:mod:`workbench.model.baselines`) on the same pixels::
 
     python -m benchmarks.real_checks --realsee RealSee3D/assets --zind zind/sample_tour \\
-        [--model models/default] [--height 256]
+        [--model models/default] [--height 256] [--out results.json]
 
-Writes ``benchmarks/results/real_checks.json`` and prints a table.
+Writes ``benchmarks/results/real_checks.json`` (or ``--out``) and prints it.
 """
 
 from __future__ import annotations
@@ -36,10 +39,18 @@ import numpy as np
 from benchmarks.common import RESULTS
 from benchmarks.upsampling import _abs_rel as edge_abs_rel
 from benchmarks.upsampling import edge_band
+from workbench.data.zind import zind_T_world_from_cam
 from workbench.errors import WorkbenchError
 from workbench.geometry.camera_height import camera_height, fit_floor
-from workbench.geometry.equirect import lonlat_grid, resize_range, unit_rays
+from workbench.geometry.equirect import (
+    lonlat_grid,
+    range_to_points,
+    resize_range,
+    unit_rays,
+    valid_mask,
+)
 from workbench.geometry.floor_scale import rescale_to_camera_height
+from workbench.geometry.pose import transform_points
 from workbench.geometry.upsample import guided_upsample, upsample_bilinear
 from workbench.io import read_image, read_rgb, write_text_atomic
 from workbench.model.metrics import depth_metrics
@@ -48,6 +59,10 @@ ZIND_CAMERA_HEIGHT_M = 1.435
 CAP = np.deg2rad(60.0)
 REALSEE_RIG_M = 1.5  # RealSee3D ships no depth scale: its ground truth is put at this rig height
 WALL_BAND = np.deg2rad(15.0)  # ZInD wall ranges: layout wall pixels within 15° of the horizon
+ZIND_PAIR_M = 3.0  # neighbouring ZInD panoramas: same partial room, centres within 3 m
+CLOUD_MAX_M = 8.0  # cloud distances: points within 8 m of their camera
+CLOUD_POINTS = 20_000  # cloud distances: points drawn per panorama
+DOOR_MARGIN = 0.05  # local units (~7 cm) around a ZInD door, opening or window (not walls)
 REALSEE_SAMPLES = (
     ("realsee3d_real", "panoImage_real.jpg", "depth_image.png"),
     ("realsee3d_synthetic", "panoImage_synthesis.jpg", "depth_image_synthesis.png"),
@@ -168,25 +183,69 @@ def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]
 
 
+def _through_doors(layout: dict, hit: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the pixels whose wall point (``hit (W, 2)`` local units, height ``up
+    (H, W)`` above the camera) lies in one of the layout's doors, openings or windows, widened
+    by :data:`DOOR_MARGIN`. ZInD draws a wall across every door (its layouts never extend
+    through one), but an open door shows the room behind it, and a window what is outside: the
+    layout's wall is not what such a pixel sees."""
+    out = np.zeros(up.shape, bool)
+    for key in ("doors", "openings", "windows"):
+        w = np.asarray(layout.get(key) or [], np.float64).reshape(-1, 3, 2)
+        for a, b, (z0, z1) in w:  # ZInD's WDO triples: two ends, then (bottom, top) heights
+            ab = b - a
+            n = max(float(np.hypot(*ab)), 1e-9)
+            s = (hit - a) @ ab / n  # along the door, local units
+            off = np.abs(_cross(ab, hit - a)) / n  # away from its line
+            near = (s >= -DOOR_MARGIN) & (s <= n + DOOR_MARGIN) & (off <= DOOR_MARGIN)
+            out |= near[None] & (up >= z0 - DOOR_MARGIN) & (up <= z1 + DOOR_MARGIN)
+    return out
+
+
+def _wall_distance(vertices, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal distance ``t (W,)`` (local units, ``inf`` where no wall) from the camera to
+    the first wall of the polygon ``vertices (n, 2)`` along each azimuth ``lon (W,)`` (ZInD's
+    ``atan2(-x, y)``), and the unit directions ``(W, 2)``."""
+    v = np.asarray(vertices, np.float64)
+    e = np.roll(v, -1, axis=0) - v
+    d = np.stack([-np.sin(lon), np.cos(lon)], axis=1)
+    den = _cross(d[:, None], e[None])  # (W, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t, s = _cross(v, e)[None] / den, _cross(v[None], d[:, None]) / den
+    return np.where((t > 0) & (s >= 0) & (s <= 1), t, np.inf).min(axis=1), d
+
+
+def zind_layout_range(pano: dict, metres_per_unit: float, height: int) -> np.ndarray:
+    """``(height, 2·height)`` float32 metres: the range to the panorama's ``layout_visible`` room
+    (walls, the floor ``camera_height`` below the camera, the ceiling ``ceiling_height`` above
+    the floor) on every pixel; 0 where a column meets no wall. Below the horizon a ray meets the
+    floor at ``camera_height / sin(latitude)`` unless a wall comes first."""
+    lon, lat = lonlat_grid(height, 2 * height)
+    t = _wall_distance(pano["layout_visible"]["vertices"], lon)[0][None]  # (1, W)
+    cam = float(pano.get("camera_height", 1.0))
+    drop = np.where(lat >= 0, cam, float(pano["ceiling_height"]) - cam)[:, None]  # (H, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flat = drop / np.abs(np.sin(lat))[:, None]  # to the floor or ceiling plane
+        r = np.minimum(t / np.cos(lat)[:, None], flat)
+    return np.where(np.isfinite(r), r * metres_per_unit, 0.0).astype(np.float32)
+
+
 def zind_wall_range(pano: dict, metres_per_unit: float, height: int) -> np.ndarray:
     """``(height, 2·height)`` float32 metres: the range to the walls of the panorama's
     ``layout_visible`` polygon (ZInD's local frame, :mod:`workbench.data.zind`: azimuth
     ``atan2(-x, y)``, camera at the origin, units of ``metres_per_unit``) on the pixels within
-    :data:`WALL_BAND` of the horizon whose ray meets a wall between floor and ceiling; 0
-    elsewhere (furniture in front of a wall is not in the layout)."""
-    v = np.asarray(pano["layout_visible"]["vertices"], np.float64)  # (n, 2)
-    e = np.roll(v, -1, axis=0) - v
+    :data:`WALL_BAND` of the horizon whose ray meets a wall between floor and ceiling, outside
+    its doors, openings and windows (:func:`_through_doors`); 0 elsewhere (furniture in front
+    of a wall is not in the layout)."""
+    layout = pano["layout_visible"]
     lon, lat = lonlat_grid(height, 2 * height)
-    d = np.stack([-np.sin(lon), np.cos(lon)], axis=1)[:, None]  # (W, 1, 2)
-    den = _cross(d, e[None])  # (W, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t, s = _cross(v, e)[None] / den, _cross(v[None], d) / den
-    t = np.where((t > 0) & (s >= 0) & (s <= 1), t, np.inf).min(axis=1)  # (W,) local units
+    t, d = _wall_distance(layout["vertices"], lon)
     cam = float(pano.get("camera_height", 1.0))
-    reach = t[None] * np.tan(lat)[:, None]  # vertical offset where the ray meets the wall
+    reach = t[None] * np.tan(lat)[:, None]  # how far below the camera the ray meets the wall
     up_to = np.where(lat[:, None] >= 0, cam, float(pano["ceiling_height"]) - cam)
     wall = (np.abs(lat) <= WALL_BAND)[:, None] & np.isfinite(t)[None] & (np.abs(reach) <= up_to)
     with np.errstate(invalid="ignore"):
+        wall &= ~_through_doors(layout, np.where(np.isfinite(t), t, 0)[:, None] * d, -reach)
         r = t[None] / np.cos(lat)[:, None] * metres_per_unit
     return np.where(wall, r, 0.0).astype(np.float32)
 
@@ -226,6 +285,133 @@ def zind_rescale(tour: Path, predictor, height: int, limit: int = 0) -> dict:
         "floor_fit_height_abs_rel": med("floor_fit_height_abs_rel", kept),
         "per_pano": rows,
     }  # fmt: skip
+
+
+def _zind_views(data: dict) -> list[dict]:
+    """Every panorama of a tour on a floor with a metric scale, by image path: ``rel`` (image
+    path), ``floor``, ``room`` (partial room: one room as captured), ``T``
+    (``T_world_from_cam``, metres, :func:`workbench.data.zind.zind_T_world_from_cam`), ``unit``
+    (metres per local unit) and the ``pano`` dict."""
+    scales = data.get("scale_meters_per_coordinate") or {}
+    found: dict[str, dict] = {}
+    for floor, rooms in data.get("merger", {}).items():
+        m = scales.get(floor)
+        partials = (kv for parts in rooms.values() for kv in parts.items()) if m else ()
+        for room, panos in partials:
+            for pano in panos.values():
+                tf, cam = pano["floor_plan_transformation"], float(pano.get("camera_height", 1.0))
+                T = zind_T_world_from_cam(tf["translation"], tf["rotation"], tf["scale"], cam, m)
+                view = {"floor": floor, "room": room, "T": T, "unit": float(tf["scale"]) * m}
+                found.setdefault(pano["image_path"], {**view, "pano": pano})
+    return [{"rel": rel, **found[rel]} for rel in sorted(found)]
+
+
+def zind_pairs(views: list[dict], max_m: float = ZIND_PAIR_M) -> list[tuple[int, int, float]]:
+    """``(i, j, metres apart)`` of the neighbouring panoramas of :func:`_zind_views`: the same
+    (partial) room of the same floor, true camera centres at most ``max_m`` apart."""
+    out = []
+    for i, a in enumerate(views):
+        for j in range(i + 1, len(views)):
+            b = views[j]
+            gap = float(np.linalg.norm(a["T"][:3, 3] - b["T"][:3, 3]))
+            if (a["floor"], a["room"]) == (b["floor"], b["room"]) and gap <= max_m:
+                out.append((i, j, gap))
+    return out
+
+
+def world_cloud(
+    range_m: np.ndarray,
+    T_world_from_cam: np.ndarray,
+    max_m: float = CLOUD_MAX_M,
+    points: int = CLOUD_POINTS,
+    seed: int = 0,
+) -> np.ndarray:
+    """``(n, 3)`` float64 world points (metres) of the valid pixels of ``range_m`` at most
+    ``max_m`` from the camera, placed by ``T_world_from_cam``: at most ``points`` of them,
+    drawn (seeded) uniformly over the sphere (pixel weight ``cos(latitude)``)."""
+    r = np.asarray(range_m, np.float32)
+    h, w = r.shape
+    ok = valid_mask(r) & (r <= max_m)
+    p = range_to_points(r)[ok]
+    if len(p) > points:
+        weight = np.broadcast_to(np.cos(lonlat_grid(h, w)[1])[:, None], (h, w))[ok]
+        pick = np.random.default_rng(seed).choice(len(p), points, False, weight / weight.sum())
+        p = p[pick]
+    return transform_points(T_world_from_cam, p)
+
+
+def cloud_gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour distances (metres) of every point of ``a`` to ``b`` and of ``b`` to
+    ``a``, concatenated; empty when either cloud is."""
+    from scipy.spatial import cKDTree
+
+    if not len(a) or not len(b):
+        return np.empty(0)
+    return np.concatenate([cKDTree(b).query(a)[0], cKDTree(a).query(b)[0]])
+
+
+def cloud_distance(range_a, T_a, range_b, T_b, max_m: float = CLOUD_MAX_M) -> float:
+    """Median nearest-neighbour distance (metres, both directions) between the clouds of two
+    range maps placed by their poses (:func:`world_cloud`, :func:`cloud_gaps`); NaN when one
+    has no point within ``max_m``."""
+    gaps = cloud_gaps(world_cloud(range_a, T_a, max_m), world_cloud(range_b, T_b, max_m, seed=1))
+    return round(float(np.median(gaps)), 4) if len(gaps) else float("nan")
+
+
+def _pair_maps(view: dict, tour: Path, predictor, height: int) -> dict:
+    """The maps of one panorama for :func:`zind_clouds`: ``pred`` (metres as predicted),
+    ``rescaled`` (``--camera-height`` to its true height, ``None`` where refused) and
+    ``layout`` (:func:`zind_layout_range`, ``None`` without a visible layout)."""
+    pano = view["pano"]
+    pred = resize_range(predictor.predict(read_rgb(tour / view["rel"])), height)
+    true_h = float(pano.get("camera_height", 1.0)) * view["unit"]
+    try:
+        scaled = rescale_to_camera_height(pred, true_h, view["rel"])[0]
+    except WorkbenchError:
+        scaled = None
+    layout = zind_layout_range(pano, view["unit"], height) if "layout_visible" in pano else None
+    return {"pred": pred, "rescaled": scaled, "layout": layout}
+
+
+def zind_clouds(tour: Path, predictor, height: int, limit: int = 0) -> dict:
+    """Neighbouring panoramas (:func:`zind_pairs`) of every tour: the median nearest-neighbour
+    distance between their predicted clouds placed by their true poses
+    (:func:`cloud_distance`) as predicted, after ``--camera-height`` (``None`` where either is
+    refused) and, for reference, of their layout rooms (:func:`zind_layout_range`: what
+    perfect depth of the annotated room would give; furniture and views through doors are not
+    in it); medians over pairs."""
+    rows = []
+    for data in sorted(tour.glob("*/zind_data.json")):
+        views = _zind_views(json.loads(data.read_text()))[: limit or None]
+        maps: dict[int, dict] = {}
+        for i, j, gap in zind_pairs(views):
+            for k in (i, j):
+                if k not in maps:
+                    maps[k] = _pair_maps(views[k], data.parent, predictor, height)
+            row = {"a": views[i]["rel"], "b": views[j]["rel"], "true_gap_m": round(gap, 3)}
+            for key in ("pred", "rescaled", "layout"):
+                a, b = maps[i][key], maps[j][key]
+                ok = a is not None and b is not None
+                row[key] = cloud_distance(a, views[i]["T"], b, views[j]["T"]) if ok else None
+            rows.append(row)
+    if not rows:
+        return {}
+
+    def med(key):
+        vals = [r[key] for r in rows if r[key] is not None and np.isfinite(r[key])]
+        return (round(float(np.median(vals)), 4) if vals else None), len(vals)
+
+    (pred, _), (scaled, n_scaled), (layout, _) = med("pred"), med("rescaled"), med("layout")
+    return {
+        "pairs": len(rows),
+        "max_gap_m": ZIND_PAIR_M,
+        "cloud_max_m": CLOUD_MAX_M,
+        "nn_median_m_as_predicted": pred,
+        "nn_median_m_rescaled": scaled,
+        "rescaled_pairs": n_scaled,
+        "nn_median_m_layout_reference": layout,
+        "per_pair": rows,
+    }
 
 
 def _cap_drop(range_m: np.ndarray, down: bool) -> float:
@@ -302,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="", help="model (default: the shipped one)")
     ap.add_argument("--height", type=int, default=256, help="metrics at this height")
     ap.add_argument("--limit", type=int, default=0, help="ZInD panoramas per tour (0: all)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "real_checks.json", help="JSON written")
     args = ap.parse_args(argv)
     if not (args.realsee or args.zind):
         ap.error("give --realsee and/or --zind")
@@ -321,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
         result["upsampling_realsee3d"] = realsee_upsampling(args.realsee, predictor)
     if args.zind:
         rescale["zind_walls"] = zind_rescale(args.zind, predictor, args.height, args.limit)
+        result["zind_neighbour_clouds"] = zind_clouds(args.zind, predictor, args.height, args.limit)
     result["camera_height_rescale"] = rescale
-    write_text_atomic(RESULTS / "real_checks.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

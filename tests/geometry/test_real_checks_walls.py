@@ -32,3 +32,29 @@ def test_wall_range_follows_zind_azimuth_convention():
     r = zind_wall_range(pano, 1.0, 32)
     row = r[16]  # just below the horizon
     assert 1.0 <= row[32] < 1.01 and 10.0 <= row[0] < 10.1  # centre: the near wall; seam: far
+
+
+def test_wall_range_leaves_out_doors_and_windows():
+    # a 2x2-unit square; a door ahead (local +y, the centre column) 0.6 units wide from the floor
+    # to 0.1 above the camera, a window behind; ZInD's WDO triples: two ends, (bottom, top)
+    pano = {
+        "layout_visible": {
+            "vertices": [[-1, -1], [1, -1], [1, 1], [-1, 1]],
+            "doors": [[-0.3, 1.0], [0.3, 1.0], [-1.0, 0.1]],
+            "windows": [[0.2, -1.0], [-0.2, -1.0], [-0.3, 0.3]],
+        },
+        "camera_height": 1.0,
+        "ceiling_height": 2.0,
+    }
+    r = zind_wall_range(pano, 1.0, 128)
+    lon, lat = lonlat_grid(128, 256)
+    band = np.abs(lat) <= np.deg2rad(15.0)
+    door_cols = (np.abs(np.tan(lon)) < 0.25) & (np.abs(lon) < np.pi / 4)  # |x| < 0.25 ahead
+    beside = (np.abs(np.tan(lon)) > 0.4) & (np.abs(lon) < np.pi / 4)  # |x| > 0.4: wall
+    below_top = -np.tan(lat) < 0.05  # the wall point 1 unit away is below the door's top
+    above_top = -np.tan(lat) > 0.15
+    assert not r[np.ix_(band & below_top, door_cols)].any()
+    assert r[np.ix_(band & above_top, door_cols)].all()  # the wall above the door
+    assert r[np.ix_(band, beside)].all()
+    win_cols = np.abs(lon) > np.pi - np.arctan(0.15)  # behind: |x| < 0.15 on the wall y = -1
+    assert not r[np.ix_(band & (np.abs(np.tan(lat)) < 0.25), win_cols)].any()
