@@ -132,8 +132,9 @@ def lab(tmp_path_factory):
             proc.kill()
 
 
-@pytest.fixture
-def page(lab):
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module; each test gets a fresh context (no shared state)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -142,12 +143,20 @@ def page(lab):
             executable_path=CHROMIUM,
             args=["--enable-unsafe-swiftshader", "--use-angle=swiftshader"],
         )
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            yield pg
+            yield browser
         finally:
             browser.close()
-            _shut_down_kernels(*lab)
+
+
+@pytest.fixture
+def page(lab, chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+        _shut_down_kernels(*lab)
 
 
 def _shut_down_kernels(base: str, token: str) -> None:

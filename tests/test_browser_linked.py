@@ -1,4 +1,4 @@
-# ruff: noqa: F811 (the fixtures lab and page are imported from tests.test_browser)
+# ruff: noqa: F811 (the fixtures lab, chromium and page are imported from tests.test_browser)
 """Browser tests of the linked figures (training panel Train/Stop, error-analysis click, EDA
 selection, the consistency pair browser): a module of their own so that ``pytest -n 2 --dist
 loadscope`` runs them beside ``test_browser.py`` instead of after it (each module starts its own
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401 (lab, page: fixtures)
+from tests.test_browser import (  # noqa: F401 (lab, chromium, page: fixtures)
     _console_errors,
     _html_text,
     _no_stderr,
@@ -21,6 +21,7 @@ from tests.test_browser import (  # noqa: F401 (lab, page: fixtures)
     _run_all,
     _shot,
     _wait_plots,
+    chromium,
     lab,
     page,
     pytestmark,
