@@ -28,12 +28,19 @@ def test_help_subprocess():
     assert time.perf_counter() - t < 5  # generous: process start on a loaded CI box
 
 
-def test_demo_writes_outputs(tmp_path, capsys):
+def test_demo_writes_outputs(tmp_path, capsys, monkeypatch):
+    # the demo exports the bundled model when there is one, else its own tiny run: the tiny
+    # one here (exporting the bundled model is most of the demo's time; notebook 06's browser
+    # test exports it, tests/deploy/test_export_infer.py every format of a tiny run)
+    monkeypatch.setattr("workbench.demo.DEFAULT_MODEL", tmp_path / "no-bundled-model")
     assert main(["demo", "--out", str(tmp_path), "--height", "64"]) == 0
     for name in ("box_depth.png", "box_normals.png", "box_points.ply", "summary.json"):
         assert (tmp_path / name).stat().st_size > 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["geometry"]["normals_within_5deg"] > 0.9
+    assert summary["train"]["steps"] == 20 and summary["export"]["model"] == str(tmp_path / "train")
+    assert {r["format"] for r in summary["export"]["report"]} >= {"tflite_int8", "savedmodel"}
+    assert len(list((tmp_path / "infer").glob("*_depth.npy"))) == 4
 
 
 def test_user_error_is_one_line(tmp_path, capsys):
