@@ -53,3 +53,18 @@ def tiny_pose_config(lists: Path, logdir: Path, **kw):
     )
     base.update(kw)
     return PoseConfig(**base)
+
+
+def assert_depth_equals_mesh(root: Path, height: int) -> None:
+    """Each view's depth PNG (mm) under ``root`` is the range of its scene's own ``obj/`` mesh
+    ray cast from its pose (1 cm), and every ray hits something (a closed world)."""
+    from workbench.data.dataset import index_dataset
+    from workbench.data.layouts import load_view
+    from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
+
+    for rec in index_dataset(root):
+        view = load_view(rec, root)
+        v, t = read_obj(root / rec.scene_id / "obj/scene.obj")
+        rendered = render_range(v, t, view.T_world_from_cam, height)
+        assert mesh_agreement(view.range_m, rendered, tol=0.01) > 0.995, rec.scene_id
+        assert (view.range_m > 0).mean() > 0.99, rec.scene_id

@@ -7,11 +7,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from workbench.data.dataset import index_dataset
-from workbench.data.layouts import load_view
+from tests.helpers import assert_depth_equals_mesh
 from workbench.data.rooms import OBJECT_CLASSES, PATTERNS, object_class
 from workbench.data.synth import PRESETS, generate, make_scene
-from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 
 ROOMS = PRESETS["rooms"]
 
@@ -36,12 +34,7 @@ def test_byte_identical_and_worker_independent(tmp_path):
 def test_depth_equals_the_written_mesh(tmp_path):
     """Each view's depth PNG (mm) is the range of its own obj/ mesh ray cast from its pose."""
     generate(tmp_path, 2, 2, seed=8, height=64, preset="rooms", progress=False, workers=1)
-    for rec in index_dataset(tmp_path):
-        view = load_view(rec, tmp_path)
-        v, t = read_obj(tmp_path / rec.scene_id / "obj/scene.obj")
-        rendered = render_range(v, t, view.T_world_from_cam, 64)
-        assert mesh_agreement(view.range_m, rendered, tol=0.01) > 0.995
-        assert (view.range_m > 0).mean() > 0.99  # a closed world: every ray hits something
+    assert_depth_equals_mesh(tmp_path, 64)
 
 
 def test_every_object_class_appears_over_a_few_seeds():
