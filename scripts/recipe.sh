@@ -5,8 +5,8 @@
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
-# Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (3000, at
-# 64x128 on diverse scenes), STEPS_D (400, at 128x256), WORKBENCH (the workbench command;
+# Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (2000, at
+# 64x128 on diverse scenes), STEPS_D (200, at 128x256), WORKBENCH (the workbench command;
 # default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
@@ -14,8 +14,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${WORKBENCH:-$REPO/.venv/bin/workbench}
 STEPS_A=${STEPS_A:-4000}
 STEPS_B=${STEPS_B:-450}
-STEPS_C=${STEPS_C:-3000}
-STEPS_D=${STEPS_D:-400}
+STEPS_C=${STEPS_C:-2000}
+STEPS_D=${STEPS_D:-200}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -59,8 +59,8 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/c --height 64 $M --steps "$STEPS_C" --lr 1e-3 --warmup-steps 100 \
   --ckpt-every 250 --val-every 1000 --init-from runs/b $(resume runs/c)
 [ -f runs/d/model.keras ] || $W train --train-csv lists_diverse/train.csv --val-csv lists_dval/val.csv \
-  --logdir runs/d --height 128 $M --steps "$STEPS_D" --lr 5e-4 --warmup-steps 50 \
-  --ckpt-every 100 --val-every 400 --dump-every 400 --init-from runs/c $(resume runs/d)
+  --logdir runs/d --height 128 $M --steps "$STEPS_D" --lr 5e-4 --warmup-steps 30 \
+  --ckpt-every 100 --val-every 200 --dump-every 200 --init-from runs/c $(resume runs/d)
 
 # 5. evaluation beside the baselines (training families, held-out families, rooms), and the
 #    int8 TFLite export with its report
