@@ -488,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="", help="model (default: the shipped one)")
     ap.add_argument("--height", type=int, default=256, help="metrics at this height")
     ap.add_argument("--limit", type=int, default=0, help="ZInD panoramas per tour (0: all)")
+    ap.add_argument("--no-flip", action="store_true", help="one model call (no mirror average)")
     ap.add_argument("--out", type=Path, default=RESULTS / "real_checks.json", help="JSON written")
     args = ap.parse_args(argv)
     if not (args.realsee or args.zind):
@@ -495,9 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.model.baselines import make_baselines
     from workbench.model.predictor import load
 
-    predictor = load(args.model or None)
+    predictor = load(args.model or None, flip=not args.no_flip)  # as infer/eval by default
     baselines, origin = make_baselines(predictor)
-    result = {"model": str(predictor.backend.source), "constant_from": origin}
+    result = {"model": str(predictor.backend.source), "flip": not args.no_flip, "constant_from": origin}
     if args.realsee:
         result.update(realsee(args.realsee, predictor, baselines, args.height))
     if args.zind:
