@@ -498,7 +498,11 @@ def main(argv: list[str] | None = None) -> int:
 
     predictor = load(args.model or None, flip=not args.no_flip)  # as infer/eval by default
     baselines, origin = make_baselines(predictor)
-    result = {"model": str(predictor.backend.source), "flip": not args.no_flip, "constant_from": origin}
+    result = {
+        "model": str(predictor.backend.source),
+        "flip": not args.no_flip,
+        "constant_from": origin,
+    }
     if args.realsee:
         result.update(realsee(args.realsee, predictor, baselines, args.height))
     if args.zind:
