@@ -82,8 +82,9 @@ def test_training_panel_press_and_stop_under_load(lab, page):
 
 
 @pytest.mark.skip(
-    reason="known bug: a real mouse click in the scatter does not open the view in the lab yet "
-    "(the Python callback does: tests/training/test_error_panel.py)"
+    reason="fails before the click: the depth row titled 'default model on' is not found within "
+    "120 s in this module (2 of 2 runs); the mouse click itself opens the view (checked with "
+    "Playwright's mouse on notebook 08 in the same lab fixture)"
 )
 def test_error_analysis_click_opens_the_view(lab, page):
     """A click on a point of the per-view scatter opens that view in the panel (the depth row
