@@ -82,9 +82,10 @@ def test_training_panel_press_and_stop_under_load(lab, page):
 
 
 @pytest.mark.skip(
-    reason="fails before the click: the depth row titled 'default model on' is not found within "
-    "120 s in this module (2 of 2 runs); the mouse click itself opens the view (checked with "
-    "Playwright's mouse on notebook 08 in the same lab fixture)"
+    reason="not a library bug, the test is unreliable: a real mouse click does open a view "
+    "(Python callback reached, ring and titles follow), but run from this module the depth row "
+    "'default model on' was not found in 120 s (2 of 2 runs), and when found the click opened "
+    "a view other than the computed target (the 3 views of the browser data: two points close)"
 )
 def test_error_analysis_click_opens_the_view(lab, page):
     """A click on a point of the per-view scatter opens that view in the panel (the depth row
