@@ -41,7 +41,7 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/b --height 128 $M --steps "$STEPS_B" --lr 1e-3 --warmup-steps 50 \
   --ckpt-every 100 --val-every 450 --dump-every 450 --init-from runs/a $(resume runs/b)
 
-# 3. diversity: the diverse preset (room shapes, ceilings, camera placements, palettes;
+# 3. diversity (measured, not yet the shipped default: models/default/MODEL_CARD.md): the diverse preset (room shapes, ceilings, camera placements, palettes;
 #    workbench/data/diverse.py) and its held-out families for the generalisation check
 [ -f data/diverse.done ] || {
   $W synth --out data/diverse_scenes --scenes 1800 --views 3 --preset diverse --size 256x128 --seed 4000
@@ -69,4 +69,4 @@ $W eval lists_held/val.csv --model runs/d --out eval_heldout --height 128
 $W eval lists_val/val.csv --model runs/d --out eval_rooms --height 128
 $W export --checkpoint runs/d --format tflite --quantize int8 --csv lists_dval/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the model is $WORK/runs/d/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the shipped default is $WORK/runs/b/model.keras; the diversity fine-tune $WORK/runs/d/model.keras, its int8 TFLite $WORK/export/"
