@@ -186,9 +186,17 @@ def test_consistency_notebook_opens_a_flagged_pair(lab, page):
     labels = [o.inner_text() for o in pick.locator("option").all()]
     # the planted pose faults are flagged (the Dropdown shows spaces as no-break spaces)
     pose = next(x for x in labels if ": pose (" in x.replace("\xa0", " "))
-    pick.select_option(label=pose)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     pair = json.dumps(pose.split(":")[0])
-    page.wait_for_function(f"() => ({_plot_title(0)} || '').startsWith({pair})", timeout=60_000)
+    shows_pair = f"() => ({_plot_title(0)} || '').startsWith({pair})"
+    pick.select_option(label=pose)
+    try:
+        page.wait_for_function(shows_pair, timeout=60_000)
+    except PlaywrightTimeout:  # a busy machine: pick it again (a lost change event), wait longer
+        pick.select_option(index=0)
+        pick.select_option(label=pose)
+        page.wait_for_function(shows_pair, timeout=150_000)
     assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, 0))
     cloud = _plot_index(page, "both clouds")
     names = f"document.querySelectorAll('.js-plotly-plot')[{cloud}].data.map(t => t.name)"
