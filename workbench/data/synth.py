@@ -373,15 +373,20 @@ def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset)
         parts, lights, rects, bounds, footprints, H, shape = _boxes_scene(rng, preset)
         n_objects = len(parts) - 4 - 3
     poses, centres = _cameras(rng, preset, n_views, rects, bounds, footprints, H)
-    params = {
-        "shape": shape,
+    params = {"shape": shape, **_room_params(H, n_objects, lights, centres, poses)}
+    return _spec(scene_id, parts, lights, poses, params)
+
+
+def _room_params(H: float, n_objects: int, lights, centres, poses) -> dict:
+    """The generator parameters every layout records: room height (m), counts, camera heights
+    (m) and yaws (rad)."""
+    return {
         "room_height_m": round(H, 4),
         "n_objects": n_objects,
         "n_lights": len(lights),
         "camera_heights_m": [round(-c[1], 4) for c in centres],
         "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
     }
-    return _spec(scene_id, parts, lights, poses, params)
 
 
 def _spec(scene_id, parts, lights, poses, params) -> SceneSpec:
@@ -406,11 +411,7 @@ def _diverse_scene(rng, scene_id: str, n_views: int, preset: Preset) -> SceneSpe
         "ceiling": scene["ceiling"],
         "palette": scene["palette_name"],
         "placements": used,
-        "room_height_m": round(scene["H"], 4),
-        "n_objects": len(parts) + len(near),
-        "n_lights": len(lights),
-        "camera_heights_m": [round(-c[1], 4) for c in centres],
-        "yaws_rad": [round(float(np.arctan2(T[0, 2], T[2, 2])), 6) for T in poses],
+        **_room_params(scene["H"], len(parts) + len(near), lights, centres, poses),
     }
     return _spec(scene_id, parts + near, lights, poses, params)
 
