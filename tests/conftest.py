@@ -33,6 +33,26 @@ def pytest_configure(config):
         config.option.loadscopereorder = False
 
 
+# the two browser modules each drive a JupyterLab in Chromium: run side by side on a 2-core
+# machine they starve each other's kernels and a lost change event fails a test, so they form
+# one xdist work unit (one worker, one after the other) while the other worker runs the rest
+BROWSER_MODULES = ("tests/test_browser.py", "tests/test_browser_linked.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::")[0] in BROWSER_MODULES:
+                return "browser"
+            return super()._split_scope(nodeid)
+
+    return BrowserTogether(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     def rank(item):
         path = item.nodeid.split("::")[0]

@@ -239,6 +239,11 @@ def test_eda_notebook_widgets_drive_the_figure(lab, page):
         ".filter(d => d._fullLayout).length >= 2",
         timeout=60_000,
     )
+    # a FigureWidget draws its layout first and its traces when the kernel's message arrives
+    page.wait_for_function(
+        "() => (document.querySelectorAll('.js-plotly-plot')[0].data || []).length > 0",
+        timeout=60_000,
+    )
     before = _plot_state(page, 0, "d.data.map(t => t.name)")
     assert before == ["ceiling", "horizon", "floor"]
     _shot(page, "02_before.png")
