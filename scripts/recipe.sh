@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
-# from its last checkpoint). About 150 minutes on a 2-core CPU; see README "Accuracy recipe".
+# from its last checkpoint). About 5 hours on a 2-core CPU; see README "Accuracy recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
 # Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (2000, at
-# 64x128 on diverse scenes), STEPS_D (200, at 128x256), WORKBENCH (the workbench command;
-# default: the repository's .venv).
+# 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
+# rooms scenes mixed), WORKBENCH (the workbench command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +16,7 @@ STEPS_A=${STEPS_A:-4000}
 STEPS_B=${STEPS_B:-450}
 STEPS_C=${STEPS_C:-2000}
 STEPS_D=${STEPS_D:-200}
+STEPS_E=${STEPS_E:-500}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -41,7 +42,7 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/b --height 128 $M --steps "$STEPS_B" --lr 1e-3 --warmup-steps 50 \
   --ckpt-every 100 --val-every 450 --dump-every 450 --init-from runs/a $(resume runs/b)
 
-# 3. diversity (measured, not yet the shipped default: models/default/MODEL_CARD.md): the diverse preset (room shapes, ceilings, camera placements, palettes;
+# 3. diversity: the diverse preset (room shapes, ceilings, camera placements, palettes;
 #    workbench/data/diverse.py) and its held-out families for the generalisation check
 [ -f data/diverse.done ] || {
   $W synth --out data/diverse_scenes --scenes 1800 --views 3 --preset diverse --size 256x128 --seed 4000
@@ -54,7 +55,8 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
 [ -f lists_dval/val.csv ] || $W split data/diverse_val --out lists_dval --val-fraction 1.0
 [ -f lists_held/val.csv ] || $W split data/heldout_val --out lists_held --val-fraction 1.0
 
-# 4. fine-tuning on diverse scenes: 64x128 from the rooms model, then 128x256
+# 4. fine-tuning on diverse scenes: 64x128 from the rooms model, then 128x256 (the shipped model
+#    went on from this stage's step-100 checkpoint: STEPS_D=200 was stopped there)
 [ -f runs/c/model.keras ] || $W train --train-csv lists_diverse/train.csv --val-csv lists_dval/val.csv \
   --logdir runs/c --height 64 $M --steps "$STEPS_C" --lr 1e-3 --warmup-steps 100 \
   --ckpt-every 250 --val-every 1000 --init-from runs/b $(resume runs/c)
@@ -62,11 +64,21 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/d --height 128 $M --steps "$STEPS_D" --lr 5e-4 --warmup-steps 30 \
   --ckpt-every 100 --val-every 200 --dump-every 200 --init-from runs/c $(resume runs/d)
 
-# 5. evaluation beside the baselines (training families, held-out families, rooms), and the
+# 5. diverse and rooms scenes mixed (1,800 + 700 scenes) at 128x256 from stage 4: the shipped
+#    default model (models/default/); the rooms scenes keep what stage 4 forgot about rooms
+[ -f data/mix.done ] || {
+  $W synth --out data/diverse_scenes --scenes 700 --views 3 --preset rooms --size 256x128 --seed 2000
+  touch data/mix.done; }
+[ -f lists_mix/train.csv ] || $W split data/diverse_scenes --out lists_mix --val-fraction 0.02
+[ -f runs/e/model.keras ] || $W train --train-csv lists_mix/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/e --height 128 $M --steps "$STEPS_E" --lr 5e-4 --warmup-steps 30 \
+  --ckpt-every 50 --val-every 500 --dump-every 500 --init-from runs/d $(resume runs/e)
+
+# 6. evaluation beside the baselines (training families, held-out families, rooms), and the
 #    int8 TFLite export with its report
-$W eval lists_dval/val.csv --model runs/d --out eval_diverse --height 128
-$W eval lists_held/val.csv --model runs/d --out eval_heldout --height 128
-$W eval lists_val/val.csv --model runs/d --out eval_rooms --height 128
-$W export --checkpoint runs/d --format tflite --quantize int8 --csv lists_dval/val.csv \
+$W eval lists_dval/val.csv --model runs/e --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/e --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/e --out eval_rooms --height 128
+$W export --checkpoint runs/e --format tflite --quantize int8 --csv lists_mix/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the shipped default is $WORK/runs/b/model.keras; the diversity fine-tune $WORK/runs/d/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the default model is $WORK/runs/e/model.keras, its int8 TFLite $WORK/export/"
