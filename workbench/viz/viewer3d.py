@@ -372,6 +372,7 @@ class CloudViewer:
             camera_auto_fit=False,
             menu_visibility=True,
             name="point cloud",
+            antialias=0,  # multisampling: 1M points' colour change 4.0 s with it, 1.5 s without
         )
         self.points = k3d.points(
             np.zeros((1, 3), np.float32),
