@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
-# from its last checkpoint). About 5 hours on a 2-core CPU; see README "Accuracy recipe".
+# from its last checkpoint). About 5 and a half hours on a 2-core CPU; see README "Accuracy recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
