@@ -11,9 +11,10 @@ chromium (Playwright, software WebGL through SwiftShader) runs the notebooks' po
 explorer on a seed scene upsampled to 512x1024 (4 views, 2.1M points before the budget); a
 click on a colour mode, and a ceiling cut typed into its slider, each timed from the click to
 the settled picture: the first animation frame after the page's last WebGL draw call, once no
-draw has followed for 1 s (the draw calls are hooked in the page; its clock). Baseline in the
-same run: a point-size change (a tiny message and one redraw: the round trip and one frame).
-Medians of 3. ``--browser-only`` keeps the kernel-side rows of the last run; without
+draw has followed for 1 s (the draw calls are hooked in the page; its clock). The cut again
+with the measure tool on (point picking: k3d rebuilds a search tree over the points per cut).
+Baseline in the same run: a point-size change (a tiny message and one redraw: the round trip
+and one frame). Medians of 3. ``--browser-only`` keeps the kernel-side rows of the last run; without
 ``/usr/bin/chromium`` the browser rows are skipped.
 """
 
@@ -191,6 +192,15 @@ def _browser_times(page, runs: int = 3) -> dict:
         times["point_size"].append(
             _settle(page, lambda s=size: _type_slider(page, "point size", s))
         )
+    # the measure tool on: k3d then rebuilds a search tree over the points on every cut
+    times["cut_measure"] = []
+    page.locator(".widget-toggle-button", has_text="measure").first.click()
+    page.wait_for_timeout(3000)
+    for k in range(runs):
+        cut = 1.6 if k % 2 == 0 else 4.0
+        times["cut_measure"].append(
+            _settle(page, lambda c=cut: _type_slider(page, "ceiling cut", c))
+        )
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -243,6 +253,9 @@ def _browser_rows(figs: list, details: dict) -> None:
                                            "(browser)", t[what] / base_t, "x"))  # fmt: skip
                         details[f"t_browser_{what}_{n}_s"] = t[what]
                     details[f"t_browser_point_size_{n}_s"] = base_t
+                    figs.append(figure(f"viewer ceiling cut with measure on at {n:,} points "
+                                       "(browser)", t["cut_measure"], "s"))  # fmt: skip
+                    details[f"t_browser_cut_measure_{n}_s"] = t["cut_measure"]
             finally:
                 browser.close()
 

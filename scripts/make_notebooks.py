@@ -95,8 +95,8 @@ NB["02_depth_pose_eda"] = [
 
 NB["03_point_clouds"] = [
     "# 03 · Point clouds\nSingle-view or fused scene clouds (views placed by their poses) in a "
-    "WebGL viewer (k3d): drag to orbit, scroll to zoom, click two points to measure the distance "
-    "between them. Axes are metres with up pointing up (the world frame's y is down). Cameras "
+    "WebGL viewer (k3d): drag to orbit, scroll to zoom; turn *measure* on and click two points "
+    "to measure the distance between them. Axes are metres with up pointing up (the world frame's y is down). Cameras "
     "are drawn as frustums labelled with their view ids. A dataset without depth (panoramas and "
     "poses) is shown with the default model's **predicted** depth placed by its known poses. "
     + TRY_YOURS.format(nn="03"),

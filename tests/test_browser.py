@@ -328,6 +328,10 @@ def test_pointcloud_viewer_colours_and_measures(lab, page):
     look.select_option(label="overview (from above)")
     spots = _dense_spots(_canvas_shot(page))
     assert len(spots) >= 2, "no dense part of the cloud on the canvas"
+    page.locator(".widget-toggle-button", has_text="measure").first.click()  # picking on
+    page.locator(".widget-html", has_text="click two points to measure").first.wait_for(
+        timeout=30_000
+    )
     readout = page.locator(".widget-html", has_text="distance A–B").first
     for fx, fy in spots:
         _click_canvas(page, fx, fy)  # a click may fall between points: try a few places

@@ -126,8 +126,22 @@ def test_colour_toggle_sends_colours_only(explorer):
     ex.viewer.points.unobserve_all()
 
 
+def test_measure_turns_picking_on_and_off(explorer):
+    ex = explorer
+    assert not ex.viewer.picking and ex.viewer.points.click_callback is None
+    assert "measure</b> on" in ex.picked.value and ex.viewer.plot.mode == "view"
+    ex.measure.value = True
+    assert ex.viewer.points.click_callback is not None and ex.viewer.plot.mode == "callback"
+    assert "click two points" in ex.picked.value
+    ex._on_pick(0)
+    ex.measure.value = False  # off: no picking, and the readout is cleared
+    assert ex.viewer.points.click_callback is None and ex.picks == []
+    assert "measure</b> on" in ex.picked.value
+
+
 def test_pick_two_points_measures_and_a_change_clears_it(explorer):
     ex = explorer
+    ex.measure.value = True
     ex._on_pick(0)
     assert "second point" in ex.picked.value
     ex._on_pick(5)
@@ -141,6 +155,7 @@ def test_pick_two_points_measures_and_a_change_clears_it(explorer):
     ex.scene.value = ex.scene.options[1][1]
     assert ex.picks == [] and "click two points" in ex.picked.value
     ex.max_range.value = ex.max_range.max
+    ex.measure.value = False
 
 
 def test_look_from_a_view_and_reset(explorer):

@@ -31,6 +31,7 @@ __all__ = ["PointCloudExplorer", "measure_text", "saturated_range_m"]
 
 PNG_MAX = 65535
 PICK_HINT = "click two points to measure the distance between them"
+MEASURE_HINT = "turn <b>measure</b> on to click points: their height, range and distance apart"
 
 
 def saturated_range_m(record) -> float:
@@ -64,7 +65,8 @@ class PointCloudExplorer(W.VBox):
     """Single-view or fused scene cloud with scene/view pickers, colour mode and its legend, an
     exact point budget (up to 1M), a range cut and a ceiling cut, point size, the scene mesh
     (``obj/``) as an overlay, a camera to look from (a view's own camera, or an overview from
-    above) with a reset, and two clicked points measured.
+    above) with a reset, and, with ``measure`` on, two clicked points measured (picking is off
+    until asked for: it makes k3d rebuild a search tree on every cut).
 
     With a ``predictor`` (anything with ``predict(rgb, name) -> (h, w) metres``) on a dataset
     with depth, ``depth`` toggles between the measured and the predicted cloud and the colour
@@ -72,10 +74,10 @@ class PointCloudExplorer(W.VBox):
     ground truth).
 
     Attributes: ``scene``, ``views``, ``depth``, ``color``, ``budget``, ``max_range``,
-    ``max_height``, ``point_size``, ``look``, ``reset``, ``mesh``, ``status``, ``legend``,
-    ``picked``, ``viewer`` (its ``plot`` is the k3d widget), ``shown`` (indices of the points on
-    screen into ``layers``), ``picks`` (indices into ``layers``, at most two). ``stride`` keeps
-    every N-th pixel row and column; 0 (default) chooses it so that at most
+    ``max_height``, ``point_size``, ``look``, ``reset``, ``mesh``, ``measure``, ``status``,
+    ``legend``, ``picked``, ``viewer`` (its ``plot`` is the k3d widget), ``shown`` (indices of
+    the points on screen into ``layers``), ``picks`` (indices into ``layers``, at most two).
+    ``stride`` keeps every N-th pixel row and column; 0 (default) chooses it so that at most
     :attr:`MAX_PIXELS` pixels are fused (a tour of 2048×1024 panoramas stays in memory).
     """
 
@@ -98,12 +100,13 @@ class PointCloudExplorer(W.VBox):
         self.mesh.observe(self._on_mesh, "value")
         self.point_size.observe(lambda ch: self.viewer.set_point_size(ch["new"]), "value")
         self.look.observe(lambda _: self.look_again(), "value")
+        self.measure.observe(self._on_measure, "value")
         self.reset.on_click(lambda _: self.look_again())
         self.refresh()
         self.look_again()
         left = W.VBox([self.scene, self.views, self.depth, self.mesh])
         right = W.VBox([self.color, self.budget, self.max_range, self.max_height])
-        camera = W.HBox([self.look, self.reset, self.point_size])
+        camera = W.HBox([self.look, self.reset, self.point_size, self.measure])
         super().__init__(
             [
                 W.HBox([left, right]),
@@ -147,7 +150,11 @@ class PointCloudExplorer(W.VBox):
         self.look = W.Dropdown(description="look from")
         self.reset = W.Button(description="reset camera", tooltip="back to the chosen camera")
         self.mesh = W.Checkbox(value=False, description="mesh overlay (obj/)")
-        self.status, self.legend, self.picked = W.HTML(), W.HTML(), W.HTML(PICK_HINT)
+        self.measure = W.ToggleButton(
+            value=False, description="measure", icon="crosshairs",
+            tooltip="pick points: height above the floor, range, and the distance between two",
+        )  # fmt: skip
+        self.status, self.legend, self.picked = W.HTML(), W.HTML(), W.HTML(MEASURE_HINT)
         self.viewer = CloudViewer(on_pick=self._on_pick)
 
     def _set_view_options(self):
@@ -272,7 +279,13 @@ class PointCloudExplorer(W.VBox):
 
     def clear_picks(self) -> None:
         self.picks = []
-        self.picked.value = PICK_HINT
+        self.picked.value = PICK_HINT if self.measure.value else MEASURE_HINT
+
+    def _on_measure(self, _=None) -> None:
+        """Picking follows the measure toggle (off: cuts at 1M points skip k3d's search
+        tree)."""
+        self.viewer.set_picking(self.measure.value)
+        self.clear_picks()
 
     def _on_pick(self, index: int):
         if not 0 <= index < len(self.shown):
