@@ -194,10 +194,10 @@ def _browser_times(page, runs: int = 3) -> dict:
         )
     # the measure tool on: k3d then rebuilds a search tree over the points on every cut
     times["cut_measure"] = []
-    page.locator(".widget-toggle-button", has_text="measure").first.click()
+    page.locator(".wb-measure").first.click()
     page.wait_for_timeout(3000)
     for k in range(runs):
-        cut = 1.6 if k % 2 == 0 else 4.0
+        cut = 4.0 if k % 2 == 0 else 1.6  # the last cut above left 1.6
         times["cut_measure"].append(
             _settle(page, lambda c=cut: _type_slider(page, "ceiling cut", c))
         )

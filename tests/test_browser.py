@@ -328,7 +328,7 @@ def test_pointcloud_viewer_colours_and_measures(lab, page):
     look.select_option(label="overview (from above)")
     spots = _dense_spots(_canvas_shot(page))
     assert len(spots) >= 2, "no dense part of the cloud on the canvas"
-    page.locator(".widget-toggle-button", has_text="measure").first.click()  # picking on
+    page.locator(".wb-measure").first.click()  # picking on
     page.locator(".widget-html", has_text="click two points to measure").first.wait_for(
         timeout=30_000
     )

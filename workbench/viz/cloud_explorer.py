@@ -154,6 +154,7 @@ class PointCloudExplorer(W.VBox):
             value=False, description="measure", icon="crosshairs",
             tooltip="pick points: height above the floor, range, and the distance between two",
         )  # fmt: skip
+        self.measure.add_class("wb-measure")
         self.status, self.legend, self.picked = W.HTML(), W.HTML(), W.HTML(MEASURE_HINT)
         self.viewer = CloudViewer(on_pick=self._on_pick)
 
