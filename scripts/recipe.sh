@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
-# from its last checkpoint). About 5 and a half hours on a 2-core CPU; see README "Accuracy recipe".
+# from its last checkpoint). About 6 and a half hours on a 2-core CPU; see README "Accuracy recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
 # Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (2000, at
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
-# rooms scenes mixed), WORKBENCH (the workbench command; default: the repository's .venv).
+# rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), WORKBENCH (the workbench
+# command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,7 @@ STEPS_B=${STEPS_B:-450}
 STEPS_C=${STEPS_C:-2000}
 STEPS_D=${STEPS_D:-200}
 STEPS_E=${STEPS_E:-500}
+STEPS_F=${STEPS_F:-500}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -64,8 +66,8 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/d --height 128 $M --steps "$STEPS_D" --lr 5e-4 --warmup-steps 30 \
   --ckpt-every 100 --val-every 200 --dump-every 200 --init-from runs/c $(resume runs/d)
 
-# 5. diverse and rooms scenes mixed (1,800 + 700 scenes) at 128x256 from stage 4: the shipped
-#    default model (models/default/); the rooms scenes keep what stage 4 forgot about rooms
+# 5. diverse and rooms scenes mixed (1,800 + 700 scenes) at 128x256 from stage 4; the rooms
+#    scenes keep what stage 4 forgot about rooms
 [ -f data/mix.done ] || {
   $W synth --out data/diverse_scenes --scenes 700 --views 3 --preset rooms --size 256x128 --seed 2000
   touch data/mix.done; }
@@ -74,11 +76,17 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/e --height 128 $M --steps "$STEPS_E" --lr 5e-4 --warmup-steps 30 \
   --ckpt-every 50 --val-every 500 --dump-every 500 --init-from runs/d $(resume runs/e)
 
-# 6. evaluation beside the baselines (training families, held-out families, rooms), and the
+# 6. a second pass over the same mix at a lower rate (3e-4, cosine to 0): the shipped default
+#    model (models/default/)
+[ -f runs/f/model.keras ] || $W train --train-csv lists_mix/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/f --height 128 $M --steps "$STEPS_F" --lr 3e-4 --warmup-steps 20 \
+  --ckpt-every 50 --val-every 500 --dump-every 500 --init-from runs/e $(resume runs/f)
+
+# 7. evaluation beside the baselines (training families, held-out families, rooms), and the
 #    int8 TFLite export with its report
-$W eval lists_dval/val.csv --model runs/e --out eval_diverse --height 128
-$W eval lists_held/val.csv --model runs/e --out eval_heldout --height 128
-$W eval lists_val/val.csv --model runs/e --out eval_rooms --height 128
-$W export --checkpoint runs/e --format tflite --quantize int8 --csv lists_mix/val.csv \
+$W eval lists_dval/val.csv --model runs/f --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/f --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/f --out eval_rooms --height 128
+$W export --checkpoint runs/f --format tflite --quantize int8 --csv lists_mix/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the default model is $WORK/runs/e/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the default model is $WORK/runs/f/model.keras, its int8 TFLite $WORK/export/"
