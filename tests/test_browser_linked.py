@@ -140,7 +140,14 @@ def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
     console = _console_errors(page)
     base, token = lab
     _no_stderr(_run_all(page, base, token, "02_depth_pose_eda", 400_000))
-    maps = _plot_index(page, "Camera positions")
+    # the explorer's widgets first (its figures draw after them on a busy machine)
+    page.locator(".widget-select-multiple select").first.wait_for(timeout=120_000)
+    try:
+        maps = _plot_index(page, "Camera positions", timeout_s=240)
+    except AssertionError:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "02_no_camera_map.png"))
+        raise
     yaw = _plot_index(page, "Camera yaw")
     total = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{yaw}]"
                           ".data[0].r.reduce((a, b) => a + b, 0)")  # fmt: skip
