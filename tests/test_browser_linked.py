@@ -145,8 +145,7 @@ def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
     try:
         maps = _plot_index(page, "Camera positions", timeout_s=240)
     except AssertionError:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "02_no_camera_map.png"))
+        _page_shot(page, "02_no_camera_map.png")
         raise
     yaw = _plot_index(page, "Camera yaw")
     total = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{yaw}]"
@@ -162,6 +161,12 @@ def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
     )
     _shot(page, "02_lasso.png")
     assert not console, console[:5]
+
+
+def _page_shot(page, name: str) -> None:
+    """The whole page into ``artifacts/browser/name`` (what a failed step left on screen)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def _lasso_first_camera(page, maps: int) -> str:
@@ -193,8 +198,7 @@ def _lasso_first_camera(page, maps: int) -> str:
             loc.wait_for(timeout=20_000 if attempt < 2 else 60_000)
             return loc.inner_text()
         except Exception:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"02_lasso_missed_{attempt}.png"))
+            _page_shot(page, f"02_lasso_missed_{attempt}.png")
             if attempt == 2:
                 raise
             # clear the browser's selection first: the widget sends a selection only when it
