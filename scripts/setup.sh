@@ -37,13 +37,24 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-if [ "${GPU:-0}" = 1 ]; then
-  "$VENV/bin/python" -m pip uninstall -q -y tensorflow-cpu 2>/dev/null || true
+# uv (from PyPI, into the venv) installs the same packages as pip in ~30 s instead of ~150 s on a
+# fresh 2-core machine (parallel downloads); pip is the fallback wherever uv cannot be had
+if "$VENV/bin/python" -m pip install -q uv 2>/dev/null; then
+  PIP=("$VENV/bin/python" -m uv pip)
+  PIP_TARGET=(--python "$VENV/bin/python")
+  YES=()
 else
-  "$VENV/bin/python" -m pip uninstall -q -y tensorflow 2>/dev/null || true
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  PIP=("$VENV/bin/python" -m pip)
+  PIP_TARGET=()
+  YES=(-y)
 fi
-"$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+if [ "${GPU:-0}" = 1 ]; then
+  "${PIP[@]}" uninstall -q "${YES[@]}" "${PIP_TARGET[@]}" tensorflow-cpu 2>/dev/null || true
+else
+  "${PIP[@]}" uninstall -q "${YES[@]}" "${PIP_TARGET[@]}" tensorflow 2>/dev/null || true
+fi
+"${PIP[@]}" install -q "${PIP_TARGET[@]}" -e ".[$EXTRAS]"
 # open3d pulls in dash, which drops a source lab extension that makes JupyterLab ask for a
 # rebuild on every page load; the notebooks never use it: remove it and keep it disabled
 rm -f "$VENV/share/jupyter/lab/extensions/dash-jupyterlab.tgz"

@@ -12,6 +12,10 @@ settings.register_profile(
 )
 settings.load_profile("ci")
 
+# the browser tests' fixtures (lab, chromium, page): session-scoped, so both browser modules
+# share one JupyterLab and one Chromium
+pytest_plugins = ("tests.browser_lab",)
+
 # the longest modules start first: with `make test`'s two pytest-xdist workers (one module per
 # worker at a time) a long module started last would run alone at the end
 LONGEST_FIRST = (

@@ -1,14 +1,13 @@
-# ruff: noqa: F811 (the fixtures lab, chromium and page are imported from tests.test_browser)
 """Browser tests of the linked figures (training panel Train/Stop, error-analysis click, EDA
-selection, the consistency pair browser), in a module of their own (each module starts its own
-JupyterLab); ``tests/conftest.py`` runs both browser modules on one xdist worker, one after the
-other, so that two browsers never starve each other's kernels."""
+selection, the consistency pair browser), in a module of their own; ``tests/conftest.py`` runs
+both browser modules on one xdist worker, one after the other (one JupyterLab and one Chromium
+for both), so that two browsers never starve each other's kernels."""
 
 import json
 import subprocess
 import sys
 
-from tests.test_browser import (  # noqa: F401 (lab, chromium, page: fixtures)
+from tests.test_browser import (
     ARTIFACTS,
     _console_errors,
     _html_text,
@@ -16,14 +15,12 @@ from tests.test_browser import (  # noqa: F401 (lab, chromium, page: fixtures)
     _out_folder,
     _panel_aspects,
     _plot_index,
+    _plot_state,
     _plot_title,
     _run_all,
+    _select,
     _shot,
     _wait_plots,
-    chromium,
-    lab,
-    page,
-    pytestmark,
 )
 
 
@@ -80,12 +77,14 @@ def test_training_panel_press_and_stop_under_load(lab, page):
     assert not console, console[:5]
 
 
-def test_error_analysis_click_opens_the_view(lab, page):
+def test_error_analysis_click_opens_the_view_and_the_model_picker_rescores(lab, page):
     """A click on a point of the per-view scatter opens that view in the panel (the depth row
-    follows; its panels at 2:1), and the console stays free of errors."""
+    follows; its panels at 2:1); the model picker re-scores the worst-views table; the console
+    stays free of errors."""
     console = _console_errors(page)
     base, token = lab
     _no_stderr(_run_all(page, base, token, "08_error_analysis", 400_000))
+    assert "worst views of default model" in _html_text(page, "worst views")
     row = _plot_index(page, "default model on")
     assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, row))
     scatter = _plot_index(page, "AbsRel per view")
@@ -131,12 +130,17 @@ def test_error_analysis_click_opens_the_view(lab, page):
         timeout=60_000,
     )
     _shot(page, "08_clicked.png")
+    _select(page, 0, "room prior")
+    page.locator(".widget-html", has_text="worst views of room prior").first.wait_for(
+        timeout=60_000
+    )
+    _shot(page, "08_after.png")
     assert not console, console[:5]
 
 
-def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
-    """A lasso around the cameras of the first map panel narrows the yaw rose (and the other
-    figures) to those views."""
+def test_eda_widgets_and_a_lasso_in_the_camera_map_filter_the_figures(lab, page):
+    """The latitude-band picker redraws the depth histogram; a lasso around the cameras of the
+    first map panel narrows the yaw rose (and the other figures) to those views."""
     console = _console_errors(page)
     base, token = lab
     _no_stderr(_run_all(page, base, token, "02_depth_pose_eda", 400_000))
@@ -147,6 +151,12 @@ def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
     except AssertionError:
         _page_shot(page, "02_no_camera_map.png")
         raise
+    # a FigureWidget draws its layout first and its traces when the kernel's message arrives
+    page.wait_for_function(
+        "() => (document.querySelectorAll('.js-plotly-plot')[0].data || []).length > 0",
+        timeout=60_000,
+    )
+    assert _plot_state(page, 0, "d.data.map(t => t.name)") == ["ceiling", "horizon", "floor"]
     yaw = _plot_index(page, "Camera yaw")
     total = page.evaluate(f"() => document.querySelectorAll('.js-plotly-plot')[{yaw}]"
                           ".data[0].r.reduce((a, b) => a + b, 0)")  # fmt: skip
@@ -160,6 +170,12 @@ def test_eda_lasso_in_the_camera_map_filters_the_other_figures(lab, page):
         timeout=30_000,
     )
     _shot(page, "02_lasso.png")
+    page.locator(".widget-select-multiple select").first.select_option("floor")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot')[0].data.length === 1", timeout=30_000
+    )
+    assert _plot_state(page, 0, "d.data.map(t => t.name)") == ["floor"]
+    _shot(page, "02_after.png")
     assert not console, console[:5]
 
 
