@@ -159,8 +159,12 @@ def test_correspondence_explorer_widget():
     c = ex.corr
     from workbench.viz.plots import MATCH_STATES, match_state
 
-    state = match_state(bool(c.valid[20, 5]), bool(c.visible[20, 5]), bool(c.consistent[20, 5]),
-                        bool(c.landed[20, 5]))
+    state = match_state(
+        bool(c.valid[20, 5]),
+        bool(c.visible[20, 5]),
+        bool(c.consistent[20, 5]),
+        bool(c.landed[20, 5]),
+    )
     assert f"<b>{state}</b>" in ex.info.value
     if c.valid[20, 5]:
         assert ex.fig.data[2].marker.color == MATCH_STATES[state][0]

@@ -47,8 +47,15 @@ def breakdown_figure(
             lines.append((f"{name} (all views)", *overall[name], "dash"))
         for label, d, la, dash in lines:
             line = {"color": colours[k % 3], "dash": dash}
-            fig.add_scatter(x=d["bin"], y=d["abs_rel"], name=label, line=line, row=1, col=1,
-                            hovertemplate="%{x}: AbsRel %{y:.3f}<extra>" + label + "</extra>")
+            fig.add_scatter(
+                x=d["bin"],
+                y=d["abs_rel"],
+                name=label,
+                line=line,
+                row=1,
+                col=1,
+                hovertemplate="%{x}: AbsRel %{y:.3f}<extra>" + label + "</extra>",
+            )
             fig.add_scatter(x=(la["lo"] + la["hi"]) / 2, y=la["abs_rel"], name=label, line=line,
                             showlegend=False, row=1, col=2,
                             hovertemplate="%{x:.0f}°: AbsRel %{y:.3f}<extra>" + label
@@ -84,7 +91,11 @@ def compare_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, m
         )
     )
     fig.add_scatter(
-        x=[0, top], y=[0, top], mode="lines", name="equal", line={"dash": "dot", "color": "grey"},
+        x=[0, top],
+        y=[0, top],
+        mode="lines",
+        name="equal",
+        line={"dash": "dot", "color": "grey"},
         hoverinfo="skip",  # a click near the diagonal goes to the view, not to the line
     )
     if mark is not None:
