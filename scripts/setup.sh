@@ -38,27 +38,21 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 # uv (from PyPI, into the venv) installs the same packages as pip in ~45 s instead of ~155 s on
-# a fresh 2-core machine (parallel downloads); pip is the fallback wherever uv cannot be had.
-# Bytecode is compiled at install time, as pip does: where PYTHONDONTWRITEBYTECODE is set, a venv
-# without it recompiles TensorFlow's sources in every process (`import tensorflow` 18 s, not 7 s)
-if "$VENV/bin/python" -m pip install -q uv 2>/dev/null; then
-  PIP=("$VENV/bin/python" -m uv pip)
-  PIP_TARGET=(--python "$VENV/bin/python")
-  COMPILE=(--compile-bytecode)
-  YES=()
-else
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  PIP=("$VENV/bin/python" -m pip)
-  PIP_TARGET=()
-  COMPILE=()
-  YES=(-y)
+# a fresh 2-core machine (parallel downloads); pip is the fallback wherever uv cannot be had or
+# fails (uv reads no pip.conf). Bytecode is compiled at install time, as pip does: where
+# PYTHONDONTWRITEBYTECODE is set, a venv without it recompiles TensorFlow's sources in every
+# process (`import tensorflow` 18 s, not 7 s)
+UV=("$VENV/bin/python" -m uv pip)
+PIP=("$VENV/bin/python" -m pip)
+# the TensorFlow build of the other extra, if an earlier set-up installed it
+if [ "${GPU:-0}" = 1 ]; then OTHER_TF=tensorflow-cpu; else OTHER_TF=tensorflow; fi
+"${PIP[@]}" uninstall -q -y "$OTHER_TF" 2>/dev/null || true
+if ! { "${PIP[@]}" install -q uv 2>/dev/null &&
+       "${UV[@]}" install -q --python "$VENV/bin/python" --compile-bytecode -e ".[$EXTRAS]"; }; then
+  echo "setup: uv not available here: installing with pip"
+  "${PIP[@]}" install -q --upgrade pip
+  "${PIP[@]}" install -q -e ".[$EXTRAS]"
 fi
-if [ "${GPU:-0}" = 1 ]; then
-  "${PIP[@]}" uninstall -q "${YES[@]}" "${PIP_TARGET[@]}" tensorflow-cpu 2>/dev/null || true
-else
-  "${PIP[@]}" uninstall -q "${YES[@]}" "${PIP_TARGET[@]}" tensorflow 2>/dev/null || true
-fi
-"${PIP[@]}" install -q "${PIP_TARGET[@]}" "${COMPILE[@]}" -e ".[$EXTRAS]"
 # open3d pulls in dash, which drops a source lab extension that makes JupyterLab ask for a
 # rebuild on every page load; the notebooks never use it: remove it and keep it disabled
 rm -f "$VENV/share/jupyter/lab/extensions/dash-jupyterlab.tgz"

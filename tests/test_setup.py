@@ -40,3 +40,14 @@ def test_lab_does_not_ask_for_a_rebuild():
     )
     text = r.stdout + r.stderr
     assert "jupyterlab-plotly" in text and "Build recommended" not in text, text[-800:]
+
+
+def test_the_venv_holds_compiled_bytecode():
+    """The set-up compiles bytecode at install time (uv does not unless asked): where
+    PYTHONDONTWRITEBYTECODE is set, a venv without it recompiles TensorFlow's sources in every
+    process that imports it."""
+    import importlib.util
+
+    for name in ("tensorflow", "keras", "open3d"):
+        origin = importlib.util.find_spec(name).origin
+        assert Path(importlib.util.cache_from_source(origin)).is_file(), name
