@@ -5,27 +5,17 @@ of every notebook whose parameters point at a dataset other than the seed sample
 gets a fresh browser context and its kernels are stopped after it."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from benchmarks.lab import running_lab
+
 REPO = Path(__file__).parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "artifacts" / "browser"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -68,65 +58,8 @@ def lab(tmp_path_factory):
                 cell.source = cell.source.replace('OUT = ""', f"OUT = {str(tmp / name)!r}")
         nb.metadata.pop("widgets", None)
         nbformat.write(nb, root / f"{name}.ipynb")
-    env = dict(os.environ)
-    for var in (
-        "JUPYTER_CONFIG_DIR",
-        "JUPYTER_RUNTIME_DIR",
-        "JUPYTER_DATA_DIR",
-        "JUPYTERLAB_SETTINGS_DIR",
-        "JUPYTERLAB_WORKSPACES_DIR",
-    ):
-        (tmp / var).mkdir()
-        env[var] = str(tmp / var)
-    # open3d pulls in dash, whose lab extension would ask for a rebuild: keep it disabled
-    (tmp / "JUPYTER_CONFIG_DIR" / "labconfig").mkdir()
-    (tmp / "JUPYTER_CONFIG_DIR" / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@plotly/dash-jupyterlab": True}})
-    )
-    settings = tmp / "JUPYTERLAB_SETTINGS_DIR" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    port, token = _free_port(), os.urandom(12).hex()
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "lab.log", "w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not start: " + (tmp / "lab.log").read_text()[-2000:])
+    with running_lab(root, tmp) as (base, token):  # the browser benchmarks' lab too
         yield base, token
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
