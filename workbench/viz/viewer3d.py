@@ -387,7 +387,11 @@ class CloudViewer:
         self._labels: list = []
         self.mesh = None
         self.on_pick = on_pick
-        self.picking = False
+
+    @property
+    def picking(self) -> bool:
+        """Whether clicks pick points (see :meth:`set_picking`)."""
+        return self.points.click_callback is not None
 
     def set_picking(self, on: bool) -> None:
         """Point picking (``on_pick`` called on a click) on or off. While it is on, k3d keeps a
@@ -396,7 +400,6 @@ class CloudViewer:
         on = bool(on) and self.on_pick is not None
         if on == self.picking:
             return
-        self.picking = on
         self.plot.mode = "callback" if on else "view"
         self.points.click_callback = self._clicked if on else None
 
