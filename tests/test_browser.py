@@ -43,8 +43,7 @@ def _run_all(page, base, token, name, timeout_ms: int = 120_000):
             page.wait_for_timeout(500)
         idle.wait_for(timeout=30_000)
     except Exception:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{name}_kernel_timeout.png"))
+        _page_shot(page, f"{name}_kernel_timeout.png")
         raise
     page.locator("#jp-MainMenu").get_by_text("Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
@@ -59,6 +58,12 @@ def _run_all(page, base, token, name, timeout_ms: int = 120_000):
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
     assert tracebacks.count() == 0, tracebacks.first.inner_text()
     return errors
+
+
+def _page_shot(page, name: str) -> None:
+    """The whole page into ``artifacts/browser/name`` (what a failed step left on screen)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def _plot_state(page, index: int, expr: str):

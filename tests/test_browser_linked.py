@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 from tests.test_browser import (
-    ARTIFACTS,
     _console_errors,
     _html_text,
     _no_stderr,
     _out_folder,
+    _page_shot,
     _panel_aspects,
     _plot_index,
     _plot_state,
@@ -177,12 +177,6 @@ def test_eda_widgets_and_a_lasso_in_the_camera_map_filter_the_figures(lab, page)
     assert _plot_state(page, 0, "d.data.map(t => t.name)") == ["floor"]
     _shot(page, "02_after.png")
     assert not console, console[:5]
-
-
-def _page_shot(page, name: str) -> None:
-    """The whole page into ``artifacts/browser/name`` (what a failed step left on screen)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 def _lasso_first_camera(page, maps: int) -> str:
