@@ -1,5 +1,6 @@
 """JupyterLab for the browser benchmarks: started on a free port with its own settings folders
-(no news prompt, no rebuild prompt), and a notebook opened and run in a Playwright page."""
+(no news prompt, no rebuild prompt,
+every cell laid out), and a notebook opened and run in a Playwright page."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def _lab_env(tmp: Path) -> dict:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # every cell attached and laid out (the default, content-visibility, skips drawing cells
+    # out of view: a figure below the fold may not be drawn until scrolled to, so a check or
+    # a timing would depend on the scroll position)
+    tracker = tmp / "JUPYTERLAB_SETTINGS_DIR" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     return env
 
 

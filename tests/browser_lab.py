@@ -1,6 +1,6 @@
-"""The browser tests' JupyterLab and Chromium, one of each for both browser modules
-(``tests/test_browser.py``, ``tests/test_browser_linked.py``; ``tests/conftest.py`` registers
-this module as a plugin and runs those two modules on one xdist worker): the lab serves a copy
+"""The browser tests' JupyterLab (one for both browser modules, ``tests/test_browser.py`` and
+``tests/test_browser_linked.py``) and Chromium (one per module); ``tests/conftest.py`` registers
+this module as a plugin and runs those two modules on one xdist worker. The lab serves a copy
 of every notebook whose parameters point at a dataset other than the seed samples; each test
 gets a fresh browser context and its kernels are stopped after it."""
 
@@ -62,10 +62,10 @@ def lab(tmp_path_factory):
         yield base, token
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for both browser modules; each test gets a fresh context (no
-    shared state)."""
+    """A headless Chromium per browser module (its GPU process, software WebGL, starts fresh
+    after the 3D viewer's million points); each test gets a fresh context (no shared state)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -297,7 +297,7 @@ def _console_errors(page) -> list[str]:
 
 def _plot_index(page, title_start: str, timeout_s: float = 120) -> int:
     """Index of the first plotly figure whose title starts with ``title_start``, scrolling each
-    figure into view (the lab lays out only what is on screen) until one is found."""
+    figure into view until one is found."""
     title = f"((d._fullLayout.title || {{}}).text || '').startsWith({json.dumps(title_start)})"
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout_s:
@@ -310,7 +310,22 @@ def _plot_index(page, title_start: str, timeout_s: float = 120) -> int:
             if found:
                 return i
         page.wait_for_timeout(1000)
-    raise AssertionError(f"no figure titled {title_start!r}")
+    raise AssertionError(f"no figure titled {title_start!r}; {_page_state(page)}")
+
+
+def _page_state(page) -> str:
+    """What the page holds, for a failure message (CI shows text, not screenshots): each plotly
+    figure's title (or "not drawn"), the widget views, the kernel status and the output errors."""
+    return page.evaluate("""() => {
+        const plots = [...document.querySelectorAll('.js-plotly-plot')].map(d => d._fullLayout
+            ? ((d._fullLayout.title || {}).text || '(untitled)').slice(0, 40) : 'not drawn');
+        const status = [...document.querySelectorAll('.jp-StatusBar-Widget')]
+            .map(e => e.textContent.trim()).filter(t => t).join(' | ');
+        const errs = [...document.querySelectorAll(
+            "[data-mime-type='application/vnd.jupyter.stderr'], .jp-mod-error")]
+            .map(e => e.textContent.slice(0, 200));
+        return JSON.stringify({plots, widgets: document.querySelectorAll('.jupyter-widgets').length,
+            status, errors: errs}); }""")
 
 
 def _panel_aspects(page, index: int) -> list[float]:

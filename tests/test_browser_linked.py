@@ -1,7 +1,7 @@
 """Browser tests of the linked figures (training panel Train/Stop, error-analysis click, EDA
 selection, the consistency pair browser), in a module of their own; ``tests/conftest.py`` runs
-both browser modules on one xdist worker, one after the other (one JupyterLab and one Chromium
-for both), so that two browsers never starve each other's kernels."""
+both browser modules on one xdist worker, one after the other (one JupyterLab for
+both), so that two browsers never starve each other's kernels."""
 
 import json
 import subprocess
@@ -13,6 +13,7 @@ from tests.test_browser import (
     _no_stderr,
     _out_folder,
     _page_shot,
+    _page_state,
     _panel_aspects,
     _plot_index,
     _plot_state,
@@ -224,7 +225,7 @@ def test_consistency_notebook_opens_a_flagged_pair(lab, page):
     console = _console_errors(page)
     base, token = lab
     _no_stderr(_run_all(page, base, token, "09_multiview_consistency", 400_000))
-    # cells out of view are not laid out (content-visibility): bring the browser's cell in
+    # the pair browser is the last cell: bring it into view, as a person would
     page.locator(".jp-NotebookPanel .jp-CodeCell").last.scroll_into_view_if_needed()
     # the planted pose faults are flagged (the Dropdown shows spaces as no-break spaces); on a
     # busy machine the options arrive after the select is drawn: wait for them
@@ -249,7 +250,10 @@ def test_consistency_notebook_opens_a_flagged_pair(lab, page):
     except PlaywrightTimeout:  # a busy machine: pick it again (a lost change event), wait longer
         pick.select_option(index=0)
         pick.select_option(label=pose)
-        page.wait_for_function(shows_pair, timeout=150_000)
+        try:
+            page.wait_for_function(shows_pair, timeout=150_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"pair {pair} not shown; {_page_state(page)}") from None
     assert all(abs(a / 2 - 1) < 0.05 for a in _panel_aspects(page, 0))
     cloud = _plot_index(page, "both clouds")
     names = f"document.querySelectorAll('.js-plotly-plot')[{cloud}].data.map(t => t.name)"
