@@ -109,8 +109,9 @@ def test_a_bad_scheduler_address_is_one_line_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
 
 
-def test_an_unreachable_scheduler_is_one_line_naming_the_flag(tmp_path, capsys):
-    code = main(["validate", str(SAMPLES / "seed"), "--scheduler", "tcp://127.0.0.1:9"])
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:9", "tcp://127.0.0.1:99999"])
+def test_an_unreachable_scheduler_is_one_line_naming_the_flag(tmp_path, capsys, address):
+    code = main(["validate", str(SAMPLES / "seed"), "--scheduler", address])
     err = capsys.readouterr().err
     assert code == 2 and "--scheduler" in err and "cannot reach" in err, err
     assert "Traceback" not in err

@@ -74,12 +74,28 @@ def local_cluster(workers: int):
     )
 
 
+def _probe(scheduler: str) -> None:
+    """Open and close a TCP connection to a ``tcp://host:port`` scheduler address (OSError
+    where nothing listens); other address forms are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    try:
+        port = url.port
+    except ValueError:  # beyond 65535
+        raise OSError(f"port out of range in {scheduler}") from None
+    if url.scheme == "tcp" and url.hostname and port:
+        socket.create_connection((url.hostname, port), timeout=10).close()
+
+
 def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: bool):
     from dask.distributed import Client, as_completed
 
     cluster = None
     if scheduler:
         try:
+            _probe(scheduler)  # a refused port answers at once; Dask would retry for 10 s
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise WorkbenchError(
