@@ -19,8 +19,13 @@ import numpy as np
 
 __all__ = ["upsample_bilinear", "guided_upsample", "GUIDED_RADIUS", "GUIDED_EPS"]
 
-GUIDED_RADIUS = 4  # box radius in low-resolution pixels (a 9x9 window)
-GUIDED_EPS = 1e-2  # regulariser of the guide's covariance (guide in [0, 1]); larger = smoother
+# box radius in low-resolution pixels (a 5x5 window) and regulariser of the guide's covariance
+# (guide in [0, 1]; larger = smoother): chosen on real panoramas (RealSee3D, 6.25x) and the
+# samples (2x, 8x) with `python -m benchmarks.upsampling` (README, *Full-resolution depth*); a
+# 9x9 window (radius 4, eps 1e-2) smoothed the prediction where the image is flat and did worse
+# than bilinear resizing overall on the real panoramas and the 2x samples
+GUIDED_RADIUS = 2
+GUIDED_EPS = 3e-3
 
 
 def _check_pair(low: np.ndarray, guide: np.ndarray) -> None:
