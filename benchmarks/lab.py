@@ -88,8 +88,15 @@ def running_lab(root: Path, tmp: Path):
         log.close()
 
 
-def open_and_run_all(page, base: str, token: str, name: str) -> None:
-    """Open ``name.ipynb``, wait for an idle kernel, run all cells and wait until each has run."""
+def open_and_run_all(page, base: str, token: str, name: str, timeout_ms: int = 300_000) -> None:
+    """Open ``name.ipynb``, wait for an idle kernel, run all cells and wait (up to
+    ``timeout_ms``) until each has run."""
+    # open3d pulls in dash, whose lab extension may suggest a rebuild at any moment of start-up
+    # (its page config disables it; should the prompt show anyway): decline it before any action
+    page.add_locator_handler(
+        page.get_by_text("Build Recommended"),
+        lambda _: page.get_by_role("button", name="Cancel").click(),
+    )
     page.goto(f"{base}/lab/tree/{name}.ipynb?token={token}&reset")
     page.locator(".jp-NotebookPanel").first.wait_for(timeout=90_000)
     idle = page.get_by_text("Python 3 (ipykernel) | Idle")
@@ -107,5 +114,5 @@ def open_and_run_all(page, base: str, token: str, name: str) -> None:
             const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
             return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent));
         }""",
-        timeout=300_000,
+        timeout=timeout_ms,
     )

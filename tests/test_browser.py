@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.lab import open_and_run_all
 from tests.browser_lab import ARTIFACTS, CHROMIUM, REPO
 
 pytestmark = pytest.mark.skipif(
@@ -19,41 +20,15 @@ pytestmark = pytest.mark.skipif(
 
 
 def _run_all(page, base, token, name, timeout_ms: int = 120_000):
-    # open3d pulls in dash, whose lab extension makes JupyterLab suggest a rebuild at any moment
-    # of start-up: decline it whenever it shows up, before any other action
-    page.add_locator_handler(
-        page.get_by_text("Build Recommended"),
-        lambda _: page.get_by_role("button", name="Cancel").click(),
-    )
-    page.goto(f"{base}/lab/tree/{name}.ipynb?token={token}&reset")
+    """Open ``name.ipynb``, run all cells (:func:`benchmarks.lab.open_and_run_all`); no
+    traceback in any output. Returns the locator of the outputs written to stderr."""
     try:
-        build = page.get_by_text("Build Recommended")
-        idle = page.get_by_text("Python 3 (ipykernel) | Idle")
-        page.locator(".jp-NotebookPanel").first.wait_for(timeout=90_000)
-        for _ in range(180):
-            if build.count():  # a lab extension wants a rebuild: decline, it is not needed here
-                page.get_by_role("button", name="Cancel").click()
-            if idle.count():
-                break
-            # the status bar follows the *active* widget: focus the notebook
-            try:
-                page.locator(".jp-NotebookPanel .jp-Cell").first.click(timeout=3000)
-            except Exception:  # noqa: BLE001  (a re-render detached it: try again)
-                pass
-            page.wait_for_timeout(500)
-        idle.wait_for(timeout=30_000)
-    except Exception:
-        _page_shot(page, f"{name}_kernel_timeout.png")
-        raise
-    page.locator("#jp-MainMenu").get_by_text("Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
-    page.wait_for_function(
-        """() => {
-            const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-            return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent));
-        }""",
-        timeout=timeout_ms,
-    )
+        open_and_run_all(page, base, token, name, timeout_ms)
+    except Exception as e:
+        _page_shot(page, f"{name}_run_all_failed.png")
+        raise AssertionError(
+            f"{name}: Run All did not finish ({e!s:.300}); {_page_state(page)}"
+        ) from e
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
     assert tracebacks.count() == 0, tracebacks.first.inner_text()

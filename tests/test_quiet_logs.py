@@ -63,7 +63,7 @@ def test_tensorflow_verb_is_quiet(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert not any(s in run.stderr for s in STARTUP), run.stderr
-    assert "infer: 1 images" in run.stdout
+    assert "infer: 1 image with" in run.stdout
 
 
 class TestFilterStartupLog:

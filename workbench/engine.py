@@ -75,18 +75,23 @@ def local_cluster(workers: int):
 
 
 def _probe(scheduler: str) -> None:
-    """Open and close a TCP connection to a ``tcp://host:port`` scheduler address (OSError
-    where nothing listens); other address forms are left to Dask."""
+    """Open and close a TCP connection to a ``tcp://host:port`` scheduler address before any
+    work (a refused port answers at once, where Dask retries for 10 s); other address forms
+    are left to Dask. Raises :class:`WorkbenchError` naming ``--scheduler``."""
     import socket
     from urllib.parse import urlsplit
 
     url = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
     try:
         port = url.port
-    except ValueError:  # beyond 65535
-        raise OSError(f"port out of range in {scheduler}") from None
-    if url.scheme == "tcp" and url.hostname and port:
-        socket.create_connection((url.hostname, port), timeout=10).close()
+        if url.scheme == "tcp" and url.hostname and port:
+            socket.create_connection((url.hostname, port), timeout=10).close()
+    except ValueError:
+        raise WorkbenchError(f"port out of range 0-65535 in {scheduler}", "--scheduler") from None
+    except OSError as e:
+        raise WorkbenchError(
+            f"cannot reach the Dask scheduler {scheduler} ({type(e).__name__})", "--scheduler"
+        ) from None
 
 
 def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: bool):
@@ -95,7 +100,6 @@ def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: boo
     cluster = None
     if scheduler:
         try:
-            _probe(scheduler)  # a refused port answers at once; Dask would retry for 10 s
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise WorkbenchError(
@@ -121,6 +125,8 @@ def _iter_indexed(fn, items, workers, scheduler, desc, progress, local):
     """``(index, result)`` pairs in completion order, with a progress bar."""
     if local not in ("threads", "processes"):
         raise ValueError(f"local must be threads or processes, got {local!r}")
+    if scheduler:
+        _probe(scheduler)
     if scheduler or (workers > 1 and local == "processes"):
         it = _iter_dask(fn, items, workers, scheduler, desc, progress)
     elif workers > 1:

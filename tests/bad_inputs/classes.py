@@ -293,7 +293,7 @@ def _tiny_images(tmp, ctx):
     folder = _imgs(tmp, 1)
     write_image(folder / "tiny.png", np.zeros((1, 2, 3), np.uint8))
     argv = ["infer", str(folder), "--model", str(ctx.run), "--out", str(tmp / "o"), "--pad"]
-    return argv, 1, ["1 images", "tiny.png", "too small"]
+    return argv, 1, ["infer: 1 image with", "tiny.png", "too small"]
 
 
 _register(

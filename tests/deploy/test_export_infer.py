@@ -244,14 +244,14 @@ def test_a_rerun_skips_finished_images_and_redoes_changed_ones(tmp_path, capsys)
     # a changed image, a killed run (infer.json lists one image), other options, --redo
     changed = sorted(imgs.iterdir())[0]
     os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
-    assert "infer: 1 images (2 finished before, skipped)" in infer()
+    assert "infer: 1 image (2 finished before, skipped)" in infer()
     info = json.loads((out / "infer.json").read_text())
     assert len(info["images"]) == 3
     info["images"], info["complete"] = info["images"][:1], False
     (out / "infer.json").write_text(json.dumps(info))
     assert "infer: 2 images (1 finished before, skipped)" in infer()
     (out / sorted(first)[0]).unlink()  # an output gone: that image again
-    assert "infer: 1 images (2 finished before, skipped)" in infer()
+    assert "infer: 1 image (2 finished before, skipped)" in infer()
     assert "infer: 3 images with" in infer("--pad")
     assert "infer: 3 images with" in infer("--pad", "--redo")
     assert len(json.loads((out / "infer.json").read_text())["images"]) == 3

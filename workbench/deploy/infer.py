@@ -390,7 +390,8 @@ def run(config) -> int:
     note = f", {len(failed)} failed (listed in infer.json)" if failed else ""
     skip = f" ({skipped} finished before, skipped)" if skipped else ""
     kind = predictor.backend.kind
-    print(f"infer: {len(rows) - skipped} images{skip} with {kind} model -> {out}{note}")
+    n = len(rows) - skipped
+    print(f"infer: {n} image{'' if n == 1 else 's'}{skip} with {kind} model -> {out}{note}")
     for line in _fused_lines(fused, out, inputs.items) if config.ply else []:
         print(line)
     for line in _rescale_lines(rows, config.camera_height):
