@@ -1,6 +1,6 @@
 """JupyterLab for the browser benchmarks: started on a free port with its own settings folders
-(no news prompt, no rebuild prompt,
-every cell laid out), and a notebook opened and run in a Playwright page."""
+(no news prompt, no rebuild prompt, every cell laid out), and a notebook opened and run in a
+Playwright page."""
 
 from __future__ import annotations
 

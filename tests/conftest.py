@@ -12,8 +12,8 @@ settings.register_profile(
 )
 settings.load_profile("ci")
 
-# the browser tests' fixtures (lab, chromium, page): both browser modules
-# share one JupyterLab (a Chromium per module)
+# the browser tests' fixtures (lab, chromium, page): both browser modules share one
+# JupyterLab (a Chromium per module)
 pytest_plugins = ("tests.browser_lab",)
 
 # the longest modules start first: with `make test`'s two pytest-xdist workers (one module per

@@ -89,9 +89,14 @@ def _probe(scheduler: str) -> None:
     except ValueError:
         raise WorkbenchError(f"port out of range 0-65535 in {scheduler}", "--scheduler") from None
     except OSError as e:
-        raise WorkbenchError(
-            f"cannot reach the Dask scheduler {scheduler} ({type(e).__name__})", "--scheduler"
-        ) from None
+        raise _unreachable(scheduler, e) from None
+
+
+def _unreachable(scheduler: str, e: Exception) -> WorkbenchError:
+    """The one line for a scheduler that cannot be reached (the probe's or Dask's error)."""
+    return WorkbenchError(
+        f"cannot reach the Dask scheduler {scheduler} ({type(e).__name__})", "--scheduler"
+    )
 
 
 def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: bool):
@@ -102,9 +107,7 @@ def _iter_dask(fn, items, workers: int, scheduler: str, desc: str, progress: boo
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
-            raise WorkbenchError(
-                f"cannot reach the Dask scheduler {scheduler} ({type(e).__name__})", "--scheduler"
-            ) from None
+            raise _unreachable(scheduler, e) from None
     else:
         cluster = local_cluster(workers)
         client = Client(cluster)
