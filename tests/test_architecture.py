@@ -145,6 +145,18 @@ def test_help_loads_no_tensorflow():
     assert "tensorflow" not in mods and "keras" not in mods
 
 
+def test_infer_refuses_a_missing_input_before_loading_tensorflow(tmp_path):
+    missing = tmp_path / "no_such.jpg"
+    mods = _loaded_after(
+        "import contextlib, io\nfrom workbench.cli import main\n"
+        "err = io.StringIO()\n"
+        "with contextlib.redirect_stderr(err):\n"
+        f"    rc = main(['infer', {str(missing)!r}, '--out', {str(tmp_path / 'out')!r}])\n"
+        "assert rc == 2 and 'no_such.jpg' in err.getvalue(), err.getvalue()"
+    )
+    assert "tensorflow" not in mods and "keras" not in mods
+
+
 def test_inference_loads_no_training_module():
     mods = _loaded_after("import workbench.deploy.infer, workbench.deploy.export")
     assert "tensorflow" in mods  # the probe itself works: inference needs TF

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.deploy.fused import write_fused_clouds
 from workbench.deploy.inputs import (
     IMAGE_EXTS,
     OUTPUT_SUFFIXES,
@@ -41,7 +40,6 @@ from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
 from workbench.geometry.upsample import guided_upsample
 from workbench.io import make_folder, save_npy, write_image, write_text_atomic
-from workbench.model.predictor import Predictor, letterbox, load
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
 __all__ = [
@@ -63,6 +61,8 @@ SAVE_EVERY_S = 10.0  # infer.json is rewritten at most this often while a job ru
 def normals_any_aspect(depth: np.ndarray) -> np.ndarray:
     """Normals of a depth map of any aspect ratio: computed on its 2:1 letterbox (as the model
     saw it) and cropped back. ``(H, W)`` metres → ``(H, W, 3)``."""
+    from workbench.model.predictor import letterbox  # TensorFlow: imported when needed
+
     h, w = depth.shape
     if w == 2 * h:
         return range_to_normals(depth)
@@ -98,6 +98,8 @@ def full_resolution_depth(pred: np.ndarray, info: tuple, rgb: np.ndarray, upsamp
     resizing, or ``guided`` upsampling whose edges follow the image
     (:func:`workbench.geometry.upsample.guided_upsample`; a letterboxed image is guided by its
     letterbox, then cropped; an image no larger than the prediction is resized)."""
+    from workbench.model.predictor import Predictor, letterbox
+
     if upsample == "bilinear" or info[0][0] <= pred.shape[0]:  # guided only when upsampling
         return Predictor.restore(pred, info)
     (hp, wp), (top, bottom, left, right) = info
@@ -199,6 +201,8 @@ def _predict_chunk(
 @functools.lru_cache(maxsize=1)  # one model held at a time
 def _predictor(model: str, threads: int, pad: bool, flip: bool):
     """The predictor of ``model``, loaded once per process (engine workers keep theirs)."""
+    from workbench.model.predictor import load  # TensorFlow: after the inputs are checked
+
     return load(model or None, threads=threads, pad=pad, flip=flip)
 
 
@@ -374,6 +378,8 @@ def run(config) -> int:
     failed = inputs.failed + _infer_all(config, todo, out, signature, rows)
     fused: list[dict] = []
     if config.ply:
+        from workbench.deploy.fused import write_fused_clouds  # open3d: only with --ply
+
         keys, redone = {r["output"] for r in rows}, {r["output"] for r in rows[skipped:]}
         prev = before.get("fused", []) if isinstance(before.get("fused"), list) else []
         fused, bad = write_fused_clouds(out, inputs.items, keys, redone, config.voxel, prev)
