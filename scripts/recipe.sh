@@ -7,7 +7,8 @@
 #
 # Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (2000, at
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
-# rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), WORKBENCH (the workbench
+# rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), STEPS_G (450, on new diverse
+# and rooms scenes), STEPS_H (3300, on twice as many new scenes), WORKBENCH (the workbench
 # command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
@@ -19,6 +20,8 @@ STEPS_C=${STEPS_C:-2000}
 STEPS_D=${STEPS_D:-200}
 STEPS_E=${STEPS_E:-500}
 STEPS_F=${STEPS_F:-500}
+STEPS_G=${STEPS_G:-450}
+STEPS_H=${STEPS_H:-3300}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -76,17 +79,37 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/e --height 128 $M --steps "$STEPS_E" --lr 5e-4 --warmup-steps 30 \
   --ckpt-every 50 --val-every 500 --dump-every 500 --init-from runs/d $(resume runs/e)
 
-# 6. a second pass over the same mix at a lower rate (3e-4, cosine to 0): the shipped default
-#    model (models/default/)
+# 6. a second pass over the same mix at a lower rate (3e-4, cosine to 0)
 [ -f runs/f/model.keras ] || $W train --train-csv lists_mix/train.csv --val-csv lists_val/val.csv \
   --logdir runs/f --height 128 $M --steps "$STEPS_F" --lr 3e-4 --warmup-steps 20 \
   --ckpt-every 50 --val-every 500 --dump-every 500 --init-from runs/e $(resume runs/f)
 
-# 7. evaluation beside the baselines (training families, held-out families, rooms), and the
+# 7. new scenes never seen before (2,000 diverse, 800 rooms; seeds of their own), 450 steps
+[ -f data/more.done ] || {
+  $W synth --out data/more_scenes --scenes 2000 --views 3 --preset diverse --size 256x128 --seed 5000
+  $W synth --out data/more_scenes --scenes 800 --views 3 --preset rooms --size 256x128 --seed 5100
+  touch data/more.done; }
+[ -f lists_more/train.csv ] || $W split data/more_scenes --out lists_more --val-fraction 0.02
+[ -f runs/g/model.keras ] || $W train --train-csv lists_more/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/g --height 128 $M --steps "$STEPS_G" --lr 3e-4 --warmup-steps 20 \
+  --ckpt-every 50 --val-every 450 --dump-every 450 --init-from runs/f $(resume runs/g)
+
+# 8. 4,000 more new scenes (3,000 diverse, 1,000 rooms) beside those, 3,300 steps at 4e-4: the
+#    shipped default model (models/default/)
+[ -f data/more2.done ] || {
+  $W synth --out data/more_scenes --scenes 3000 --views 3 --preset diverse --size 256x128 --seed 5200
+  $W synth --out data/more_scenes --scenes 1000 --views 3 --preset rooms --size 256x128 --seed 5300
+  touch data/more2.done; }
+[ -f lists_more2/train.csv ] || $W split data/more_scenes --out lists_more2 --val-fraction 0.02
+[ -f runs/h/model.keras ] || $W train --train-csv lists_more2/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/h --height 128 $M --steps "$STEPS_H" --lr 4e-4 --warmup-steps 30 \
+  --ckpt-every 250 --val-every 1100 --dump-every 3300 --init-from runs/g $(resume runs/h)
+
+# 9. evaluation beside the baselines (training families, held-out families, rooms), and the
 #    int8 TFLite export with its report
-$W eval lists_dval/val.csv --model runs/f --out eval_diverse --height 128
-$W eval lists_held/val.csv --model runs/f --out eval_heldout --height 128
-$W eval lists_val/val.csv --model runs/f --out eval_rooms --height 128
-$W export --checkpoint runs/f --format tflite --quantize int8 --csv lists_mix/val.csv \
+$W eval lists_dval/val.csv --model runs/h --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/h --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/h --out eval_rooms --height 128
+$W export --checkpoint runs/h --format tflite --quantize int8 --csv lists_more2/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the default model is $WORK/runs/f/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the default model is $WORK/runs/h/model.keras, its int8 TFLite $WORK/export/"
