@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
-# from its last checkpoint). About 6 and a half hours on a 2-core CPU; see README "Accuracy recipe".
+# from its last checkpoint). Stages 1-6 took about 6 and a half hours on a 2-core AVX2 CPU,
+# stages 7-8 77 minutes on a 2-core AVX-512 one; see README "Accuracy recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
@@ -84,23 +85,25 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
   --logdir runs/f --height 128 $M --steps "$STEPS_F" --lr 3e-4 --warmup-steps 20 \
   --ckpt-every 50 --val-every 500 --dump-every 500 --init-from runs/e $(resume runs/f)
 
+# new_scenes MARK N_DIVERSE SEED_DIVERSE N_ROOMS SEED_ROOMS: render scenes the model has never
+# seen into data/more_scenes (once), then split the whole folder into lists_MARK/
+new_scenes() {
+  [ -f "data/$1.done" ] || {
+    $W synth --out data/more_scenes --scenes "$2" --views 3 --preset diverse --size 256x128 --seed "$3"
+    $W synth --out data/more_scenes --scenes "$4" --views 3 --preset rooms --size 256x128 --seed "$5"
+    touch "data/$1.done"; }
+  [ -f "lists_$1/train.csv" ] || $W split data/more_scenes --out "lists_$1" --val-fraction 0.02
+}
+
 # 7. new scenes never seen before (2,000 diverse, 800 rooms; seeds of their own), 450 steps
-[ -f data/more.done ] || {
-  $W synth --out data/more_scenes --scenes 2000 --views 3 --preset diverse --size 256x128 --seed 5000
-  $W synth --out data/more_scenes --scenes 800 --views 3 --preset rooms --size 256x128 --seed 5100
-  touch data/more.done; }
-[ -f lists_more/train.csv ] || $W split data/more_scenes --out lists_more --val-fraction 0.02
+new_scenes more 2000 5000 800 5100
 [ -f runs/g/model.keras ] || $W train --train-csv lists_more/train.csv --val-csv lists_val/val.csv \
   --logdir runs/g --height 128 $M --steps "$STEPS_G" --lr 3e-4 --warmup-steps 20 \
   --ckpt-every 50 --val-every 450 --dump-every 450 --init-from runs/f $(resume runs/g)
 
 # 8. 4,000 more new scenes (3,000 diverse, 1,000 rooms) beside those, 3,300 steps at 4e-4: the
 #    shipped default model (models/default/)
-[ -f data/more2.done ] || {
-  $W synth --out data/more_scenes --scenes 3000 --views 3 --preset diverse --size 256x128 --seed 5200
-  $W synth --out data/more_scenes --scenes 1000 --views 3 --preset rooms --size 256x128 --seed 5300
-  touch data/more2.done; }
-[ -f lists_more2/train.csv ] || $W split data/more_scenes --out lists_more2 --val-fraction 0.02
+new_scenes more2 3000 5200 1000 5300
 [ -f runs/h/model.keras ] || $W train --train-csv lists_more2/train.csv --val-csv lists_val/val.csv \
   --logdir runs/h --height 128 $M --steps "$STEPS_H" --lr 4e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 1100 --dump-every 3300 --init-from runs/g $(resume runs/h)
