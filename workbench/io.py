@@ -38,6 +38,7 @@ __all__ = [
     "make_temporary_folder",
     "make_folder",
     "check_output_file",
+    "check_output_folder",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -224,6 +225,19 @@ def make_folder(path: str | os.PathLike) -> Path:
         raise WorkbenchError("exists and is not a folder", path) from None
     except OSError as e:
         raise _write_error(e, path) from None
+    return path
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Before any work: nothing but a folder is at ``path`` (:func:`make_folder` makes it once
+    the job is sure to write, so a refused job leaves no empty folder behind).
+
+    Raises:
+        WorkbenchError: naming ``path``.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise WorkbenchError("exists and is not a folder", path)
     return path
 
 

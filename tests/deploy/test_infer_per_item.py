@@ -62,3 +62,30 @@ def test_a_batch_the_model_fails_on_is_retried_image_by_image():
     preds = _predict_each(Picky(), ready)
     assert float(preds[0][0, 0]) == 1.0 and float(preds[2][0, 0]) == 3.0
     assert isinstance(preds[1], ValueError)
+
+
+def test_a_refused_job_leaves_no_output_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["infer", str(RGB), "--model", str(tmp_path / "no.keras"), "--out", str(out)]) == 2
+    assert "no.keras" in capsys.readouterr().err and not out.exists()
+    (tmp_path / "afile").write_text("x")
+    assert main(["infer", str(RGB), "--out", str(tmp_path / "afile")]) == 2
+    assert "afile: exists and is not a folder" in capsys.readouterr().err
+
+
+def test_normals_follow_the_shape_not_the_depth_ripples(tmp_path):
+    import cv2
+
+    from workbench.deploy.infer import write_outputs
+
+    lat = np.linspace(-1.5, 1.5, 32)[:, None]
+    smooth = np.broadcast_to(2.0 / np.maximum(np.cos(lat), 0.3), (32, 64)).astype(np.float32)
+    ripples = (smooth * (1 + 0.05 * (np.indices((32, 64)).sum(0) % 2))).astype(np.float32)
+    rgb = np.zeros((32, 64, 3), np.uint8)
+    write_outputs(tmp_path, Path("plain"), rgb, smooth, False)
+    write_outputs(tmp_path, Path("guided"), rgb, ripples, False, shape_from=3.0 * smooth)
+    write_outputs(tmp_path, Path("raw"), rgb, ripples, False)
+    png = {k: cv2.imread(str(tmp_path / f"{k}_normals.png")) for k in ("plain", "guided", "raw")}
+    assert np.array_equal(png["guided"], png["plain"])  # normals do not depend on scale
+    assert not np.array_equal(png["raw"], png["plain"])
+    np.testing.assert_array_equal(np.load(tmp_path / "guided_depth.npy"), ripples)

@@ -39,7 +39,7 @@ from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
 from workbench.geometry.upsample import guided_upsample
-from workbench.io import make_folder, save_npy, write_image, write_text_atomic
+from workbench.io import check_output_folder, make_folder, save_npy, write_image, write_text_atomic
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
 __all__ = [
@@ -71,11 +71,16 @@ def normals_any_aspect(depth: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(n[top : n.shape[0] - bottom, left : n.shape[1] - right])
 
 
-def write_outputs(out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply: bool) -> None:
+def write_outputs(
+    out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply: bool, shape_from=None
+) -> None:
     """Per image: ``<key>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth,
-    normals, and optionally ``<key>.ply``; everything is computed before the first write."""
+    normals, and optionally ``<key>.ply``; everything is computed before the first write.
+    Normals come from ``shape_from`` (``(H, W)``, any scale: normals do not depend on it) when
+    given, else from ``depth``: ``infer`` passes the bilinear upsampling of a guided ``depth``,
+    whose texture-following ripples a normal map would magnify."""
     mm = np.clip(np.round(depth * 1000.0), 1, 65535).astype(np.uint16)
-    normals = normals_any_aspect(depth)
+    normals = normals_any_aspect(depth if shape_from is None else shape_from)
     files = {
         "_depth.png": mm,
         "_depth_color.png": colorize_depth(depth),
@@ -188,8 +193,11 @@ def _predict_chunk(
             if isinstance(pred, Exception):
                 raise pred
             depth = full_resolution_depth(pred, info, rgb, post[0])
+            smooth = None  # guided depth: normals from its bilinear twin (write_outputs)
+            if post[0] != "bilinear":
+                smooth = full_resolution_depth(pred, info, rgb, "bilinear")
             scaled = _rescaled(depth, item.label, post[1]) if post[1] else (depth, None)
-            write_outputs(out, item.key, rgb, scaled[0], ply)
+            write_outputs(out, item.key, rgb, scaled[0], ply, smooth)
         except Exception as e:  # noqa: BLE001  (one bad image never stops the batch)
             failed.append(_failure(item, _item_error(e)))
             continue
@@ -364,10 +372,11 @@ def run(config) -> int:
     fused clouds of predicted depth of datasets with poses (:mod:`workbench.deploy.fused`). A
     bad image is listed (``infer.json`` and the summary) and the others are processed: exit 1
     when some failed, 0 when none did; when every image failed, the first error (exit 2)."""
-    out = make_folder(config.out)
+    out = check_output_folder(config.out)
     inputs = collect_inputs(config.paths, out, config.resolution)
-    # a bad model: exit 2 now
+    # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
+    make_folder(out)
     signature = _signature(config, predictor)
     before = {} if config.redo else _previous_info(out, signature)
     done = _finished_rows(out, before)
