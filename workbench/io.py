@@ -27,6 +27,7 @@ import cv2
 import numpy as np  # noqa: E402
 
 from workbench.errors import WorkbenchError  # noqa: E402
+from workbench.paths import DEFAULT_MODEL  # noqa: E402
 
 __all__ = [
     "TMP_SUFFIX",
@@ -39,6 +40,7 @@ __all__ = [
     "make_folder",
     "check_output_file",
     "check_output_folder",
+    "check_model_path",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -239,6 +241,22 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     if path.exists() and not path.is_dir():
         raise WorkbenchError("exists and is not a folder", path)
     return path
+
+
+def check_model_path(path: str | os.PathLike | None) -> Path:
+    """The model file or folder ``path`` names (the shipped default model when empty), checked
+    to exist before any work; no TensorFlow needed. What kind of model it is, the loaders say.
+
+    Raises:
+        WorkbenchError: naming ``path`` (or the default model's folder when it is missing).
+    """
+    if path is None or str(path) == "":
+        if not (DEFAULT_MODEL / "model.keras").exists():
+            raise WorkbenchError("no model given and the default model is missing", DEFAULT_MODEL)
+        return DEFAULT_MODEL
+    if not Path(path).exists():
+        raise WorkbenchError("model not found", path)
+    return Path(path)
 
 
 def check_output_file(path: str | os.PathLike, suffix: str = "") -> Path:

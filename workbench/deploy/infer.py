@@ -39,7 +39,14 @@ from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
 from workbench.geometry.upsample import guided_upsample
-from workbench.io import check_output_folder, make_folder, save_npy, write_image, write_text_atomic
+from workbench.io import (
+    check_model_path,
+    check_output_folder,
+    make_folder,
+    save_npy,
+    write_image,
+    write_text_atomic,
+)
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
 __all__ = [
@@ -373,6 +380,7 @@ def run(config) -> int:
     bad image is listed (``infer.json`` and the summary) and the others are processed: exit 1
     when some failed, 0 when none did; when every image failed, the first error (exit 2)."""
     out = check_output_folder(config.out)
+    check_model_path(config.model)  # a missing model named before TensorFlow loads
     inputs = collect_inputs(config.paths, out, config.resolution)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)

@@ -32,10 +32,9 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from workbench.errors import WorkbenchError
-from workbench.io import quiet_native_stderr
+from workbench.io import check_model_path, quiet_native_stderr
 from workbench.model.graph_safety import check_graph_def, check_saved_model, read_tflite_checked
 from workbench.model.saving import is_run_folder, load_keras_model, load_run_model
-from workbench.paths import DEFAULT_MODEL
 
 __all__ = [
     "KerasBackend",
@@ -197,13 +196,7 @@ class TFLiteBackend:
 
 def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
     """The backend for ``path`` (see the module doc); ``None`` is the default model."""
-    if path is None or str(path) == "":
-        path = DEFAULT_MODEL
-        if not (path / "model.keras").exists():
-            raise WorkbenchError("no model given and the default model is missing", path)
-    path = Path(path)
-    if not path.exists():
-        raise WorkbenchError("model not found", path)
+    path = check_model_path(path)
     if path.is_dir():
         if (path / "saved_model.pb").exists():
             return SavedModelBackend(path)

@@ -24,9 +24,8 @@ import tensorflow as tf
 import workbench.model.pose_layers  # noqa: F401  (registers the pose layers for loading)
 from workbench.configs import MODEL_FIELDS, TrainConfig, load_config
 from workbench.errors import WorkbenchError
-from workbench.io import atomic_path
+from workbench.io import atomic_path, check_model_path
 from workbench.model.unet import build_from_config, export_friendly
-from workbench.paths import DEFAULT_MODEL
 
 __all__ = [
     "save_keras_atomic",
@@ -118,9 +117,7 @@ def load_source_model(
 ) -> tuple[keras.Model, Path]:
     """The Keras model of a run folder, a ``.keras`` file or ``None`` (the default model), and
     its path; ``what`` names the user of the model in the error for any other input."""
-    path = Path(path) if path else DEFAULT_MODEL
-    if not path.exists():
-        raise WorkbenchError("model not found", path)
+    path = check_model_path(path)
     if is_run_folder(path):
         return load_run_model(path), path
     if path.is_file() and path.suffix.lower() == ".keras":
