@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).parents[1] / "workbench"
+SAMPLES_RGB = sorted((PKG.parent / "data_samples" / "rgbd-folder" / "rgb").glob("*.png"))[0]
 
 LAYER = {
     "errors": 0, "paths": 0, "machine": 0, "io": 0.1, "configs": 0.2, "engine": 0.1,
@@ -145,16 +146,21 @@ def test_help_loads_no_tensorflow():
     assert "tensorflow" not in mods and "keras" not in mods
 
 
-def test_infer_refuses_a_missing_input_before_loading_tensorflow(tmp_path):
-    missing = tmp_path / "no_such.jpg"
+@pytest.mark.parametrize("missing", ["input", "model"])
+def test_infer_refuses_a_missing_file_before_loading_tensorflow(tmp_path, missing):
+    image = SAMPLES_RGB if missing == "model" else tmp_path / "no_such.jpg"
+    model = ["--model", str(tmp_path / "no.tflite")] if missing == "model" else []
+    line = "no.tflite: model not found" if missing == "model" else "no_such.jpg"
+    argv = ["infer", str(image), *model, "--out", str(tmp_path / "out")]
     mods = _loaded_after(
         "import contextlib, io\nfrom workbench.cli import main\n"
         "err = io.StringIO()\n"
         "with contextlib.redirect_stderr(err):\n"
-        f"    rc = main(['infer', {str(missing)!r}, '--out', {str(tmp_path / 'out')!r}])\n"
-        "assert rc == 2 and 'no_such.jpg' in err.getvalue(), err.getvalue()"
+        f"    rc = main({argv!r})\n"
+        f"assert rc == 2 and {line!r} in err.getvalue(), err.getvalue()"
     )
     assert "tensorflow" not in mods and "keras" not in mods
+    assert not (tmp_path / "out").exists()  # a refused job leaves no output folder
 
 
 def test_inference_loads_no_training_module():
