@@ -146,11 +146,16 @@ def test_help_loads_no_tensorflow():
     assert "tensorflow" not in mods and "keras" not in mods
 
 
-@pytest.mark.parametrize("missing", ["input", "model"])
+@pytest.mark.parametrize("missing", ["input", "model", "undecodable"])
 def test_infer_refuses_a_missing_file_before_loading_tensorflow(tmp_path, missing):
+    """A missing input or model, or inputs of which none decodes: exit 2 naming the file,
+    before TensorFlow loads and with no output folder made."""
     image = SAMPLES_RGB if missing == "model" else tmp_path / "no_such.jpg"
+    if missing == "undecodable":
+        image = tmp_path / "bad.jpg"
+        image.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 10)
     model = ["--model", str(tmp_path / "no.tflite")] if missing == "model" else []
-    line = "no.tflite: model not found" if missing == "model" else "no_such.jpg"
+    line = {"model": "no.tflite: model not found", "input": "no_such.jpg"}.get(missing, "bad.jpg")
     argv = ["infer", str(image), *model, "--out", str(tmp_path / "out")]
     mods = _loaded_after(
         "import contextlib, io\nfrom workbench.cli import main\n"

@@ -40,6 +40,7 @@ from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
 from workbench.geometry.upsample import guided_upsample
 from workbench.io import (
+    check_image,
     check_model_path,
     check_output_folder,
     make_folder,
@@ -371,6 +372,34 @@ def _rescale_lines(rows: list[dict], camera_height: float) -> list[str]:
     return lines
 
 
+def _all_failed(failed: list[dict]) -> WorkbenchError:
+    """The one line of a job whose every image failed (exit 2)."""
+    if len(failed) == 1:
+        return WorkbenchError(failed[0]["error"])
+    return WorkbenchError(f"all {len(failed)} images failed, first: {failed[0]['error']}")
+
+
+def _refuse_unreadable(inputs) -> None:
+    """Before the model loads: images are checked in order until one decodes (usually the
+    first); when none does, the job is refused (exit 2) with no output folder made. A bad image
+    after a good one is found and listed when the job reaches it.
+
+    Raises:
+        WorkbenchError: every input failed (:func:`_all_failed`'s line).
+    """
+    failed = list(inputs.failed)
+    for item in inputs.items:
+        if item.record is not None and item.record.layout == "shards":
+            return  # decoded from its shard with the batch
+        try:
+            check_image(item.image)
+            return
+        except WorkbenchError as e:
+            failed.append(_failure(item, e))
+    if failed:
+        raise _all_failed(failed)
+
+
 def run(config) -> int:
     """``workbench infer``: depth for every image under ``config.paths`` (dataset roots: their
     panoramas, :mod:`workbench.deploy.inputs`), batch by batch in this process or, with
@@ -382,6 +411,7 @@ def run(config) -> int:
     out = check_output_folder(config.out)
     check_model_path(config.model)  # a missing model named before TensorFlow loads
     inputs = collect_inputs(config.paths, out, config.resolution)
+    _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
     make_folder(out)
@@ -403,11 +433,7 @@ def run(config) -> int:
         failed += bad
     _write_info(out, signature, rows, failed, True, fused)
     if failed and not rows:
-        raise (
-            WorkbenchError(failed[0]["error"])
-            if len(failed) == 1
-            else WorkbenchError(f"all {len(failed)} images failed, first: {failed[0]['error']}")
-        )
+        raise _all_failed(failed)
     for line in inputs.datasets:
         print(f"infer: dataset {line}: its panoramas only")
     note = f", {len(failed)} failed (listed in infer.json)" if failed else ""
