@@ -34,6 +34,7 @@ from workbench.geometry.pointcloud import fuse, rgbd_to_pointcloud, voxel_downsa
 from workbench.io import make_folder, sweep_temporaries, write_image, write_text_atomic
 from workbench.paths import DEFAULT_MODEL, SAMPLES
 from workbench.training.supervised import train
+from workbench.viz.colorbar import add_colour_bar
 from workbench.viz.colorize import colorize_depth, colorize_normals
 
 __all__ = ["run", "claim_out"]
@@ -88,7 +89,8 @@ def run_data(out: Path, root: Path) -> dict:
     scene = records[0].scene_id
     views = [load_view(r, root) for r in records if r.scene_id == scene]
     write_image(out / "sample_rgb.png", views[0].rgb)
-    write_image(out / "sample_depth.png", colorize_depth(views[0].range_m, 0.0, 8.0))
+    coloured = colorize_depth(views[0].range_m, 0.0, 8.0)
+    write_image(out / "sample_depth.png", add_colour_bar(coloured, 0.0, 8.0))
     write_image(out / "sample_normals.png", colorize_normals(range_to_normals(views[0].range_m)))
     cloud = fuse([rgbd_to_pointcloud(v.rgb, v.range_m, v.T_world_from_cam) for v in views])
     cloud = voxel_downsample(cloud, 0.02)

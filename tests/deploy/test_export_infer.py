@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.errors import WorkbenchError
+from workbench.viz.colorbar import bar_height
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "data_samples" / "seed"
@@ -167,6 +168,9 @@ def test_infer_cli_outputs(exported, tmp_path):
         np.testing.assert_allclose(png / 1000.0, npy, atol=6e-4)
         for suffix in ("_depth_color.png", "_normals.png", ".ply"):
             assert (tmp_path / f"{stem}{suffix}").stat().st_size > 0
+        colour = cv2.imread(str(tmp_path / f"{stem}_depth_color.png"))
+        h, w = npy.shape
+        assert colour.shape == (h + bar_height(w), w, 3)  # the map, its colour bar below
     info = json.loads((tmp_path / "infer.json").read_text())
     assert info["format"] == "tflite" and len(info["images"]) == 4
 

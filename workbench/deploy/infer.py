@@ -48,7 +48,8 @@ from workbench.io import (
     write_image,
     write_text_atomic,
 )
-from workbench.viz.colorize import colorize_depth, colorize_normals
+from workbench.viz.colorbar import add_colour_bar
+from workbench.viz.colorize import colorize_depth, colorize_normals, depth_limits
 
 __all__ = [
     "IMAGE_EXTS",
@@ -82,16 +83,18 @@ def normals_any_aspect(depth: np.ndarray) -> np.ndarray:
 def write_outputs(
     out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply: bool, shape_from=None
 ) -> None:
-    """Per image: ``<key>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth,
-    normals, and optionally ``<key>.ply``; everything is computed before the first write.
-    Normals come from ``shape_from`` (``(H, W)``, any scale: normals do not depend on it) when
-    given, else from ``depth``: ``infer`` passes the bilinear upsampling of a guided ``depth``,
-    whose texture-following ripples a normal map would magnify."""
+    """Per image: ``<key>_depth.png`` (uint16 mm), ``.npy`` (metres), colourised depth (2nd-98th
+    percentile range, a colour bar in metres below it), normals, and optionally ``<key>.ply``;
+    everything is computed before the first write. Normals come from ``shape_from`` (``(H, W)``,
+    any scale: normals do not depend on it) when given, else from ``depth``: ``infer`` passes the
+    bilinear upsampling of a guided ``depth``, whose texture-following ripples a normal map would
+    magnify."""
     mm = np.clip(np.round(depth * 1000.0), 1, 65535).astype(np.uint16)
     normals = normals_any_aspect(depth if shape_from is None else shape_from)
+    limits = depth_limits(depth)
     files = {
         "_depth.png": mm,
-        "_depth_color.png": colorize_depth(depth),
+        "_depth_color.png": add_colour_bar(colorize_depth(depth, *limits), *limits),
         "_normals.png": colorize_normals(normals),
     }
     cloud = None
