@@ -86,3 +86,21 @@ def test_normals_follow_the_shape_not_the_depth_ripples(tmp_path):
     assert np.array_equal(png["guided"], png["plain"])  # normals do not depend on scale
     assert not np.array_equal(png["raw"], png["plain"])
     np.testing.assert_array_equal(np.load(tmp_path / "guided_depth.npy"), ripples)
+
+
+@pytest.mark.parametrize("n_bad", [2, 5])
+def test_a_folder_of_bad_images_is_refused_naming_their_reasons(tmp_path, capsys, n_bad):
+    """No image decodes: exit 2 before the model loads (no output folder), one line giving the
+    first three files and their reasons, and how many more."""
+    src = tmp_path / "imgs"
+    src.mkdir()
+    (src / "a_empty.png").write_bytes(b"")
+    for i in range(1, n_bad):
+        (src / f"b{i}_text.jpg").write_text("not an image")
+    out = tmp_path / "out"
+    assert main(["infer", str(src), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"all {n_bad} images failed: " in err
+    assert "a_empty.png: empty file (0 bytes)" in err and "b1_text.jpg: unreadable" in err
+    assert ("(and 2 more)" in err) == (n_bad == 5)
+    assert not out.exists()

@@ -48,6 +48,8 @@ def test_bar_writes_labels_when_there_is_room():
     out = add_colour_bar(img, 0.5, 5.5)
     labels = out[256 + bar_height(512) // 2 + 4 :]
     assert (labels.min(axis=-1) > 128).sum() > 60  # white text drawn (anti-aliased)
+    wide = add_colour_bar(np.zeros((1024, 2048, 3), np.uint8), 0.5, 5.5)[1024:]
+    assert (wide[:, round(0.95 * 2048) :].min(axis=-1) > 128).any()  # "m" right of the gradient
     tiny = add_colour_bar(np.zeros((4, 8, 3), np.uint8), 0.5, 5.5)
     assert tiny.shape == (4 + bar_height(8), 8, 3)  # no room: labels left out, no error
 

@@ -376,10 +376,12 @@ def _rescale_lines(rows: list[dict], camera_height: float) -> list[str]:
 
 
 def _all_failed(failed: list[dict]) -> WorkbenchError:
-    """The one line of a job whose every image failed (exit 2)."""
+    """The one line of a job whose every image failed (exit 2): the first three reasons."""
     if len(failed) == 1:
         return WorkbenchError(failed[0]["error"])
-    return WorkbenchError(f"all {len(failed)} images failed, first: {failed[0]['error']}")
+    shown = "; ".join(f["error"] for f in failed[:3])
+    more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+    return WorkbenchError(f"all {len(failed)} images failed: {shown}{more}")
 
 
 def _refuse_unreadable(inputs) -> None:

@@ -52,6 +52,20 @@ def _label(v: float) -> str:
     return f"{v:g}"
 
 
+def _put(strip: np.ndarray, text: str, x: int, base: int, scale: float, thick: int, right: int):
+    """White ``text`` centred on column ``x`` (kept inside the strip) unless it would start
+    before ``right`` (the end of the previous label); returns the new ``right``."""
+    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    left = min(max(x - tw // 2, 0), strip.shape[1] - tw)
+    if left <= right or left < 0:
+        return right  # no room: it would overlap the previous label or is wider than the strip
+    white = (255, 255, 255)
+    cv2.putText(
+        strip, text, (left, base), cv2.FONT_HERSHEY_SIMPLEX, scale, white, thick, cv2.LINE_AA
+    )
+    return left + tw + max(4, tw // 3)
+
+
 def add_colour_bar(image: np.ndarray, vmin: float, vmax: float, unit: str = "m") -> np.ndarray:
     """``image`` (a coloured range map, ``(H, W, 3) uint8`` RGB) with its colour bar below.
 
@@ -61,8 +75,9 @@ def add_colour_bar(image: np.ndarray, vmin: float, vmax: float, unit: str = "m")
         unit: written after the last tick label.
 
     Returns:
-        ``(H + bar_height(W), W, 3) uint8``: the gradient in the strip's upper half, white tick
-        marks and labels in its lower half (labels that would overlap are left out).
+        ``(H + bar_height(W), W, 3) uint8``: the gradient in the strip's upper 45 %, white tick
+        marks under it, labels below those and the unit right of the gradient (labels that would
+        overlap are left out).
     """
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or img.size == 0:
@@ -73,29 +88,15 @@ def add_colour_bar(image: np.ndarray, vmin: float, vmax: float, unit: str = "m")
     strip = np.zeros((h, w, 3), np.uint8)
     x0, x1 = round(w * _MARGIN), max(round(w * (1 - _MARGIN)), round(w * _MARGIN) + 1)
     values = vmin + (np.arange(x1 - x0) + 0.5) / (x1 - x0) * (vmax - vmin)
-    strip[: h // 2, x0:x1] = colorize_depth(values[None, :], vmin, vmax)
-    scale = h / 2 / 30.0
-    thick = max(1, round(scale * 1.5))
+    g, mark = round(0.45 * h), max(2, h // 8)  # gradient rows, then tick marks under it
+    strip[:g, x0:x1] = colorize_depth(values[None, :], vmin, vmax)
+    scale, thick = h / 80.0, max(1, round(h / 50))  # text about 0.3 h high
+    base = h - max(2, h // 12)
     right = -1
-    for i, v in enumerate(ticks):
+    for v in ticks:
         x = x0 + round((v - vmin) / (vmax - vmin) * (x1 - x0))
-        strip[
-            h // 2 : h // 2 + max(2, h // 10), max(x - thick // 2, 0) : x + thick - thick // 2
-        ] = 255
-        text = _label(v) + (f" {unit}" if i == len(ticks) - 1 and unit else "")
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        left = min(max(x - tw // 2, 0), w - tw)
-        if left <= right or left < 0:
-            continue  # no room: overlapping the previous label, or wider than the image
-        cv2.putText(
-            strip,
-            text,
-            (left, h - max(2, h // 12)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (255, 255, 255),
-            thick,
-            cv2.LINE_AA,
-        )
-        right = left + tw + max(4, tw // 4)
+        strip[g : g + mark, max(x - thick, 0) : x + thick] = 255
+        right = _put(strip, _label(v), x, base, scale, thick, right)
+    if unit:  # the unit once, right of the gradient when the margin holds it
+        _put(strip, unit, x1 + (w - x1) // 2, base, scale, thick, right)
     return np.concatenate([img, strip], axis=0)
