@@ -2,15 +2,16 @@
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
 # from its last checkpoint). Stages 1-6 took about 6 and a half hours on a 2-core AVX2 CPU,
-# stages 7-8 77 minutes on a 2-core AVX-512 one; see README "Accuracy recipe".
+# stages 7-8 77 minutes and stage 9 XX minutes on a 2-core AVX-512 one; see README "Accuracy
+# recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
 # Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (2000, at
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
 # rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), STEPS_G (450, on new diverse
-# and rooms scenes), STEPS_H (3300, on twice as many new scenes), WORKBENCH (the workbench
-# command; default: the repository's .venv).
+# and rooms scenes), STEPS_H (3300, on twice as many new scenes), STEPS_I (4400, on as many
+# again), WORKBENCH (the workbench command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,7 @@ STEPS_E=${STEPS_E:-500}
 STEPS_F=${STEPS_F:-500}
 STEPS_G=${STEPS_G:-450}
 STEPS_H=${STEPS_H:-3300}
+STEPS_I=${STEPS_I:-4400}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -101,18 +103,24 @@ new_scenes more 2000 5000 800 5100
   --logdir runs/g --height 128 $M --steps "$STEPS_G" --lr 3e-4 --warmup-steps 20 \
   --ckpt-every 50 --val-every 450 --dump-every 450 --init-from runs/f $(resume runs/g)
 
-# 8. 4,000 more new scenes (3,000 diverse, 1,000 rooms) beside those, 3,300 steps at 4e-4: the
-#    shipped default model (models/default/)
+# 8. 4,000 more new scenes (3,000 diverse, 1,000 rooms) beside those, 3,300 steps at 4e-4
 new_scenes more2 3000 5200 1000 5300
 [ -f runs/h/model.keras ] || $W train --train-csv lists_more2/train.csv --val-csv lists_val/val.csv \
   --logdir runs/h --height 128 $M --steps "$STEPS_H" --lr 4e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 1100 --dump-every 3300 --init-from runs/g $(resume runs/h)
 
-# 9. evaluation beside the baselines (training families, held-out families, rooms), and the
+# 9. 4,000 more new scenes again (3,000 diverse, 1,000 rooms; 31,848 training views in all),
+#    4,400 steps at 3e-4: the shipped default model (models/default/)
+new_scenes more3 3000 5400 1000 5500
+[ -f runs/i/model.keras ] || $W train --train-csv lists_more3/train.csv --val-csv lists_val/val.csv \
+  --logdir runs/i --height 128 $M --steps "$STEPS_I" --lr 3e-4 --warmup-steps 30 \
+  --ckpt-every 250 --val-every 1100 --dump-every 4400 --init-from runs/h $(resume runs/i)
+
+# 10. evaluation beside the baselines (training families, held-out families, rooms), and the
 #    int8 TFLite export with its report
-$W eval lists_dval/val.csv --model runs/h --out eval_diverse --height 128
-$W eval lists_held/val.csv --model runs/h --out eval_heldout --height 128
-$W eval lists_val/val.csv --model runs/h --out eval_rooms --height 128
-$W export --checkpoint runs/h --format tflite --quantize int8 --csv lists_more2/val.csv \
+$W eval lists_dval/val.csv --model runs/i --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/i --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/i --out eval_rooms --height 128
+$W export --checkpoint runs/i --format tflite --quantize int8 --csv lists_more3/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the default model is $WORK/runs/h/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the default model is $WORK/runs/i/model.keras, its int8 TFLite $WORK/export/"

@@ -72,7 +72,7 @@ def add_colour_bar(image: np.ndarray, vmin: float, vmax: float, unit: str = "m")
     Args:
         image: the map, coloured over ``[vmin, vmax]`` (metres).
         vmin, vmax: the colour range of the map (metres), ``vmax > vmin``.
-        unit: written after the last tick label.
+        unit: written once, right of the gradient (where the margin holds it).
 
     Returns:
         ``(H + bar_height(W), W, 3) uint8``: the gradient in the strip's upper 45 %, white tick
