@@ -11,6 +11,7 @@ from scipy.spatial import ConvexHull
 from tests.helpers import assert_depth_equals_mesh
 from workbench.data.diverse import (
     CEILINGS,
+    COMPACT,
     HELD_OUT,
     HELD_OUT_VALUES,
     PALETTES,
@@ -38,7 +39,7 @@ def test_byte_identical_and_worker_independent(tmp_path):
             assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()
 
 
-@pytest.mark.parametrize("preset", ["diverse", "diverse-heldout"])
+@pytest.mark.parametrize("preset", ["diverse", "diverse-heldout", "compact"])
 def test_depth_equals_the_written_mesh(tmp_path, preset):
     """Each view's depth PNG (mm) is the range of its own obj/ mesh ray cast from its pose."""
     from workbench.cli import main
@@ -72,8 +73,8 @@ def test_held_out_families_never_appear_in_a_training_preset():
 def test_every_family_value_is_drawn_over_a_few_seeds():
     seen = {"shape": set(), "ceiling": set(), "palette": set(), "placements": set()}
     names = set()
-    for preset in ("diverse", "diverse-heldout"):
-        for spec in _specs(40 if preset == "diverse" else 12, preset, seed=3):
+    for preset, n in (("diverse", 40), ("diverse-heldout", 12), ("compact", 3)):
+        for spec in _specs(n, preset, seed=3):
             for key in ("shape", "ceiling", "palette"):
                 seen[key].add(spec.params[key])
             seen["placements"] |= set(spec.params["placements"])
@@ -81,7 +82,7 @@ def test_every_family_value_is_drawn_over_a_few_seeds():
     assert seen["shape"] == set(SHAPES) and seen["ceiling"] == set(CEILINGS)
     assert seen["palette"] == set(PALETTES) and seen["placements"] == set(PLACEMENTS)
     assert {"near", "stairs", "clutter", "sunpatch", "atticslope"} <= names
-    assert set(TRAINING.shapes) | set(HELD_OUT.shapes) == set(SHAPES)
+    assert set(TRAINING.shapes) | set(HELD_OUT.shapes) | set(COMPACT.shapes) == set(SHAPES)
 
 
 def _footprint_distance(xz, verts) -> float:
@@ -116,7 +117,8 @@ def test_cameras_inside_the_room_and_under_its_ceiling():
     slope or a piece of furniture) and stands at the rig's height range."""
     lo, hi = PRESETS["diverse"].camera_height_m
     attic = 0
-    for spec in _specs(20, seed=5, views=2) + _specs(6, "diverse-heldout", seed=5, views=2):
+    specs = _specs(20, seed=5, views=2) + _specs(6, "diverse-heldout", seed=5, views=2)
+    for spec in specs + _specs(6, "compact", seed=5, views=2):
         v, t = _scene_mesh(spec)
         attic += spec.params["ceiling"] == "attic"
         for T in spec.poses:
@@ -135,3 +137,17 @@ def _scene_mesh(spec):
         tris.append(t.astype(np.int64) + n)
         n += len(v)
     return np.concatenate(verts), np.concatenate(tris)
+
+
+def test_compact_rooms_have_their_walls_within_reach():
+    """``compact`` draws only ``small`` box rooms (sides 1.0-2.4 m): along the horizon most of
+    what a camera sees is within the room's diagonal (3.4 m; open doors and windows see
+    further), and the scenes differ from the ``diverse`` preset's of the same seed."""
+    specs = _specs(8, "compact", seed=6, views=2)
+    for spec in specs:
+        assert spec.params["shape"] == "small" and spec.params["ceiling"] == "flat"
+        v, t = _scene_mesh(spec)
+        for T in spec.poses:
+            horizon = render_range(v, t, T, 32)[16]
+            assert np.median(horizon) <= 2.4 * np.sqrt(2) + 0.05, spec.params
+    assert PRESETS["diverse"].families == TRAINING  # diverse itself renders as before

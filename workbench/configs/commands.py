@@ -107,8 +107,9 @@ class SynthConfig(Config):
         "realistic",
         "scene generator preset (rooms: furnished rooms with real-world materials and lamps; "
         "diverse: rooms of many shapes, placements and palettes; diverse-heldout: only the "
-        "families diverse holds out of training)",
-        choices=("realistic", "easy", "rooms", "diverse", "diverse-heldout"),
+        "families diverse holds out of training; compact: small rooms, 1.0-2.4 m sides: "
+        "closets, bathrooms)",
+        choices=("realistic", "easy", "rooms", "diverse", "diverse-heldout", "compact"),
     )
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))
     encoding: str = option(

@@ -4,7 +4,8 @@ axes a depth model fails on, in named families that can be held out of training.
 Families (one value per scene; the placement one per view):
 
 - ``shape``: ``box``, ``L``, ``T``, ``U`` (sides 2.8-8 m), ``corridor`` (1.0-1.8 m wide, 4-12 m
-  long) and ``open`` (open plan, sides 8-14 m).
+  long), ``open`` (open plan, sides 8-14 m) and ``small`` (closets, bathrooms, pantries: a box
+  with sides 1.0-2.4 m, walls within arm's reach; drawn by the ``compact`` preset only).
 - ``ceiling``: ``flat`` (2.4-3.2 m), ``double`` (double height, 4.2-6 m) and ``attic`` (a box
   room 2.6-3.6 m high whose ceiling slopes down to a 0.9-1.6 m knee wall along one or two
   walls; other shapes keep a flat ceiling).
@@ -37,9 +38,17 @@ from workbench.data.primitives import box, cylinder, inside, merge, polygon, qua
 from workbench.data.rooms import build_room, keepout_circles, mat, real_palette
 from workbench.geometry.pose import pose_from_yaw_pitch_roll
 
-__all__ = ["Families", "TRAINING", "HELD_OUT", "HELD_OUT_VALUES", "build_diverse", "cameras"]
+__all__ = [
+    "Families",
+    "TRAINING",
+    "COMPACT",
+    "HELD_OUT",
+    "HELD_OUT_VALUES",
+    "build_diverse",
+    "cameras",
+]
 
-SHAPES = ("box", "L", "T", "U", "corridor", "open")
+SHAPES = ("box", "L", "T", "U", "corridor", "open", "small")
 CEILINGS = ("flat", "double", "attic")
 PLACEMENTS = ("centre", "wall", "corner", "near", "doorway")
 PALETTES = ("real", "vivid", "dark")
@@ -69,6 +78,14 @@ TRAINING = Families(
     placements=("centre", "centre", "wall", "near", "near", "doorway"),
     palettes=("real", "real", "vivid"),
 )
+# small rooms (a preset of their own, so that ``diverse`` renders as it always has)
+COMPACT = Families(
+    shapes=("small",),
+    ceilings=("flat",),
+    placements=("centre", "centre", "wall", "near", "doorway"),
+    palettes=("real", "real", "vivid"),
+    stairs=0.0,
+)
 HELD_OUT = Families(
     shapes=HELD_OUT_VALUES["shapes"],
     ceilings=("flat", "double", "attic"),
@@ -86,8 +103,8 @@ def _footprint(rng: np.random.Generator, shape: str, ceiling: str):
         rects = [(a * sx, b * sz, c * sx, d * sz) for a, b, c, d in rects]
         outline = [(x * sx, z * sz) for x, z in outline]
     else:
-        size = (8.0, 14.0) if shape == "open" else (2.8, 8.0)
-        rects, outline = polygon("box" if shape == "open" else shape, rng, size)
+        size = {"open": (8.0, 14.0), "small": (1.0, 2.4)}.get(shape, (2.8, 8.0))
+        rects, outline = polygon("box" if shape in ("open", "small") else shape, rng, size)
     if ceiling == "attic" and shape != "box":
         ceiling = "flat"
     H = float(

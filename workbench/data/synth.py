@@ -31,7 +31,7 @@ import open3d as o3d
 from workbench.configs import parse_size
 from workbench.data.convert import ENCODINGS as CONVERT_ENCODINGS
 from workbench.data.convert import convert_seed
-from workbench.data.diverse import HELD_OUT, TRAINING, Families
+from workbench.data.diverse import COMPACT, HELD_OUT, TRAINING, Families
 from workbench.data.diverse import build_diverse as _build_diverse
 from workbench.data.diverse import cameras as _diverse_cameras
 from workbench.data.primitives import box as _box
@@ -97,6 +97,7 @@ PRESETS: dict[str, Preset] = {
     "rooms": Preset(**_ROOMS_LOOK, layout="rooms"),
     "diverse": Preset(**_ROOMS_LOOK, layout="diverse", families=TRAINING),
     "diverse-heldout": Preset(**_ROOMS_LOOK, layout="diverse", families=HELD_OUT),
+    "compact": Preset(**_ROOMS_LOOK, layout="diverse", families=COMPACT),
     "easy": Preset(
         shapes=("box",),
         room_size_m=(3.0, 8.0),
