@@ -10,8 +10,8 @@
 # Environment overrides: STEPS_A (4000, at 64x128), STEPS_B (450, at 128x256), STEPS_C (2000, at
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
 # rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), STEPS_G (450, on new diverse
-# and rooms scenes), STEPS_H (3300, on twice as many new scenes), STEPS_I (4400, on as many
-# again), WORKBENCH (the workbench command; default: the repository's .venv).
+# and rooms scenes), STEPS_H (3300, on twice as many new scenes), STEPS_I (3800, on as many
+# again and small rooms), WORKBENCH (the workbench command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ STEPS_E=${STEPS_E:-500}
 STEPS_F=${STEPS_F:-500}
 STEPS_G=${STEPS_G:-450}
 STEPS_H=${STEPS_H:-3300}
-STEPS_I=${STEPS_I:-4400}
+STEPS_I=${STEPS_I:-3800}
 mkdir -p "$WORK" && cd "$WORK"
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
@@ -109,18 +109,28 @@ new_scenes more2 3000 5200 1000 5300
   --logdir runs/h --height 128 $M --steps "$STEPS_H" --lr 4e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 1100 --dump-every 3300 --init-from runs/g $(resume runs/h)
 
-# 9. 4,000 more new scenes again (3,000 diverse, 1,000 rooms; 31,848 training views in all),
-#    4,400 steps at 3e-4: the shipped default model (models/default/)
+# 9. 4,000 more new scenes again (3,000 diverse, 1,000 rooms) and 1,500 small rooms (compact:
+#    closets, bathrooms), 36,243 training views in all, 3,800 steps at 3e-4: the shipped default
+#    model (models/default/)
 new_scenes more3 3000 5400 1000 5500
-[ -f runs/i/model.keras ] || $W train --train-csv lists_more3/train.csv --val-csv lists_val/val.csv \
+[ -f data/more4.done ] || {
+  $W synth --out data/more_scenes --scenes 1500 --views 3 --preset compact --size 256x128 --seed 5600
+  touch data/more4.done; }
+[ -f lists_more4/train.csv ] || $W split data/more_scenes --out lists_more4 --val-fraction 0.02
+[ -f runs/i/model.keras ] || $W train --train-csv lists_more4/train.csv --val-csv lists_val/val.csv \
   --logdir runs/i --height 128 $M --steps "$STEPS_I" --lr 3e-4 --warmup-steps 30 \
-  --ckpt-every 250 --val-every 1100 --dump-every 4400 --init-from runs/h $(resume runs/i)
+  --ckpt-every 250 --val-every 1900 --dump-every 3800 --init-from runs/h $(resume runs/i)
 
 # 10. evaluation beside the baselines (training families, held-out families, rooms), and the
 #    int8 TFLite export with its report
 $W eval lists_dval/val.csv --model runs/i --out eval_diverse --height 128
 $W eval lists_held/val.csv --model runs/i --out eval_heldout --height 128
 $W eval lists_val/val.csv --model runs/i --out eval_rooms --height 128
-$W export --checkpoint runs/i --format tflite --quantize int8 --csv lists_more3/val.csv \
+[ -f data/compact_val.done ] || {
+  $W synth --out data/compact_val --scenes 40 --views 2 --preset compact --size 256x128 --seed 9400
+  touch data/compact_val.done; }
+[ -f lists_cval/val.csv ] || $W split data/compact_val --out lists_cval --val-fraction 1.0
+$W eval lists_cval/val.csv --model runs/i --out eval_compact --height 128
+$W export --checkpoint runs/i --format tflite --quantize int8 --csv lists_more4/val.csv \
   --calibration 16 --report --views 16 --out export
 echo "recipe: done; the default model is $WORK/runs/i/model.keras, its int8 TFLite $WORK/export/"
