@@ -2,7 +2,7 @@
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
 # from its last checkpoint). Stages 1-6 took about 6 and a half hours on a 2-core AVX2 CPU,
-# stages 7-8 77 minutes and stage 9 XX minutes on a 2-core AVX-512 one; see README "Accuracy
+# stages 7-8 77 minutes and stage 9 85 minutes on a 2-core AVX-512 one; see README "Accuracy
 # recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
