@@ -26,6 +26,8 @@ STEPS_G=${STEPS_G:-450}
 STEPS_H=${STEPS_H:-3300}
 STEPS_I=${STEPS_I:-3800}
 mkdir -p "$WORK" && cd "$WORK"
+# once MARK COMMAND...: run COMMAND unless data/MARK.done says it finished, then mark it
+once() { local mark=$1; shift; [ -f "data/$mark.done" ] || { "$@"; mkdir -p data; touch "data/$mark.done"; }; }
 
 # 1. data: 3000 furnished rooms at 256x128 (3 views each; two seeds, as the shipped model was
 #    made), a held-out set from another seed
@@ -33,9 +35,7 @@ mkdir -p "$WORK" && cd "$WORK"
   $W synth --out data/train_scenes --scenes 800 --views 3 --preset rooms --size 256x128 --seed 2000
   $W synth --out data/train_scenes --scenes 2200 --views 3 --preset rooms --size 256x128 --seed 3000
   touch data/train.done; }
-[ -f data/val.done ] || {
-  $W synth --out data/val_scenes --scenes 40 --views 2 --preset rooms --size 256x128 --seed 9100
-  touch data/val.done; }
+once val $W synth --out data/val_scenes --scenes 40 --views 2 --preset rooms --size 256x128 --seed 9100
 [ -f lists/train.csv ] || $W split data/train_scenes --out lists --val-fraction 0.02
 [ -f lists_val/val.csv ] || $W split data/val_scenes --out lists_val --val-fraction 1.0
 
@@ -74,9 +74,7 @@ resume() { [ -f "$1/checkpoints/checkpoint" ] && echo --resume || true; }
 
 # 5. diverse and rooms scenes mixed (1,800 + 700 scenes) at 128x256 from stage 4; the rooms
 #    scenes keep what stage 4 forgot about rooms
-[ -f data/mix.done ] || {
-  $W synth --out data/diverse_scenes --scenes 700 --views 3 --preset rooms --size 256x128 --seed 2000
-  touch data/mix.done; }
+once mix $W synth --out data/diverse_scenes --scenes 700 --views 3 --preset rooms --size 256x128 --seed 2000
 [ -f lists_mix/train.csv ] || $W split data/diverse_scenes --out lists_mix --val-fraction 0.02
 [ -f runs/e/model.keras ] || $W train --train-csv lists_mix/train.csv --val-csv lists_val/val.csv \
   --logdir runs/e --height 128 $M --steps "$STEPS_E" --lr 5e-4 --warmup-steps 30 \
@@ -113,9 +111,7 @@ new_scenes more2 3000 5200 1000 5300
 #    closets, bathrooms), 36,243 training views in all, 3,800 steps at 3e-4: the shipped default
 #    model (models/default/)
 new_scenes more3 3000 5400 1000 5500
-[ -f data/more4.done ] || {
-  $W synth --out data/more_scenes --scenes 1500 --views 3 --preset compact --size 256x128 --seed 5600
-  touch data/more4.done; }
+once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset compact --size 256x128 --seed 5600
 [ -f lists_more4/train.csv ] || $W split data/more_scenes --out lists_more4 --val-fraction 0.02
 [ -f runs/i/model.keras ] || $W train --train-csv lists_more4/train.csv --val-csv lists_val/val.csv \
   --logdir runs/i --height 128 $M --steps "$STEPS_I" --lr 3e-4 --warmup-steps 30 \
@@ -126,9 +122,7 @@ new_scenes more3 3000 5400 1000 5500
 $W eval lists_dval/val.csv --model runs/i --out eval_diverse --height 128
 $W eval lists_held/val.csv --model runs/i --out eval_heldout --height 128
 $W eval lists_val/val.csv --model runs/i --out eval_rooms --height 128
-[ -f data/compact_val.done ] || {
-  $W synth --out data/compact_val --scenes 40 --views 2 --preset compact --size 256x128 --seed 9400
-  touch data/compact_val.done; }
+once compact_val $W synth --out data/compact_val --scenes 40 --views 2 --preset compact --size 256x128 --seed 9400
 [ -f lists_cval/val.csv ] || $W split data/compact_val --out lists_cval --val-fraction 1.0
 $W eval lists_cval/val.csv --model runs/i --out eval_compact --height 128
 $W export --checkpoint runs/i --format tflite --quantize int8 --csv lists_more4/val.csv \
