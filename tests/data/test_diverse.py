@@ -142,7 +142,7 @@ def _scene_mesh(spec):
 def test_compact_rooms_have_their_walls_within_reach():
     """``compact`` draws only ``small`` box rooms (sides 1.0-2.4 m): along the horizon most of
     what a camera sees is within the room's diagonal (3.4 m; open doors and windows see
-    further), and the scenes differ from the ``diverse`` preset's of the same seed."""
+    further); ``diverse`` keeps its own families (its files are unchanged by the new shape)."""
     specs = _specs(8, "compact", seed=6, views=2)
     for spec in specs:
         assert spec.params["shape"] == "small" and spec.params["ceiling"] == "flat"
@@ -151,3 +151,32 @@ def test_compact_rooms_have_their_walls_within_reach():
             horizon = render_range(v, t, T, 32)[16]
             assert np.median(horizon) <= 2.4 * np.sqrt(2) + 0.05, spec.params
     assert PRESETS["diverse"].families == TRAINING  # diverse itself renders as before
+
+
+def test_scene_ids_are_known_before_rendering():
+    """``scene_id_of`` gives the id ``make_scene`` draws, without spawning from the seed (so
+    the scenes rendered after it are unchanged)."""
+    from workbench.data.synth import scene_id_of
+
+    for child in np.random.SeedSequence(11).spawn(3):
+        sid = scene_id_of(child)
+        assert sid == make_scene(child.spawn(2)[0], 1, PRESETS["compact"]).scene_id
+    a = np.random.SeedSequence(11).spawn(1)[0]
+    scene_id_of(a)
+    assert a.spawn(2)[0].generate_state(4).tolist() == (
+        np.random.SeedSequence(11).spawn(1)[0].spawn(2)[0].generate_state(4).tolist()
+    )
+
+
+def test_another_preset_never_writes_over_a_scene_of_the_same_seed(tmp_path):
+    """Scene ids depend on the seed alone: a second preset with the same seed and --out is
+    refused before any work, naming the scene and --seed; the earlier files stay as they were."""
+    from workbench.errors import WorkbenchError
+
+    generate(tmp_path, 2, 1, seed=3, height=32, preset="compact", progress=False, workers=1)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(WorkbenchError, match=r"--preset compact scene .* --seed 3 would write"):
+        generate(tmp_path, 2, 1, seed=3, height=32, preset="diverse", progress=False, workers=1)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    generate(tmp_path, 3, 1, seed=3, height=32, preset="compact", progress=False, workers=1)
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 3  # same preset: resumed

@@ -108,7 +108,7 @@ class SynthConfig(Config):
         "scene generator preset (rooms: furnished rooms with real-world materials and lamps; "
         "diverse: rooms of many shapes, placements and palettes; diverse-heldout: only the "
         "families diverse holds out of training; compact: small rooms, 1.0-2.4 m sides: "
-        "closets, bathrooms)",
+        "closets, bathrooms, pantries)",
         choices=("realistic", "easy", "rooms", "diverse", "diverse-heldout", "compact"),
     )
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))

@@ -97,7 +97,12 @@ PRESETS: dict[str, Preset] = {
     "rooms": Preset(**_ROOMS_LOOK, layout="rooms"),
     "diverse": Preset(**_ROOMS_LOOK, layout="diverse", families=TRAINING),
     "diverse-heldout": Preset(**_ROOMS_LOOK, layout="diverse", families=HELD_OUT),
-    "compact": Preset(**_ROOMS_LOOK, layout="diverse", families=COMPACT),
+    "compact": Preset(
+        **{**_ROOMS_LOOK, "room_size_m": (1.0, 2.4)},
+        shapes=("small",),
+        layout="diverse",
+        families=COMPACT,
+    ),
     "easy": Preset(
         shapes=("box",),
         room_size_m=(3.0, 8.0),
@@ -738,6 +743,34 @@ def _finished(scene_dir: Path, spec: SceneSpec, height: int, low_height: int, p,
     return low is not None and low.shape[0] == low_height
 
 
+def scene_id_of(child: np.random.SeedSequence) -> str:
+    """The id of the scene :func:`_scene_job` makes from ``child`` (the first draw of its
+    geometry seed, ``child.spawn(2)[0]``), computed without spawning from ``child``."""
+    geo = np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 0))
+    return str(uuid.UUID(bytes=np.random.default_rng(geo).bytes(16), version=4))
+
+
+def _check_presets(root: Path, ids: list[str], preset: str, seed: int) -> None:
+    """Scene ids depend on ``--seed`` alone: refuse, before any work, to write over a scene an
+    earlier run made with another preset (a re-run of the same preset resumes or redoes it).
+
+    Raises:
+        WorkbenchError: naming the scene folder, its preset and ``--seed``.
+    """
+    for sid in ids:
+        try:
+            meta = json.loads((root / sid / "others/meta.json").read_text())
+            earlier = meta["generator"]["preset"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if earlier != preset:
+            raise WorkbenchError(
+                f"{root / sid} holds a --preset {earlier} scene that --preset {preset} with "
+                f"--seed {seed} would write over: pick another --seed or --out",
+                "--seed",
+            )
+
+
 def _scene_job(job) -> tuple[str, bool]:
     """One engine task: render and write one scene; ``(scene id, whether it was kept from an
     earlier run instead)``."""
@@ -783,9 +816,10 @@ def generate(
     low_height = height if low_height is None else min(low_height, height)
 
     root = Path(out)
+    children = np.random.SeedSequence(seed).spawn(scenes)
+    _check_presets(root, [scene_id_of(c) for c in children], preset, seed)
     if root.is_dir():  # killed runs' temporaries (never read) go; nothing else is touched
         sweep_temporaries(root)
-    children = np.random.SeedSequence(seed).spawn(scenes)
     jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
     t0 = time.perf_counter()
     workers = max(1, min(workers or os.cpu_count() or 1, scenes))
