@@ -363,10 +363,15 @@ def _boxes_scene(rng, preset: Preset):
     return parts, lights, rects, bounds, footprints, H, shape
 
 
+def _draw_scene_id(rng: np.random.Generator) -> str:
+    """A scene's id: a UUID from the first 16 bytes its geometry generator draws."""
+    return str(uuid.UUID(bytes=rng.bytes(16), version=4))
+
+
 def make_scene(seed: int | np.random.SeedSequence, n_views: int, preset: Preset) -> SceneSpec:
     """Generate a scene's geometry, materials, lights and ``n_views`` camera poses."""
     rng = np.random.default_rng(seed)
-    scene_id = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    scene_id = _draw_scene_id(rng)
     if preset.layout == "diverse":
         return _diverse_scene(rng, scene_id, n_views, preset)
     if preset.layout == "rooms":
@@ -747,7 +752,7 @@ def scene_id_of(child: np.random.SeedSequence) -> str:
     """The id of the scene :func:`_scene_job` makes from ``child`` (the first draw of its
     geometry seed, ``child.spawn(2)[0]``), computed without spawning from ``child``."""
     geo = np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 0))
-    return str(uuid.UUID(bytes=np.random.default_rng(geo).bytes(16), version=4))
+    return _draw_scene_id(np.random.default_rng(geo))
 
 
 def _check_presets(root: Path, ids: list[str], preset: str, seed: int) -> None:

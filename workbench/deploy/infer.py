@@ -412,7 +412,8 @@ def run(config) -> int:
     ``--out``); images an earlier run finished are skipped (module doc); with ``--ply``, the
     fused clouds of predicted depth of datasets with poses (:mod:`workbench.deploy.fused`). A
     bad image is listed (``infer.json`` and the summary) and the others are processed: exit 1
-    when some failed, 0 when none did; when every image failed, the first error (exit 2)."""
+    when some failed, 0 when none did; when every image failed, one line with the first three
+    reasons (exit 2; before the model loads when no input decodes at all)."""
     out = check_output_folder(config.out)
     check_model_path(config.model)  # a missing model named before TensorFlow loads
     inputs = collect_inputs(config.paths, out, config.resolution)
