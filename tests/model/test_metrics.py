@@ -3,7 +3,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.model.metrics import METRIC_NAMES, depth_metrics, depth_metrics_tf
+from workbench.model.metrics import (
+    METRIC_NAMES,
+    depth_metrics,
+    depth_metrics_tf,
+    metric_sums,
+    range_bin_metrics,
+    range_bin_sums,
+)
 
 
 def test_hand_computed():
@@ -86,3 +93,37 @@ def test_average_views_and_pixels_by_hand():
     assert views["n_images"] == pixels["n_images"] == 2
     with pytest.raises(ValueError, match="average"):
         depth_metrics(pred, gt, average="scenes")
+
+
+def test_range_bins_hand_computed():
+    gt = np.array([[0.4, 0.5, 1.5, 3.0, 6.0, 0.0]])  # 0.5 m falls in [0.5, 1); 0 is invalid
+    pred = np.array([[0.2, 0.5, 3.0, 3.3, 6.0, 4.0]])
+    s = range_bin_sums(pred, gt)
+    assert s.shape == (1, 5, 3)
+    assert s[0, :, 0].tolist() == [1, 1, 1, 1, 1]
+    assert s[0, :, 1] == pytest.approx([0.5, 0.0, 1.0, 0.1, 0.0])
+    assert s[0, :, 2].tolist() == [0, 1, 0, 1, 1]  # ratios 2, 1, 2, 1.1, 1
+    m = range_bin_metrics(s)
+    edges = [[0.1, 0.5], [0.5, 1.0], [1.0, 2.0], [2.0, 4.0], [4.0, 10.0]]
+    assert [b["range_m"] for b in m] == edges
+    assert [b["pixels"] for b in m] == pytest.approx([0.2] * 5)
+
+
+def test_range_bins_add_up_to_the_pixel_pooled_metrics():
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(0.2, 9.0, (3, 8, 16))
+    pred = gt * rng.uniform(0.7, 1.4, gt.shape)
+    for align in (False, True):
+        s = range_bin_sums(pred, gt, median_align=align)
+        whole = metric_sums(pred, gt, median_align=align)
+        assert s[:, :, 0].sum(axis=1) == pytest.approx(whole[:, 0])
+        assert s[:, :, 1].sum(axis=1) == pytest.approx(whole[:, 1])
+        assert s[:, :, 2].sum(axis=1) == pytest.approx(whole[:, 5])
+
+
+def test_range_bins_empty_bin_and_views():
+    s = range_bin_sums(np.full((2, 2, 4), 3.0), np.full((2, 2, 4), 3.0))
+    m = range_bin_metrics(s)
+    assert m[3]["views"] == 2 and m[3]["abs_rel"] == 0.0 and m[3]["pixels"] == 1.0
+    assert m[0]["views"] == 0 and np.isnan(m[0]["abs_rel"]) and m[0]["pixels"] == 0.0
+    assert np.isnan(range_bin_metrics(np.zeros((0, 5, 3)))[2]["delta1"])

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from workbench.data.pipeline import load_sample
 from workbench.errors import WorkbenchError
 from workbench.geometry.floor_scale import rescale_to_camera_height
-from workbench.model.metrics import METRIC_NAMES, metric_sums, metrics_from_sums
+from workbench.model.metrics import METRIC_NAMES, metric_sums, metrics_from_sums, range_bin_sums
 
 __all__ = ["evaluate", "evaluate_views", "pool", "resize_prediction", "SCALE_ROWS"]
 
@@ -74,10 +74,12 @@ def evaluate_views(
     errors: list | None = None,
     baselines: dict | None = None,
     camera_height: float = 0.0,
+    range_bins: list | None = None,
 ) -> tuple[list[dict], np.ndarray, dict, dict]:
     """Per-view results of ``predictor`` on ``records`` (the arguments of :func:`evaluate`;
     with ``camera_height``, also the sums of :data:`SCALE_ROWS` among the baselines' and each
-    row's ``height_factor``).
+    row's ``height_factor``; with a list ``range_bins``, each view's
+    :func:`~workbench.model.metrics.range_bin_sums` row is appended to it).
 
     Returns:
         ``(rows, sums, base_sums, preds)``: one row per readable view, its metric sums
@@ -100,6 +102,8 @@ def evaluate_views(
                 base_sums[name].append(metric_sums(p, s["range"], median_align=median_align)[0])
         for rec, s, p in zip(recs, samples, pred, strict=True):
             sums.append(metric_sums(p, s["range"], median_align=median_align)[0])
+            if range_bins is not None:
+                range_bins.append(range_bin_sums(p, s["range"], median_align=median_align)[0])
             m = metrics_from_sums(sums[-1])
             rows.append(
                 {

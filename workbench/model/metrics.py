@@ -20,9 +20,13 @@ __all__ = [
     "metric_sums",
     "metrics_from_sums",
     "depth_metrics_tf",
+    "RANGE_EDGES_M",
+    "range_bin_sums",
+    "range_bin_metrics",
 ]
 
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
+RANGE_EDGES_M = (0.5, 1.0, 2.0, 4.0)  # inner edges of the true-range bins, metres
 
 
 def _as_batch(x) -> np.ndarray:
@@ -76,6 +80,70 @@ def metric_sums(
             np.sum(ratio < 1.25**2),
             np.sum(ratio < 1.25**3),
         ]
+    return out
+
+
+def range_bin_sums(
+    pred,
+    gt,
+    edges=RANGE_EDGES_M,
+    min_depth: float = 0.1,
+    max_depth: float = 10.0,
+    median_align: bool = False,
+) -> np.ndarray:
+    """Per image, the error sums of its valid pixels split by their true range: ``(B,
+    len(edges) + 1, 3)`` rows ``[n, Σ|p-g|/g, Σδ1]``, bin ``k`` holding ``edges[k-1] <= g <
+    edges[k]`` (metres; the first bin starts at ``min_depth``, the last ends at ``max_depth``).
+    Validity, clipping and median alignment (over the whole image) are those of
+    :func:`metric_sums`.
+
+    >>> s = range_bin_sums(np.array([[0.3, 3.3]]), np.array([[0.4, 3.0]]))
+    >>> s[:, :, 0].tolist(), s[:, :, 1].round(4).tolist()
+    ([[1.0, 0.0, 0.0, 1.0, 0.0]], [[0.25, 0.0, 0.0, 0.1, 0.0]])
+    """
+    p, g = _as_batch(pred), _as_batch(gt)
+    if p.shape != g.shape:
+        raise ValueError(f"pred and gt must have the same shape, got {p.shape} and {g.shape}")
+    out = np.zeros((len(p), len(edges) + 1, 3))
+    for i, (pi, gi) in enumerate(zip(p, g, strict=True)):
+        pv, gv = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
+        if pv is None:
+            continue
+        k = np.searchsorted(np.asarray(edges, np.float64), gv, side="right")
+        hit = np.maximum(pv / gv, gv / pv) < 1.25
+        n = len(edges) + 1
+        out[i, :, 0] = np.bincount(k, minlength=n)
+        out[i, :, 1] = np.bincount(k, np.abs(pv - gv) / gv, minlength=n)
+        out[i, :, 2] = np.bincount(k, hit.astype(np.float64), minlength=n)
+    return out
+
+
+def range_bin_metrics(
+    sums, edges=RANGE_EDGES_M, min_depth: float = 0.1, max_depth: float = 10.0
+) -> list[dict]:
+    """AbsRel and δ1 per true-range bin from :func:`range_bin_sums` rows, every pixel of every
+    image pooled (a bin holds few pixels of most images): one dict per bin, ``range_m`` its
+    ``[lo, hi)`` metres, ``pixels`` its share of all valid pixels, ``views`` the images with
+    pixels in it (AbsRel and δ1 NaN where it has none).
+
+    >>> m = range_bin_metrics(range_bin_sums(np.array([[0.3, 3.3]]), np.array([[0.4, 3.0]])))
+    >>> m[0]["range_m"], round(m[0]["abs_rel"], 4), m[0]["pixels"], m[1]["views"]
+    ([0.1, 0.5], 0.25, 0.5, 0)
+    """
+    s = np.asarray(sums, np.float64).reshape(-1, len(edges) + 1, 3)
+    total = s[:, :, 0].sum(axis=0)
+    bounds = (min_depth, *edges, max_depth)
+    out = []
+    for k, n in enumerate(total):
+        out.append(
+            {
+                "range_m": [float(bounds[k]), float(bounds[k + 1])],
+                "pixels": float(n / max(total.sum(), 1.0)),
+                "views": int((s[:, k, 0] > 0).sum()),
+                "abs_rel": float(s[:, k, 1].sum() / n) if n else float("nan"),
+                "delta1": float(s[:, k, 2].sum() / n) if n else float("nan"),
+            }
+        )
     return out
 
 

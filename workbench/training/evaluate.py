@@ -20,6 +20,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.baselines import baseline_table, make_baselines
 from workbench.model.evaluate import SCALE_ROWS, evaluate_views, pool
+from workbench.model.metrics import range_bin_metrics
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
 from workbench.viz.labels import short_id
@@ -48,20 +49,21 @@ def _eval_task(task: tuple) -> tuple:
     predictor, baselines, _ = _model(model, constant, flip)
     failed: list[dict] = []
     args = (batch, median_align, False, height, failed, baselines, camera_height)
-    rows, sums, base_sums, _ = evaluate_views(predictor, records, root, *args)
-    return rows, sums, base_sums, failed
+    bins: list = []
+    rows, sums, base_sums, _ = evaluate_views(predictor, records, root, *args, range_bins=bins)
+    return rows, sums, base_sums, failed, bins
 
 
-def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, list]:
+def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, list, list]:
     """Views in tasks of ``32 * batch`` on the engine (this process, or ``--scheduler``),
-    results merged in record order."""
+    results merged in record order: ``(rows, sums, baseline sums, failed, range-bin sums)``."""
     size = 32 * config.batch
     options = (config.batch, config.median_align, config.height, config.camera_height, config.flip)
     tasks = [
         (config.model, config.constant, records[i : i + size], str(root), options)
         for i in range(0, len(records), size)
     ]
-    rows, sums, base, failed = [], [], {}, []
+    rows, sums, base, failed, bins = [], [], {}, [], []
     for task, result in run_tasks(_eval_task, tasks, 1, config.scheduler, "eval", True):
         if isinstance(result, Exception):  # the engine lost the task: its views failed
             failed += [
@@ -74,8 +76,9 @@ def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, 
         for name, ss in result[2].items():
             base.setdefault(name, []).append(ss)
         failed += result[3]
+        bins += result[4]
     base = {name: np.concatenate(parts) for name, parts in base.items()}
-    return rows, np.concatenate(sums) if sums else np.zeros((0, 8)), base, failed
+    return rows, np.concatenate(sums) if sums else np.zeros((0, 8)), base, failed, bins
 
 
 def _scale_block(mean: dict, rows: list[dict], camera_height: float) -> dict:
@@ -95,6 +98,16 @@ def _scale_block(mean: dict, rows: list[dict], camera_height: float) -> dict:
     return {"camera_height": _rounded(block)}
 
 
+def _range_line(bins: list[dict]) -> str:
+    """One line: the model's AbsRel per true-range bin and the bin's share of the pixels."""
+    parts = [
+        f"{b['range_m'][0]:g}-{b['range_m'][1]:g} m {b['abs_rel']:.3f} ({100 * b['pixels']:.0f} %)"
+        for b in bins
+        if b["views"]
+    ]
+    return "AbsRel by true range (share of pixels): " + ", ".join(parts)
+
+
 def run(config) -> int:
     """``workbench eval``: a view that cannot be read is listed (``failed.csv``, the summary)
     and the others are evaluated: exit 1 when some failed, 0 when none did. Views run in
@@ -108,7 +121,7 @@ def run(config) -> int:
         records = records[: config.limit]
     # a bad model: exit 2
     predictor, _, constant_from = _model(config.model, config.constant, config.flip)
-    rows, sums, base_sums, failed = _evaluate_on_engine(config, records, root)
+    rows, sums, base_sums, failed, bins = _evaluate_on_engine(config, records, root)
     mean = pool(sums, base_sums, config.average)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
@@ -129,6 +142,7 @@ def run(config) -> int:
     }
     table = baseline_table(mean)
     info.update(_scale_block(info, rows, config.camera_height))
+    info["by_true_range"] = _rounded(range_bin_metrics(bins))
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
@@ -144,6 +158,7 @@ def run(config) -> int:
             s["pose"],
         )
     print(table)
+    print(_range_line(info["by_true_range"]))
     if config.camera_height:
         c = info["camera_height"]
         print(
