@@ -14,6 +14,7 @@ from workbench.data.diverse import (
     COMPACT,
     HELD_OUT,
     HELD_OUT_VALUES,
+    HOMES,
     PALETTES,
     PLACEMENTS,
     SHAPES,
@@ -39,7 +40,7 @@ def test_byte_identical_and_worker_independent(tmp_path):
             assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()
 
 
-@pytest.mark.parametrize("preset", ["diverse", "diverse-heldout", "compact"])
+@pytest.mark.parametrize("preset", ["diverse", "diverse-heldout", "compact", "homes"])
 def test_depth_equals_the_written_mesh(tmp_path, preset):
     """Each view's depth PNG (mm) is the range of its own obj/ mesh ray cast from its pose."""
     from workbench.cli import main
@@ -118,7 +119,7 @@ def test_cameras_inside_the_room_and_under_its_ceiling():
     lo, hi = PRESETS["diverse"].camera_height_m
     attic = 0
     specs = _specs(20, seed=5, views=2) + _specs(6, "diverse-heldout", seed=5, views=2)
-    for spec in specs + _specs(6, "compact", seed=5, views=2):
+    for spec in specs + _specs(6, "compact", seed=5, views=2) + _specs(6, "homes", seed=5, views=2):
         v, t = _scene_mesh(spec)
         attic += spec.params["ceiling"] == "attic"
         for T in spec.poses:
@@ -180,3 +181,99 @@ def test_another_preset_never_writes_over_a_scene_of_the_same_seed(tmp_path):
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     generate(tmp_path, 3, 1, seed=3, height=32, preset="compact", progress=False, workers=1)
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 3  # same preset: resumed
+
+
+_FURNITURE = {"sofa", "bed", "shelf", "books", "cabinet", "counter", "tv", "table", "chairs",
+              "coffee", "rug", "plant", "pot", "floorlamp", "lamppole", "clutter"}  # fmt: skip
+
+
+def test_homes_closes_doors_and_leaves_rooms_empty():
+    """``homes`` = ``diverse``'s families, some doors closed (leaf, jambs, handle; no room
+    behind) and some rooms unfurnished; ``diverse`` itself never draws either."""
+    assert (HOMES.shapes, HOMES.placements, HOMES.palettes) == (
+        TRAINING.shapes, TRAINING.placements, TRAINING.palettes)  # fmt: skip
+    closed = empty = 0
+    for spec in _specs(12, "homes", seed=9, views=1):
+        names = [n.split("_")[0] for n, _, _ in spec.meshes]
+        closed += names.count("doorclosed")
+        assert names.count("doorclosed") == names.count("doorjamb") == names.count("doorhandle")
+        if spec.params.get("empty"):
+            empty += 1
+            assert not _FURNITURE & set(names), names
+    assert closed >= 3 and 1 <= empty <= 10
+    for spec in _specs(8, "diverse", seed=9, views=1):
+        names = {n.split("_")[0] for n, _, _ in spec.meshes}
+        assert "doorclosed" not in names and "empty" not in spec.params
+
+
+def _closed_doors(spec):
+    """``(leaf centre, room-side normal, wall-plane offset, half width, height)`` of each
+    closed door, from its leaf, jambs and handle meshes (x, z plane; y down)."""
+    parts = {n: v for n, v, _ in spec.meshes}
+    for name, leaf in parts.items():
+        if not name.startswith("doorclosed_"):
+            continue
+        k = name.split("_")[1]
+        c = leaf[:, [0, 2]].mean(0)
+        xz = leaf[:, [0, 2]] - c
+        axis = np.linalg.svd(xz, full_matrices=False)[2][1]  # the leaf's thin direction
+        handle = parts[f"doorhandle_{k}"][:, [0, 2]].mean(0)
+        n = axis * np.sign((handle - c) @ axis)  # into the room
+        plane = float(((parts[f"doorjamb_{k}"][:, [0, 2]] - c) @ n).max())
+        along = np.array([-n[1], n[0]])
+        half = float(np.abs(xz @ along).max()) - 0.03  # the leaf overlaps the opening by 3 cm
+        yield c, n, along, plane, half, float(-leaf[:, 1].min()) - 0.03
+
+
+def test_closed_doors_are_closed_even_at_grazing_angles():
+    """Rays from cameras 5 cm, 30 cm and 1 m in front of a closed door to points across its
+    opening (the edges included) stop within 10 cm behind the wall's face: the leaf or the
+    jambs, never the void beyond."""
+    import open3d as o3d
+
+    doors = 0
+    for spec in _specs(12, "homes", seed=9, views=1):
+        v, t = _scene_mesh(spec)
+        scene = o3d.t.geometry.RaycastingScene()
+        scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)),
+                            o3d.core.Tensor(t.astype(np.uint32)))  # fmt: skip
+        for c, n, along, plane, half, top in _closed_doors(spec):
+            doors += 1
+            wall = c + n * plane  # the middle of the opening on the wall's face
+            s = np.concatenate([np.linspace(-half, half, 9), [-half + 0.002, half - 0.002]])
+            y = np.linspace(0.05, top - 0.02, 6)
+            ss, yy = (a.ravel() for a in np.meshgrid(s, y))
+            target = np.stack([wall[0] + ss * along[0], -yy, wall[1] + ss * along[1]], 1)
+            for gap in (0.05, 0.3, 1.0):
+                cam = np.array([wall[0] + n[0] * gap, -1.5, wall[1] + n[1] * gap])
+                d = target - cam
+                d /= np.linalg.norm(d, axis=1, keepdims=True)
+                rays = np.concatenate([np.broadcast_to(cam, d.shape), d], 1).astype(np.float32)
+                hit = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
+                assert np.isfinite(hit).all()
+                p = cam + d * hit[:, None]
+                behind = -((p[:, [0, 2]] - wall) @ n)  # metres behind the wall's face
+                assert behind.max() <= 0.1, (gap, behind.max())
+    assert doors >= 3
+
+
+def test_doorway_cameras_stand_on_the_floor():
+    """A ``doorway`` camera's straight-down ray meets the floor at its height: not stairs,
+    clutter or a bed set before the door (4.5 % of doorway cameras did, seed 11)."""
+    import open3d as o3d
+
+    checked = 0
+    for spec in _specs(150, "diverse", seed=11, views=3) + _specs(20, "homes", seed=11):
+        poses = [T for T, m in zip(spec.poses, spec.params["placements"], strict=True)
+                 if m == "doorway"]  # fmt: skip
+        if not poses:
+            continue
+        v, t = _scene_mesh(spec)
+        scene = o3d.t.geometry.RaycastingScene()
+        scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)),
+                            o3d.core.Tensor(t.astype(np.uint32)))  # fmt: skip
+        rays = np.array([[*T[:3, 3], 0.0, 1.0, 0.0] for T in poses], np.float32)  # y down
+        hit = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
+        assert hit == pytest.approx([-T[1, 3] for T in poses], abs=0.02)
+        checked += len(poses)
+    assert checked >= 50

@@ -108,8 +108,9 @@ class SynthConfig(Config):
         "scene generator preset (rooms: furnished rooms with real-world materials and lamps; "
         "diverse: rooms of many shapes, placements and palettes; diverse-heldout: only the "
         "families diverse holds out of training; compact: small rooms, 1.0-2.4 m sides: "
-        "closets, bathrooms, pantries)",
-        choices=("realistic", "easy", "rooms", "diverse", "diverse-heldout", "compact"),
+        "closets, bathrooms, pantries; homes: diverse with closed doors, painted or wood, and "
+        "empty unfurnished rooms)",
+        choices=("realistic", "easy", "rooms", "diverse", "diverse-heldout", "compact", "homes"),
     )
     layout: str = option("seed", "layout to write", choices=("seed", "realsee3d", "rgbd-folder"))
     encoding: str = option(

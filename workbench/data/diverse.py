@@ -42,6 +42,7 @@ __all__ = [
     "Families",
     "TRAINING",
     "COMPACT",
+    "HOMES",
     "HELD_OUT",
     "HELD_OUT_VALUES",
     "build_diverse",
@@ -67,6 +68,8 @@ class Families:
     clutter: float = 0.5
     sun: float = 0.35
     strong_windows: float = 0.3
+    closed_doors: float = 0.0  # fraction of doors closed (a leaf in the opening, no room behind)
+    empty: float = 0.0  # fraction of scenes left unfurnished (no furniture, no clutter)
 
 
 # families held out of every training preset, by Families field
@@ -85,6 +88,16 @@ COMPACT = Families(
     placements=("centre", "centre", "wall", "near", "doorway"),
     palettes=("real", "real", "vivid"),
     stairs=0.0,
+)
+# what real homes' captures show that ``diverse`` lacks: closed doors (painted or wood) and
+# empty, unfurnished rooms (a preset of its own, so that ``diverse`` renders as it always has)
+HOMES = Families(
+    shapes=TRAINING.shapes,
+    ceilings=TRAINING.ceilings,
+    placements=TRAINING.placements,
+    palettes=TRAINING.palettes,
+    closed_doors=0.5,
+    empty=0.3,
 )
 HELD_OUT = Families(
     shapes=HELD_OUT_VALUES["shapes"],
@@ -258,16 +271,18 @@ def build_diverse(rng: np.random.Generator, families: Families):
     rects, outline, H, ceiling = _footprint(rng, shape, str(rng.choice(list(families.ceilings))))
     pal_name = str(rng.choice(list(families.palettes)))
     pal = draw_palette(rng, pal_name)
+    empty = bool(families.empty) and rng.random() < families.empty  # no draw where never
     parts, lights, rects, bounds, _, H = build_room(
-        rng, (), (), (), footprint=(rects, outline, H), palette=pal
-    )
+        rng, (), (), (), footprint=(rects, outline, H), palette=pal,
+        closed_doors=families.closed_doors, empty=empty,
+    )  # fmt: skip
     slopes = []
     if ceiling == "attic":
         more, slopes = _attic(rng, outline, H)
         parts += more
     if rng.random() < families.stairs:
         parts += _stairs(rng, outline, H, pal)
-    if rng.random() < families.clutter:
+    if rng.random() < families.clutter and not empty:
         parts += _clutter(rng, rects, bounds, pal)
     if rng.random() < families.sun:
         parts += _sun_patches(rng, rects, bounds)
@@ -278,7 +293,8 @@ def build_diverse(rng: np.random.Generator, families: Families):
     scene = {
         "rects": rects, "outline": outline, "bounds": bounds, "H": H, "slopes": slopes,
         "footprints": keepout_circles(parts), "palette": pal, "shape": shape,
-        "ceiling": ceiling, "palette_name": pal_name,
+        "solid": keepout_circles([q for q in parts if not q[0].startswith("doorleaf")]),
+        "ceiling": ceiling, "palette_name": pal_name, "empty": empty,
         "doors": [(float(v[:, 0].mean()), float(v[:, 2].mean()))
                   for name, (v, _), _ in parts if name.startswith("doorframe")],
     }  # fmt: skip
@@ -347,7 +363,12 @@ def _camera_spot(rng, scene, mode: str, h: float):
         if xz is None:
             return None
         if mode == "doorway":  # door leaves' keep-out circles cover the opening: not used
-            if inside(scene["rects"], *xz, 0.02) and h <= min(1.9, _headroom(scene, *xz) - 0.25):
+            solid = any(math.hypot(xz[0] - x, xz[1] - z) < r for x, z, r in scene["solid"])
+            if (
+                inside(scene["rects"], *xz, 0.02)
+                and h <= min(1.9, _headroom(scene, *xz) - 0.25)
+                and not solid  # not on stairs, clutter or furniture before the door
+            ):
                 return xz
         elif _clear(scene, *xz, h):
             return xz

@@ -58,7 +58,7 @@ OBJECT_CLASSES = {
     "table": "dining table", "coffee": "coffee table", "rug": "rug", "plant": "plant",
     "floorlamp": "floor lamp", "ceilinglamp": "ceiling lamp", "doorframe": "door",
     "doorleaf": "door leaf", "windowframe": "window", "curtain": "curtain",
-    "nextroom": "next room", "books": "books",
+    "nextroom": "next room", "books": "books", "doorclosed": "door leaf",
 }  # fmt: skip
 
 # parts a camera may stand beside or under (flat on walls, floor or ceiling)
@@ -66,6 +66,7 @@ _NO_KEEPOUT = {
     "walls", "floor", "ceiling", "skirting", "outside", "far", "nextroom", "nextroomfloor",
     "ceilinglamp", "lampcord", "rug", "picture", "pictureframe", "mirror", "mirrorframe",
     "whiteboard", "whiteboardframe", "windowframe", "doorframe", "curtain", "tv",
+    "doorclosed", "doorjamb", "doorhandle",
 }  # fmt: skip
 
 
@@ -247,8 +248,43 @@ def _shell(rng, pal, rects, outline, H):
     return parts, walls, openings
 
 
-def _opening_parts(rng, pal, walls: _Walls, openings, rects, H):
-    """Frames, door leaves, curtains, daylight positions and the rooms behind the doors."""
+def _leaf_material(rng, pal) -> dict:
+    """A door leaf's material where doors may be painted: white or trim paint (60 %) or wood."""
+    if rng.random() < 0.6:
+        return mat(rng, "plain", _pick(rng, _WHITES[:2] + [pal["trim"]]))
+    return mat(rng, "wood", pal["wood"], None, 0.08)
+
+
+def _closed_door(rng, pal, walls: _Walls, i: int, sc: float, w: float, u1: float, k: int):
+    """A closed door in the opening of wall ``i`` at ``sc`` (``w`` wide, ``u1`` high): a leaf
+    set 2-5 cm back from the wall's face, a little larger than the opening, the jambs and a 1 cm
+    threshold (the reveal from the wall's face back to the leaf, so no ray passes beside or
+    under it), and a handle
+    0.95-1.05 m above the floor. Nothing is built behind it."""
+    back = rng.uniform(0.02, 0.05)
+    leaf = place_on_wall(walls, i, sc, w + 0.06, 0.04, 0.0, -u1 - 0.03, -back - 0.044)
+    deep, off = back + 0.04, -back - 0.044  # jambs: from the wall's face to the leaf's back
+    jambs = [
+        place_on_wall(walls, i, sc + t * (w / 2 + 0.01), 0.02, deep, 0, -u1, off) for t in (-1, 1)
+    ]
+    jambs.append(place_on_wall(walls, i, sc, w + 0.04, deep, -u1, -u1 - 0.02, off))
+    jambs.append(place_on_wall(walls, i, sc, w + 0.04, deep, 0.0, -0.01, off))  # threshold
+    side = float(rng.choice([-1.0, 1.0]))
+    y = rng.uniform(0.95, 1.05)
+    at = sc + side * (w / 2 - 0.09)  # the handle: from the leaf's face to 3 cm into the room
+    handle = place_on_wall(walls, i, at, 0.12, 0.03 + back, -y, -y - 0.04, -back - 0.004)
+    metal = mat(rng, "plain", _pick(rng, [(0.6, 0.6, 0.58), (0.15, 0.15, 0.15), (0.7, 0.6, 0.3)]))
+    return [
+        (f"doorclosed_{k}", leaf, _leaf_material(rng, pal)),
+        (f"doorjamb_{k}", merge(jambs), mat(rng, "plain", pal["trim"])),
+        (f"doorhandle_{k}", handle, metal),
+    ]
+
+
+def _opening_parts(rng, pal, walls: _Walls, openings, rects, H, closed_doors: float = 0.0):
+    """Frames, door leaves, curtains, daylight positions and the rooms behind the doors; a
+    fraction ``closed_doors`` of the doors is closed (:func:`_closed_door`, painted or wood
+    leaves, open ones too), none by default."""
     parts, lights = [], []
     trim = mat(rng, "plain", pal["trim"])
     for k, (kind, i, s0, s1, u0, u1) in enumerate(openings):
@@ -276,13 +312,17 @@ def _opening_parts(rng, pal, walls: _Walls, openings, rects, H):
                     )
                     parts.append((f"curtain_{k}{side}", c, cur))
             lights.append((px + n[0] * 0.4, -(u0 + u1) / 2, pz + n[1] * 0.4, rng.uniform(1.5, 4)))
+        elif closed_doors and rng.random() < closed_doors:
+            parts += _closed_door(rng, pal, walls, i, sc, w, u1, k)
         else:
             if rng.random() < 0.6:  # an open door leaf, swung into the room
                 ang = math.atan2(e[1], e[0]) + rng.uniform(0.6, 1.5)
                 hx, hz = px - e[0] * w / 2, pz - e[1] * w / 2
                 cx, cz = hx + math.cos(ang) * w / 2, hz + math.sin(ang) * w / 2
                 leaf = box(cx, cz, w - 0.02, 0.04, 0.0, -u1 + 0.01, -ang)
-                parts.append((f"doorleaf_{k}", leaf, mat(rng, "wood", pal["wood"], None, 0.08)))
+                wood = _leaf_material(rng, pal) if closed_doors else None
+                wood = wood or mat(rng, "wood", pal["wood"], None, 0.08)
+                parts.append((f"doorleaf_{k}", leaf, wood))
             parts += _next_room(rng, pal, (px, pz), e, n, w, u1, H, rects, k)
         parts.append((f"{kind}frame_{k}", merge(fr), trim))
     return parts, lights
@@ -662,10 +702,20 @@ def _furnish(rng, pal, walls, rects, bounds, H):
 
 
 def build_room(
-    rng: np.random.Generator, shapes, room_size_m, room_height_m, *, footprint=None, palette=None
+    rng: np.random.Generator,
+    shapes,
+    room_size_m,
+    room_height_m,
+    *,
+    footprint=None,
+    palette=None,
+    closed_doors: float = 0.0,
+    empty: bool = False,
 ):
     """A furnished room. ``footprint = (rects, outline, H)`` and ``palette`` (see
-    :func:`real_palette`), when given, replace the room's own draws (the ``diverse`` preset).
+    :func:`real_palette`), when given, replace the room's own draws (the ``diverse`` preset);
+    ``closed_doors`` is the fraction of doors closed, and an ``empty`` room gets no furniture
+    (doors, windows and ceiling lamps only).
 
     Returns:
         ``(parts, lights, rects, bounds, footprints, H)``: parts ``(name, (v, t), material)``,
@@ -680,7 +730,7 @@ def build_room(
         rects, outline, H = footprint
     pal = real_palette(rng) if palette is None else palette
     parts, walls, openings = _shell(rng, pal, rects, outline, H)
-    more, lights = _opening_parts(rng, pal, walls, openings, rects, H)
+    more, lights = _opening_parts(rng, pal, walls, openings, rects, H, closed_doors)
     parts += more + _outside(rng)
     bounds = (
         min(r[0] for r in rects),
@@ -688,7 +738,7 @@ def build_room(
         min(r[1] for r in rects),
         max(r[3] for r in rects),
     )
-    furniture, _ = _furnish(rng, pal, walls, rects, bounds, H)
+    furniture = [] if empty else _furnish(rng, pal, walls, rects, bounds, H)[0]
     lamps, lamp_lights = _ceiling_lamps(rng, rects, bounds, H)
     parts += furniture + lamps
     footprints = keepout_circles(parts)

@@ -31,7 +31,7 @@ import open3d as o3d
 from workbench.configs import parse_size
 from workbench.data.convert import ENCODINGS as CONVERT_ENCODINGS
 from workbench.data.convert import convert_seed
-from workbench.data.diverse import COMPACT, HELD_OUT, TRAINING, Families
+from workbench.data.diverse import COMPACT, HELD_OUT, HOMES, TRAINING, Families
 from workbench.data.diverse import build_diverse as _build_diverse
 from workbench.data.diverse import cameras as _diverse_cameras
 from workbench.data.primitives import box as _box
@@ -97,6 +97,7 @@ PRESETS: dict[str, Preset] = {
     "rooms": Preset(**_ROOMS_LOOK, layout="rooms"),
     "diverse": Preset(**_ROOMS_LOOK, layout="diverse", families=TRAINING),
     "diverse-heldout": Preset(**_ROOMS_LOOK, layout="diverse", families=HELD_OUT),
+    "homes": Preset(**_ROOMS_LOOK, layout="diverse", families=HOMES),
     "compact": Preset(
         **{**_ROOMS_LOOK, "room_size_m": (1.0, 2.4)},
         shapes=("small",),
@@ -422,6 +423,7 @@ def _diverse_scene(rng, scene_id: str, n_views: int, preset: Preset) -> SceneSpe
         "ceiling": scene["ceiling"],
         "palette": scene["palette_name"],
         "placements": used,
+        **({"empty": True} if scene["empty"] else {}),
         **_room_params(scene["H"], len(parts) + len(near), lights, centres, poses),
     }
     return _spec(scene_id, parts + near, lights, poses, params)
