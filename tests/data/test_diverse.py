@@ -277,3 +277,18 @@ def test_doorway_cameras_stand_on_the_floor():
         assert hit == pytest.approx([-T[1, 3] for T in poses], abs=0.02)
         checked += len(poses)
     assert checked >= 50
+
+
+def test_meta_records_the_homes_extras_only_where_drawn(tmp_path):
+    """``diverse``'s ``meta.json`` stays what earlier versions wrote (a re-run resumes its
+    scenes); ``homes`` records its closed-door and empty-room fractions."""
+    import json
+
+    for preset in ("diverse", "homes"):
+        generate(tmp_path / preset, 1, 1, seed=2, height=32, preset=preset, progress=False,
+                 workers=1)  # fmt: skip
+        (meta,) = (tmp_path / preset).glob("*/others/meta.json")
+        fam = json.loads(meta.read_text())["generator"]["families"]
+        drawn = preset == "homes"
+        assert ("closed_doors" in fam, "empty" in fam) == (drawn, drawn)
+        assert fam.get("closed_doors", 0.0) == PRESETS[preset].families.closed_doors

@@ -720,11 +720,25 @@ def write_scene(
     return written
 
 
+def _preset_record(preset: Preset) -> dict:
+    """The preset's fields for ``meta.json``; the families' extras added after a preset's
+    scenes were first rendered (``closed_doors``, ``empty``) only where drawn, so that its
+    ``meta.json`` stays byte for byte what an earlier version wrote and a re-run resumes."""
+    record = {k: v for k, v in asdict(preset).items() if v is not None}
+    if "families" in record:
+        fam = record["families"]
+        record["families"] = {k: v for k, v in fam.items() if v or k not in _LATER_EXTRAS}
+    return record
+
+
+_LATER_EXTRAS = ("closed_doors", "empty")
+
+
 def _meta_text(spec: SceneSpec, height: int, preset: Preset, preset_name: str) -> str:
     """The scene's ``others/meta.json``: depth scale and every generator parameter."""
     generator = {
         "preset": preset_name,
-        **{k: v for k, v in asdict(preset).items() if v is not None},
+        **_preset_record(preset),
         **spec.params,
         "size": [height, 2 * height],
     }
