@@ -259,8 +259,7 @@ def _closed_door(rng, pal, walls: _Walls, i: int, sc: float, w: float, u1: float
     """A closed door in the opening of wall ``i`` at ``sc`` (``w`` wide, ``u1`` high): a leaf
     set 2-5 cm back from the wall's face, a little larger than the opening, the jambs and a 1 cm
     threshold (the reveal from the wall's face back to the leaf, so no ray passes beside or
-    under it), and a handle
-    0.95-1.05 m above the floor. Nothing is built behind it."""
+    under it), and a handle 0.95-1.05 m above the floor. Nothing is built behind it."""
     back = rng.uniform(0.02, 0.05)
     leaf = place_on_wall(walls, i, sc, w + 0.06, 0.04, 0.0, -u1 - 0.03, -back - 0.044)
     deep, off = back + 0.04, -back - 0.044  # jambs: from the wall's face to the leaf's back
@@ -320,9 +319,11 @@ def _opening_parts(rng, pal, walls: _Walls, openings, rects, H, closed_doors: fl
                 hx, hz = px - e[0] * w / 2, pz - e[1] * w / 2
                 cx, cz = hx + math.cos(ang) * w / 2, hz + math.sin(ang) * w / 2
                 leaf = box(cx, cz, w - 0.02, 0.04, 0.0, -u1 + 0.01, -ang)
-                wood = _leaf_material(rng, pal) if closed_doors else None
-                wood = wood or mat(rng, "wood", pal["wood"], None, 0.08)
-                parts.append((f"doorleaf_{k}", leaf, wood))
+                plain = closed_doors == 0  # the presets without closed doors: wood leaves
+                face = (
+                    mat(rng, "wood", pal["wood"], None, 0.08) if plain else _leaf_material(rng, pal)
+                )
+                parts.append((f"doorleaf_{k}", leaf, face))
             parts += _next_room(rng, pal, (px, pz), e, n, w, u1, H, rects, k)
         parts.append((f"{kind}frame_{k}", merge(fr), trim))
     return parts, lights
