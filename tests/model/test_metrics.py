@@ -125,5 +125,5 @@ def test_range_bins_empty_bin_and_views():
     s = range_bin_sums(np.full((2, 2, 4), 3.0), np.full((2, 2, 4), 3.0))
     m = range_bin_metrics(s)
     assert m[3]["views"] == 2 and m[3]["abs_rel"] == 0.0 and m[3]["pixels"] == 1.0
-    assert m[0]["views"] == 0 and np.isnan(m[0]["abs_rel"]) and m[0]["pixels"] == 0.0
-    assert np.isnan(range_bin_metrics(np.zeros((0, 5, 3)))[2]["delta1"])
+    assert m[0]["views"] == 0 and m[0]["abs_rel"] is None and m[0]["pixels"] == 0.0
+    assert range_bin_metrics(np.zeros((0, 5, 3)))[2]["delta1"] is None  # JSON null, not NaN

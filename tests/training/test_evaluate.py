@@ -65,3 +65,13 @@ def test_eval_cli_height_and_outputs(run, capsys):
     assert max(b["views"] for b in bins) <= m["n_views"]
     assert "AbsRel by true range" in capsys.readouterr().out
     assert len(list((run / "e" / "dumps").glob("worst01_*_depth_pred.png"))) == 1
+
+
+def test_eval_refused_before_any_work_leaves_no_folder(run, tmp_path, capsys):
+    from workbench.cli import main
+
+    out = tmp_path / "never"
+    assert main(["eval", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
+    assert "missing.csv" in capsys.readouterr().err and not out.exists()
+    args = ["eval", str(run / "lists/val.csv"), "--model", str(tmp_path / "no_model")]
+    assert main([*args, "--out", str(out)]) == 2 and not out.exists()

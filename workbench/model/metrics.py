@@ -123,8 +123,9 @@ def range_bin_metrics(
 ) -> list[dict]:
     """AbsRel and δ1 per true-range bin from :func:`range_bin_sums` rows, every pixel of every
     image pooled (a bin holds few pixels of most images): one dict per bin, ``range_m`` its
-    ``[lo, hi)`` metres, ``pixels`` its share of all valid pixels, ``views`` the images with
-    pixels in it (AbsRel and δ1 NaN where it has none).
+    ``[lo, hi)`` metres, ``pixels`` its share of all valid pixels (ground truth within
+    ``[min_depth, max_depth]``), ``views`` the images with pixels in it (AbsRel and δ1 None, JSON
+    ``null``, where it has none).
 
     >>> m = range_bin_metrics(range_bin_sums(np.array([[0.3, 3.3]]), np.array([[0.4, 3.0]])))
     >>> m[0]["range_m"], round(m[0]["abs_rel"], 4), m[0]["pixels"], m[1]["views"]
@@ -140,8 +141,8 @@ def range_bin_metrics(
                 "range_m": [float(bounds[k]), float(bounds[k + 1])],
                 "pixels": float(n / max(total.sum(), 1.0)),
                 "views": int((s[:, k, 0] > 0).sum()),
-                "abs_rel": float(s[:, k, 1].sum() / n) if n else float("nan"),
-                "delta1": float(s[:, k, 2].sum() / n) if n else float("nan"),
+                "abs_rel": float(s[:, k, 1].sum() / n) if n else None,
+                "delta1": float(s[:, k, 2].sum() / n) if n else None,
             }
         )
     return out

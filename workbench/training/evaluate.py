@@ -17,7 +17,7 @@ from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
-from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import check_output_folder, make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.baselines import baseline_table, make_baselines
 from workbench.model.evaluate import SCALE_ROWS, evaluate_views, pool
 from workbench.model.metrics import range_bin_metrics
@@ -31,6 +31,8 @@ __all__ = ["run"]
 def _rounded(v):
     if isinstance(v, dict):
         return {k: _rounded(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_rounded(x) for x in v]
     return round(v, 6) if isinstance(v, float) else v
 
 
@@ -105,7 +107,8 @@ def _range_line(bins: list[dict]) -> str:
         for b in bins
         if b["views"]
     ]
-    return "AbsRel by true range (share of pixels): " + ", ".join(parts)
+    head = "AbsRel by true range (all views' pixels pooled; share of valid pixels): "
+    return head + ", ".join(parts)
 
 
 def run(config) -> int:
@@ -115,13 +118,14 @@ def run(config) -> int:
     see the model and the dataset)."""
     if config.height % 2:
         raise WorkbenchError(f"must be 0 or an even number, got {config.height}", "--height")
-    out = make_folder(config.out)
+    check_output_folder(config.out)
     records, root = read_split_csv(config.csv)
     if config.limit:
         records = records[: config.limit]
     # a bad model: exit 2
     predictor, _, constant_from = _model(config.model, config.constant, config.flip)
     rows, sums, base_sums, failed, bins = _evaluate_on_engine(config, records, root)
+    out = make_folder(config.out)  # made once there are results: a refused job leaves none
     mean = pool(sums, base_sums, config.average)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
