@@ -183,6 +183,22 @@ def test_another_preset_never_writes_over_a_scene_of_the_same_seed(tmp_path):
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 3  # same preset: resumed
 
 
+def test_fewer_views_than_an_earlier_run_left_are_refused(tmp_path):
+    """Re-rendering a scene with fewer views would leave the earlier run's later views beside
+    a new scene they do not belong to: refused before any work, files untouched."""
+    from workbench.errors import WorkbenchError
+
+    generate(tmp_path, 1, 3, seed=3, height=32, preset="homes", progress=False, workers=1)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(WorkbenchError, match=r"holds 3 views .* --views 2 would leave its views "
+                       r"002-002 .* use --views 3") as e:  # fmt: skip
+        generate(tmp_path, 1, 2, seed=3, height=32, preset="homes", progress=False, workers=1)
+    assert e.value.path == "--views"
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    generate(tmp_path, 1, 4, seed=3, height=32, preset="homes", progress=False, workers=1)
+    assert len(list(tmp_path.glob("*/pose/*.txt"))) == 4  # more views: the scene is redone
+
+
 _FURNITURE = {"sofa", "bed", "shelf", "books", "cabinet", "counter", "tv", "table", "chairs",
               "coffee", "rug", "plant", "pot", "floorlamp", "lamppole", "clutter"}  # fmt: skip
 

@@ -771,14 +771,24 @@ def scene_id_of(child: np.random.SeedSequence) -> str:
     return _draw_scene_id(np.random.default_rng(geo))
 
 
-def _check_presets(root: Path, ids: list[str], preset: str, seed: int) -> None:
+def _check_earlier_scenes(root: Path, ids: list[str], preset: str, seed: int, views: int) -> None:
     """Scene ids depend on ``--seed`` alone: refuse, before any work, to write over a scene an
-    earlier run made with another preset (a re-run of the same preset resumes or redoes it).
+    earlier run made with another preset (a re-run of the same preset resumes or redoes it),
+    or to redo one with fewer views than it holds (its later views would stay beside a new
+    scene they do not belong to).
 
     Raises:
-        WorkbenchError: naming the scene folder, its preset and ``--seed``.
+        WorkbenchError: naming the scene folder and ``--seed`` or ``--views``.
     """
     for sid in ids:
+        held = len(list((root / sid / "pose").glob("*.txt")))
+        if held > views:
+            raise WorkbenchError(
+                f"{root / sid} holds {held} views of an earlier run: --views {views} would leave "
+                f"its views {views:03d}-{held - 1:03d} beside a new scene; use --views {held} "
+                "or another --out",
+                "--views",
+            )
         try:
             meta = json.loads((root / sid / "others/meta.json").read_text())
             earlier = meta["generator"]["preset"]
@@ -838,7 +848,7 @@ def generate(
 
     root = Path(out)
     children = np.random.SeedSequence(seed).spawn(scenes)
-    _check_presets(root, [scene_id_of(c) for c in children], preset, seed)
+    _check_earlier_scenes(root, [scene_id_of(c) for c in children], preset, seed, views)
     if root.is_dir():  # killed runs' temporaries (never read) go; nothing else is touched
         sweep_temporaries(root)
     jobs = [(child, views, height, low_height, preset, str(root)) for child in children]
