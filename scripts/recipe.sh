@@ -2,8 +2,8 @@
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
 # from its last checkpoint). Stages 1-6 took about 6 and a half hours on a 2-core AVX2 CPU,
-# stages 7-8 77 minutes and stage 9 85 minutes on a 2-core AVX-512 one; see README "Accuracy
-# recipe".
+# stages 7-8 77 minutes, stage 9 85 minutes and stage 10 about 100 on a 2-core AVX-512 one;
+# see README "Accuracy recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
@@ -11,7 +11,8 @@
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
 # rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), STEPS_G (450, on new diverse
 # and rooms scenes), STEPS_H (3300, on twice as many new scenes), STEPS_I (3800, on as many
-# again and small rooms), STEPS_J (5000, on new scenes, small rooms and homes), WORKBENCH (the workbench command; default: the repository's .venv).
+# again and small rooms), STEPS_J (4500, on new scenes, small rooms and homes), WORKBENCH (the
+# workbench command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +26,7 @@ STEPS_F=${STEPS_F:-500}
 STEPS_G=${STEPS_G:-450}
 STEPS_H=${STEPS_H:-3300}
 STEPS_I=${STEPS_I:-3800}
-STEPS_J=${STEPS_J:-5000}
+STEPS_J=${STEPS_J:-4500}
 mkdir -p "$WORK" && cd "$WORK"
 # once MARK COMMAND...: run COMMAND unless data/MARK.done says it finished, then mark it
 once() { local mark=$1; shift; [ -f "data/$mark.done" ] || { "$@"; mkdir -p data; touch "data/$mark.done"; }; }
@@ -118,7 +119,7 @@ once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset comp
   --ckpt-every 250 --val-every 1900 --dump-every 3800 --init-from runs/h $(resume runs/i)
 
 # 10. 5,000 more new scenes (3,000 diverse, 1,000 rooms, 1,000 small rooms) and 2,500 homes
-#    (closed doors, empty rooms: --preset homes), 58,743 training views in all, 5,000 steps at
+#    (closed doors, empty rooms: --preset homes), 58,743 training views in all, 4,500 steps at
 #    3e-4 from stage 9: the shipped default model (models/default/)
 new_scenes more5 3000 5700 1000 5800
 once more5c $W synth --out data/more_scenes --scenes 1000 --views 3 --preset compact --size 256x128 --seed 5900
@@ -126,7 +127,7 @@ once more6 $W synth --out data/more_scenes --scenes 2500 --views 3 --preset home
 [ -f lists_more6/train.csv ] || $W split data/more_scenes --out lists_more6 --val-fraction 0.02
 [ -f runs/j/model.keras ] || $W train --train-csv lists_more6/train.csv --val-csv lists_val/val.csv \
   --logdir runs/j --height 128 $M --steps "$STEPS_J" --lr 3e-4 --warmup-steps 30 \
-  --ckpt-every 250 --val-every 2500 --dump-every 5000 --init-from runs/i $(resume runs/j)
+  --ckpt-every 250 --val-every 2250 --dump-every 4500 --init-from runs/i $(resume runs/j)
 
 # 11. evaluation beside the baselines (training families, held-out families, rooms, small
 #    rooms, homes), and the int8 TFLite export with its report
