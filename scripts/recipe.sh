@@ -120,13 +120,14 @@ once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset comp
 
 # 10. 5,000 more new scenes (3,000 diverse, 1,000 rooms, 1,000 small rooms) and 2,500 homes
 #    (closed doors, empty rooms: --preset homes), 58,743 training views in all, 4,500 steps at
-#    3e-4 from stage 9: the shipped default model (models/default/)
+#    3e-4 from stage 9 (no sample cache: 0.5 MB a view, these would need 30 GB): the shipped
+#    default model (models/default/)
 new_scenes more5 3000 5700 1000 5800
 once more5c $W synth --out data/more_scenes --scenes 1000 --views 3 --preset compact --size 256x128 --seed 5900
 once more6 $W synth --out data/more_scenes --scenes 2500 --views 3 --preset homes --size 256x128 --seed 6000
 [ -f lists_more6/train.csv ] || $W split data/more_scenes --out lists_more6 --val-fraction 0.02
 [ -f runs/j/model.keras ] || $W train --train-csv lists_more6/train.csv --val-csv lists_val/val.csv \
-  --logdir runs/j --height 128 $M --steps "$STEPS_J" --lr 3e-4 --warmup-steps 30 \
+  --logdir runs/j --height 128 $M --no-cache --steps "$STEPS_J" --lr 3e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 2250 --dump-every 4500 --init-from runs/i $(resume runs/j)
 
 # 11. evaluation beside the baselines (training families, held-out families, rooms, small
