@@ -119,7 +119,7 @@ once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset comp
   --ckpt-every 250 --val-every 1900 --dump-every 3800 --init-from runs/h $(resume runs/i)
 
 # 10. 5,000 more new scenes (3,000 diverse, 1,000 rooms, 1,000 small rooms) and 2,500 homes
-#    (closed doors, empty rooms: --preset homes), 58,743 training views in all, 4,500 steps at
+#    (closed doors, empty rooms: --preset homes), 58,281 training views in all, 4,500 steps at
 #    3e-4 from stage 9 (no sample cache: 0.5 MB a view, these would need 30 GB): the shipped
 #    default model (models/default/)
 new_scenes more5 3000 5700 1000 5800
