@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from workbench.data.dataset import index_dataset
-from workbench.data.pipeline import Augment, augment_sample, load_sample, make_dataset
+from workbench.data.pipeline import (
+    Augment,
+    augment_sample,
+    cache_capacity,
+    load_sample,
+    make_dataset,
+)
 from workbench.geometry.equirect import range_to_points, valid_mask
 from workbench.geometry.pose import transform_points
 
@@ -41,6 +47,32 @@ def test_seeded_pipeline_is_deterministic():
             assert np.array_equal(x[k], y[k]), k
     # augmentation differs between epochs (counter-based seeds)
     assert not np.array_equal(a[0]["rgb"], a[6]["rgb"])
+
+
+def test_a_bounded_cache_gives_the_same_batches_and_holds_no_more(monkeypatch):
+    """``cache=N`` keeps the first N decoded samples; the stream is the uncached one, bit for
+    bit; ``cache=True`` holds what half the available memory fits."""
+    import workbench.data.pipeline as pipeline
+
+    held = []
+    real = pipeline._SampleSource.__init__
+
+    def spy(self, *args):
+        real(self, *args)
+        held.append(self)
+
+    monkeypatch.setattr(pipeline._SampleSource, "__init__", spy)
+    kw = dict(height=16, batch=4, augment=FULL, shuffle=True, seed=3, repeat=True)
+    plain = _batches(make_dataset(RECS, SAMPLES, **kw), 12)
+    bounded = _batches(make_dataset(RECS, SAMPLES, cache=5, **kw), 12)  # two epochs
+    assert len(held[-1].store) == 5 < len(RECS)
+    for x, y in zip(plain, bounded, strict=True):
+        for k in x:
+            assert np.array_equal(x[k], y[k]), k
+    make_dataset(RECS, SAMPLES, cache=True, **kw)
+    assert held[-1].cache == cache_capacity(16) > 10_000  # 16x32 samples: 12 KB each
+    monkeypatch.setattr(pipeline, "available_memory_bytes", lambda: 10 * 2**20)
+    assert cache_capacity(128) == 10 * 2**20 // 2 // (128 * 256 * 16 + 4096) == 9
 
 
 def _find_roll(orig, aug):

@@ -258,3 +258,15 @@ def test_train_init_from_starts_at_the_source_weights(lists, trained, tmp_path):
     for a, b in zip(src.trainable_weights, got.trainable_weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     assert json.loads((tmp_path / "big" / "config.json").read_text())["init_from"] == str(small)
+
+
+def test_a_cache_larger_than_memory_is_bounded_and_said(lists, tmp_path, monkeypatch, capsys):
+    """``--cache`` on more views than half the available memory holds keeps that many and
+    says so in one line; training goes on (the others are decoded each time)."""
+    import workbench.training.supervised as supervised
+
+    monkeypatch.setattr(supervised, "cache_capacity", lambda height: 3)
+    s = supervised.train(tiny(lists, tmp_path / "c", steps=2, cache=True))
+    assert np.isfinite(s["val"]["abs_rel"])
+    err = capsys.readouterr().err
+    assert "--cache keeps 3 of the" in err and "decoded each time" in err

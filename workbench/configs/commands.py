@@ -192,7 +192,9 @@ class TrainConfig(Config):
     warmup_steps: int = option(0, "linear warm-up steps", ge=0)
     weight_decay: float = option(0.0, "AdamW weight decay (0: plain Adam)", ge=0)
     augment: bool = option(True, "yaw roll, flip and colour jitter on training samples")
-    cache: bool = option(True, "keep decoded samples in memory")
+    cache: bool = option(
+        True, "keep decoded samples in memory (as many as half the available memory holds)"
+    )
     seed: int = option(0, "seed of weights, shuffling and augmentation", ge=0)
     deterministic: bool = option(True, "deterministic TF ops (bit-exact reruns; slower on GPU)")
     strategy: str = option(

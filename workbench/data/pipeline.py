@@ -28,6 +28,7 @@ byte offset (TensorFlow carries its text; the command line prints that line).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,12 +134,32 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
 
 
+def available_memory_bytes() -> int:
+    """Memory the system can give now without swapping (Linux ``MemAvailable``; elsewhere the
+    free pages), bytes."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def cache_capacity(height: int, fraction: float = 0.5) -> int:
+    """How many decoded samples at ``height`` (``(height, 2 height, 3)`` float32 RGB, range and
+    pose: 0.5 MB at 128) ``fraction`` of the memory available now holds."""
+    per_sample = height * 2 * height * 4 * 4 + 4096
+    return int(available_memory_bytes() * fraction // per_sample)
+
+
 class _SampleSource:
-    """Stream sample ``counter`` → ``(rgb, range, pose float32, flipped)``, decoded (and cached
-    un-augmented with ``cache``) then augmented with ``sample_seed(seed, counter)``."""
+    """Stream sample ``counter`` → ``(rgb, range, pose float32, flipped)``, decoded (and the
+    first ``cache`` of them kept un-augmented) then augmented with ``sample_seed(seed,
+    counter)``."""
 
     def __init__(
-        self, records, root: Path, height: int, aug: Augment, shuffle: bool, seed: int, cache: bool
+        self, records, root: Path, height: int, aug: Augment, shuffle: bool, seed: int, cache: int
     ):
         self.records, self.root, self.height, self.aug = records, root, height, aug
         self.shuffle, self.seed, self.cache = shuffle, seed, cache
@@ -161,7 +182,7 @@ class _SampleSource:
         else:
             s = load_sample(self.records[i], self.root, self.height)
             rgb, r, pose = s["rgb"], s["range"], s["pose"]
-            if self.cache:
+            if len(self.store) < self.cache:
                 self.store[i] = (rgb, r, pose)
         flipped = False
         if self.aug.active:
@@ -180,7 +201,7 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     repeat: bool = False,
-    cache: bool = False,
+    cache: bool | int = False,
     drop_remainder: bool = False,
     deterministic: bool = True,
     start: int = 0,
@@ -199,7 +220,9 @@ def make_dataset(
         shuffle: shuffle records each epoch (seeded).
         seed: pipeline seed (shuffle order and augmentation draws).
         repeat: repeat forever (for step-based training); otherwise one epoch from ``start``.
-        cache: keep decoded (un-augmented) samples in memory after their first use.
+        cache: keep decoded (un-augmented) samples in memory after their first use: ``True``
+            as many as half the memory available now holds (:func:`cache_capacity`; the
+            others are decoded each time), an int that many, ``False`` none.
         deterministic: keep element order with parallel decoding.
         start: index of the first sample of the stream.
     """
@@ -213,7 +236,8 @@ def make_dataset(
     shards = {r.rgb_path for r in records if r.layout == "shards"}
     if shards:  # a pack: a missing or truncated shard is named now, not mid-training
         check_shards(root, shards)
-    source = _SampleSource(records, Path(root), height, augment or Augment(), shuffle, seed, cache)
+    keep = cache_capacity(height) if cache is True else int(cache)
+    source = _SampleSource(records, Path(root), height, augment or Augment(), shuffle, seed, keep)
     w = 2 * height
 
     def tf_load(counter):

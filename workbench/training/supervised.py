@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from workbench.configs import TrainConfig, config_hash, save_config, to_dict
-from workbench.data.pipeline import Augment, load_sample, make_dataset
+from workbench.data.pipeline import Augment, cache_capacity, load_sample, make_dataset
 from workbench.data.splits import read_split_csv
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
@@ -164,6 +164,12 @@ def _set_up(config: TrainConfig) -> _Run:
 def _input_stream(run: _Run, records, root):
     """The distributed batch iterator, starting at the run's first unseen sample."""
     c = run.config
+    if c.cache and run.is_chief and len(records) > (fits := cache_capacity(c.height)):
+        print(
+            f"train: --cache keeps {fits} of the {len(records)} training views in memory (half "
+            "of what is available); the others are decoded each time they are drawn",
+            file=sys.stderr,
+        )
     ds = make_dataset(
         records,
         root,
