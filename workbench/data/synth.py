@@ -949,5 +949,5 @@ def run(config) -> int:
         if config.layout != "seed":
             convert_seed(tmp, config.out, config.layout, config.seed, config.encoding)
             marker.unlink()  # the description file, written last, now says it
-    print(f"synth: wrote {config.scenes} scenes x {config.views} views to {config.out}")
+    print(f"synth: {config.scenes} scenes x {config.views} views in {config.out}")
     return 0
