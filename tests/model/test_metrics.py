@@ -106,7 +106,8 @@ def test_range_bins_hand_computed():
     m = range_bin_metrics(s)
     edges = [[0.1, 0.5], [0.5, 1.0], [1.0, 2.0], [2.0, 4.0], [4.0, 10.0]]
     assert [b["range_m"] for b in m] == edges
-    assert [b["pixels"] for b in m] == pytest.approx([0.2] * 5)
+    assert [b["share"] for b in m] == pytest.approx([0.2] * 5)
+    assert [b["pixels"] for b in m] == [1] * 5
 
 
 def test_range_bins_add_up_to_the_pixel_pooled_metrics():
@@ -124,6 +125,6 @@ def test_range_bins_add_up_to_the_pixel_pooled_metrics():
 def test_range_bins_empty_bin_and_views():
     s = range_bin_sums(np.full((2, 2, 4), 3.0), np.full((2, 2, 4), 3.0))
     m = range_bin_metrics(s)
-    assert m[3]["views"] == 2 and m[3]["abs_rel"] == 0.0 and m[3]["pixels"] == 1.0
-    assert m[0]["views"] == 0 and m[0]["abs_rel"] is None and m[0]["pixels"] == 0.0
+    assert m[3]["views"] == 2 and m[3]["abs_rel"] == 0.0 and m[3]["share"] == 1.0
+    assert m[0]["views"] == 0 and m[0]["abs_rel"] is None and m[0]["pixels"] == 0
     assert range_bin_metrics(np.zeros((0, 5, 3)))[2]["delta1"] is None  # JSON null, not NaN

@@ -61,7 +61,7 @@ def test_eval_cli_height_and_outputs(run, capsys):
     m = json.loads((run / "e" / "metrics.json").read_text())
     assert m["height"] == 64 and m["model_height"] == 32 and m["n_views"] > 0
     bins = m["by_true_range"]  # pixels of every view pooled per bin of true range
-    assert sum(b["pixels"] for b in bins) == pytest.approx(1.0, abs=1e-5)
+    assert sum(b["share"] for b in bins) == pytest.approx(1.0, abs=1e-5)
     assert max(b["views"] for b in bins) <= m["n_views"]
     assert "AbsRel by true range" in capsys.readouterr().out
     assert len(list((run / "e" / "dumps").glob("worst01_*_depth_pred.png"))) == 1

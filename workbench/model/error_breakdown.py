@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.model.metrics import range_bin_metrics, range_bin_sums
+
 __all__ = ["abs_rel_by_distance", "abs_rel_by_latitude"]
 
 
@@ -34,15 +36,23 @@ def _table(key, edges, rel, labels_unit):
 
 
 def abs_rel_by_distance(pred, gt, edges_m=(0, 1, 2, 3, 4, 6, 8, 12, 100)) -> pd.DataFrame:
-    """Mean ``|pred - gt| / gt`` of valid pixels per ground-truth distance bin ``edges_m``.
+    """Mean ``|pred - gt| / gt`` of valid pixels (ground truth in ``(0, edges_m[-1]]``) per
+    ground-truth distance bin ``edges_m``, every view's pixels pooled: a table of
+    :func:`~workbench.model.metrics.range_bin_sums`, the sums ``workbench eval`` reports.
 
     >>> t = abs_rel_by_distance(np.array([[1.1, 4.0]]), np.array([[1.0, 5.0]]), (0, 2, 10))
     >>> t["abs_rel"].round(3).tolist(), t["pixels"].tolist()
     ([0.1, 0.2], [1, 1])
     """
-    p, g, v = _pairs(pred, gt)
-    rel = np.abs(p[v] - g[v]) / g[v]
-    return _table(g[v], np.asarray(edges_m, np.float64), rel, "m")
+    p, g, _ = _pairs(pred, gt)
+    e = np.asarray(edges_m, np.float64)
+    lo, hi = max(float(e[0]), 1e-9), float(e[-1])
+    bins = range_bin_metrics(range_bin_sums(p, g, e[1:-1], lo, hi), e[1:-1], lo, hi)
+    return pd.DataFrame(
+        {"bin": f"{e[k]:g}–{e[k + 1]:g} m", "lo": e[k], "hi": e[k + 1], "pixels": b["pixels"],
+         "abs_rel": np.nan if b["abs_rel"] is None else b["abs_rel"]}
+        for k, b in enumerate(bins)
+    )  # fmt: skip
 
 
 def abs_rel_by_latitude(pred, gt, bands: int = 9) -> pd.DataFrame:

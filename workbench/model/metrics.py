@@ -12,7 +12,6 @@ over the images that have any valid pixel:
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 __all__ = [
     "METRIC_NAMES",
@@ -123,12 +122,12 @@ def range_bin_metrics(
 ) -> list[dict]:
     """AbsRel and δ1 per true-range bin from :func:`range_bin_sums` rows, every pixel of every
     image pooled (a bin holds few pixels of most images): one dict per bin, ``range_m`` its
-    ``[lo, hi)`` metres, ``pixels`` its share of all valid pixels (ground truth within
-    ``[min_depth, max_depth]``), ``views`` the images with pixels in it (AbsRel and δ1 None, JSON
-    ``null``, where it has none).
+    ``[lo, hi)`` metres, ``pixels`` its valid pixels and ``share`` their share of all valid
+    pixels (ground truth within ``[min_depth, max_depth]``), ``views`` the images with pixels
+    in it (AbsRel and δ1 None, JSON ``null``, where it has none).
 
     >>> m = range_bin_metrics(range_bin_sums(np.array([[0.3, 3.3]]), np.array([[0.4, 3.0]])))
-    >>> m[0]["range_m"], round(m[0]["abs_rel"], 4), m[0]["pixels"], m[1]["views"]
+    >>> m[0]["range_m"], round(m[0]["abs_rel"], 4), m[0]["share"], m[1]["views"]
     ([0.1, 0.5], 0.25, 0.5, 0)
     """
     s = np.asarray(sums, np.float64).reshape(-1, len(edges) + 1, 3)
@@ -139,7 +138,8 @@ def range_bin_metrics(
         out.append(
             {
                 "range_m": [float(bounds[k]), float(bounds[k + 1])],
-                "pixels": float(n / max(total.sum(), 1.0)),
+                "pixels": int(n),
+                "share": float(n / max(total.sum(), 1.0)),
                 "views": int((s[:, k, 0] > 0).sum()),
                 "abs_rel": float(s[:, k, 1].sum() / n) if n else None,
                 "delta1": float(s[:, k, 2].sum() / n) if n else None,
@@ -195,11 +195,13 @@ def depth_metrics(
 def depth_metrics_tf(
     pred, gt, min_depth: float = 0.1, max_depth: float = 10.0, median_align: bool = False
 ):
-    """TensorFlow version of :func:`depth_metrics` for ``(B, H, W, 1)`` tensors.
+    """TensorFlow version of :func:`depth_metrics` for ``(B, H, W, 1)`` tensors (TensorFlow is
+    imported here: the numpy metrics load without it).
 
     Returns:
         A dict of scalar float32 tensors (same keys as the numpy version, ``n_images`` included).
     """
+    import tensorflow as tf
 
     p = tf.cast(tf.reshape(pred, [tf.shape(pred)[0], -1]), tf.float64)
     g = tf.cast(tf.reshape(gt, [tf.shape(gt)[0], -1]), tf.float64)

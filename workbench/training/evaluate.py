@@ -103,7 +103,7 @@ def _scale_block(mean: dict, rows: list[dict], camera_height: float) -> dict:
 def _range_line(bins: list[dict]) -> str:
     """One line: the model's AbsRel per true-range bin and the bin's share of the pixels."""
     parts = [
-        f"{b['range_m'][0]:g}-{b['range_m'][1]:g} m {b['abs_rel']:.3f} ({100 * b['pixels']:.0f} %)"
+        f"{b['range_m'][0]:g}-{b['range_m'][1]:g} m {b['abs_rel']:.3f} ({100 * b['share']:.0f} %)"
         for b in bins
         if b["views"]
     ]
