@@ -2,8 +2,8 @@
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
 # from its last checkpoint). Stages 1-6 took about 6 and a half hours on a 2-core AVX2 CPU,
-# stages 7-8 77 minutes, stage 9 85 minutes and stage 10 about 100 on a 2-core AVX-512 one;
-# see README "Accuracy recipe".
+# stages 7-8 77 minutes and stage 9 85 minutes on a 2-core AVX-512 one; see README "Accuracy
+# recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
 #
@@ -11,8 +11,7 @@
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
 # rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), STEPS_G (450, on new diverse
 # and rooms scenes), STEPS_H (3300, on twice as many new scenes), STEPS_I (3800, on as many
-# again and small rooms), STEPS_J (4500, on new scenes, small rooms and homes), WORKBENCH (the
-# workbench command; default: the repository's .venv).
+# again and small rooms), WORKBENCH (the workbench command; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +25,6 @@ STEPS_F=${STEPS_F:-500}
 STEPS_G=${STEPS_G:-450}
 STEPS_H=${STEPS_H:-3300}
 STEPS_I=${STEPS_I:-3800}
-STEPS_J=${STEPS_J:-4500}
 mkdir -p "$WORK" && cd "$WORK"
 # once MARK COMMAND...: run COMMAND unless data/MARK.done says it finished, then mark it
 once() { local mark=$1; shift; [ -f "data/$mark.done" ] || { "$@"; mkdir -p data; touch "data/$mark.done"; }; }
@@ -110,7 +108,8 @@ new_scenes more2 3000 5200 1000 5300
   --ckpt-every 250 --val-every 1100 --dump-every 3300 --init-from runs/g $(resume runs/h)
 
 # 9. 4,000 more new scenes again (3,000 diverse, 1,000 rooms) and 1,500 small rooms (compact:
-#    closets, bathrooms), 36,243 training views in all, 3,800 steps at 3e-4
+#    closets, bathrooms), 36,243 training views in all, 3,800 steps at 3e-4: the shipped default
+#    model (models/default/)
 new_scenes more3 3000 5400 1000 5500
 once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset compact --size 256x128 --seed 5600
 [ -f lists_more4/train.csv ] || $W split data/more_scenes --out lists_more4 --val-fraction 0.02
@@ -118,29 +117,17 @@ once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset comp
   --logdir runs/i --height 128 $M --steps "$STEPS_I" --lr 3e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 1900 --dump-every 3800 --init-from runs/h $(resume runs/i)
 
-# 10. 5,000 more new scenes (3,000 diverse, 1,000 rooms, 1,000 small rooms) and 2,500 homes
-#    (closed doors, empty rooms: --preset homes), 58,281 training views in all, 4,500 steps at
-#    3e-4 from stage 9 (no sample cache: 0.5 MB a view, these would need 30 GB): the shipped
-#    default model (models/default/)
-new_scenes more5 3000 5700 1000 5800
-once more5c $W synth --out data/more_scenes --scenes 1000 --views 3 --preset compact --size 256x128 --seed 5900
-once more6 $W synth --out data/more_scenes --scenes 2500 --views 3 --preset homes --size 256x128 --seed 6000
-[ -f lists_more6/train.csv ] || $W split data/more_scenes --out lists_more6 --val-fraction 0.02
-[ -f runs/j/model.keras ] || $W train --train-csv lists_more6/train.csv --val-csv lists_val/val.csv \
-  --logdir runs/j --height 128 $M --no-cache --steps "$STEPS_J" --lr 3e-4 --warmup-steps 30 \
-  --ckpt-every 250 --val-every 2250 --dump-every 4500 --init-from runs/i $(resume runs/j)
-
-# 11. evaluation beside the baselines (training families, held-out families, rooms, small
-#    rooms, homes), and the int8 TFLite export with its report
-$W eval lists_dval/val.csv --model runs/j --out eval_diverse --height 128
-$W eval lists_held/val.csv --model runs/j --out eval_heldout --height 128
-$W eval lists_val/val.csv --model runs/j --out eval_rooms --height 128
+# 10. evaluation beside the baselines (training families, held-out families, rooms, small rooms,
+#    homes), and the int8 TFLite export with its report
+$W eval lists_dval/val.csv --model runs/i --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/i --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/i --out eval_rooms --height 128
 once compact_val $W synth --out data/compact_val --scenes 40 --views 2 --preset compact --size 256x128 --seed 9400
 [ -f lists_cval/val.csv ] || $W split data/compact_val --out lists_cval --val-fraction 1.0
-$W eval lists_cval/val.csv --model runs/j --out eval_compact --height 128
+$W eval lists_cval/val.csv --model runs/i --out eval_compact --height 128
 once homes_val $W synth --out data/homes_val --scenes 40 --views 2 --preset homes --size 256x128 --seed 9500
 [ -f lists_hval/val.csv ] || $W split data/homes_val --out lists_hval --val-fraction 1.0
-$W eval lists_hval/val.csv --model runs/j --out eval_homes --height 128
-$W export --checkpoint runs/j --format tflite --quantize int8 --csv lists_more6/val.csv \
+$W eval lists_hval/val.csv --model runs/i --out eval_homes --height 128
+$W export --checkpoint runs/i --format tflite --quantize int8 --csv lists_more4/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the default model is $WORK/runs/j/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the default model is $WORK/runs/i/model.keras, its int8 TFLite $WORK/export/"
