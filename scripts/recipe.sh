@@ -117,7 +117,7 @@ once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset comp
   --logdir runs/i --height 128 $M --steps "$STEPS_I" --lr 3e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 1900 --dump-every 3800 --init-from runs/h $(resume runs/i)
 
-# 10. evaluation beside the baselines (training families, held-out families, rooms, small rooms,
+# last: evaluation beside the baselines (training families, held-out families, rooms, small rooms,
 #    homes), and the int8 TFLite export with its report
 $W eval lists_dval/val.csv --model runs/i --out eval_diverse --height 128
 $W eval lists_held/val.csv --model runs/i --out eval_heldout --height 128
