@@ -164,9 +164,10 @@ def _set_up(config: TrainConfig) -> _Run:
 def _input_stream(run: _Run, records, root):
     """The distributed batch iterator, starting at the run's first unseen sample."""
     c = run.config
-    if c.cache and run.is_chief and len(records) > (fits := cache_capacity(c.height)):
+    keep = cache_capacity(c.height) if c.cache else 0  # measured once: said and used alike
+    if c.cache and run.is_chief and len(records) > keep:
         print(
-            f"train: --cache keeps {fits} of the {len(records)} training views in memory (half "
+            f"train: --cache keeps {keep} of the {len(records)} training views in memory (half "
             "of what is available); the others are decoded each time they are drawn",
             file=sys.stderr,
         )
@@ -179,7 +180,7 @@ def _input_stream(run: _Run, records, root):
         shuffle=True,
         seed=c.seed,
         repeat=True,
-        cache=c.cache,
+        cache=keep,
         drop_remainder=True,
         start=run.start * c.batch,
     )
