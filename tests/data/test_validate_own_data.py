@@ -217,6 +217,38 @@ def test_pose_only_dataset_checks_rgb_and_poses(tmp_path, capsys):
     assert main(["validate", str(root), "--report", str(report)]) == 1
     got = {(r["view"], r["problem"]) for r in _rows(report)}
     assert got == {(pose[0].stem, "missing file"), (pose[1].stem, "non-rigid pose")}
+    missing = next(r for r in _rows(report) if r["problem"] == "missing file")
+    assert missing["file"] == f"pose/{pose[0].stem}.txt"  # the file to add, not just "pose"
+
+
+def test_a_missing_pose_names_the_file_the_layout_keeps_it_in(tmp_path):
+    root = _copy("realsee3d", tmp_path)
+    scene = next(p for p in root.iterdir() if (p / "viewpoints").is_dir())
+    (scene / "viewpoints" / "001" / "extrinsics.txt").unlink()
+    assert _problems(root) == {
+        ("001", f"{scene.name}/viewpoints/001/extrinsics.txt", "missing file")
+    }
+    root = _copy("seed", tmp_path)
+    pose = sorted(root.glob("*/pose/*.txt"))[0]
+    pose.unlink()
+    assert _problems(root) == {(pose.stem, pose.relative_to(root).as_posix(), "missing file")}
+
+
+def test_a_scene_of_one_view_is_a_note_and_an_empty_folder_is_named_once(tmp_path, capsys):
+    root = _copy("seed", tmp_path)
+    scene = sorted(d for d in root.iterdir() if d.is_dir())[0]
+    keep = sorted(p.stem for p in (scene / "pan" / "high").glob("*.jpg"))[0]
+    for f in scene.glob("*/**/*"):
+        if f.is_file() and f.stem != keep and f.parent.name in ("high", "low", "depth", "pose"):
+            f.unlink()
+    report = tmp_path / "r.csv"
+    assert main(["validate", str(root), "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert f"1 scene(s) of a single view ({scene.name})" in out and "0 problems" in out
+    (root / "thumbnails").mkdir()
+    assert main(["validate", str(root), "--report", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "    thumbnails: empty scene: no views found" in out, out
 
 
 # ----------------------------------------------------------------- 7. plausibility guard

@@ -188,3 +188,23 @@ def test_predicted_depth_and_error(explorer):
     ex.depth.value = "measured"
     assert ex.layers.error is not None and np.isfinite(ex.layers.error).any()
     assert saturated_range_m(RECORDS[0]) == pytest.approx(65535 / RECORDS[0].depth_scale)
+
+
+def test_a_view_without_a_pose_is_left_out_of_the_fused_cloud_and_named():
+    import dataclasses
+
+    sid = RECORDS[0].scene_id
+    recs = [r for r in RECORDS if r.scene_id == sid]
+    assert len(recs) >= 2
+    lost = recs[1].view_id
+    records = [dataclasses.replace(r, pose_path="") if r.view_id == lost and r.scene_id == sid
+               else r for r in RECORDS]  # fmt: skip
+    ex = PointCloudExplorer(records, SAMPLES, budget=3000, stride=8)
+    ex.scene.value = sid
+    ex.views.value = tuple(r.view_id for r in recs)
+    posed = [r for r in recs if r.view_id != lost]
+    expected = sum(int(drawable(ex._load(r)[0].range_m[::8, ::8]).sum()) for r in posed)
+    assert len(ex.layers) == expected
+    assert f"view(s) {lost} have no pose and are left out" in ex.status.value
+    ex.views.value = (recs[0].view_id,)
+    assert "no pose" not in ex.status.value

@@ -550,7 +550,7 @@ class NotebookConfig(Config):
 
     name: str = option(
         None,
-        "notebook: 01..08, its name (02_depth_pose_eda) or a .ipynb",
+        "notebook: 01..09, its name (02_depth_pose_eda) or a .ipynb",
         positional=True,
         pattern=NOTEBOOK_NAME,
     )

@@ -12,12 +12,12 @@ a camera farther than :data:`MAX_POSE_TRANSLATION_M` from the origin (millimetre
 without a 255 (valid) pixel, RealSee3D's missing viewpoint folder, ``depth_scale.txt`` (exactly
 one number of PNG units per metre in
 :data:`~workbench.data.layouts.DEPTH_SCALE_RANGE`) and bad ``floor.txt``; per scene: duplicate
-view ids (files with one stem, or an id listed twice), a single view (unusable for two-view
-work), no views at all, orphan files (depth or pose without the view's RGB panorama), RealSee3D
-viewpoint folders missing from ``viewpoints.txt`` and a ``covisibility.txt`` that is not N x N
-numbers in [0, 1] for the scene's N viewpoints; per dataset, or per scene when only some are: an
-implausible depth scale (:mod:`workbench.data.plausibility`). A dataset with no view at all is
-unusable (an error).
+view ids (files with one stem, or an id listed twice), no views at all, orphan files (depth
+or pose without the view's RGB panorama), RealSee3D viewpoint folders missing from
+``viewpoints.txt`` and a ``covisibility.txt`` that is not N x N numbers in [0, 1] for the
+scene's N viewpoints (a scene of one view is a note, not a problem); per dataset, or per
+scene when only some are: an implausible depth scale (:mod:`workbench.data.plausibility`). A
+dataset with no view at all is unusable (an error).
 Pose-only datasets (``rgb/`` + ``pose/``, no ``depth/``) have their panoramas and poses checked.
 A packed dataset (``workbench pack``) is checked as a pack (:func:`workbench.data.pack.check_pack`:
 manifest counts, shard sizes and SHA-256, every index row's record), and each view decoded from
@@ -286,7 +286,17 @@ def _check_pose(rec: ViewRecord, root: Path, add) -> None:
     elif rec.layout == "zind":  # its floor's scale_meters_per_coordinate is null
         add("", "no pose", f"{rec.floor} has no scale_meters_per_coordinate (no metres)")
     elif rec.layout in ("seed", "realsee3d") or not rec.has_depth:
-        add("", "missing file", "pose")
+        add(_expected_pose_file(rec), "missing file", "pose (4x4 T_world_from_cam)")
+
+
+def _expected_pose_file(rec: ViewRecord) -> str:
+    """Where the layout keeps a view's pose: RealSee3D's ``extrinsics.txt`` beside the
+    panorama, ``<scene>/pose/<view>.txt`` (seed), ``pose/<name>.txt`` beside ``rgb/``."""
+    rgb = Path(rec.rgb_path)
+    if rec.layout == "realsee3d":
+        return (rgb.parent / "extrinsics.txt").as_posix()
+    up = rgb.parents[2] if rec.layout == "seed" else rgb.parents[1]
+    return (up / "pose" / f"{rgb.stem}.txt").as_posix()
 
 
 def _check_realsee_folder(rec: ViewRecord, root: Path, add) -> bool | None:
@@ -375,17 +385,14 @@ def _check_other_resolution(rec: ViewRecord, root: Path, add) -> None:
 
 
 def _scene_problems(root: Path, layout: str, records: list[ViewRecord]) -> list[Problem]:
-    """Problems of whole scenes: single views, empty scenes, duplicate view ids, orphan files,
+    """Problems of whole scenes: empty scenes, duplicate view ids, orphan files,
     RealSee3D viewpoint folders missing from ``viewpoints.txt``."""
     out = []
     per_scene = Counter(r.scene_id for r in records)
-    for scene, n in sorted(per_scene.items()):
-        if n == 1:
-            out.append(Problem(scene, "", "", "single view", "unusable for two-view work"))
     if layout in ("seed", "realsee3d"):
         for d in _scene_dirs(root):
             if d.name not in per_scene and not (layout == "realsee3d" and d.name == "metadata"):
-                out.append(Problem(d.name, "", d.name, "empty scene", "no views found"))
+                out.append(Problem(d.name, "", "", "empty scene", "no views found"))
     out += _duplicate_ids(root, records) + _duplicate_records(root, records)
     if layout == "rgbd-folder":
         out += _rgbd_scene_problems(root, records)
@@ -743,13 +750,26 @@ def _validate_one(path: Path, layout: str, config, several: bool):
     desc = f"{spec.layout}, {f'encoding {spec.encoding}' if has_depth else 'no depth'}"
     if density:
         d = np.array(list(density.values()))
-        desc += f"; valid depth {np.median(d):.0%} of pixels (min {d.min():.0%})"
-    notes = []
+        desc += f"; valid depth: median view {np.median(d):.0%} of pixels (min {d.min():.0%})"
+    notes = _single_view_note(records)
     if not has_depth:
         zind = records[0].layout == "zind"
         what = "ZInD panoramas and zind_data.json" if zind else "rgb/ and pose/, no depth/ folder"
         notes.append(f"depth: absent (pose-only: {what}); RGB and poses checked")
     return (Path(path).name if several else "", desc, records, problems, notes)
+
+
+def _single_view_note(records) -> list[str]:
+    """A note (not a problem) on scenes of one view: fine for depth, not for two-view work."""
+    per_scene = Counter(r.scene_id for r in records)
+    single = sorted(s for s, n in per_scene.items() if n == 1)
+    if not single:
+        return []
+    names = ", ".join(single[:3]) + (f" and {len(single) - 3} more" if len(single) > 3 else "")
+    return [
+        f"{len(single)} scene(s) of a single view ({names}): fine for depth; two-view work "
+        "(match, covisibility, consistency, train-biview) finds no pair in them"
+    ]
 
 
 def _print_problems(rows, limit: int = SHOWN_PROBLEMS) -> None:

@@ -17,6 +17,7 @@ from workbench.geometry.equirect import resize_range
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
 from workbench.viz.labels import short_id
+from workbench.viz.plots3d import posed_records
 from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import (
     CloudViewer,
@@ -89,6 +90,7 @@ class PointCloudExplorer(W.VBox):
         self.stride, self.predictor = stride, predictor
         self._views: dict = {}
         self._layers_key, self.layers, self.shown = None, None, np.zeros(0, np.int64)
+        self._pose_warning = ""  # views of the selection left out for want of a pose
         self.picks: list[int] = []
         self._updating = False
         self._build_controls(budget)
@@ -227,6 +229,7 @@ class PointCloudExplorer(W.VBox):
             for r in self.records
             if r.scene_id == self.scene.value and r.view_id in self.views.value
         ]
+        recs, self._pose_warning = posed_records(recs, self.scene.value)
         need_error = self.color.value == "error"
         key = (self.scene.value, tuple(r.view_id for r in recs), self.depth.value)
         if key != self._layers_key or (need_error and self.layers.error is None):
@@ -272,6 +275,8 @@ class PointCloudExplorer(W.VBox):
     def _show_status(self, lim) -> None:
         n = len(self.shown)
         self.status.value = f"{n:,} points shown of {len(self.layers):,} ({self.depth.value} depth)"
+        if self._pose_warning:
+            self.status.value += f"<br>{self._pose_warning}"
         if not n:
             self.status.value = (
                 "<b>no point left</b>: widen the range or ceiling cut, or pick views"

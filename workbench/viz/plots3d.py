@@ -228,8 +228,8 @@ def posed_records(recs, sid: str) -> tuple[list, str]:
     if len(unposed) == len(recs):
         first = recs[0].view_id
         return recs[:1], (
-            f"scene {sid}: no view has a pose; wrote view {first} alone in its camera frame "
-            "(choose the view with --views)"
+            f"scene {sid}: no view has a pose; view {first} alone, in its camera frame "
+            "(choose one view)"
         )
     kept = [r for r in recs if r.pose_path]
     return kept, (
