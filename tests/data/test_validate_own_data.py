@@ -224,10 +224,16 @@ def test_pose_only_dataset_checks_rgb_and_poses(tmp_path, capsys):
 def test_a_missing_pose_names_the_file_the_layout_keeps_it_in(tmp_path):
     root = _copy("realsee3d", tmp_path)
     scene = next(p for p in root.iterdir() if (p / "viewpoints").is_dir())
-    (scene / "viewpoints" / "001" / "extrinsics.txt").unlink()
+    pose = scene / "viewpoints" / "001" / "extrinsics.txt"
+    text = pose.read_text()
+    pose.unlink()
     assert _problems(root) == {
         ("001", f"{scene.name}/viewpoints/001/extrinsics.txt", "missing file")
     }
+    pose.write_text(text)
+    assert (scene / "covisibility.txt").is_file()
+    (scene / "viewpoints.txt").unlink()
+    assert _problems(root) == {("", f"{scene.name}/viewpoints.txt", "missing file")}
     root = _copy("seed", tmp_path)
     pose = sorted(root.glob("*/pose/*.txt"))[0]
     pose.unlink()

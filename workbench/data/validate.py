@@ -499,7 +499,8 @@ def _orphans(root: Path, scene: str, d: Path, sub: str, exts, views: set) -> lis
 
 def _unlisted_viewpoints(root: Path) -> list[Problem]:
     """RealSee3D viewpoint folders that a scene's ``viewpoints.txt`` does not list (views and
-    ``covisibility.txt`` rows follow its order)."""
+    ``covisibility.txt`` rows follow its order), and a missing ``viewpoints.txt`` beside a
+    ``covisibility.txt``."""
     out = []
     for d in _scene_dirs(root):
         if not (d / "viewpoints").is_dir():
@@ -508,6 +509,12 @@ def _unlisted_viewpoints(root: Path) -> list[Problem]:
             listed = realsee_listed(d)
         except WorkbenchError:  # an unusable viewpoints.txt: its scene's index error names it
             continue
+        if listed is None and (d / "covisibility.txt").is_file():
+            out.append(
+                Problem(d.name, "", _relative(d / "viewpoints.txt", root), "missing file",
+                        "the viewpoint registry: without it covisibility.txt's rows are taken "
+                        "in sorted folder order")
+            )  # fmt: skip
         for name in [] if listed is None else realsee_folders(d):
             if name not in listed:
                 out.append(
