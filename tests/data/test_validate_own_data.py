@@ -341,3 +341,23 @@ def test_other_verbs_warn_once(verb, matterport, tmp_path, capfd):
     assert len(warnings) == 1 and "--encoding matterport3d" in warnings[0], err
     assert main([verb, str(matterport), *argv, "--encoding", "matterport3d"]) == 0
     assert WARNING not in capfd.readouterr().err
+
+
+def test_split_leaves_out_a_realsee_view_it_cannot_decode_and_names_it(tmp_path, capsys):
+    root = _copy("realsee3d", tmp_path)
+    n = len(list(root.glob("*/viewpoints/*/depth_image.png")))
+    lost = sorted(root.glob("*/viewpoints/*/depth_scale.txt"))[1]
+    lost.unlink()
+    out = tmp_path / "lists"
+    assert main(["split", str(root), "--out", str(out), "--val-fraction", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"{lost}: 1 view(s) without a usable depth_scale.txt left out" in err
+    rows = [r for f in ("train.csv", "val.csv") for r in _rows(out / f)]
+    assert len(rows) == n - 1 and lost.parent.name not in {r["view_id"] for r in rows}
+    assert (
+        main(
+            ["split", str(root), "--out", str(out), "--val-fraction", "0", "--depth-scale", "4000"]
+        )
+        == 0
+    )
+    assert "depth_scale.txt" not in capsys.readouterr().err  # the flag decodes every view

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec
@@ -241,6 +242,27 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
     return records, root
 
 
+def _without_undecodable(records: list[ViewRecord], root) -> list[ViewRecord]:
+    """The records whose depth can be decoded: a RealSee3D view without a usable
+    ``depth_scale.txt`` (and no ``--depth-scale``) is left out, in one warning line naming the
+    first; none left is an error."""
+    kept, bad = [], []
+    for r in records:
+        undecodable = r.layout == "realsee3d" and r.has_depth and not r.depth_scale > 0
+        (bad if undecodable else kept).append(r)
+    if not bad:
+        return records
+    first = (Path(root) / bad[0].depth_path).parent / "depth_scale.txt"
+    print(
+        f"workbench: warning: {first}: {len(bad)} view(s) without a usable depth_scale.txt left "
+        "out of the split (`workbench validate` names each; or pass --depth-scale N)",
+        file=sys.stderr,
+    )
+    if not kept:
+        raise WorkbenchError("no view has a usable depth_scale.txt (or pass --depth-scale N)", root)
+    return kept
+
+
 def run(config) -> int:
     """CLI entry: ``workbench split``."""
 
@@ -250,6 +272,7 @@ def run(config) -> int:
     if not records:
         raise WorkbenchError("no views found", config.root)
     warn_if_implausible(spec, records)
+    records = _without_undecodable(records, config.root)
     exclude = None
     if config.exclude:
         exclude = read_report_exclusions(config.exclude)
