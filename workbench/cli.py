@@ -4,14 +4,17 @@ Every verb has a config dataclass in :mod:`workbench.configs` and a ``run(config
 imported only when the verb runs. This is the error boundary: anything raised below it (user
 errors, OpenCV, numpy, Keras, TensorFlow, OS errors such as a full disk) prints one line,
 ``workbench: error: <file or --flag>: <what is wrong> (<what was expected>)``, and exits with
-status 2; ``--debug`` shows the traceback instead.
+status 2; ``--debug`` shows the traceback instead. SIGTERM is handled as Ctrl-C ("interrupted",
+exit 2): half-written temporaries are removed and resumable jobs save their progress.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from workbench import configs
 from workbench.configs import add_arguments, from_namespace
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cls_name, target, _ = COMMANDS[ns.verb]
     debug = getattr(ns, "debug", False)
+    previous = _terminate_as_interrupt()
     try:
         config = from_namespace(getattr(configs, cls_name), ns)
         module, func = target.split(":")
@@ -152,6 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _error(describe(e))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate_as_interrupt():
+    """SIGTERM (``kill``, a scheduler's time limit) is handled as Ctrl-C: temporaries are
+    removed and resumable jobs save their progress. Returns the previous handler (``None``
+    off the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 if __name__ == "__main__":

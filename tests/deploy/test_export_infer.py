@@ -261,6 +261,43 @@ def test_a_rerun_skips_finished_images_and_redoes_changed_ones(tmp_path, capsys)
     assert len(json.loads((out / "infer.json").read_text())["images"]) == 3
 
 
+def test_a_terminated_infer_saves_what_it_finished_and_leaves_no_temporary(tmp_path):
+    """SIGTERM mid-job: exit 2 "interrupted", infer.json lists the finished images (not
+    complete), no half-written file is left, and the re-run does only the rest."""
+    import os
+    import shutil
+    import signal
+    import time
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    srcs = sorted(SAMPLES.glob("*/pan/high/*.jpg"))
+    for k in range(16):
+        shutil.copy(srcs[k % len(srcs)], imgs / f"p{k:02d}.jpg")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "workbench.cli", "infer", str(imgs), "--out", str(out),
+           "--batch", "1", "--no-progress"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not (out / "infer.json").exists() and p.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.005)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "workbench: error: interrupted" in err, err
+    info = json.loads((out / "infer.json").read_text())
+    done = len(info["images"])
+    assert not info["complete"] and 1 <= done < 16
+    assert not [q for q in out.rglob("*") if q.name.startswith(".")]  # no temporary left
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    n = 16 - done
+    assert f"infer: {n} image{'' if n == 1 else 's'} ({done} finished before, skipped)" in (
+        rerun.stdout
+    )
+    assert len(list(out.glob("*_depth.npy"))) == 16
+
+
 def test_every_exported_format_passes_the_model_safety_checks(exported):
     """The allow-lists of workbench.model.graph_safety accept every file `export` writes."""
     import tensorflow as tf

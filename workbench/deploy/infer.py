@@ -12,8 +12,10 @@ failure.
 
 A re-run skips the images an earlier run finished with the same model (its files' sizes and
 times) and options, when the image is unchanged and its outputs are all there: ``infer.json``
-is saved as batches complete (at most every :data:`SAVE_EVERY_S` seconds, ``"complete":
-false`` until the end), so a killed job resumes where it stopped. ``--redo`` recomputes all.
+is saved as batches complete (the first at once, then at most every :data:`SAVE_EVERY_S`
+seconds, and when the job is interrupted or terminated; ``"complete": false`` until the end),
+so a killed job resumes where it stopped; the temporaries a killed job left are removed.
+``--redo`` recomputes all.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from workbench.deploy.inputs import (
     collect_inputs,
     read_item_rgb,
 )
-from workbench.engine import run_tasks
+from workbench.engine import iter_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.geometry.normals import range_to_normals
@@ -45,6 +47,7 @@ from workbench.io import (
     check_output_folder,
     make_folder,
     save_npy,
+    sweep_temporaries,
     write_image,
     write_text_atomic,
 )
@@ -323,18 +326,22 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dic
         (*opts, todo[i : i + batch], str(out), config.ply, post) for i in range(0, len(todo), batch)
     ]
     failed: list[dict] = []
-    saved = time.monotonic()
-    for task, result in run_tasks(
-        _infer_task, tasks, 1, config.scheduler, "infer", config.progress
-    ):
-        if isinstance(result, Exception):  # the engine lost the batch
-            failed += [_failure(item, result) for item in task[3]]
-        else:
-            rows += result[0]
-            failed += result[1]
-        if time.monotonic() - saved >= SAVE_EVERY_S:
-            _write_info(out, signature, rows, failed, complete=False)
-            saved = time.monotonic()
+    saved = time.monotonic() - SAVE_EVERY_S  # the first batch is saved at once
+    try:
+        for task, result in iter_tasks(
+            _infer_task, tasks, 1, config.scheduler, "infer", config.progress
+        ):
+            if isinstance(result, Exception):  # the engine lost the batch
+                failed += [_failure(item, result) for item in task[3]]
+            else:
+                rows += result[0]
+                failed += result[1]
+            if time.monotonic() - saved >= SAVE_EVERY_S:
+                _write_info(out, signature, rows, failed, complete=False)
+                saved = time.monotonic()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the finished batches stay for a re-run
+        _write_info(out, signature, rows, failed, complete=False)
+        raise
     return failed
 
 
@@ -421,6 +428,7 @@ def run(config) -> int:
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
     make_folder(out)
+    sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
     before = {} if config.redo else _previous_info(out, signature)
     done = _finished_rows(out, before)
