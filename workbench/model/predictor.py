@@ -229,8 +229,9 @@ def letterbox(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         right = 2 * h - w
     out = np.pad(rgb, ((top, bottom), (left, right), (0, 0)))
     if out.shape[1] != 2 * out.shape[0]:  # odd width: one more column
-        out = np.pad(out, ((0, 0), (0, 2 * out.shape[0] - out.shape[1]), (0, 0)))
-        right += 2 * out.shape[0] - out.shape[1]
+        more = 2 * out.shape[0] - out.shape[1]
+        out = np.pad(out, ((0, 0), (0, more), (0, 0)))
+        right += more
     return out, (top, bottom, left, right)
 
 
