@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import tiny_train_config, write_sample_lists
 from workbench.errors import WorkbenchError
+from workbench.io import write_image
 from workbench.viz.colorbar import bar_height
 
 ROOT = Path(__file__).parents[2]
@@ -260,6 +261,47 @@ def test_a_rerun_skips_finished_images_and_redoes_changed_ones(tmp_path, capsys)
     assert "infer: 3 images with" in infer("--pad")
     assert "infer: 3 images with" in infer("--pad", "--redo")
     assert len(json.loads((out / "infer.json").read_text())["images"]) == 3
+
+
+def test_infer_json_keeps_earlier_images_of_the_same_options_and_an_all_failed_job_no_trace(
+    tmp_path, capsys
+):
+    import shutil
+
+    from workbench.cli import main
+
+    srcs = sorted(SAMPLES.glob("*/pan/high/*.jpg"))[:2]
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    shutil.copy(srcs[0], a)
+    shutil.copy(srcs[1], b)
+    model = ROOT / "models" / "default" / "model_int8.tflite"
+    out = tmp_path / "out"
+
+    def infer(*args):
+        capsys.readouterr()
+        code = main(["infer", *map(str, args), "--model", str(model), "--out", str(out),
+                     "--no-progress"])  # fmt: skip
+        return code, capsys.readouterr()
+
+    def listed():
+        return sorted(r["output"] for r in json.loads((out / "infer.json").read_text())["images"])
+
+    assert infer(a)[0] == 0 and infer(b)[0] == 0
+    assert listed() == ["a", "b"]  # one folder of results, both listed
+    code, cap = infer(a, "--upsample", "bilinear")
+    assert code == 0 and listed() == ["a"]
+    assert "the earlier run's listing (other upsample) is replaced" in cap.err
+    assert "its 1 other image(s) stay" in cap.err and (out / "b_depth.npy").is_file()
+    # every image fails after the model loads (not 2:1): the folder is left as it was found
+    wide = tmp_path / "wide.png"
+    write_image(wide, np.full((30, 40, 3), 128, np.uint8))
+    before = (out / "infer.json").read_text()
+    code, cap = infer(wide)
+    assert code == 2 and "not an equirect 2:1 panorama" in cap.err
+    assert (out / "infer.json").read_text() == before
+    fresh = tmp_path / "fresh"
+    assert main(["infer", str(wide), "--model", str(model), "--out", str(fresh)]) == 2
+    assert not fresh.exists()
 
 
 def test_a_terminated_infer_saves_what_it_finished_and_leaves_no_temporary(tmp_path):

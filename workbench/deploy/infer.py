@@ -8,7 +8,10 @@ Per image, under its key: ``<name>_depth.png`` (uint16 millimetres), ``<name>_de
 ``<name>.ply`` (camera frame); with ``--ply`` a dataset with poses also gets one fused cloud of
 predicted depth per scene in the world frame, ``<scene>/fused_predicted.ply``
 (:mod:`workbench.deploy.fused`). ``infer.json`` lists every image, every fused cloud and every
-failure.
+failure; images an earlier run into the same folder finished with the same model and options
+stay listed (their outputs are still there), and a run with other options says when it replaces
+a listing of other images (their files stay). A job whose every image fails leaves the folder as
+it found it.
 
 A re-run skips the images an earlier run finished with the same model (its files' sizes and
 times) and options, when the image is unchanged and its outputs are all there: ``infer.json``
@@ -20,8 +23,10 @@ so a killed job resumes where it stopped; the temporaries a killed job left are 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -269,16 +274,32 @@ def _signature(config, predictor) -> dict:
     }
 
 
-def _previous_info(out: Path, signature: dict) -> dict:
-    """An earlier run's ``infer.json`` when it was made with the same ``signature``, else
-    ``{}``."""
+def _previous_info(out: Path) -> dict:
+    """An earlier run's ``infer.json`` in ``out`` (``{}`` when none can be read)."""
     try:
         info = json.loads((out / "infer.json").read_text())
     except (OSError, ValueError):
         return {}
-    if not isinstance(info, dict) or info.get("signature") != signature:
-        return {}
-    return info
+    return info if isinstance(info, dict) else {}
+
+
+def _replaced_note(out: Path, before: dict, signature: dict, ids: list) -> str:
+    """A warning when this run's ``infer.json`` replaces one made with other options that
+    listed images this run does not write (their files stay, no longer listed), else ``""``."""
+    if not before or before.get("signature") == signature:
+        return ""
+    mine = {i[1] for i in ids}
+    others = [r for r in before.get("images", []) if isinstance(r, dict) and
+              r.get("output") not in mine]  # fmt: skip
+    if not others:
+        return ""
+    old = before.get("signature") if isinstance(before.get("signature"), dict) else {}
+    changed = [k for k in signature if old.get(k) != signature[k]]
+    return (
+        f"workbench: warning: {out / 'infer.json'}: the earlier run's listing (other "
+        f"{', '.join(changed) or 'options'}) is replaced; the outputs of its {len(others)} "
+        "other image(s) stay in the folder, no longer listed"
+    )
 
 
 def _finished_rows(out: Path, info: dict) -> dict[tuple[str, str], dict]:
@@ -382,6 +403,22 @@ def _rescale_lines(rows: list[dict], camera_height: float) -> list[str]:
     return lines
 
 
+def _undo(out: Path, made: bool, before: dict) -> None:
+    """A job whose every image failed leaves the folder as it found it: the earlier
+    ``infer.json`` back (or none), and a folder this run made removed with the empty folders it
+    made in it."""
+    if before:
+        write_text_atomic(out / "infer.json", json.dumps(before, indent=2) + "\n")
+    else:
+        (out / "infer.json").unlink(missing_ok=True)
+    if made:
+        for d in sorted((d for d in out.rglob("*") if d.is_dir()), reverse=True):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only empty ones
+        with contextlib.suppress(OSError):
+            out.rmdir()
+
+
 def _all_failed(failed: list[dict]) -> WorkbenchError:
     """The one line of a job whose every image failed (exit 2): the first three reasons."""
     if len(failed) == 1:
@@ -427,27 +464,35 @@ def run(config) -> int:
     _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
+    made = not out.exists()
     make_folder(out)
     sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
-    before = {} if config.redo else _previous_info(out, signature)
-    done = _finished_rows(out, before)
+    before = _previous_info(out)
+    same = before if before.get("signature") == signature and not config.redo else {}
+    done = _finished_rows(out, same)
     ids = [(str(it.image.resolve()), it.key.as_posix()) for it in inputs.items]
+    replaced = _replaced_note(out, before, signature, ids)
     rows = [done[i] for i in ids if i in done]
     skipped = len(rows)
     todo = [it for it, i in zip(inputs.items, ids, strict=True) if i not in done]
     failed = inputs.failed + _infer_all(config, todo, out, signature, rows)
+    if failed and len(rows) == 0:
+        _undo(out, made, before)
+        raise _all_failed(failed)
+    if replaced:
+        print(replaced, file=sys.stderr)
+    this_run = set(ids)
+    kept = [row for i, row in done.items() if i not in this_run]  # earlier images, same options
     fused: list[dict] = []
     if config.ply:
         from workbench.deploy.fused import write_fused_clouds  # open3d: only with --ply
 
         keys, redone = {r["output"] for r in rows}, {r["output"] for r in rows[skipped:]}
-        prev = before.get("fused", []) if isinstance(before.get("fused"), list) else []
+        prev = same.get("fused", []) if isinstance(same.get("fused"), list) else []
         fused, bad = write_fused_clouds(out, inputs.items, keys, redone, config.voxel, prev)
         failed += bad
-    _write_info(out, signature, rows, failed, True, fused)
-    if failed and not rows:
-        raise _all_failed(failed)
+    _write_info(out, signature, rows + kept, failed, True, fused)
     for line in inputs.datasets:
         print(f"infer: dataset {line}: its panoramas only")
     note = f", {len(failed)} failed (listed in infer.json)" if failed else ""

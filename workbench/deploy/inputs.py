@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,7 +190,7 @@ def _unique_keys(plain: list[tuple[Path, Path]], items: list[InferItem]) -> list
     it. No key is a scene's fused cloud (``<scene>/fused_predicted``)."""
     used = {it.key.parent / FUSED_NAME for it in items}
     keys = [rel.with_suffix("") for _, rel in plain]
-    dup = {k for k in keys if keys.count(k) > 1}
+    dup = {k for k, n in Counter(keys).items() if n > 1}
     wanted = [(it, it.key) for it in items]
     for (path, rel), key in zip(plain, keys, strict=True):
         if key in dup:
