@@ -57,3 +57,15 @@ def test_check_image_sizes_and_dtypes_without_a_full_jpeg_decode(tmp_path):
         assert name in str(e.value)
     with pytest.raises(WorkbenchError, match="not found"):
         check_image(tmp_path / "missing.jpg")
+
+
+def test_sixteen_bit_colour_is_read_as_8_bit_and_sixteen_bit_grey_is_refused(tmp_path):
+    rgb16 = np.zeros((4, 8, 3), np.uint16)
+    rgb16[..., 0], rgb16[..., 1], rgb16[..., 2] = 65535, 257 * 128, 200  # R, G, B
+    write_image(tmp_path / "c16.png", rgb16)
+    got = read_rgb(tmp_path / "c16.png")
+    assert got.dtype == np.uint8 and got[0, 0].tolist() == [255, 128, 1]  # 200/257 rounds to 1
+    write_image(tmp_path / "g16.png", np.full((4, 8), 1500, np.uint16))
+    with pytest.raises(WorkbenchError, match=r"16-bit single-channel image \(a depth map\?\)") as e:
+        read_rgb(tmp_path / "g16.png")
+    assert "g16.png" in str(e.value)

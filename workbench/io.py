@@ -552,14 +552,22 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read a colour image as ``(H, W, 3) uint8`` RGB (grey is expanded, alpha dropped)."""
+    """Read a colour image as ``(H, W, 3) uint8`` RGB (grey is expanded, alpha dropped, 16-bit
+    colour scaled to 8 bits)."""
     return rgb_from_image(read_image(path, cv2.IMREAD_UNCHANGED), path)
 
 
 def rgb_from_image(img: np.ndarray, path: str | os.PathLike) -> np.ndarray:
-    """A decoded image (OpenCV's BGR, grey or BGRA) as ``(H, W, 3) uint8`` RGB."""
+    """A decoded image (OpenCV's BGR, grey or BGRA; 8-bit, or 16-bit colour) as
+    ``(H, W, 3) uint8`` RGB. A 16-bit image of one channel is refused: more likely a depth map
+    than a photograph."""
+    if img.dtype == np.uint16 and img.ndim == 3:
+        img = ((img.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if img.dtype != np.uint8:
-        raise WorkbenchError(f"RGB image must be 8-bit, got {img.dtype}", path)
+        what = "a 16-bit single-channel image (a depth map?)" if img.dtype == np.uint16 else ""
+        raise WorkbenchError(
+            f"RGB image must be 8-bit or 16-bit colour, got {what or img.dtype}", path
+        )
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     elif img.shape[2] == 4:

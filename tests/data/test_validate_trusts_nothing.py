@@ -16,7 +16,7 @@ from workbench.data.layouts import load_view, realsee_listed
 from workbench.data.validate import MAX_POSE_TRANSLATION_M, MIN_PANORAMA, validate_dataset
 from workbench.errors import WorkbenchError
 from workbench.geometry.pose import read_pose, write_pose
-from workbench.io import write_image
+from workbench.io import read_image, write_image
 from workbench.paths import confine
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -237,3 +237,15 @@ def test_cli_names_the_millimetre_pose(tmp_path, capsys):
     assert main(["validate", str(root), "--report", str(tmp_path / "r.csv")]) == 1
     out = capsys.readouterr().out
     assert f"pose/{pose.name}: implausible pose: camera 2000 m" in out and "millimetres" in out
+
+
+def test_a_16_bit_colour_panorama_is_read_and_a_16_bit_grey_one_is_named(tmp_path):
+    root = _copy("rgbd-folder", tmp_path)
+    rgb = sorted((root / "rgb").glob("*.png"))
+    img = read_image(rgb[0])[..., ::-1].astype(np.uint16) * 257  # the same picture, 16-bit
+    write_image(rgb[0], img)
+    write_image(rgb[1], np.full(img.shape[:2], 1500, np.uint16))
+    got = _problems(root)
+    assert got == {(rgb[1].stem, f"rgb/{rgb[1].name}", "wrong dtype")}, got
+    rec = next(r for r in index_dataset(root) if r.view_id == rgb[0].stem)
+    assert load_view(rec, root).rgb.dtype == np.uint8  # read as every verb reads it

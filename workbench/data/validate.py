@@ -72,6 +72,7 @@ from workbench.io import (
     load_npy,
     read_csv_text,
     read_image,
+    read_rgb,
     write_text_atomic,
 )
 from workbench.paths import OUTPUTS, REPO
@@ -212,8 +213,8 @@ def check_view(
     else:
         try:
             rgb_shape, dtype = check_image(rgb)
-            if dtype != np.uint8:
-                add(rec.rgb_path, "wrong dtype", f"RGB is {dtype}, expected uint8")
+            if dtype != np.uint8:  # 16-bit colour is read (scaled to 8 bits); nothing else
+                _check_rgb_dtype(rec.rgb_path, rgb, add)
             _check_panorama_size(rec.rgb_path, rgb_shape, add)
         except WorkbenchError as e:
             add(rec.rgb_path, "unreadable image", e.message)
@@ -268,6 +269,15 @@ def _check_pose_units(file: str, T: np.ndarray, add) -> None:
             f"camera {t:.4g} m from the origin (> {MAX_POSE_TRANSLATION_M:.0f} m for an indoor"
             f" scene): translation in millimetres? (expected metres: {t / 1000:.3g} m)",
         )
+
+
+def _check_rgb_dtype(rel: str, path: Path, add) -> None:
+    """A panorama that is not 8-bit: a problem unless :func:`~workbench.io.read_rgb` reads it
+    (16-bit colour)."""
+    try:
+        read_rgb(path)
+    except WorkbenchError as e:
+        add(rel, "wrong dtype", e.message)
 
 
 def _check_pose(rec: ViewRecord, root: Path, add) -> None:
