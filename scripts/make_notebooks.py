@@ -22,13 +22,15 @@ def params() -> str:
     )
 
 
-def opener(name: str, sample: str = "seed", extra: str = "") -> str:
-    """Imports, then the dataset opened as every verb opens it, and the output folder."""
+def opener(name: str, sample: str = "seed", extra: str = "", opens: str = "open_dataset") -> str:
+    """Imports, then the dataset opened as every verb opens it (``opens``: ``open_views`` also
+    takes a folder of panoramas alone), and the output folder."""
     return (
         "from workbench import open_dataset\n"
-        "from workbench.paths import data_folder, output_folder\n"
+        + ("from workbench.deploy.panoramas import open_views\n" if opens == "open_views" else "")
+        + "from workbench.paths import data_folder, output_folder\n"
         + extra
-        + f'\nds = open_dataset(data_folder(DATA, "{sample}"), encoding=ENCODING)\n'
+        + f'\nds = {opens}(data_folder(DATA, "{sample}"), encoding=ENCODING)\n'
         f'out = output_folder(OUT, "{name}")\n'
         "print(ds.summary())"
     )
@@ -216,7 +218,9 @@ NB["06_export_inference"] = [
     "TFLite fp16 and int8 with the size/latency/accuracy report (`workbench export` also writes "
     "a SavedModel, a frozen `.pb` and fp32 by default), then the formats on your views, "
     "beside the ground truth, in metres (a dataset without depth: int8 is calibrated and the "
-    "report scored on the bundled samples, said below, and the ground-truth panels are empty). " + TRY_YOURS.format(nn="06"),
+    "report scored on the bundled samples, said below, and the ground-truth panels are empty). " + TRY_YOURS.format(nn="06")
+    + " Here `DATA` may also be a folder of your own panoramas alone (no depth, no poses, found "
+    "as `workbench infer` finds them): each is a view with its predictions and no ground truth.",
     params(),
     opener("06_export_inference", extra="from IPython.display import Markdown\n\n"
            "from workbench.configs import ExportConfig\n"
@@ -224,7 +228,7 @@ NB["06_export_inference"] = [
            "from workbench.deploy.export import export\n"
            "from workbench.model.predictor import load\n"
            "from workbench.paths import DEFAULT_MODEL, SAMPLES\n"
-           "from workbench.viz.browsers import PredictionBrowser\n"),
+           "from workbench.viz.browsers import PredictionBrowser\n", opens="open_views"),
     "# int8 calibration and the report's accuracy rows need views with ground truth\n"
     'scored = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
     'split_dataset(scored, out / "lists", val_fraction=0.3)\n'

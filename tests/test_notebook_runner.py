@@ -129,3 +129,27 @@ def test_the_kernel_is_stopped_after_the_run(tmp_path):
     assert ok
     pid = int(nbformat.read(tmp_path / "pid.ipynb", 4).cells[1].outputs[0]["text"])
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_notebook_06_browses_a_folder_of_your_own_panoramas_alone(tmp_path, capsys):
+    """What `workbench infer` reads (images, no depth, no poses) the inference notebook shows:
+    one view per 2:1 image, predictions without ground truth; a non-2:1 image named, left out."""
+    import shutil
+
+    import numpy as np
+
+    from workbench.io import write_image
+
+    mine = tmp_path / "my photos"
+    (mine / "sub").mkdir(parents=True)
+    for k, src in enumerate(sorted((SAMPLES / "seed").glob("*/pan/high/*.jpg"))[:3]):
+        shutil.copy(src, mine / ("sub" if k == 2 else "") / f"room{k}.jpg")
+    write_image(mine / "crop.png", np.zeros((30, 40, 3), np.uint8))
+    out = tmp_path / "out"
+    assert main(["notebook", "06", "--data", str(mine), "--out", str(out)]) == 0
+    nb = nbformat.read(out / "06_export_inference.ipynb", 4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)  # fmt: skip
+    assert "my photos: 3 panoramas alone (no depth, no poses" in text
+    assert "1 left out (crop.png: not a 2:1 panorama (40x30))" in text
+    assert "calibrated and scored on seed" in text and "Traceback" not in text
