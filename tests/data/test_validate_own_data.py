@@ -361,3 +361,12 @@ def test_split_leaves_out_a_realsee_view_it_cannot_decode_and_names_it(tmp_path,
         == 0
     )
     assert "depth_scale.txt" not in capsys.readouterr().err  # the flag decodes every view
+
+
+def test_a_folder_of_images_alone_is_pointed_to_infer_counting_every_file(tmp_path, capsys):
+    src = sorted((SAMPLES / "rgbd-folder" / "rgb").glob("*.png"))[0]
+    shutil.copy(src, tmp_path / "a.png")
+    shutil.copy(src, tmp_path / "a.jpg")  # same stem, two files
+    assert main(["validate", str(tmp_path), "--report", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "2 images but no depth or poses" in err and "notebook 06" in err

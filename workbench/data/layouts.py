@@ -712,16 +712,24 @@ def find_datasets(root: str | os.PathLike) -> list[tuple[Path, str]]:
     return [(root, _detect_one(root))]
 
 
+def _image_files(folder: Path) -> int:
+    """How many image files ``folder`` holds (not its sub-folders; temporaries skipped)."""
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.iterdir() if p.suffix.lower() in RGB_EXTS and p.is_file()
+               and not is_temporary(p))  # fmt: skip
+
+
 def _detect_one(root: Path) -> str:
     for name, cls in LAYOUTS.items():
         if cls.detect(root):
             return name
-    images = files_by_stem(root, RGB_EXTS) or files_by_stem(root / "rgb", RGB_EXTS)
+    images = _image_files(root) or _image_files(root / "rgb")
     if images:  # panoramas alone: not a dataset, but a folder infer reads
         raise WorkbenchError(
-            f"{len(images)} panoramas but no depth or poses: `workbench infer {root}` predicts "
-            "their depth; for a dataset put them in rgb/ beside depth/ (metric depth) or pose/ "
-            "(4x4 T_world_from_cam text files, pose-only)",
+            f"{images} images but no depth or poses: `workbench infer {root}` (or notebook 06) "
+            "predicts their depth; for a dataset put them in rgb/ beside depth/ (metric depth) "
+            "or pose/ (4x4 T_world_from_cam text files, pose-only)",
             root,
         )
     looked = "; ".join(f"{n}: {c.looked_for}" for n, c in LAYOUTS.items())
