@@ -357,9 +357,9 @@ def infer_non_2to1(tmp, ctx):
 
 
 @case
-def infer_16bit_rgb(tmp, ctx):
-    write_image(tmp / "d.png", np.full((32, 64, 3), 1000, np.uint16))
-    return _infer(tmp, ctx, tmp / "d.png"), 2, ["d.png", "8-bit"]
+def infer_16bit_grey(tmp, ctx):  # a depth map given as a panorama (16-bit colour is read)
+    write_image(tmp / "d.png", np.full((32, 64), 1000, np.uint16))
+    return _infer(tmp, ctx, tmp / "d.png"), 2, ["d.png", "16-bit single-channel", "depth map"]
 
 
 @case
