@@ -5,7 +5,7 @@ imported only when the verb runs. This is the error boundary: anything raised be
 errors, OpenCV, numpy, Keras, TensorFlow, OS errors such as a full disk) prints one line,
 ``workbench: error: <file or --flag>: <what is wrong> (<what was expected>)``, and exits with
 status 2; ``--debug`` shows the traceback instead. SIGTERM is handled as Ctrl-C ("interrupted",
-exit 2): half-written temporaries are removed and resumable jobs save their progress.
+exit 2): half-written temporaries are removed, and ``infer`` saves what it finished.
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def _interrupt(signum, frame) -> None:
 
 def _terminate_as_interrupt():
     """SIGTERM (``kill``, a scheduler's time limit) is handled as Ctrl-C: temporaries are
-    removed and resumable jobs save their progress. Returns the previous handler (``None``
-    off the main thread, where signals cannot be handled)."""
+    removed and ``infer`` saves what it finished. Returns the previous handler (``None`` off
+    the main thread, where signals cannot be handled)."""
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _interrupt)
