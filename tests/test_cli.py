@@ -49,3 +49,21 @@ def test_user_error_is_one_line(tmp_path, capsys):
     code = main(["demo", "--out", str(bad / "sub"), "--height", "64"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("workbench: error:") and "Traceback" not in err
+
+
+def test_a_scene_or_view_flag_that_names_nothing_is_named_with_the_choices(tmp_path, capsys):
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[1] / "data_samples" / "seed"
+    scenes = sorted(p.name for p in seed.iterdir() if p.is_dir())
+    argv = ["pointcloud", str(seed), "--scene", "nosuch", "--out", str(tmp_path / "c.ply")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--scene 'nosuch' matches no scene (pick one of: {scenes[0]}" in err, err
+    argv = ["match", str(seed), "--scene", scenes[0], "--a", "000", "--b", "zzz",
+            "--out", str(tmp_path / "m")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--a/--b: scene {scenes[0]} has no view 'zzz'" in err, err
+    assert main(["match", str(seed), "--scene", "", "--a", "000", "--b", "001", "--out",
+                 str(tmp_path / "m2")]) == 0  # fmt: skip

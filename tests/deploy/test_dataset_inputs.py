@@ -221,5 +221,34 @@ def test_pointcloud_on_a_pose_only_dataset_points_to_infer(tmp_path, capsys):
     root = _pose_only(tmp_path)
     code, err, _ = _cloud(capsys, root, tmp_path / "p.ply")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert "no depth" in err and f"workbench infer {root} --ply" in err
+    assert "no depth" in err and f"workbench infer {root} --out predicted --ply" in err
     assert not (tmp_path / "p.ply").exists()
+
+
+def test_covisibility_and_match_refuse_a_pose_only_dataset_before_any_work(tmp_path, capsys):
+    from workbench.cli import main
+    from workbench.data.dataset import open_dataset
+
+    root = _pose_only(tmp_path)
+    ds = open_dataset(root)
+    a, b = ds.records[0].view_id, ds.records[1].view_id
+    runs = {
+        "covisibility": ["covisibility", str(root), "--out", str(tmp_path / "cov")],
+        "correspondence": [
+            "match",
+            str(root),
+            "--a",
+            a,
+            "--b",
+            b,
+            "--out",
+            str(tmp_path / "m"),
+        ],  # fmt: skip
+    }
+    for needs, argv in runs.items():
+        capsys.readouterr()
+        assert main(argv) == 2  # was exit 0 with an overlap of 0 everywhere
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{needs} needs measured depth" in err, err
+        assert f"workbench infer {root} --out predicted --ply" in err
+    assert not (tmp_path / "cov").exists() and not (tmp_path / "m").exists()

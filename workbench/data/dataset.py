@@ -52,6 +52,8 @@ __all__ = [
     "index_spec",
     "index_dataset",
     "open_dataset",
+    "require_depth",
+    "match_scene",
     "DATASET_JSON",
 ]
 
@@ -367,3 +369,37 @@ def open_dataset(
         why = f": {errors[0]}" if errors else ""
         raise WorkbenchError(f"no views found ({LAYOUTS[spec.layout].looked_for}){why}", root)
     return Dataset(spec, tuple(records), tuple(errors or ()))
+
+
+def require_depth(records, root, needs: str) -> None:
+    """Refuse a dataset without depth (pose-only: panoramas and poses) for a verb that reads
+    measured depth, before any work, pointing to predicted depth.
+
+    Raises:
+        WorkbenchError: naming ``root``: ``needs`` (e.g. ``"covisibility needs measured
+            depth"``) and the ``workbench infer`` command that predicts it.
+    """
+    if not any(r.has_depth for r in records):
+        raise WorkbenchError(
+            f"dataset has no depth (pose-only: panoramas and poses); {needs}; for predicted "
+            f"depth run: workbench infer {root} --out predicted --ply",
+            root,
+        )
+
+
+def match_scene(records, scene: str, root) -> str:
+    """The one scene id of ``records`` that starts with ``scene`` (``--scene``, an id prefix;
+    ``""``: the first scene).
+
+    Raises:
+        WorkbenchError: naming ``root``: ``--scene`` matches no scene or several (listing the
+            scenes to pick from).
+    """
+    scenes = sorted({r.scene_id for r in records})
+    match = [s for s in scenes if s.startswith(scene)] if scene else scenes[:1]
+    if len(match) == 1:
+        return match[0]
+    pick = match or scenes
+    shown = ", ".join(pick[:5]) + (f" and {len(pick) - 5} more" if len(pick) > 5 else "")
+    what = "matches no scene" if not match else f"matches {len(match)} scenes"
+    raise WorkbenchError(f"--scene {scene!r} {what} (pick one of: {shown})", root)

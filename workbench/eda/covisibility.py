@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, require_depth
 from workbench.data.layouts import ViewRecord, load_view
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
@@ -91,10 +91,11 @@ def write_scene_covisibility(job: SceneJob) -> dict:
 
 def run(config) -> int:
     """CLI entry (see the module doc)."""
-    out = make_folder(config.out)
     spec = describe_dataset(config.root, config)
     errors: list = []
     records = index_spec(spec, errors=errors)
+    require_depth(records, config.root, "covisibility needs measured depth")
+    out = make_folder(config.out)
     scenes: dict[str, list] = {}
     for r in records:
         scenes.setdefault(r.scene_id, []).append(r)

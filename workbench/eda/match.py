@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, match_scene, require_depth
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
 from workbench.errors import WorkbenchError
@@ -35,16 +35,14 @@ __all__ = ["run"]
 def run(config) -> int:
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
+    require_depth(records, config.root, "correspondence needs measured depth")
     warn_if_implausible(spec, records)
-    scenes = sorted({r.scene_id for r in records})
-    match = [s for s in scenes if s.startswith(config.scene)] if config.scene else scenes[:1]
-    if len(match) != 1:
-        raise WorkbenchError(f"{len(match)} scenes match {config.scene!r}", config.root)
-    recs = {r.view_id: r for r in records if r.scene_id == match[0]}
+    sid = match_scene(records, config.scene, config.root)
+    recs = {r.view_id: r for r in records if r.scene_id == sid}
     for vid in (config.a, config.b):
         if vid not in recs:
             raise WorkbenchError(
-                f"scene {match[0]} has no view {vid!r} (views: {', '.join(sorted(recs))})",
+                f"--a/--b: scene {sid} has no view {vid!r} (views: {', '.join(sorted(recs))})",
                 config.root,
             )
     views = {k: load_view(r, config.root) for k, r in recs.items()}
@@ -79,7 +77,7 @@ def run(config) -> int:
     write_covisibility(out / "covisibility.txt", cov)
     write_text_atomic(out / "viewpoints.txt", "\n".join(ids) + "\n")
     summary = {
-        "scene": match[0],
+        "scene": sid,
         "a": config.a,
         "b": config.b,
         "overlap": round(overlap(corr), 4),

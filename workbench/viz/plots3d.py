@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, match_scene
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
 from workbench.errors import WorkbenchError
@@ -199,16 +199,11 @@ def scene_records(records, root, scene: str = "", views=()) -> tuple[list, str]:
     Raises:
         WorkbenchError: naming ``root``: no scene or several match, a missing view id.
     """
-    scenes = sorted({r.scene_id for r in records})
-    match = [s for s in scenes if s.startswith(scene)] if scene else scenes[:1]
-    if len(match) != 1:
-        what = "no scene" if not match else f"{len(match)} scenes"
-        raise WorkbenchError(f"{what} match {scene!r}", root)
-    sid = match[0]
+    sid = match_scene(records, scene, root)
     recs = [r for r in records if r.scene_id == sid and (not views or r.view_id in views)]
     missing = set(views) - {r.view_id for r in recs}
     if missing:
-        raise WorkbenchError(f"scene {sid} has no view(s) {sorted(missing)}", root)
+        raise WorkbenchError(f"--views: scene {sid} has no view(s) {sorted(missing)}", root)
     if not views and recs:
         recs = [r for r in recs if r.floor == recs[0].floor]
     return recs, sid
@@ -272,7 +267,7 @@ def scene_cloud(
         what = "dataset" if not any(r.has_depth for r in records) else f"scene {sid}"
         raise WorkbenchError(
             f"{what} has no depth (pose-only: panoramas and poses); for a fused cloud of "
-            f"predicted depth run: workbench infer {root} --ply",
+            f"predicted depth run: workbench infer {root} --out predicted --ply",
             root,
         )
     recs, note = posed_records(recs, sid)
