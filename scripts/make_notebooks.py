@@ -364,7 +364,7 @@ NB["09_multiview_consistency"] = [
     "encoding=ENCODING,\n"
     "                            progress=False))\n"
     "else:\n"
-    '    print(f"{ds.name}: no depth or no poses, nothing to compare")',
+    '    print(f"{ds.name}: {\'no depth\' if not ds.has_depth else \'no poses\'}, nothing to compare")',
     "## Planted faults\nThe bundled samples are clean (the check above flags none of their "
     "views), so on them, and on a dataset with nothing to compare, the next cell writes a "
     "**generated** dataset with planted faults to `OUT/planted` (`rooms` scenes of 5 views, "

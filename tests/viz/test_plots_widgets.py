@@ -316,6 +316,16 @@ def test_depth_row_panels_are_2_to_1_zoom_linked_and_their_colour_bars_apart(map
         assert t.x[1] == 2 and "u %{x}, v %{y}" in t.hovertemplate  # full-image pixels
 
 
+def test_eda_explorer_says_no_depth_instead_of_nan(tables):
+    from workbench.eda.explorer import EdaExplorer
+
+    views = tables["views"].copy()
+    views["d_median"] = np.nan  # a pose-only dataset: no range, no camera height from depth
+    views["height_m"] = np.nan
+    ex = EdaExplorer({**tables, "views": views})
+    assert "no depth, no camera height" in ex.summary.value and "nan" not in ex.summary.value
+
+
 def test_eda_camera_selection_narrows_the_other_figures(tables):
     from plotly.callbacks import BoxSelector, Points
 

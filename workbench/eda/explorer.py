@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as W
+import numpy as np
 import plotly.graph_objects as go
 
 from workbench.eda.stats import depth_histogram, orientation_table, yaw_rose
@@ -105,7 +106,8 @@ class EdaExplorer(W.VBox):
             else "; box or lasso cameras in the maps to narrow the other figures"
         )
         d, h = float(v["d_median"].median()), float(v["height_m"].median())
+        rng = f"median range {d:.2f} m" if np.isfinite(d) else "no depth"
+        cam = f"median camera height {h:.2f} m" if np.isfinite(h) else "no camera height"
         self.summary.value = (
-            f"{len(v)} views in {v['scene_id'].nunique()} scene(s); median range "
-            f"{d:.2f} m, median camera height {h:.2f} m{picked}"
+            f"{len(v)} views in {v['scene_id'].nunique()} scene(s); {rng}, {cam}{picked}"
         )
