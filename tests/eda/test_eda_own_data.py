@@ -334,6 +334,24 @@ def test_pose_only_dataset_gets_orientation_and_motion(tmp_path, fixtures):
     assert s["views_with_depth"] == 0 and s["median_range_m"] is None and s["views"] == 3
 
 
+def test_cameras_in_millimetres_get_one_warning_naming_a_pose_file(tmp_path, fixtures, capsys):
+    root = tmp_path / "mm"
+    shutil.copytree(fixtures["rgbd"], root)
+    poses = sorted((root / "pose").glob("*.txt"))
+    T = np.loadtxt(poses[1])
+    T[:3, 3] = [2500.0, -1435.0, 800.0]  # millimetres
+    np.savetxt(poses[1], T)
+    capsys.readouterr()
+    assert _eda(root, tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert err.count("workbench: warning") == 1, err
+    assert f"{poses[1]}: 1 camera(s) farther than 200 m from the origin" in err
+    assert "millimetres?" in err
+    capsys.readouterr()
+    assert _eda(fixtures["rgbd"], tmp_path / "clean") == 0
+    assert "farther than" not in capsys.readouterr().err
+
+
 # 5. the same median range in the Python API and the CLI, every named encoding ---------------
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import describe_dataset, index_spec
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
+from workbench.data.validate import MAX_POSE_TRANSLATION_M
 from workbench.eda import stats
 from workbench.eda.consistency import load_consistency
 from workbench.eda.views import class_table_summary, find_class_tables, view_table
@@ -225,6 +228,25 @@ def write_report(
     return summary
 
 
+def _warn_far_cameras(views, records, root) -> None:
+    """One warning line when cameras stand farther than
+    :data:`~workbench.data.validate.MAX_POSE_TRANSLATION_M` from the origin (poses in
+    millimetres?), naming the first one's pose file: the motion figures take them as metres."""
+    t = np.sqrt(views["cx"] ** 2 + views["cy"] ** 2 + views["cz"] ** 2)
+    far = views[t > MAX_POSE_TRANSLATION_M]
+    if far.empty:
+        return
+    key = (far.iloc[0]["scene_id"], str(far.iloc[0]["view_id"]))
+    rec = next((r for r in records if (r.scene_id, r.view_id) == key), None)
+    where = Path(root) / rec.pose_path if rec is not None and rec.pose_path else Path(root)
+    print(
+        f"workbench: warning: {where}: {len(far)} camera(s) farther than "
+        f"{MAX_POSE_TRANSLATION_M:.0f} m from the origin ({float(t.max()):.4g} m): poses in "
+        "millimetres? The motion figures read them as metres (`workbench validate` names each)",
+        file=sys.stderr,
+    )
+
+
 def run(config) -> int:
     root, out = Path(config.root), make_folder(config.out)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
@@ -245,11 +267,9 @@ def run(config) -> int:
     )
     first = tables["views"].iloc[0]
     spec = describe_dataset(root, config)
-    rec = next(
-        r
-        for r in index_spec(spec, errors=[])  # broken scenes: already listed by compute
-        if (r.scene_id, r.view_id) == (first.scene_id, first.view_id)
-    )
+    records = index_spec(spec, errors=[])  # broken scenes: already listed by compute
+    rec = next(r for r in records if (r.scene_id, r.view_id) == (first.scene_id, first.view_id))
+    _warn_far_cameras(tables["views"], records, spec.root)
     example = load_view(rec, spec.root)
     summary = write_report(tables, out, f"EDA: {root}", example, failed, consistency)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
