@@ -330,6 +330,9 @@ def test_pose_only_dataset_gets_orientation_and_motion(tmp_path, fixtures):
     html = (out / "report.html").read_text()
     assert "No depth: no view has depth" in html and "no depth file" in html
     assert "Camera positions" in html and "Camera yaw" in html and "Range distribution" not in html
+    per_scene = html.split("<h2>Per scene</h2>")[1].split("<h2>")[0]
+    assert "path_m" in per_scene and "NaN" not in per_scene  # no range columns of NaN
+    assert "<h2>Per floor</h2>" not in html  # a depth table: none without depth
     s = json.loads((out / "summary.json").read_text())
     assert s["views_with_depth"] == 0 and s["median_range_m"] is None and s["views"] == 3
 

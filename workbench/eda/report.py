@@ -196,9 +196,11 @@ def write_report(
         else None,
         "failed_views": len(failed),
     }
-    per_scene = tables["motion"].merge(
-        tables["depth_by_scene"].drop(columns="views"), on="scene_id", how="left"
-    )
+    per_scene = (
+        tables["motion"]
+        .merge(tables["depth_by_scene"].drop(columns="views"), on="scene_id", how="left")
+        .dropna(axis=1, how="all")
+    )  # a pose-only dataset: no range columns, not columns of NaN
     small = {
         "Summary": pd.DataFrame([summary]),
         "Camera height (how it was found)": tables["height"],
@@ -208,6 +210,7 @@ def write_report(
         "Class tables (segment.png)": tables["class_tables"],
         "Floor / wall / ceiling distance (segment.png)": tables["class_depth"],
     }
+    small = {k: t for k, t in small.items() if len(t) or k == "Tilt outliers"}  # none: no table
     if failed:
         small["Views left out (could not be read)"] = pd.DataFrame(list(failed))
     if consistency is not None:
