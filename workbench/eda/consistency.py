@@ -237,9 +237,11 @@ def _print(summary: dict, views: pd.DataFrame, failed: list, out: Path) -> None:
             "pose": f"correction {v['t_cm']:.1f} cm, {v['rot_deg']:.2f} deg",
             "change": f"{100 * v['change_fraction']:.1f} % of the image at lon "
             f"{v['change_lon_deg']:.0f}, lat {v['change_lat_deg']:.0f} deg",
+            "mismatch": "no one correction explains it (a pose or depth scale far off, or "
+            "broken depth)",
         }.get(v["diagnosis"], "")
-        print(f"  {v['scene']}/{v['view']}: {v['diagnosis']} {detail} "
-              f"({v['bad_pairs']}/{v['pairs']} pairs)")  # fmt: skip
+        what = f"{v['diagnosis']} {detail}" if detail else v["diagnosis"]
+        print(f"  {v['scene']}/{v['view']}: {what} ({v['bad_pairs']}/{v['pairs']} pairs)")
     for f in failed:
         print(f"  failed: {f['scene']}: {f['error']}")
 
