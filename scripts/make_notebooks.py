@@ -28,11 +28,15 @@ def opener(name: str, sample: str = "seed", extra: str = "", opens: str = "open_
     return (
         "from workbench import open_dataset\n"
         + ("from workbench.deploy.panoramas import open_views\n" if opens == "open_views" else "")
+        + ("from workbench.data.plausibility import warn_if_implausible\n"
+           if opens == "open_dataset" else "")
         + "from workbench.paths import data_folder, output_folder\n"
         + extra
         + f'\nds = {opens}(data_folder(DATA, "{sample}"), encoding=ENCODING)\n'
         f'out = output_folder(OUT, "{name}")\n'
-        "print(ds.summary())"
+        + ("warn_if_implausible(ds)  # one line when the depth scale looks wrong, as the CLI says\n"
+           if opens == "open_dataset" else "")
+        + "print(ds.summary())"
     )
 
 

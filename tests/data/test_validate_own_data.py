@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from workbench.cli import main
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, open_dataset
 from workbench.data.layouts import find_datasets, load_view, read_depth
 from workbench.data.plausibility import (
     HEIGHT_RANGE_M,
@@ -341,6 +341,29 @@ def test_other_verbs_warn_once(verb, matterport, tmp_path, capfd):
     assert len(warnings) == 1 and "--encoding matterport3d" in warnings[0], err
     assert main([verb, str(matterport), *argv, "--encoding", "matterport3d"]) == 0
     assert WARNING not in capfd.readouterr().err
+
+
+def test_train_eval_and_a_notebook_warn_once_on_a_split_of_that_folder(
+    matterport, tmp_path, capfd
+):
+    lists = tmp_path / "lists"
+    assert main(["split", str(matterport), "--out", str(lists), "--unit", "view",
+                 "--val-fraction", "0.5"]) == 0  # fmt: skip
+    capfd.readouterr()
+    runs = {
+        "train": ["train", "--train-csv", str(lists / "train.csv"), "--val-csv", "", "--steps",
+                  "1", "--height", "32", "--batch", "1", "--logdir", str(tmp_path / "run"),
+                  "--no-progress"],
+        "eval": ["eval", str(lists / "val.csv"), "--out", str(tmp_path / "ev"), "--limit", "2"],
+    }  # fmt: skip
+    for verb, argv in runs.items():
+        assert main(argv) == 0, verb
+        warnings = [ln for ln in capfd.readouterr().err.splitlines() if WARNING in ln]
+        assert len(warnings) == 1 and "--encoding matterport3d" in warnings[0], (verb, warnings)
+    from workbench.data.plausibility import warn_if_implausible  # the notebooks' opener line
+
+    assert warn_if_implausible(open_dataset(matterport)) is not None
+    assert WARNING in capfd.readouterr().err
 
 
 def test_split_leaves_out_a_realsee_view_it_cannot_decode_and_names_it(tmp_path, capsys):

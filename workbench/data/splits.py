@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
 from workbench.data.layouts import ViewRecord
 from workbench.data.plausibility import warn_if_implausible
 from workbench.data.validate import read_report_exclusions
@@ -30,6 +30,7 @@ __all__ = [
     "write_split",
     "split_dataset",
     "read_split_csv",
+    "warn_if_split_implausible",
     "records_to_csv",
 ]
 
@@ -176,6 +177,21 @@ def _split_pairs_unsplit(dataset, out: Path) -> dict:
                 validation="training views")  # fmt: skip
     write_text_atomic(out / "split.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
+
+
+def warn_if_split_implausible(csv_path: str | os.PathLike, records: list[ViewRecord]) -> None:
+    """The depth-scale guard of ``split`` (:func:`~workbench.data.plausibility.
+    warn_if_implausible`, one warning line) on the views of a split CSV, read as the dataset
+    ``split.json`` beside it records (nothing when it records none): ``train`` and ``eval`` on
+    a folder whose ``dataset.json`` went missing say so too."""
+    try:
+        meta = json.loads((Path(csv_path).parent / "split.json").read_text(encoding="utf-8-sig"))
+        d = dict(meta["dataset"])
+        spec = DatasetSpec(**{**d, "detected": tuple(d.get("detected", ()))})
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if records:
+        warn_if_implausible(spec, records)
 
 
 def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = None):

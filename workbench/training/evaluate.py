@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.pipeline import load_sample
-from workbench.data.splits import read_split_csv
+from workbench.data.splits import read_split_csv, warn_if_split_implausible
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.io import check_output_folder, make_folder, write_csv_atomic, write_text_atomic
@@ -122,6 +122,7 @@ def run(config) -> int:
     records, root = read_split_csv(config.csv)
     if config.limit:
         records = records[: config.limit]
+    warn_if_split_implausible(config.csv, records)
     # a bad model: exit 2
     predictor, _, constant_from = _model(config.model, config.constant, config.flip)
     rows, sums, base_sums, failed, bins = _evaluate_on_engine(config, records, root)

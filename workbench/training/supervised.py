@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from workbench.configs import TrainConfig, config_hash, save_config, to_dict
 from workbench.data.pipeline import Augment, cache_capacity, load_sample, make_dataset
-from workbench.data.splits import read_split_csv
+from workbench.data.splits import read_split_csv, warn_if_split_implausible
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.evaluate import evaluate
@@ -311,6 +311,7 @@ def train(config: TrainConfig, stop=None) -> dict:
     check_resume(config, Path(config.logdir))
     records, root = read_split_csv(config.train_csv)
     val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
+    warn_if_split_implausible(config.train_csv, records)
     run = _set_up(config)
     batches = _input_stream(run, records, root)
     train_step = _train_step(run)
