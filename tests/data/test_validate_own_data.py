@@ -343,9 +343,7 @@ def test_other_verbs_warn_once(verb, matterport, tmp_path, capfd):
     assert WARNING not in capfd.readouterr().err
 
 
-def test_train_eval_and_a_notebook_warn_once_on_a_split_of_that_folder(
-    matterport, tmp_path, capfd
-):
+def test_train_eval_and_a_notebook_warn_once_on_a_split_of_that_folder(matterport, tmp_path, capfd):
     lists = tmp_path / "lists"
     assert main(["split", str(matterport), "--out", str(lists), "--unit", "view",
                  "--val-fraction", "0.5"]) == 0  # fmt: skip
