@@ -170,3 +170,21 @@ def test_every_config_round_trips_through_config_json(tmp_path):
         for cfg in (cls(), cls(**values)):
             path = configs.save_config(cfg, tmp_path / f"{name}.json")
             assert configs.load_config(cls, path) == cfg, name
+
+
+def test_train_flags_that_depend_on_each_other_are_named_before_any_work(tmp_path, capsys):
+    from workbench.cli import main
+
+    base = ["train", "--train-csv", str(tmp_path / "missing.csv"), "--logdir", str(tmp_path / "r")]
+    cases = {
+        ("--height", "60"): "--height: 60 must be divisible by 2**--model-depth = 16",
+        ("--ssim-k", "4"): "--ssim-k: must be odd, got 4",
+        ("--ssim-k", "101", "--height", "64"): "--ssim-k: 101 is wider than half the training",
+        ("--model-width", "100000"): "--model-width: must be <= 512",
+        ("--cpu-devices", "100000"): "--cpu-devices: must be <= 64",
+    }
+    for flags, line in cases.items():
+        assert main([*base, *flags]) == 2
+        err = capsys.readouterr().err
+        assert line in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()

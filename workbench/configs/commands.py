@@ -173,8 +173,10 @@ class TrainConfig(Config):
     height: int = option(
         128, "training height H (width 2H); divisible by 2**model_depth", ge=2, le=8192
     )
-    model_width: int = option(16, "channels of the U-Net's first level (doubling per level)", ge=1)
-    model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
+    model_width: int = option(
+        16, "channels of the U-Net's first level (doubling per level)", ge=1, le=512
+    )
+    model_depth: int = option(4, "U-Net down-sampling levels", ge=1, le=8)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
     model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
     model_stem: bool = option(
@@ -203,7 +205,7 @@ class TrainConfig(Config):
         choices=("auto", "default", "mirrored", "multiworker"),
     )
     cpu_devices: int = option(
-        0, "split the CPU into N logical devices (to try mirrored on CPU)", ge=0
+        0, "split the CPU into N logical devices (to try mirrored on CPU)", ge=0, le=64
     )
     mixed_precision: bool = option(False, "mixed_float16 compute (GPUs only)")
     log_every: int = option(10, "steps between TensorBoard/history scalars", ge=1)
