@@ -202,3 +202,16 @@ def test_split_dataset_for_pairs_keeps_a_one_scene_dataset_whole(tmp_path):
     assert json.loads((tmp_path / "split.json").read_text())["val_views"] == 3
     many = split_dataset(open_dataset(samples / "seed"), tmp_path / "seed", 0.3, pairs=True)
     assert "validation" not in many and many["unit"] == "scene"  # held-out scenes
+
+
+def test_a_refused_split_leaves_no_folder(tmp_path, capsys):
+    from workbench.cli import main
+
+    seed = Path(__file__).resolve().parents[2] / "data_samples" / "seed"
+    for argv in (["split", str(seed), "--encoding", "foo"],
+                 ["split", str(tmp_path / "missing")],
+                 ["split", str(seed), "--val-fraction", "0.999"]):  # fmt: skip
+        out = tmp_path / "lists"
+        assert main([*argv, "--out", str(out)]) == 2, argv
+        assert not out.exists(), argv
+    capsys.readouterr()

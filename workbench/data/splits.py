@@ -8,6 +8,7 @@ never moves an existing scene to the other side, and the same input gives the sa
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -280,9 +281,7 @@ def _without_undecodable(records: list[ViewRecord], root) -> list[ViewRecord]:
 
 
 def run(config) -> int:
-    """CLI entry: ``workbench split``."""
-
-    make_folder(config.out)
+    """CLI entry: ``workbench split``; a refused split leaves no folder behind."""
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
     if not records:
@@ -292,9 +291,17 @@ def run(config) -> int:
     exclude = None
     if config.exclude:
         exclude = read_report_exclusions(config.exclude)
-    info = write_split(
-        records, config.out, config.root, config.val_fraction, exclude, spec, config.unit
-    )
+    made = not Path(config.out).exists()
+    make_folder(config.out)
+    try:
+        info = write_split(
+            records, config.out, config.root, config.val_fraction, exclude, spec, config.unit
+        )
+    except WorkbenchError:  # refused (an empty side): a folder this run made goes too
+        if made:
+            with contextlib.suppress(OSError):
+                Path(config.out).rmdir()
+        raise
     print(
         f"split: {info['train_views']} train views ({info['train_scenes']} scenes), "
         f"{info['val_views']} val views ({info['val_scenes']} scenes) -> {config.out}"

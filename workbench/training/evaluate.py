@@ -166,10 +166,10 @@ def run(config) -> int:
     print(_range_line(info["by_true_range"]))
     if config.camera_height:
         c = info["camera_height"]
+        med = f" (median factor {c['factor_median']})" if c["rescaled_views"] else ""
         print(
-            f"--camera-height {config.camera_height:g}: {c['rescaled_views']} views rescaled "
-            f"(median factor {c['factor_median']}), {c['unscaled_views']} without a visible "
-            "floor left unscaled"
+            f"--camera-height {config.camera_height:g}: {c['rescaled_views']} views rescaled"
+            f"{med}, {c['unscaled_views']} without a visible floor left unscaled"
         )
     for f in failed:
         print(f"  failed: {f['error']}")
