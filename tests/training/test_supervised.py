@@ -91,6 +91,28 @@ def test_loss_decreases_and_outputs(trained):
     assert model_train_median(run) == s["train_median_m"]
 
 
+def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists, tmp_path):
+    """SIGTERM (or Ctrl-C): the run ends after the step under way with a checkpoint of that
+    step, one line names it and --resume (exit 2), no final validation or model.keras."""
+    run = tmp_path / "run"
+    config = tiny(lists, run, steps=100_000, ckpt_every=2, log_every=1, val_csv="")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    p = subprocess.Popen([*WORKBENCH, "train", *cli_flags(config)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    state = run / "checkpoints" / "checkpoint"
+    t0 = time.time()
+    while not state.exists() and p.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2, err
+    line = [ln for ln in err.splitlines() if "interrupted at step" in ln]
+    assert len(line) == 1 and "of 100000, checkpoint saved" in line[0] and "--resume" in line[0]
+    step = int(line[0].split("interrupted at step ")[1].split()[0])
+    assert step >= 2 and f"ckpt-{step}\"" in state.read_text()  # the latest is that step's
+    assert not (run / "model.keras").exists()
+
+
 def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):
     """Kill a run right after a checkpoint; resuming gives the uninterrupted run's weights."""
     from workbench.training.supervised import train

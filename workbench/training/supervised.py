@@ -16,11 +16,14 @@ the run folder; :func:`train` reads as its steps: records → strategy → model
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +58,29 @@ __all__ = ["check_config", "init_weights", "train", "run"]
 
 HISTORY_FIELDS = ("step", "total", "l1", "normal", "ssim", "lr", "samples_per_s")
 AUGMENT = Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, saturation=0.2, gamma=0.2)
+
+
+@contextlib.contextmanager
+def stop_on_interrupt():
+    """Within: the first SIGINT/SIGTERM sets the yielded :class:`threading.Event` (the loop
+    stops at the next step boundary), a second raises :class:`KeyboardInterrupt`; the previous
+    handlers come back after. Off the main thread nothing is installed."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping
+        return
+
+    def handler(signum, frame):
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def check_config(config: TrainConfig) -> None:
@@ -299,10 +325,12 @@ def _summary(run: _Run, step: int, wall: float, log: RunLog, val: dict) -> dict:
     }
 
 
-def train(config: TrainConfig, stop=None) -> dict:
+def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     """Train as configured; returns the run summary (also written to ``summary.json``).
     ``stop``: optional callable polled after each step; true ends the run at a checkpoint
-    (the notebook panel's Stop button)."""
+    (the notebook panel's Stop button), then validates and writes ``model.keras`` unless
+    ``finish_on_stop`` is false (the command line's Ctrl-C: ``{"steps", "stopped": True}``
+    is returned at once, for ``--resume`` to continue)."""
     check_config(config)
     check_resume(config, Path(config.logdir))
     records, root = read_split_csv(config.train_csv)
@@ -337,6 +365,8 @@ def train(config: TrainConfig, stop=None) -> dict:
         stop=stop,
     )
     wall = time.perf_counter() - t0
+    if step < config.steps and not finish_on_stop:
+        return {"steps": step, "stopped": True}
     if not run.is_chief:
         shutil.rmtree(run.write_dir, ignore_errors=True)
         return {"steps": step, "resumed_from": run.start, "task": run.task}
@@ -349,8 +379,17 @@ def train(config: TrainConfig, stop=None) -> dict:
 
 
 def run(config: TrainConfig) -> int:
-    """``workbench train``: prints steps, wall time and the final validation metrics."""
-    summary = train(config)
+    """``workbench train``: prints steps, wall time and the final validation metrics. Ctrl-C
+    or SIGTERM ends the run after the step under way, with a checkpoint (a second one stops at
+    once): one line says where it stopped and how to continue (exit 2)."""
+    with stop_on_interrupt() as stopping:
+        summary = train(config, stop=stopping.is_set, finish_on_stop=False)
+    if summary.get("stopped"):
+        raise WorkbenchError(
+            f"interrupted at step {summary['steps']} of {config.steps}, checkpoint saved: the "
+            "same command with --resume continues it",
+            config.logdir,
+        )
     if "val" in summary:
         val = {k: round(v, 4) for k, v in summary["val"].items()}
         print(json.dumps({"steps": summary["steps"], "wall_s": summary.get("wall_s"), "val": val}))
