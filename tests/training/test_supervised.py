@@ -109,7 +109,7 @@ def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists,
     line = [ln for ln in err.splitlines() if "interrupted at step" in ln]
     assert len(line) == 1 and "of 100000, checkpoint saved" in line[0] and "--resume" in line[0]
     step = int(line[0].split("interrupted at step ")[1].split()[0])
-    assert step >= 2 and f"ckpt-{step}\"" in state.read_text()  # the latest is that step's
+    assert step >= 2 and f'ckpt-{step}"' in state.read_text()  # the latest is that step's
     assert not (run / "model.keras").exists()
 
 
