@@ -196,7 +196,7 @@ def test_multiworker_two_local_workers(lists, tmp_path):
     assert s["task"] == "worker0"
 
 
-def test_resume_guards(lists, tmp_path):
+def test_resume_guards(lists, tmp_path, capsys):
     from workbench.training.loop import check_resume
 
     run = tmp_path / "run"
@@ -209,6 +209,11 @@ def test_resume_guards(lists, tmp_path):
 
     save_config(cfg, run / "config.json")
     check_resume(replace(cfg, resume=True), run)
+    assert "found no checkpoint" not in capsys.readouterr().err
+    check_resume(replace(cfg, resume=True), tmp_path / "typo")  # nothing to resume: a new run
+    assert "typo: --resume found no checkpoint: a new run starts at step 0" in (
+        capsys.readouterr().err
+    )
     with pytest.raises(WorkbenchError, match="different model config.*model_width=8 vs 16"):
         check_resume(replace(cfg, resume=True, model_width=16), run)
 

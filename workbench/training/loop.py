@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,7 +128,8 @@ def learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
 
 def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> None:
     """Refuse to mix runs: a logdir with checkpoints needs ``resume``, and the saved
-    ``config.json`` must agree with ``config`` on ``fields`` (the network's shape)."""
+    ``config.json`` must agree with ``config`` on ``fields`` (the network's shape); ``resume``
+    without a checkpoint starts a new run, in one warning line."""
     ckpt = logdir / "checkpoints" / "checkpoint"
     saved = logdir / "config.json"
     if not config.resume:
@@ -138,6 +140,12 @@ def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> 
                 logdir,
             )
         return
+    if not ckpt.exists():  # a typo'd --logdir would otherwise retrain from scratch unnoticed
+        print(
+            f"workbench: warning: {logdir}: --resume found no checkpoint: a new run starts at "
+            "step 0",
+            file=sys.stderr,
+        )
     if saved.exists():
         old = load_config(type(config), saved)
         diff = [f for f in fields if getattr(old, f) != getattr(config, f)]
