@@ -47,6 +47,7 @@ def test_export_files_and_model_json(exported):
     meta = json.loads((out / "model.json").read_text())
     assert meta["input_size"] == [64, 32] and meta["input_name"] == "rgb"
     assert "metres" in meta["output"] and meta["source_sha256"]
+    assert meta["int8_calibration_views"] == 4  # the 4 views the CSV holds, not the 8 asked for
     assert set(meta["files"]) == {"savedmodel", "pb", "tflite_none", "tflite_fp16", "tflite_int8"}
     for name in meta["files"].values():
         assert (out / name).exists()

@@ -204,6 +204,8 @@ def _export_formats(model, config, stage: Path, meta: dict) -> dict[str, Path]:
             if "int8" in config.quantize
             else None
         )
+        if rep is not None:  # how many there were, not how many were asked for
+            meta["int8_calibration_views"] = len(rep)
         for q in config.quantize:
             path = stage / f"{TFLITE_NAMES[q]}.tflite"
             files[f"tflite_{q}"] = export_tflite(model, path, q, rep, config.int8_io)
