@@ -124,3 +124,17 @@ def test_a_folder_of_panoramas_alone_points_to_infer(tmp_path):
         detect_layout(tmp_path)
     assert "rgb/" in str(e.value) and "pose/" in str(e.value)
     assert main(["validate", str(tmp_path)]) == 2
+
+
+def test_synth_writes_an_rgbd_folder_of_several_scenes_one_sub_folder_each(tmp_path):
+    from workbench.cli import main
+    from workbench.data.dataset import open_dataset
+
+    out = tmp_path / "mp"
+    argv = ["synth", "--out", str(out), "--scenes", "3", "--views", "2", "--size", "64x32",
+            "--low-size", "64x32", "--preset", "easy", "--layout", "rgbd-folder"]  # fmt: skip
+    assert main(argv) == 0
+    ds = open_dataset(out)
+    assert len(ds.scenes) == 3 and all(len(ds.scene(s)) == 2 for s in ds.scenes)
+    assert sorted(d.name for d in out.iterdir() if d.is_dir()) == sorted(ds.scenes)
+    assert ds.spec.encoding == "matterport3d"  # the one dataset.json at the top

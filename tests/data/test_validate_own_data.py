@@ -329,11 +329,12 @@ def test_eda_warns_once_naming_the_encoding(matterport, tmp_path, capfd):
 @pytest.mark.parametrize("verb", ["split", "pointcloud", "match"])
 def test_other_verbs_warn_once(verb, matterport, tmp_path, capfd):
     out = str(tmp_path / "out")
-    views = sorted(p.stem for p in (matterport / "rgb").iterdir())
+    first = sorted(d for d in matterport.iterdir() if d.is_dir())[0]  # one folder per scene
+    views = sorted(p.stem for p in (first / "rgb").iterdir())
     argv = {
         "split": ["--out", out, "--unit", "view", "--val-fraction", "0.5"],
         "pointcloud": ["--out", out + ".ply"],
-        "match": ["--a", views[3], "--b", views[4], "--out", out],
+        "match": ["--a", views[0], "--b", views[1], "--out", out],
     }[verb]
     assert main([verb, str(matterport), *argv]) == 0
     err = capfd.readouterr().err

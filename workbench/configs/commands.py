@@ -95,7 +95,9 @@ class DemoConfig(Config):
 
 @dataclass(frozen=True)
 class SynthConfig(Config):
-    """``workbench synth``: procedural indoor scenes in the seed layout (README, *Data*)."""
+    """``workbench synth``: procedural indoor scenes, in the seed layout or, with ``--layout``,
+    as RealSee3D or an ``rgbd-folder`` (one sub-folder per scene) would ship them (README,
+    *Data*)."""
 
     out: str = option("synthetic", "output dataset root")
     scenes: int = option(4, "number of scenes", ge=1)

@@ -10,9 +10,11 @@ lines), 10 % dropout, zenith and nadir blind spots (about 28 % of pixels valid),
 ``pano_mask.png`` blanking the tripod; ``synthetic`` keeps dense depth and has no mask.
 
 ``rgbd-folder``: ``rgb/<scene>_<view>.png`` with depth as 16-bit PNG, except one view as EXR
-and one as NPY (metres), and a ``dataset.json`` naming the encoding: ``matterport3d`` (4000 per
-metre, 0 invalid; the default) or ``stanford2d3d`` (512 per metre, missing depth written as
-65535, like its blind spots).
+and one as NPY (metres), ``pose/`` beside them, and a ``dataset.json`` naming the encoding:
+``matterport3d`` (4000 per metre, 0 invalid; the default) or ``stanford2d3d`` (512 per metre,
+missing depth written as 65535, like its blind spots). One scene is written at the top; several
+go one sub-folder each (``<scene>/rgb/...``, the layout's scenes), the ``dataset.json`` at the
+top.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ def convert_seed(src, dst, layout: str, seed: int = 0, encoding: str = "") -> No
     src, dst = Path(src), Path(dst)
     rng = np.random.default_rng(seed)
     records = index_dataset(src, "seed")
+    several = len({r.scene_id for r in records}) > 1
     for scene in sorted({r.scene_id for r in records}, key=[r.scene_id for r in records].index):
         recs = [r for r in records if r.scene_id == scene]
         views = {r.view_id: load_view(r, src) for r in recs}
@@ -125,7 +128,8 @@ def convert_seed(src, dst, layout: str, seed: int = 0, encoding: str = "") -> No
                 _realsee_view(d, src, rec, views[rec.view_id], rng, encoding == "real")
             else:
                 name = f"{scene[:8]}_{rec.view_id}"
-                _rgbd_view(dst, name, records.index(rec), views[rec.view_id], encoding)
+                at = dst / scene[:8] if several else dst  # a sub-folder per scene
+                _rgbd_view(at, name, records.index(rec), views[rec.view_id], encoding)
         if layout == "realsee3d":
             _realsee_scene_files(dst, scene, recs, views)
     if layout == "realsee3d":
