@@ -91,7 +91,7 @@ def test_loss_decreases_and_outputs(trained):
     assert model_train_median(run) == s["train_median_m"]
 
 
-def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists, tmp_path):
+def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists, tmp_path, capsys):
     """SIGTERM (or Ctrl-C): the run ends after the step under way with a checkpoint of that
     step, one line names it and --resume (exit 2), no final validation or model.keras."""
     run = tmp_path / "run"
@@ -111,6 +111,12 @@ def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists,
     step = int(line[0].split("interrupted at step ")[1].split()[0])
     assert step >= 2 and f'ckpt-{step}"' in state.read_text()  # the latest is that step's
     assert not (run / "model.keras").exists()
+    from workbench.model.saving import load_run_model  # eval/export/infer load it, and say so
+
+    load_run_model(run)
+    assert f"no model.keras (an unfinished run): its latest checkpoint, step {step} of 100000" in (
+        capsys.readouterr().err
+    )
 
 
 def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):

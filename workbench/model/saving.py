@@ -15,6 +15,7 @@ Every other format (SavedModel, frozen ``.pb``, ``.tflite``) is read by
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def is_run_folder(path: Path) -> bool:
 
 
 def load_run_model(run_dir: str | os.PathLike) -> keras.Model:
-    """The model of a run folder: ``model.keras`` when present, else the latest checkpoint."""
+    """The model of a run folder: ``model.keras`` when present, else the latest checkpoint (an
+    unfinished run: one warning line names its step)."""
     run_dir = Path(run_dir)
     if (run_dir / "model.keras").exists():
         return load_keras_model(run_dir / "model.keras")
@@ -109,6 +111,12 @@ def load_run_model(run_dir: str | os.PathLike) -> keras.Model:
         raise WorkbenchError("run folder has neither model.keras nor a checkpoint", run_dir)
     model = build_from_config(config)
     restore_checked(tf.train.Checkpoint(model=model), latest, "the model of config.json")
+    step = Path(latest).name.rsplit("-", 1)[-1]
+    print(
+        f"workbench: warning: {run_dir}: no model.keras (an unfinished run): its latest "
+        f"checkpoint, step {step} of {config.steps}",
+        file=sys.stderr,
+    )
     return model
 
 
