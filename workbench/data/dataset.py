@@ -48,6 +48,7 @@ __all__ = [
     "ENCODINGS",
     "DatasetSpec",
     "Dataset",
+    "ViewCollection",
     "describe_dataset",
     "index_spec",
     "index_dataset",
@@ -262,32 +263,17 @@ def index_dataset(
     return index_layout(root, layout, depth_scale, depth_invalid or 0, resolution, errors)
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """An opened dataset: its description, its views and the reader every verb uses.
+class ViewCollection:
+    """What every opened collection of views shares (:class:`Dataset`, and the inference
+    notebook's folder of panoramas alone): a sequence of ``records`` relative to ``root``,
+    their scenes, and the reader every verb uses. Subclasses provide ``records`` and ``root``."""
 
-    ``records`` are in index order (by scene, each scene in its view order); ``errors`` are the
-    scenes that could not be indexed (each a :class:`WorkbenchError` naming its file), left out.
-    A pose-only dataset (panoramas and poses, no depth) has ``has_depth == False``: its views load
-    with every range pixel 0 (invalid).
-
-    >>> from workbench.paths import SAMPLES
-    >>> ds = open_dataset(SAMPLES / "stanford2d3d")
-    >>> ds.spec.encoding, ds.spec.depth_scale, len(ds)
-    ('stanford2d3d', 512.0, 3)
-    """
-
-    spec: DatasetSpec
     records: tuple[ViewRecord, ...]
-    errors: tuple[WorkbenchError, ...] = ()
-
-    @property
-    def root(self) -> Path:
-        return Path(self.spec.root)
+    root: Path
 
     @property
     def name(self) -> str:
-        return self.root.name
+        return Path(self.root).name
 
     @property
     def scenes(self) -> list[str]:
@@ -321,6 +307,30 @@ class Dataset:
         if isinstance(record, int):
             record = self.records[record]
         return load_view(record, self.root, with_pose)
+
+
+@dataclass(frozen=True)
+class Dataset(ViewCollection):
+    """An opened dataset: its description, its views and the reader every verb uses.
+
+    ``records`` are in index order (by scene, each scene in its view order); ``errors`` are the
+    scenes that could not be indexed (each a :class:`WorkbenchError` naming its file), left out.
+    A pose-only dataset (panoramas and poses, no depth) has ``has_depth == False``: its views load
+    with every range pixel 0 (invalid).
+
+    >>> from workbench.paths import SAMPLES
+    >>> ds = open_dataset(SAMPLES / "stanford2d3d")
+    >>> ds.spec.encoding, ds.spec.depth_scale, len(ds)
+    ('stanford2d3d', 512.0, 3)
+    """
+
+    spec: DatasetSpec
+    records: tuple[ViewRecord, ...]
+    errors: tuple[WorkbenchError, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return Path(self.spec.root)
 
     def summary(self) -> str:
         """One line: name, layout, encoding, views, scenes, what is missing."""

@@ -15,9 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data.dataset import open_dataset
-from workbench.data.layouts import load_view
-from workbench.data.records import View, ViewRecord
+from workbench.data.dataset import ViewCollection, open_dataset
+from workbench.data.records import ViewRecord
 from workbench.deploy.inputs import collect_inputs, dataset_roots
 from workbench.errors import WorkbenchError
 from workbench.io import check_image
@@ -26,35 +25,13 @@ __all__ = ["PanoramaFolder", "open_views"]
 
 
 @dataclass(frozen=True)
-class PanoramaFolder:
+class PanoramaFolder(ViewCollection):
     """Panoramas without depth or poses, one view each: scene = the sub-folder they were found
     in (the folder's name at its top), view = the file name without extension."""
 
     root: Path
     records: tuple[ViewRecord, ...]
     failed: tuple[str, ...] = ()  # "<file>: <why>" of the images left out
-
-    has_depth = False
-    has_poses = False
-
-    @property
-    def name(self) -> str:
-        return self.root.name
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self):
-        return iter(self.records)
-
-    def __getitem__(self, i):
-        return self.records[i]
-
-    def load(self, record: ViewRecord | int, with_pose: bool = True) -> View:
-        """``rgb (H, W, 3) uint8``, ``range_m (H, W) float32`` all 0 (no depth), no pose."""
-        if isinstance(record, int):
-            record = self.records[record]
-        return load_view(record, self.root, with_pose)
 
     def summary(self) -> str:
         left = f", {len(self.failed)} left out ({self.failed[0]})" if self.failed else ""
