@@ -289,6 +289,15 @@ def test_infer_json_keeps_earlier_images_of_the_same_options_and_an_all_failed_j
 
     assert infer(a)[0] == 0 and infer(b)[0] == 0
     assert listed() == ["a", "b"]  # one folder of results, both listed
+    assert infer(a, "--redo")[0] == 0 and listed() == ["a", "b"]  # --redo redoes a, lists b
+    other = tmp_path / "other"  # another image under the same output name
+    other.mkdir()
+    shutil.copy(srcs[1], other / "a.jpg")
+    assert infer(other / "a.jpg")[0] == 0
+    rows = json.loads((out / "infer.json").read_text())["images"]
+    assert [r["image"] for r in rows if r["output"] == "a"] == [str(other / "a.jpg")]
+    code, cap = infer(a)  # the earlier a.jpg's outputs were overwritten: it is done again
+    assert code == 0 and "infer: 1 image with" in cap.out
     code, cap = infer(a, "--upsample", "bilinear")
     assert code == 0 and listed() == ["a"]
     assert "the earlier run's listing (other upsample) is replaced" in cap.err

@@ -96,8 +96,8 @@ class DemoConfig(Config):
 @dataclass(frozen=True)
 class SynthConfig(Config):
     """``workbench synth``: procedural indoor scenes, in the seed layout or, with ``--layout``,
-    as RealSee3D or an ``rgbd-folder`` (one sub-folder per scene) would ship them (README,
-    *Data*)."""
+    as RealSee3D or an ``rgbd-folder`` (several scenes: one sub-folder each) would ship them
+    (README, *Data*)."""
 
     out: str = option("synthetic", "output dataset root")
     scenes: int = option(4, "number of scenes", ge=1)

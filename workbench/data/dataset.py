@@ -383,17 +383,15 @@ def open_dataset(
 
 def require_depth(records, root, needs: str) -> None:
     """Refuse a dataset without depth (pose-only: panoramas and poses) for a verb that reads
-    measured depth, before any work, pointing to predicted depth.
+    measured depth, before any work.
 
     Raises:
-        WorkbenchError: naming ``root``: ``needs`` (e.g. ``"covisibility needs measured
-            depth"``) and the ``workbench infer`` command that predicts it.
+        WorkbenchError: naming ``root`` and ``needs`` (e.g. ``"covisibility needs measured
+            depth"``).
     """
     if not any(r.has_depth for r in records):
         raise WorkbenchError(
-            f"dataset has no depth (pose-only: panoramas and poses); {needs}; for predicted "
-            f"depth run: workbench infer {root} --out predicted --ply",
-            root,
+            f"dataset has no depth (pose-only: panoramas and poses); {needs}", root
         )
 
 

@@ -469,8 +469,9 @@ def run(config) -> int:
     sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
     before = _previous_info(out)
-    same = before if before.get("signature") == signature and not config.redo else {}
-    done = _finished_rows(out, same)
+    same = before if before.get("signature") == signature else {}
+    earlier = _finished_rows(out, same)  # by (image, output key)
+    done = {} if config.redo else earlier
     ids = [(str(it.image.resolve()), it.key.as_posix()) for it in inputs.items]
     replaced = _replaced_note(out, before, signature, ids)
     rows = [done[i] for i in ids if i in done]
@@ -482,8 +483,8 @@ def run(config) -> int:
         raise _all_failed(failed)
     if replaced:
         print(replaced, file=sys.stderr)
-    this_run = set(ids)
-    kept = [row for i, row in done.items() if i not in this_run]  # earlier images, same options
+    mine = {key for _, key in ids}  # an output this run writes is this run's, whatever wrote it
+    kept = [row for (_, key), row in earlier.items() if key not in mine]
     fused: list[dict] = []
     if config.ply:
         from workbench.deploy.fused import write_fused_clouds  # open3d: only with --ply

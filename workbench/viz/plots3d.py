@@ -224,7 +224,7 @@ def posed_records(recs, sid: str) -> tuple[list, str]:
         first = recs[0].view_id
         return recs[:1], (
             f"scene {sid}: no view has a pose; view {first} alone, in its camera frame "
-            "(choose one view)"
+            "(choose one view: --views, or the view picker)"
         )
     kept = [r for r in recs if r.pose_path]
     return kept, (
