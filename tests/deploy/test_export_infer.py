@@ -337,9 +337,10 @@ def test_a_terminated_infer_saves_what_it_finished_and_leaves_no_temporary(tmp_p
         time.sleep(0.005)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=120)
-    assert p.returncode == 2 and "workbench: error: interrupted" in err, err
     info = json.loads((out / "infer.json").read_text())
     done = len(info["images"])
+    assert p.returncode == 2 and f"{out}: interrupted: {done} image(s) finished" in err, err
+    assert "the same command goes on from there" in err
     assert not info["complete"] and 1 <= done < 16
     assert not [q for q in out.rglob("*") if q.name.startswith(".")]  # no temporary left
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

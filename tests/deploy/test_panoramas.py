@@ -26,6 +26,7 @@ def test_a_folder_of_panoramas_is_one_view_per_image_without_depth_or_pose(tmp_p
     shutil.copy(srcs[1], tmp_path / "a" / "b" / "deep.JPG")
     write_image(tmp_path / "a" / "wide.png", np.zeros((10, 30, 3), np.uint8))
     (tmp_path / "a" / "broken.jpg").write_bytes(b"not a jpeg")
+    write_image(tmp_path / "a" / "grey16.png", np.full((16, 32), 900, np.uint16))
     (tmp_path / "a" / ".hidden.jpg").write_bytes(srcs[0].read_bytes())
     views = open_views(tmp_path / "a")
     assert isinstance(views, PanoramaFolder) and not views.has_depth and not views.has_poses
@@ -33,11 +34,11 @@ def test_a_folder_of_panoramas_is_one_view_per_image_without_depth_or_pose(tmp_p
         ("b", "deep", "b/deep.JPG"),
         ("a", "top", "top.jpg"),
     ]
-    assert sorted(f.split(":")[0] for f in views.failed) == ["broken.jpg", "wide.png"]
+    assert sorted(f.split(":")[0] for f in views.failed) == ["broken.jpg", "grey16.png", "wide.png"]
     v = views.load(1)
     assert np.array_equal(v.rgb, read_rgb(srcs[0])) and v.T_world_from_cam is None
     assert v.range_m.shape == v.rgb.shape[:2] and not v.range_m.any()  # no depth: all invalid
-    assert views.summary().startswith("a: 2 panoramas alone") and "2 left out" in views.summary()
+    assert views.summary().startswith("a: 2 panoramas alone") and "3 left out" in views.summary()
 
 
 def test_no_usable_panorama_is_one_error_naming_the_folder(tmp_path):

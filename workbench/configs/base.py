@@ -172,7 +172,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
                 parser.add_argument(f.name, nargs="?", default=f.default, **kw)
         else:
             rng = field_range(f)
-            kw["help"] = f"{kw['help']} (default: {f.default}{'; ' + rng if rng else ''})"
+            if "(default: " not in kw["help"]:  # a help that states its default says it once
+                kw["help"] = f"{kw['help']} (default: {f.default}{'; ' + rng if rng else ''})"
+            elif rng:
+                kw["help"] = f"{kw['help']} ({rng})"
             parser.add_argument(_flag(f.name), dest=f.name, default=f.default, **kw)
 
 

@@ -362,7 +362,11 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dic
                 saved = time.monotonic()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the finished batches stay for a re-run
         _write_info(out, signature, rows, failed, complete=False)
-        raise
+        raise WorkbenchError(
+            f"interrupted: {len(rows)} image(s) finished, listed in infer.json; the same "
+            "command goes on from there",
+            out,
+        ) from None
     return failed
 
 

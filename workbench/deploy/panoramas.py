@@ -5,8 +5,8 @@ a folder that holds panoramas but no dataset (no depth, no poses: what ``workben
 reads) becomes a :class:`PanoramaFolder` of the same shape (``records``, ``root``, ``load``,
 ``has_depth``, ``summary()``), each image a view without depth (every range pixel 0) or pose.
 Its images are found as ``infer`` finds them (:func:`workbench.deploy.inputs.collect_inputs`:
-sub-folders searched, hidden and temporary files skipped); an image that does not decode or is
-not 2:1 is left out and named in ``failed``.
+sub-folders searched, hidden and temporary files skipped); an image that does not decode, is
+not 2:1 or is a 16-bit single channel (a depth map?) is left out and named in ``failed``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from workbench.data.dataset import ViewCollection, open_dataset
 from workbench.data.records import ViewRecord
 from workbench.deploy.inputs import collect_inputs, dataset_roots
 from workbench.errors import WorkbenchError
-from workbench.io import check_image
+from workbench.io import check_image, read_rgb
 
 __all__ = ["PanoramaFolder", "open_views"]
 
@@ -56,9 +58,11 @@ def open_views(root: str | os.PathLike, encoding: str = ""):
     for item in collect_inputs([root]).items:
         rel = item.image.relative_to(root)
         try:
-            (h, w), _ = check_image(item.image)
+            (h, w), dtype = check_image(item.image)
             if w != 2 * h:
                 raise WorkbenchError(f"not a 2:1 panorama ({w}x{h})", item.image)
+            if dtype != np.uint8:  # 16-bit: colour is read, a single channel is refused
+                read_rgb(item.image)
         except WorkbenchError as e:
             failed.append(f"{rel.as_posix()}: {e.message}")
             continue

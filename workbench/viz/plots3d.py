@@ -203,7 +203,10 @@ def scene_records(records, root, scene: str = "", views=()) -> tuple[list, str]:
     recs = [r for r in records if r.scene_id == sid and (not views or r.view_id in views)]
     missing = set(views) - {r.view_id for r in recs}
     if missing:
-        raise WorkbenchError(f"--views: scene {sid} has no view(s) {sorted(missing)}", root)
+        have = ", ".join(r.view_id for r in records if r.scene_id == sid)
+        raise WorkbenchError(
+            f"--views: scene {sid} has no view(s) {sorted(missing)} (views: {have})", root
+        )
     if not views and recs:
         recs = [r for r in recs if r.floor == recs[0].floor]
     return recs, sid
