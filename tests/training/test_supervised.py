@@ -117,6 +117,10 @@ def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists,
     assert f"no model.keras (an unfinished run): its latest checkpoint, step {step} of 100000" in (
         capsys.readouterr().err
     )
+    from workbench.training.supervised import train
+
+    assert train(replace(config, steps=step + 1, resume=True))["steps"] == step + 1
+    assert f"train: resuming {run} at step {step} of {step + 1}" in capsys.readouterr().out
 
 
 def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):

@@ -337,6 +337,8 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
     warn_if_split_implausible(config.train_csv, records)
     run = _set_up(config)
+    if run.start and run.is_chief:
+        print(f"train: resuming {run.logdir} at step {run.start} of {config.steps}")
     batches = _input_stream(run, records, root)
     train_step = _train_step(run)
     log = RunLog(
