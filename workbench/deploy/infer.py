@@ -337,9 +337,10 @@ def _write_info(
     write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
 
 
-def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dict]:
+def _infer_all(config, todo, out: Path, signature: dict, rows: list, kept=()) -> list[dict]:
     """Run the batches of ``todo`` (:class:`InferItem`) on the engine, appending to ``rows``;
-    ``infer.json`` is saved as batches complete. Returns the failed images."""
+    ``infer.json`` is saved as batches complete (listing ``kept``, earlier runs' images, too).
+    Returns the failed images."""
     opts = (config.model, config.threads, (config.pad, config.flip))
     batch = config.batch
     post = (config.upsample, config.camera_height)
@@ -358,10 +359,10 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list) -> list[dic
                 rows += result[0]
                 failed += result[1]
             if time.monotonic() - saved >= SAVE_EVERY_S:
-                _write_info(out, signature, rows, failed, complete=False)
+                _write_info(out, signature, rows + list(kept), failed, complete=False)
                 saved = time.monotonic()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the finished batches stay for a re-run
-        _write_info(out, signature, rows, failed, complete=False)
+        _write_info(out, signature, rows + list(kept), failed, complete=False)
         raise WorkbenchError(
             f"interrupted: {len(rows)} image(s) finished, listed in infer.json; the same "
             "command goes on from there",
@@ -481,14 +482,14 @@ def run(config) -> int:
     rows = [done[i] for i in ids if i in done]
     skipped = len(rows)
     todo = [it for it, i in zip(inputs.items, ids, strict=True) if i not in done]
-    failed = inputs.failed + _infer_all(config, todo, out, signature, rows)
+    mine = {key for _, key in ids}  # an output this run writes is this run's, whatever wrote it
+    kept = [row for (_, key), row in earlier.items() if key not in mine]
+    failed = inputs.failed + _infer_all(config, todo, out, signature, rows, kept)
     if failed and len(rows) == 0:
         _undo(out, made, before)
         raise _all_failed(failed)
     if replaced:
         print(replaced, file=sys.stderr)
-    mine = {key for _, key in ids}  # an output this run writes is this run's, whatever wrote it
-    kept = [row for (_, key), row in earlier.items() if key not in mine]
     fused: list[dict] = []
     if config.ply:
         from workbench.deploy.fused import write_fused_clouds  # open3d: only with --ply
