@@ -232,3 +232,89 @@ def test_checkpoints_of_the_earlier_graph_restore(tmp_path):
     restore_checked(tf.train.Checkpoint(model=new), path, "the model", strict=True)
     for a, b in zip(new.weights, old.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_grey_world_hand_values():
+    """Each channel is scaled to the image's mean grey: channel means (0.6, 0.4, 0.2) all
+    become 0.4; a gain beyond ``max_gain`` is capped (0.1 → 0.2, not 0.4 at gain 4)."""
+    from workbench.model.unet import GreyWorld
+
+    x = np.broadcast_to(np.float32([0.6, 0.4, 0.2]), (1, 4, 8, 3))
+    np.testing.assert_allclose(GreyWorld()(x).numpy(), 0.4, atol=1e-6)
+    dim = np.broadcast_to(np.float32([0.7, 0.4, 0.1]), (1, 4, 8, 3))  # grey 0.4
+    np.testing.assert_allclose(
+        GreyWorld(max_gain=2.0)(dim).numpy()[0, 0, 0], [0.4, 0.4, 0.2], atol=1e-6
+    )
+
+
+def test_grey_world_batch_items_are_balanced_apart():
+    from workbench.model.unet import GreyWorld
+
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.1, 0.6, (3, 8, 16, 3)).astype(np.float32) * np.float32([[[[1.3, 1.0, 0.7]]]])
+    batch = GreyWorld()(x).numpy()
+    one = np.concatenate([GreyWorld()(x[i : i + 1]).numpy() for i in range(3)])
+    np.testing.assert_allclose(batch, one, atol=1e-6)
+    means = batch.mean(axis=(1, 2))
+    np.testing.assert_allclose(means, np.repeat(means.mean(axis=1, keepdims=True), 3, 1), atol=1e-5)
+
+
+def test_grey_world_model_ignores_a_colour_cast(tmp_path):
+    """A global colour cast (warm light: red up, blue down, the same brightness) leaves the
+    prediction unchanged with ``grey_world``; without it the same weights move."""
+    import keras
+
+    x = np.random.default_rng(5).uniform(0.2, 0.6, (1, 32, 64, 3)).astype(np.float32)
+    cast = x * np.float32([1.25, 1.0, 0.8])
+    cast *= x.mean() / cast.mean()  # a cast at the same brightness (the layer keeps brightness)
+    m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True, grey_world=True)
+    np.testing.assert_allclose(m(cast).numpy(), m(x).numpy(), rtol=1e-4)
+    plain = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True)
+    plain.set_weights(m.get_weights())  # the layer has no weights: the same network behind it
+    assert np.abs(plain(cast).numpy() - plain(x).numpy()).max() > 1e-3
+    m.save(tmp_path / "g.keras")
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "g.keras")(x).numpy(), m(x).numpy(), atol=1e-6
+    )
+
+
+def test_grey_world_converts_to_tflite(tmp_path):
+    """Mean, divide and clip are TFLite builtins: fp32 equals Keras, int8 stays close."""
+    from workbench.deploy.export import export_tflite
+    from workbench.model.predictor import TFLiteBackend
+
+    m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True, grey_world=True)
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0.1, 0.7, (4, 32, 64, 3)).astype(np.float32) * np.float32([1.2, 1.0, 0.8])
+    want = m(x[:1]).numpy()[..., 0]
+    fp32 = TFLiteBackend(export_tflite(m, tmp_path / "f.tflite"))
+    np.testing.assert_allclose(fp32(x[:1]), want, rtol=1e-4)
+    rep = [x[i : i + 1] for i in range(4)]
+    int8 = TFLiteBackend(export_tflite(m, tmp_path / "q.tflite", "int8", rep))
+    assert np.abs(int8(x[:1]) / want - 1).mean() < 0.05
+
+
+@pytest.mark.parametrize("grey_world", [None, False, True])
+def test_unfinished_run_builds_its_own_network(tmp_path, grey_world):
+    """An unfinished run (checkpoints, no model.keras) rebuilds the network its config.json
+    names; a config saved before ``model_grey_world`` existed (None: the key is absent) had none."""
+    import json
+    from dataclasses import asdict
+
+    import tensorflow as tf
+
+    from workbench.configs import TrainConfig
+    from workbench.model.saving import load_run_model
+
+    config = TrainConfig(height=32, model_width=4, model_depth=2, model_coords=True,
+                         model_grey_world=bool(grey_world))  # fmt: skip
+    m = build_unet(32, width=4, depth=2, coords=True, grey_world=bool(grey_world))
+    tf.train.Checkpoint(model=m).save(str(tmp_path / "checkpoints" / "ckpt"))
+    d = {"_type": "TrainConfig", **asdict(config)}
+    if grey_world is None:
+        del d["model_grey_world"]
+    (tmp_path / "config.json").write_text(json.dumps(d))
+    loaded = load_run_model(tmp_path)
+    assert ("grey_world" in [layer.name for layer in loaded.layers]) == bool(grey_world)
+    x = np.random.default_rng(8).uniform(0.1, 0.6, (1, 32, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(loaded(x).numpy(), m(x).numpy(), atol=1e-6)

@@ -184,6 +184,9 @@ class TrainConfig(Config):
     model_stem: bool = option(
         False, "stride-2 stem: U-Net levels at H/2 and a light full-resolution head (~4x faster)"
     )
+    model_grey_world: bool = option(
+        False, "grey-world white balance of the input inside the model (removes a colour cast)"
+    )
     l1_space: str = option(
         "metric", "L1 term on range in metres or on log range", choices=("metric", "log")
     )
@@ -233,6 +236,7 @@ MODEL_FIELDS = (
     "model_coords",
     "model_context",
     "model_stem",
+    "model_grey_world",
 )
 
 

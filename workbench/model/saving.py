@@ -105,7 +105,9 @@ def load_run_model(run_dir: str | os.PathLike) -> keras.Model:
     run_dir = Path(run_dir)
     if (run_dir / "model.keras").exists():
         return load_keras_model(run_dir / "model.keras")
-    config = load_config(TrainConfig, run_dir / "config.json", required=MODEL_FIELDS)
+    # model_grey_world came later: runs saved before it lack it (and had none)
+    required = tuple(f for f in MODEL_FIELDS if f != "model_grey_world")
+    config = load_config(TrainConfig, run_dir / "config.json", required=required)
     latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     if not latest:
         raise WorkbenchError("run folder has neither model.keras nor a checkpoint", run_dir)

@@ -24,6 +24,12 @@ convolutions cannot see:
   :class:`BroadcastAdd` back onto every pixel) lets one room-wide estimate of scale reach every
   pixel, beyond the receptive field of the 3x3 stack.
 
+and one removes what it should not depend on:
+
+- ``grey_world``: :class:`GreyWorld` white-balances the input (each channel scaled to the image's
+  mean grey) before anything else, so a photo's global colour cast (warm bulbs, a camera's
+  white balance) no longer moves its depth.
+
 All are registered layers, so ``.keras`` files reload without code from the caller (no ``Lambda``
 layers), and every op converts to a TFLite builtin.
 """
@@ -39,6 +45,7 @@ from workbench.geometry.equirect import unit_rays
 __all__ = [
     "BroadcastAdd",
     "CircularPad",
+    "GreyWorld",
     "LatitudeChannels",
     "NearestUpsample",
     "PositiveRange",
@@ -135,6 +142,27 @@ class BroadcastAdd(layers.Layer):
         return s[0]
 
 
+@keras.saving.register_keras_serializable(package="workbench")
+class GreyWorld(layers.Layer):
+    """``(B, H, W, 3)`` RGB in [0, 1] → the same with each channel scaled so that its mean over
+    the image equals the image's mean grey (grey-world white balance): a global colour cast
+    (warm bulbs, a camera's white balance) is removed, brightness is kept. Gains are limited
+    to ``[1 / max_gain, max_gain]`` and the result clipped to [0, 1]."""
+
+    def __init__(self, max_gain: float = 2.0, **kw):
+        super().__init__(**kw)
+        self.max_gain = float(max_gain)
+
+    def call(self, x):
+        m = ops.mean(x, axis=(1, 2), keepdims=True)  # (B, 1, 1, 3)
+        grey = ops.mean(m, axis=-1, keepdims=True)  # (B, 1, 1, 1)
+        gain = ops.clip(grey / ops.maximum(m, 1e-3), 1.0 / self.max_gain, self.max_gain)
+        return ops.clip(x * gain, 0.0, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "max_gain": self.max_gain}
+
+
 def _conv(x, ch, name):
     """Two 3x3 conv + BN + ReLU on columns wrapped once by 2 per side: each ``valid``
     convolution uses up one wrapped column per side, so the result equals a wrap of 1 before
@@ -161,6 +189,7 @@ def build_unet(
     context: bool = False,
     name: str = "pano_unet",
     stem: bool = False,
+    grey_world: bool = False,
 ):
     """Build the model.
 
@@ -173,6 +202,8 @@ def build_unet(
         stem: a stride-2 stem: the U-Net's levels run at ``H/2`` and a light full-resolution
             head (8 channels) sharpens the upsampled output with the input's own edges; about
             a quarter of the compute of the full-resolution network.
+        grey_world: white-balance the input first (:class:`GreyWorld`): predictions no longer
+            follow a photo's colour cast.
 
     Returns:
         ``keras.Model`` mapping ``(B, H, 2H, 3)`` float RGB in [0, 1] to ``(B, H, 2H, 1)`` range.
@@ -182,7 +213,8 @@ def build_unet(
         what = "2**depth * 2 (stem)" if stem else "2**depth"
         raise ValueError(f"height must be divisible by {what} = {step}, got {height}")
     inp = keras.Input((height, 2 * height, 3), name="rgb")
-    x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(inp)
+    x = GreyWorld(name="grey_world")(inp) if grey_world else inp
+    x = layers.Rescaling(2.0, offset=-1.0, name="normalize")(x)
     if coords:
         x = LatitudeChannels(name="latitude")(x)
     if stem:
@@ -225,6 +257,7 @@ def build_from_config(config) -> keras.Model:
         coords=config.model_coords,
         context=config.model_context,
         stem=getattr(config, "model_stem", False),
+        grey_world=getattr(config, "model_grey_world", False),
     )
 
 

@@ -34,6 +34,7 @@ TRAIN_GROUPS = {
         "model_coords",
         "model_context",
         "model_stem",
+        "model_grey_world",
         "init_from",
     ),
     "loss": ("rate", "ssim_k", "l1_space"),
