@@ -2,7 +2,8 @@
 # The default model's recipe, from an empty folder, resumable: run it again after any
 # interruption and it continues where it stopped (finished steps are skipped, training resumes
 # from its last checkpoint). Stages 1-6 took about 6 and a half hours on a 2-core AVX2 CPU,
-# stages 7-8 77 minutes and stage 9 85 minutes on a 2-core AVX-512 one; see README "Accuracy
+# stages 7-8 77 minutes and stage 9 85 minutes on a 2-core AVX-512 one (stage 10 trains
+# nothing: seconds); see README "Accuracy
 # recipe".
 #
 #   bash scripts/recipe.sh WORKDIR            # e.g. nohup bash scripts/recipe.sh ~/recipe &
@@ -11,11 +12,13 @@
 # 64x128 on diverse scenes), STEPS_D (200, at 128x256), STEPS_E (500, at 128x256 on diverse and
 # rooms scenes mixed), STEPS_F (500, the same mix at a lower rate), STEPS_G (450, on new diverse
 # and rooms scenes), STEPS_H (3300, on twice as many new scenes), STEPS_I (3800, on as many
-# again and small rooms), WORKBENCH (the workbench command; default: the repository's .venv).
+# again and small rooms), WORKBENCH (the workbench command; default: the repository's .venv), PYTHON (the Python
+# that has workbench installed, for stage 10's script; default: the repository's .venv).
 set -euo pipefail
 WORK=${1:?usage: bash scripts/recipe.sh WORKDIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${WORKBENCH:-$REPO/.venv/bin/workbench}
+PY=${PYTHON:-$REPO/.venv/bin/python}
 STEPS_A=${STEPS_A:-4000}
 STEPS_B=${STEPS_B:-450}
 STEPS_C=${STEPS_C:-2000}
@@ -117,17 +120,21 @@ once more4 $W synth --out data/more_scenes --scenes 1500 --views 3 --preset comp
   --logdir runs/i --height 128 $M --steps "$STEPS_I" --lr 3e-4 --warmup-steps 30 \
   --ckpt-every 250 --val-every 1900 --dump-every 3800 --init-from runs/h $(resume runs/i)
 
+# 10. no training: stage 9's weights behind a grey-world input layer (each colour channel
+#    balanced to the panorama's mean grey inside the model): the shipped default model
+[ -f runs/j/model.keras ] || "$PY" "$REPO/scripts/add_grey_world.py" runs/i runs/j
+
 # last: evaluation beside the baselines (training families, held-out families, rooms, small rooms,
 #    homes), and the int8 TFLite export with its report
-$W eval lists_dval/val.csv --model runs/i --out eval_diverse --height 128
-$W eval lists_held/val.csv --model runs/i --out eval_heldout --height 128
-$W eval lists_val/val.csv --model runs/i --out eval_rooms --height 128
+$W eval lists_dval/val.csv --model runs/j --out eval_diverse --height 128
+$W eval lists_held/val.csv --model runs/j --out eval_heldout --height 128
+$W eval lists_val/val.csv --model runs/j --out eval_rooms --height 128
 once compact_val $W synth --out data/compact_val --scenes 40 --views 2 --preset compact --size 256x128 --seed 9400
 [ -f lists_cval/val.csv ] || $W split data/compact_val --out lists_cval --val-fraction 1.0
-$W eval lists_cval/val.csv --model runs/i --out eval_compact --height 128
+$W eval lists_cval/val.csv --model runs/j --out eval_compact --height 128
 once homes_val $W synth --out data/homes_val --scenes 40 --views 2 --preset homes --size 256x128 --seed 9500
 [ -f lists_hval/val.csv ] || $W split data/homes_val --out lists_hval --val-fraction 1.0
-$W eval lists_hval/val.csv --model runs/i --out eval_homes --height 128
-$W export --checkpoint runs/i --format tflite --quantize int8 --csv lists_more4/val.csv \
+$W eval lists_hval/val.csv --model runs/j --out eval_homes --height 128
+$W export --checkpoint runs/j --format tflite --quantize int8 --csv lists_more4/val.csv \
   --calibration 16 --report --views 16 --out export
-echo "recipe: done; the default model is $WORK/runs/i/model.keras, its int8 TFLite $WORK/export/"
+echo "recipe: done; the default model is $WORK/runs/j/model.keras, its int8 TFLite $WORK/export/"
