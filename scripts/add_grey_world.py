@@ -26,9 +26,14 @@ from workbench.training.supervised import init_weights
 
 def add_grey_world(source: Path, out: Path) -> Path:
     """``out/`` (``model.keras``, ``config.json``, ``summary.json``): ``source``'s finished run
-    with :class:`~workbench.model.unet.GreyWorld` in front of the same weights."""
-    if not (source / "model.keras").exists():
-        raise WorkbenchError("not a finished run folder (no model.keras)", source)
+    with :class:`~workbench.model.unet.GreyWorld` in front of the same weights. A source
+    without ``summary.json`` (``models/default`` has none) gives one naming only the source."""
+    if not source.exists():
+        raise WorkbenchError("does not exist", source)
+    if not source.is_dir():
+        raise WorkbenchError("not a run folder (give the folder that holds model.keras)", source)
+    if not (source / "model.keras").exists() or not (source / "config.json").exists():
+        raise WorkbenchError("not a finished run folder (model.keras and config.json)", source)
     if out.exists():
         raise WorkbenchError("already exists; pick a new folder", out)
     config = load_config(TrainConfig, source / "config.json")
@@ -37,7 +42,8 @@ def add_grey_world(source: Path, out: Path) -> Path:
     config = replace(config, model_grey_world=True, logdir=str(out))
     model = build_from_config(config)
     init_weights(model, source)
-    summary = json.loads((source / "summary.json").read_text())
+    saved = source / "summary.json"
+    summary = json.loads(saved.read_text()) if saved.exists() else {}
     summary.update(grey_world_from=str(source), config=to_dict(config))
     out.mkdir(parents=True)
     save_config(config, out / "config.json")

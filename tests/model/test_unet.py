@@ -318,3 +318,23 @@ def test_unfinished_run_builds_its_own_network(tmp_path, grey_world):
     assert ("grey_world" in [layer.name for layer in loaded.layers]) == bool(grey_world)
     x = np.random.default_rng(8).uniform(0.1, 0.6, (1, 32, 64, 3)).astype(np.float32)
     np.testing.assert_allclose(loaded(x).numpy(), m(x).numpy(), atol=1e-6)
+
+
+def test_grey_world_int8_gains_are_not_clipped_by_neutral_calibration(tmp_path):
+    """int8 ranges come from calibration: on near-neutral views alone the layer's gains got a
+    range of 0-1.09, so a warm photo's blue gain saturated and int8 depth moved with the cast.
+    Calibrating on casts too (``calibration_inputs``) keeps int8 as cast-blind as Keras."""
+    from workbench.deploy.export import calibration_inputs, export_tflite
+    from workbench.model.predictor import TFLiteBackend
+
+    m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True, grey_world=True)
+    rng = np.random.default_rng(9)
+    neutral = [rng.uniform(0.2, 0.6, (1, 32, 64, 3)).astype(np.float32) for _ in range(4)]
+    assert len(calibration_inputs(m, neutral)) == 4 * 5
+    assert len(calibration_inputs(build_unet(32, width=4, depth=2), neutral)) == 4
+    int8 = TFLiteBackend(export_tflite(m, tmp_path / "q.tflite", "int8", neutral))
+    x = neutral[0]
+    warm = x * np.float32([1.25, 1.0, 0.7])
+    warm *= x.mean() / warm.mean()  # the same brightness: Keras gives the same depth
+    np.testing.assert_allclose(m(warm).numpy(), m(x).numpy(), rtol=1e-4)
+    assert np.abs(int8(warm) / int8(x) - 1).mean() < 0.005  # 0.015 without the casts

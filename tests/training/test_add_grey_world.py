@@ -59,8 +59,24 @@ def test_refusals_are_one_line(source, tmp_path):
     for args, says in [
         ((source, tmp_path / "taken"), "already exists"),
         ((tmp_path / "taken", tmp_path / "k"), "not a finished run folder"),
+        ((tmp_path / "missing", tmp_path / "k"), "missing: does not exist"),
+        ((source / "model.keras", tmp_path / "k"), "not a run folder (give the folder"),
         ((source,), "SOURCE_RUN NEW_RUN"),
     ]:
         r = _run(*args)
         assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "k").exists()
+
+
+def test_a_source_without_summary(source, tmp_path):
+    """``models/default`` holds model.keras and config.json but no summary.json."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("model.keras", "config.json"):
+        shutil.copy(source / name, bare / name)
+    r = _run(bare, tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["grey_world_from"] == str(bare) and summary["config"]["model_grey_world"]

@@ -228,6 +228,24 @@ def test_resume_guards(lists, tmp_path, capsys):
         check_resume(replace(cfg, resume=True, model_width=16), run)
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_model_put_in_the_run_folder_is_never_trained_over(lists, tmp_path, resume):
+    """A folder holding a model.keras and no checkpoint (``scripts/add_grey_world.py`` makes
+    one): train refuses it in one line, before any work, and leaves the model as it was."""
+    run = tmp_path / "j"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"a model someone put here")
+    config = replace(tiny(lists, run, steps=2), resume=resume)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    r = subprocess.run([*WORKBENCH, "train", *cli_flags(config)], env=env, capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    line = [ln for ln in r.stderr.splitlines() if "error" in ln]
+    assert len(line) == 1 and f"{run}: holds a model.keras but no checkpoint" in line[0]
+    assert (run / "model.keras").read_bytes() == b"a model someone put here"
+    assert sorted(p.name for p in run.iterdir()) == ["model.keras"]
+
+
 @pytest.mark.parametrize(
     "kw, msg",
     [

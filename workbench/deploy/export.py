@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 
 import absl.logging
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -53,6 +54,7 @@ from workbench.io import (
 from workbench.model.baselines import make_baselines, model_train_median
 from workbench.model.predictor import KerasBackend, Predictor
 from workbench.model.saving import load_source_model, resize_model
+from workbench.model.unet import GreyWorld
 
 __all__ = [
     "serving_function",
@@ -114,6 +116,23 @@ def export_frozen_pb(model, path: Path) -> tuple[Path, str, str]:
     return path, frozen.inputs[0].name, frozen.outputs[0].name
 
 
+# Colour casts every int8 calibration view is also seen under when the model balances colour
+# itself (GreyWorld): int8 ranges come from the calibration data, and near-neutral views alone
+# gave its per-channel gains a range of 0-1.09, so a warm photo's blue gain (1.3-1.7) saturated.
+# With these the gains' range spans the layer's own limits (1/2 to 2).
+CALIBRATION_CASTS = ((1.6, 1.0, 0.55), (0.55, 1.0, 1.6), (1.4, 0.5, 1.4), (0.7, 1.5, 0.7))
+
+
+def calibration_inputs(model, rep: list) -> list:
+    """``rep`` (``(1, H, 2H, 3)`` float32 views in [0, 1]), and for a model with a
+    :class:`~workbench.model.unet.GreyWorld` layer each view under :data:`CALIBRATION_CASTS`
+    too (clipped to [0, 1])."""
+    if not any(isinstance(layer, GreyWorld) for layer in model.layers):
+        return list(rep)
+    casts = [np.float32(c) for c in CALIBRATION_CASTS]
+    return list(rep) + [np.clip(x * c, 0.0, 1.0).astype(np.float32) for x in rep for c in casts]
+
+
 def export_tflite(
     model, path: Path, quantize: str = "none", rep=None, int8_io: bool = False
 ) -> Path:
@@ -121,7 +140,9 @@ def export_tflite(
 
     Args:
         quantize: ``none`` (fp32), ``fp16`` (float16 weights), ``int8`` (full integer; needs
-            ``rep``, a list of ``(1, H, 2H, 3)`` float32 inputs) or ``dynamic`` (dynamic range).
+            ``rep``, a list of ``(1, H, 2H, 3)`` float32 inputs, and calibrates on them plus,
+            for a grey-world model, their colour casts: :func:`calibration_inputs`) or
+            ``dynamic`` (dynamic range).
         int8_io: with ``int8``, make the input and output int8 too (default float I/O).
     """
     if quantize not in TFLITE_NAMES:
@@ -142,7 +163,8 @@ def export_tflite(
         if not rep:
             raise WorkbenchError("int8 quantization needs a representative dataset (--csv)")
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = lambda: ([x] for x in rep)
+        calibration = calibration_inputs(model, rep)
+        conv.representative_dataset = lambda: ([x] for x in calibration)
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
             conv.inference_input_type = tf.int8

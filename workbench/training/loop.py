@@ -129,9 +129,17 @@ def learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
 def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> None:
     """Refuse to mix runs: a logdir with checkpoints needs ``resume``, and the saved
     ``config.json`` must agree with ``config`` on ``fields`` (the network's shape); ``resume``
-    without a checkpoint starts a new run, in one warning line."""
+    without a checkpoint starts a new run, in one warning line. A ``model.keras`` without a
+    checkpoint beside it (a model put there, e.g. by ``scripts/add_grey_world.py``) is data
+    no training run wrote: refused either way, never overwritten."""
     ckpt = logdir / "checkpoints" / "checkpoint"
     saved = logdir / "config.json"
+    if (logdir / "model.keras").exists() and not ckpt.exists():
+        raise WorkbenchError(
+            "holds a model.keras but no checkpoint to continue from: training would replace "
+            "it (pick a new --logdir; --init-from it to start from its weights)",
+            logdir,
+        )
     if not config.resume:
         if ckpt.exists():
             raise WorkbenchError(
