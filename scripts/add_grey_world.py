@@ -1,10 +1,11 @@
 """Write a finished run's network with a grey-world input layer in front, as a new run folder.
 
-    .venv/bin/python scripts/add_grey_world.py SOURCE_RUN NEW_RUN
+    python scripts/add_grey_world.py SOURCE_RUN NEW_RUN     (the repository's Python)
 
 The new run has the same weights (``GreyWorld`` has none), ``model_grey_world`` set in its
-``config.json``, and the source's ``summary.json`` (its steps, validation and training median)
-with ``grey_world_from`` naming the source. No training: recipe stage 10 makes the shipped default
+``config.json``, and the source's ``summary.json`` (its steps, validation and training median;
+from an exported folder without one, the training median of its ``model.json``) with
+``grey_world_from`` naming the source. No training: recipe stage 10 makes the shipped default
 model this way from stage 9 (README, *Accuracy recipe*). A fine-tune with the layer was measured
 too and did worse on the real checks (model card).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from workbench.configs import TrainConfig, load_config, save_config, to_dict
 from workbench.errors import WorkbenchError
 from workbench.io import write_text_atomic
+from workbench.model.baselines import model_train_median
 from workbench.model.saving import save_keras_atomic
 from workbench.model.unet import build_from_config
 from workbench.training.supervised import init_weights
@@ -27,7 +29,8 @@ from workbench.training.supervised import init_weights
 def add_grey_world(source: Path, out: Path) -> Path:
     """``out/`` (``model.keras``, ``config.json``, ``summary.json``): ``source``'s finished run
     with :class:`~workbench.model.unet.GreyWorld` in front of the same weights. A source
-    without ``summary.json`` (``models/default`` has none) gives one naming only the source."""
+    without ``summary.json`` (an exported model folder) gives one with the ``train_median_m``
+    of its ``model.json``, the constant baseline every evaluation reports."""
     if not source.exists():
         raise WorkbenchError("does not exist", source)
     if not source.is_dir():
@@ -44,6 +47,9 @@ def add_grey_world(source: Path, out: Path) -> Path:
     init_weights(model, source)
     saved = source / "summary.json"
     summary = json.loads(saved.read_text()) if saved.exists() else {}
+    median = model_train_median(source)  # summary.json's, else an export's model.json's
+    if median is not None:
+        summary["train_median_m"] = median
     summary.update(grey_world_from=str(source), config=to_dict(config))
     out.mkdir(parents=True)
     save_config(config, out / "config.json")

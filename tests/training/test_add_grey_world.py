@@ -69,7 +69,8 @@ def test_refusals_are_one_line(source, tmp_path):
 
 
 def test_a_source_without_summary(source, tmp_path):
-    """``models/default`` holds model.keras and config.json but no summary.json."""
+    """An exported model folder holds model.keras, config.json and model.json, no summary.json:
+    its training median (the constant baseline of every evaluation) is carried over."""
     import shutil
 
     bare = tmp_path / "bare"
@@ -80,3 +81,10 @@ def test_a_source_without_summary(source, tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["grey_world_from"] == str(bare) and summary["config"]["model_grey_world"]
+    assert "train_median_m" not in summary  # nothing to carry: evaluations say "2 m (unknown)"
+    (bare / "model.json").write_text(json.dumps({"train_median_m": 1.55}))  # an export's
+    r = _run(bare, tmp_path / "out2")
+    assert r.returncode == 0, r.stderr
+    from workbench.model.baselines import model_train_median
+
+    assert model_train_median(tmp_path / "out2") == 1.55
