@@ -88,7 +88,7 @@ def test_loss_decreases_and_outputs(trained):
     assert 0.5 < s["train_median_m"] < 10
     from workbench.model.baselines import model_train_median
 
-    assert model_train_median(run) == s["train_median_m"]
+    assert model_train_median(run) == s["train_median_m"] and s["finished"] is True
 
 
 def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists, tmp_path, capsys):
@@ -117,6 +117,10 @@ def test_sigterm_stops_at_a_step_with_a_checkpoint_and_says_how_to_resume(lists,
     assert f"no model.keras (an unfinished run): its latest checkpoint, step {step} of 100000" in (
         capsys.readouterr().err
     )
+    from workbench.model.baselines import model_train_median  # its constant baseline is known
+
+    early = json.loads((run / "summary.json").read_text())
+    assert early["finished"] is False and model_train_median(run) == early["train_median_m"] > 0
     from workbench.training.supervised import train
 
     assert train(replace(config, steps=step + 1, resume=True))["steps"] == step + 1

@@ -11,7 +11,8 @@ the run folder; :func:`train` reads as its steps: records → strategy → model
   metrics) and images (RGB, GT, prediction, normals, error); ``history.csv`` and
   ``val_metrics.csv`` for notebooks; visual dumps ``dumps/<step>_{rgb,depth_gt,depth_pred,
   norm_pred,depth_err}.png`` and ``<step>_pc.ply``; the final ``model.keras`` and
-  ``summary.json``.
+  ``summary.json`` (written first with ``"finished": false`` and the training median range, the
+  constant baseline of every evaluation, so a run stopped before its end has it too).
 """
 
 from __future__ import annotations
@@ -309,6 +310,7 @@ def train_median(records, root, height: int, n: int = 64) -> float:
 
 def _summary(run: _Run, step: int, wall: float, log: RunLog, val: dict) -> dict:
     return {
+        "finished": True,
         "steps": step,
         "resumed_from": run.start,
         "task": run.task,
@@ -339,6 +341,10 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     run = _set_up(config)
     if run.start and run.is_chief:
         print(f"train: resuming {run.logdir} at step {run.start} of {config.steps}")
+    if run.is_chief:  # before any step: a run stopped early keeps its constant baseline too
+        run.train_median_m = train_median(records, root, config.height)
+        unfinished = {"finished": False, "train_median_m": run.train_median_m}
+        write_text_atomic(run.logdir / "summary.json", json.dumps(unfinished, indent=2) + "\n")
     batches = _input_stream(run, records, root)
     train_step = _train_step(run)
     log = RunLog(
@@ -373,7 +379,6 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
         shutil.rmtree(run.write_dir, ignore_errors=True)
         return {"steps": step, "resumed_from": run.start, "task": run.task}
     monitor.finish(step)
-    run.train_median_m = train_median(records, root, config.height)
     save_keras_atomic(run.model, run.logdir / "model.keras")
     summary = _summary(run, step, wall, log, monitor.last)
     write_text_atomic(run.logdir / "summary.json", json.dumps(summary, indent=2) + "\n")
