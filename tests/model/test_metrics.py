@@ -7,6 +7,8 @@ from workbench.model.metrics import (
     METRIC_NAMES,
     depth_metrics,
     depth_metrics_tf,
+    latitude_bin_metrics,
+    latitude_bin_sums,
     metric_sums,
     range_bin_metrics,
     range_bin_sums,
@@ -99,7 +101,7 @@ def test_range_bins_hand_computed():
     gt = np.array([[0.4, 0.5, 1.5, 3.0, 6.0, 0.0]])  # 0.5 m falls in [0.5, 1); 0 is invalid
     pred = np.array([[0.2, 0.5, 3.0, 3.3, 6.0, 4.0]])
     s = range_bin_sums(pred, gt)
-    assert s.shape == (1, 5, 3)
+    assert s.shape == (1, 5, 4)
     assert s[0, :, 0].tolist() == [1, 1, 1, 1, 1]
     assert s[0, :, 1] == pytest.approx([0.5, 0.0, 1.0, 0.1, 0.0])
     assert s[0, :, 2].tolist() == [0, 1, 0, 1, 1]  # ratios 2, 1, 2, 1.1, 1
@@ -108,6 +110,7 @@ def test_range_bins_hand_computed():
     assert [b["range_m"] for b in m] == edges
     assert [b["share"] for b in m] == pytest.approx([0.2] * 5)
     assert [b["pixels"] for b in m] == [1] * 5
+    assert [b["ratio"] for b in m] == pytest.approx([0.5, 1.0, 2.0, 1.1, 1.0])
 
 
 def test_range_bins_add_up_to_the_pixel_pooled_metrics():
@@ -127,4 +130,41 @@ def test_range_bins_empty_bin_and_views():
     m = range_bin_metrics(s)
     assert m[3]["views"] == 2 and m[3]["abs_rel"] == 0.0 and m[3]["share"] == 1.0
     assert m[0]["views"] == 0 and m[0]["abs_rel"] is None and m[0]["pixels"] == 0
-    assert range_bin_metrics(np.zeros((0, 5, 3)))[2]["delta1"] is None  # JSON null, not NaN
+    assert range_bin_metrics(np.zeros((0, 5, 4)))[2]["delta1"] is None  # JSON null, not NaN
+    assert m[0]["ratio"] is None
+
+
+def test_latitude_bands_hand_computed_and_add_up_to_the_whole():
+    gt = np.full((2, 4, 8), 2.0)  # rows at -67.5°, -22.5°, 22.5°, 67.5°
+    pred = gt.copy()
+    pred[:, 0] = 3.0  # straight-up band too far by 1.5x
+    pred[:, 3] = 1.0  # straight-down band too near by 2x
+    s = latitude_bin_sums(pred, gt)
+    assert s.shape == (2, 5, 4)
+    m = latitude_bin_metrics(s)
+    assert [b["latitude_deg"] for b in m] == [
+        [-90.0, -45.0], [-45.0, -15.0], [-15.0, 15.0], [15.0, 45.0], [45.0, 90.0]
+    ]  # fmt: skip
+    assert [b["pixels"] for b in m] == [16, 16, 0, 16, 16]
+    assert m[0]["ratio"] == pytest.approx(1.5) and m[4]["ratio"] == pytest.approx(0.5)
+    assert m[0]["abs_rel"] == pytest.approx(0.5) and m[4]["abs_rel"] == pytest.approx(0.5)
+    assert m[1]["ratio"] == pytest.approx(1.0) and m[2]["ratio"] is None
+    whole = metric_sums(pred, gt)
+    assert s[:, :, 0].sum(axis=1) == pytest.approx(whole[:, 0])
+    assert s[:, :, 1].sum(axis=1) == pytest.approx(whole[:, 1])
+
+
+def test_bin_ratio_is_the_geometric_mean_and_follows_median_alignment():
+    rng = np.random.default_rng(3)
+    gt = rng.uniform(0.5, 7.0, (2, 8, 16))  # 1.3x stays below the 10 m clip
+    pred = gt * 1.3
+    for sums in (range_bin_sums, latitude_bin_sums):
+        whole = sum(b["ratio"] * b["pixels"] for b in _metrics_of(sums, pred, gt) if b["pixels"])
+        assert whole / gt.size == pytest.approx(1.3)
+        aligned = [b["ratio"] for b in _metrics_of(sums, pred, gt, True) if b["pixels"]]
+        assert aligned == pytest.approx([1.0] * len(aligned))
+
+
+def _metrics_of(sums, pred, gt, median_align=False):
+    s = sums(pred, gt, median_align=median_align)
+    return (range_bin_metrics if sums is range_bin_sums else latitude_bin_metrics)(s)

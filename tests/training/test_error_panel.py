@@ -17,6 +17,7 @@ def test_breakdowns_hand_values_and_shapes():
     pred = np.array([[1.5, 2.5, 9.0, 4.0]] * 2)
     d = abs_rel_by_distance(pred, gt, (0, 2, 4, 8))
     assert d["abs_rel"].round(3).tolist() == [0.5, 0.0, 0.2] and d["pixels"].sum() == 6
+    assert d["ratio"].round(3).tolist() == [1.5, 1.0, 0.8]  # geometric mean of pred / gt
     lat = abs_rel_by_latitude(pred[None], gt[None], bands=2)  # a batch of one
     assert len(lat) == 2 and np.allclose(lat["abs_rel"], lat["abs_rel"][0])
     with pytest.raises(ValueError, match="differ"):
@@ -41,6 +42,8 @@ def test_panel_worst_first_and_every_figure_follows_the_view():
     assert "worst views of constant" in panel.table.value
     names = {t.name for t in panel.breakdown.data}
     assert names == {"constant", "constant (all views)"}  # compared with itself
+    ratios = np.asarray(panel.breakdown.data[0].customdata, float)  # shown on hover
+    assert np.nanmin(ratios) > 0 and np.isfinite(ratios).any()
     panel.other.value = "room prior"
     names = {t.name for t in panel.breakdown.data if "all views" not in t.name}
     assert names == {"constant", "room prior"}

@@ -63,7 +63,12 @@ def test_eval_cli_height_and_outputs(run, capsys):
     bins = m["by_true_range"]  # pixels of every view pooled per bin of true range
     assert sum(b["share"] for b in bins) == pytest.approx(1.0, abs=1e-5)
     assert max(b["views"] for b in bins) <= m["n_views"]
-    assert "AbsRel by true range" in capsys.readouterr().out
+    lat = m["by_latitude"]  # the same pixels per latitude band, -90° up to +90° down
+    assert [b["latitude_deg"][0] for b in lat] == [-90, -45, -15, 15, 45]
+    assert sum(b["pixels"] for b in lat) == sum(b["pixels"] for b in bins)
+    assert all(b["ratio"] > 0 for b in lat + bins if b["pixels"])
+    out = capsys.readouterr().out
+    assert "by true range: 0.1 to 0.5 m" in out and "by latitude (- up, + down): -90 to -45°" in out
     assert len(list((run / "e" / "dumps").glob("worst01_*_depth_pred.png"))) == 1
 
 

@@ -16,7 +16,13 @@ from tqdm.auto import tqdm
 from workbench.data.pipeline import load_sample
 from workbench.errors import WorkbenchError
 from workbench.geometry.floor_scale import rescale_to_camera_height
-from workbench.model.metrics import METRIC_NAMES, metric_sums, metrics_from_sums, range_bin_sums
+from workbench.model.metrics import (
+    METRIC_NAMES,
+    latitude_bin_sums,
+    metric_sums,
+    metrics_from_sums,
+    range_bin_sums,
+)
 
 __all__ = ["evaluate", "evaluate_views", "pool", "resize_prediction", "SCALE_ROWS"]
 
@@ -79,7 +85,8 @@ def evaluate_views(
     """Per-view results of ``predictor`` on ``records`` (the arguments of :func:`evaluate`;
     with ``camera_height``, also the sums of :data:`SCALE_ROWS` among the baselines' and each
     row's ``height_factor``; with a list ``range_bins``, each view's
-    :func:`~workbench.model.metrics.range_bin_sums` row is appended to it).
+    :func:`~workbench.model.metrics.range_bin_sums` and
+    :func:`~workbench.model.metrics.latitude_bin_sums` rows are appended to it as a pair).
 
     Returns:
         ``(rows, sums, base_sums, preds)``: one row per readable view, its metric sums
@@ -103,7 +110,13 @@ def evaluate_views(
         for rec, s, p in zip(recs, samples, pred, strict=True):
             sums.append(metric_sums(p, s["range"], median_align=median_align)[0])
             if range_bins is not None:
-                range_bins.append(range_bin_sums(p, s["range"], median_align=median_align)[0])
+                args = (p, s["range"])
+                range_bins.append(
+                    (
+                        range_bin_sums(*args, median_align=median_align)[0],
+                        latitude_bin_sums(*args, median_align=median_align)[0],
+                    )
+                )
             m = metrics_from_sums(sums[-1])
             rows.append(
                 {

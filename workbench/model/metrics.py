@@ -7,6 +7,12 @@ over the images that have any valid pixel:
 
 ``abs_rel = mean(|p - g| / g)``, ``sq_rel = mean((p - g)² / g)``, ``rmse = sqrt(mean((p - g)²))``,
 ``rmse_log = sqrt(mean((ln p - ln g)²))``, ``delta_i = mean(max(p/g, g/p) < 1.25^i)``.
+
+Breakdowns (:func:`range_bin_sums`, :func:`latitude_bin_sums`) pool every pixel of every image
+per bin of true range (metres) or of latitude (degrees, -90 straight up, +90 straight down, row
+centres of an equirect image) and add ``ratio = exp(mean(ln p - ln g))``, the geometric mean of
+``p / g``: above 1 the model puts that part of the scene too far (a floor predicted deeper
+than the walls shows as a ``ratio`` of the downward bands above the horizon's).
 """
 
 from __future__ import annotations
@@ -22,10 +28,14 @@ __all__ = [
     "RANGE_EDGES_M",
     "range_bin_sums",
     "range_bin_metrics",
+    "LATITUDE_EDGES_DEG",
+    "latitude_bin_sums",
+    "latitude_bin_metrics",
 ]
 
 METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
 RANGE_EDGES_M = (0.5, 1.0, 2.0, 4.0)  # inner edges of the true-range bins, metres
+LATITUDE_EDGES_DEG = (-45.0, -15.0, 15.0, 45.0)  # inner edges of the latitude bands (+ down)
 
 
 def _as_batch(x) -> np.ndarray:
@@ -82,6 +92,29 @@ def metric_sums(
     return out
 
 
+def _bin_sums(p, g, key, edges, min_depth, max_depth, median_align) -> np.ndarray:
+    """``(B, len(edges) + 1, 4)`` rows ``[n, Σ|p-g|/g, Σδ1, Σ(ln p - ln g)]`` per bin of
+    ``key(gi, valid) -> values`` (the binned quantity of each valid pixel)."""
+    p, g = _as_batch(p), _as_batch(g)
+    if p.shape != g.shape:
+        raise ValueError(f"pred and gt must have the same shape, got {p.shape} and {g.shape}")
+    n = len(edges) + 1
+    out = np.zeros((len(p), n, 4))
+    for i, (pi, gi) in enumerate(zip(p, g, strict=True)):
+        pv, gv = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
+        if pv is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            valid = np.isfinite(gi) & (gi >= min_depth) & (gi <= max_depth)
+        k = np.searchsorted(np.asarray(edges, np.float64), key(gi, valid), side="right")
+        hit = np.maximum(pv / gv, gv / pv) < 1.25
+        out[i, :, 0] = np.bincount(k, minlength=n)
+        out[i, :, 1] = np.bincount(k, np.abs(pv - gv) / gv, minlength=n)
+        out[i, :, 2] = np.bincount(k, hit, minlength=n)
+        out[i, :, 3] = np.bincount(k, np.log(pv / gv), minlength=n)
+    return out
+
+
 def range_bin_sums(
     pred,
     gt,
@@ -91,61 +124,89 @@ def range_bin_sums(
     median_align: bool = False,
 ) -> np.ndarray:
     """Per image, the error sums of its valid pixels split by their true range: ``(B,
-    len(edges) + 1, 3)`` rows ``[n, Σ|p-g|/g, Σδ1]``, bin ``k`` holding ``edges[k-1] <= g <
-    edges[k]`` (metres; the first bin starts at ``min_depth``, the last ends at ``max_depth``).
-    Validity, clipping and median alignment (over the whole image) are those of
-    :func:`metric_sums`.
+    len(edges) + 1, 4)`` rows ``[n, Σ|p-g|/g, Σδ1, Σ(ln p - ln g)]``, bin ``k`` holding
+    ``edges[k-1] <= g < edges[k]`` (metres; the first bin starts at ``min_depth``, the last ends
+    at ``max_depth``). Validity, clipping and median alignment (over the whole image) are those
+    of :func:`metric_sums`.
 
     >>> s = range_bin_sums(np.array([[0.3, 3.3]]), np.array([[0.4, 3.0]]))
     >>> s[:, :, 0].tolist(), s[:, :, 1].round(4).tolist()
     ([[1.0, 0.0, 0.0, 1.0, 0.0]], [[0.25, 0.0, 0.0, 0.1, 0.0]])
     """
-    p, g = _as_batch(pred), _as_batch(gt)
-    if p.shape != g.shape:
-        raise ValueError(f"pred and gt must have the same shape, got {p.shape} and {g.shape}")
-    out = np.zeros((len(p), len(edges) + 1, 3))
-    for i, (pi, gi) in enumerate(zip(p, g, strict=True)):
-        pv, gv = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
-        if pv is None:
-            continue
-        k = np.searchsorted(np.asarray(edges, np.float64), gv, side="right")
-        hit = np.maximum(pv / gv, gv / pv) < 1.25
-        n = len(edges) + 1
-        out[i, :, 0] = np.bincount(k, minlength=n)
-        out[i, :, 1] = np.bincount(k, np.abs(pv - gv) / gv, minlength=n)
-        out[i, :, 2] = np.bincount(k, hit.astype(np.float64), minlength=n)
+    return _bin_sums(pred, gt, lambda gi, v: gi[v], edges, min_depth, max_depth, median_align)
+
+
+def latitude_bin_sums(
+    pred,
+    gt,
+    edges_deg=LATITUDE_EDGES_DEG,
+    min_depth: float = 0.1,
+    max_depth: float = 10.0,
+    median_align: bool = False,
+) -> np.ndarray:
+    """As :func:`range_bin_sums`, split by the latitude of each pixel's row instead (degrees,
+    -90 up, +90 down, row centres; ``edges_deg`` inner edges): ``(B, len(edges_deg) + 1, 4)``.
+
+    >>> s = latitude_bin_sums(np.array([[2.0], [1.0]]), np.array([[1.0], [1.0]]), (0.0,))
+    >>> s[0, :, 0].tolist(), s[0, :, 1].tolist()  # the upper row (-45°) is off by 100 %
+    ([1.0, 1.0], [1.0, 0.0])
+    """
+
+    def latitude(gi, valid):
+        h = gi.shape[0]
+        lat = (np.arange(h) + 0.5) / h * 180.0 - 90.0
+        return np.broadcast_to(lat[:, None], gi.shape)[valid]
+
+    return _bin_sums(pred, gt, latitude, edges_deg, min_depth, max_depth, median_align)
+
+
+def _bin_metrics(sums, bounds, key: str) -> list[dict]:
+    s = np.asarray(sums, np.float64).reshape(-1, len(bounds) - 1, 4)
+    total = s[:, :, 0].sum(axis=0)
+    out = []
+    for k, n in enumerate(total):
+        out.append(
+            {
+                key: [float(bounds[k]), float(bounds[k + 1])],
+                "pixels": int(n),
+                "share": float(n / max(total.sum(), 1.0)),
+                "views": int((s[:, k, 0] > 0).sum()),
+                "abs_rel": float(s[:, k, 1].sum() / n) if n else None,
+                "delta1": float(s[:, k, 2].sum() / n) if n else None,
+                "ratio": float(np.exp(s[:, k, 3].sum() / n)) if n else None,
+            }
+        )
     return out
 
 
 def range_bin_metrics(
     sums, edges=RANGE_EDGES_M, min_depth: float = 0.1, max_depth: float = 10.0
 ) -> list[dict]:
-    """AbsRel and δ1 per true-range bin from :func:`range_bin_sums` rows, every pixel of every
-    image pooled (a bin holds few pixels of most images): one dict per bin, ``range_m`` its
-    ``[lo, hi)`` metres, ``pixels`` its valid pixels and ``share`` their share of all valid
-    pixels (ground truth within ``[min_depth, max_depth]``), ``views`` the images with pixels
-    in it (AbsRel and δ1 None, JSON ``null``, where it has none).
+    """AbsRel, δ1 and ``ratio`` (geometric mean of pred / true) per true-range bin from
+    :func:`range_bin_sums` rows, every pixel of every image pooled (a bin holds few pixels of
+    most images): one dict per bin, ``range_m`` its ``[lo, hi)`` metres, ``pixels`` its valid
+    pixels and ``share`` their share of all valid pixels (ground truth within ``[min_depth,
+    max_depth]``), ``views`` the images with pixels in it (AbsRel, δ1 and ratio None, JSON
+    ``null``, where it has none).
 
     >>> m = range_bin_metrics(range_bin_sums(np.array([[0.3, 3.3]]), np.array([[0.4, 3.0]])))
     >>> m[0]["range_m"], round(m[0]["abs_rel"], 4), m[0]["share"], m[1]["views"]
     ([0.1, 0.5], 0.25, 0.5, 0)
+    >>> round(m[0]["ratio"], 4), round(m[3]["ratio"], 4)
+    (0.75, 1.1)
     """
-    s = np.asarray(sums, np.float64).reshape(-1, len(edges) + 1, 3)
-    total = s[:, :, 0].sum(axis=0)
-    bounds = (min_depth, *edges, max_depth)
-    out = []
-    for k, n in enumerate(total):
-        out.append(
-            {
-                "range_m": [float(bounds[k]), float(bounds[k + 1])],
-                "pixels": int(n),
-                "share": float(n / max(total.sum(), 1.0)),
-                "views": int((s[:, k, 0] > 0).sum()),
-                "abs_rel": float(s[:, k, 1].sum() / n) if n else None,
-                "delta1": float(s[:, k, 2].sum() / n) if n else None,
-            }
-        )
-    return out
+    return _bin_metrics(sums, (min_depth, *edges, max_depth), "range_m")
+
+
+def latitude_bin_metrics(sums, edges_deg=LATITUDE_EDGES_DEG) -> list[dict]:
+    """:func:`range_bin_metrics` of :func:`latitude_bin_sums` rows: ``latitude_deg`` holds each
+    band's ``[lo, hi)`` degrees (-90 up, +90 down).
+
+    >>> s = latitude_bin_sums(np.array([[2.0], [1.0]]), np.array([[1.0], [1.0]]), (0.0,))
+    >>> [(b["latitude_deg"], b["ratio"]) for b in latitude_bin_metrics(s, (0.0,))]
+    [([-90.0, 0.0], 2.0), ([0.0, 90.0], 1.0)]
+    """
+    return _bin_metrics(sums, (-90.0, *edges_deg, 90.0), "latitude_deg")
 
 
 def metrics_from_sums(sums: np.ndarray, average: str = "views") -> dict[str, float]:

@@ -32,7 +32,8 @@ __all__ = ["ErrorAnalysis", "breakdown_figure", "compare_figure", "error_scale_h
 def breakdown_figure(
     tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: str = "", overall=None
 ):
-    """AbsRel by ground-truth distance (left) and latitude (right), one line per model;
+    """AbsRel by ground-truth distance (left) and latitude (right), one line per model (the
+    hover adds the geometric mean of pred / true: above 1, that part is predicted too far);
     ``tables`` maps a model name to ``(by_distance, by_latitude)`` of one view, ``overall``
     (optional, same form) to those of all views (dashed, named "<model> (all views)")."""
     fig = make_subplots(
@@ -54,12 +55,16 @@ def breakdown_figure(
                 line=line,
                 row=1,
                 col=1,
-                hovertemplate="%{x}: AbsRel %{y:.3f}<extra>" + label + "</extra>",
+                customdata=d["ratio"],
+                hovertemplate="%{x}: AbsRel %{y:.3f}, pred/true x%{customdata:.2f}<extra>"
+                + label
+                + "</extra>",
             )
             fig.add_scatter(x=(la["lo"] + la["hi"]) / 2, y=la["abs_rel"], name=label, line=line,
                             showlegend=False, row=1, col=2,
-                            hovertemplate="%{x:.0f}°: AbsRel %{y:.3f}<extra>" + label
-                            + "</extra>")  # fmt: skip
+                            customdata=la["ratio"],
+                            hovertemplate="%{x:.0f}°: AbsRel %{y:.3f}, pred/true"
+                            " x%{customdata:.2f}<extra>" + label + "</extra>")  # fmt: skip
     fig.update_yaxes(title_text="AbsRel", rangemode="tozero")
     fig.update_xaxes(title_text="metres", row=1, col=1)
     fig.update_xaxes(title_text="latitude (°)", row=1, col=2)

@@ -20,7 +20,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import check_output_folder, make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.baselines import baseline_table, make_baselines
 from workbench.model.evaluate import SCALE_ROWS, evaluate_views, pool
-from workbench.model.metrics import range_bin_metrics
+from workbench.model.metrics import latitude_bin_metrics, range_bin_metrics
 from workbench.model.predictor import load
 from workbench.viz.dumps import write_dumps
 from workbench.viz.labels import short_id
@@ -100,15 +100,16 @@ def _scale_block(mean: dict, rows: list[dict], camera_height: float) -> dict:
     return {"camera_height": _rounded(block)}
 
 
-def _range_line(bins: list[dict]) -> str:
-    """One line: the model's AbsRel per true-range bin and the bin's share of the pixels."""
+def _bin_line(bins: list[dict], key: str, unit: str) -> str:
+    """One line: the model's AbsRel per bin, its geometric-mean ratio pred / true and the
+    bin's share of the pixels."""
     parts = [
-        f"{b['range_m'][0]:g}-{b['range_m'][1]:g} m {b['abs_rel']:.3f} ({100 * b['share']:.0f} %)"
+        f"{b[key][0]:g} to {b[key][1]:g}{unit} {b['abs_rel']:.3f} x{b['ratio']:.2f}"
+        f" ({100 * b['share']:.0f} %)"
         for b in bins
         if b["views"]
     ]
-    head = "AbsRel by true range (all views' pixels pooled; share of valid pixels): "
-    return head + ", ".join(parts)
+    return ", ".join(parts)
 
 
 def run(config) -> int:
@@ -147,7 +148,8 @@ def run(config) -> int:
     }
     table = baseline_table(mean)
     info.update(_scale_block(info, rows, config.camera_height))
-    info["by_true_range"] = _rounded(range_bin_metrics(bins))
+    info["by_true_range"] = _rounded(range_bin_metrics([b[0] for b in bins]))
+    info["by_latitude"] = _rounded(latitude_bin_metrics([b[1] for b in bins]))
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
@@ -163,7 +165,12 @@ def run(config) -> int:
             s["pose"],
         )
     print(table)
-    print(_range_line(info["by_true_range"]))
+    print(
+        "AbsRel, x geometric mean of pred/true (over 1: too far) and share of valid pixels,"
+        " all views pooled:"
+    )
+    print("  by true range: " + _bin_line(info["by_true_range"], "range_m", " m"))
+    print("  by latitude (- up, + down): " + _bin_line(info["by_latitude"], "latitude_deg", "°"))
     if config.camera_height:
         c = info["camera_height"]
         med = f" (median factor {c['factor_median']})" if c["rescaled_views"] else ""
