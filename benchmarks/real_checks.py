@@ -53,7 +53,7 @@ from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.geometry.pose import transform_points
 from workbench.geometry.upsample import guided_upsample, upsample_bilinear
 from workbench.io import read_image, read_rgb, write_text_atomic
-from workbench.model.metrics import depth_metrics
+from workbench.model.metrics import depth_metrics, latitude_bin_metrics, latitude_bin_sums
 
 ZIND_CAMERA_HEIGHT_M = 1.435
 CAP = np.deg2rad(60.0)
@@ -86,9 +86,49 @@ def realsee(folder: Path, predictor, baselines: dict, height: int) -> dict:
         pred = resize_range(predictor.predict(rgb), height)
         x = predictor.prepare(rgb)[0][None]
         row = {"model": _metrics(pred, gt), "valid_frac": round(float((gt > 0).mean()), 3)}
+        row["by_latitude_median_aligned"] = _latitude_ratios(pred, gt)
         for bname, b in baselines.items():
             row[bname] = _metrics(resize_range(b.predict_batch(x)[0], height), gt)
         out[name] = row
+    return out
+
+
+def _latitude_ratios(pred: np.ndarray, gt: np.ndarray) -> list[dict]:
+    """``eval``'s latitude bands after median alignment: ``latitude_deg``, ``pixels``,
+    ``abs_rel`` and ``ratio`` (geometric mean of pred / true) per band."""
+    sums = latitude_bin_sums(pred, gt, max_depth=100.0, median_align=True)
+    keep = ("latitude_deg", "pixels", "abs_rel", "ratio")
+    return [
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in b.items() if k in keep}
+        for b in latitude_bin_metrics(sums)
+    ]
+
+
+def zind_surface_ratios(pano: dict, unit: float, pred: np.ndarray) -> dict:
+    """Geometric mean of predicted / true range on each surface of a ZInD panorama's layout
+    room: ``walls`` (:func:`zind_wall_range`), ``floor`` and ``ceiling`` (pixels at least 20°
+    below / above the horizon whose layout range is that plane's, within 1 %); None where a
+    surface has under 50 pixels. Equal ratios mean a right shape at a wrong scale; a floor
+    ratio above the walls' means a floor predicted too deep (a camera height read too high)."""
+    h = pred.shape[0]
+    lat = lonlat_grid(h, 2 * h)[1][:, None]
+    layout = zind_layout_range(pano, unit, h)
+    cam = float(pano.get("camera_height", 1.0)) * unit
+    above = (float(pano["ceiling_height"]) * unit) - cam
+    with np.errstate(divide="ignore"):
+        plane = np.where(lat > 0, cam, above) / np.abs(np.sin(lat))
+    on_plane = (layout > 0) & (np.abs(layout - plane) <= 0.01 * layout)
+    walls = zind_wall_range(pano, unit, h)
+    truth = {
+        "walls": (walls, walls > 0),
+        "floor": (layout, on_plane & (lat >= np.deg2rad(20.0))),
+        "ceiling": (layout, on_plane & (lat <= -np.deg2rad(20.0))),
+    }
+    out = {}
+    for name, (true, m) in truth.items():
+        ok = m & (pred > 0)
+        ratio = np.exp(np.mean(np.log(pred[ok] / true[ok]))) if ok.sum() >= 50 else None
+        out[name] = None if ratio is None else round(float(ratio), 4)
     return out
 
 
@@ -264,6 +304,7 @@ def zind_rescale(tour: Path, predictor, height: int, limit: int = 0) -> dict:
             fit = fit_floor(pred)
             row = {"pano": rel, **rescale_row(pred, gt, true_h, rel)}
             row["floor_fit_height_abs_rel"] = round(abs(fit.height_m - true_h) / true_h, 4)
+            row["surface_ratio"] = zind_surface_ratios(pano, unit, pred)
             rows.append(row)
     if not rows:
         return {}
@@ -283,6 +324,10 @@ def zind_rescale(tour: Path, predictor, height: int, limit: int = 0) -> dict:
         "wall_abs_rel_rescaled": med("rescaled", kept),
         "wall_abs_rel_median_aligned": med("median_aligned", rows),
         "floor_fit_height_abs_rel": med("floor_fit_height_abs_rel", kept),
+        "surface_ratio_median": {
+            name: med(name, [r["surface_ratio"] for r in rows])
+            for name in ("walls", "floor", "ceiling")
+        },
         "per_pano": rows,
     }  # fmt: skip
 

@@ -58,3 +58,22 @@ def test_wall_range_leaves_out_doors_and_windows():
     assert r[np.ix_(band, beside)].all()
     win_cols = np.abs(lon) > np.pi - np.arctan(0.15)  # behind: |x| < 0.15 on the wall y = -1
     assert not r[np.ix_(band & (np.abs(np.tan(lat)) < 0.25), win_cols)].any()
+
+
+def test_surface_ratios_of_the_exact_room_and_of_a_deeper_floor():
+    from benchmarks.real_checks import zind_layout_range, zind_surface_ratios
+
+    pano = {
+        "layout_visible": {"vertices": [[-2, -1.5], [2, -1.5], [2, 2.5], [-2, 2.5]]},
+        "camera_height": 1.0,
+        "ceiling_height": 1.7,
+    }
+    exact = zind_layout_range(pano, 1.4, 64)  # the layout room itself, 1.4 m per unit
+    assert zind_surface_ratios(pano, 1.4, exact) == {"walls": 1.0, "floor": 1.0, "ceiling": 1.0}
+    scaled = zind_surface_ratios(pano, 1.4, exact * 1.2)  # right shape, wrong scale
+    assert scaled == {"walls": 1.2, "floor": 1.2, "ceiling": 1.2}
+    lat = lonlat_grid(64, 128)[1][:, None]
+    deeper = np.where(lat > np.deg2rad(30.0), exact * 1.1, exact)  # a floor pushed down
+    r = zind_surface_ratios(pano, 1.4, deeper)
+    assert r["walls"] == 1.0 and r["ceiling"] == 1.0 and 1.0 < r["floor"] < 1.1
+    assert zind_surface_ratios(pano, 1.4, np.zeros_like(exact))["floor"] is None  # no pixels
