@@ -61,6 +61,7 @@ __all__ = [
     "find_datasets",
     "scene_covisibility",
     "files_by_stem",
+    "pose_file_of",
     "index_layout",
     "load_view",
     "read_record_pose",
@@ -216,6 +217,24 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
 # --------------------------------------------------------------------------- readers
 
 
+def pose_file_of(layout: str, rgb_path: str | os.PathLike) -> Path:
+    """Where ``layout`` keeps the pose of the view whose panorama is ``rgb_path`` (relative or
+    absolute, the result alike): RealSee3D's ``extrinsics.txt`` beside the panorama,
+    ``<scene>/pose/<view>.txt`` for ``seed`` (panoramas in ``<scene>/pan/<res>/``) and
+    ``pose/<name>.txt`` beside ``rgb/`` for ``rgbd-folder``.
+
+    >>> pose_file_of("seed", "s1/pan/low/003.jpg").as_posix()
+    's1/pose/003.txt'
+    >>> pose_file_of("rgbd-folder", "tour/rgb/hall.png").as_posix()
+    'tour/pose/hall.txt'
+    """
+    rgb = Path(rgb_path)
+    if layout == "realsee3d":
+        return rgb.parent / "extrinsics.txt"
+    up = rgb.parents[2] if layout == "seed" else rgb.parents[1]
+    return up / "pose" / f"{rgb.stem}.txt"
+
+
 def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
@@ -332,7 +351,7 @@ class SeedLayout:
         for v in sorted(set(rgb_files["high"]) | set(rgb_files["low"]) | set(depth_files)):
             rgb = rgb_files[order[0]].get(v) or rgb_files[order[1]].get(v)
             depth = depth_files.get(v)
-            pose = scene / "pose" / f"{v}.txt"
+            pose = pose_file_of("seed", scene / "pan" / order[0] / f"{v}.jpg")
             out.append(
                 ViewRecord(
                     scene.name,
@@ -513,7 +532,7 @@ class RealSee3DLayout:
             d = scene / "viewpoints" / vid
             files = files_by_stem(d, RGB_EXTS)
             rgb = files.get("panoImage_1600") or files.get("panoImage")
-            mask, pose = d / "pano_mask.png", d / "extrinsics.txt"
+            mask, pose = d / "pano_mask.png", pose_file_of("realsee3d", d / "panoImage.jpg")
             segment = d / "segment.png"
             out.append(
                 ViewRecord(
@@ -563,7 +582,7 @@ class RgbdFolderLayout:
         pose_only = not (d / "depth").is_dir()
         out = []
         for s in sorted(rgbs):
-            depth, pose = depths.get(s), d / "pose" / f"{s}.txt"
+            depth, pose = depths.get(s), pose_file_of("rgbd-folder", rgbs[s])
             if pose_only:
                 depth_rel = ""
             else:

@@ -53,6 +53,7 @@ from workbench.data.layouts import (
     files_by_stem,
     find_datasets,
     load_view,
+    pose_file_of,
     read_depth,
     read_mask,
     read_record_pose,
@@ -296,17 +297,11 @@ def _check_pose(rec: ViewRecord, root: Path, add) -> None:
     elif rec.layout == "zind":  # its floor's scale_meters_per_coordinate is null
         add("", "no pose", f"{rec.floor} has no scale_meters_per_coordinate (no metres)")
     elif rec.layout in ("seed", "realsee3d") or not rec.has_depth:
-        add(_expected_pose_file(rec), "missing file", "pose (4x4 T_world_from_cam)")
-
-
-def _expected_pose_file(rec: ViewRecord) -> str:
-    """Where the layout keeps a view's pose: RealSee3D's ``extrinsics.txt`` beside the
-    panorama, ``<scene>/pose/<view>.txt`` (seed), ``pose/<name>.txt`` beside ``rgb/``."""
-    rgb = Path(rec.rgb_path)
-    if rec.layout == "realsee3d":
-        return (rgb.parent / "extrinsics.txt").as_posix()
-    up = rgb.parents[2] if rec.layout == "seed" else rgb.parents[1]
-    return (up / "pose" / f"{rgb.stem}.txt").as_posix()
+        add(
+            pose_file_of(rec.layout, rec.rgb_path).as_posix(),
+            "missing file",
+            "pose (4x4 T_world_from_cam)",
+        )
 
 
 def _check_realsee_folder(rec: ViewRecord, root: Path, add) -> bool | None:
