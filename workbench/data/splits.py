@@ -218,8 +218,6 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
         if not isinstance(root, str) or not root:
             raise WorkbenchError(f"split.json's 'root' must be a folder path, got {root!r}", meta)
     root = Path(root).resolve()
-    if not path.is_file():
-        raise WorkbenchError("split CSV not found", path)
     text = read_csv_text(path)
     rows = list(csv.DictReader(io.StringIO(text)))
     need = ViewRecord.columns()
