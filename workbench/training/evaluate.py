@@ -104,7 +104,7 @@ def _bin_line(bins: list[dict], key: str, unit: str) -> str:
     """One line: the model's AbsRel per bin, its geometric-mean ratio pred / true and the
     bin's share of the pixels."""
     parts = [
-        f"{b[key][0]:g} to {b[key][1]:g}{unit} {b['abs_rel']:.3f} x{b['ratio']:.2f}"
+        f"{b[key][0]:g} to {b[key][1]:g}{unit} {b['abs_rel']:.3f} ×{b['ratio']:.2f}"
         f" ({100 * b['share']:.0f} %)"
         for b in bins
         if b["views"]
@@ -166,7 +166,7 @@ def run(config) -> int:
         )
     print(table)
     print(
-        "AbsRel, x geometric mean of pred/true (over 1: too far) and share of valid pixels,"
+        "AbsRel, ×geometric mean of pred/true (over 1: too far) and share of valid pixels,"
         " all views pooled:"
     )
     print("  by true range: " + _bin_line(info["by_true_range"], "range_m", " m"))
