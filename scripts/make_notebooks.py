@@ -310,7 +310,8 @@ NB["07_biview_pose"] = [
 NB["08_error_analysis"] = [
     "# 08 · Error analysis\nWhere is a model wrong? Every model below is scored on the same "
     "views at one resolution (128×256, the ground truth's pixels): the worst views first, the "
-    "prediction beside the ground truth in metres, AbsRel by distance and by latitude, the "
+    "prediction beside the ground truth in metres, AbsRel by distance and by latitude (hover a "
+    "point for the geometric mean of predicted / true there: above 1, predicted too far), the "
     "true (grey) and predicted (coloured by |error|) point clouds overlaid, and two models "
     "compared view by view. The trivial baselines are here on purpose: a model that does not "
     "beat them has not learned depth. Errors need ground truth: a dataset without depth uses "
