@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -67,3 +68,14 @@ def test_a_scene_or_view_flag_that_names_nothing_is_named_with_the_choices(tmp_p
     assert f"--a/--b: scene {scenes[0]} has no view 'zzz'" in err, err
     assert main(["match", str(seed), "--scene", "", "--a", "000", "--b", "001", "--out",
                  str(tmp_path / "m2")]) == 0  # fmt: skip
+
+
+def test_data_flag_help_names_every_layout_and_encoding():
+    from workbench.configs.commands import DataFlags
+    from workbench.data.dataset import ENCODINGS
+    from workbench.data.layouts import LAYOUTS
+
+    helps = {f.name: f.metadata["help"] for f in dataclasses.fields(DataFlags)}
+    layout_help, encoding_help = helps["layout"], helps["encoding"]
+    assert all(name in layout_help for name in LAYOUTS), layout_help
+    assert all(name in encoding_help for name in ENCODINGS), encoding_help

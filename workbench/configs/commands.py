@@ -62,7 +62,9 @@ class DataFlags(Config):
     """How to read a dataset (:mod:`workbench.data.dataset`): detected from the files, each
     field overrides what was detected."""
 
-    layout: str = option("", "layout: seed, realsee3d or rgbd-folder (auto-detected when empty)")
+    layout: str = option(
+        "", "layout: seed, realsee3d, rgbd-folder, zind or shards (auto-detected when empty)"
+    )
     encoding: str = option(
         "",
         "depth encoding: millimetres, matterport3d, stanford2d3d, structured3d, pano3d, "
