@@ -79,3 +79,13 @@ def test_data_flag_help_names_every_layout_and_encoding():
     layout_help, encoding_help = helps["layout"], helps["encoding"]
     assert all(name in layout_help for name in LAYOUTS), layout_help
     assert all(name in encoding_help for name in ENCODINGS), encoding_help
+
+
+def test_switch_help_says_whether_it_is_on_by_default(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "two model calls per image) (default: on)" in text  # --flip
+    assert "to the GT median (scale-free) (default: off)" in text  # --median-align

@@ -20,6 +20,11 @@ def test_breakdowns_hand_values_and_shapes():
     assert d["ratio"].round(3).tolist() == [1.5, 1.0, 0.8]  # geometric mean of pred / gt
     lat = abs_rel_by_latitude(pred[None], gt[None], bands=2)  # a batch of one
     assert len(lat) == 2 and np.allclose(lat["abs_rel"], lat["abs_rel"][0])
+    p = np.ones((4, 8))
+    p[0, 0] = np.nan  # a non-finite prediction counts as eval's 10 m cap, not as 1e9
+    band = abs_rel_by_latitude(p, np.ones((4, 8)), bands=2)
+    assert band["abs_rel"].tolist() == pytest.approx([9.0 / 16, 0.0])
+    assert abs_rel_by_latitude(p, np.full((4, 8), 20.0), bands=2)["pixels"].sum() == 0  # > 10 m
     with pytest.raises(ValueError, match="differ"):
         abs_rel_by_distance(pred, gt[:1])
 

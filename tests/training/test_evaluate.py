@@ -1,6 +1,7 @@
 """``workbench eval``: fixed comparison height, wrap-aware resizing of predictions."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -69,6 +70,11 @@ def test_eval_cli_height_and_outputs(run, capsys):
     assert all(b["ratio"] > 0 for b in lat + bins if b["pixels"])
     out = capsys.readouterr().out
     assert "by true range: 0.1 to 0.5 m" in out and "by latitude (- up, + down): -90 to -45°" in out
+    assert m["flip"] is True and f"×{m['ratio_all']:.2f} over all pixels" in out
+    assert "as predicted, all views pooled" in out
+    logs = sum(b["pixels"] * np.log(b["ratio"]) for b in lat if b["pixels"])
+    assert m["ratio_all"] == pytest.approx(np.exp(logs / sum(b["pixels"] for b in lat)), rel=1e-5)
+    assert "NaN" not in (run / "e" / "metrics.json").read_text()  # strict JSON: null, not NaN
     assert len(list((run / "e" / "dumps").glob("worst01_*_depth_pred.png"))) == 1
 
 
@@ -80,3 +86,45 @@ def test_eval_refused_before_any_work_leaves_no_folder(run, tmp_path, capsys):
     assert "missing.csv" in capsys.readouterr().err and not out.exists()
     args = ["eval", str(run / "lists/val.csv"), "--model", str(tmp_path / "no_model")]
     assert main([*args, "--out", str(out)]) == 2 and not out.exists()
+
+
+def test_eval_bin_line_shows_empty_bins_and_says_which_prediction(run, capsys):
+    from workbench.cli import main
+    from workbench.training.evaluate import _bin_line
+
+    bins = [
+        {"range_m": [0.1, 0.5], "views": 0, "pixels": 0, "share": 0.0, "abs_rel": None,
+         "ratio": None},
+        {"range_m": [0.5, 1.0], "views": 2, "pixels": 9, "share": 1.0, "abs_rel": 0.25,
+         "ratio": 1.5},
+    ]  # fmt: skip
+    assert _bin_line(bins, "range_m", " m") == "0.1 to 0.5 m –, 0.5 to 1 m 0.250 ×1.50 (100 %)"
+    args = ["eval", str(run / "lists/val.csv"), "--model", str(run / "run"), "--worst", "0"]
+    assert main([*args, "--out", str(run / "ea"), "--median-align"]) == 0
+    assert "median-aligned, all views pooled" in capsys.readouterr().out
+    assert main([*args, "--out", str(run / "eh"), "--camera-height", "1.5"]) == 0
+    out = capsys.readouterr().out
+    assert "as predicted (before --camera-height 1.5)" in out
+    if "median factor" in out:  # three decimals
+        assert re.search(r"median factor \d+\.\d{3}\)", out), out
+
+
+def test_eval_refuses_views_without_ground_truth_in_one_line(tmp_path, capsys):
+    import shutil
+
+    import cv2
+
+    from tests.helpers import SAMPLES
+    from workbench.cli import main
+
+    root = tmp_path / "data"
+    shutil.copytree(SAMPLES, root)
+    for png in root.glob("*/depth/*.png"):  # every depth pixel missing (0)
+        cv2.imwrite(str(png), np.zeros_like(cv2.imread(str(png), cv2.IMREAD_UNCHANGED)))
+    lists = write_sample_lists(tmp_path / "lists", root)
+    out = tmp_path / "never"
+    assert main(["eval", str(lists / "val.csv"), "--out", str(out), "--worst", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "has ground truth within 0.1-10 m: nothing to score" in err and "val.csv" in err
+    last = err.strip().splitlines()[-1]  # after the progress bar: one line, no traceback
+    assert "nothing to score" in last and "Traceback" not in err and not out.exists()

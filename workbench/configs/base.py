@@ -147,12 +147,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
         if origin is typing.Literal:
             kw["choices"] = list(args)
         if t is bool:
+            said = "(default: " in kw["help"]
             parser.add_argument(
                 _flag(f.name),
                 dest=f.name,
                 action=argparse.BooleanOptionalAction,
                 default=f.default,
-                help=kw["help"],
+                help=kw["help"]
+                if said
+                else f"{kw['help']} (default: {'on' if f.default else 'off'})",
             )
             continue
         if origin is tuple:

@@ -195,6 +195,10 @@ def warn_if_split_implausible(csv_path: str | os.PathLike, records: list[ViewRec
         warn_if_implausible(spec, records)
 
 
+def _scenes(n: int) -> str:
+    return f"{n} scene" if n == 1 else f"{n} scenes"
+
+
 def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = None):
     """Read a split CSV into ``(records, root)``.
 
@@ -301,7 +305,7 @@ def run(config) -> int:
                 Path(config.out).rmdir()
         raise
     print(
-        f"split: {info['train_views']} train views ({info['train_scenes']} scenes), "
-        f"{info['val_views']} val views ({info['val_scenes']} scenes) -> {config.out}"
+        f"split: {info['train_views']} train views ({_scenes(info['train_scenes'])}), "
+        f"{info['val_views']} val views ({_scenes(info['val_scenes'])}) -> {config.out}"
     )
     return 0

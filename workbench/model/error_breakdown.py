@@ -23,7 +23,7 @@ __all__ = ["abs_rel_by_distance", "abs_rel_by_latitude"]
 
 def _frame(bins: list[dict], key: str, unit: str) -> pd.DataFrame:
     return pd.DataFrame(
-        {"bin": f"{b[key][0]:g}–{b[key][1]:g} {unit}", "lo": b[key][0], "hi": b[key][1],
+        {"bin": f"{b[key][0]:g}–{b[key][1]:g}{unit}", "lo": b[key][0], "hi": b[key][1],
          "pixels": b["pixels"], "abs_rel": np.nan if b["abs_rel"] is None else b["abs_rel"],
          "ratio": np.nan if b["ratio"] is None else b["ratio"]}
         for b in bins
@@ -51,16 +51,19 @@ def abs_rel_by_distance(pred, gt, edges_m=(0, 1, 2, 3, 4, 6, 8, 12, 100)) -> pd.
     e = np.asarray(edges_m, np.float64)
     lo, hi = max(float(e[0]), 1e-9), float(e[-1])
     bins = range_bin_metrics(range_bin_sums(p, g, e[1:-1], lo, hi), e[1:-1], lo, hi)
-    table = _frame(bins, "range_m", "m")
+    table = _frame(bins, "range_m", " m")
     table["lo"], table["hi"] = e[:-1], e[1:]
     table["bin"] = [f"{a:g}–{b:g} m" for a, b in zip(e[:-1], e[1:], strict=True)]
     return table
 
 
-def abs_rel_by_latitude(pred, gt, bands: int = 9) -> pd.DataFrame:
-    """Mean AbsRel and ``ratio`` of valid pixels (ground truth above 0) per latitude band
-    (``bands`` equal bands, degrees, -90 up to +90 down): a table of
-    :func:`~workbench.model.metrics.latitude_bin_sums`.
+def abs_rel_by_latitude(
+    pred, gt, bands: int = 9, min_depth: float = 0.1, max_depth: float = 10.0
+) -> pd.DataFrame:
+    """Mean AbsRel and ``ratio`` of valid pixels per latitude band (``bands`` equal bands,
+    degrees, -90 up to +90 down): a table of :func:`~workbench.model.metrics.latitude_bin_sums`
+    with ``workbench eval``'s validity (ground truth within ``[min_depth, max_depth]`` metres,
+    the prediction clipped to it).
 
     >>> g = np.ones((4, 8)); p = g.copy(); p[0] = 2.0
     >>> t = abs_rel_by_latitude(p, g, bands=2)
@@ -69,5 +72,5 @@ def abs_rel_by_latitude(pred, gt, bands: int = 9) -> pd.DataFrame:
     """
     p, g = _checked(pred, gt)
     e = np.linspace(-90.0, 90.0, bands + 1)
-    sums = latitude_bin_sums(p, g, e[1:-1], 1e-9, 1e9)
+    sums = latitude_bin_sums(p, g, e[1:-1], min_depth, max_depth)
     return _frame(latitude_bin_metrics(sums, e[1:-1]), "latitude_deg", "°")

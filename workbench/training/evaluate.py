@@ -29,11 +29,14 @@ __all__ = ["run"]
 
 
 def _rounded(v):
+    """Floats rounded to 6 decimals, NaN as ``None`` (JSON ``null``), inside dicts and lists."""
     if isinstance(v, dict):
         return {k: _rounded(x) for k, x in v.items()}
     if isinstance(v, list):
         return [_rounded(x) for x in v]
-    return round(v, 6) if isinstance(v, float) else v
+    if isinstance(v, float):
+        return round(v, 6) if np.isfinite(v) else None
+    return v
 
 
 @functools.lru_cache(maxsize=1)  # one model held at a time
@@ -102,14 +105,37 @@ def _scale_block(mean: dict, rows: list[dict], camera_height: float) -> dict:
 
 def _bin_line(bins: list[dict], key: str, unit: str) -> str:
     """One line: the model's AbsRel per bin, its geometric-mean ratio pred / true and the
-    bin's share of the pixels."""
+    bin's share of the pixels; a bin without pixels shows a dash."""
     parts = [
-        f"{b[key][0]:g} to {b[key][1]:g}{unit} {b['abs_rel']:.3f} ×{b['ratio']:.2f}"
-        f" ({100 * b['share']:.0f} %)"
+        f"{b[key][0]:g} to {b[key][1]:g}{unit} "
+        + (
+            f"{b['abs_rel']:.3f} ×{b['ratio']:.2f} ({100 * b['share']:.0f} %)"
+            if b["views"]
+            else "–"
+        )
         for b in bins
-        if b["views"]
     ]
     return ", ".join(parts)
+
+
+def _overall_ratio(bins: list[dict]) -> float | None:
+    """The geometric mean of pred / true over every binned pixel (the bins' ratios pooled)."""
+    n = sum(b["pixels"] for b in bins)
+    logs = sum(b["pixels"] * np.log(b["ratio"]) for b in bins if b["pixels"])
+    return float(np.exp(logs / n)) if n else None
+
+
+def _print_breakdowns(info: dict, config) -> None:
+    """The two breakdown lines under a header that says which prediction they describe."""
+    which = "median-aligned" if config.median_align else "as predicted"
+    if config.camera_height and not config.median_align:
+        which += f" (before --camera-height {config.camera_height:g})"
+    print(
+        f"AbsRel, ×geometric mean of pred/true (over 1: too far; ×{info['ratio_all']:.2f} over"
+        f" all pixels) and share of valid pixels per bin, {which}, all views pooled:"
+    )
+    print("  by true range: " + _bin_line(info["by_true_range"], "range_m", " m"))
+    print("  by latitude (- up, + down): " + _bin_line(info["by_latitude"], "latitude_deg", "°"))
 
 
 def run(config) -> int:
@@ -127,8 +153,14 @@ def run(config) -> int:
     # a bad model: exit 2
     predictor, _, constant_from = _model(config.model, config.constant, config.flip)
     rows, sums, base_sums, failed, bins = _evaluate_on_engine(config, records, root)
-    out = make_folder(config.out)  # made once there are results: a refused job leaves none
     mean = pool(sums, base_sums, config.average)
+    if rows and not mean["n_views"]:
+        raise WorkbenchError(
+            f"none of its {len(rows)} readable views has ground truth within 0.1-10 m:"
+            " nothing to score",
+            config.csv,
+        )
+    out = make_folder(config.out)  # made once there are results: a refused job leaves none
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
         raise WorkbenchError(f"no readable view ({failed[0]['error']})", config.csv)
@@ -141,6 +173,7 @@ def run(config) -> int:
         "height": config.height or predictor.height,
         "model_height": predictor.height,
         "median_align": config.median_align,
+        "flip": config.flip,
         "average": config.average,
         "failed_views": len(failed),
         "constant_from": constant_from,
@@ -150,6 +183,7 @@ def run(config) -> int:
     info.update(_scale_block(info, rows, config.camera_height))
     info["by_true_range"] = _rounded(range_bin_metrics([b[0] for b in bins]))
     info["by_latitude"] = _rounded(latitude_bin_metrics([b[1] for b in bins]))
+    info["ratio_all"] = _rounded(_overall_ratio(latitude_bin_metrics([b[1] for b in bins])))
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
@@ -165,15 +199,10 @@ def run(config) -> int:
             s["pose"],
         )
     print(table)
-    print(
-        "AbsRel, ×geometric mean of pred/true (over 1: too far) and share of valid pixels,"
-        " all views pooled:"
-    )
-    print("  by true range: " + _bin_line(info["by_true_range"], "range_m", " m"))
-    print("  by latitude (- up, + down): " + _bin_line(info["by_latitude"], "latitude_deg", "°"))
+    _print_breakdowns(info, config)
     if config.camera_height:
         c = info["camera_height"]
-        med = f" (median factor {c['factor_median']})" if c["rescaled_views"] else ""
+        med = f" (median factor {c['factor_median']:.3f})" if c["rescaled_views"] else ""
         print(
             f"--camera-height {config.camera_height:g}: {c['rescaled_views']} views rescaled"
             f"{med}, {c['unscaled_views']} without a visible floor left unscaled"
