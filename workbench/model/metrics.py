@@ -50,16 +50,17 @@ def _as_batch(x) -> np.ndarray:
 
 
 def _aligned_valid(pi, gi, min_depth, max_depth, median_align):
-    """Valid ground-truth pixels of one image and the clipped (aligned) prediction there."""
+    """The clipped (aligned) prediction and the ground truth on the valid pixels of one image,
+    and their mask: ``(pv, gv, valid)``; ``(None, None, valid)`` when none is valid."""
     with np.errstate(invalid="ignore"):
         v = np.isfinite(gi) & (gi >= min_depth) & (gi <= max_depth)
     if not v.any():
-        return None, None
+        return None, None, v
     pv, gv = pi[v], gi[v]
     pv = np.where(np.isfinite(pv), pv, max_depth)
     if median_align:
         pv = pv * (np.median(gv) / max(np.median(pv), 1e-9))
-    return np.clip(pv, min_depth, max_depth), gv
+    return np.clip(pv, min_depth, max_depth), gv, v
 
 
 def metric_sums(
@@ -74,7 +75,7 @@ def metric_sums(
         raise ValueError(f"pred and gt must have the same shape, got {p.shape} and {g.shape}")
     out = np.zeros((len(p), 8))
     for i, (pi, gi) in enumerate(zip(p, g, strict=True)):
-        pv, gv = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
+        pv, gv, _ = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
         if pv is None:
             continue
         ratio = np.maximum(pv / gv, gv / pv)
@@ -101,11 +102,9 @@ def _bin_sums(p, g, key, edges, min_depth, max_depth, median_align) -> np.ndarra
     n = len(edges) + 1
     out = np.zeros((len(p), n, 4))
     for i, (pi, gi) in enumerate(zip(p, g, strict=True)):
-        pv, gv = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
+        pv, gv, valid = _aligned_valid(pi, gi, min_depth, max_depth, median_align)
         if pv is None:
             continue
-        with np.errstate(invalid="ignore"):
-            valid = np.isfinite(gi) & (gi >= min_depth) & (gi <= max_depth)
         k = np.searchsorted(np.asarray(edges, np.float64), key(gi, valid), side="right")
         hit = np.maximum(pv / gv, gv / pv) < 1.25
         out[i, :, 0] = np.bincount(k, minlength=n)
