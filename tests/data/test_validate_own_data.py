@@ -208,7 +208,7 @@ def test_pose_only_dataset_checks_rgb_and_poses(tmp_path, capsys):
     report = tmp_path / "r.csv"
     assert main(["validate", str(root), "--report", str(report)]) == 0
     out = capsys.readouterr().out
-    assert "4 views, 1 scenes, 0 problems" in out
+    assert "4 views, 1 scene, 0 problems" in out
     assert out.count("depth: absent") == 1 and "RGB and poses checked" in out
     assert _rows(report) == []
     pose = sorted((root / "pose").glob("*.txt"))

@@ -242,7 +242,7 @@ def test_validate_and_eda_on_a_tour(tmp_path, capsys):
     root = _tour(tmp_path / "t")
     assert main(["validate", str(root), "--report", str(tmp_path / "r.csv")]) == 0
     out = capsys.readouterr().out
-    assert "4 views, 1 scenes, 0 problems" in out and "depth: absent" in out
+    assert "4 views, 1 scene, 0 problems" in out and "depth: absent" in out
     eda = tmp_path / "eda"
     assert main(["eda", str(root), "--out", str(eda), "--workers", "1"]) == 0
     views = pd.read_parquet(eda / "views.parquet").set_index("view_id")
@@ -259,3 +259,7 @@ def test_validate_and_eda_on_a_tour(tmp_path, capsys):
     assert motion["path_m"].iloc[0] > 0
     html = (eda / "report.html").read_text()
     assert "No depth: no view has depth" in html and "Camera yaw" in html
+    by_floor = pd.read_parquet(eda / "by_floor.parquet").set_index("floor")  # poses' heights
+    assert by_floor.loc["floor_02", "views"] == sum(p[0] == "floor_02" for p in PANOS)
+    assert "d_median" not in by_floor and by_floor["height_m"].notna().all()
+    assert "<h2>Per floor</h2>" in html

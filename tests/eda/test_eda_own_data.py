@@ -315,7 +315,7 @@ def test_pose_only_dataset_gets_orientation_and_motion(tmp_path, fixtures):
     out = tmp_path / "out"
     assert _eda(root, out) == 0
     views = pd.read_parquet(out / "views.parquet")
-    assert not views["has_depth"].any() and (views["invalid_frac"] == 1).all()
+    assert not views["has_depth"].any() and views["invalid_frac"].isna().all()  # no depth file
     for _, row in views.iterrows():  # yaw/pitch/roll from the pose files
         T = np.loadtxt(root / "pose" / f"{row['view_id']}.txt")
         want = np.rad2deg(yaw_pitch_roll(T))
@@ -335,6 +335,13 @@ def test_pose_only_dataset_gets_orientation_and_motion(tmp_path, fixtures):
     assert "<h2>Per floor</h2>" not in html  # a depth table: none without depth
     s = json.loads((out / "summary.json").read_text())
     assert s["views_with_depth"] == 0 and s["median_range_m"] is None and s["views"] == 3
+    summary = html.split("<h2>Summary</h2>")[1].split("<h2>")[0]
+    assert "None" not in summary and "–" in summary  # median range: a dash, not Python's None
+    pairs = pd.read_parquet(out / "pairs.parquet")
+    nn = [pairs.loc[(pairs.view_a == v) | (pairs.view_b == v), "baseline_m"].min()
+          for v in views["view_id"]]  # fmt: skip
+    assert s["median_nn_baseline_m"] == pytest.approx(float(np.median(nn)), abs=1e-3)
+    assert s["median_nn_baseline_m"] <= s["median_baseline_m"]
 
 
 def test_cameras_in_millimetres_get_one_warning_naming_a_pose_file(tmp_path, fixtures, capsys):

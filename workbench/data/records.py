@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-__all__ = ["ViewRecord", "View"]
+__all__ = ["ViewRecord", "View", "scene_count"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,12 @@ class View:
     rgb: np.ndarray
     range_m: np.ndarray
     T_world_from_cam: np.ndarray | None
+
+
+def scene_count(n: int) -> str:
+    """A count of scenes as the summaries print it.
+
+    >>> scene_count(1), scene_count(3)
+    ('1 scene', '3 scenes')
+    """
+    return f"{n} scene" if n == 1 else f"{n} scenes"

@@ -20,6 +20,7 @@ from pathlib import Path
 from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
 from workbench.data.layouts import ViewRecord
 from workbench.data.plausibility import warn_if_implausible
+from workbench.data.records import scene_count
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, read_csv_text, write_text_atomic
@@ -195,10 +196,6 @@ def warn_if_split_implausible(csv_path: str | os.PathLike, records: list[ViewRec
         warn_if_implausible(spec, records)
 
 
-def _scenes(n: int) -> str:
-    return f"{n} scene" if n == 1 else f"{n} scenes"
-
-
 def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = None):
     """Read a split CSV into ``(records, root)``.
 
@@ -305,7 +302,7 @@ def run(config) -> int:
                 Path(config.out).rmdir()
         raise
     print(
-        f"split: {info['train_views']} train views ({_scenes(info['train_scenes'])}), "
-        f"{info['val_views']} val views ({_scenes(info['val_scenes'])}) -> {config.out}"
+        f"split: {info['train_views']} train views ({scene_count(info['train_scenes'])}), "
+        f"{info['val_views']} val views ({scene_count(info['val_scenes'])}) -> {config.out}"
     )
     return 0

@@ -62,6 +62,7 @@ from workbench.data.layouts import (
 )
 from workbench.data.pack import check_pack
 from workbench.data.plausibility import check_plausibility
+from workbench.data.records import scene_count
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import read_covisibility
@@ -822,7 +823,7 @@ def run(config) -> int:
     n_views = sum(len(records) for _, _, records, _, _ in rows)
     n_scenes = sum(len({r.scene_id for r in records}) for _, _, records, _, _ in rows)
     n_problems = sum(len(problems) for _, _, _, problems, _ in rows)
-    print(f"validate: {n_views} views, {n_scenes} scenes, {n_problems} problems")
+    print(f"validate: {n_views} views, {scene_count(n_scenes)}, {n_problems} problems")
     for name, desc, records, problems, notes in rows:
         indent = "  "
         if len(rows) > 1:

@@ -38,7 +38,7 @@ from workbench.viz.plots import html_report
 
 __all__ = ["compute", "write_report", "run", "DEPTH_TABLES"]
 
-DEPTH_TABLES = ("depth_hist", "depth_by_scene", "by_floor", "class_depth")  # empty without depth
+DEPTH_TABLES = ("depth_hist", "depth_by_scene", "by_floor", "class_depth")  # depth statistics
 
 
 def compute(
@@ -65,7 +65,8 @@ def compute(
             here), before any view is computed.
 
     Returns:
-        ``{name: DataFrame}``; the :data:`DEPTH_TABLES` are empty when no view has depth.
+        ``{name: DataFrame}``; without depth in any view the :data:`DEPTH_TABLES` are empty,
+        but ``by_floor`` keeps views and camera heights where floors are labelled.
     """
     index_errors: list | None = [] if errors is not None else None
     spec = describe_dataset(root, options, **({"layout": layout} if layout else {}))
@@ -104,6 +105,9 @@ def compute(
     }
     if not table["d_median"].notna().any():  # pose-only: no depth statistics at all
         tables.update({name: tables[name].iloc[0:0] for name in DEPTH_TABLES})
+        if table["floor"].fillna("").astype(str).ne("").any():  # labelled floors (ZInD):
+            by_floor = stats.depth_by_floor(table)  # they still group views, camera heights
+            tables["by_floor"] = by_floor.drop(columns=["d_median", "invalid_frac"])
     return tables
 
 
@@ -193,7 +197,10 @@ def write_report(
         "tilt_outliers": int(o["tilt_outlier"].sum()),
         "median_baseline_m": _rounded(tables["pairs"]["baseline_m"].median())
         if len(tables["pairs"])
-        else None,
+        else None,  # over every pair of views of a scene
+        "median_nn_baseline_m": _rounded(stats.nearest_baselines(tables["pairs"]).median())
+        if len(tables["pairs"])
+        else None,  # each view to its nearest neighbour
         "failed_views": len(failed),
     }
     per_scene = (
@@ -202,7 +209,7 @@ def write_report(
         .dropna(axis=1, how="all")
     )  # a pose-only dataset: no range columns, not columns of NaN
     small = {
-        "Summary": pd.DataFrame([summary]),
+        "Summary": pd.DataFrame([{k: "–" if v is None else v for k, v in summary.items()}]),
         "Camera height (how it was found)": tables["height"],
         "Per scene": per_scene,
         "Tilt outliers": o[o["tilt_outlier"]],

@@ -20,6 +20,7 @@ __all__ = [
     "pair_table",
     "motion_by_scene",
     "depth_by_floor",
+    "nearest_baselines",
     "class_depth_table",
     "height_methods",
     "HEIGHT_HOW",
@@ -134,6 +135,24 @@ def pair_table(table: pd.DataFrame) -> pd.DataFrame:
             "rel_yaw_deg": rel_yaw,
         }
     )
+
+
+def nearest_baselines(pairs: pd.DataFrame) -> pd.Series:
+    """Each view's distance to the nearest other view of its scene (metres), from
+    :func:`pair_table`'s rows; empty when there are no pairs.
+
+    >>> p = pd.DataFrame({"scene_id": ["s"] * 3, "view_a": ["0", "0", "1"],
+    ...                   "view_b": ["1", "2", "2"], "baseline_m": [1.0, 5.0, 4.5]})
+    >>> nearest_baselines(p).tolist()
+    [1.0, 1.0, 4.5]
+    """
+    ends = pd.concat(
+        [
+            pairs[["scene_id", "view_a", "baseline_m"]].rename(columns={"view_a": "view"}),
+            pairs[["scene_id", "view_b", "baseline_m"]].rename(columns={"view_b": "view"}),
+        ]
+    ).astype({"scene_id": str, "view": str})
+    return ends.groupby(["scene_id", "view"], sort=True)["baseline_m"].min().reset_index(drop=True)
 
 
 def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:

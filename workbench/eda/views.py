@@ -315,6 +315,8 @@ def _compute(rec: ViewRecord, root: Path, surfaces: dict | None = None) -> dict:
         **view_stats(v.rgb.shape, v.range_m, v.T_world_from_cam, floor_mask),
         **classes,
     }
+    if not rec.has_depth:  # no depth file: nothing is invalid, there is nothing
+        row["invalid_frac"] = float("nan")
     if rec.layout in FLOOR_AT_ZERO and v.T_world_from_cam is not None and not rec.has_depth:
         # the world's floor is y = 0 (y down): the camera's height is -y of its centre
         row["height_m"], row["height_method"] = -float(v.T_world_from_cam[1, 3]), "pose"
