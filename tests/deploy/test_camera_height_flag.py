@@ -71,3 +71,22 @@ def test_no_floor_written_unscaled_others_go_on(tmp_path, monkeypatch, capsys):
     assert rows["a"]["factor"] > 0 and rows["b"]["factor"] is None
     assert "b.png" in rows["b"]["problem"] and (out / "b_depth.npy").is_file()
     assert "not rescaled (written unscaled)" in capsys.readouterr().out
+
+
+def test_depth_beyond_the_png_range_is_counted_and_said(tmp_path):
+    import cv2
+
+    from workbench.deploy.infer import PNG_MAX_M, _clipped_lines, _row, write_outputs
+    from workbench.deploy.inputs import InferItem
+
+    depth = np.full((8, 16), 3.0, np.float32)
+    depth[4, :5] = 80.0  # a window onto a far street, say
+    item = InferItem(IMAGE, tmp_path / "far", None, "")
+    row = _row(item, depth)
+    assert row["png_clipped_pixels"] == 5 and "png_clipped_pixels" not in _row(item, depth * 0 + 1)
+    write_outputs(tmp_path, tmp_path / "far", np.zeros((8, 16, 3), np.uint8), depth, False)
+    png = cv2.imread(str(tmp_path / "far_depth.png"), cv2.IMREAD_UNCHANGED)
+    assert png.max() == round(PNG_MAX_M * 1000) and np.load(tmp_path / "far_depth.npy").max() == 80
+    (line,) = _clipped_lines([row, {"output": "near"}])
+    assert "1 image(s) with depth beyond 65.535 m" in line and "_depth.npy keeps it" in line
+    assert _clipped_lines([{"output": "near"}]) == []

@@ -72,6 +72,7 @@ __all__ = [
 # --------------------------------------------------------------------------- CLI
 
 
+PNG_MAX_M = 65.535  # the _depth.png holds uint16 millimetres: ranges beyond are clipped there
 SAVE_EVERY_S = 10.0  # infer.json is rewritten at most this often while a job runs
 
 
@@ -97,7 +98,7 @@ def write_outputs(
     any scale: normals do not depend on it) when given, else from ``depth``: ``infer`` passes the
     bilinear upsampling of a guided ``depth``, whose texture-following ripples a normal map would
     magnify."""
-    mm = np.clip(np.round(depth * 1000.0), 1, 65535).astype(np.uint16)
+    mm = np.clip(np.round(depth * 1000.0), 1, PNG_MAX_M * 1000.0).astype(np.uint16)
     normals = normals_any_aspect(depth if shape_from is None else shape_from)
     limits = depth_limits(depth)
     files = {
@@ -163,6 +164,9 @@ def _row(item: InferItem, depth: np.ndarray) -> dict:
         "size": list(depth.shape),
         "median_m": round(float(np.median(depth)), 4),
     }
+    beyond = int(np.count_nonzero(depth > PNG_MAX_M))
+    if beyond:  # the uint16-millimetre PNG tops out at 65.535 m; the .npy keeps them
+        row["png_clipped_pixels"] = beyond
     if item.record is not None:
         row.update(scene_id=item.record.scene_id, view_id=item.record.view_id)
     return row
@@ -408,6 +412,17 @@ def _rescale_lines(rows: list[dict], camera_height: float) -> list[str]:
     return lines
 
 
+def _clipped_lines(rows: list[dict]) -> list[str]:
+    """The summary's line about depth the uint16 ``_depth.png`` could not hold, if any."""
+    clipped = [r for r in rows if r.get("png_clipped_pixels")]
+    if not clipped:
+        return []
+    return [
+        f"infer: {len(clipped)} image(s) with depth beyond {PNG_MAX_M:g} m, clipped in their"
+        " _depth.png (uint16 millimetres); their _depth.npy keeps it (pixels in infer.json)"
+    ]
+
+
 def _undo(out: Path, made: bool, before: dict) -> None:
     """A job whose every image failed leaves the folder as it found it: the earlier
     ``infer.json`` back (or none), and a folder this run made removed with the empty folders it
@@ -509,6 +524,8 @@ def run(config) -> int:
     for line in _fused_lines(fused, out, inputs.items) if config.ply else []:
         print(line)
     for line in _rescale_lines(rows, config.camera_height):
+        print(line)
+    for line in _clipped_lines(rows[skipped:]):
         print(line)
     for f in failed:
         print(f"  failed: {f['error']}")
