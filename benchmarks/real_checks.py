@@ -328,6 +328,10 @@ def zind_rescale(tour: Path, predictor, height: int, limit: int = 0) -> dict:
             name: med(name, [r["surface_ratio"] for r in rows])
             for name in ("walls", "floor", "ceiling")
         },
+        "surface_ratio_panos": {  # panoramas with 50 pixels or more of that surface
+            name: sum(r["surface_ratio"][name] is not None for r in rows)
+            for name in ("walls", "floor", "ceiling")
+        },
         "per_pano": rows,
     }  # fmt: skip
 

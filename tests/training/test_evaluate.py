@@ -99,6 +99,8 @@ def test_eval_bin_line_shows_empty_bins_and_says_which_prediction(run, capsys):
          "ratio": 1.5},
     ]  # fmt: skip
     assert _bin_line(bins, "range_m", " m") == "0.1 to 0.5 m –, 0.5 to 1 m 0.250 ×1.50 (100 %)"
+    bins[1]["share"] = 0.0006  # a few pixels: not "0 %"
+    assert _bin_line(bins, "range_m", " m").endswith("×1.50 (<1 %)")
     args = ["eval", str(run / "lists/val.csv"), "--model", str(run / "run"), "--worst", "0"]
     assert main([*args, "--out", str(run / "ea"), "--median-align"]) == 0
     assert "median-aligned, all views pooled" in capsys.readouterr().out

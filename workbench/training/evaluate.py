@@ -108,14 +108,15 @@ def _bin_line(bins: list[dict], key: str, unit: str) -> str:
     bin's share of the pixels; a bin without pixels shows a dash."""
     parts = [
         f"{b[key][0]:g} to {b[key][1]:g}{unit} "
-        + (
-            f"{b['abs_rel']:.3f} ×{b['ratio']:.2f} ({100 * b['share']:.0f} %)"
-            if b["views"]
-            else "–"
-        )
+        + (f"{b['abs_rel']:.3f} ×{b['ratio']:.2f} ({_percent(b['share'])})" if b["views"] else "–")
         for b in bins
     ]
     return ", ".join(parts)
+
+
+def _percent(share: float) -> str:
+    """A share of the pixels in whole percent; ``<1 %`` for a few pixels, not ``0 %``."""
+    return "<1 %" if 0 < share < 0.005 else f"{100 * share:.0f} %"
 
 
 def _overall_ratio(bins: list[dict]) -> float | None:
