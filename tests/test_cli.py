@@ -89,3 +89,29 @@ def test_switch_help_says_whether_it_is_on_by_default(capsys):
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert "two model calls per image) (default: on)" in text  # --flip
     assert "to the GT median (scale-free) (default: off)" in text  # --median-align
+
+
+def test_an_interrupt_met_inside_c_code_stops_a_folder_job(monkeypatch, tmp_path, capsys):
+    """SIGTERM's KeyboardInterrupt raised inside a model call can come out of C code as another
+    exception; infer must stop ("interrupted", exit 2), not list the image as failed and go on."""
+    import signal
+
+    import workbench.deploy.infer as infer
+    from workbench.errors import raise_if_interrupted, request_interrupt
+    from workbench.paths import SAMPLES
+
+    raise_if_interrupted(ValueError("no interrupt pending: nothing happens"))
+    calls = []
+
+    def predict_each(predictor, ready):
+        calls.append(len(ready))
+        request_interrupt()  # what the CLI's handler does first, then C code swallowed it:
+        raise SystemError("<built-in method> returned a result with an exception set")
+
+    monkeypatch.setattr(infer, "_predict_each", predict_each)
+    images = sorted((SAMPLES / "rgbd-folder" / "rgb").glob("*.png"))[:1]
+    args = ["infer", str(images[0]), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(args) == 2 and len(calls) == 1
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is not None  # handlers restored, flag cleared
+    raise_if_interrupted(ValueError("cleared after the job"))

@@ -18,6 +18,7 @@ import threading
 
 from workbench import configs
 from workbench.configs import add_arguments, from_namespace
+from workbench.errors import clear_interrupt, request_interrupt
 from workbench.machine import quiet_tensorflow
 
 # verb -> (config class name, "module:function", one-line help)
@@ -157,21 +158,24 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _error(describe(e))
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        clear_interrupt()
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
 
 
 def _interrupt(signum, frame) -> None:
+    request_interrupt()  # per-file error handlers re-raise what C code made of it
     raise KeyboardInterrupt
 
 
 def _terminate_as_interrupt():
     """SIGTERM (``kill``, a scheduler's time limit) is handled as Ctrl-C: temporaries are
-    removed and ``infer`` saves what it finished. Returns the previous handler (``None`` off
-    the main thread, where signals cannot be handled)."""
+    removed and ``infer`` saves what it finished; both mark the interrupt
+    (:func:`~workbench.errors.request_interrupt`). Returns the previous handlers by signal
+    (``None`` off the main thread, where signals cannot be handled)."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, _interrupt)
+    return {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, raise_if_interrupted
 
 __all__ = ["iter_tasks", "run_tasks", "engine_name", "local_cluster"]
 
@@ -44,6 +44,7 @@ def _safe(fn, item):
     try:
         return fn(item)
     except Exception as e:  # noqa: BLE001  (reported per item by the caller)
+        raise_if_interrupted(e)  # unless it is Ctrl-C / SIGTERM in disguise
         return e
 
 

@@ -41,7 +41,7 @@ from workbench.deploy.inputs import (
     read_item_rgb,
 )
 from workbench.engine import iter_tasks
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, raise_if_interrupted
 from workbench.geometry.floor_scale import rescale_to_camera_height
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
@@ -186,12 +186,14 @@ def _predict_each(predictor, ready: list) -> list:
     by one, an image that fails on its own getting its exception instead of depth."""
     try:
         return list(predictor.predict_batch(np.stack([x for *_, (x, _) in ready])))
-    except Exception:  # noqa: BLE001  (find the image at fault: the others still get depth)
+    except Exception as e:  # noqa: BLE001  (find the image at fault: the others still get depth)
+        raise_if_interrupted(e)
         preds = []
         for *_, (x, _) in ready:
             try:
                 preds.append(predictor.predict_batch(x[None])[0])
             except Exception as e:  # noqa: BLE001
+                raise_if_interrupted(e)
                 preds.append(e)
         return preds
 
@@ -208,6 +210,7 @@ def _predict_chunk(
             rgb = read_item_rgb(item)
             ready.append((item, rgb, predictor.prepare(rgb, item.label)))
         except Exception as e:  # noqa: BLE001  (one bad image never stops the batch)
+            raise_if_interrupted(e)  # but Ctrl-C / SIGTERM met inside C code does
             failed.append(_failure(item, _item_error(e)))
     if not ready:
         return
@@ -222,6 +225,7 @@ def _predict_chunk(
             scaled = _rescaled(depth, item.label, post[1]) if post[1] else (depth, None)
             write_outputs(out, item.key, rgb, scaled[0], ply, smooth)
         except Exception as e:  # noqa: BLE001  (one bad image never stops the batch)
+            raise_if_interrupted(e)  # but Ctrl-C / SIGTERM met inside C code does
             failed.append(_failure(item, _item_error(e)))
             continue
         rows.append(_row(item, scaled[0]))
