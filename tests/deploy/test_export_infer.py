@@ -336,10 +336,14 @@ def test_a_terminated_infer_saves_what_it_finished_and_leaves_no_temporary(tmp_p
     while not (out / "infer.json").exists() and p.poll() is None and time.time() - t0 < 120:
         time.sleep(0.005)
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=120)
+    said, err = p.communicate(timeout=120)
     info = json.loads((out / "infer.json").read_text())
     done = len(info["images"])
-    assert p.returncode == 2 and f"{out}: interrupted: {done} image(s) finished" in err, err
+    assert p.returncode == 2 and f"{out}: interrupted: {done} image(s) finished" in err, (
+        said,  # a failed image is listed on stdout
+        err,
+        info.get("failed"),
+    )
     assert "the same command goes on from there" in err
     assert not info["complete"] and 1 <= done < 16
     assert not [q for q in out.rglob("*") if q.name.startswith(".")]  # no temporary left
