@@ -21,12 +21,13 @@ from workbench.model.metrics import (
 __all__ = ["abs_rel_by_distance", "abs_rel_by_latitude"]
 
 
-def _frame(bins: list[dict], key: str, unit: str) -> pd.DataFrame:
+def _frame(bins: list[dict], edges: np.ndarray, unit: str) -> pd.DataFrame:
+    """The table of ``bins`` (one per interval of ``edges``), labelled by those edges."""
     return pd.DataFrame(
-        {"bin": f"{b[key][0]:g}–{b[key][1]:g}{unit}", "lo": b[key][0], "hi": b[key][1],
-         "pixels": b["pixels"], "abs_rel": np.nan if b["abs_rel"] is None else b["abs_rel"],
+        {"bin": f"{lo:g}–{hi:g}{unit}", "lo": lo, "hi": hi, "pixels": b["pixels"],
+         "abs_rel": np.nan if b["abs_rel"] is None else b["abs_rel"],
          "ratio": np.nan if b["ratio"] is None else b["ratio"]}
-        for b in bins
+        for b, lo, hi in zip(bins, edges[:-1], edges[1:], strict=True)
     )  # fmt: skip
 
 
@@ -51,10 +52,7 @@ def abs_rel_by_distance(pred, gt, edges_m=(0, 1, 2, 3, 4, 6, 8, 12, 100)) -> pd.
     e = np.asarray(edges_m, np.float64)
     lo, hi = max(float(e[0]), 1e-9), float(e[-1])
     bins = range_bin_metrics(range_bin_sums(p, g, e[1:-1], lo, hi), e[1:-1], lo, hi)
-    table = _frame(bins, "range_m", " m")
-    table["lo"], table["hi"] = e[:-1], e[1:]
-    table["bin"] = [f"{a:g}–{b:g} m" for a, b in zip(e[:-1], e[1:], strict=True)]
-    return table
+    return _frame(bins, e, " m")
 
 
 def abs_rel_by_latitude(
@@ -73,4 +71,4 @@ def abs_rel_by_latitude(
     p, g = _checked(pred, gt)
     e = np.linspace(-90.0, 90.0, bands + 1)
     sums = latitude_bin_sums(p, g, e[1:-1], min_depth, max_depth)
-    return _frame(latitude_bin_metrics(sums, e[1:-1]), "latitude_deg", "°")
+    return _frame(latitude_bin_metrics(sums, e[1:-1]), e, "°")

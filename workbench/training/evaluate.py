@@ -183,8 +183,9 @@ def run(config) -> int:
     table = baseline_table(mean)
     info.update(_scale_block(info, rows, config.camera_height))
     info["by_true_range"] = _rounded(range_bin_metrics([b[0] for b in bins]))
-    info["by_latitude"] = _rounded(latitude_bin_metrics([b[1] for b in bins]))
-    info["ratio_all"] = _rounded(_overall_ratio(latitude_bin_metrics([b[1] for b in bins])))
+    by_latitude = latitude_bin_metrics([b[1] for b in bins])
+    info["by_latitude"] = _rounded(by_latitude)
+    info["ratio_all"] = _rounded(_overall_ratio(by_latitude))
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
     for rank, row in enumerate(df.head(config.worst).itertuples()):
