@@ -78,8 +78,11 @@ def test_failing_cell_is_named_and_the_partial_report_written(tmp_path, capsys):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('DATA = ""')
     params.metadata["tags"] = ["parameters"]
+    stale = nbformat.v4.new_code_cell("print('after')")  # stored executed, as shipped
+    stale.outputs = [nbformat.v4.new_output("stream", name="stdout", text="SAMPLE RESULT\n")]
+    stale.execution_count = 9
     nb.cells = [params, nbformat.v4.new_code_cell("print(DATA)"),
-                nbformat.v4.new_code_cell("1 / 0")]  # fmt: skip
+                nbformat.v4.new_code_cell("1 / 0"), stale]  # fmt: skip
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -90,10 +93,13 @@ def test_failing_cell_is_named_and_the_partial_report_written(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     assert main(["notebook", str(path), "--data", str(data), "--out", str(tmp_path / "o")]) == 1
-    assert "cell 3 failed: ZeroDivisionError" in capsys.readouterr().err
+    assert "In [4] failed: ZeroDivisionError" in capsys.readouterr().err  # as the page numbers it
     done = nbformat.read(tmp_path / "o" / "mine.ipynb", 4)
-    assert str(data) in done.cells[2].outputs[0]["text"]  # the injected DATA reached the code
-    assert (tmp_path / "o" / "mine.html").is_file()
+    assert "This run stopped" in done.cells[0].source and "In [4]" in done.cells[0].source
+    assert str(data) in done.cells[3].outputs[0]["text"]  # the injected DATA reached the code
+    assert done.cells[-1].outputs == [] and done.cells[-1].execution_count is None
+    html = (tmp_path / "o" / "mine.html").read_text()
+    assert "SAMPLE RESULT" not in html and "This run stopped" in html
 
 
 def test_parameters_cell_defaults_to_the_environment(tmp_path, monkeypatch):

@@ -1,12 +1,14 @@
 """``workbench notebook NAME --data ROOT --out DIR``: run one of the workbench's notebooks
-headless on any dataset, into an executed notebook and a self-contained HTML page.
+headless on any dataset, into an executed notebook and an HTML page of its outputs.
 
 Every notebook starts with a cell tagged ``parameters`` (papermill's convention) that sets
 ``DATA``, ``OUT`` and ``ENCODING``. The runner inserts a cell tagged ``injected-parameters``
 after it with the values given (as papermill does, so ``papermill NB.ipynb out.ipynb -p DATA
 ROOT`` works too), executes the notebook with nbclient in ``--out`` (each cell within
 ``--timeout`` seconds) and writes ``<out>/<name>.ipynb`` and ``<out>/<name>.html`` atomically,
-also when a cell fails (then the failing cell is named and the exit status is 1).
+also when a cell fails (then the failing cell is named, on stderr and at the top of the page,
+and the exit status is 1). The shipped notebooks are stored executed on their samples: every
+output is cleared before the run, so a page shows only what ran on the dataset given.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from workbench.errors import WorkbenchError
 from workbench.io import write_text_atomic
 from workbench.paths import REPO, output_folder
 
-__all__ = ["NOTEBOOKS", "find_notebook", "inject_parameters", "run_notebook", "run"]
+__all__ = [
+    "NOTEBOOKS",
+    "find_notebook",
+    "inject_parameters",
+    "clear_outputs",
+    "run_notebook",
+    "run",
+]
 
 NOTEBOOKS = REPO / "notebooks"
 # figures as self-contained HTML as well as plotly JSON, so the HTML page shows them
@@ -64,12 +73,37 @@ def inject_parameters(nb, params: dict) -> None:
     nb.cells.insert(at, cell)
 
 
+def clear_outputs(nb) -> None:
+    """Drop every code cell's outputs and execution count (and the stored widget state): a
+    notebook is shipped executed on its sample, and a run that stops at a failing cell must not
+    show the sample's results below it as if they were the dataset's."""
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+
+
 def _failed_cell(nb) -> str:
-    for i, c in enumerate(nb.cells):
+    """``In [N] failed: Error: message`` for the first cell with an error output (``N`` its
+    execution count, as the HTML page numbers it)."""
+    for c in nb.cells:
         for o in c.get("outputs", []):
             if o.get("output_type") == "error":
-                return f"cell {i} failed: {o.get('ename')}: {o.get('evalue')}"
+                n, what = c.get("execution_count"), f"{o.get('ename')}: {o.get('evalue')}"
+                return f"In [{n}] failed: {what}"
     return "a cell failed"
+
+
+def _stopped_banner(nb, failed: str) -> None:
+    """A markdown cell at the top of a run that stopped: which cell failed and that the cells
+    below it did not run (they are left empty)."""
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell(
+        f"**This run stopped**: {failed}. The cells below it did not run and are empty."
+    )
+    cell["id"] = "workbench-stopped"
+    nb.cells.insert(0, cell)
 
 
 def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tuple[Path, bool]:
@@ -82,6 +116,7 @@ def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tup
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
+    clear_outputs(nb)
     inject_parameters(nb, params)
     ok = True
     with tempfile.TemporaryDirectory(prefix="workbench-kernel-") as sockets:
@@ -100,11 +135,14 @@ def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tup
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
     stem = path.stem
+    failed = "" if ok else _failed_cell(nb)
+    if failed:
+        _stopped_banner(nb, failed)
     write_text_atomic(out / f"{stem}.ipynb", nbformat.writes(nb))
     html, _ = HTMLExporter().from_notebook_node(nb)
     write_text_atomic(out / f"{stem}.html", html)
-    if not ok:
-        print(f"notebook {stem}: {_failed_cell(nb)}", file=sys.stderr)
+    if failed:
+        print(f"notebook {stem}: {failed}", file=sys.stderr)
     return out / f"{stem}.html", ok
 
 
