@@ -61,7 +61,7 @@ NB["01_dataset_tour"] = [
     '"depth_path", "pose_path", "depth_scale"]]',
     "## One scene's views\nThe first scene (up to six views): panorama and range in metres. A "
     "dataset without depth shows empty range panels.",
-    IGN + "views_figure([ds.load(r) for r in ds.scene(ds.scenes[0])[:6]])",
+    IGN + "views_figure(ds.load_readable(ds.scene(ds.scenes[0])[:6]))  # an unreadable view: named, left out",
     "## Any view in metres\nPick a view: its panorama and range side by side, both at the "
     "panorama's 2:1 aspect (hover for the range of a pixel in metres, with its colour bar "
     "beside it; a zoom or pan in one panel moves the other). "
@@ -85,12 +85,15 @@ NB["02_depth_pose_eda"] = [
     params(),
     opener("02_depth_pose_eda", extra="from workbench.eda.explorer import EdaExplorer\n"
            "from workbench.eda.report import compute\n"),
-    'tables = compute(ds.root, options=ds.spec, cache=out / "views_cache.parquet")\n'
+    "failed = []  # views that cannot be read: left out and listed, as `workbench eda` does\n"
+    'tables = compute(ds.root, options=ds.spec, cache=out / "views_cache.parquet", errors=failed)\n'
     'v = tables["views"]\n'
-    'print(len(v), "views,", v.scene_id.nunique(), "scenes")\n'
+    'print(len(v), "views,", v.scene_id.nunique(), "scenes,", len(failed), "left out")\n'
+    "for f in failed:\n"
+    '    print("left out:", f["error"])\n'
     'v[["view_id", "height_m", "yaw_deg", "pitch_deg", "roll_deg", "d_median", '
     '"invalid_frac"]].head(8).round(2)',
-    'tables["motion"].assign(scene_id=tables["motion"].scene_id.str[:8]).round(2)',
+    'tables["motion"].round(2)',
     "## Linked explorer\nThe scene and band controls filter every figure below them: the range "
     "histogram (metres, log scale), the camera maps (one square panel per selected scene, three "
     "a row, each in its own world frame: view ids, capture path, heading), the yaw rose "
@@ -181,11 +184,11 @@ NB["05_training"] = [
     params(),
     opener("05_training", extra="from workbench.configs import TrainConfig\n"
            "from workbench.data.splits import split_dataset\n"
-           "from workbench.paths import SAMPLES\n"
+           "from workbench.data.dataset import depth_or_sample\n"
            "from workbench.training.supervised import train\n"
            "from workbench.viz.plots import depth_row_figure\n"
            "from workbench.viz.training_panel import DumpsBrowser, TrainPanel, next_run_dir\n"),
-    'train_ds = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
+    'train_ds = depth_or_sample(ds, "training")  # says so when it is the bundled sample\n'
     "info = split_dataset(train_ds, out / \"lists\", val_fraction=0.3)\n"
     'print(f"training on {train_ds.name}:", info["train_views"], "train views,", '
     'info["val_views"], "val views (split by", info["unit"] + ")")',
@@ -197,7 +200,7 @@ NB["05_training"] = [
     "panel",
     "Run all presses **Train** for you (the next cell); in a live session press it yourself.",
     IGN + "panel.start()\n"
-    "summary = panel.wait()\n"
+    "summary = panel.result()  # what stopped the run, if it did, is raised here\n"
     "run = panel.config.logdir\n"
     "print(panel.status.value)\n"
     'print({k: round(v, 3) for k, v in summary["val"].items()})',
@@ -228,13 +231,14 @@ NB["06_export_inference"] = [
     params(),
     opener("06_export_inference", extra="from IPython.display import Markdown\n\n"
            "from workbench.configs import ExportConfig\n"
+           "from workbench.data.dataset import depth_or_sample\n"
            "from workbench.data.splits import split_dataset\n"
            "from workbench.deploy.export import export\n"
            "from workbench.model.predictor import load\n"
-           "from workbench.paths import DEFAULT_MODEL, SAMPLES\n"
+           "from workbench.paths import DEFAULT_MODEL\n"
            "from workbench.viz.browsers import PredictionBrowser\n", opens="open_views"),
     "# int8 calibration and the report's accuracy rows need views with ground truth\n"
-    'scored = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
+    'scored = depth_or_sample(ds, "the report\'s calibration and accuracy")\n'
     'split_dataset(scored, out / "lists", val_fraction=0.3)\n'
     'csv = str(out / "lists" / "val.csv")\n'
     'print(f"calibrated and scored on {scored.name};", sorted(p.name for p in DEFAULT_MODEL.iterdir()))',
@@ -270,12 +274,12 @@ NB["07_biview_pose"] = [
     opener("07_biview_pose", extra="import pandas as pd\n\n"
            "from workbench.configs import BiviewConfig, PoseConfig\n"
            "from workbench.data.splits import split_dataset\n"
-           "from workbench.paths import SAMPLES\n"
+           "from workbench.data.dataset import depth_or_sample\n"
            "from workbench.training.biview import train as train_biview\n"
            "from workbench.training.pose import train as train_pose\n"
            "from workbench.viz.browsers import HistoryViewer\n"
            "from workbench.viz.training_panel import next_run_dir\n"),
-    'train_ds = ds if ds.has_depth and ds.has_poses else open_dataset(SAMPLES / "seed")\n'
+    'train_ds = depth_or_sample(ds, "training", poses=True)\n'
     'info = split_dataset(train_ds, out / "lists", val_fraction=0.3, pairs=True)\n'
     'print(f"training on {train_ds.name}:", info["train_views"], "train views;",\n'
     '      "validated on", info.get("validation", "held-out scenes"))',
@@ -320,9 +324,9 @@ NB["08_error_analysis"] = [
     opener("08_error_analysis", extra="import pandas as pd\n\n"
            "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
            "from workbench.model.predictor import load\n"
-           "from workbench.paths import SAMPLES\n"
+           "from workbench.data.dataset import depth_or_sample\n"
            "from workbench.training.error_panel import ErrorAnalysis\n"),
-    'scored = ds if ds.has_depth else open_dataset(SAMPLES / "seed")\n'
+    'scored = depth_or_sample(ds, "scoring")\n'
     "records = scored.records[:: max(1, len(scored) // 12)][:12]  # up to 12 views, spread\n"
     "models = {\n"
     '    "default model": load(),\n'
@@ -335,11 +339,11 @@ NB["08_error_analysis"] = [
     "(worst first) or a point in the scatter to open it: every figure follows. The breakdowns "
     "show this view (solid) beside all views (dashed).",
     IGN + "panel",
-    "## Mean over the views\nThe bundled seed samples are furnished rooms of the `rooms` "
-    "preset, the kind of scene the default model was trained on (with the `diverse` ones), so "
-    "it does well here; a handful of views shows the machinery, not a benchmark: the model "
-    "card has its numbers on held-out scene families and on real panoramas, where it is "
-    "weaker.",
+    "## Mean over the views\nOn the bundled seed samples (furnished rooms of the `rooms` "
+    "preset, the kind of scene the default model was trained on, with the `diverse` ones) it "
+    "does well; on your own views read the table as it comes. A handful of views shows the "
+    "machinery, not a benchmark: the model card has its numbers on held-out scene families "
+    "and on real panoramas, where it is weaker.",
     'pd.DataFrame({name: rows[["abs_rel", "rmse", "delta1"]].mean() '
     "for name, rows in panel.rows.items()}).T.round(3)",
 ]

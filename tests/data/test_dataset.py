@@ -260,3 +260,24 @@ def test_seed_depth_scale_flag_alone_overrides_meta_json():
     assert np.allclose(b, a / 4.0)
     enc = index_spec(describe_dataset(SAMPLES, encoding="matterport3d"))
     assert {r.depth_scale for r in enc} == {4000.0}
+
+
+def test_load_readable_leaves_an_unreadable_view_out_and_names_it(tmp_path, capsys):
+    """What notebook 01 shows of a scene with a truncated panorama: the other views, and one
+    line naming the broken file (the folder-wide verbs carry on the same way)."""
+    from workbench import open_dataset
+    from workbench.data.dataset import depth_or_sample
+
+    root = tmp_path / "seed"
+    shutil.copytree(SAMPLES / "seed", root)
+    ds = open_dataset(root)
+    views = ds.scene(ds.scenes[0])
+    bad = root / views[1].rgb_path
+    bad.write_bytes(bad.read_bytes()[:200])  # truncated
+    left_out: list = []
+    got = ds.load_readable(views, left_out)
+    assert len(got) == len(views) - 1 and len(left_out) == 1
+    assert np.array_equal(got[0].range_m, ds.load(views[0]).range_m)
+    assert str(bad) in str(left_out[0]) and f"view left out: {bad}" in capsys.readouterr().out
+    assert depth_or_sample(ds, "training") is ds  # has depth: no fallback, nothing said
+    assert capsys.readouterr().out == ""

@@ -7,7 +7,8 @@ import pytest
 
 from workbench.data.dataset import index_dataset
 from workbench.data.layouts import load_view
-from workbench.data.pairs import pair_candidates, select_pairs
+from workbench.data.pairs import pair_candidates, select_pairs, training_pairs
+from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import correspond, overlap
 from workbench.geometry.equirect import resize_range
 
@@ -33,3 +34,21 @@ def test_pair_overlaps_equal_the_reference_and_are_cached(tmp_path):
     assert again.equals(df)
     picked = select_pairs(df, min_overlap=0.3, max_overlap=0.98)
     assert len(picked) and picked.overlap.between(0.3, 0.98).all()
+
+
+def test_training_pairs_say_what_the_dataset_has_when_none_fits(tmp_path):
+    """A folder of rotations only (overlap 1) or of one view per scene: the error names the
+    split CSV, the dataset and the overlaps it does have, not just the range asked for."""
+    records = index_dataset(SEED)
+    cache = tmp_path / "pairs.parquet"
+    got = training_pairs(records, SEED, 0.3, 0.98, cache, "lists/train.csv")
+    assert len(got) and got.overlap.between(0.3, 0.98).all()
+    full = pair_candidates(records, SEED, cache=cache)
+    lo, hi = full.overlap.min(), full.overlap.max()
+    with pytest.raises(WorkbenchError, match="lists/train.csv") as e:
+        training_pairs(records, SEED, 0.999, 1.0, cache, "lists/train.csv")
+    assert f"among the {len(records)} views of {SEED}" in str(e.value)
+    assert f"overlap {lo:.2f}–{hi:.2f}" in str(e.value) and "--min-overlap" in str(e.value)
+    one = [records[0]]
+    with pytest.raises(WorkbenchError, match="no two of its views share a scene"):
+        training_pairs(one, SEED, 0.3, 0.98, tmp_path / "one.parquet", "v.csv")

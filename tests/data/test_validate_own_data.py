@@ -392,3 +392,15 @@ def test_a_folder_of_images_alone_is_pointed_to_infer_counting_every_file(tmp_pa
     assert main(["validate", str(tmp_path), "--report", str(tmp_path / "r.csv")]) == 2
     err = capsys.readouterr().err
     assert "2 images but no depth or poses" in err and "notebook 06" in err
+
+
+def test_a_view_without_the_pose_its_scene_has_is_a_missing_file(tmp_path):
+    """Poses are optional in an rgbd folder, but one view of a posed scene without its pose
+    file was passed as clean (and dropped the scene from motion tables and notebook 09)."""
+    root = _copy("rgbd-folder", tmp_path)
+    assert _problems(root) == set()
+    (root / "pose" / "d169f286_002.txt").unlink()
+    assert _problems(root) == {("d169f286_002", "pose/d169f286_002.txt", "missing file")}
+    for p in (root / "pose").iterdir():  # no poses at all: an unposed RGB-D folder, fine
+        p.unlink()
+    assert _problems(root) == set()

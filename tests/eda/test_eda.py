@@ -220,7 +220,10 @@ def test_scene_statistics_equal_plain_pandas_and_numpy_on_a_random_table():
     got = stats.depth_by_scene(t).set_index("scene_id")
     pd.testing.assert_frame_equal(got, want, check_names=False, check_dtype=False)
 
-    def motion(p):
+    def motion(p):  # over the posed views: a view without a pose is skipped
+        p = p[np.isfinite(p).all(axis=1)]
+        if not len(p):
+            return dict.fromkeys(("path_m", "mean_nn_m", "max_baseline_m"), np.nan)
         d = np.linalg.norm(p[:, None] - p[None], axis=-1)
         nn = (d + np.where(np.eye(len(p), dtype=bool), np.inf, 0)).min(1).mean()
         return {

@@ -59,6 +59,8 @@ def test_panel_reports_a_bad_form_and_a_refused_run(tmp_path):
     panel.start()
     assert panel.wait(timeout=120) is None
     assert "stopped" in panel.status.value and "missing.csv" in panel.status.value
+    with pytest.raises(WorkbenchError, match="missing.csv"):  # what a headless notebook shows
+        panel.result()
     with pytest.raises(WorkbenchError, match="no visual dumps"):
         DumpsBrowser(tmp_path)
 

@@ -42,6 +42,7 @@ from workbench.data.layouts import (
     load_view,
 )
 from workbench.errors import WorkbenchError
+from workbench.paths import SAMPLES
 
 __all__ = [
     "Encoding",
@@ -53,6 +54,7 @@ __all__ = [
     "index_spec",
     "index_dataset",
     "open_dataset",
+    "depth_or_sample",
     "require_depth",
     "match_scene",
     "DATASET_JSON",
@@ -308,6 +310,21 @@ class ViewCollection:
             record = self.records[record]
         return load_view(record, self.root, with_pose)
 
+    def load_readable(self, records, left_out: list | None = None) -> list:
+        """The views of ``records`` (:meth:`load`) that can be read, in order; each that cannot
+        is left out with one printed line naming its file (appended to ``left_out`` as its
+        :class:`~workbench.errors.WorkbenchError` when a list is given), as the folder-wide
+        verbs carry on past a bad file."""
+        views = []
+        for r in records:
+            try:
+                views.append(self.load(r))
+            except WorkbenchError as e:
+                print(f"view left out: {e}")
+                if left_out is not None:
+                    left_out.append(e)
+        return views
+
 
 @dataclass(frozen=True)
 class Dataset(ViewCollection):
@@ -411,3 +428,21 @@ def match_scene(records, scene: str, root) -> str:
     shown = ", ".join(pick[:5]) + (f" and {len(pick) - 5} more" if len(pick) > 5 else "")
     what = "matches no scene" if not match else f"matches {len(match)} scenes"
     raise WorkbenchError(f"--scene {scene!r} {what} (pick one of: {shown})", root)
+
+
+def depth_or_sample(ds, use: str, poses: bool = False):
+    """``ds`` when it has depth (and poses, with ``poses``), else the bundled ``seed`` sample,
+    with one printed line saying which and why: for the notebooks whose ``use`` (training,
+    scoring) needs ground truth.
+
+    >>> from workbench.paths import SAMPLES
+    >>> depth_or_sample(open_dataset(SAMPLES / "pose-only"), "training").name
+    pose-only: no depth, so training uses the bundled sample seed instead
+    'seed'
+    """
+    lacks = [w for w, ok in (("depth", ds.has_depth), ("poses", ds.has_poses or not poses))
+             if not ok]  # fmt: skip
+    if not lacks:
+        return ds
+    print(f"{ds.name}: no {' and no '.join(lacks)}, so {use} uses the bundled sample seed instead")
+    return open_dataset(SAMPLES / "seed")

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.layouts import load_view, scene_covisibility
+from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
 from workbench.io import atomic_path
 
-__all__ = ["pair_candidates", "select_pairs"]
+__all__ = ["pair_candidates", "select_pairs", "training_pairs"]
 
 
 def _scene_pairs(records, root, sid: str, idx: list[int], height: int) -> list[dict]:
@@ -104,3 +105,28 @@ def select_pairs(
     m = pairs["overlap"].between(min_overlap, max_overlap)
     m &= pairs["baseline_m"].between(min_baseline, max_baseline)
     return pairs[m].reset_index(drop=True)
+
+
+def training_pairs(
+    records, root, min_overlap: float, max_overlap: float, cache, csv
+) -> pd.DataFrame:
+    """The pairs of a split's ``records`` whose overlap lies in ``[min_overlap, max_overlap]``
+    (:func:`pair_candidates` cached in ``cache``, then :func:`select_pairs`).
+
+    Raises:
+        WorkbenchError: naming ``csv`` when none does, with the dataset and what the pairs it
+            has overlap, so a folder of rotations only (overlap 1) or of far-apart views reads
+            as what it is.
+    """
+    cands = pair_candidates(records, root, cache=cache)
+    pairs = select_pairs(cands, min_overlap, max_overlap)
+    if pairs.empty:
+        lo, hi = (cands.overlap.min(), cands.overlap.max()) if len(cands) else (0, 0)
+        seen = f"its {len(cands)} pairs overlap {lo:.2f}–{hi:.2f}" if len(cands) else (
+            "no two of its views share a scene")  # fmt: skip
+        raise WorkbenchError(
+            f"no view pairs with overlap in [{min_overlap}, {max_overlap}] among the "
+            f"{len(records)} views of {root} ({seen}; --min-overlap, --max-overlap)",
+            csv,
+        )
+    return pairs

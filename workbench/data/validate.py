@@ -475,8 +475,9 @@ def _duplicate_ids(root: Path, records: list[ViewRecord]) -> list[Problem]:
 
 
 def _rgbd_scene_problems(root: Path, records: list[ViewRecord]) -> list[Problem]:
-    """rgbd-folder scenes: no panorama in ``rgb/``, orphan depth and pose files, and a scene
-    without ``depth/`` in a dataset whose other scenes have depth."""
+    """rgbd-folder scenes: no panorama in ``rgb/``, orphan depth and pose files, a scene
+    without ``depth/`` in a dataset whose other scenes have depth, and a view without the pose
+    the scene's other views have (poses are optional, but not for one view in a posed scene)."""
     out = []
     any_depth = any(r.has_depth for r in records)
     for name, d in RgbdFolderLayout.scenes(root):
@@ -487,6 +488,12 @@ def _rgbd_scene_problems(root: Path, records: list[ViewRecord]) -> list[Problem]
         elif any_depth and not any(r.has_depth for r in mine):
             detail = "rgb/ and pose/ but no depth/ folder (other scenes have depth)"
             out.append(Problem(name, "", f"{prefix}depth", "missing folder", detail))
+        if any(r.pose_path for r in mine):
+            out += [
+                Problem(name, r.view_id, pose_file_of(r.layout, r.rgb_path).as_posix(),
+                        "missing file", "pose (the scene's other views have one)")
+                for r in mine if not r.pose_path
+            ]  # fmt: skip
         views = {r.view_id for r in mine}
         out += _orphans(root, name, d, "depth", DEPTH_EXTS, views)
         out += _orphans(root, name, d, "pose", (".txt",), views)

@@ -157,10 +157,15 @@ def nearest_baselines(pairs: pd.DataFrame) -> pd.Series:
 
 def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
     """Per scene: ``views``, ``path_m`` (length of the path through the views in id order),
-    ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``, ``extent_x/z_m``."""
+    ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``, ``extent_x/z_m``,
+    over the views that have a pose (a view without one is skipped, not the scene's motion:
+    NaN only for a scene without any posed view)."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
     _, su, _, _, order, starts = _index(table)
-    out = scene_motion(order, starts, c)
+    posed = np.isfinite(c).all(axis=1)[order]
+    kept = np.concatenate([[0], np.cumsum(posed)])[starts]  # CSR over the posed views
+    out = scene_motion(order[posed], kept.astype(np.int64), c)
+    out[np.diff(kept) == 0] = np.nan
     names = ("path_m", "mean_nn_m", "max_baseline_m", "extent_x_m", "extent_z_m")
     return pd.DataFrame(
         {

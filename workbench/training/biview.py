@@ -18,10 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from workbench.configs import BiviewConfig, save_config, to_dict
-from workbench.data.pairs import pair_candidates, select_pairs
+from workbench.data.pairs import training_pairs
 from workbench.data.pipeline import Augment, augment_sample, load_sample, sample_seed
 from workbench.data.splits import read_split_csv
-from workbench.errors import WorkbenchError
 from workbench.geometry.pose import relative_pose
 from workbench.io import make_folder, write_text_atomic
 from workbench.model.biview_losses import biview_losses
@@ -48,13 +47,7 @@ COLOUR = Augment(brightness=0.1, contrast=0.1, saturation=0.1)
 def _pairs(config: BiviewConfig, csv: str):
     records, root = read_split_csv(csv)
     cache = Path(config.logdir) / f"pairs_{Path(csv).stem}.parquet"
-    pairs = select_pairs(
-        pair_candidates(records, root, cache=cache), config.min_overlap, config.max_overlap
-    )
-    if pairs.empty:
-        raise WorkbenchError(
-            f"no view pairs with overlap in [{config.min_overlap}, {config.max_overlap}]", csv
-        )
+    pairs = training_pairs(records, root, config.min_overlap, config.max_overlap, cache, csv)
     return records, root, pairs
 
 

@@ -18,10 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from workbench.configs import PoseConfig, save_config, to_dict
-from workbench.data.pairs import pair_candidates, select_pairs
+from workbench.data.pairs import training_pairs
 from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv
-from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import yaw_matrix
 from workbench.geometry.pose import relative_pose
 from workbench.io import make_folder, write_text_atomic
@@ -48,14 +47,10 @@ class PairSource:
     def __init__(self, config: PoseConfig, csv: str, logdir: Path):
         self.c = config
         self.records, self.root = read_split_csv(csv)
-        cands = pair_candidates(
-            self.records, self.root, cache=logdir / f"pairs_{Path(csv).stem}.parquet"
+        cache = logdir / f"pairs_{Path(csv).stem}.parquet"
+        self.pairs = training_pairs(
+            self.records, self.root, config.min_overlap, config.max_overlap, cache, csv
         )
-        self.pairs = select_pairs(cands, config.min_overlap, config.max_overlap)
-        if self.pairs.empty:
-            raise WorkbenchError(
-                f"no view pairs with overlap in [{config.min_overlap}, {config.max_overlap}]", csv
-            )
         self.cache: dict[int, dict] = {}
 
     def sample(self, i: int) -> dict:

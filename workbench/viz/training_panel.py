@@ -226,6 +226,15 @@ class TrainPanel(W.VBox):
             self._thread.join(timeout)
         return self.summary
 
+    def result(self, timeout: float | None = None) -> dict | None:
+        """:meth:`wait`, then what stopped the run raised again (e.g. a
+        :class:`~workbench.errors.WorkbenchError` naming an unreadable file): a notebook run
+        headless stops at that line instead of failing later on a missing summary."""
+        summary = self.wait(timeout)
+        if self.error is not None:
+            raise self.error
+        return summary
+
 
 class DumpsBrowser(W.VBox):
     """The visual dumps of a run folder (``dumps/<step>_<kind>.png``): a step slider and the
