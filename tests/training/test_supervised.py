@@ -329,3 +329,20 @@ def test_a_cache_larger_than_memory_is_bounded_and_said(lists, tmp_path, monkeyp
     assert np.isfinite(s["val"]["abs_rel"])
     err = capsys.readouterr().err
     assert "--cache keeps 3 of the" in err and "decoded each time" in err
+
+
+def test_train_on_a_split_without_depth_is_refused_before_any_work(tmp_path, capsys):
+    """A pose-only dataset's split trained 2 steps on nothing (losses 0) and wrote a model."""
+    from workbench.cli import main
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    argv = ["split", str(samples / "pose-only"), "--out", str(tmp_path / "l"), "--unit", "view"]
+    assert main([*argv, "--val-fraction", "0.5"]) == 0
+    capsys.readouterr()
+    train_csv = str(tmp_path / "l" / "train.csv")
+    run = tmp_path / "run"
+    args = ["train", "--train-csv", train_csv, "--val-csv", str(tmp_path / "l" / "val.csv")]
+    assert main([*args, "--logdir", str(run), "--steps", "2", "--height", "32"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and train_csv in err[0] and "none of its views has depth" in err[0]
+    assert not run.exists()

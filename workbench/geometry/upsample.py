@@ -10,6 +10,11 @@ with a colour guide: the local linear model ``log r ≈ a·I + b`` is fitted in 
 low-resolution grid (the RGB shrunk to it), its coefficients are smoothed, resized to the
 input size and applied to the full-resolution RGB. Range is filtered in log space, so the
 result stays positive and an edge between 1 m and 4 m is treated like one between 2 m and 8 m.
+The linear model extrapolates where the full-resolution RGB holds colours its box did not
+(a bright window pixel beside a dark frame): the result is clamped to the range the
+prediction spans where the filter reads it (min and max over the ``(4r+1)²`` low-resolution
+window of the two box passes), so edges sharpen but no depth appears that the prediction does
+not have nearby.
 """
 
 from __future__ import annotations
@@ -118,6 +123,20 @@ def guided_upsample(
     h, big = low.shape[0], g.shape[0]
     small = g if big == h else cv2.resize(g, (2 * h, h), interpolation=cv2.INTER_AREA)
     r = min(radius, (2 * h - 1) // 2, max(h - 1, 1))
-    a, b = _guided_coefficients(np.log(low), small, r, eps)
+    log_low = np.log(low)
+    a, b = _guided_coefficients(log_low, small, r, eps)
     a_up, b_up = upsample_bilinear(a, big), upsample_bilinear(b, big)
-    return np.exp(np.einsum("hwc,hwc->hw", a_up, g) + b_up).astype(np.float32)
+    out = np.einsum("hwc,hwc->hw", a_up, g) + b_up
+    lo, hi = _neighbour_bounds(log_low, 2 * r)
+    np.clip(out, upsample_bilinear(lo, big), upsample_bilinear(hi, big), out=out)
+    return np.exp(out).astype(np.float32)
+
+
+def _neighbour_bounds(p: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max over each pixel's ``(2r+1)²`` neighbourhood, ``(h, w)`` each; columns wrap
+    (the seam), rows are clamped at the poles."""
+    padded = np.concatenate([p[:, -r:], p, p[:, :r]], axis=1)
+    k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    lo = cv2.erode(padded, k, borderType=cv2.BORDER_REPLICATE)[:, r:-r]
+    hi = cv2.dilate(padded, k, borderType=cv2.BORDER_REPLICATE)[:, r:-r]
+    return lo, hi

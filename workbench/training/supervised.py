@@ -296,6 +296,19 @@ class _Monitor:
         self.tb.flush()
 
 
+def _require_depth(config: TrainConfig, records, val_records) -> None:
+    """A split whose views have no depth (a pose-only dataset, panoramas alone) trains on
+    nothing: refused, naming the CSV, before any work (the validation CSV too)."""
+    for flag, csv, rows in (("--train-csv", config.train_csv, records),
+                            ("--val-csv", config.val_csv, val_records)):  # fmt: skip
+        if csv and not any(r.has_depth for r in rows):
+            raise WorkbenchError(
+                f"{flag}: none of its views has depth (a pose-only dataset or panoramas "
+                "alone): supervised training needs ground truth",
+                csv,
+            )
+
+
 def train_median(records, root, height: int, n: int = 64) -> float:
     """Median range (metres) of up to ``n`` training views spread over the split: the value of
     the constant baseline every evaluation of the model reports."""
@@ -337,6 +350,7 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     check_resume(config, Path(config.logdir))
     records, root = read_split_csv(config.train_csv)
     val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
+    _require_depth(config, records, val_records)
     warn_if_split_implausible(config.train_csv, records)
     run = _set_up(config)
     if run.start and run.is_chief:
