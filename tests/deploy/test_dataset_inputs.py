@@ -251,3 +251,23 @@ def test_covisibility_and_match_refuse_a_pose_only_dataset_before_any_work(tmp_p
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{needs} needs measured depth" in err, err
     assert not (tmp_path / "cov").exists() and not (tmp_path / "m").exists()
+
+
+def test_infer_never_reads_an_earlier_runs_outputs_inside_the_folder(tmp_path):
+    """``infer imgs --out imgs/pred`` then ``infer imgs --out imgs/pred2``: the second run
+    took pred's depth, colour and normal PNGs for panoramas (6 images, 6 failed). Outputs of
+    a folder holding ``infer.json`` are skipped; a user's own ``*_depth.png`` elsewhere is not."""
+    from workbench.deploy.inputs import collect_images
+
+    imgs = tmp_path / "imgs"
+    (imgs / "pred" / "scene").mkdir(parents=True)
+    pano = np.zeros((8, 16, 3), np.uint8)
+    from workbench.io import write_image
+
+    write_image(imgs / "a.jpg", pano)
+    (imgs / "pred" / "infer.json").write_text("{}")
+    for name in ("a_depth.png", "a_depth_color.png", "a_normals.png", "scene/v_depth.png"):
+        write_image(imgs / "pred" / name, pano)
+    write_image(imgs / "mine" / "b_depth.png", pano)  # not an infer run's folder
+    got = sorted(str(k) for _, k in collect_images([imgs], out=imgs / "pred2"))
+    assert got == ["a", "mine/b_depth"]

@@ -99,7 +99,21 @@ def _own_output(path: Path, out_dir: Path | None, folder: Path) -> bool:
     return path.name.endswith(OUTPUT_SUFFIXES)
 
 
+def _earlier_output(path: Path, folder: Path, runs: dict) -> bool:
+    """Whether ``path`` is named like an ``infer`` output and lies in a folder of an earlier
+    run (one holding ``infer.json``, at or above its folder within the input ``folder``)."""
+    if not path.name.endswith(OUTPUT_SUFFIXES):
+        return False
+    for d in [path.parent, *path.parent.parents]:
+        if d not in runs:
+            runs[d] = (d / "infer.json").is_file()
+        if runs[d] or d == folder:
+            return runs[d]
+    return False
+
+
 def _folder_images(p: Path, out_dir: Path | None) -> list[tuple[Path, Path]]:
+    runs: dict[Path, bool] = {}
     imgs = sorted(
         q
         for q in p.rglob("*")
@@ -107,6 +121,7 @@ def _folder_images(p: Path, out_dir: Path | None) -> list[tuple[Path, Path]]:
         and q.is_file()
         and not is_temporary(q)
         and not _own_output(q.resolve(), out_dir, p)
+        and not _earlier_output(q, p, runs)
         and not any(is_temporary(part) for part in q.relative_to(p).parts[:-1])
     )
     if not imgs:
@@ -156,7 +171,9 @@ def collect_inputs(paths, out: str | os.PathLike | None = None, resolution: str 
     Plain images are keyed by their path relative to the folder they were found in (their name
     for a file given directly), without extension: ``a.png`` and ``sub/a.png`` never share an
     output (``a.png`` beside ``a.jpg`` become ``a_png`` and ``a_jpg``). Hidden and temporary
-    files and anything under ``out`` are skipped (a job never reads its own outputs). Dataset
+    files, anything under ``out`` and the outputs of earlier runs found in the folder (named
+    like outputs, in a folder holding ``infer.json``) are skipped: a job never reads what an
+    ``infer`` wrote. Dataset
     views are keyed ``<scene>/<view>`` (module doc); ``resolution`` picks a seed dataset's
     ``pan/low`` or ``pan/high``.
 
