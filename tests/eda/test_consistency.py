@@ -270,3 +270,20 @@ def test_pair_residual_recomputes_one_pair():
 def test_load_consistency_names_a_folder_without_tables(tmp_path):
     with pytest.raises(Exception, match="views.csv"):
         load_consistency(tmp_path)
+
+
+def test_a_view_without_any_pair_is_unchecked_not_ok():
+    """A view none of whose partners is covisible at --min-overlap was reported `ok` with 0
+    pairs (a 10 % depth scale fault went unseen that way)."""
+    import pandas as pd
+
+    from workbench.eda.consistency_views import aggregate_views
+
+    pair = {"view_a": "0", "view_b": "1", "diagnosis": "ok", "score": 0.01, "median_abs_m": 0.01,
+            "inliers": 0.9, "scale": 1.0, "t_cm": 0.0, "t_cm_b": 0.0, "rot_deg": 0.0,
+            "change_view": "", "change_fraction": 0.0, "change_bbox": "",
+            "change_lon_deg": 0.0, "change_lat_deg": 0.0}  # fmt: skip
+    v = aggregate_views("s", ["0", "1", "2"], pd.DataFrame([pair])).set_index("view")
+    assert v.loc["0", "diagnosis"] == "ok" and v.loc["1", "diagnosis"] == "ok"
+    assert v.loc["2", "diagnosis"] == "unchecked" and not v.loc["2", "flagged"]
+    assert v.loc["2", "pairs"] == 0

@@ -219,6 +219,7 @@ def _summary(pairs, views, done, failed, seconds) -> dict:
         "pairs": len(pairs),
         "views": len(views),
         "flagged_views": len(flagged),
+        "unchecked_views": int((views["diagnosis"] == "unchecked").sum()) if len(views) else 0,
         "pairs_by_diagnosis": {
             str(k): int(v) for k, v in pairs["diagnosis"].value_counts().items()
         },
@@ -242,6 +243,10 @@ def _print(summary: dict, views: pd.DataFrame, failed: list, out: Path) -> None:
         }.get(v["diagnosis"], "")
         what = f"{v['diagnosis']} {detail}" if detail else v["diagnosis"]
         print(f"  {v['scene']}/{v['view']}: {what} ({v['bad_pairs']}/{v['pairs']} pairs)")
+    if summary["unchecked_views"]:
+        print(f"  {summary['unchecked_views']} view(s) unchecked: no partner covisible at "
+              "--min-overlap or more (views.csv diagnosis 'unchecked'; a lower --min-overlap "
+              "pairs them)")  # fmt: skip
     for f in failed:
         print(f"  failed: {f['scene']}: {f['error']}")
 

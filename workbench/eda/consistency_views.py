@@ -4,7 +4,8 @@ view that disagrees with most of its partners is the culprit, its partners are n
 A pair counts against a view when its diagnosis is ``scale``, ``pose`` or ``mismatch``, or
 ``change`` with the changed region in this view's pixels. A view is **flagged** when more
 than half of its pairs count against it (so with a single partner both views of a bad pair
-are flagged: one pair cannot tell which is wrong). Its diagnosis is the most common one among
+are flagged: one pair cannot tell which is wrong); a view without any pair is ``unchecked``,
+never ``ok``. A flagged view's diagnosis is the most common one among
 the pairs against it; its figures are medians over those pairs, oriented to the view
 (``scale``: this view's ranges over its partners'; ``t_cm``, ``rot_deg``: the size of the
 correction of this view's pose; ``change_*``: the largest region seen in this view).
@@ -43,6 +44,7 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
     n, k = len(mine), len(bad)
     flagged = n > 0 and k > n / 2
     diagnosis = Counter(p["diagnosis"] for p in bad).most_common(1)[0][0] if flagged else "ok"
+    diagnosis = diagnosis if n else "unchecked"  # no partner covisible enough: not checked
     scale = [p["scale"] if p["view_a"] == view else 1.0 / p["scale"]
              for p in bad if p["diagnosis"] == "scale"]  # fmt: skip
     pose = [p for p in bad if p["diagnosis"] == "pose"]
