@@ -271,3 +271,16 @@ def test_infer_never_reads_an_earlier_runs_outputs_inside_the_folder(tmp_path):
     write_image(imgs / "mine" / "b_depth.png", pano)  # not an infer run's folder
     got = sorted(str(k) for _, k in collect_images([imgs], out=imgs / "pred2"))
     assert got == ["a", "mine/b_depth"]
+
+
+def test_pointcloud_names_the_views_of_other_floors_it_leaves_out(tmp_path, capsys):
+    """Without --views a cloud keeps the scene's first floor; a view on another floor (or with
+    a floor.txt unlike the others) was dropped without a word."""
+    root = tmp_path / "rs"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "data_samples" / "realsee3d", root)
+    floors = sorted(root.rglob("floor.txt"))
+    assert len(floors) >= 3
+    floors[-1].write_text("7\n")
+    code, err, _ = _cloud(capsys, root, tmp_path / "a.ply")
+    view = floors[-1].parent.name
+    assert code == 0 and "another floor" in err and view in err and "--views" in err, err

@@ -394,7 +394,9 @@ class PointCloudConfig(DataFlags):
 
     root: str = option(None, "dataset root", positional=True)
     scene: str = option("", "scene id or unique prefix (default: the first scene)")
-    views: tuple[str, ...] = option((), "view ids to fuse (default: all)")
+    views: tuple[str, ...] = option(
+        (), "view ids to fuse (default: all of the scene's first floor; others are named)"
+    )
     out: str = option("outputs/scene.ply", "output .ply")
     voxel: float = option(0.02, "voxel size in metres (0: keep every point)", ge=0)
     stride: int = option(1, "keep every N-th pixel row and column", ge=1)

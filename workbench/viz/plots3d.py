@@ -266,6 +266,12 @@ def scene_cloud(
             (a broken view, a depth without a valid pixel), and any view's without ``errors``.
     """
     recs, sid = scene_records(records, root, scene, views)
+    other = [r.view_id for r in records if r.scene_id == sid and r not in recs and not views]
+    if other and notes is not None:  # views on other floors (RealSee3D floor.txt)
+        notes.append(
+            f"scene {sid}: view(s) {', '.join(other)} on another floor than view "
+            f"{recs[0].view_id} are left out (one floor per cloud; --views chooses)"
+        )
     if recs and not any(r.has_depth for r in recs):
         what = "dataset" if not any(r.has_depth for r in records) else f"scene {sid}"
         raise WorkbenchError(
