@@ -251,6 +251,11 @@ def test_covisibility_and_match_refuse_a_pose_only_dataset_before_any_work(tmp_p
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{needs} needs measured depth" in err, err
     assert not (tmp_path / "cov").exists() and not (tmp_path / "m").exists()
+    # pack: a line per view, then the error, and a manifest with an empty shard left behind
+    assert main(["pack", str(root), "--out", str(tmp_path / "pk")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dataset has no depth" in err and str(root) in err, err
+    assert not (tmp_path / "pk").exists()
 
 
 def test_infer_never_reads_an_earlier_runs_outputs_inside_the_folder(tmp_path):

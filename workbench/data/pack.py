@@ -42,7 +42,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, require_depth
 from workbench.data.layouts import (
     SHARDS_FORMAT,
     ViewRecord,
@@ -388,6 +388,7 @@ def run(config) -> int:
     records = index_spec(spec, errors=index_errors)
     if not records:
         raise WorkbenchError("dataset has no views", config.root)
+    require_depth(records, config.root, "a pack holds panoramas with their depth")
     m = pack(
         records,
         spec.root,
