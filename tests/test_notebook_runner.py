@@ -71,6 +71,9 @@ def test_notebook_flags_are_checked_before_any_work(tmp_path, capsys):
     assert "--data" in capsys.readouterr().err
     assert main(["notebook", "01", "--timeout", "1"]) == 2
     assert "--timeout" in capsys.readouterr().err
+    assert main(["notebook", "01", "--encoding", "foo", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err  # was: the notebook ran and failed in a cell, exit 1
+    assert err.count("\n") == 1 and "--encoding" in err and "matterport3d" in err
     assert not any(tmp_path.iterdir())
 
 

@@ -148,7 +148,12 @@ def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tup
 
 def run(config) -> int:
     """The ``notebook`` verb: exit 0 when every cell ran, 1 when one failed, 2 on bad input."""
+    from workbench.data.dataset import ENCODINGS
+
     path = find_notebook(config.name)
+    if config.encoding and config.encoding not in ENCODINGS:
+        known = ", ".join(ENCODINGS)
+        raise WorkbenchError(f"unknown encoding {config.encoding!r} (one of {known})", "--encoding")
     data = ""
     if config.data:
         data = str(Path(config.data).expanduser().resolve())
@@ -161,5 +166,6 @@ def run(config) -> int:
         raise WorkbenchError(f"cannot create the output folder ({e.strerror})", "--out") from None
     params = {"DATA": data, "OUT": str(out), "ENCODING": config.encoding}
     html, ok = run_notebook(path, out, params, config.timeout)
-    print(f"notebook {path.stem} on {data or 'its bundled sample'}: {html}")
+    on = data or os.environ.get("WORKBENCH_DATA", "") or "its bundled sample"
+    print(f"notebook {path.stem} on {on}: {html}")
     return 0 if ok else 1
