@@ -289,3 +289,17 @@ def test_pointcloud_names_the_views_of_other_floors_it_leaves_out(tmp_path, caps
     code, err, _ = _cloud(capsys, root, tmp_path / "a.ply")
     view = floors[-1].parent.name
     assert code == 0 and "another floor" in err and view in err and "--views" in err, err
+
+
+def test_pointcloud_mesh_without_a_mesh_is_refused_before_writing(tmp_path, capsys):
+    """--mesh on a folder without obj/ wrote the .ply, said so, then failed naming a path that
+    does not exist."""
+    from workbench.cli import main
+
+    rgbd = Path(__file__).resolve().parents[2] / "data_samples" / "rgbd-folder"
+    ply, html = tmp_path / "c.ply", tmp_path / "c.html"
+    argv = ["pointcloud", str(rgbd), "--out", str(ply), "--html", str(html), "--mesh"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "--mesh" in captured.err and "obj/" in captured.err and not captured.out
+    assert not ply.exists() and not html.exists()

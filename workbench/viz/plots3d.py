@@ -321,15 +321,15 @@ def run(config) -> int:
         print(f"workbench: warning: {config.root}: {note}", file=sys.stderr)
     for e in broken:
         print(f"workbench: warning: view left out: {e}", file=sys.stderr)
+    mesh = None
+    if config.html and config.mesh:  # before anything is written
+        objs = sorted((Path(config.root) / sid / "obj").glob("*.obj"))
+        if not objs:
+            raise WorkbenchError(f"--mesh: scene {sid} has no obj/*.obj to overlay", config.root)
+        mesh = read_obj(objs[0])
     write_ply(config.out, cloud)
     print(f"pointcloud: scene {sid}, {len(poses)} views, {len(cloud)} points -> {config.out}")
     if config.html:
-        mesh = None
-        if config.mesh:
-            objs = sorted((Path(config.root) / sid / "obj").glob("*.obj"))
-            if not objs:
-                raise WorkbenchError("no mesh in obj/ to overlay", Path(config.root) / sid)
-            mesh = read_obj(objs[0])
         fig = pointcloud_figure(cloud, "rgb", config.budget, poses, f"scene {sid}", mesh=mesh)
         write_text_atomic(Path(config.html), fig.to_html(include_plotlyjs="inline"))
     return 1 if broken else 0  # 1: written without the views named above
