@@ -50,6 +50,11 @@ def test_user_error_is_one_line(tmp_path, capsys):
     code = main(["demo", "--out", str(bad / "sub"), "--height", "64"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("workbench: error:") and "Traceback" not in err
+    # a --data that is not a folder was skipped with exit 0 (the default's path was relative
+    # to the working folder: outside the repository the demo did almost nothing)
+    code = main(["demo", "--out", str(tmp_path / "d"), "--data", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--data" in err and not (tmp_path / "d").exists()
 
 
 def test_a_scene_or_view_flag_that_names_nothing_is_named_with_the_choices(tmp_path, capsys):

@@ -265,9 +265,11 @@ def claim_out(out: Path) -> Path:
 
 def run(config: DemoConfig) -> int:
     t0 = time.perf_counter()
+    root = Path(config.data).expanduser() if config.data else SAMPLES / "seed"
+    if config.data and not root.is_dir():  # the bundled sample is found from any folder
+        raise WorkbenchError("dataset root is not a folder", "--data")
     out = claim_out(Path(config.out))
     summary = {}
-    root = Path(config.data)
     if root.is_dir():
         summary["data"] = run_data(out, root)
         summary["match"] = run_eda_match(out, root)

@@ -89,7 +89,9 @@ class DemoConfig(Config):
     """``workbench demo``: the main job end to end on ``data_samples/``."""
 
     out: str = option("outputs/demo", "output folder")
-    data: str = option("data_samples/seed", "dataset root the demo starts from")
+    data: str = option(
+        "", "dataset root the demo starts from (default: the bundled data_samples/seed)"
+    )
     height: int = option(
         256, "panorama height in pixels for the analytic scene (width is 2x)", ge=8, le=8192
     )
