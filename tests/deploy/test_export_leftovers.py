@@ -89,3 +89,17 @@ def test_a_read_only_out_names_out(tiny_keras, tmp_path, monkeypatch):
     with pytest.raises(WorkbenchError) as e:
         _export(tiny_keras, out)
     assert e.value.path == str(out.resolve()) and "read-only file system" in e.value.message
+
+
+def test_export_of_a_missing_model_names_it_first_and_leaves_no_folder(tmp_path, capsys):
+    """`export --checkpoint nonexist` said int8 needed representative data, and with
+    `--format pb` left an empty --out behind."""
+    from workbench.cli import main
+
+    out = tmp_path / "exp"
+    assert main(["export", "--checkpoint", str(tmp_path / "nonexist"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "model not found" in err and "nonexist" in err and err.count("\n") == 1
+    argv = ["export", "--checkpoint", str(tmp_path / "nonexist"), "--format", "pb"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "model not found" in capsys.readouterr().err and not out.exists()

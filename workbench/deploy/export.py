@@ -43,6 +43,7 @@ from workbench.deploy.report import (
 )
 from workbench.errors import WorkbenchError
 from workbench.io import (
+    check_model_path,
     make_folder,
     make_temporary_folder,
     quiet_native_stderr,
@@ -188,6 +189,7 @@ def check_options(config) -> None:
     Raises:
         WorkbenchError: naming the flag (or ``--out`` when it is a file).
     """
+    check_model_path(config.checkpoint or None)  # a missing model first: the root cause
     bad = [f for f in config.format if f not in FORMATS]
     if bad:
         raise WorkbenchError(
@@ -286,10 +288,10 @@ def export(config) -> tuple[list[Path], str]:
         The published files and the report's Markdown ("" without ``config.report``).
     """
     check_options(config)
-    out = make_folder(Path(config.out)).resolve()
     model, source = load_source_model(config.checkpoint or None)
     if config.csv:
         read_split_csv(config.csv)  # a bad CSV is refused before any conversion
+    out = make_folder(Path(config.out)).resolve()  # only once the inputs are good
     if config.height:
         model = resize_model(model, config.height)
     h = int(model.input_shape[1])
