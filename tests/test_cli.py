@@ -120,3 +120,25 @@ def test_an_interrupt_met_inside_c_code_stops_a_folder_job(monkeypatch, tmp_path
     assert "interrupted" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is not None  # handlers restored, flag cleared
     raise_if_interrupted(ValueError("cleared after the job"))
+
+
+def test_match_of_two_good_views_runs_past_a_broken_third(tmp_path, capsys):
+    """A truncated depth of a view not asked about stopped `match` (exit 2, no output): it read
+    the whole scene for its covisibility.txt first. Now A and B are matched, the scene's
+    covisibility is left out with one warning naming the file, exit 1."""
+    import shutil
+    from pathlib import Path
+
+    seed = tmp_path / "seed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data_samples" / "seed", seed)
+    scene = sorted(p for p in seed.iterdir() if p.is_dir())[0]
+    bad = scene / "depth" / "000.png"
+    bad.write_bytes(bad.read_bytes()[:100])
+    out = tmp_path / "m"
+    argv = ["match", str(seed), "--scene", scene.name, "--a", "001", "--b", "002"]
+    assert main([*argv, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "covisibility.txt was not written" in err and str(bad) in err
+    assert (out / "match.json").is_file() and not (out / "covisibility.txt").exists()
+    assert main([*argv[:-4], "--a", "000", "--b", "001", "--out", str(tmp_path / "m2")]) == 2
+    assert str(bad) in capsys.readouterr().err  # A itself broken: refused, naming it

@@ -4,12 +4,14 @@ Writes into ``--out``: ``flow.npy`` (``(H, W, 2) float32``, ``uv_B - uv_A``), ``
 (red: valid, green: visible in B, blue: consistent), ``matches.png`` (A above B with lines for a
 sample of consistent matches), ``flow.png`` (flow colour-coded: hue = direction,
 value = magnitude), ``matches.csv`` (sampled ``u_a, v_a, u_b, v_b``) and ``covisibility.txt``
-of the whole scene.
+of the whole scene (left out, with a warning and exit 1, when another view of the scene cannot
+be read or has no pose: only A and B decide whether the match runs).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,28 @@ from workbench.viz.twoview import draw_matches, flow_to_rgb
 __all__ = ["run"]
 
 
+def _scene_covisibility(out: Path, recs: dict, loaded: dict, shrink, config) -> str:
+    """``covisibility.txt`` and ``viewpoints.txt`` of the whole scene (its own view order,
+    RealSee3D: ``viewpoints.txt``) into ``out``; ``""``, or why they were not written (a view
+    of the scene that cannot be read or has no pose: the match of A and B stands)."""
+    views = dict(loaded)
+    try:
+        for k in recs:
+            if k not in views:
+                views[k] = load_view(recs[k], config.root)
+    except WorkbenchError as e:
+        return f"the scene's covisibility.txt was not written: {e}"
+    unposed = [k for k, v in views.items() if v.T_world_from_cam is None]
+    if unposed:
+        return f"the scene's covisibility.txt was not written: views {unposed} have no pose"
+    ids = list(recs)
+    small = [shrink(views[k]) for k in ids]
+    cov = covisibility_matrix_fast(small, [views[k].T_world_from_cam for k in ids], config.tol)
+    write_covisibility(out / "covisibility.txt", cov)
+    write_text_atomic(out / "viewpoints.txt", "\n".join(ids) + "\n")
+    return ""
+
+
 def run(config) -> int:
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
@@ -45,7 +69,7 @@ def run(config) -> int:
                 f"--a/--b: scene {sid} has no view {vid!r} (views: {', '.join(sorted(recs))})",
                 config.root,
             )
-    views = {k: load_view(r, config.root) for k, r in recs.items()}
+    views = {k: load_view(recs[k], config.root) for k in (config.a, config.b)}
     for k, v in views.items():
         if v.T_world_from_cam is None:
             raise WorkbenchError(f"view {k} has no pose: correspondence needs poses", config.root)
@@ -71,11 +95,9 @@ def run(config) -> int:
         out / "matches.csv",
         "u_a,v_a,u_b,v_b\n" + "".join(f"{a:.2f},{b:.2f},{c:.3f},{d:.3f}\n" for a, b, c, d in m),
     )
-    ids = list(recs)  # the scene's own order (RealSee3D: viewpoints.txt)
-    small = [at(views[k])[1] for k in ids]
-    cov = covisibility_matrix_fast(small, [views[k].T_world_from_cam for k in ids], config.tol)
-    write_covisibility(out / "covisibility.txt", cov)
-    write_text_atomic(out / "viewpoints.txt", "\n".join(ids) + "\n")
+    missing = _scene_covisibility(out, recs, views, lambda v: at(v)[1], config)
+    if missing:
+        print(f"workbench: warning: {missing}", file=sys.stderr)
     summary = {
         "scene": sid,
         "a": config.a,
@@ -88,4 +110,4 @@ def run(config) -> int:
     }
     write_text_atomic(out / "match.json", json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))
-    return 0
+    return 1 if missing else 0  # 1: the match written, the scene's covisibility not
