@@ -168,3 +168,19 @@ def test_repacking_with_other_options_redoes_the_shards(packed):
     assert check_pack(packed) == []
     v = load_view(index_dataset(packed)[0], packed)
     assert abs(float(v.range_m.max()) * 2 - float(load_view(recs[0], SAMPLES).range_m.max())) < 1e-3
+
+
+def test_repacking_with_other_shard_sizes_removes_the_earlier_packs_shards(tmp_path):
+    """Packing again with --shard-mb 0.1 left the earlier single shard and its sidecar beside
+    the new ones: a `shard-*.tfrecord` glob read every view twice. A file the pack did not
+    write stays."""
+    recs = index_dataset(SAMPLES)
+    out = tmp_path / "pk"
+    first = pack(recs, SAMPLES, out, shard_mb=150.0, progress=False)
+    (out / "notes.txt").write_text("mine")
+    second = pack(recs, SAMPLES, out, shard_mb=0.1, progress=False)
+    assert len(second["shards"]) > len(first["shards"])
+    on_disk = sorted(p.name for p in out.glob("shard-*.tfrecord"))
+    assert on_disk == sorted(s["file"] for s in second["shards"])
+    assert sorted(p.name for p in out.glob(".shard-*.json")) == [f".{n}.json" for n in on_disk]
+    assert (out / "notes.txt").read_text() == "mine" and check_pack(out) == []

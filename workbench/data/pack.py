@@ -238,6 +238,7 @@ def pack(
     ``shard_mb`` and what the caller adds)."""
     root, out = Path(root), make_folder(out)
     sweep_temporaries(out, recursive=False)  # shard temporaries of killed packs, only those
+    earlier = _recorded_shards(out)
     per = views_per_shard(records, root, shard_mb)
     chunks = [tuple(records[i : i + per]) for i in range(0, len(records), per)]
     jobs = [ShardJob(k, len(chunks), c, str(root), str(out)) for k, c in enumerate(chunks)]
@@ -264,7 +265,23 @@ def pack(
         "options": {"shard_mb": shard_mb, **(options or {})},
     }
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    for name in earlier - {s["file"] for s in shards}:  # an earlier pack's, now unlisted
+        (out / name).unlink(missing_ok=True)
+        (out / f".{name}.json").unlink(missing_ok=True)
     return manifest
+
+
+def _recorded_shards(out: Path) -> set[str]:
+    """The shard files an earlier pack into ``out`` listed in its ``manifest.json`` (plain
+    ``.tfrecord`` names inside ``out``; none when there is no readable manifest): a re-pack
+    with other shard sizes removes those it does not write again, and nothing else."""
+    try:
+        m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        names = {e["file"] for e in m["shards"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and n == Path(n).name
+            and n.endswith(".tfrecord")}  # fmt: skip
 
 
 def _read_manifest(root: Path) -> tuple[dict, list[dict]]:
