@@ -17,6 +17,9 @@ _quiet_tensorflow()
 # open3d prints a banner and starts a WebRTC visualizer when imported inside Jupyter; the
 # notebooks draw with their own widgets, so keep both off unless asked for.
 _os.environ.setdefault("OPEN3D_DISABLE_WEB_VISUALIZER", "true")
+# OpenCV's own warnings ("PNG input buffer is incomplete") would sit beside the one line that
+# names a bad file; errors still come through (set OPENCV_LOG_LEVEL=WARNING to see them)
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
 def __getattr__(name):  # ``workbench.open_dataset`` without importing the data layer eagerly
