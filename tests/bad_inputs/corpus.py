@@ -267,6 +267,16 @@ def eval_corrupt_keras_model(tmp, ctx):
 
 
 @case
+def infer_text_file_named_keras(tmp, ctx):
+    """Keras said "File not found" of a file that exists but is not a zip archive."""
+    (tmp / "m.keras").write_text("not a model")
+    (tmp / "imgs").mkdir()
+    write_image(tmp / "imgs" / "a.jpg", np.zeros((8, 16, 3), np.uint8))
+    argv = ["infer", str(tmp / "imgs"), "--model", str(tmp / "m.keras"), "--out", str(tmp / "o")]
+    return argv, 2, ["m.keras", "not a Keras model file"]
+
+
+@case
 def eval_csv_outside_root(tmp, ctx):
     lines = (ctx.lists / "val.csv").read_text().splitlines()
     head, row = lines[0], lines[1].split(",")

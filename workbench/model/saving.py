@@ -67,6 +67,8 @@ def load_keras_model(path: str | os.PathLike) -> keras.Model:
     Raises:
         WorkbenchError: naming ``path`` when Keras cannot read it.
     """
+    if Path(path).is_file() and not zipfile.is_zipfile(path):  # Keras says "File not found"
+        raise WorkbenchError("not a Keras model file (a .keras file is a zip archive)", path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001  (keras raises many types on corrupt files)
