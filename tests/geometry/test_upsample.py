@@ -90,8 +90,8 @@ class TestUpsampleBilinear:
 
 def test_guided_never_leaves_the_range_the_prediction_spans_nearby():
     """A bright pixel the low-resolution guide never saw (a window highlight beside a dark
-    frame) made the linear model extrapolate: 86 m in a room whose prediction peaks near 14 m
-    (a real ZInD panorama). Clamped, every pixel lies within its neighbourhood's range."""
+    frame) made the linear model extrapolate: 86 m on a real ZInD panorama whose prediction
+    peaks at 24.5 m. Clamped, every pixel lies within its neighbourhood's range."""
     rng = np.random.default_rng(3)
     low = np.exp(rng.uniform(0.0, 1.0, (8, 16))).astype(np.float32)
     big = 64
