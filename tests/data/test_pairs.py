@@ -50,5 +50,5 @@ def test_training_pairs_say_what_the_dataset_has_when_none_fits(tmp_path):
     assert f"among the {len(records)} views of {SEED}" in str(e.value)
     assert f"overlap {lo:.2f}–{hi:.2f}" in str(e.value) and "--min-overlap" in str(e.value)
     one = [records[0]]
-    with pytest.raises(WorkbenchError, match="no two of its views share a scene"):
+    with pytest.raises(WorkbenchError, match="no two views share a scene"):
         training_pairs(one, SEED, 0.3, 0.98, tmp_path / "one.parquet", "v.csv")

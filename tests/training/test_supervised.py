@@ -346,3 +346,8 @@ def test_train_on_a_split_without_depth_is_refused_before_any_work(tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and train_csv in err[0] and "none of its views has depth" in err[0]
     assert not run.exists()
+    for verb in ("train-biview", "train-pose"):  # they said "no view pairs with overlap"
+        assert main([verb, *args[1:], "--logdir", str(run), "--steps", "2"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "none of its views has depth" in err[0], (verb, err)
+        assert not run.exists()

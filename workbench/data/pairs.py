@@ -122,8 +122,8 @@ def training_pairs(
     pairs = select_pairs(cands, min_overlap, max_overlap)
     if pairs.empty:
         lo, hi = (cands.overlap.min(), cands.overlap.max()) if len(cands) else (0, 0)
-        seen = f"its {len(cands)} pairs overlap {lo:.2f}–{hi:.2f}" if len(cands) else (
-            "no two of its views share a scene")  # fmt: skip
+        n = len(cands) // 2  # candidates hold both orders of a pair
+        seen = f"its {n} pairs overlap {lo:.2f}–{hi:.2f}" if n else "no two views share a scene"
         raise WorkbenchError(
             f"no view pairs with overlap in [{min_overlap}, {max_overlap}] among the "
             f"{len(records)} views of {root} ({seen}; --min-overlap, --max-overlap)",

@@ -33,6 +33,7 @@ __all__ = [
     "split_dataset",
     "read_split_csv",
     "warn_if_split_implausible",
+    "require_split_depth",
     "records_to_csv",
 ]
 
@@ -306,3 +307,18 @@ def run(config) -> int:
         f"{info['val_views']} val views ({scene_count(info['val_scenes'])}) -> {config.out}"
     )
     return 0
+
+
+def require_split_depth(records, csv, flag: str, use: str) -> None:
+    """Refuse a split CSV none of whose views has depth (a pose-only dataset, panoramas
+    alone) before any work: ``use`` (e.g. "supervised training") needs ground truth.
+
+    Raises:
+        WorkbenchError: naming ``csv`` and ``flag``.
+    """
+    if not any(r.has_depth for r in records):
+        raise WorkbenchError(
+            f"{flag}: none of its views has depth (a pose-only dataset or panoramas alone): "
+            f"{use} needs it",
+            csv,
+        )

@@ -35,7 +35,11 @@ import tensorflow as tf
 
 from workbench.configs import TrainConfig, config_hash, save_config, to_dict
 from workbench.data.pipeline import Augment, cache_capacity, load_sample, make_dataset
-from workbench.data.splits import read_split_csv, warn_if_split_implausible
+from workbench.data.splits import (
+    read_split_csv,
+    require_split_depth,
+    warn_if_split_implausible,
+)
 from workbench.errors import WorkbenchError
 from workbench.io import make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.evaluate import evaluate
@@ -297,16 +301,10 @@ class _Monitor:
 
 
 def _require_depth(config: TrainConfig, records, val_records) -> None:
-    """A split whose views have no depth (a pose-only dataset, panoramas alone) trains on
-    nothing: refused, naming the CSV, before any work (the validation CSV too)."""
-    for flag, csv, rows in (("--train-csv", config.train_csv, records),
-                            ("--val-csv", config.val_csv, val_records)):  # fmt: skip
-        if csv and not any(r.has_depth for r in rows):
-            raise WorkbenchError(
-                f"{flag}: none of its views has depth (a pose-only dataset or panoramas "
-                "alone): supervised training needs ground truth",
-                csv,
-            )
+    """Both split CSVs hold views with depth (:func:`require_split_depth`)."""
+    require_split_depth(records, config.train_csv, "--train-csv", "supervised training")
+    if config.val_csv:
+        require_split_depth(val_records, config.val_csv, "--val-csv", "validation")
 
 
 def train_median(records, root, height: int, n: int = 64) -> float:
