@@ -287,3 +287,5 @@ def test_a_view_without_any_pair_is_unchecked_not_ok():
     assert v.loc["0", "diagnosis"] == "ok" and v.loc["1", "diagnosis"] == "ok"
     assert v.loc["2", "diagnosis"] == "unchecked" and not v.loc["2", "flagged"]
     assert v.loc["2", "pairs"] == 0
+    assert v.loc[["2"], ["scale", "t_cm", "rot_deg", "change_fraction"]].isna().all(axis=None)
+    assert v.loc["0", "scale"] == 1.0 and v.loc["0", "t_cm"] == 0.0  # checked, nothing to fix

@@ -4,7 +4,8 @@ view that disagrees with most of its partners is the culprit, its partners are n
 A pair counts against a view when its diagnosis is ``scale``, ``pose`` or ``mismatch``, or
 ``change`` with the changed region in this view's pixels. A view is **flagged** when more
 than half of its pairs count against it (so with a single partner both views of a bad pair
-are flagged: one pair cannot tell which is wrong); a view without any pair is ``unchecked``,
+are flagged: one pair cannot tell which is wrong); a view without any pair is ``unchecked``
+(its fitted figures NaN),
 never ``ok``. A flagged view's diagnosis is the most common one among
 the pairs against it; its figures are medians over those pairs, oriented to the view
 (``scale``: this view's ranges over its partners'; ``t_cm``, ``rot_deg``: the size of the
@@ -52,15 +53,16 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
     change = sorted((p for p in bad if p["diagnosis"] == "change"),
                     key=lambda p: p["change_fraction"])  # fmt: skip
     last = change[-1] if change else {}
+    fit = 1.0 if n else float("nan")  # an unchecked view has no fitted correction
     return {
         "scene": scene, "view": view, "flagged": bool(flagged), "diagnosis": diagnosis,
         "pairs": n, "bad_pairs": k, "bad_fraction": k / n if n else float("nan"),
         "score": _median([p["score"] for p in mine]),
         "median_abs_m": _median([p["median_abs_m"] for p in mine]),
         "inliers": _median([p["inliers"] for p in mine]),
-        "scale": _median(scale, 1.0), "t_cm": _median(t_cm, 0.0),
-        "rot_deg": _median([p["rot_deg"] for p in pose], 0.0),
-        "change_fraction": float(last.get("change_fraction", 0.0)),
+        "scale": _median(scale, fit), "t_cm": _median(t_cm, 0.0 * fit),
+        "rot_deg": _median([p["rot_deg"] for p in pose], 0.0 * fit),
+        "change_fraction": float(last.get("change_fraction", 0.0 * fit)),
         "change_bbox": last.get("change_bbox", ""),
         "change_lon_deg": float(last.get("change_lon_deg", float("nan"))),
         "change_lat_deg": float(last.get("change_lat_deg", float("nan"))),
@@ -80,7 +82,7 @@ def aggregate_views(scene: str, views: list[str], pairs: pd.DataFrame) -> pd.Dat
     ...     "change_lat_deg": [0.0]})
     >>> v = aggregate_views("s", ["0", "1", "2"], p)
     >>> v[["view", "flagged", "pairs", "t_cm"]].values.tolist()
-    [['0', True, 1, 5.0], ['1', True, 1, 9.0], ['2', False, 0, 0.0]]
+    [['0', True, 1, 5.0], ['1', True, 1, 9.0], ['2', False, 0, nan]]
     """
     mine: dict[str, list] = {v: [] for v in views}
     for p in pairs.to_dict("records"):
