@@ -158,7 +158,7 @@ def run(config) -> int:
     if config.data:
         data = str(Path(config.data).expanduser().resolve())
         if not Path(data).is_dir():
-            raise WorkbenchError("dataset root is not a folder", "--data")
+            raise WorkbenchError(f"dataset root is not a folder: {data}", "--data")
     try:
         out = output_folder(os.path.abspath(os.path.expanduser(config.out)) if config.out else "",
                             path.stem)  # fmt: skip

@@ -303,3 +303,5 @@ def test_pointcloud_mesh_without_a_mesh_is_refused_before_writing(tmp_path, caps
     captured = capsys.readouterr()
     assert "--mesh" in captured.err and "obj/" in captured.err and not captured.out
     assert not ply.exists() and not html.exists()
+    assert main(["pointcloud", str(rgbd), "--out", str(ply), "--mesh"]) == 2  # was ignored
+    assert "--mesh" in capsys.readouterr().err and not ply.exists()

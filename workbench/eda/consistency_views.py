@@ -5,8 +5,7 @@ A pair counts against a view when its diagnosis is ``scale``, ``pose`` or ``mism
 ``change`` with the changed region in this view's pixels. A view is **flagged** when more
 than half of its pairs count against it (so with a single partner both views of a bad pair
 are flagged: one pair cannot tell which is wrong); a view without any pair is ``unchecked``
-(its fitted figures NaN),
-never ``ok``. A flagged view's diagnosis is the most common one among
+(its fitted figures NaN), never ``ok``. A flagged view's diagnosis is the most common one among
 the pairs against it; its figures are medians over those pairs, oriented to the view
 (``scale``: this view's ranges over its partners'; ``t_cm``, ``rot_deg``: the size of the
 correction of this view's pose; ``change_*``: the largest region seen in this view).

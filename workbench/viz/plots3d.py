@@ -309,6 +309,8 @@ def run(config) -> int:
     check_output_file(config.out, ".ply")
     if config.html:
         check_output_file(config.html)
+    elif config.mesh:  # the mesh is drawn in the HTML page only
+        raise WorkbenchError("draws the mesh in the --html page: give --html too", "--mesh")
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
     warn_if_implausible(spec, records)
