@@ -208,3 +208,23 @@ def test_a_view_without_a_pose_is_left_out_of_the_fused_cloud_and_named():
     assert f"view(s) {lost} have no pose and are left out" in ex.status.value
     ex.views.value = (recs[0].view_id,)
     assert "no pose" not in ex.status.value
+
+
+def test_an_unreadable_view_is_left_out_and_named_not_the_explorer(tmp_path):
+    """Notebook 03 stopped on one truncated panorama; the explorer now draws the others and
+    names it in its status line (all of a selection unreadable: that view's error)."""
+    import shutil
+
+    from workbench.errors import WorkbenchError
+
+    root = tmp_path / "seed"
+    shutil.copytree(SAMPLES, root)
+    records = index_dataset(root)
+    bad = root / records[1].rgb_path
+    bad.write_bytes(bad.read_bytes()[:150])
+    ex = PointCloudExplorer(records, root, budget=3000, stride=8)
+    assert len(ex.shown) > 0
+    assert "left out (cannot be read)" in ex.status.value and str(bad) in ex.status.value
+    assert records[1].view_id not in ex._ids and records[0].view_id in ex._ids
+    with pytest.raises(WorkbenchError, match="truncated"):  # the broken view alone
+        ex.views.value = (records[1].view_id,)

@@ -13,6 +13,7 @@ import math
 import ipywidgets as W
 import numpy as np
 
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
@@ -91,6 +92,7 @@ class PointCloudExplorer(W.VBox):
         self._views: dict = {}
         self._layers_key, self.layers, self.shown = None, None, np.zeros(0, np.int64)
         self._pose_warning = ""  # views of the selection left out for want of a pose
+        self._unreadable: dict = {}  # (scene, view) -> the error of a view that cannot be read
         self.picks: list[int] = []
         self._updating = False
         self._build_controls(budget)
@@ -208,6 +210,28 @@ class PointCloudExplorer(W.VBox):
             self._views[key] = (pred, range_to_normals(pred))
         return self._views[key]
 
+    def _readable(self, recs) -> list:
+        """``recs`` without the views that cannot be read (each loaded once, its error kept and
+        named in the status line, as the folder-wide verbs carry on past a bad file); all of
+        them unreadable: the first one's error."""
+        kept = []
+        for r in recs:
+            key = (r.scene_id, r.view_id)
+            if key not in self._unreadable:
+                try:
+                    self._load(r)
+                except WorkbenchError as e:
+                    self._unreadable[key] = e
+            if key not in self._unreadable:
+                kept.append(r)
+        left = [str(self._unreadable[(r.scene_id, r.view_id)]) for r in recs if r not in kept]
+        if recs and not kept:
+            raise self._unreadable[(recs[0].scene_id, recs[0].view_id)]
+        if left:
+            note = "left out (cannot be read): " + "; ".join(left)
+            self._pose_warning = f"{self._pose_warning}<br>{note}" if self._pose_warning else note
+        return kept
+
     def _view_layers(self, rec, need_error: bool):
         """``(rgb, range, T, normals, error)`` of a record for :func:`cloud_layers`."""
         v, n = self._load(rec)
@@ -230,6 +254,7 @@ class PointCloudExplorer(W.VBox):
             if r.scene_id == self.scene.value and r.view_id in self.views.value
         ]
         recs, self._pose_warning = posed_records(recs, self.scene.value)
+        recs = self._readable(recs)
         need_error = self.color.value == "error"
         key = (self.scene.value, tuple(r.view_id for r in recs), self.depth.value)
         if key != self._layers_key or (need_error and self.layers.error is None):
