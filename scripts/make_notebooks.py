@@ -145,7 +145,8 @@ NB["04_two_view_correspondence"] = [
     "prediction stands in. " + TRY_YOURS.format(nn="04"),
     params(),
     opener("04_two_view_correspondence",
-           extra="from workbench.geometry.correspondence import correspond, covisibility_matrix, "
+           extra="from workbench.data.dataset import readable_views\n"
+           "from workbench.geometry.correspondence import correspond, covisibility_matrix, "
            "overlap\n"
            "from workbench.geometry.equirect import resize_range\n"
            "from workbench.model.predicted import PredictedDepth\n"
@@ -155,7 +156,8 @@ NB["04_two_view_correspondence"] = [
     "source = ds if ds.has_depth else PredictedDepth(ds, load())\n"
     "scene = max(ds.scenes, key=lambda s: len(ds.scene(s)))  # the scene with most views\n"
     "records = ds.scene(scene)\n"
-    "a, b = source.load(records[0]), source.load(records[min(1, len(records) - 1)])\n"
+    "views = readable_views(source, records[:12])  # one that cannot be read: named, left out\n"
+    "a, b = views[0], views[min(1, len(views) - 1)]\n"
     "c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
     "               resize_range(b.range_m, H))\n"
     'print(f"valid {c.valid.mean():.3f}  visible {c.visible.mean():.3f}  "\n'
@@ -165,10 +167,9 @@ NB["04_two_view_correspondence"] = [
     "of A by its state (the masks). The sliders pick a pixel too.",
     IGN + "explorer = CorrespondenceExplorer(source, height=H)\nexplorer",
     "## Covisibility of the scene (RealSee3D's `covisibility.txt` form)",
-    "views = [source.load(r) for r in records[:12]]\n"
     "cov = covisibility_matrix([resize_range(v.range_m, H) for v in views],\n"
     "                          [v.T_world_from_cam for v in views])",
-    IGN + 'covisibility_figure(cov, [r.view_id for r in records[:12]], f"Covisibility of scene '
+    IGN + 'covisibility_figure(cov, [v.record.view_id for v in views], f"Covisibility of scene '
     '{scene[:8]} at {H}×{2 * H}")',
 ]
 

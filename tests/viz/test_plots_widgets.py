@@ -360,3 +360,26 @@ def test_camera_maps_draw_every_scene_in_its_own_square_panel():
     x, y = fig.layout.xaxis.range, fig.layout.yaxis.range
     assert x[0] < 0 and x[1] > 30 and (x[1] - x[0]) == pytest.approx(y[1] - y[0])
     assert fig.data[0].customdata[1][3] is None  # NaN height: JSON null
+
+
+def test_two_view_explorer_says_a_view_cannot_be_read_and_takes_another(tmp_path):
+    """Notebook 04 stopped on one truncated panorama; the explorer says so in its line and a
+    readable pair works again (readable_views leaves the view out of the notebook's figures)."""
+    import shutil
+
+    from workbench import open_dataset
+    from workbench.data.dataset import readable_views
+    from workbench.viz.widgets import CorrespondenceExplorer
+
+    root = tmp_path / "seed"
+    shutil.copytree(SAMPLES, root)
+    ds = open_dataset(root)
+    recs = ds.scene(ds.scenes[0])
+    bad = root / recs[1].rgb_path
+    bad.write_bytes(bad.read_bytes()[:150])
+    ex = CorrespondenceExplorer(ds, height=32)  # the first pair holds the broken view
+    assert "cannot be read" in ex.info.value and str(bad) in ex.info.value and ex.corr is None
+    ex.b.value = recs[2].view_id
+    assert ex.corr is not None and "overlap" in ex.info.value
+    views = readable_views(ds, recs)
+    assert [v.record.view_id for v in views] == [r.view_id for r in recs if r is not recs[1]]

@@ -55,6 +55,7 @@ __all__ = [
     "index_dataset",
     "open_dataset",
     "depth_or_sample",
+    "readable_views",
     "require_depth",
     "match_scene",
     "DATASET_JSON",
@@ -311,19 +312,8 @@ class ViewCollection:
         return load_view(record, self.root, with_pose)
 
     def load_readable(self, records, left_out: list | None = None) -> list:
-        """The views of ``records`` (:meth:`load`) that can be read, in order; each that cannot
-        is left out with one printed line naming its file (appended to ``left_out`` as its
-        :class:`~workbench.errors.WorkbenchError` when a list is given), as the folder-wide
-        verbs carry on past a bad file."""
-        views = []
-        for r in records:
-            try:
-                views.append(self.load(r))
-            except WorkbenchError as e:
-                print(f"view left out: {e}")
-                if left_out is not None:
-                    left_out.append(e)
-        return views
+        """:func:`readable_views` of this collection."""
+        return readable_views(self, records, left_out)
 
 
 @dataclass(frozen=True)
@@ -446,3 +436,19 @@ def depth_or_sample(ds, use: str, poses: bool = False):
         return ds
     print(f"{ds.name}: no {' and no '.join(lacks)}, so {use} uses the bundled sample seed instead")
     return open_dataset(SAMPLES / "seed")
+
+
+def readable_views(source, records, left_out: list | None = None) -> list:
+    """The views of ``records`` that ``source.load`` can read (a dataset, or its predicted
+    depth), in order; each that cannot is left out with one printed line naming its file
+    (appended to ``left_out`` as its :class:`~workbench.errors.WorkbenchError` when a list is
+    given), as the folder-wide verbs carry on past a bad file."""
+    views = []
+    for r in records:
+        try:
+            views.append(source.load(r))
+        except WorkbenchError as e:
+            print(f"view left out: {e}")
+            if left_out is not None:
+                left_out.append(e)
+    return views

@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from workbench.configs import field_help
+from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import correspond, overlap
 from workbench.geometry.equirect import resize_range, resize_rgb
 from workbench.viz import plots
@@ -149,7 +150,7 @@ class CorrespondenceExplorer(W.VBox):
         )
         self.info = W.HTML()
         self.fig = go.FigureWidget()
-        self._busy = False
+        self._busy, self.corr = False, None
         self._set_views()
         self.scene.observe(lambda _: (self._set_views(), self.refresh()), "value")
         for c in (self.a, self.b):
@@ -184,8 +185,13 @@ class CorrespondenceExplorer(W.VBox):
         """A new pair: correspondence at ``height``, then the pixel."""
         if self._busy:
             return
-        _, ra, Ta = self._view(self.a.value)
-        _, rb, Tb = self._view(self.b.value)
+        try:
+            _, ra, Ta = self._view(self.a.value)
+            _, rb, Tb = self._view(self.b.value)
+        except WorkbenchError as e:  # one unreadable view: said, another pair can be picked
+            self.corr = None
+            self.info.value = f"<b>cannot be read</b>: {html.escape(str(e))} (pick another view)"
+            return
         self.corr = correspond(ra, Ta, Tb, rb)
         self.refresh_pixel()
 
@@ -230,7 +236,7 @@ class CorrespondenceExplorer(W.VBox):
         return state, text, uv_b
 
     def refresh_pixel(self, _=None):
-        if self._busy:
+        if self._busy or self.corr is None:
             return
         c, (u, v) = self.corr, (self.u.value, self.v.value)
         state, text, uv_b = self.pixel_readout(u, v)
