@@ -53,6 +53,7 @@ NB["01_dataset_tour"] = [
     + TRY_YOURS.format(nn="01"),
     params(),
     opener("01_dataset_tour", extra="import ipywidgets as W\nimport pandas as pd\n\n"
+           "from workbench.data.dataset import readable_views\n"
            "from workbench.data.validate import validate_dataset\n"
            "from workbench.viz.browsers import ViewBrowser\n"
            "from workbench.viz.dataset_picker import DatasetPicker\n"
@@ -61,7 +62,7 @@ NB["01_dataset_tour"] = [
     '"depth_path", "pose_path", "depth_scale"]]',
     "## One scene's views\nThe first scene (up to six views): panorama and range in metres. A "
     "dataset without depth shows empty range panels.",
-    IGN + "views_figure(ds.load_readable(ds.scene(ds.scenes[0])[:6]))  # an unreadable view: named, left out",
+    IGN + "views_figure(readable_views(ds, ds.scene(ds.scenes[0])[:6]))  # unreadable: named, left out",
     "## Any view in metres\nPick a view: its panorama and range side by side, both at the "
     "panorama's 2:1 aspect (hover for the range of a pixel in metres, with its colour bar "
     "beside it; a zoom or pan in one panel moves the other). "

@@ -262,11 +262,11 @@ def test_seed_depth_scale_flag_alone_overrides_meta_json():
     assert {r.depth_scale for r in enc} == {4000.0}
 
 
-def test_load_readable_leaves_an_unreadable_view_out_and_names_it(tmp_path, capsys):
+def test_readable_views_leave_an_unreadable_view_out_and_name_it(tmp_path, capsys):
     """What notebook 01 shows of a scene with a truncated panorama: the other views, and one
     line naming the broken file (the folder-wide verbs carry on the same way)."""
     from workbench import open_dataset
-    from workbench.data.dataset import depth_or_sample
+    from workbench.data.dataset import depth_or_sample, readable_views
 
     root = tmp_path / "seed"
     shutil.copytree(SAMPLES / "seed", root)
@@ -275,7 +275,7 @@ def test_load_readable_leaves_an_unreadable_view_out_and_names_it(tmp_path, caps
     bad = root / views[1].rgb_path
     bad.write_bytes(bad.read_bytes()[:200])  # truncated
     left_out: list = []
-    got = ds.load_readable(views, left_out)
+    got = readable_views(ds, views, left_out)
     assert len(got) == len(views) - 1 and len(left_out) == 1
     assert np.array_equal(got[0].range_m, ds.load(views[0]).range_m)
     assert str(bad) in str(left_out[0]) and f"view left out: {bad}" in capsys.readouterr().out

@@ -311,10 +311,6 @@ class ViewCollection:
             record = self.records[record]
         return load_view(record, self.root, with_pose)
 
-    def load_readable(self, records, left_out: list | None = None) -> list:
-        """:func:`readable_views` of this collection."""
-        return readable_views(self, records, left_out)
-
 
 @dataclass(frozen=True)
 class Dataset(ViewCollection):

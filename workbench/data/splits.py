@@ -34,6 +34,7 @@ __all__ = [
     "read_split_csv",
     "warn_if_split_implausible",
     "require_split_depth",
+    "require_splits_depth",
     "records_to_csv",
 ]
 
@@ -322,3 +323,11 @@ def require_split_depth(records, csv, flag: str, use: str) -> None:
             f"{use} needs it",
             csv,
         )
+
+
+def require_splits_depth(train_csv, val_csv, use: str) -> None:
+    """:func:`require_split_depth` of a trainer's ``--train-csv`` and ``--val-csv`` (``""``:
+    none), read here: before a run folder is made."""
+    for flag, path in (("--train-csv", train_csv), ("--val-csv", val_csv)):
+        if path:
+            require_split_depth(read_split_csv(path)[0], path, flag, use)

@@ -52,16 +52,16 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
     change = sorted((p for p in bad if p["diagnosis"] == "change"),
                     key=lambda p: p["change_fraction"])  # fmt: skip
     last = change[-1] if change else {}
-    fit = 1.0 if n else float("nan")  # an unchecked view has no fitted correction
+    one, zero = (1.0, 0.0) if n else (float("nan"), float("nan"))  # unchecked: nothing fitted
     return {
         "scene": scene, "view": view, "flagged": bool(flagged), "diagnosis": diagnosis,
         "pairs": n, "bad_pairs": k, "bad_fraction": k / n if n else float("nan"),
         "score": _median([p["score"] for p in mine]),
         "median_abs_m": _median([p["median_abs_m"] for p in mine]),
         "inliers": _median([p["inliers"] for p in mine]),
-        "scale": _median(scale, fit), "t_cm": _median(t_cm, 0.0 * fit),
-        "rot_deg": _median([p["rot_deg"] for p in pose], 0.0 * fit),
-        "change_fraction": float(last.get("change_fraction", 0.0 * fit)),
+        "scale": _median(scale, one), "t_cm": _median(t_cm, zero),
+        "rot_deg": _median([p["rot_deg"] for p in pose], zero),
+        "change_fraction": float(last.get("change_fraction", zero)),
         "change_bbox": last.get("change_bbox", ""),
         "change_lon_deg": float(last.get("change_lon_deg", float("nan"))),
         "change_lat_deg": float(last.get("change_lat_deg", float("nan"))),

@@ -20,7 +20,7 @@ import tensorflow as tf
 from workbench.configs import PoseConfig, save_config, to_dict
 from workbench.data.pairs import training_pairs
 from workbench.data.pipeline import load_sample
-from workbench.data.splits import read_split_csv, require_split_depth
+from workbench.data.splits import read_split_csv, require_splits_depth
 from workbench.geometry.equirect import yaw_matrix
 from workbench.geometry.pose import relative_pose
 from workbench.io import make_folder, write_text_atomic
@@ -115,9 +115,8 @@ def train(config: PoseConfig) -> dict:
     """Train as configured; returns the summary (also written to ``summary.json``)."""
     logdir = Path(config.logdir)
     check_resume(config, logdir, NET_FIELDS)
-    for flag, csv in (("--train-csv", config.train_csv), ("--val-csv", config.val_csv)):
-        if csv:  # before the run folder: a pose-only split is refused, nothing written
-            require_split_depth(read_split_csv(csv)[0], csv, flag, "pose training")
+    # before the run folder: a pose-only split is refused, nothing written
+    require_splits_depth(config.train_csv, config.val_csv, "pose training")
     make_folder(logdir)
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)

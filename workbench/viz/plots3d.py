@@ -266,7 +266,7 @@ def scene_cloud(
             (a broken view, a depth without a valid pixel), and any view's without ``errors``.
     """
     recs, sid = scene_records(records, root, scene, views)
-    other = [r.view_id for r in records if r.scene_id == sid and r not in recs and not views]
+    other = [] if views else [r.view_id for r in records if r.scene_id == sid and r not in recs]
     if other and notes is not None:  # views on other floors (RealSee3D floor.txt)
         notes.append(
             f"scene {sid}: view(s) {', '.join(other)} on another floor than view "
