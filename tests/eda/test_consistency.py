@@ -215,24 +215,30 @@ def _seed_scenes(tmp_path: Path, n: int, break_second: bool) -> tuple[Path, list
     return root, [s.name for s in scenes]
 
 
-def test_the_verb_writes_tables_resumes_and_lists_a_broken_scene(tmp_path, capsys):
+def test_the_verb_writes_tables_resumes_and_leaves_out_a_broken_view(tmp_path, capsys):
     root, scenes = _seed_scenes(tmp_path, 2, break_second=True)
     out = tmp_path / "out"
     args = ["consistency", str(root), "--out", str(out), "--height", "64", "--no-progress"]
     assert main(args) == 1
     pairs, views = load_consistency(out)
-    assert set(views["view"]) == {"000", "001", "002", "003"} and set(views["scene"]) == {scenes[0]}
+    assert set(views["scene"]) == set(scenes)
+    assert set(views[views["scene"] == scenes[1]]["view"]) == {"000", "001", "003"}
     assert (
         len(pairs) >= 3
         and pairs["diagnosis"].isin(["ok", "scale", "pose", "change", "mismatch"]).all()
     )
     failed = (out / "failed.csv").read_text()
-    assert scenes[1] in failed and "002.png" in failed
+    assert f"{scenes[1]},view 002 left out:" in failed and "002.png" in failed
+    assert "002.png" in (out / scenes[1] / "left_out.csv").read_text()
     first = {p.name: p.read_bytes() for p in (out / scenes[0]).iterdir()}
     capsys.readouterr()
     assert main(args) == 1  # resumes: the finished scene is skipped, the same files
-    assert '"computed": 0, "skipped": 1' in capsys.readouterr().out
+    assert '"computed": 1, "skipped": 1' in capsys.readouterr().out  # the other tried again
     assert {p.name: p.read_bytes() for p in (out / scenes[0]).iterdir()} == first
+    shutil.copy(SAMPLES / "seed" / scenes[1] / "depth" / "002.png", root / scenes[1] / "depth")
+    assert main(args) == 0  # mended: read, and its record of the view left out removed
+    assert not (out / scenes[1] / "left_out.csv").exists()
+    assert "002" in set(load_consistency(out)[1]["view"])
 
 
 def test_threads_and_the_plain_loop_write_the_same_tables_and_eda_shows_them(tmp_path):

@@ -41,17 +41,55 @@ def test_a_killed_job_resumes_with_the_same_files(tmp_path, capsys):
     assert _files(out) == full
 
 
-def test_a_broken_scene_is_reported_and_skipped(tmp_path, capsys):
+def _two_scenes(tmp_path: Path) -> tuple[Path, list[Path]]:
     root = tmp_path / "ds"
     scenes = sorted(p for p in (SAMPLES / "seed").iterdir() if p.is_dir())[:2]
     for s in scenes:
         shutil.copytree(s, root / s.name)
-    png = root / scenes[1].name / "depth" / "002.png"
-    png.write_bytes(png.read_bytes()[:200])
+    return root, [root / s.name for s in scenes]
+
+
+def test_a_broken_depth_costs_its_view_not_its_scene(tmp_path, capsys):
+    root, scenes = _two_scenes(tmp_path)
+    png = scenes[1] / "depth" / "002.png"
+    good = png.read_bytes()
+    png.write_bytes(good[:200])
     out = tmp_path / "out"
-    code = main(["covisibility", str(root), "--out", str(out), "--height", "32", "--no-progress"])
-    assert code == 1
-    assert (out / scenes[0].name / "covisibility.txt").is_file()
+    args = ["covisibility", str(root), "--out", str(out), "--height", "32", "--no-progress"]
+    assert main(args) == 1
+    assert (out / scenes[1].name / "viewpoints.txt").read_text().split() == ["000", "001", "003"]
+    cov = np.loadtxt(out / scenes[1].name / "covisibility.txt")
+    assert cov.shape == (3, 3)
+    failed = (out / "failed.csv").read_text()
+    assert f"{scenes[1].name},view 002 left out:" in failed and "002.png" in failed
+    assert scenes[0].name not in failed
+    # the matrix of the views that were read is theirs as in the whole scene's
+    full = tmp_path / "full"
+    png.write_bytes(good)
+    capsys.readouterr()
+    assert main([*args[:3], str(full), *args[4:]]) == 0
+    whole = np.loadtxt(full / scenes[1].name / "covisibility.txt")
+    assert np.array_equal(cov, whole[np.ix_([0, 1, 3], [0, 1, 3])])
+    # mended, a re-run redoes that scene alone (its views left out were recorded)
+    assert main(args) == 0
+    assert '"computed": 1, "skipped": 1' in capsys.readouterr().out
+    assert _files(out) == _files(full)
+
+
+def test_a_truncated_panorama_costs_nothing_and_an_unreadable_scene_is_listed(tmp_path):
+    root, scenes = _two_scenes(tmp_path)
+    ref = tmp_path / "ref"
+    args = ["--height", "32", "--no-progress"]
+    assert main(["covisibility", str(root), "--out", str(ref), *args]) == 0
+    for jpg in (scenes[0] / "pan").rglob("001.jpg"):  # covisibility reads only depth
+        jpg.write_bytes(jpg.read_bytes()[:300])
+    for png in (scenes[1] / "depth").glob("*.png"):
+        png.write_bytes(b"not a png")
+    out = tmp_path / "out"
+    assert main(["covisibility", str(root), "--out", str(out), *args]) == 1
+    name = scenes[0].name
+    cov = "covisibility.txt"
+    assert (out / name / cov).read_bytes() == (ref / name / cov).read_bytes()
     assert not (out / scenes[1].name).exists()
     failed = (out / "failed.csv").read_text()
-    assert scenes[1].name in failed and "002.png" in failed
+    assert scenes[1].name in failed and "no view can be read" in failed and "000.png" in failed

@@ -44,6 +44,7 @@ from workbench.geometry.equirect import resize_range
 from workbench.geometry.pose import read_pose
 from workbench.io import (
     decode_image,
+    image_size,
     is_temporary,
     load_npy,
     read_csv_text,
@@ -64,6 +65,7 @@ __all__ = [
     "pose_file_of",
     "index_layout",
     "load_view",
+    "load_range",
     "read_record_pose",
     "read_depth",
     "MAX_PLAUSIBLE_RANGE_M",
@@ -183,17 +185,65 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
     root = Path(root)
     if record.layout == "shards":
         return _load_packed_view(record, root, with_pose)
-    if record.layout == "realsee3d" and not (root / record.rgb_path).parent.is_dir():
-        folder = (root / record.rgb_path).parent
-        raise WorkbenchError("viewpoint listed in viewpoints.txt has no folder", folder)
+    _check_realsee_folder(record, root)
     rgb_path = root / record.rgb_path
     rgb = read_rgb(rgb_path)
     h, w = rgb.shape[:2]
     if w != 2 * h:
         raise WorkbenchError(f"panorama must be 2:1, got {w}x{h}", rgb_path)
+    r = _record_range(record, root, (h, w))
+    T = read_record_pose(record, root) if with_pose and record.pose_path else None
+    return View(record, rgb, r, T)
+
+
+def load_range(
+    record: ViewRecord, root: str | os.PathLike, with_pose: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A record's ``(range_m, T_world_from_cam)`` as :func:`load_view` gives them, without
+    decoding the panorama: range ``(H, W) float32`` metres at the RGB's size read from its
+    header (the depth map's own size where the RGB cannot be read), pose ``(4, 4)`` or
+    ``None``. For jobs that need only geometry (covisibility, consistency): a broken JPEG
+    does not cost its view.
+
+    Raises:
+        WorkbenchError: naming the depth, mask or pose file that cannot be read.
+    """
+    root = Path(root)
+    if record.layout == "shards":
+        v = _load_packed_view(record, root, with_pose)
+        return v.range_m, v.T_world_from_cam
+    _check_realsee_folder(record, root)
+    r = _record_range(record, root, _rgb_shape_or_none(root / record.rgb_path))
+    T = read_record_pose(record, root) if with_pose and record.pose_path else None
+    return r, T
+
+
+def _check_realsee_folder(record: ViewRecord, root: Path) -> None:
+    if record.layout == "realsee3d" and not (root / record.rgb_path).parent.is_dir():
+        folder = (root / record.rgb_path).parent
+        raise WorkbenchError("viewpoint listed in viewpoints.txt has no folder", folder)
+
+
+def _rgb_shape_or_none(path: Path) -> tuple[int, int] | None:
+    """``(H, W)`` of a 2:1 panorama from its PNG/JPEG header (decoded for other formats), or
+    ``None`` where it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            info = image_size(f.read(65536))
+        h, w = (info[2], info[1]) if info and info[1] > 0 else read_rgb(path).shape[:2]
+    except (OSError, WorkbenchError):
+        return None
+    return (h, w) if w == 2 * h else None
+
+
+def _record_range(record: ViewRecord, root: Path, shape: tuple[int, int] | None) -> np.ndarray:
+    """The record's range ``(H, W) float32`` metres, masked, resized to ``shape`` (the depth
+    map's own size when ``None``); all zeros at ``shape`` for a view without depth."""
     if not record.has_depth:  # a pose-only dataset: every pixel invalid
-        T = read_record_pose(record, root) if with_pose and record.pose_path else None
-        return View(record, rgb, np.zeros((h, w), np.float32), T)
+        if shape is None:
+            raise WorkbenchError("view has no depth and its panorama cannot be read",
+                                 root / record.rgb_path)  # fmt: skip
+        return np.zeros(shape, np.float32)
     depth_path = root / record.depth_path
     if record.layout == "realsee3d" and not record.depth_scale > 0:
         _realsee_scale(depth_path.parent)  # names the missing or bad depth_scale.txt
@@ -203,15 +253,12 @@ def load_view(record: ViewRecord, root: str | os.PathLike, with_pose: bool = Tru
         raise WorkbenchError(f"depth must be 2:1, got {dw}x{dh}", depth_path)
     if record.mask_path:
         r[~read_mask(root / record.mask_path, r.shape)] = 0
-    if r.shape != (h, w):
-        problem = depth_beside_rgb(r.shape, (h, w))
+    if shape is not None and r.shape != shape:
+        problem = depth_beside_rgb(r.shape, shape)
         if problem:
             raise WorkbenchError(problem, depth_path)
-        r = resize_range(r, h, w)
-    T = None
-    if with_pose and record.pose_path:
-        T = read_pose(root / record.pose_path)
-    return View(record, rgb, r, T)
+        r = resize_range(r, *shape)
+    return r
 
 
 # --------------------------------------------------------------------------- readers

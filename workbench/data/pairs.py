@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.data.layouts import load_view, scene_covisibility
+from workbench.data.layouts import load_range, scene_covisibility
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
 from workbench.geometry.equirect import resize_range
@@ -29,9 +29,9 @@ def _scene_pairs(records, root, sid: str, idx: list[int], height: int) -> list[d
     overlap when present (else it is computed); views on different floors never pair."""
     shipped = scene_covisibility(root, [records[i] for i in idx])
     if shipped is None:
-        views = {i: load_view(records[i], root) for i in idx}
-        poses = {i: v.T_world_from_cam for i, v in views.items()}
-        small = {i: resize_range(v.range_m, height) for i, v in views.items()}
+        views = {i: load_range(records[i], root) for i in idx}  # depth and pose, no RGB
+        poses = {i: T for i, (_, T) in views.items()}
+        small = {i: resize_range(r, height) for i, (r, _) in views.items()}
         targets = {i: prepare_target(r) for i, r in small.items()}
     else:
         poses = {

@@ -9,7 +9,10 @@ at least ``--min-overlap``, on the same floor; every pair is measured and diagno
 (:mod:`workbench.eda.consistency_views`). Written atomically:
 ``DIR/<scene>/pairs.csv`` and ``views.csv`` (a re-run skips scenes that have both), then
 ``DIR/pairs.csv``, ``DIR/views.csv`` (every scene, ranked worst first), ``DIR/failed.csv``
-(scenes that could not be read; the others go on, exit 1) and ``DIR/summary.json``.
+and ``DIR/summary.json``. Only depth and poses are read: a view whose depth or pose cannot be
+read is left out of its scene (named in ``DIR/<scene>/left_out.csv``; a re-run tries the scene
+again), a scene none of whose views can be read is left out; both are listed in
+``failed.csv`` and the rest goes on (exit 1).
 
 In Python: :func:`scene_consistency` on arrays, :func:`pair_residual` for one pair of a
 dataset (residual image, masks, fitted corrections), :func:`load_consistency` to read ``DIR``.
@@ -28,9 +31,10 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import describe_dataset, index_spec
-from workbench.data.layouts import ViewRecord, load_view, scene_covisibility
+from workbench.data.layouts import ViewRecord, scene_covisibility
 from workbench.eda.consistency_pairs import Thresholds, diagnose_pair, prepare_view
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
+from workbench.eda.scene_ranges import left_out_rows, load_scene_ranges
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
@@ -51,6 +55,7 @@ __all__ = [
     "load_consistency",
 ]
 
+LEFT_OUT = "left_out.csv"  # a scene's views that could not be read (view, error)
 PAIR_COLUMNS = [
     "scene", "view_a", "view_b", "covisibility", "diagnosis", "score", "n", "median_abs_m",
     "mad_m", "inliers", "violations", "ratio", "scale", "t_cm", "t_cm_b", "rot_deg", "fit_inliers",
@@ -148,34 +153,44 @@ class SceneJob:
 
 
 def _load_scene(records, root: str, height: int):
-    """``(records, ranges, poses)`` of a scene's views with depth, at ``height``."""
-    views = [load_view(r, root) for r in records]
-    missing = [v.record.view_id for v in views if v.T_world_from_cam is None]
-    if missing:
-        raise WorkbenchError(f"views {missing} have no pose", Path(root) / records[0].scene_id)
-    keep = [v for v in views if v.record.has_depth and (v.range_m > 0).any()]
+    """``(records, ranges, poses, left_out)`` of a scene's readable views with depth, at
+    ``height`` (:func:`~workbench.eda.scene_ranges.load_scene_ranges`)."""
+    scene = load_scene_ranges(records, root)
+    keep = [k for k, r in enumerate(scene.ranges) if scene.records[k].has_depth and (r > 0).any()]
     if not keep:
         raise WorkbenchError("no view has depth", Path(root) / records[0].scene_id)
-    ranges = [shrink_range(v.range_m, height) for v in keep]
-    return [v.record for v in keep], ranges, [v.T_world_from_cam for v in keep]
+    ranges = [shrink_range(scene.ranges[k], height) for k in keep]
+    return ([scene.records[k] for k in keep], ranges, [scene.poses[k] for k in keep],
+            list(scene.left_out))  # fmt: skip
+
+
+def _finished(folder: Path) -> bool:
+    """A scene's tables written, with no view left out (those are tried again)."""
+    files = ("pairs.csv", "views.csv")
+    return all((folder / f).is_file() for f in files) and not (folder / LEFT_OUT).exists()
 
 
 def write_scene_consistency(job: SceneJob) -> dict:
     """Compute and write one scene's ``pairs.csv`` and ``views.csv`` (module doc); skipped
-    when both exist."""
+    when both exist and no view was left out."""
     folder = Path(job.out) / job.scene_id
-    if (folder / "pairs.csv").is_file() and (folder / "views.csv").is_file():
+    if _finished(folder):
         return {"scene": job.scene_id, "skipped": True}
-    records, ranges, poses = _load_scene(job.records, job.root, job.height)
+    records, ranges, poses, left_out = _load_scene(job.records, job.root, job.height)
     shipped = scene_covisibility(job.root, list(records))
     pairs, views = scene_consistency(
         job.scene_id, [r.view_id for r in records], ranges, poses, job.th, shipped,
         [r.floor for r in records], job.min_overlap, job.partners,
     )  # fmt: skip
     make_folder(folder)
+    if left_out:  # first: a scene cut short here is not taken as done
+        write_csv_atomic(folder / LEFT_OUT, ("view", "error"),
+                         [{"view": v, "error": e} for v, e in left_out])  # fmt: skip
     write_csv_atomic(folder / "pairs.csv", PAIR_COLUMNS, pairs.to_dict("records"))
     write_csv_atomic(folder / "views.csv", VIEW_COLUMNS, views.to_dict("records"))
-    return {"scene": job.scene_id, "skipped": False}
+    if not left_out:
+        (folder / LEFT_OUT).unlink(missing_ok=True)  # an earlier run's, now read
+    return {"scene": job.scene_id, "skipped": False, "left_out": left_out}
 
 
 def load_consistency(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -281,6 +296,7 @@ def run(config) -> int:
             failed.append({"scene": job.scene_id, "error": str(res).splitlines()[0][:300]})
         else:
             done.append(res)
+            failed += left_out_rows(res["scene"], res.get("left_out", ()))
     pairs, views = _collect(out, [d["scene"] for d in done])
     write_csv_atomic(out / "pairs.csv", PAIR_COLUMNS, pairs.to_dict("records"))
     write_csv_atomic(out / "views.csv", VIEW_COLUMNS, views.to_dict("records"))
@@ -350,7 +366,9 @@ def pair_residual(ds, scene: str, a: str, b: str, height: int = 128, th=None) ->
     for v in (a, b):
         if v not in by_id:
             raise WorkbenchError(f"no view {v!r} in scene {scene!r}", ds.root)
-    _, ranges, poses = _load_scene([by_id[a], by_id[b]], str(ds.root), height)
+    _, ranges, poses, left_out = _load_scene([by_id[a], by_id[b]], str(ds.root), height)
+    if left_out:
+        raise WorkbenchError(left_out[0][1])  # names the file that cannot be read
     if len(ranges) < 2:
         raise WorkbenchError(f"views {a} and {b} need depth", ds.root / scene)
     pa, pb = prepare_view(ranges[0], poses[0]), prepare_view(ranges[1], poses[1])

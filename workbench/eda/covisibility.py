@@ -9,8 +9,11 @@ header, rows in the scene's view order, the compiled kernel of
 order) and, last, ``options.json`` (what shaped them: ``--height``, ``--tol``, the views and
 their decoding), each written atomically. A re-run skips scenes whose ``options.json`` records
 the same options (a killed job resumes where it stopped) and redoes the others (another
-``--height`` recomputes every scene); a scene that cannot be read is listed in
-``DIR/failed.csv`` and the summary, and the others go on (exit 1).
+``--height`` recomputes every scene). Only depth and poses are read: a view whose depth or
+pose cannot be read is left out of its scene's matrix (``viewpoints.txt`` lists the views it
+has; ``options.json`` records the others, so a re-run tries them again), a scene none of whose
+views can be read is left out; both are listed in ``DIR/failed.csv`` and the summary, and the
+rest goes on (exit 1).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec, require_depth
-from workbench.data.layouts import ViewRecord, load_view
+from workbench.data.layouts import ViewRecord
+from workbench.eda.scene_ranges import left_out_rows, load_scene_ranges
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import write_covisibility
@@ -76,17 +80,17 @@ def write_scene_covisibility(job: SceneJob) -> dict:
     options = job.options()
     if _done_with(folder, options):
         return {"scene": job.scene_id, "views": len(job.records), "skipped": True}
-    views = [load_view(r, job.root) for r in job.records]
-    missing = [v.record.view_id for v in views if v.T_world_from_cam is None]
-    if missing:
-        raise WorkbenchError(f"views {missing} have no pose", Path(job.root) / job.scene_id)
-    ranges = [resize_range(v.range_m, job.height) for v in views]
-    cov = covisibility_matrix_fast(ranges, [v.T_world_from_cam for v in views], job.tol)
-    ids = [r.view_id for r in job.records]
+    scene = load_scene_ranges(job.records, job.root)
+    ranges = [resize_range(r, job.height) for r in scene.ranges]
+    cov = covisibility_matrix_fast(ranges, list(scene.poses), job.tol)
+    ids = [r.view_id for r in scene.records]
+    if scene.left_out:  # recorded, so that a re-run does not take the scene as done
+        options["left_out"] = [v for v, _ in scene.left_out]
     write_covisibility(folder / "covisibility.txt", cov)
     write_text_atomic(folder / "viewpoints.txt", "\n".join(ids) + "\n")
     write_text_atomic(folder / "options.json", json.dumps(options, indent=2) + "\n")
-    return {"scene": job.scene_id, "views": len(ids), "skipped": False}
+    return {"scene": job.scene_id, "views": len(ids), "skipped": False,
+            "left_out": list(scene.left_out)}  # fmt: skip
 
 
 def run(config) -> int:
@@ -119,6 +123,7 @@ def run(config) -> int:
             failed.append({"scene": job.scene_id, "error": str(res).splitlines()[0][:300]})
         else:
             done.append(res)
+            failed += left_out_rows(res["scene"], res.get("left_out", ()))
     write_csv_atomic(out / "failed.csv", ("scene", "error"), failed)
     computed = sum(not d["skipped"] for d in done)
     summary = {

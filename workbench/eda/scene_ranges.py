@@ -1,0 +1,65 @@
+"""A scene's geometry for the jobs that need only depth and poses (``covisibility``,
+``consistency``): every view's range and ``T_world_from_cam`` read without decoding its
+panorama (:func:`workbench.data.layouts.load_range`), the views that cannot be read left out
+and named, so that one broken file costs its view, not its scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.data.layouts import ViewRecord, load_range
+from workbench.errors import WorkbenchError, raise_if_interrupted
+
+__all__ = ["SceneRanges", "load_scene_ranges", "left_out_rows"]
+
+
+@dataclass(frozen=True)
+class SceneRanges:
+    """The readable views of a scene in view order: ``records``, ``ranges`` ``[(H, W)
+    float32]`` metres (0 = invalid; each at its panorama's size), ``poses`` ``[(4, 4)]``
+    ``T_world_from_cam``; ``left_out`` ``[(view id, error line)]`` for the others."""
+
+    records: tuple[ViewRecord, ...]
+    ranges: tuple[np.ndarray, ...]
+    poses: tuple[np.ndarray, ...]
+    left_out: tuple[tuple[str, str], ...]
+
+
+def load_scene_ranges(records, root: str) -> SceneRanges:
+    """Read every record of one scene (:class:`SceneRanges`); a view whose depth, mask or
+    pose cannot be read, or that has no pose, is left out with its error line.
+
+    Raises:
+        WorkbenchError: naming the scene's folder when no view can be read.
+    """
+    kept, ranges, poses, left_out = [], [], [], []
+    for r in records:
+        try:
+            rng, T = load_range(r, root)
+            if T is None:
+                raise WorkbenchError("view has no pose (its scene's others have)",
+                                     Path(root) / r.rgb_path)  # fmt: skip
+        except WorkbenchError as e:
+            raise_if_interrupted(e)
+            left_out.append((r.view_id, str(e).splitlines()[0][:300]))
+            continue
+        kept.append(r)
+        ranges.append(rng)
+        poses.append(T)
+    if not kept:
+        reason = left_out[0][1] if left_out else "no views"
+        raise WorkbenchError(f"no view can be read ({reason})", Path(root) / records[0].scene_id)
+    return SceneRanges(tuple(kept), tuple(ranges), tuple(poses), tuple(left_out))
+
+
+def left_out_rows(scene: str, left_out) -> list[dict]:
+    """``failed.csv`` rows (``scene``, ``error``) for a scene's views left out.
+
+    >>> left_out_rows("s1", [("v2", "s1/v2.png: file not found")])
+    [{'scene': 's1', 'error': 'view v2 left out: s1/v2.png: file not found'}]
+    """
+    return [{"scene": scene, "error": f"view {v} left out: {e}"} for v, e in left_out]
