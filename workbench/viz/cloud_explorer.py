@@ -212,8 +212,8 @@ class PointCloudExplorer(W.VBox):
 
     def _readable(self, recs) -> list:
         """``recs`` without the views that cannot be read (each loaded once, its error kept and
-        named in the status line, as the folder-wide verbs carry on past a bad file); all of
-        them unreadable: the first one's error."""
+        named in the status line, as the folder-wide verbs carry on past a bad file; a
+        selection of unreadable views alone shows no point and says why)."""
         kept = []
         for r in recs:
             key = (r.scene_id, r.view_id)
@@ -225,8 +225,6 @@ class PointCloudExplorer(W.VBox):
             if key not in self._unreadable:
                 kept.append(r)
         left = [str(self._unreadable[(r.scene_id, r.view_id)]) for r in recs if r not in kept]
-        if recs and not kept:
-            raise self._unreadable[(recs[0].scene_id, recs[0].view_id)]
         if left:
             note = "left out (cannot be read): " + "; ".join(left)
             self._pose_warning = f"{self._pose_warning}<br>{note}" if self._pose_warning else note
@@ -300,12 +298,12 @@ class PointCloudExplorer(W.VBox):
     def _show_status(self, lim) -> None:
         n = len(self.shown)
         self.status.value = f"{n:,} points shown of {len(self.layers):,} ({self.depth.value} depth)"
-        if self._pose_warning:
-            self.status.value += f"<br>{self._pose_warning}"
         if not n:
             self.status.value = (
                 "<b>no point left</b>: widen the range or ceiling cut, or pick views"
             )
+        if self._pose_warning:
+            self.status.value += f"<br>{self._pose_warning}"
         self.legend.value = legend_html(self.color.value, lim)
 
     def clear_picks(self) -> None:
