@@ -115,7 +115,12 @@ def test_pairs_and_motion_hand_checked():
     assert m.loc["a", "path_m"] == pytest.approx(7.0)
     assert m.loc["a", "mean_nn_m"] == pytest.approx((3 + 3 + 4) / 3)
     assert m.loc["a", "max_baseline_m"] == pytest.approx(5.0)
-    assert m.loc["b", "views"] == 2
+    assert m.loc["b", "views"] == 2 and m.loc["b", "posed_views"] == 2
+    t.loc[4, "cx"] = np.nan  # b keeps one posed view: nothing to measure, not a path of 0 m
+    m = stats.motion_by_scene(t).set_index("scene_id")
+    assert m.loc["b", "views"] == 2 and m.loc["b", "posed_views"] == 1
+    assert m.loc["b", ["path_m", "max_baseline_m", "extent_x_m"]].isna().all()
+    assert m.loc["a", "path_m"] == pytest.approx(7.0)
 
 
 def test_tilt_outliers_flagged():
@@ -222,13 +227,13 @@ def test_scene_statistics_equal_plain_pandas_and_numpy_on_a_random_table():
 
     def motion(p):  # over the posed views: a view without a pose is skipped
         p = p[np.isfinite(p).all(axis=1)]
-        if not len(p):
-            return dict.fromkeys(("path_m", "mean_nn_m", "max_baseline_m"), np.nan)
+        if len(p) < 2:  # one view: no motion to measure
+            return dict.fromkeys(("path_m", "mean_nn_m", "max_baseline_m", "extent_x_m"), np.nan)
         d = np.linalg.norm(p[:, None] - p[None], axis=-1)
         nn = (d + np.where(np.eye(len(p), dtype=bool), np.inf, 0)).min(1).mean()
         return {
             "path_m": np.linalg.norm(np.diff(p, axis=0), axis=1).sum(),
-            "mean_nn_m": nn if len(p) > 1 else np.nan,
+            "mean_nn_m": nn,
             "max_baseline_m": d.max(),
             "extent_x_m": np.ptp(p[:, 0]),
             "extent_z_m": np.ptp(p[:, 2]),

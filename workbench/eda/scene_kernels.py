@@ -80,8 +80,8 @@ def _distance(c, a, b):
 @numba.njit(parallel=True, **_OPTS)
 def scene_motion(order, starts, c):
     """``(S, 5) float64`` per scene from camera centres ``c (N, 3)`` (metres): path length
-    through the views in order, mean nearest-neighbour distance (NaN for one view), largest
-    baseline, extent in x and in z."""
+    through the views in order, mean nearest-neighbour distance, largest baseline, extent in
+    x and in z; all NaN for a scene of fewer than two views (no motion to measure)."""
     s_count = starts.shape[0] - 1
     out = np.empty((s_count, 5))
     for s in numba.prange(s_count):
@@ -100,9 +100,11 @@ def scene_motion(order, starts, c):
             x, z = c[idx[i], 0], c[idx[i], 2]
             x_lo, x_hi = _extreme(x_lo, x, -1.0), _extreme(x_hi, x, 1.0)
             z_lo, z_hi = _extreme(z_lo, z, -1.0), _extreme(z_hi, z, 1.0)
-        bad = big != big
-        out[s, 0] = np.nan if bad else path
-        out[s, 1] = np.nan if bad or k < 2 else nn_sum / k
+        if big != big or k < 2:  # one view: no motion to measure
+            out[s, :] = np.nan
+            continue
+        out[s, 0] = path
+        out[s, 1] = nn_sum / k
         out[s, 2] = big
         out[s, 3] = x_hi - x_lo
         out[s, 4] = z_hi - z_lo

@@ -156,10 +156,10 @@ def nearest_baselines(pairs: pd.DataFrame) -> pd.Series:
 
 
 def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
-    """Per scene: ``views``, ``path_m`` (length of the path through the views in id order),
-    ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``, ``extent_x/z_m``,
-    over the views that have a pose (a view without one is skipped, not the scene's motion:
-    NaN only for a scene without any posed view)."""
+    """Per scene: ``views``, ``posed_views``, and over the posed views (a view without a pose
+    is skipped, not the scene's motion) ``path_m`` (length of the path through them in id
+    order), ``mean_nn_m`` (mean nearest-neighbour distance), ``max_baseline_m``,
+    ``extent_x/z_m``; NaN for a scene of fewer than two posed views (no motion to measure)."""
     c = table[["cx", "cy", "cz"]].to_numpy(np.float64)
     _, su, _, _, order, starts = _index(table)
     posed = np.isfinite(c).all(axis=1)[order]
@@ -171,6 +171,7 @@ def motion_by_scene(table: pd.DataFrame) -> pd.DataFrame:
         {
             "scene_id": np.asarray(su),
             "views": np.diff(starts),
+            "posed_views": np.diff(kept),
             **{name: out[:, k] for k, name in enumerate(names)},
         }
     )
