@@ -49,6 +49,9 @@ def test_training_pairs_say_what_the_dataset_has_when_none_fits(tmp_path):
         training_pairs(records, SEED, 0.999, 1.0, cache, "lists/train.csv")
     assert f"among the {len(records)} views of {SEED}" in str(e.value)
     assert f"overlap {lo:.2f}–{hi:.2f}" in str(e.value) and "--min-overlap" in str(e.value)
+    two = [r for r in records if r.scene_id == records[0].scene_id][:2]
+    with pytest.raises(WorkbenchError, match=r"its one pair overlaps \d\.\d\d;"):
+        training_pairs(two, SEED, 0.999, 1.0, tmp_path / "two.parquet", "v.csv")
     one = [records[0]]
     with pytest.raises(WorkbenchError, match="no two views share a scene"):
         training_pairs(one, SEED, 0.3, 0.98, tmp_path / "one.parquet", "v.csv")

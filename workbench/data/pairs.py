@@ -123,7 +123,9 @@ def training_pairs(
     if pairs.empty:
         lo, hi = (cands.overlap.min(), cands.overlap.max()) if len(cands) else (0, 0)
         n = len(cands) // 2  # candidates hold both orders of a pair
-        seen = f"its {n} pairs overlap {lo:.2f}–{hi:.2f}" if n else "no two views share a scene"
+        seen = (f"its one pair overlaps {lo:.2f}" if n == 1 else
+                f"its {n} pairs overlap {lo:.2f}–{hi:.2f}")  # fmt: skip
+        seen = seen if n else "no two views share a scene"
         raise WorkbenchError(
             f"no view pairs with overlap in [{min_overlap}, {max_overlap}] among the "
             f"{len(records)} views of {root} ({seen}; --min-overlap, --max-overlap)",
