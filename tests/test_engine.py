@@ -117,6 +117,17 @@ def test_an_unreachable_scheduler_is_one_line_naming_the_flag(tmp_path, capsys, 
     assert "Traceback" not in err and "0/" not in err  # refused before any progress is shown
 
 
+@pytest.mark.parametrize("verb", ["eda", "consistency", "covisibility", "pack"])
+def test_a_refused_dataset_job_leaves_no_output_folder(tmp_path, capsys, verb):
+    """An unreachable scheduler or a missing root: one line, and no empty ``--out`` left."""
+    out = tmp_path / "out"
+    args = [verb, str(SAMPLES / "seed"), "--out", str(out), "--scheduler", "tcp://127.0.0.1:9"]
+    assert main(args) == 2 and "--scheduler" in capsys.readouterr().err
+    assert main([verb, str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "nowhere: dataset root is not a folder" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_infer_on_the_cluster_writes_what_this_process_writes(scheduler, tmp_path):
     import numpy as np
 

@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = _terminate_as_interrupt()
     try:
         config = from_namespace(getattr(configs, cls_name), ns)
+        if getattr(config, "scheduler", ""):
+            from workbench.engine import check_scheduler
+
+            check_scheduler(config.scheduler)  # before the verb makes its output folder
         module, func = target.split(":")
         return int(getattr(importlib.import_module(module), func)(config) or 0)
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import WorkbenchError, raise_if_interrupted
 
-__all__ = ["iter_tasks", "run_tasks", "engine_name", "local_cluster"]
+__all__ = ["iter_tasks", "run_tasks", "engine_name", "local_cluster", "check_scheduler"]
 
 
 def engine_name(workers: int, scheduler: str = "", local: str = "processes") -> str:
@@ -75,7 +75,7 @@ def local_cluster(workers: int):
     )
 
 
-def _probe(scheduler: str) -> None:
+def check_scheduler(scheduler: str) -> None:
     """Open and close a TCP connection to a ``tcp://host:port`` scheduler address before any
     work (a refused port answers at once, where Dask retries for 10 s); other address forms
     are left to Dask. Raises :class:`WorkbenchError` naming ``--scheduler``."""
@@ -130,7 +130,7 @@ def _iter_indexed(fn, items, workers, scheduler, desc, progress, local):
     if local not in ("threads", "processes"):
         raise ValueError(f"local must be threads or processes, got {local!r}")
     if scheduler:
-        _probe(scheduler)
+        check_scheduler(scheduler)
     if scheduler or (workers > 1 and local == "processes"):
         it = _iter_dask(fn, items, workers, scheduler, desc, progress)
     elif workers > 1:

@@ -278,8 +278,8 @@ def _thresholds(config) -> Thresholds:
 def run(config) -> int:
     """CLI entry (see the module doc)."""
     start = time.perf_counter()
-    out = make_folder(config.out)
     spec = describe_dataset(config.root, config)
+    out = make_folder(config.out)
     errors: list = []
     scenes: dict[str, list] = {}
     for r in index_spec(spec, errors=errors):

@@ -28,6 +28,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import (
     atomic_path,
     check_output_file,
+    check_output_folder,
     make_folder,
     write_csv_atomic,
     write_text_atomic,
@@ -258,7 +259,8 @@ def _warn_far_cameras(views, records, root) -> None:
 
 
 def run(config) -> int:
-    root, out = Path(config.root), make_folder(config.out)
+    root, out = Path(config.root), check_output_folder(config.out)
+    describe_dataset(root, config)  # a missing or unreadable root: before any folder is made
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_output_file(cache)
     consistency = load_consistency(config.consistency)[1] if config.consistency else None
