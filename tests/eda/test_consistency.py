@@ -220,6 +220,7 @@ def test_the_verb_writes_tables_resumes_and_leaves_out_a_broken_view(tmp_path, c
     out = tmp_path / "out"
     args = ["consistency", str(root), "--out", str(out), "--height", "64", "--no-progress"]
     assert main(args) == 1
+    assert '"failed": 0, "views_left_out": 1' in capsys.readouterr().out
     pairs, views = load_consistency(out)
     assert set(views["scene"]) == set(scenes)
     assert set(views[views["scene"] == scenes[1]]["view"]) == {"000", "001", "003"}

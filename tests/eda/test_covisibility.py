@@ -57,6 +57,7 @@ def test_a_broken_depth_costs_its_view_not_its_scene(tmp_path, capsys):
     out = tmp_path / "out"
     args = ["covisibility", str(root), "--out", str(out), "--height", "32", "--no-progress"]
     assert main(args) == 1
+    assert '"failed": 0, "views_left_out": 1' in capsys.readouterr().out
     assert (out / scenes[1].name / "viewpoints.txt").read_text().split() == ["000", "001", "003"]
     cov = np.loadtxt(out / scenes[1].name / "covisibility.txt")
     assert cov.shape == (3, 3)

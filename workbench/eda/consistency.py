@@ -224,13 +224,14 @@ def _collect(out: Path, scenes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pairs, views
 
 
-def _summary(pairs, views, done, failed, seconds) -> dict:
+def _summary(pairs, views, done, failed, left, seconds) -> dict:
     flagged = views[views["flagged"].astype(bool)] if len(views) else views
     return {
         "scenes": len(done),
         "computed": sum(not d["skipped"] for d in done),
         "skipped": sum(d["skipped"] for d in done),
         "failed": len(failed),
+        "views_left_out": len(left),
         "pairs": len(pairs),
         "views": len(views),
         "flagged_views": len(flagged),
@@ -290,23 +291,24 @@ def run(config) -> int:
     results = run_tasks(write_scene_consistency, jobs, config.workers, config.scheduler,
                         desc="consistency", progress=config.progress, local="threads")  # fmt: skip
     failed = [{"scene": Path(e.path or "").name, "error": str(e)} for e in errors]
+    left: list[dict] = []  # views left out of scenes that were processed
     done = []
     for job, res in results:
         if isinstance(res, Exception):
             failed.append({"scene": job.scene_id, "error": str(res).splitlines()[0][:300]})
         else:
             done.append(res)
-            failed += left_out_rows(res["scene"], res.get("left_out", ()))
+            left += left_out_rows(res["scene"], res.get("left_out", ()))
     pairs, views = _collect(out, [d["scene"] for d in done])
     write_csv_atomic(out / "pairs.csv", PAIR_COLUMNS, pairs.to_dict("records"))
     write_csv_atomic(out / "views.csv", VIEW_COLUMNS, views.to_dict("records"))
-    write_csv_atomic(out / "failed.csv", ("scene", "error"), failed)
-    summary = _summary(pairs, views, done, failed, time.perf_counter() - start)
+    write_csv_atomic(out / "failed.csv", ("scene", "error"), failed + left)
+    summary = _summary(pairs, views, done, failed, left, time.perf_counter() - start)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    _print(summary, views, failed, out)
+    _print(summary, views, failed + left, out)
     if failed and not done:
         raise WorkbenchError(f"no scene could be processed ({failed[0]['error']})", config.root)
-    return 1 if failed else 0
+    return 1 if failed or left else 0
 
 
 @dataclass(frozen=True)

@@ -117,28 +117,30 @@ def run(config) -> int:
         local="threads",
     )
     failed = [{"scene": Path(e.path or "").name, "error": str(e)} for e in errors]
+    left: list[dict] = []  # views left out of scenes that were processed
     done = []
     for job, res in results:
         if isinstance(res, Exception):
             failed.append({"scene": job.scene_id, "error": str(res).splitlines()[0][:300]})
         else:
             done.append(res)
-            failed += left_out_rows(res["scene"], res.get("left_out", ()))
-    write_csv_atomic(out / "failed.csv", ("scene", "error"), failed)
+            left += left_out_rows(res["scene"], res.get("left_out", ()))
+    write_csv_atomic(out / "failed.csv", ("scene", "error"), failed + left)
     computed = sum(not d["skipped"] for d in done)
     summary = {
         "scenes": len(done),
         "computed": computed,
         "skipped": len(done) - computed,
         "failed": len(failed),
+        "views_left_out": len(left),
         "height": config.height,
         "tol": config.tol,
         "kernel": "native" if correspond_library() is not None else "numba",
     }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(f"covisibility: {json.dumps(summary)} -> {out}")
-    for f in failed:
+    for f in failed + left:
         print(f"  failed: {f['scene']}: {f['error']}")
     if failed and not done:
         raise WorkbenchError(f"no scene could be processed ({failed[0]['error']})", config.root)
-    return 1 if failed else 0
+    return 1 if failed or left else 0
