@@ -17,12 +17,41 @@ CAMERA_HEIGHT_HELP = (
 )
 
 
+def _check_voxel(value: float) -> None:
+    """``--voxel`` is 0 (every point kept) or at least a millimetre (open3d's grid overflows
+    below)."""
+    if value and value < 1e-3:
+        raise WorkbenchError(f"must be 0 (off) or >= 0.001 metres, got {value}", "--voxel")
+
+
 def _check_camera_height(value: float) -> None:
     """``--camera-height`` is 0 (off) or a rig height in [0.3, 3.0] metres."""
     if value and not 0.3 <= value <= 3.0:
         raise WorkbenchError(
             f"must be 0 (off) or between 0.3 and 3.0 metres, got {value}", "--camera-height"
         )
+
+
+def _refuse_if(checks) -> None:
+    """Raise the first ``(bad, flag, message)`` whose ``bad`` holds, naming its flag: the
+    ranges one flag alone cannot state, checked where the config is made (CLI, notebook form,
+    ``config.json``)."""
+    for bad, flag, message in checks:
+        if bad:
+            raise WorkbenchError(message, flag)
+
+
+def _training_checks(c) -> list:
+    """What every trainer refuses: an empty run folder, a warm-up as long as the run, an
+    overlap range upside down (the pair trainers)."""
+    warmup = getattr(c, "warmup_steps", 0)
+    lo, hi = getattr(c, "min_overlap", 0.0), getattr(c, "max_overlap", 1.0)
+    return [
+        (not c.logdir.strip(), "--logdir", "must name a run folder, got ''"),
+        (warmup >= c.steps > 0 and warmup > 0, "--warmup-steps",
+         f"{warmup} must be below --steps {c.steps}"),
+        (lo > hi, "--min-overlap", f"{lo} is above --max-overlap {hi}"),
+    ]  # fmt: skip
 
 
 SCHEDULER_HELP = (
@@ -75,6 +104,7 @@ class DataFlags(Config):
         "PNG depth units per metre, overriding the encoding's and every RealSee3D view's "
         "depth_scale.txt (0: the encoding's, RealSee3D's per view)",
         ge=0,
+        le=1e6,
     )
     depth_invalid: int = option(
         -1, "PNG value marking missing depth besides 0 (-1: the encoding's)", ge=-1, le=65535
@@ -104,8 +134,8 @@ class SynthConfig(Config):
     (README, *Data*)."""
 
     out: str = option("synthetic", "output dataset root")
-    scenes: int = option(4, "number of scenes", ge=1)
-    views: int = option(4, "views per scene", ge=1)
+    scenes: int = option(4, "number of scenes", ge=1, le=1_000_000)
+    views: int = option(4, "views per scene", ge=1, le=1000)
     seed: int = option(0, "random seed; scene i depends only on (seed, i)", ge=0)
     size: str = option("512x256", "rendered panorama size WxH (pan/high and depth)")
     low_size: str = option("512x256", "pan/low size WxH (capped at --size)")
@@ -196,7 +226,7 @@ class TrainConfig(Config):
     )
     batch: int = option(8, "global batch size (split across replicas)", ge=1, le=4096)
     steps: int = option(200, "total optimizer steps", ge=1)
-    lr: float = option(2e-3, "peak learning rate (Adam)", gt=0)
+    lr: float = option(2e-3, "peak learning rate (Adam)", gt=0, le=1)
     lr_schedule: str = option(
         "cosine", "learning-rate schedule", choices=("cosine", "constant", "step")
     )
@@ -230,6 +260,15 @@ class TrainConfig(Config):
         "fresh optimizer at step 0; e.g. train at a small height, then continue at a larger one",
     )
     progress: bool = option(True, "progress bar")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _refuse_if([
+            (not any(self.rate), "--rate", f"at least one weight must be > 0, got {self.rate}"),
+            (self.resume and bool(self.init_from), "--init-from",
+             "cannot be given with --resume (resume continues the run's own weights)"),
+            *_training_checks(self),
+        ])  # fmt: skip
 
 
 # fields that define the network: a checkpoint only loads into a model with the same values
@@ -269,11 +308,13 @@ class EvalConfig(Config):
         "range of the constant baseline, metres (0: the training median recorded beside the "
         "model, else 2 m)",
         ge=0,
+        le=1000,
     )
     height: int = option(
         0,
-        "compare at this height: ground truth loaded at it, predictions resized to it (0: the "
-        "model's own); fixes the resolution when models of different sizes are compared",
+        "compare at this height, an even number: ground truth loaded at it, predictions resized "
+        "to it (0: the model's own); fixes the resolution when models of different sizes are "
+        "compared",
         ge=0,
         le=8192,
     )
@@ -317,8 +358,9 @@ class InferConfig(Config):
         "cloud of predicted depth per scene (<scene>/fused_predicted.ply, world frame)",
     )
     voxel: float = option(
-        0.02, "voxel size in metres of the fused clouds (0: keep every point)", ge=0
-    )
+        0.02, "voxel size in metres of the fused clouds (0: keep every point, else >= 0.001)",
+        ge=0, le=10,
+    )  # fmt: skip
     resolution: str = option(
         "low",
         "seed datasets: infer pan/low (training size) or pan/high panoramas",
@@ -346,6 +388,7 @@ class InferConfig(Config):
     def __post_init__(self):
         super().__post_init__()
         _check_camera_height(self.camera_height)
+        _check_voxel(self.voxel)
 
 
 @dataclass(frozen=True)
@@ -361,12 +404,22 @@ class ExportConfig(Config):
     )
     out: str = option("outputs/export", "output folder")
     csv: str = option("", "split CSV: int8 calibration data and report accuracy")
-    height: int = option(0, "export input height H (0: the model's own)", ge=0, le=8192)
+    height: int = option(
+        0, "export input height H (0: the model's own, else a multiple of 16)", ge=0, le=8192
+    )
     int8_io: bool = option(False, "int8 model input/output (default float I/O)")
     calibration: int = option(16, "views used to calibrate int8", ge=1)
     report: bool = option(False, "write report.md/json: size, latency, accuracy, Keras diff")
     runs: int = option(10, "timed runs per latency figure", ge=1)
     views: int = option(16, "validation views for the report's accuracy", ge=1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _refuse_if([
+            (self.int8_io and "int8" not in self.quantize, "--int8-io",
+             f"needs int8 among --quantize, got {' '.join(self.quantize)}"),
+            (not self.out.strip(), "--out", "must name a folder, got ''"),
+        ])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -400,11 +453,17 @@ class PointCloudConfig(DataFlags):
         (), "view ids to fuse (default: all of the scene's first floor; others are named)"
     )
     out: str = option("outputs/scene.ply", "output .ply")
-    voxel: float = option(0.02, "voxel size in metres (0: keep every point)", ge=0)
+    voxel: float = option(
+        0.02, "voxel size in metres (0: keep every point, else >= 0.001)", ge=0, le=10
+    )
     stride: int = option(1, "keep every N-th pixel row and column", ge=1)
     html: str = option("", "also write an interactive plotly HTML here")
     budget: int = option(60000, "points in the HTML view", ge=1)
     mesh: bool = option(False, "overlay the scene mesh (seed layout obj/) in the HTML view")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_voxel(self.voxel)
 
 
 @dataclass(frozen=True)
@@ -417,8 +476,12 @@ class MatchConfig(DataFlags):
     b: str = option("001", "view id of panorama B")
     out: str = option("outputs/match", "output folder")
     height: int = option(0, "work at this height (0: the depth's own)", ge=0, le=8192)
-    tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
+    tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0, le=10)
     matches: int = option(80, "matches drawn and written to matches.csv", ge=0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _refuse_if([(self.a == self.b, "--b", f"must be another view than --a {self.a}")])
 
 
 @dataclass(frozen=True)
@@ -428,7 +491,7 @@ class CovisibilityConfig(DataFlags):
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/covisibility", "output folder (one sub-folder per scene)")
     height: int = option(128, "work at this height (width 2H)", ge=8, le=8192)
-    tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0)
+    tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0, le=10)
     workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
@@ -464,6 +527,15 @@ class ConsistencyConfig(DataFlags):
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
 
+    def __post_init__(self):
+        super().__post_init__()
+        _refuse_if([
+            (self.bad_inliers > self.ok_inliers, "--bad-inliers",
+             f"{self.bad_inliers} is above --ok-inliers {self.ok_inliers}"),
+            (self.tolerance + self.tol_abs <= 0, "--tol-abs",
+             "--tolerance and --tol-abs are both 0: no pixel could agree"),
+        ])  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PackConfig(DataFlags):
@@ -486,13 +558,13 @@ class BiviewConfig(Config):
     val_csv: str = option("lists/val.csv", "validation split CSV for depth metrics ('' none)")
     logdir: str = option("runs/biview", "run folder")
     height: int = option(64, "training height H (width 2H)", ge=2, le=8192)
-    model_width: int = option(12, "U-Net first-level channels", ge=1)
-    model_depth: int = option(4, "U-Net down-sampling levels", ge=1)
+    model_width: int = option(12, "U-Net first-level channels", ge=1, le=512)
+    model_depth: int = option(4, "U-Net down-sampling levels", ge=1, le=8)
     model_coords: bool = option(False, "append latitude channels to the U-Net's input")
     model_context: bool = option(False, "global-context branch at the U-Net's bottleneck")
     batch: int = option(4, "pairs per step", ge=1, le=4096)
     steps: int = option(200, "optimizer steps", ge=1)
-    lr: float = option(1e-3, "peak learning rate", gt=0)
+    lr: float = option(1e-3, "peak learning rate", gt=0, le=1)
     lr_schedule: str = option("cosine", "schedule", choices=("cosine", "constant", "step"))
     warmup_steps: int = option(0, "linear warm-up steps", ge=0)
     smooth_weight: float = option(1e-3, "edge-aware smoothness weight", ge=0)
@@ -502,7 +574,7 @@ class BiviewConfig(Config):
         "photometric mask: none, or a z-test against the source's predicted range",
         choices=("none", "predicted"),
     )
-    scales: int = option(3, "scales of the photometric loss (pooled by 1, 2, 4, ...)", ge=1)
+    scales: int = option(3, "scales of the photometric loss (pooled by 1, 2, 4, ...)", ge=1, le=8)
     min_overlap: float = option(0.3, "smallest consistent overlap of a training pair", ge=0, le=1)
     max_overlap: float = option(0.98, "largest overlap (excludes near-duplicates)", ge=0, le=1)
     seed: int = option(0, "seed", ge=0)
@@ -513,6 +585,18 @@ class BiviewConfig(Config):
     resume: bool = option(False, "continue from the latest checkpoint")
     progress: bool = option(True, "progress bar")
 
+    def __post_init__(self):
+        super().__post_init__()
+        div, pooled = 2**self.model_depth, 2 ** (self.scales - 1)
+        _refuse_if([
+            (self.height % div != 0, "--height",
+             f"{self.height} must be divisible by 2**--model-depth = {div}"),
+            (self.height < 2 * pooled, "--scales",
+             f"{self.scales} scales pool by {pooled}: --height {self.height} is below "
+             f"{2 * pooled}"),
+            *_training_checks(self),
+        ])  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PoseConfig(Config):
@@ -521,11 +605,11 @@ class PoseConfig(Config):
     train_csv: str = option("lists/train.csv", "training split CSV (pairs are drawn from it)")
     val_csv: str = option("lists/val.csv", "validation split CSV ('' none)")
     logdir: str = option("runs/pose", "run folder")
-    height: int = option(64, "input height H (width 2H)", ge=4, le=8192)
-    width: int = option(16, "channels of the first encoder level", ge=1)
+    height: int = option(64, "input height H (width 2H)", ge=4, le=1024)
+    width: int = option(16, "channels of the first encoder level", ge=1, le=512)
     batch: int = option(8, "pairs per step", ge=1, le=4096)
     steps: int = option(300, "optimizer steps", ge=1)
-    lr: float = option(1e-3, "learning rate", gt=0)
+    lr: float = option(1e-3, "learning rate", gt=0, le=1)
     translation_weight: float = option(1.0, "weight of the translation L1 (metres)", ge=0)
     yaw_ce_weight: float = option(0.5, "weight of the yaw-classification cross-entropy", ge=0)
     min_overlap: float = option(0.2, "smallest overlap of a pair", ge=0, le=1)
@@ -537,6 +621,10 @@ class PoseConfig(Config):
     keep_ckpts: int = option(3, "checkpoints kept", ge=1)
     resume: bool = option(False, "continue from the latest checkpoint")
     progress: bool = option(True, "progress bar")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _refuse_if(_training_checks(self))
 
 
 def parse_size(text: str, flag: str = "--size") -> tuple[int, int]:
