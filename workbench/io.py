@@ -41,6 +41,7 @@ __all__ = [
     "check_output_file",
     "check_output_folder",
     "check_model_path",
+    "check_replaceable",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -240,6 +241,31 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise WorkbenchError("exists and is not a folder", path)
+    return path
+
+
+def check_replaceable(path: str | os.PathLike, flag: str, what: str, looks_ours) -> Path:
+    """Before any work: a file already at ``path`` is replaced only when it looks like what the
+    job writes (``looks_ours(first 4 KiB)``); any other file is the user's and is refused,
+    naming ``flag`` (a run overwrites only its own kind of file).
+
+    >>> check_replaceable("/no/such/file.csv", "--report", "a health report", bool).name
+    'file.csv'
+
+    Raises:
+        WorkbenchError: ``--flag: PATH exists and is not WHAT (...)``.
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+        except OSError as e:
+            raise WorkbenchError(f"cannot read ({e.strerror})", path) from None
+        if head and not looks_ours(head):
+            raise WorkbenchError(
+                f"{path} exists and is not {what} (name a new file, or move it away)", flag
+            )
     return path
 
 

@@ -71,6 +71,7 @@ from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.io import (
     check_image,
     check_output_file,
+    check_replaceable,
     load_npy,
     read_csv_text,
     read_image,
@@ -701,11 +702,14 @@ def problems_to_csv(groups: dict[str, list[Problem]]) -> str:
     holds several (``""`` for a single dataset)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["scene", "view", "file", "problem", "detail", "dataset"])
+    w.writerow(REPORT_HEADER.split(","))
     for name, problems in groups.items():
         for p in problems:
             w.writerow([p.scene_id, p.view_id, p.file, p.problem, p.detail, name])
     return buf.getvalue()
+
+
+REPORT_HEADER = "scene,view,file,problem,detail,dataset"  # the health report's first line
 
 
 def write_report(problems: list[Problem] | dict[str, list[Problem]], path) -> Path:
@@ -744,6 +748,8 @@ def _report_path(config) -> Path:
     """``--report``, or :func:`default_report_path` (the temporary folder when that cannot be
     written), checked before any work."""
     if config.report:
+        check_replaceable(config.report, "--report", "a health report",
+                          lambda b: b.startswith(REPORT_HEADER.encode()))  # fmt: skip
         return check_output_file(config.report)
     path = default_report_path(config.root)
     try:

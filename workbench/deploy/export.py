@@ -189,7 +189,15 @@ def check_options(config) -> None:
     Raises:
         WorkbenchError: naming the flag (or ``--out`` when it is a file).
     """
-    check_model_path(config.checkpoint or None)  # a missing model first: the root cause
+    source = check_model_path(config.checkpoint or None)  # a missing model first
+    model_dir = (source if source.is_dir() else source.parent).resolve()
+    out = Path(config.out)
+    if out.resolve() == model_dir:  # export's model.json would replace the model's own
+        raise WorkbenchError(f"is the model's own folder ({model_dir}): name another", "--out")
+    if out.exists() and not out.is_dir():
+        raise WorkbenchError("exists and is not a folder", out)
+    if config.height % 16:
+        raise WorkbenchError(f"must be 0 or a multiple of 16, got {config.height}", "--height")
     bad = [f for f in config.format if f not in FORMATS]
     if bad:
         raise WorkbenchError(
@@ -205,11 +213,6 @@ def check_options(config) -> None:
             "int8 needs representative data: pass --csv SPLIT.csv, or --quantize none fp16",
             "--quantize",
         )
-    if config.height % 16:
-        raise WorkbenchError(f"must be 0 or a multiple of 16, got {config.height}", "--height")
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise WorkbenchError("exists and is not a folder", out)
 
 
 def _export_formats(model, config, stage: Path, meta: dict) -> dict[str, Path]:

@@ -29,6 +29,7 @@ from workbench.io import (
     atomic_path,
     check_output_file,
     check_output_folder,
+    check_replaceable,
     make_folder,
     write_csv_atomic,
     write_text_atomic,
@@ -262,6 +263,7 @@ def run(config) -> int:
     root, out = Path(config.root), check_output_folder(config.out)
     describe_dataset(root, config)  # a missing or unreadable root: before any folder is made
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
+    check_replaceable(cache, "--cache", "a views cache (parquet)", lambda b: b[:4] == b"PAR1")
     check_output_file(cache)
     consistency = load_consistency(config.consistency)[1] if config.consistency else None
     failed: list[dict] = []

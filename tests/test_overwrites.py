@@ -1,0 +1,72 @@
+"""A run overwrites only its own kind of file: an existing file that a flag names and that is
+not what the job writes is the user's, refused before any work with one line naming the flag
+(a new user's ``--cache notes.txt``, ``--report pose/000.txt``, ``--html`` equal to ``--out``
+and ``export --out`` equal to the model's folder each replaced a file of theirs)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.io import check_replaceable
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
+
+
+def test_check_replaceable_keeps_other_files_and_accepts_its_own(tmp_path):
+    mine, theirs, empty = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    mine.write_text("scene,view\n")
+    theirs.write_text("my notes\n")
+    empty.write_bytes(b"")
+    ours = lambda b: b.startswith(b"scene,view")  # noqa: E731
+    assert check_replaceable(mine, "--report", "a report", ours) == mine
+    assert check_replaceable(empty, "--report", "a report", ours) == empty  # nothing to lose
+    assert check_replaceable(tmp_path / "new.csv", "--report", "a report", ours).name == "new.csv"
+    with pytest.raises(ValueError, match=r"--report: .*b.csv exists and is not a report"):
+        check_replaceable(theirs, "--report", "a report", ours)
+
+
+@pytest.fixture
+def seed(tmp_path):
+    root = tmp_path / "seed"
+    shutil.copytree(SAMPLES / "seed", root)
+    return root
+
+
+def test_eda_refuses_a_cache_path_that_holds_another_file(seed, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    out = tmp_path / "eda"
+    assert main(["eda", str(seed), "--out", str(out), "--cache", str(notes)]) == 2
+    assert "--cache: " in capsys.readouterr().err
+    assert notes.read_text() == "my notes\n" and not out.exists()
+
+
+def test_validate_refuses_a_report_path_that_holds_a_data_file(seed, tmp_path, capsys):
+    pose = next(seed.glob("*/pose/000.txt"))
+    before = pose.read_bytes()
+    assert main(["validate", str(seed), "--report", str(pose)]) == 2
+    assert "--report: " in capsys.readouterr().err and pose.read_bytes() == before
+    report = tmp_path / "report.csv"
+    assert main(["validate", str(seed), "--report", str(report)]) == 0
+    assert main(["validate", str(seed), "--report", str(report)]) == 0  # its own: replaced
+
+
+def test_pointcloud_refuses_html_on_its_ply_and_a_ply_path_of_another_file(seed, tmp_path, capsys):
+    ply = tmp_path / "p.ply"
+    assert main(["pointcloud", str(seed), "--out", str(ply), "--html", str(ply)]) == 2
+    assert "--html: the same file as --out" in capsys.readouterr().err and not ply.exists()
+    ply.write_text("not a cloud\n")
+    assert main(["pointcloud", str(seed), "--out", str(ply)]) == 2
+    assert "--out: " in capsys.readouterr().err and ply.read_text() == "not a cloud\n"
+
+
+def test_export_refuses_to_write_into_the_models_own_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"PK\x03\x04")  # refused before it is read
+    (run / "model.json").write_text('{"source": "mine"}\n')
+    assert main(["export", "--checkpoint", str(run), "--out", str(run), "--format", "pb"]) == 2
+    assert "--out: is the model's own folder" in capsys.readouterr().err
+    assert (run / "model.json").read_text() == '{"source": "mine"}\n'
