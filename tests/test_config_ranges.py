@@ -194,7 +194,9 @@ CROSS_FIELD = [
     (["train", "--rate", "0", "0", "0"], "--rate: at least one weight must be > 0"),
     (["train", "--resume", "--init-from", "runs/a"], "--init-from: cannot be given with --resume"),
     (["train", "--warmup-steps", "5", "--steps", "5"], "--warmup-steps: 5 must be below"),
-    (["train", "--logdir", ""], "--logdir: must name a run folder"),
+    (["train", "--logdir", ""], "--logdir: must name a path"),
+    (["validate", ""], "root: must name a path"),
+    (["covisibility", "x", "--out", " "], "--out: must name a path"),
     (["train-biview", "--height", "18"], "--height: 18 must be divisible by 2**--model-depth"),
     (["train-biview", "--scales", "7"], "--scales: 7 scales pool by 64"),
     (["train-pose", "--min-overlap", "0.9", "--max-overlap", "0.5"], "--min-overlap: 0.9 is above"),
@@ -205,6 +207,8 @@ CROSS_FIELD = [
     (["infer", "x.jpg", "--voxel", "1e-9"], "--voxel: must be 0 (off) or >= 0.001"),
     (["export", "--int8-io", "--quantize", "fp16"], "--int8-io: needs int8 among --quantize"),
     (["synth", "--scenes", "99999999999"], "--scenes: must be <= 1000000"),
+    (["covisibility", ".", "--out", "."], "--out: . is inside the dataset root ."),
+    (["split", "ds", "--out", "ds/lists"], "--out: ds/lists is inside the dataset root ds"),
 ]
 
 

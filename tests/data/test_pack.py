@@ -105,4 +105,14 @@ def test_engine_and_plain_paths_write_the_same_shards(tmp_path):
 def test_bad_flags_and_same_folder_refused(tmp_path, capsys):
     assert main(["pack", str(SAMPLES), "--out", str(tmp_path), "--shard-mb", "0"]) == 2
     assert main(["pack", str(SAMPLES), "--out", str(SAMPLES)]) == 2
-    assert "--out must differ" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--out: " in err and "is inside the dataset root" in err
+
+
+def test_packing_shards_again_is_refused_before_any_work(tmp_path, capsys):
+    """A new user re-packed shards: it failed on every view and left an empty shard."""
+    shards = tmp_path / "shards"
+    assert main(["pack", str(SAMPLES), "--out", str(shards), "--no-progress"]) == 0
+    again = tmp_path / "again"
+    assert main(["pack", str(shards), "--out", str(again)]) == 2
+    assert "is already packed" in capsys.readouterr().err and not again.exists()

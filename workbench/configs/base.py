@@ -85,7 +85,12 @@ def field_range(f: dataclasses.Field) -> str:
     )
 
 
+PATH_FIELDS = ("root", "out", "logdir", "csv")  # an empty value would mean the current folder
+
+
 def _check_number(f: dataclasses.Field, v) -> str | None:
+    if f.name in PATH_FIELDS and isinstance(v, str) and not v.strip() and f.default != "":
+        return "must name a path, got ''"
     pattern = f.metadata.get("pattern")
     if pattern and isinstance(v, str) and v and not re.fullmatch(pattern[0], v):
         return f"must be {pattern[1]}, got {v!r}"
@@ -101,8 +106,8 @@ def _check_number(f: dataclasses.Field, v) -> str | None:
 
 
 def check_ranges(config) -> None:
-    """Refuse any numeric field outside its declared range (and NaN/inf anywhere), and any
-    string not matching its pattern.
+    """Refuse any numeric field outside its declared range (and NaN/inf anywhere), any
+    string not matching its pattern, and an empty path where the field has a default path.
 
     Raises:
         WorkbenchError: ``--flag: must be >= 1, got 0`` (the field as its CLI flag).

@@ -7,6 +7,7 @@ widgets and the ``config.json`` saved next to a run's outputs are all generated 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbench.configs.base import Config, option
 from workbench.errors import WorkbenchError
@@ -15,6 +16,21 @@ CAMERA_HEIGHT_HELP = (
     "rescale each prediction so that its fitted floor lies this far below the camera, metres "
     "(the rig's camera height, 0.3-3.0; 0: off)"
 )
+
+
+def _check_out_outside_root(config) -> None:
+    """``--out`` of a dataset verb is neither the dataset root nor inside it: its files would
+    be read as the dataset's (a scene folder more) or replace them (``covisibility --out ROOT``
+    writes each scene's ``covisibility.txt``, which RealSee3D ships)."""
+    if not config.root or not config.out:
+        return
+    root, out = Path(config.root).resolve(), Path(config.out).resolve()
+    if out == root or out.is_relative_to(root):
+        raise WorkbenchError(
+            f"{config.out} is inside the dataset root {config.root} (its files would be read "
+            "as the dataset's): choose a folder outside it",
+            "--out",
+        )
 
 
 def _check_voxel(value: float) -> None:
@@ -42,12 +58,11 @@ def _refuse_if(checks) -> None:
 
 
 def _training_checks(c) -> list:
-    """What every trainer refuses: an empty run folder, a warm-up as long as the run, an
-    overlap range upside down (the pair trainers)."""
+    """What every trainer refuses: a warm-up as long as the run, an overlap range upside down
+    (the pair trainers)."""
     warmup = getattr(c, "warmup_steps", 0)
     lo, hi = getattr(c, "min_overlap", 0.0), getattr(c, "max_overlap", 1.0)
     return [
-        (not c.logdir.strip(), "--logdir", "must name a run folder, got ''"),
         (warmup >= c.steps > 0 and warmup > 0, "--warmup-steps",
          f"{warmup} must be below --steps {c.steps}"),
         (lo > hi, "--min-overlap", f"{lo} is above --max-overlap {hi}"),
@@ -188,6 +203,10 @@ class SplitConfig(DataFlags):
         "split by scene (stable as scenes are added) or by view (one-scene datasets)",
         choices=("scene", "view"),
     )
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_out_outside_root(self)
 
 
 @dataclass(frozen=True)
@@ -418,7 +437,6 @@ class ExportConfig(Config):
         _refuse_if([
             (self.int8_io and "int8" not in self.quantize, "--int8-io",
              f"needs int8 among --quantize, got {' '.join(self.quantize)}"),
-            (not self.out.strip(), "--out", "must name a folder, got ''"),
         ])  # fmt: skip
 
 
@@ -441,6 +459,10 @@ class EdaConfig(DataFlags):
         "", "a `workbench consistency` output folder: its views.csv becomes the report's "
         "Multi-view consistency section",
     )  # fmt: skip
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_out_outside_root(self)
 
 
 @dataclass(frozen=True)
@@ -481,6 +503,7 @@ class MatchConfig(DataFlags):
 
     def __post_init__(self):
         super().__post_init__()
+        _check_out_outside_root(self)
         _refuse_if([(self.a == self.b, "--b", f"must be another view than --a {self.a}")])
 
 
@@ -495,6 +518,10 @@ class CovisibilityConfig(DataFlags):
     workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_out_outside_root(self)
 
 
 @dataclass(frozen=True)
@@ -529,6 +556,7 @@ class ConsistencyConfig(DataFlags):
 
     def __post_init__(self):
         super().__post_init__()
+        _check_out_outside_root(self)
         _refuse_if([
             (self.bad_inliers > self.ok_inliers, "--bad-inliers",
              f"{self.bad_inliers} is above --ok-inliers {self.ok_inliers}"),
@@ -548,6 +576,10 @@ class PackConfig(DataFlags):
     workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     progress: bool = option(True, "progress bar")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_out_outside_root(self)
 
 
 @dataclass(frozen=True)

@@ -398,9 +398,13 @@ def check_pack(root: str | os.PathLike, records: bool = True) -> list[tuple[str,
 
 def run(config) -> int:
     """CLI entry: ``workbench pack ROOT --out SHARDS``."""
-    if Path(config.out).resolve() == Path(config.root).resolve():
-        raise WorkbenchError("--out must differ from the dataset root", config.out)
-    spec = describe_dataset(config.root, config)
+    spec = describe_dataset(config.root, config)  # --out outside the root: the config's check
+    if spec.layout == "shards":
+        raise WorkbenchError(
+            "is already packed (TFRecord shards, which every verb reads as they are): pack "
+            "reads a folder dataset",
+            config.root,
+        )
     index_errors: list = []
     records = index_spec(spec, errors=index_errors)
     if not records:
