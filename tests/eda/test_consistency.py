@@ -296,3 +296,10 @@ def test_a_view_without_any_pair_is_unchecked_not_ok():
     assert v.loc["2", "pairs"] == 0
     assert v.loc[["2"], ["scale", "t_cm", "rot_deg", "change_fraction"]].isna().all(axis=None)
     assert v.loc["0", "scale"] == 1.0 and v.loc["0", "t_cm"] == 0.0  # checked, nothing to fix
+
+
+def test_a_dataset_without_depth_is_refused_before_any_folder(tmp_path, capsys):
+    """It wrote empty tables for a pose-only tour (covisibility, match and pointcloud refused)."""
+    out = tmp_path / "out"
+    assert main(["consistency", str(SAMPLES / "pose-only"), "--out", str(out)]) == 2
+    assert "dataset has no depth" in capsys.readouterr().err and not out.exists()

@@ -30,7 +30,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, require_depth
 from workbench.data.layouts import ViewRecord, scene_covisibility
 from workbench.eda.consistency_pairs import Thresholds, diagnose_pair, prepare_view
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
@@ -280,10 +280,12 @@ def run(config) -> int:
     """CLI entry (see the module doc)."""
     start = time.perf_counter()
     spec = describe_dataset(config.root, config)
-    out = make_folder(config.out)
     errors: list = []
+    records = index_spec(spec, errors=errors)
+    require_depth(records, config.root, "consistency compares measured depth")
+    out = make_folder(config.out)
     scenes: dict[str, list] = {}
-    for r in index_spec(spec, errors=errors):
+    for r in records:
         scenes.setdefault(r.scene_id, []).append(r)
     th = _thresholds(config)
     jobs = [SceneJob(spec.root, str(out), tuple(rs), config.height, config.min_overlap,
