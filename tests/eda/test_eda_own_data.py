@@ -130,6 +130,12 @@ def test_cli_refuses_a_bad_class_table_in_one_line(tmp_path, fixtures, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"workbench: error: {bad}: not a class table")
     assert not any("Traceback" in line for line in err)
+    ids = tmp_path / "ids.json"  # a list of ids where names belong: no surface would be found
+    ids.write_text("[1, 2, 3]")
+    assert _eda(fixtures["real"], tmp_path / "out", "--classes", str(ids)) == 2
+    assert "class names must be words, got '1'" in capsys.readouterr().err
+    assert _eda(fixtures["real"], tmp_path / "out", "--consistency", str(tmp_path)) == 2
+    assert not (tmp_path / "out").exists()  # refused before the output folder is made
 
 
 def _official_segments(scene: Path, subset: str) -> None:

@@ -261,11 +261,12 @@ def _warn_far_cameras(views, records, root) -> None:
 
 def run(config) -> int:
     root, out = Path(config.root), check_output_folder(config.out)
-    describe_dataset(root, config)  # a missing or unreadable root: before any folder is made
+    # every input before any folder is made: the root, --classes, --consistency, --cache
+    find_class_tables(describe_dataset(root, config).root, config.classes or "")
+    consistency = load_consistency(config.consistency)[1] if config.consistency else None
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_replaceable(cache, "--cache", "a views cache (parquet)", lambda b: b[:4] == b"PAR1")
     check_output_file(cache)
-    consistency = load_consistency(config.consistency)[1] if config.consistency else None
     failed: list[dict] = []
     tables = compute(
         root,

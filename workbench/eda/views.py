@@ -123,6 +123,9 @@ def _parse_class_table(path: Path) -> tuple[dict[int, str], str]:
         kind = m.group(1) if m else ""
     if not names:
         raise ValueError("no classes")
+    numbers = [n for n in names.values() if n.lstrip("-").replace(".", "", 1).isdigit()]
+    if numbers:  # [1, 2, 3]: ids where names belong
+        raise ValueError(f"class names must be words, got {numbers[0]!r}")
     return names, kind
 
 
