@@ -41,7 +41,7 @@ from workbench.data.splits import (
     warn_if_split_implausible,
 )
 from workbench.errors import WorkbenchError
-from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import check_model_path, make_folder, write_csv_atomic, write_text_atomic
 from workbench.model.evaluate import evaluate
 from workbench.model.losses import total_loss
 from workbench.model.predictor import KerasBackend, Predictor, predict_range
@@ -346,6 +346,8 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     is returned at once, for ``--resume`` to continue)."""
     check_config(config)
     check_resume(config, Path(config.logdir))
+    if config.init_from:
+        check_model_path(config.init_from)  # before the run folder is made
     records, root = read_split_csv(config.train_csv)
     val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
     _require_depth(config, records, val_records)
