@@ -341,3 +341,15 @@ def test_two_view_images_check_their_inputs():
         flow_to_rgb(np.zeros((4, 8, 2)), np.ones((2, 8), bool))
     with pytest.raises(WorkbenchError, match="flow must be"):
         flow_to_rgb(np.zeros((0, 0, 2)), np.ones((0, 0), bool))
+
+
+@pytest.mark.parametrize(("sample", "held"), [("realsee3d", "1 scene with depth"),
+                                               ("pose-only", "no view with depth")])  # fmt: skip
+def test_demo_on_a_dataset_it_cannot_split_says_so_before_any_folder(tmp_path, capsys, sample,
+                                                                       held):  # fmt: skip
+    """It blamed --val-fraction, a flag demo does not have, and left health.csv behind."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--data", str(SAMPLES / sample), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--data: {SAMPLES / sample} holds {held}" in err and "val-fraction" not in err
+    assert not out.exists()

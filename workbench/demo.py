@@ -24,7 +24,9 @@ import numpy as np
 
 from workbench.cli import main as cli
 from workbench.configs import DemoConfig, TrainConfig
+from workbench.data.dataset import index_dataset
 from workbench.data.layouts import load_view
+from workbench.data.records import scene_count
 from workbench.data.splits import write_split
 from workbench.data.validate import validate_dataset, write_report
 from workbench.errors import WorkbenchError
@@ -237,6 +239,24 @@ def run_export_infer(out: Path, root: Path) -> dict:
     return {"model": str(model), "report": rows}
 
 
+def check_demo_data(root: Path) -> None:
+    """Before any folder is made: the demo splits ``--data`` by scene and trains on it, so it
+    needs views with depth in at least two scenes.
+
+    Raises:
+        WorkbenchError: naming ``--data``, with what it holds and the verbs that take it.
+    """
+    records = [r for r in index_dataset(root, errors=[]) if r.has_depth]
+    scenes = len({r.scene_id for r in records})
+    if scenes < 2:
+        held = f"{scene_count(scenes)} with depth" if records else "no view with depth"
+        raise WorkbenchError(
+            f"{root} holds {held}; the demo splits by scene and trains, so it needs two or "
+            "more (`workbench validate`, `eda` and `split --unit view` take it as it is)",
+            "--data",
+        )
+
+
 def claim_out(out: Path) -> Path:
     """Make ``out`` the demo's folder: a new or empty one (hidden files aside), or one an
     earlier demo wrote (its hidden ``.workbench-demo`` marker, or the ``summary.json`` of an
@@ -268,6 +288,8 @@ def run(config: DemoConfig) -> int:
     root = Path(config.data).expanduser() if config.data else SAMPLES / "seed"
     if config.data and not root.is_dir():  # the bundled sample is found from any folder
         raise WorkbenchError("dataset root is not a folder", "--data")
+    if config.data:
+        check_demo_data(root)
     out = claim_out(Path(config.out))
     summary = {}
     if root.is_dir():
