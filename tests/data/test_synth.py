@@ -187,3 +187,21 @@ def test_a_killed_synth_resumes_keeping_finished_scenes(tmp_path):
     # other parameters never keep a scene: a different low size re-renders all of them
     generate(out, 3, 2, seed=11, height=32, low_height=32, progress=False, workers=1)
     assert kept != {p: p.stat().st_mtime_ns for p in (out / ids[0]).rglob("*") if p.is_file()}
+
+
+def test_seed_scenes_are_not_written_beside_a_dataset_of_another_layout(tmp_path, capsys):
+    """They turned a RealSee3D folder into a seed dataset of one view, the real scene hidden."""
+    from workbench.cli import main
+
+    samples = Path(__file__).resolve().parents[2] / "data_samples"
+    rs = tmp_path / "rs"
+    shutil.copytree(samples / "realsee3d", rs)
+    before = sorted(p.relative_to(rs) for p in rs.rglob("*"))
+    args = ["synth", "--scenes", "1", "--views", "1", "--size", "64x32", "--low-size", "64x32"]
+    assert main([*args, "--out", str(rs)]) == 2
+    assert "holds a realsee3d dataset" in capsys.readouterr().err
+    assert sorted(p.relative_to(rs) for p in rs.rglob("*")) == before
+    mine = tmp_path / "mine"  # a folder of the user's files, no dataset: seed scenes go beside
+    mine.mkdir()
+    (mine / "notes.txt").write_text("x")
+    assert main([*args, "--out", str(mine)]) == 0 and (mine / "notes.txt").read_text() == "x"

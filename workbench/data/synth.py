@@ -34,6 +34,7 @@ from workbench.data.convert import convert_seed
 from workbench.data.diverse import COMPACT, HELD_OUT, HOMES, TRAINING, Families
 from workbench.data.diverse import build_diverse as _build_diverse
 from workbench.data.diverse import cameras as _diverse_cameras
+from workbench.data.layouts import detect_layout
 from workbench.data.primitives import box as _box
 from workbench.data.primitives import cylinder as _cylinder
 from workbench.data.primitives import inside as _inside
@@ -895,11 +896,24 @@ def _check_out(out: Path, layout: str, encoding: str) -> None:
     seed's scene ids (UUIDs), so a user's files are never written over or under. The other
     layouts write fixed names (``rgb/``, ``depth/``, ``dataset.json``, ``metadata/``), so they
     need ``out`` empty (hidden files aside) or holding an earlier ``synth`` of the same layout
-    and encoding (:func:`_earlier_synth`).
+    and encoding (:func:`_earlier_synth`). The seed layout is not written beside a dataset of
+    another layout either (the folder would then read as a seed dataset, the other hidden).
 
     Raises:
         WorkbenchError: naming ``--out`` when it holds other files.
     """
+    if layout == "seed" and out.is_dir():
+        try:
+            held = detect_layout(out)
+        except WorkbenchError:  # no dataset there: seed scenes go beside the user's files
+            return
+        if held != "seed":
+            raise WorkbenchError(
+                f"{out} holds a {held} dataset (seed scenes beside it would hide it from every "
+                "verb): pick a new or empty --out",
+                "--out",
+            )
+        return
     if layout == "seed" or not out.is_dir() or _earlier_synth(out, layout, encoding):
         return
     if any(not p.name.startswith(".") for p in out.iterdir()):
