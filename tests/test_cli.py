@@ -4,6 +4,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from workbench.cli import main
 
 
@@ -73,6 +75,12 @@ def test_a_scene_or_view_flag_that_names_nothing_is_named_with_the_choices(tmp_p
     assert f"--a/--b: scene {scenes[0]} has no view 'zzz'" in err, err
     assert main(["match", str(seed), "--scene", "", "--a", "000", "--b", "001", "--out",
                  str(tmp_path / "m2")]) == 0  # fmt: skip
+    # above the depth's own rows the occlusion test fails (overlap 0.81 -> 0.16): refused
+    rows = np.load(tmp_path / "m2" / "flow.npy").shape[0]
+    argv = ["match", str(seed), "--height", str(2 * rows), "--out", str(tmp_path / "m3")]
+    assert main(argv) == 2
+    assert f"--height: {2 * rows} is above the views' own {rows} rows" in capsys.readouterr().err
+    assert not (tmp_path / "m3").exists()
 
 
 def test_data_flag_help_names_every_layout_and_encoding():

@@ -74,6 +74,14 @@ def run(config) -> int:
         if v.T_world_from_cam is None:
             raise WorkbenchError(f"view {k} has no pose: correspondence needs poses", config.root)
 
+    rows = min(v.range_m.shape[0] for v in views.values())
+    if config.height > rows:
+        raise WorkbenchError(
+            f"{config.height} is above the views' own {rows} rows (depth upsampled that far "
+            "fails the occlusion test): 0 works at their own height",
+            "--height",
+        )
+
     def at(v):
         h = config.height or v.range_m.shape[0]
         rgb = resize_rgb(v.rgb, h) if v.rgb.shape[0] != h else v.rgb
