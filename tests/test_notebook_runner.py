@@ -66,7 +66,7 @@ def test_notebook_runs_on_any_dataset(number, kind, datasets, tmp_path, capsys):
 
 def test_notebook_flags_are_checked_before_any_work(tmp_path, capsys):
     assert main(["notebook", "99", "--out", str(tmp_path)]) == 2
-    assert "NAME" in capsys.readouterr().err
+    assert "name: no notebook '99'" in capsys.readouterr().err
     assert main(["notebook", "01", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     assert "--data" in capsys.readouterr().err
     assert main(["notebook", "01", "--timeout", "1"]) == 2
@@ -162,3 +162,10 @@ def test_notebook_06_browses_a_folder_of_your_own_panoramas_alone(tmp_path, caps
     assert "my photos: 3 panoramas alone (no depth, no poses" in text
     assert "1 left out (crop.png: not a 2:1 panorama (40x30))" in text
     assert "calibrated and scored on seed" in text and "Traceback" not in text
+
+
+def test_an_out_that_is_a_file_is_named(tmp_path, capsys):
+    f = tmp_path / "f.txt"
+    f.write_text("x")
+    assert main(["notebook", "01", "--out", str(f)]) == 2
+    assert f"--out: cannot create the output folder {f}" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def find_notebook(name: str) -> Path:
     found = sorted(NOTEBOOKS.glob(f"{name}*.ipynb")) if name else []
     if len(found) != 1:
         known = ", ".join(p.stem for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
-        raise WorkbenchError(f"no notebook {name!r} (expected one of {known})", "NAME")
+        raise WorkbenchError(f"no notebook {name!r} (expected one of {known})", "name")
     return found[0]
 
 
@@ -163,7 +163,9 @@ def run(config) -> int:
         out = output_folder(os.path.abspath(os.path.expanduser(config.out)) if config.out else "",
                             path.stem)  # fmt: skip
     except OSError as e:
-        raise WorkbenchError(f"cannot create the output folder ({e.strerror})", "--out") from None
+        raise WorkbenchError(
+            f"cannot create the output folder {config.out} ({e.strerror})", "--out"
+        ) from None
     params = {"DATA": data, "OUT": str(out), "ENCODING": config.encoding}
     html, ok = run_notebook(path, out, params, config.timeout)
     on = data or os.environ.get("WORKBENCH_DATA", "") or "its bundled sample"
