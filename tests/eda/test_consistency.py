@@ -31,6 +31,7 @@ from workbench.geometry.equirect import range_to_points, resize_range
 from workbench.geometry.icp import fit_correction, rotation_deg
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pose import invert, relative_pose
+from workbench.io import read_image, write_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
 LO, HI = (-3.0, -1.4, -2.5), (2.5, 1.3, 3.5)
@@ -303,3 +304,23 @@ def test_a_dataset_without_depth_is_refused_before_any_folder(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["consistency", str(SAMPLES / "pose-only"), "--out", str(out)]) == 2
     assert "dataset has no depth" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_rerun_with_other_settings_or_changed_depth_recomputes(tmp_path, capsys):
+    """A scene counted as done whenever its tables existed: another --tolerance, or a depth
+    map rewritten at half its range, reported the old tables ("ok") without a word."""
+    root, scenes = _seed_scenes(tmp_path, 1, break_second=False)
+    out = tmp_path / "out"
+    args = ["consistency", str(root), "--out", str(out), "--height", "64", "--no-progress"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0 and '"computed": 0, "skipped": 1' in capsys.readouterr().out
+    assert main([*args, "--tolerance", "0.05"]) == 0
+    assert '"computed": 1, "skipped": 0' in capsys.readouterr().out
+    png = root / scenes[0] / "depth" / "001.png"
+    half = (read_image(png) // 2).astype(np.uint16)
+    write_image(png, half)
+    assert main(args) == 0
+    assert '"computed": 1, "skipped": 0' in capsys.readouterr().out
+    _, views = load_consistency(out)
+    assert views.set_index("view").loc["001", "diagnosis"] != "ok"

@@ -94,3 +94,22 @@ def test_a_truncated_panorama_costs_nothing_and_an_unreadable_scene_is_listed(tm
     assert not (out / scenes[1].name).exists()
     failed = (out / "failed.csv").read_text()
     assert scenes[1].name in failed and "no view can be read" in failed and "000.png" in failed
+
+
+def test_a_depth_map_rewritten_in_place_recomputes_its_scene(tmp_path, capsys):
+    """The fingerprint covered the file list only: a depth map rewritten at half its range
+    kept the old matrix (0.85 where a fresh run gives 0.002)."""
+    from workbench.io import read_image, write_image
+
+    root, scenes = _two_scenes(tmp_path)
+    out = tmp_path / "out"
+    args = ["covisibility", str(root), "--out", str(out), "--height", "32", "--no-progress"]
+    assert main(args) == 0
+    before = np.loadtxt(out / scenes[0].name / "covisibility.txt")
+    png = scenes[0] / "depth" / "000.png"
+    write_image(png, (read_image(png) // 2).astype(np.uint16))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert '"computed": 1, "skipped": 1' in capsys.readouterr().out
+    after = np.loadtxt(out / scenes[0].name / "covisibility.txt")
+    assert not np.allclose(after[0], before[0])

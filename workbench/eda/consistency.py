@@ -7,7 +7,8 @@ Per scene, at ``--height``: each view is paired with its ``--partners`` most cov
 at least ``--min-overlap``, on the same floor; every pair is measured and diagnosed
 (:mod:`workbench.eda.consistency_pairs`) and every view judged from its pairs
 (:mod:`workbench.eda.consistency_views`). Written atomically:
-``DIR/<scene>/pairs.csv`` and ``views.csv`` (a re-run skips scenes that have both), then
+``DIR/<scene>/pairs.csv``, ``views.csv`` and, last, ``options.json`` (the settings and a
+fingerprint of the scene's files: a re-run skips a scene only when they are the same), then
 ``DIR/pairs.csv``, ``DIR/views.csv`` (every scene, ranked worst first), ``DIR/failed.csv``
 and ``DIR/summary.json``. Only depth and poses are read: a view whose depth or pose cannot be
 read is left out of its scene (named in ``DIR/<scene>/left_out.csv``; a re-run tries the scene
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numba
@@ -34,7 +35,12 @@ from workbench.data.dataset import describe_dataset, index_spec, require_depth
 from workbench.data.layouts import ViewRecord, scene_covisibility
 from workbench.eda.consistency_pairs import Thresholds, diagnose_pair, prepare_view
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
-from workbench.eda.scene_ranges import left_out_rows, load_scene_ranges
+from workbench.eda.scene_ranges import (
+    finished_with,
+    left_out_rows,
+    load_scene_ranges,
+    scene_fingerprint,
+)
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
@@ -164,17 +170,25 @@ def _load_scene(records, root: str, height: int):
             list(scene.left_out))  # fmt: skip
 
 
-def _finished(folder: Path) -> bool:
-    """A scene's tables written, with no view left out (those are tried again)."""
-    files = ("pairs.csv", "views.csv")
-    return all((folder / f).is_file() for f in files) and not (folder / LEFT_OUT).exists()
+def _options(job: SceneJob) -> dict:
+    """What shapes a scene's tables (its ``options.json``): a re-run with other settings, or
+    whose files changed, redoes the scene."""
+    return {
+        "height": job.height,
+        "min_overlap": job.min_overlap,
+        "partners": job.partners,
+        "thresholds": asdict(job.th),
+        "views": [r.view_id for r in job.records],
+        "decoding": scene_fingerprint(job.records, job.root),
+    }
 
 
 def write_scene_consistency(job: SceneJob) -> dict:
     """Compute and write one scene's ``pairs.csv`` and ``views.csv`` (module doc); skipped
-    when both exist and no view was left out."""
+    when they were written with the same options and data, no view left out."""
     folder = Path(job.out) / job.scene_id
-    if _finished(folder):
+    options = _options(job)
+    if finished_with(folder, ("pairs.csv", "views.csv"), options):
         return {"scene": job.scene_id, "skipped": True}
     records, ranges, poses, left_out = _load_scene(job.records, job.root, job.height)
     shipped = scene_covisibility(job.root, list(records))
@@ -183,13 +197,16 @@ def write_scene_consistency(job: SceneJob) -> dict:
         [r.floor for r in records], job.min_overlap, job.partners,
     )  # fmt: skip
     make_folder(folder)
-    if left_out:  # first: a scene cut short here is not taken as done
+    (folder / "options.json").unlink(missing_ok=True)  # written last, once the tables are
+    if left_out:
         write_csv_atomic(folder / LEFT_OUT, ("view", "error"),
                          [{"view": v, "error": e} for v, e in left_out])  # fmt: skip
+        options["left_out"] = [v for v, _ in left_out]  # never equal: tried again
+    else:
+        (folder / LEFT_OUT).unlink(missing_ok=True)  # an earlier run's, now read
     write_csv_atomic(folder / "pairs.csv", PAIR_COLUMNS, pairs.to_dict("records"))
     write_csv_atomic(folder / "views.csv", VIEW_COLUMNS, views.to_dict("records"))
-    if not left_out:
-        (folder / LEFT_OUT).unlink(missing_ok=True)  # an earlier run's, now read
+    write_text_atomic(folder / "options.json", json.dumps(options, indent=2) + "\n")
     return {"scene": job.scene_id, "skipped": False, "left_out": left_out}
 
 

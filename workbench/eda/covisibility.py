@@ -18,14 +18,18 @@ rest goes on (exit 1).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.data.dataset import describe_dataset, index_spec, require_depth
 from workbench.data.layouts import ViewRecord
-from workbench.eda.scene_ranges import left_out_rows, load_scene_ranges
+from workbench.eda.scene_ranges import (
+    finished_with,
+    left_out_rows,
+    load_scene_ranges,
+    scene_fingerprint,
+)
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import write_covisibility
@@ -53,24 +57,13 @@ class SceneJob:
 
     def options(self) -> dict:
         """What shapes the scene's files (``options.json``): a re-run with others redoes it."""
-        decoding = hashlib.sha256(repr(self.records).encode()).hexdigest()[:16]
         return {
             "height": self.height,
             "tol": self.tol,
             "views": [r.view_id for r in self.records],
-            "decoding": decoding,  # every record's files, depth scale, sentinel and mask
+            # every record's files (sizes, times), depth scale, sentinel and mask
+            "decoding": scene_fingerprint(self.records, self.root),
         }
-
-
-def _done_with(folder: Path, options: dict) -> bool:
-    """Whether ``folder`` holds a scene's files written with ``options``."""
-    files = ("covisibility.txt", "viewpoints.txt", "options.json")
-    if not all((folder / f).is_file() for f in files):
-        return False
-    try:
-        return json.loads((folder / "options.json").read_text(encoding="utf-8")) == options
-    except (OSError, ValueError):
-        return False
 
 
 def write_scene_covisibility(job: SceneJob) -> dict:
@@ -78,7 +71,7 @@ def write_scene_covisibility(job: SceneJob) -> dict:
     the same options."""
     folder = Path(job.out) / job.scene_id
     options = job.options()
-    if _done_with(folder, options):
+    if finished_with(folder, ("covisibility.txt", "viewpoints.txt"), options):
         return {"scene": job.scene_id, "views": len(job.records), "skipped": True}
     scene = load_scene_ranges(job.records, job.root)
     ranges = [resize_range(r, job.height) for r in scene.ranges]

@@ -6,15 +6,24 @@ and named, so that one broken file costs its view, not its scene.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from workbench.data.layouts import ViewRecord, load_range
+from workbench.eda.views import view_key
 from workbench.errors import WorkbenchError, raise_if_interrupted
 
-__all__ = ["SceneRanges", "load_scene_ranges", "left_out_rows"]
+__all__ = [
+    "SceneRanges",
+    "load_scene_ranges",
+    "left_out_rows",
+    "scene_fingerprint",
+    "finished_with",
+]
 
 
 @dataclass(frozen=True)
@@ -63,3 +72,24 @@ def left_out_rows(scene: str, left_out) -> list[dict]:
     [{'scene': 's1', 'error': 'view v2 left out: s1/v2.png: file not found'}]
     """
     return [{"scene": scene, "error": f"view {v} left out: {e}"} for v, e in left_out]
+
+
+def scene_fingerprint(records, root: str) -> str:
+    """A digest of a scene's records and their files (sizes and modification times, how depth
+    is decoded: :func:`~workbench.eda.views.view_key`): a re-run whose data changed, or that
+    reads another root, recomputes the scene."""
+    parts = [repr(records), str(Path(root).resolve())]
+    parts += [view_key(r, Path(root)) for r in records]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def finished_with(folder: Path, files: tuple[str, ...], options: dict) -> bool:
+    """Whether ``folder`` holds ``files`` and an ``options.json`` (written last) equal to
+    ``options``: a scene a re-run may skip. A scene with views left out records them there,
+    so it never equals and is tried again."""
+    if not all((folder / f).is_file() for f in (*files, "options.json")):
+        return False
+    try:
+        return json.loads((folder / "options.json").read_text(encoding="utf-8")) == options
+    except (OSError, ValueError):
+        return False
