@@ -70,3 +70,61 @@ def test_export_refuses_to_write_into_the_models_own_folder(tmp_path, capsys):
     assert main(["export", "--checkpoint", str(run), "--out", str(run), "--format", "pb"]) == 2
     assert "--out: is the model's own folder" in capsys.readouterr().err
     assert (run / "model.json").read_text() == '{"source": "mine"}\n'
+
+
+def test_pointcloud_html_refuses_a_users_file_and_paths_inside_the_root(seed, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    ply = str(tmp_path / "p.ply")
+    assert main(["pointcloud", str(seed), "--out", ply, "--html", str(notes)]) == 2
+    assert "--html: " in capsys.readouterr().err and notes.read_text() == "mine\n"
+    inside = next(seed.iterdir()) / "p.ply"
+    assert main(["pointcloud", str(seed), "--out", str(inside)]) == 2
+    assert "--out: " in capsys.readouterr().err and not inside.exists()
+
+
+def test_eval_refuses_the_models_folder_and_the_dataset_root(seed, tmp_path, capsys):
+    """eval --out MODEL replaced the model's benchmark metrics.json with a 2-view eval."""
+    lists = tmp_path / "lists"
+    assert main(["split", str(seed), "--out", str(lists), "--val-fraction", "0.5"]) == 0
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.keras").write_bytes(b"PK\x03\x04")
+    (model / "metrics.json").write_text("{}\n")
+    val = str(lists / "val.csv")
+    assert main(["eval", val, "--model", str(model), "--out", str(model)]) == 2
+    assert "--out: is the model's own folder" in capsys.readouterr().err
+    assert (model / "metrics.json").read_text() == "{}\n"
+    assert main(["eval", val, "--model", str(model), "--out", str(seed / "ev")]) == 2
+    assert "is inside the dataset root" in capsys.readouterr().err and not (seed / "ev").exists()
+
+
+def test_validate_and_eda_refuse_files_in_the_dataset_and_a_users_parquet(seed, tmp_path, capsys):
+    import pandas as pd
+
+    new = next(seed.iterdir()) / "pose" / "999.txt"
+    assert main(["validate", str(seed), "--report", str(new)]) == 2
+    assert "--report: " in capsys.readouterr().err and not new.exists()
+    mine = tmp_path / "mine.parquet"
+    pd.DataFrame({"scene": ["a"], "path_m": [1.0]}).to_parquet(mine)
+    before = mine.read_bytes()
+    assert main(["eda", str(seed), "--out", str(tmp_path / "e"), "--cache", str(mine)]) == 2
+    assert "--cache: " in capsys.readouterr().err and mine.read_bytes() == before
+    assert not (tmp_path / "e").exists()
+
+
+def test_eda_names_a_consistency_table_of_the_wrong_kind(seed, tmp_path, capsys):
+    bad = tmp_path / "badc"
+    bad.mkdir()
+    (bad / "views.csv").write_text("scene,view\na,b\n")
+    out = tmp_path / "e"
+    assert main(["eda", str(seed), "--out", str(out), "--consistency", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad / 'views.csv'}: not a consistency table" in err and "KeyError" not in err
+    assert not out.exists()
+
+
+def test_infer_refuses_an_out_inside_a_dataset_it_reads(seed, capsys):
+    out = seed / "pred"
+    assert main(["infer", str(seed), "--out", str(out)]) == 2
+    assert "is inside the dataset root" in capsys.readouterr().err and not out.exists()

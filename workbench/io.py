@@ -42,6 +42,8 @@ __all__ = [
     "check_output_folder",
     "check_model_path",
     "check_replaceable",
+    "check_outside",
+    "check_not_model_folder",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -242,6 +244,38 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     if path.exists() and not path.is_dir():
         raise WorkbenchError("exists and is not a folder", path)
     return path
+
+
+def check_outside(path: str | os.PathLike, flag: str, folder, what: str) -> None:
+    """Before any work: ``path`` is neither ``folder`` nor inside it (``what`` names the folder,
+    e.g. "the dataset root": outputs there would be read as its files, or replace them).
+
+    >>> check_outside("/data/out", "--out", "/work/ds", "the dataset root")
+
+    Raises:
+        WorkbenchError: ``--flag: PATH is inside WHAT FOLDER (...)``.
+    """
+    if not folder or not str(path):
+        return
+    p, f = Path(path).resolve(), Path(folder).resolve()
+    if p == f or p.is_relative_to(f):
+        raise WorkbenchError(
+            f"{path} is inside {what} {folder} (its files would be read as data there, or "
+            "replace them): choose a path outside it",
+            flag,
+        )
+
+
+def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
+    """Before any work: ``--out`` is not the folder of ``model`` (a run folder, or the folder
+    of a model file): a job's ``metrics.json`` or ``model.json`` would replace the model's own.
+
+    Raises:
+        WorkbenchError: naming ``--out``.
+    """
+    folder = (model if model.is_dir() else model.parent).resolve()
+    if Path(out).resolve() == folder:
+        raise WorkbenchError(f"is the model's own folder ({folder}): name another", "--out")
 
 
 def check_replaceable(path: str | os.PathLike, flag: str, what: str, looks_ours) -> Path:

@@ -7,10 +7,10 @@ widgets and the ``config.json`` saved next to a run's outputs are all generated 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from workbench.configs.base import Config, option
 from workbench.errors import WorkbenchError
+from workbench.io import check_outside
 
 CAMERA_HEIGHT_HELP = (
     "rescale each prediction so that its fitted floor lies this far below the camera, metres "
@@ -22,15 +22,7 @@ def _check_out_outside_root(config) -> None:
     """``--out`` of a dataset verb is neither the dataset root nor inside it: its files would
     be read as the dataset's (a scene folder more) or replace them (``covisibility --out ROOT``
     writes each scene's ``covisibility.txt``, which RealSee3D ships)."""
-    if not config.root or not config.out:
-        return
-    root, out = Path(config.root).resolve(), Path(config.out).resolve()
-    if out == root or out.is_relative_to(root):
-        raise WorkbenchError(
-            f"{config.out} is inside the dataset root {config.root} (its files would be read "
-            "as the dataset's): choose a folder outside it",
-            "--out",
-        )
+    check_outside(config.out, "--out", config.root, "the dataset root")
 
 
 def _check_voxel(value: float) -> None:

@@ -71,6 +71,7 @@ from workbench.geometry.mesh import mesh_agreement, read_obj, render_range
 from workbench.io import (
     check_image,
     check_output_file,
+    check_outside,
     check_replaceable,
     load_npy,
     read_csv_text,
@@ -748,6 +749,7 @@ def _report_path(config) -> Path:
     """``--report``, or :func:`default_report_path` (the temporary folder when that cannot be
     written), checked before any work."""
     if config.report:
+        check_outside(config.report, "--report", config.root, "the dataset root")
         check_replaceable(config.report, "--report", "a health report",
                           lambda b: b.startswith(REPORT_HEADER.encode()))  # fmt: skip
         return check_output_file(config.report)

@@ -44,6 +44,7 @@ from workbench.deploy.report import (
 from workbench.errors import WorkbenchError
 from workbench.io import (
     check_model_path,
+    check_not_model_folder,
     make_folder,
     make_temporary_folder,
     quiet_native_stderr,
@@ -189,11 +190,8 @@ def check_options(config) -> None:
     Raises:
         WorkbenchError: naming the flag (or ``--out`` when it is a file).
     """
-    source = check_model_path(config.checkpoint or None)  # a missing model first
-    model_dir = (source if source.is_dir() else source.parent).resolve()
+    check_not_model_folder(config.out, check_model_path(config.checkpoint or None))
     out = Path(config.out)
-    if out.resolve() == model_dir:  # export's model.json would replace the model's own
-        raise WorkbenchError(f"is the model's own folder ({model_dir}): name another", "--out")
     if out.exists() and not out.is_dir():
         raise WorkbenchError("exists and is not a folder", out)
     if config.height % 16:

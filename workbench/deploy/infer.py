@@ -50,6 +50,7 @@ from workbench.io import (
     check_image,
     check_model_path,
     check_output_folder,
+    check_outside,
     make_folder,
     save_npy,
     sweep_temporaries,
@@ -485,6 +486,8 @@ def run(config) -> int:
     out = check_output_folder(config.out)
     check_model_path(config.model)  # a missing model named before TensorFlow loads
     inputs = collect_inputs(config.paths, out, config.resolution)
+    for root in sorted({item.root for item in inputs.items if item.record is not None}):
+        check_outside(out, "--out", root, "the dataset root")
     _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)

@@ -210,25 +210,41 @@ def write_scene_consistency(job: SceneJob) -> dict:
     return {"scene": job.scene_id, "skipped": False, "left_out": left_out}
 
 
+def _read_table(path: Path, columns) -> pd.DataFrame:
+    """One of ``consistency``'s CSV tables, its columns checked: another file named like it is
+    refused naming it."""
+    read = {"dtype": {"scene": str, "view": str, "view_a": str, "view_b": str},
+            "keep_default_na": False, "na_values": ["nan", "NaN", ""]}  # fmt: skip
+    try:
+        df = pd.read_csv(path, **read)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise WorkbenchError(f"not a consistency table ({type(e).__name__})", path) from None
+    missing = [c for c in columns if c not in df]
+    if missing:
+        raise WorkbenchError(
+            f"not a consistency table (no column {missing[0]!r}; run workbench consistency)",
+            path,
+        )
+    for col in ("change_bbox", "change_view"):
+        if col in df:
+            df[col] = [x if isinstance(x, str) else "" for x in df[col]]
+    return df
+
+
 def load_consistency(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(pairs, views)`` of a ``consistency`` output folder (its ``pairs.csv`` and
     ``views.csv``; views ranked worst first).
 
     Raises:
-        WorkbenchError: naming the folder when it holds no ``views.csv``.
+        WorkbenchError: naming the folder when it holds no ``views.csv``, or the table that
+            is not one of ``consistency``'s.
     """
     folder = Path(folder)
     if not (folder / "views.csv").is_file():
         raise WorkbenchError("no views.csv (run workbench consistency first)", folder)
-    read = {"dtype": {"scene": str, "view": str, "view_a": str, "view_b": str},
-            "keep_default_na": False, "na_values": ["nan", "NaN", ""]}  # fmt: skip
-    pairs = pd.read_csv(folder / "pairs.csv", **read) if (folder / "pairs.csv").is_file() else None
-    views = pd.read_csv(folder / "views.csv", **read)
-    for df in (pairs, views):
-        for col in ("change_bbox", "change_view"):
-            if df is not None and col in df:
-                df[col] = [x if isinstance(x, str) else "" for x in df[col]]
-    return pairs, views
+    pairs_csv = folder / "pairs.csv"
+    pairs = _read_table(pairs_csv, PAIR_COLUMNS) if pairs_csv.is_file() else None
+    return pairs, _read_table(folder / "views.csv", VIEW_COLUMNS)
 
 
 def _collect(out: Path, scenes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

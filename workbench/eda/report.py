@@ -23,12 +23,18 @@ from workbench.data.plausibility import warn_if_implausible
 from workbench.data.validate import MAX_POSE_TRANSLATION_M
 from workbench.eda import stats
 from workbench.eda.consistency import load_consistency
-from workbench.eda.views import class_table_summary, find_class_tables, view_table
+from workbench.eda.views import (
+    check_views_cache,
+    class_table_summary,
+    find_class_tables,
+    view_table,
+)
 from workbench.errors import WorkbenchError
 from workbench.io import (
     atomic_path,
     check_output_file,
     check_output_folder,
+    check_outside,
     check_replaceable,
     make_folder,
     write_csv_atomic,
@@ -262,10 +268,14 @@ def _warn_far_cameras(views, records, root) -> None:
 def run(config) -> int:
     root, out = Path(config.root), check_output_folder(config.out)
     # every input before any folder is made: the root, --classes, --consistency, --cache
-    find_class_tables(describe_dataset(root, config).root, config.classes or "")
+    spec = describe_dataset(root, config)
+    find_class_tables(spec.root, config.classes or "")
     consistency = load_consistency(config.consistency)[1] if config.consistency else None
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
-    check_replaceable(cache, "--cache", "a views cache (parquet)", lambda b: b[:4] == b"PAR1")
+    check_outside(cache, "--cache", spec.root, "the dataset root")
+    if config.cache:  # a file the user named (the default one is the job's own, rebuilt)
+        check_replaceable(cache, "--cache", "a views cache", lambda b: b[:4] == b"PAR1")
+        check_views_cache(cache)
     check_output_file(cache)
     failed: list[dict] = []
     tables = compute(
@@ -281,7 +291,6 @@ def run(config) -> int:
         warn=True,
     )
     first = tables["views"].iloc[0]
-    spec = describe_dataset(root, config)
     records = index_spec(spec, errors=[])  # broken scenes: already listed by compute
     rec = next(r for r in records if (r.scene_id, r.view_id) == (first.scene_id, first.view_id))
     _warn_far_cameras(tables["views"], records, spec.root)

@@ -63,6 +63,7 @@ __all__ = [
     "view_key",
     "view_table",
     "read_cache",
+    "check_views_cache",
     "class_depths",
     "read_class_table",
     "find_class_tables",
@@ -353,6 +354,31 @@ def _view_row(task: tuple) -> dict | WorkbenchError:
     """One engine task: ``(record, root, surfaces)`` → the view's row or its error."""
     rec, root, surfaces = task
     return _compute_or_error(rec, Path(root), surfaces)
+
+
+def check_views_cache(path: str | os.PathLike) -> None:
+    """Before any work: a parquet file at ``path`` that is not a views cache (no ``key``
+    column: another table of the user's) is refused, naming ``--cache``; a cache of another
+    version is rebuilt (:func:`read_cache`).
+
+    Raises:
+        WorkbenchError: naming ``--cache``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    except Exception:  # noqa: BLE001  (an unreadable cache of ours: rebuilt by read_cache)
+        return
+    if "key" not in names:
+        raise WorkbenchError(
+            f"{path} is a parquet table but not a views cache (no 'key' column): name a new "
+            "file, or move it away",
+            "--cache",
+        )
 
 
 def read_cache(path: Path, quiet: bool = False) -> pd.DataFrame | None:

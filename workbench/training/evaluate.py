@@ -17,7 +17,15 @@ from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv, warn_if_split_implausible
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
-from workbench.io import check_output_folder, make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import (
+    check_model_path,
+    check_not_model_folder,
+    check_output_folder,
+    check_outside,
+    make_folder,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from workbench.model.baselines import baseline_table, make_baselines
 from workbench.model.evaluate import SCALE_ROWS, evaluate_views, pool
 from workbench.model.metrics import latitude_bin_metrics, range_bin_metrics
@@ -147,7 +155,9 @@ def run(config) -> int:
     if config.height % 2:
         raise WorkbenchError(f"must be 0 or an even number, got {config.height}", "--height")
     check_output_folder(config.out)
+    check_not_model_folder(config.out, check_model_path(config.model or None))
     records, root = read_split_csv(config.csv)
+    check_outside(config.out, "--out", root, "the dataset root")
     if config.limit:
         records = records[: config.limit]
     warn_if_split_implausible(config.csv, records)

@@ -27,7 +27,7 @@ from workbench.geometry.pointcloud import (
     voxel_downsample,
     write_ply,
 )
-from workbench.io import check_output_file, check_replaceable, write_text_atomic
+from workbench.io import check_output_file, check_outside, check_replaceable, write_text_atomic
 from workbench.viz.colorize import colorize_depth
 
 __all__ = [
@@ -304,13 +304,21 @@ def scene_cloud(
     return cloud, poses, sid
 
 
+def _looks_html(head: bytes) -> bool:
+    """An HTML page's first bytes (what ``--html`` writes, or any page the user may replace)."""
+    return head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+
+
 def run(config) -> int:
     """``workbench pointcloud``: outputs are checked before any work."""
+    check_outside(config.out, "--out", config.root, "the dataset root")
     check_output_file(config.out, ".ply")
     check_replaceable(config.out, "--out", "a PLY point cloud", lambda b: b.startswith(b"ply"))
     if config.html:
         if Path(config.html).resolve() == Path(config.out).resolve():
             raise WorkbenchError(f"the same file as --out ({config.html})", "--html")
+        check_outside(config.html, "--html", config.root, "the dataset root")
+        check_replaceable(config.html, "--html", "an HTML page", _looks_html)
         check_output_file(config.html)
     elif config.mesh:  # the mesh is drawn in the HTML page only
         raise WorkbenchError("draws the mesh in the --html page: give --html too", "--mesh")
