@@ -128,3 +128,17 @@ def test_infer_refuses_an_out_inside_a_dataset_it_reads(seed, capsys):
     out = seed / "pred"
     assert main(["infer", str(seed), "--out", str(out)]) == 2
     assert "is inside the dataset root" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_verb_does_not_write_into_another_verbs_output_folder(seed, tmp_path, capsys):
+    """eda into a consistency folder replaced its views.csv, pairs.csv and summary.json (both
+    write them); each verb now marks its folder and another verb refuses it."""
+    out = tmp_path / "shared"
+    base = ["--height", "32", "--no-progress"]
+    assert main(["covisibility", str(seed), "--out", str(out), *base]) == 0
+    summary = (out / "summary.json").read_bytes()
+    assert main(["consistency", str(seed), "--out", str(out), "--no-progress"]) == 2
+    assert "holds the output of `workbench covisibility`" in capsys.readouterr().err
+    assert main(["eda", str(seed), "--out", str(out)]) == 2
+    assert "--out: " in capsys.readouterr().err and (out / "summary.json").read_bytes() == summary
+    assert main(["covisibility", str(seed), "--out", str(out), *base]) == 0  # its own: resumes

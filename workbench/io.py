@@ -44,6 +44,8 @@ __all__ = [
     "check_replaceable",
     "check_outside",
     "check_not_model_folder",
+    "check_output_owner",
+    "claim_output_folder",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -276,6 +278,39 @@ def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
     folder = (model if model.is_dir() else model.parent).resolve()
     if Path(out).resolve() == folder:
         raise WorkbenchError(f"is the model's own folder ({folder}): name another", "--out")
+
+
+OUTPUT_OWNER = ".workbench-output"  # in a verb's output folder: the verb that claimed it
+
+
+def check_output_owner(path: str | os.PathLike, verb: str, flag: str = "--out") -> None:
+    """Before any work: a folder another verb claimed (:func:`claim_output_folder`) is
+    refused, naming ``flag``: verbs share file names (``summary.json``, ``views.csv``,
+    ``failed.csv``), so one would replace the other's.
+
+    Raises:
+        WorkbenchError: naming ``flag`` and the verb whose output the folder holds.
+    """
+    marker = Path(path) / OUTPUT_OWNER
+    try:
+        owner = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        owner = ""
+    if owner and owner != verb:
+        raise WorkbenchError(
+            f"{path} holds the output of `workbench {owner}` (files of the same names would be "
+            "replaced): name another folder",
+            flag,
+        )
+
+
+def claim_output_folder(path: str | os.PathLike, verb: str, flag: str = "--out") -> Path:
+    """:func:`check_output_owner`, then make the folder and mark it as ``verb``'s."""
+    check_output_owner(path, verb, flag)
+    folder = make_folder(path)
+    if not (folder / OUTPUT_OWNER).is_file():
+        write_text_atomic(folder / OUTPUT_OWNER, verb + "\n")
+    return folder
 
 
 def check_replaceable(path: str | os.PathLike, flag: str, what: str, looks_ours) -> Path:

@@ -46,7 +46,7 @@ from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
 from workbench.geometry.depth_residual import residual_image, shrink_range
 from workbench.geometry.equirect import range_to_points
-from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import claim_output_folder, make_folder, write_csv_atomic, write_text_atomic
 
 __all__ = [
     "PAIR_COLUMNS",
@@ -316,7 +316,7 @@ def run(config) -> int:
     errors: list = []
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "consistency compares measured depth")
-    out = make_folder(config.out)
+    out = claim_output_folder(config.out, "consistency")
     scenes: dict[str, list] = {}
     for r in records:
         scenes.setdefault(r.scene_id, []).append(r)

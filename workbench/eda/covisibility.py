@@ -36,7 +36,7 @@ from workbench.geometry.correspondence import write_covisibility
 from workbench.geometry.correspondence_fast import covisibility_matrix_fast
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.native import correspond_library
-from workbench.io import make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import claim_output_folder, write_csv_atomic, write_text_atomic
 
 __all__ = ["SceneJob", "write_scene_covisibility", "run"]
 
@@ -92,7 +92,7 @@ def run(config) -> int:
     errors: list = []
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "covisibility needs measured depth")
-    out = make_folder(config.out)
+    out = claim_output_folder(config.out, "covisibility")
     scenes: dict[str, list] = {}
     for r in records:
         scenes.setdefault(r.scene_id, []).append(r)

@@ -28,7 +28,7 @@ from workbench.geometry.correspondence import (
 )
 from workbench.geometry.correspondence_fast import covisibility_matrix_fast
 from workbench.geometry.equirect import resize_range, resize_rgb
-from workbench.io import make_folder, save_npy, write_image, write_text_atomic
+from workbench.io import claim_output_folder, save_npy, write_image, write_text_atomic
 from workbench.viz.twoview import draw_matches, flow_to_rgb
 
 __all__ = ["run"]
@@ -91,8 +91,7 @@ def run(config) -> int:
     (rgb_a, ra), (rgb_b, rb) = at(views[config.a]), at(views[config.b])
     Ta, Tb = views[config.a].T_world_from_cam, views[config.b].T_world_from_cam
     corr = correspond(ra, Ta, Tb, rb, tol=config.tol)
-    out = Path(config.out)
-    make_folder(out)
+    out = claim_output_folder(config.out, "match")
     save_npy(out / "flow.npy", corr.flow)
     masks = np.stack([corr.valid, corr.visible, corr.consistent], -1).astype(np.uint8) * 255
     write_image(out / "masks.png", masks)

@@ -34,8 +34,10 @@ from workbench.io import (
     atomic_path,
     check_output_file,
     check_output_folder,
+    check_output_owner,
     check_outside,
     check_replaceable,
+    claim_output_folder,
     make_folder,
     write_csv_atomic,
     write_text_atomic,
@@ -267,6 +269,7 @@ def _warn_far_cameras(views, records, root) -> None:
 
 def run(config) -> int:
     root, out = Path(config.root), check_output_folder(config.out)
+    check_output_owner(out, "eda")
     # every input before any folder is made: the root, --classes, --consistency, --cache
     spec = describe_dataset(root, config)
     find_class_tables(spec.root, config.classes or "")
@@ -276,6 +279,7 @@ def run(config) -> int:
     if config.cache:  # a file the user named (the default one is the job's own, rebuilt)
         check_replaceable(cache, "--cache", "a views cache", lambda b: b[:4] == b"PAR1")
         check_views_cache(cache)
+    claim_output_folder(out, "eda")
     check_output_file(cache)
     failed: list[dict] = []
     tables = compute(

@@ -22,7 +22,7 @@ from workbench.data.pairs import training_pairs
 from workbench.data.pipeline import Augment, augment_sample, load_sample, sample_seed
 from workbench.data.splits import read_split_csv, require_splits_depth
 from workbench.geometry.pose import relative_pose
-from workbench.io import make_folder, write_text_atomic
+from workbench.io import claim_output_folder, write_text_atomic
 from workbench.model.biview_losses import biview_losses
 from workbench.model.evaluate import evaluate
 from workbench.model.predictor import KerasBackend, Predictor, predict_range
@@ -126,7 +126,7 @@ def train(config: BiviewConfig) -> dict:
     check_resume(config, logdir)
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "bi-view training")
-    make_folder(logdir)
+    claim_output_folder(logdir, "train-biview", "--logdir")
     records, root, pairs = _pairs(config, config.train_csv)
     keras.utils.set_random_seed(config.seed)
     model = build_from_config(config)

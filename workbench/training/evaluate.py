@@ -21,8 +21,9 @@ from workbench.io import (
     check_model_path,
     check_not_model_folder,
     check_output_folder,
+    check_output_owner,
     check_outside,
-    make_folder,
+    claim_output_folder,
     write_csv_atomic,
     write_text_atomic,
 )
@@ -156,6 +157,7 @@ def run(config) -> int:
         raise WorkbenchError(f"must be 0 or an even number, got {config.height}", "--height")
     check_output_folder(config.out)
     check_not_model_folder(config.out, check_model_path(config.model or None))
+    check_output_owner(config.out, "eval")
     records, root = read_split_csv(config.csv)
     check_outside(config.out, "--out", root, "the dataset root")
     if config.limit:
@@ -171,7 +173,7 @@ def run(config) -> int:
             " nothing to score",
             config.csv,
         )
-    out = make_folder(config.out)  # made once there are results: a refused job leaves none
+    out = claim_output_folder(config.out, "eval")  # once there are results (refused: none)
     write_csv_atomic(out / "failed.csv", ("scene_id", "view_id", "error"), failed)
     if not rows:
         raise WorkbenchError(f"no readable view ({failed[0]['error']})", config.csv)

@@ -23,7 +23,7 @@ from workbench.data.pipeline import load_sample
 from workbench.data.splits import read_split_csv, require_splits_depth
 from workbench.geometry.equirect import yaw_matrix
 from workbench.geometry.pose import relative_pose
-from workbench.io import make_folder, write_text_atomic
+from workbench.io import claim_output_folder, write_text_atomic
 from workbench.model.posenet import (
     baseline_yaw,
     build_posenet,
@@ -117,7 +117,7 @@ def train(config: PoseConfig) -> dict:
     check_resume(config, logdir, NET_FIELDS)
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "pose training")
-    make_folder(logdir)
+    claim_output_folder(logdir, "train-pose", "--logdir")
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)
     model = build_posenet(config.height, config.width)

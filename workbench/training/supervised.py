@@ -41,7 +41,13 @@ from workbench.data.splits import (
     warn_if_split_implausible,
 )
 from workbench.errors import WorkbenchError
-from workbench.io import check_model_path, make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import (
+    check_model_path,
+    check_output_owner,
+    claim_output_folder,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from workbench.model.evaluate import evaluate
 from workbench.model.losses import total_loss
 from workbench.model.predictor import KerasBackend, Predictor, predict_range
@@ -174,7 +180,7 @@ def _set_up(config: TrainConfig) -> _Run:
             f"--batch {config.batch} must be divisible by {strategy.num_replicas_in_sync} replicas"
         )
     write_dir = logdir if is_chief else Path(tempfile.mkdtemp(prefix=f"workbench-{task}-"))
-    make_folder(write_dir)
+    claim_output_folder(write_dir, "train", "--logdir")
     with strategy.scope():
         model = build_from_config(config)
         if config.init_from:
@@ -346,6 +352,7 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     is returned at once, for ``--resume`` to continue)."""
     check_config(config)
     check_resume(config, Path(config.logdir))
+    check_output_owner(config.logdir, "train", "--logdir")
     if config.init_from:
         check_model_path(config.init_from)  # before the run folder is made
     records, root = read_split_csv(config.train_csv)
