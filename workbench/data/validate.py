@@ -749,7 +749,6 @@ def _report_path(config) -> Path:
     """``--report``, or :func:`default_report_path` (the temporary folder when that cannot be
     written), checked before any work."""
     if config.report:
-        check_outside(config.report, "--report", config.root, "the dataset root")
         check_replaceable(config.report, "--report", "a health report",
                           lambda b: b.startswith(REPORT_HEADER.encode()))  # fmt: skip
         return check_output_file(config.report)
@@ -820,8 +819,12 @@ def run(config) -> int:
     dataset by dataset (the summary and the report's ``dataset`` column group them); a dataset
     of such a folder without views is a problem of the folder, a lone one an error. The full
     report is always written (``--report``, else :func:`default_report_path`)."""
-    report = _report_path(config)
     datasets = [(config.root, config.layout)] if config.layout else find_datasets(config.root)
+    for path, _ in datasets:  # beside a dataset's folders is fine, inside one of them is not
+        given = Path(config.report)
+        if config.report and given.resolve().parent != Path(path).resolve():
+            check_outside(given, "--report", path, "the dataset root")
+    report = _report_path(config)
     rows, unusable = [], []
     for path, layout in datasets:
         try:
