@@ -55,7 +55,7 @@ def _training_checks(c) -> list:
     warmup = getattr(c, "warmup_steps", 0)
     lo, hi = getattr(c, "min_overlap", 0.0), getattr(c, "max_overlap", 1.0)
     return [
-        (warmup >= c.steps > 0 and warmup > 0, "--warmup-steps",
+        (0 < c.steps <= warmup, "--warmup-steps",
          f"{warmup} must be below --steps {c.steps}"),
         (lo > hi, "--min-overlap", f"{lo} is above --max-overlap {hi}"),
     ]  # fmt: skip
