@@ -152,17 +152,22 @@ NB["04_two_view_correspondence"] = [
            "from workbench.geometry.equirect import resize_range\n"
            "from workbench.model.predicted import PredictedDepth\n"
            "from workbench.model.predictor import load\n"
+           "from workbench.viz.labels import short_id\n"
            "from workbench.viz.plots import covisibility_figure\n"
            "from workbench.viz.widgets import CorrespondenceExplorer\n\nH = 128\n"),
     "source = ds if ds.has_depth else PredictedDepth(ds, load())\n"
+    'depth = "measured" if ds.has_depth else "predicted by the default model (no measured depth)"\n'
     "scene = max(ds.scenes, key=lambda s: len(ds.scene(s)))  # the scene with most views\n"
     "records = ds.scene(scene)\n"
     "views = readable_views(source, records[:12])  # one that cannot be read: named, left out\n"
+    "shown = f\"{len(views)} of its {len(records)} views\"\n"
+    'print(f"scene {short_id(scene)}, {shown}; depth: {depth}")\n'
     "a, b = views[0], views[min(1, len(views) - 1)]\n"
     "c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
     "               resize_range(b.range_m, H))\n"
-    'print(f"valid {c.valid.mean():.3f}  visible {c.visible.mean():.3f}  "\n'
-    '      f"consistent {c.consistent.mean():.3f}  overlap {overlap(c):.3f}")',
+    'print(f"{a.record.view_id} -> {b.record.view_id}: valid {c.valid.mean():.3f}  "\n'
+    '      f"visible {c.visible.mean():.3f}  consistent {c.consistent.mean():.3f}  "\n'
+    '      f"overlap {overlap(c):.3f}")',
     "## Click a pixel of A\nIts match in B is drawn by state: green circle consistent, orange "
     "× occluded in B, red × not consistent, grey outside B. The third panel colours every pixel "
     "of A by its state (the masks). The sliders pick a pixel too.",
@@ -171,7 +176,7 @@ NB["04_two_view_correspondence"] = [
     "cov = covisibility_matrix([resize_range(v.range_m, H) for v in views],\n"
     "                          [v.T_world_from_cam for v in views])",
     IGN + 'covisibility_figure(cov, [v.record.view_id for v in views], f"Covisibility of scene '
-    '{scene[:8]} at {H}×{2 * H}")',
+    '{short_id(scene)} ({shown}, {depth.split(\" (\")[0]} depth) at {H}×{2 * H}")',
 ]
 
 NB["05_training"] = [
@@ -364,7 +369,8 @@ NB["09_multiview_consistency"] = [
            "from workbench.eda.consistency import load_consistency, pair_residual\n"
            "from workbench.eda.consistency import run as check\n"
            "from workbench.paths import SAMPLES\n"
-           "from workbench.viz.consistency_view import PairBrowser\n"),
+           "from workbench.viz.consistency_view import PairBrowser\n"
+           "from workbench.viz.labels import short_id\n"),
     "## The check on this dataset\nThe same as `workbench consistency DATA --out "
     "OUT/consistency`: `pairs.csv`, `views.csv` (worst first) and `summary.json` (a re-run "
     "skips finished scenes). It compares depths placed by their poses: a dataset without "
@@ -393,7 +399,7 @@ NB["09_multiview_consistency"] = [
     "that disagree with them; `t_cm`/`rot_deg` is the correction of the view's own pose, "
     "`scale` its ranges over its partners'.",
     "pairs, views = load_consistency(found)\n"
-    'views.assign(scene=views.scene.map(lambda s: s[:8]))[["scene", "view", "flagged", '
+    'views.assign(scene=views.scene.map(short_id))[["scene", "view", "flagged", '
     '"diagnosis", "bad_pairs", "pairs", "inliers", "scale", "t_cm", "rot_deg", '
     '"change_fraction"]].head(10).round(2)',
     "## Open a flagged pair\nPick a pair (flagged first; when none is, the five that agree "

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from workbench.cli import main
@@ -324,3 +325,21 @@ def test_a_rerun_with_other_settings_or_changed_depth_recomputes(tmp_path, capsy
     assert '"computed": 1, "skipped": 0' in capsys.readouterr().out
     _, views = load_consistency(out)
     assert views.set_index("view").loc["001", "diagnosis"] != "ok"
+
+
+def test_a_flagged_view_with_one_partner_is_said_to_be_ambiguous(capsys):
+    """Two views of a scene, one of them off: both are flagged, and nothing can say which."""
+    from workbench.eda import consistency as C
+    from workbench.eda.consistency_views import VIEW_COLUMNS
+
+    row = dict.fromkeys(VIEW_COLUMNS, 0.0) | {"scene": "s", "flagged": True, "bad_pairs": 1}
+    views = pd.DataFrame(
+        [
+            row | {"view": "a", "diagnosis": "scale", "scale": 1.09, "pairs": 1},
+            row | {"view": "b", "diagnosis": "scale", "scale": 0.91, "pairs": 3},
+        ]
+    )
+    C._print({"unchecked_views": 0}, views, [], Path("out"))
+    out = capsys.readouterr().out.splitlines()
+    assert "one partner: the fault may be either view's" in out[1]
+    assert "one partner" not in out[2]

@@ -1,6 +1,7 @@
 """Figures build with the expected traces; widgets respond to ``.value``; point clouds line up
 with the generator's mesh."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,10 @@ def test_history_and_views_figures(tmp_path):
     assert [t.name for t in fig.data] == ["total", "l1"] and list(fig.data[0].y) == [2.0, 1.0]
     views = [load_view(r, SAMPLES) for r in RECORDS[:3]]
     assert len(views_figure(views).data) == 6
+    posed_only = [dataclasses.replace(v, record=dataclasses.replace(v.record, depth_path=""))
+                  for v in views]  # fmt: skip
+    fig = views_figure(posed_only)  # no black "0 m" panels for a pose-only dataset
+    assert len(fig.data) == 3 and "no measured depth" in fig.layout.title.text
 
 
 def test_budget_gives_exactly_the_points_asked_for_in_proportion():

@@ -291,7 +291,8 @@ def _print(summary: dict, views: pd.DataFrame, failed: list, out: Path) -> None:
             "broken depth)",
         }.get(v["diagnosis"], "")
         what = f"{v['diagnosis']} {detail}" if detail else v["diagnosis"]
-        print(f"  {v['scene']}/{v['view']}: {what} ({v['bad_pairs']}/{v['pairs']} pairs)")
+        alone = "; one partner: the fault may be either view's" if v["pairs"] == 1 else ""
+        print(f"  {v['scene']}/{v['view']}: {what} ({v['bad_pairs']}/{v['pairs']} pairs{alone})")
     if summary["unchecked_views"]:
         print(f"  {summary['unchecked_views']} view(s) unchecked: no partner covisible at "
               "--min-overlap or more (views.csv diagnosis 'unchecked'; a lower --min-overlap "

@@ -254,25 +254,32 @@ def history_figure(history_csv, columns=("total", "l1", "normal", "ssim")) -> go
 
 
 def views_figure(views, max_range: float = 8.0) -> go.Figure:
-    """RGB (top row) and colourised range (bottom row) of a few views (``View`` objects)."""
+    """RGB (top row) and colourised range (bottom row) of a few views (``View`` objects); views
+    without measured depth (a pose-only dataset) show their RGB alone and the title says so,
+    rather than black panels that read as a range of 0 m."""
 
     n = len(views)
+    depth = any(v.record.has_depth for v in views)
+    rows = 2 if depth else 1
     fig = make_subplots(
-        rows=2,
+        rows=rows,
         cols=n,
         horizontal_spacing=0.01,
         vertical_spacing=0.02,
-        subplot_titles=[v.record.view_id for v in views] + [""] * n,
+        subplot_titles=[v.record.view_id for v in views] + [""] * n * (rows - 1),
     )
     for i, v in enumerate(views):
         fig.add_trace(go.Image(z=v.rgb[::2, ::2]), 1, i + 1)
-        fig.add_trace(go.Image(z=colorize_depth(v.range_m[::2, ::2], 0.0, max_range)), 2, i + 1)
+        if depth:
+            rng = colorize_depth(v.range_m[::2, ::2], 0.0, max_range)
+            fig.add_trace(go.Image(z=rng), 2, i + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    what = f"RGB and range (0-{max_range} m)" if depth else "RGB (no measured depth: pose-only)"
     fig.update_layout(
-        height=160 * 2 + 60,
+        height=160 * rows + 60,
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        title=f"scene {short_id(views[0].record.scene_id)}: RGB and range (0-{max_range} m)",
+        title=f"scene {short_id(views[0].record.scene_id)}: {what}",
     )
     return fig
 
