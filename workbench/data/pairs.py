@@ -128,7 +128,8 @@ def training_pairs(
         seen = seen if n else "no two views share a scene"
         raise WorkbenchError(
             f"no view pairs with overlap in [{min_overlap}, {max_overlap}] among the "
-            f"{len(records)} views of {root} ({seen}; --min-overlap, --max-overlap)",
+            f"{len(records)} views of {root} ({seen}; --min-overlap, --max-overlap, or in a "
+            "notebook the config's min_overlap, max_overlap)",
             csv,
         )
     return pairs
