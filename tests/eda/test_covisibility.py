@@ -113,3 +113,17 @@ def test_a_depth_map_rewritten_in_place_recomputes_its_scene(tmp_path, capsys):
     assert '"computed": 1, "skipped": 1' in capsys.readouterr().out
     after = np.loadtxt(out / scenes[0].name / "covisibility.txt")
     assert not np.allclose(after[0], before[0])
+
+
+def test_a_scene_being_rewritten_has_no_options_record(tmp_path):
+    """Files first, options.json last: a run cut short between them must not leave the old
+    record, which a re-run with those old options would take as done."""
+    from workbench.eda.scene_ranges import finished_with, start_scene
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "covisibility.txt").write_text("1\n")
+    (folder / "options.json").write_text('{"height": 32}')
+    assert finished_with(folder, ("covisibility.txt",), {"height": 32})
+    assert start_scene(folder) == folder and not (folder / "options.json").exists()
+    assert not finished_with(folder, ("covisibility.txt",), {"height": 32})

@@ -820,9 +820,9 @@ def run(config) -> int:
     of such a folder without views is a problem of the folder, a lone one an error. The full
     report is always written (``--report``, else :func:`default_report_path`)."""
     datasets = [(config.root, config.layout)] if config.layout else find_datasets(config.root)
-    for path, _ in datasets:  # beside a dataset's folders is fine, inside one of them is not
-        given = Path(config.report)
-        if config.report and given.resolve().parent != Path(path).resolve():
+    given = Path(config.report) if config.report else None
+    for path, _ in datasets if given else ():  # beside a dataset's folders, not inside one
+        if given.resolve().parent != Path(path).resolve():
             check_outside(given, "--report", path, "the dataset root")
     report = _report_path(config)
     rows, unusable = [], []

@@ -40,13 +40,14 @@ from workbench.eda.scene_ranges import (
     left_out_rows,
     load_scene_ranges,
     scene_fingerprint,
+    start_scene,
 )
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence_fast import overlap_fast, prepare_target
 from workbench.geometry.depth_residual import residual_image, shrink_range
 from workbench.geometry.equirect import range_to_points
-from workbench.io import claim_output_folder, make_folder, write_csv_atomic, write_text_atomic
+from workbench.io import claim_output_folder, write_csv_atomic, write_text_atomic
 
 __all__ = [
     "PAIR_COLUMNS",
@@ -196,8 +197,7 @@ def write_scene_consistency(job: SceneJob) -> dict:
         job.scene_id, [r.view_id for r in records], ranges, poses, job.th, shipped,
         [r.floor for r in records], job.min_overlap, job.partners,
     )  # fmt: skip
-    make_folder(folder)
-    (folder / "options.json").unlink(missing_ok=True)  # written last, once the tables are
+    start_scene(folder)  # options.json is written last, once the tables are
     if left_out:
         write_csv_atomic(folder / LEFT_OUT, ("view", "error"),
                          [{"view": v, "error": e} for v, e in left_out])  # fmt: skip

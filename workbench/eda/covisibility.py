@@ -29,6 +29,7 @@ from workbench.eda.scene_ranges import (
     left_out_rows,
     load_scene_ranges,
     scene_fingerprint,
+    start_scene,
 )
 from workbench.engine import run_tasks
 from workbench.errors import WorkbenchError
@@ -79,6 +80,7 @@ def write_scene_covisibility(job: SceneJob) -> dict:
     ids = [r.view_id for r in scene.records]
     if scene.left_out:  # recorded, so that a re-run does not take the scene as done
         options["left_out"] = [v for v, _ in scene.left_out]
+    start_scene(folder)  # options.json is written last, once the matrix is
     write_covisibility(folder / "covisibility.txt", cov)
     write_text_atomic(folder / "viewpoints.txt", "\n".join(ids) + "\n")
     write_text_atomic(folder / "options.json", json.dumps(options, indent=2) + "\n")

@@ -16,6 +16,7 @@ import numpy as np
 from workbench.data.layouts import ViewRecord, load_range
 from workbench.eda.views import view_key
 from workbench.errors import WorkbenchError, raise_if_interrupted
+from workbench.io import make_folder
 
 __all__ = [
     "SceneRanges",
@@ -23,6 +24,7 @@ __all__ = [
     "left_out_rows",
     "scene_fingerprint",
     "finished_with",
+    "start_scene",
 ]
 
 
@@ -93,3 +95,12 @@ def finished_with(folder: Path, files: tuple[str, ...], options: dict) -> bool:
         return json.loads((folder / "options.json").read_text(encoding="utf-8")) == options
     except (OSError, ValueError):
         return False
+
+
+def start_scene(folder: Path) -> Path:
+    """Make a scene's output ``folder`` and drop its ``options.json`` before its files are
+    rewritten: a run cut short between them leaves no record that :func:`finished_with` could
+    take for the new files' options."""
+    make_folder(folder)
+    (folder / "options.json").unlink(missing_ok=True)
+    return folder
