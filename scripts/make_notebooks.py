@@ -58,10 +58,9 @@ NB["01_dataset_tour"] = [
            "from workbench.viz.browsers import ViewBrowser\n"
            "from workbench.viz.dataset_picker import DatasetPicker\n"
            "from workbench.viz.plots import views_figure\n"),
-    'pd.DataFrame([r.as_row() for r in ds.records[:4]])[["scene_id", "view_id", "rgb_path", '
-    '"depth_path", "pose_path", "depth_scale"]]',
+    "pd.DataFrame([r.table_row() for r in ds.records[:4]])  # depth_scale: units per metre",
     "## One scene's views\nThe first scene (up to six views): panorama and range in metres. A "
-    "dataset without depth shows empty range panels.",
+    "dataset without depth shows its panoramas alone.",
     IGN + "views_figure(readable_views(ds, ds.scene(ds.scenes[0])[:6]))  # unreadable: named, left out",
     "## Any view in metres\nPick a view: its panorama and range side by side, both at the "
     "panorama's 2:1 aspect (hover for the range of a pixel in metres, with its colour bar "

@@ -112,6 +112,17 @@ def test_records_are_pose_only_views_of_the_tour(tmp_path):
     assert recs[0].pose_path == "tour_a/zind_data.json"
 
 
+def test_table_row_shows_no_depth_scale_without_depth(tmp_path):
+    """Notebook 01's table: a pose-only view has no depth encoding to show (its record keeps the
+    default scale only as a placeholder); a view with depth shows its own."""
+    tour = index_layout(_tour(tmp_path / "tour_a"))[0].table_row()
+    assert list(tour) == ["scene_id", "view_id", "rgb_path", "depth_path", "pose_path",
+                          "depth_scale"]  # fmt: skip
+    assert tour["depth_scale"] is None and tour["depth_path"] == ""
+    sample = open_dataset(SAMPLES / "seed").records[0]
+    assert sample.has_depth and sample.table_row()["depth_scale"] == sample.depth_scale > 0
+
+
 # ----------------------------------------------------------------- poses
 
 

@@ -232,6 +232,15 @@ def test_history_and_views_figures(tmp_path):
                   for v in views]  # fmt: skip
     fig = views_figure(posed_only)  # no black "0 m" panels for a pose-only dataset
     assert len(fig.data) == 3 and "no measured depth" in fig.layout.title.text
+    # ZInD's long view ids are wrapped, not run into each other, and the margin makes room
+    ids = [f"floor_01_partial_room_0{i}_pano_{i + 10}" for i in range(3)]
+    zind = [dataclasses.replace(v, record=dataclasses.replace(v.record, view_id=i))
+            for v, i in zip(views, ids, strict=True)]  # fmt: skip
+    fig, short = views_figure(zind), views_figure(views)
+    titles = [a.text for a in fig.layout.annotations if a.text]
+    assert titles[0] == "floor_01_<br>partial_room_00_<br>pano_10"
+    assert [t.replace("<br>", "") for t in titles] == [v.record.view_id for v in zind]
+    assert fig.layout.margin.t == short.layout.margin.t + 28
 
 
 def test_budget_gives_exactly_the_points_asked_for_in_proportion():

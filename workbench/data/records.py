@@ -41,6 +41,20 @@ class ViewRecord:
     def as_row(self) -> dict:
         return asdict(self)
 
+    # the columns a reader of a dataset looks at first (notebook 01's table)
+    TABLE_COLUMNS = ("scene_id", "view_id", "rgb_path", "depth_path", "pose_path", "depth_scale")
+
+    def table_row(self) -> dict:
+        """:data:`TABLE_COLUMNS` of this view; ``depth_scale`` (units per metre) is ``None``
+        for a view without depth, whose record keeps the default only as a placeholder.
+
+        >>> ViewRecord("s", "v", "s/v.jpg", "", "", "zind").table_row()["depth_scale"] is None
+        True
+        """
+        row = {name: getattr(self, name) for name in self.TABLE_COLUMNS}
+        row["depth_scale"] = self.depth_scale if self.has_depth else None
+        return row
+
     @property
     def has_depth(self) -> bool:
         """False for a view of a pose-only dataset (panoramas and poses, no depth files)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["short_id"]
+__all__ = ["short_id", "wrap_label"]
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
@@ -19,3 +19,23 @@ def short_id(scene_id: str) -> str:
     """
     s = str(scene_id)
     return s[:8] if _UUID.fullmatch(s) else s
+
+
+def wrap_label(label: str, width: int = 16) -> str:
+    """``label`` broken into lines of at most ``width`` characters (where it can be: after a
+    ``_``, ``-`` or ``.``), joined by ``<br>`` for a plotly title; a long view id (ZInD's
+    ``floor_01_partial_room_05_pano_14``) then no longer runs into its neighbour's. The text
+    is kept whole: removing the ``<br>`` gives ``label`` back.
+
+    >>> wrap_label("floor_01_partial_room_05_pano_14")
+    'floor_01_<br>partial_room_05_<br>pano_14'
+    >>> wrap_label("view_003"), wrap_label("a" * 20, 8)
+    ('view_003', 'aaaaaaaaaaaaaaaaaaaa')
+    """
+    lines, line = [], ""
+    for part in re.findall(r"[^_.-]*[_.-]|[^_.-]+$", str(label)):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "<br>".join(lines + [line])

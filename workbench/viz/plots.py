@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.viz.colorize import colorize_depth
-from workbench.viz.labels import short_id
+from workbench.viz.labels import short_id, wrap_label
 
 __all__ = [
     "depth_histogram_figure",
@@ -261,12 +261,14 @@ def views_figure(views, max_range: float = 8.0) -> go.Figure:
     n = len(views)
     depth = any(v.record.has_depth for v in views)
     rows = 2 if depth else 1
+    titles = [wrap_label(v.record.view_id) for v in views]
+    lines = max(t.count("<br>") for t in titles) + 1
     fig = make_subplots(
         rows=rows,
         cols=n,
         horizontal_spacing=0.01,
         vertical_spacing=0.02,
-        subplot_titles=[v.record.view_id for v in views] + [""] * n * (rows - 1),
+        subplot_titles=titles + [""] * n * (rows - 1),
     )
     for i, v in enumerate(views):
         fig.add_trace(go.Image(z=v.rgb[::2, ::2]), 1, i + 1)
@@ -277,8 +279,8 @@ def views_figure(views, max_range: float = 8.0) -> go.Figure:
     fig.update_yaxes(visible=False)
     what = f"RGB and range (0-{max_range} m)" if depth else "RGB (no measured depth: pose-only)"
     fig.update_layout(
-        height=160 * rows + 60,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        height=160 * rows + 46 + 14 * lines,
+        margin={"l": 0, "r": 0, "t": 26 + 14 * lines, "b": 0},
         title=f"scene {short_id(views[0].record.scene_id)}: {what}",
     )
     return fig
