@@ -175,7 +175,7 @@ NB["04_two_view_correspondence"] = [
     "cov = covisibility_matrix([resize_range(v.range_m, H) for v in views],\n"
     "                          [v.T_world_from_cam for v in views])",
     IGN + 'covisibility_figure(cov, [v.record.view_id for v in views], f"Covisibility of scene '
-    '{short_id(scene)} ({shown}, {depth.split(\" (\")[0]} depth) at {H}×{2 * H}")',
+    '{short_id(scene)} ({shown}, {depth.split(\' (\')[0]} depth) at {H}×{2 * H}")',
 ]
 
 NB["05_training"] = [
@@ -413,10 +413,14 @@ NB["09_multiview_consistency"] = [
 
 
 def is_markdown(src: str) -> bool:
-    """Markdown when it is not Python, or when it is only comments (headings)."""
+    """Markdown when it is not Python, or when it is only comments (headings). A cell marked
+    for nbval (``# NBVAL...``) is code: one that does not compile is an error here, not a
+    heading (an f-string reusing its quotes, valid from Python 3.12 only, became markdown)."""
     try:
         compile(src, "<cell>", "exec")
     except SyntaxError:
+        if src.startswith("# NBVAL"):
+            raise
         return True
     lines = [ln for ln in src.splitlines() if ln.strip()]
     return all(ln.startswith("#") for ln in lines) and not src.startswith("# NBVAL")

@@ -169,3 +169,27 @@ def test_an_out_that_is_a_file_is_named(tmp_path, capsys):
     f.write_text("x")
     assert main(["notebook", "01", "--out", str(f)]) == 2
     assert f"--out: cannot create the output folder {f}" in capsys.readouterr().err
+
+
+def test_every_code_cell_compiles_and_no_code_became_markdown():
+    """Notebook 04's covisibility figure was a markdown heading: its f-string reused its own
+    quotes (valid from Python 3.12 only), so the generator took the cell for text."""
+    for name in NOTEBOOKS:
+        nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                compile(cell.source, f"{name}.ipynb", "exec")  # a SyntaxError fails the test
+            else:
+                assert not cell.source.startswith("# NBVAL"), (name, cell.source[:80])
+
+
+def test_an_out_inside_the_data_or_of_another_verb_is_refused(tmp_path, capsys):
+    """--out inside the dataset became an empty scene of it; a folder of the user's files
+    would be written into."""
+    data = tmp_path / "ds"
+    data.mkdir()
+    (data / "notes.txt").write_text("mine")
+    assert main(["notebook", "01", "--data", str(data), "--out", str(data / "nb")]) == 2
+    assert "--out: " in capsys.readouterr().err and not (data / "nb").exists()
+    assert main(["notebook", "01", "--data", str(SAMPLES / "seed"), "--out", str(data)]) == 2
+    assert "is not empty (notes.txt)" in capsys.readouterr().err

@@ -142,3 +142,61 @@ def test_a_verb_does_not_write_into_another_verbs_output_folder(seed, tmp_path, 
     assert main(["eda", str(seed), "--out", str(out)]) == 2
     assert "--out: " in capsys.readouterr().err and (out / "summary.json").read_bytes() == summary
     assert main(["covisibility", str(seed), "--out", str(out), *base]) == 0  # its own: resumes
+
+
+def test_a_folder_no_run_marked_must_be_empty(tmp_path):
+    """check_output_owner: a folder of the user's files is refused (its files would be
+    replaced), an empty one or one holding only hidden files is fine, a marked one is its
+    verb's."""
+    from workbench.io import check_output_owner, claim_output_folder
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / ".DS_Store").write_bytes(b"")
+    check_output_owner(mine, "eda")  # hidden files aside, empty
+    (mine / "metrics.json").write_text('{"mine": 1}')
+    with pytest.raises(ValueError, match=r"--logdir: .*mine is not empty \(metrics.json\)"):
+        check_output_owner(mine, "train", "--logdir")
+    check_output_owner(tmp_path / "new", "eval")  # not there yet
+    out = claim_output_folder(tmp_path / "new", "eval")
+    (out / "metrics.json").write_text("{}")
+    check_output_owner(out, "eval")  # its own folder: a re-run goes on
+    with pytest.raises(ValueError, match="holds the output of `workbench eval`"):
+        check_output_owner(out, "infer")
+
+
+def test_verbs_refuse_a_folder_of_the_users_files(seed, tmp_path, capsys):
+    """infer replaced a user's own x_depth.png (ground truth) and infer.json; eval their
+    metrics.json; train --logdir a dataset root (its run folders became empty scenes)."""
+    mine = tmp_path / "mine"
+    shutil.copytree(seed / next(p.name for p in seed.iterdir() if p.is_dir()) / "pan", mine)
+    before = {p.name: p.read_bytes() for p in mine.rglob("*") if p.is_file()}
+    for argv in (
+        ["eval", str(tmp_path / "x.csv"), "--out", str(mine)],
+        ["covisibility", str(seed), "--out", str(mine), "--no-progress"],
+        ["train", "--logdir", str(seed), "--steps", "1"],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "is not empty" in err and "Traceback" not in err, (argv, err)
+    assert {p.name: p.read_bytes() for p in mine.rglob("*") if p.is_file()} == before
+    assert not list(mine.rglob(".workbench-output"))
+    # infer writes beside the input images, but never over a file of the user's
+    photos = mine / "low"
+    depth = photos / f"{sorted(photos.iterdir())[0].stem}_depth.png"
+    depth.write_bytes(b"my ground truth")
+    assert main(["infer", str(photos), "--out", str(photos), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"would replace, not written by `workbench infer` ({depth.name}" in err
+    assert depth.read_bytes() == b"my ground truth" and not (photos / "infer.json").exists()
+
+
+def test_infer_marks_its_folder_and_resumes_in_it(seed, tmp_path, capsys):
+    out = tmp_path / "pred"
+    views = next(p for p in seed.iterdir() if p.is_dir()) / "pan" / "low"
+    argv = ["infer", str(views), "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert (out / ".workbench-output").read_text() == "infer\n"
+    assert main(argv) == 0 and "skipped" in capsys.readouterr().out  # its own folder
+    assert main(["eda", str(seed), "--out", str(out)]) == 2
+    assert "holds the output of `workbench infer`" in capsys.readouterr().err

@@ -283,13 +283,18 @@ def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
 OUTPUT_OWNER = ".workbench-output"  # in a verb's output folder: the verb that claimed it
 
 
-def check_output_owner(path: str | os.PathLike, verb: str, flag: str = "--out") -> None:
+def check_output_owner(
+    path: str | os.PathLike, verb: str, flag: str = "--out", empty: bool = True
+) -> None:
     """Before any work: a folder another verb claimed (:func:`claim_output_folder`) is
     refused, naming ``flag``: verbs share file names (``summary.json``, ``views.csv``,
-    ``failed.csv``), so one would replace the other's.
+    ``failed.csv``), so one would replace the other's. A folder no verb claimed must be empty
+    (hidden files aside): its files are the user's, and a run replaces only what it wrote
+    (``empty=False``: the caller checks that none of them is a file it writes instead).
 
     Raises:
-        WorkbenchError: naming ``flag`` and the verb whose output the folder holds.
+        WorkbenchError: naming ``flag`` and the verb whose output the folder holds, or the
+            first files of a folder no verb claimed.
     """
     marker = Path(path) / OUTPUT_OWNER
     try:
@@ -302,6 +307,15 @@ def check_output_owner(path: str | os.PathLike, verb: str, flag: str = "--out") 
             "replaced): name another folder",
             flag,
         )
+    if empty and not owner and Path(path).is_dir():
+        names = sorted(p.name for p in Path(path).iterdir() if not p.name.startswith("."))
+        if names:
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            raise WorkbenchError(
+                f"{path} is not empty ({', '.join(names[:3])}{more}) and no `workbench` run "
+                "marked it as its output: its files could be replaced; name a new or empty folder",
+                flag,
+            )
 
 
 def claim_output_folder(path: str | os.PathLike, verb: str, flag: str = "--out") -> Path:

@@ -20,7 +20,12 @@ import tempfile
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.io import write_text_atomic
+from workbench.io import (
+    check_output_owner,
+    check_outside,
+    claim_output_folder,
+    write_text_atomic,
+)
 from workbench.paths import REPO, output_folder
 
 __all__ = [
@@ -159,13 +164,18 @@ def run(config) -> int:
         data = str(Path(config.data).expanduser().resolve())
         if not Path(data).is_dir():
             raise WorkbenchError(f"dataset root is not a folder: {data}", "--data")
+    given = os.path.abspath(os.path.expanduser(config.out)) if config.out else ""
+    if given:  # the default folder (~/workbench-outputs/<name>) is the workbench's own
+        check_outside(given, "--out", data, "the dataset root")
+        check_output_owner(given, "notebook")
     try:
-        out = output_folder(os.path.abspath(os.path.expanduser(config.out)) if config.out else "",
-                            path.stem)  # fmt: skip
+        out = output_folder(given, path.stem)
     except OSError as e:
         raise WorkbenchError(
             f"cannot create the output folder {config.out} ({e.strerror})", "--out"
         ) from None
+    if given:
+        claim_output_folder(out, "notebook")
     params = {"DATA": data, "OUT": str(out), "ENCODING": config.encoding}
     html, ok = run_notebook(path, out, params, config.timeout)
     on = data or os.environ.get("WORKBENCH_DATA", "") or "its bundled sample"

@@ -188,3 +188,23 @@ def test_depth_scale_help_names_realsee():
 
     (f,) = [f for f in fields(DataFlags) if f.name == "depth_scale"]
     assert "RealSee3D" in f.metadata["help"] and "depth_scale.txt" in f.metadata["help"]
+
+
+def test_a_per_view_encoding_without_per_view_files_names_its_source(tmp_path, capsys):
+    """The realsee3d encoding in an rgbd-folder's dataset.json blamed --depth-scale, a flag
+    the user never passed ("must be a positive number, got 0.0")."""
+    root = tmp_path / "own"
+    shutil.copytree(SAMPLES / "rgbd-folder", root)
+    (root / "dataset.json").write_text('{"encoding": "realsee3d"}')
+    report = ["--report", str(tmp_path / "r.csv")]
+    assert main(["validate", str(root), *report]) == 2
+    err = capsys.readouterr().err
+    assert f"{root / 'dataset.json'}: encoding 'realsee3d' reads each view's depth_scale.txt" in err
+    assert "--depth-scale:" not in err
+    assert main(["validate", str(root), "--encoding", "realsee3d", *report]) == 2
+    assert "--encoding: encoding 'realsee3d'" in capsys.readouterr().err
+    (root / "dataset.json").write_text('{"depth_scale": -3}')
+    assert main(["validate", str(root), *report]) == 2
+    assert f"{root / 'dataset.json'}: depth_scale must be a positive" in capsys.readouterr().err
+    assert main(["validate", str(root), "--depth-scale", "-1", *report]) == 2
+    assert "--depth-scale" in capsys.readouterr().err

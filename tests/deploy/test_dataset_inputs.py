@@ -160,6 +160,9 @@ def test_infer_ply_fuses_the_synthesised_views_around_their_cameras(tmp_path, ca
     centres = np.array([read_pose(p)[:3, 3] for p in sorted((root / "pose").iterdir())])
     lo, hi = pts.min(0), pts.max(0)
     assert np.all(centres > lo) and np.all(centres < hi)  # each camera inside its room's cloud
+    # depth predicted again without --ply: the clouds stay, said not to match it any more
+    code, out, err = _infer(capsys, root, "--out", tmp_path / "o", "--upsample", "bilinear")
+    assert code == 0 and "3 point cloud(s) of an earlier --ply run stay" in err, out + err
 
 
 # --------------------------------------------------------------------- 3. export --report

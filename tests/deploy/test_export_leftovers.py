@@ -55,7 +55,7 @@ def test_a_killed_exports_staging_folder_is_removed_and_nothing_else(tiny_keras,
     for name in [live_other, live_self, *user]:
         assert (out / name / "model.pb").read_bytes() == b"partial", name
     left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
-    assert left == sorted([live_other, live_self, *user])  # its own staging folder is gone
+    assert left == sorted([live_other, live_self, *user, ".workbench-output"])  # staging gone
 
 
 def test_a_full_disk_while_staging_names_out(tiny_keras, tmp_path, monkeypatch):
@@ -72,7 +72,7 @@ def test_a_full_disk_while_staging_names_out(tiny_keras, tmp_path, monkeypatch):
         _export(tiny_keras, out)
     assert e.value.path == str(out.resolve() / "model.pb")
     assert e.value.message == "cannot write (no space left on the device)"
-    assert list(out.iterdir()) == []  # the staging folder removed, nothing published
+    assert [p.name for p in out.iterdir()] == [".workbench-output"]  # nothing published
 
 
 def test_a_read_only_out_names_out(tiny_keras, tmp_path, monkeypatch):
@@ -103,3 +103,28 @@ def test_export_of_a_missing_model_names_it_first_and_leaves_no_folder(tmp_path,
     argv = ["export", "--checkpoint", str(tmp_path / "nonexist"), "--format", "pb"]
     assert main([*argv, "--out", str(out)]) == 2
     assert "model not found" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_export_folder_holds_one_model(tiny_keras, tmp_path):
+    """Exporting another model into an export folder replaced some of its files and left the
+    first model's other formats beside them, named as the new one."""
+    from workbench.model.saving import save_keras_atomic
+    from workbench.model.unet import build_from_config
+
+    out = tmp_path / "out"
+    _export(tiny_keras, out)
+    assert (out / ".workbench-output").read_text() == "export\n"
+    _export(tiny_keras, out)  # the same model again: refreshed in place
+    pb = (out / "model.pb").read_bytes()
+    other = save_keras_atomic(
+        build_from_config(TrainConfig(height=32, model_width=4, model_depth=2)),
+        tmp_path / "other.keras",
+    )
+    with pytest.raises(WorkbenchError, match=r"--out: .* holds the export of another model"):
+        _export(other, out)
+    assert (out / "model.pb").read_bytes() == pb
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "model.json").write_text('{"mine": 1}')
+    with pytest.raises(WorkbenchError, match=r"--out: .*mine is not empty \(model.json\)"):
+        _export(tiny_keras, mine)

@@ -258,6 +258,22 @@ def test_threads_and_the_plain_loop_write_the_same_tables_and_eda_shows_them(tmp
     assert main([*eda[:4], "--consistency", str(tmp_path)]) == 2  # no views.csv there
 
 
+def test_eda_refuses_another_datasets_consistency_results(tmp_path, capsys):
+    """eda on a ZInD tour reported a RealSee3D copy's flagged views as its own."""
+    root, _ = _seed_scenes(tmp_path, 1, break_second=False)
+    cons = tmp_path / "cons"
+    assert main(["consistency", str(root), "--out", str(cons), "--height", "64",
+                 "--no-progress"]) == 0  # fmt: skip
+    out = tmp_path / "eda"
+    assert main(["eda", str(SAMPLES / "pose-only"), "--out", str(out), "--consistency",
+                 str(cons)]) == 2  # fmt: skip
+    assert "--consistency: " in capsys.readouterr().err and not out.exists()
+    views = (cons / "views.csv").read_text().splitlines()  # one view the dataset lacks
+    (cons / "views.csv").write_text("\n".join([*views, views[-1].replace(",", "x,", 1)]) + "\n")
+    assert main(["eda", str(root), "--out", str(out), "--consistency", str(cons)]) == 0
+    assert f"1 of {len(views)} views in {cons} are not in this dataset" in capsys.readouterr().err
+
+
 def test_pair_residual_recomputes_one_pair():
     ds = open_dataset(SAMPLES / "seed")
     scene = ds.scenes[0]
@@ -305,6 +321,12 @@ def test_a_dataset_without_depth_is_refused_before_any_folder(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["consistency", str(SAMPLES / "pose-only"), "--out", str(out)]) == 2
     assert "dataset has no depth" in capsys.readouterr().err and not out.exists()
+    depth_only = tmp_path / "depth-only"
+    shutil.copytree(SAMPLES / "rgbd-folder", depth_only)
+    shutil.rmtree(depth_only / "pose")
+    for verb in ("consistency", "covisibility"):
+        assert main([verb, str(depth_only), "--out", str(out), "--no-progress"]) == 2
+        assert "dataset has no poses" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_rerun_with_other_settings_or_changed_depth_recomputes(tmp_path, capsys):

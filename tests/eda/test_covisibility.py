@@ -33,6 +33,7 @@ def test_a_killed_job_resumes_with_the_same_files(tmp_path, capsys):
     full = _files(tmp_path / "full")
     for scene in sorted({k.split("/")[0] for k in full})[:2]:
         shutil.copytree(tmp_path / "full" / scene, out / scene)
+    shutil.copy(tmp_path / "full" / ".workbench-output", out)  # the killed job's folder
     (out / "stale").mkdir()
     (out / "stale" / ".covisibility.txt.x1y2.tmp").write_text("half")  # a kill mid-write
     capsys.readouterr()
@@ -93,7 +94,18 @@ def test_a_truncated_panorama_costs_nothing_and_an_unreadable_scene_is_listed(tm
     assert (out / name / cov).read_bytes() == (ref / name / cov).read_bytes()
     assert not (out / scenes[1].name).exists()
     failed = (out / "failed.csv").read_text()
-    assert scenes[1].name in failed and "no view can be read" in failed and "000.png" in failed
+    assert f"no view of scene {scenes[1].name} can be read" in failed and "000.png" in failed
+
+
+def test_a_missing_pose_file_is_named(tmp_path, capsys):
+    """It said the view's panorama had no pose (validate named the pose file)."""
+    root, scenes = _two_scenes(tmp_path)
+    pose = scenes[0] / "pose" / "001.txt"
+    pose.unlink()
+    out = tmp_path / "out"
+    args = ["covisibility", str(root), "--out", str(out), "--height", "32", "--no-progress"]
+    assert main(args) == 1
+    assert f"view 001 left out: {pose}: pose file not found" in (out / "failed.csv").read_text()
 
 
 def test_a_depth_map_rewritten_in_place_recomputes_its_scene(tmp_path, capsys):
@@ -127,3 +139,22 @@ def test_a_scene_being_rewritten_has_no_options_record(tmp_path):
     assert finished_with(folder, ("covisibility.txt",), {"height": 32})
     assert start_scene(folder) == folder and not (folder / "options.json").exists()
     assert not finished_with(folder, ("covisibility.txt",), {"height": 32})
+
+
+def test_a_pose_in_millimetres_costs_its_view_in_covisibility_and_pointcloud(tmp_path, capsys):
+    """validate named it, but covisibility wrote 0 for the view and pointcloud fused it 1.5 km
+    away without a word."""
+    root, scenes = _two_scenes(tmp_path)
+    pose = scenes[0] / "pose" / "001.txt"
+    T = np.loadtxt(pose)
+    T[:3, 3] *= 1000
+    np.savetxt(pose, T)
+    out = tmp_path / "out"
+    args = ["covisibility", str(root), "--out", str(out), "--height", "32", "--no-progress"]
+    assert main(args) == 1
+    assert f"view 001 left out: {pose}: camera" in (out / "failed.csv").read_text()
+    assert "millimetres?" in (out / "failed.csv").read_text()
+    ply = tmp_path / "c.ply"
+    assert main(["pointcloud", str(root), "--scene", scenes[0].name, "--out", str(ply)]) == 1
+    err = capsys.readouterr().err
+    assert f"view left out: {pose}: camera" in err and "millimetres?" in err

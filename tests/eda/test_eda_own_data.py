@@ -291,6 +291,7 @@ BAD_CACHES = {
 def test_empty_foreign_or_corrupt_cache_is_treated_as_absent(kind, tmp_path, fixtures, capsys):
     out = tmp_path / "out"
     out.mkdir()
+    (out / ".workbench-output").write_text("eda\n")  # eda's own folder, its cache spoilt
     cache = out / "views_cache.parquet"
     BAD_CACHES[kind](cache, fixtures)
     capsys.readouterr()

@@ -230,6 +230,11 @@ def test_resume_guards(lists, tmp_path, capsys):
     )
     with pytest.raises(WorkbenchError, match="different model config.*model_width=8 vs 16"):
         check_resume(replace(cfg, resume=True, model_width=16), run)
+    # another --steps stretches the learning-rate schedule: said, not refused
+    check_resume(replace(cfg, resume=True, steps=cfg.steps * 2), run)
+    assert f"--steps {cfg.steps * 2} where the run was started with {cfg.steps}" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("resume", [False, True])

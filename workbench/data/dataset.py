@@ -57,6 +57,7 @@ __all__ = [
     "depth_or_sample",
     "readable_views",
     "require_depth",
+    "require_poses",
     "match_scene",
     "DATASET_JSON",
 ]
@@ -163,6 +164,24 @@ def _check_encoding(name: str, where: str) -> Encoding:
     return ENCODINGS[name]
 
 
+def _scale_error(scale: float, enc: Encoding, layout: str, detected: list, root: Path):
+    """The error of a depth scale that is not a positive number, naming where it came from:
+    ``--depth-scale``, ``dataset.json``'s ``depth_scale``, or an encoding whose scale is each
+    view's own file (``realsee3d``) on a layout that has no such file."""
+    if "depth_scale" not in detected:
+        return WorkbenchError(f"must be a positive number, got {scale}", "--depth-scale")
+    if not enc.scale and scale == enc.scale:
+        where = str(root / DATASET_JSON) if "encoding" in detected else "--encoding"
+        return WorkbenchError(
+            f"encoding {enc.name!r} reads each view's depth_scale.txt, which only the realsee3d "
+            f"layout has (this is {layout}): give depth_scale (PNG units per metre) in "
+            f"{DATASET_JSON} or --depth-scale",
+            where,
+        )
+    return WorkbenchError(f"depth_scale must be a positive number, got {scale}",
+                          root / DATASET_JSON)  # fmt: skip
+
+
 def describe_dataset(root: str | os.PathLike, options=None, **overrides) -> DatasetSpec:
     """Detect the dataset at ``root``; ``options`` (a config with ``layout``, ``encoding``,
     ``depth_scale``, ``depth_invalid``, ``resolution`` fields, e.g. a verb's
@@ -214,7 +233,7 @@ def describe_dataset(root: str | os.PathLike, options=None, **overrides) -> Data
     # RealSee3D: each view's depth_scale.txt, unless --depth-scale overrides every view's
     per_view = layout == "realsee3d" and "depth_scale" in detected
     if not per_view and not (math.isfinite(scale) and scale > 0):
-        raise WorkbenchError(f"must be a positive number, got {scale}", "--depth-scale")
+        raise _scale_error(scale, enc, layout, detected, root)
     return DatasetSpec(
         root=str(root.resolve()),
         layout=layout,
@@ -396,6 +415,17 @@ def require_depth(records, root, needs: str) -> None:
         raise WorkbenchError(
             f"dataset has no depth (pose-only: panoramas and poses); {needs}", root
         )
+
+
+def require_poses(records, root, needs: str) -> None:
+    """Refuse a dataset none of whose views has a pose file (depth alone) for a verb that
+    places views by their poses, before any work.
+
+    Raises:
+        WorkbenchError: naming ``root`` and ``needs``.
+    """
+    if not any(r.pose_path for r in records):
+        raise WorkbenchError(f"dataset has no poses (no view has a pose file); {needs}", root)
 
 
 def match_scene(records, scene: str, root) -> str:

@@ -91,6 +91,7 @@ __all__ = [
     "MIN_PANORAMA",
     "MAX_DEPTH_OVER_RGB",
     "MAX_POSE_TRANSLATION_M",
+    "pose_units_problem",
     "SHOWN_PROBLEMS",
 ]
 
@@ -261,18 +262,32 @@ def _check_panorama_size(file: str, shape, add) -> None:
         add(file, "panorama too small", f"{w}x{h} (at least {MIN_PANORAMA[1]}x{MIN_PANORAMA[0]})")
 
 
+def pose_units_problem(T: np.ndarray) -> str:
+    """Why the ``(4, 4)`` pose ``T`` cannot be a camera of an indoor scene in metres (farther
+    than :data:`MAX_POSE_TRANSLATION_M` from the origin), else ``""``.
+
+    >>> pose_units_problem(np.eye(4))
+    ''
+    >>> T = np.eye(4); T[:3, 3] = [1500, 20, 300]
+    >>> pose_units_problem(T)[:48]
+    'camera 1530 m from the origin (> 200 m for an in'
+    """
+    t = float(np.linalg.norm(T[:3, 3]))
+    if t <= MAX_POSE_TRANSLATION_M:
+        return ""
+    return (
+        f"camera {t:.4g} m from the origin (> {MAX_POSE_TRANSLATION_M:.0f} m for an indoor"
+        f" scene): translation in millimetres? (expected metres: {t / 1000:.3g} m)"
+    )
+
+
 def _check_pose_units(file: str, T: np.ndarray, add) -> None:
     """A camera of an indoor scene within :data:`MAX_POSE_TRANSLATION_M` of the origin (the
     rotation is checked orthonormal with det +1 by :func:`~workbench.geometry.pose.check_rigid`
     when the pose is read)."""
-    t = float(np.linalg.norm(T[:3, 3]))
-    if t > MAX_POSE_TRANSLATION_M:
-        add(
-            file,
-            "implausible pose",
-            f"camera {t:.4g} m from the origin (> {MAX_POSE_TRANSLATION_M:.0f} m for an indoor"
-            f" scene): translation in millimetres? (expected metres: {t / 1000:.3g} m)",
-        )
+    problem = pose_units_problem(T)
+    if problem:
+        add(file, "implausible pose", problem)
 
 
 def _check_rgb_dtype(rel: str, path: Path, add) -> None:

@@ -45,6 +45,8 @@ from workbench.errors import WorkbenchError
 from workbench.io import (
     check_model_path,
     check_not_model_folder,
+    check_output_owner,
+    claim_output_folder,
     make_folder,
     make_temporary_folder,
     quiet_native_stderr,
@@ -194,6 +196,7 @@ def check_options(config) -> None:
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise WorkbenchError("exists and is not a folder", out)
+    check_output_owner(out, "export")  # another verb's folder, or a folder of the user's
     if config.height % 16:
         raise WorkbenchError(f"must be 0 or a multiple of 16, got {config.height}", "--height")
     bad = [f for f in config.format if f not in FORMATS]
@@ -210,6 +213,25 @@ def check_options(config) -> None:
         raise WorkbenchError(
             "int8 needs representative data: pass --csv SPLIT.csv, or --quantize none fp16",
             "--quantize",
+        )
+
+
+def _check_same_model(out: Path, sha256: str) -> None:
+    """An export folder holds one model: exporting another into it would leave the first
+    one's other formats beside the new files, each named as the same model.
+
+    Raises:
+        WorkbenchError: naming ``--out`` and the model whose export it holds.
+    """
+    try:
+        before = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(before, dict) and before.get("source_sha256") not in (None, sha256):
+        raise WorkbenchError(
+            f"{out} holds the export of another model ({before.get('source', '?')}): "
+            "name another folder",
+            "--out",
         )
 
 
@@ -311,6 +333,8 @@ def export(config) -> tuple[list[Path], str]:
     median = model_train_median(Path(source))
     if median:
         meta["train_median_m"] = median
+    _check_same_model(out, meta["source_sha256"])
+    claim_output_folder(out, "export")
     sweep_temporaries(out, recursive=False)  # staging folders of killed exports, only those
     try:
         stage = make_temporary_folder(out / "export")

@@ -47,9 +47,11 @@ from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pointcloud import rgbd_to_pointcloud, write_ply
 from workbench.geometry.upsample import guided_upsample
 from workbench.io import (
+    OUTPUT_OWNER,
     check_image,
     check_model_path,
     check_output_folder,
+    check_output_owner,
     check_outside,
     make_folder,
     save_npy,
@@ -311,6 +313,23 @@ def _replaced_note(out: Path, before: dict, signature: dict, ids: list) -> str:
     )
 
 
+def _stale_clouds_note(out: Path, before: dict, ply: bool, ids: list) -> str:
+    """A warning when an earlier run here wrote point clouds (``--ply``) and this one, without
+    ``--ply``, rewrote depth beside them: the clouds stay (a run deletes only what it wrote)
+    but no longer match the depth; else ``""``."""
+    old = before.get("signature") if isinstance(before.get("signature"), dict) else {}
+    if ply or not old.get("ply"):
+        return ""
+    stale = [key for _, key in ids if (out / f"{key}.ply").is_file()]
+    if not stale:
+        return ""
+    return (
+        f"workbench: warning: {out}: {len(stale)} point cloud(s) of an earlier --ply run stay "
+        f"beside depth predicted again without --ply (e.g. {stale[0]}.ply): they no longer "
+        "match it; add --ply to rewrite them"
+    )
+
+
 def _finished_rows(out: Path, info: dict) -> dict[tuple[str, str], dict]:
     """Rows of an earlier run's ``info`` (:func:`_previous_info`), by ``(image, output)``,
     whose image is unchanged and whose output files are all there."""
@@ -428,6 +447,38 @@ def _clipped_lines(rows: list[dict]) -> list[str]:
     ]
 
 
+def _check_out_folder(out: Path, items, ply: bool) -> None:
+    """Before any work: ``--out`` is not another verb's folder, and a folder no infer run
+    marked (outputs beside the input images are fine) holds none of the files this run would
+    write: a run replaces only its own outputs.
+
+    Raises:
+        WorkbenchError: naming ``--out`` and the first files it would replace.
+    """
+    check_output_owner(out, "infer", empty=False)
+    if not out.is_dir() or (out / OUTPUT_OWNER).is_file():
+        return
+    suffixes = ("_depth.npy", *OUTPUT_SUFFIXES) + ((".ply",) if ply else ())
+    names = ["infer.json"] + [
+        (it.key.parent / f"{it.key.name}{s}").as_posix() for it in items for s in suffixes
+    ]
+    taken = [n for n in names if (out / n).exists()]
+    if taken:
+        more = f" and {len(taken) - 3} more" if len(taken) > 3 else ""
+        raise WorkbenchError(
+            f"{out} holds files this run would replace, not written by `workbench infer` "
+            f"({', '.join(taken[:3])}{more}): name another folder, or move them",
+            "--out",
+        )
+
+
+def _claim(out: Path) -> None:
+    """Mark ``out`` as infer's (other verbs refuse it; a later infer run may replace its
+    outputs)."""
+    if not (out / OUTPUT_OWNER).is_file():
+        write_text_atomic(out / OUTPUT_OWNER, "infer\n")
+
+
 def _undo(out: Path, made: bool, before: dict) -> None:
     """A job whose every image failed leaves the folder as it found it: the earlier
     ``infer.json`` back (or none), and a folder this run made removed with the empty folders it
@@ -437,6 +488,7 @@ def _undo(out: Path, made: bool, before: dict) -> None:
     else:
         (out / "infer.json").unlink(missing_ok=True)
     if made:
+        (out / OUTPUT_OWNER).unlink(missing_ok=True)
         for d in sorted((d for d in out.rglob("*") if d.is_dir()), reverse=True):
             with contextlib.suppress(OSError):
                 d.rmdir()  # only empty ones
@@ -488,11 +540,13 @@ def run(config) -> int:
     inputs = collect_inputs(config.paths, out, config.resolution)
     for root in sorted({item.root for item in inputs.items if item.record is not None}):
         check_outside(out, "--out", root, "the dataset root")
+    _check_out_folder(out, inputs.items, config.ply)
     _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
     made = not out.exists()
     make_folder(out)
+    _claim(out)
     sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
     before = _previous_info(out)
@@ -510,8 +564,9 @@ def run(config) -> int:
     if failed and len(rows) == 0:
         _undo(out, made, before)
         raise _all_failed(failed)
-    if replaced:
-        print(replaced, file=sys.stderr)
+    for line in [replaced, _stale_clouds_note(out, before, config.ply, ids)]:
+        if line:
+            print(line, file=sys.stderr)
     fused: list[dict] = []
     if config.ply:
         from workbench.deploy.fused import write_fused_clouds  # open3d: only with --ply

@@ -31,7 +31,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from workbench.data.dataset import describe_dataset, index_spec, require_depth
+from workbench.data.dataset import describe_dataset, index_spec, require_depth, require_poses
 from workbench.data.layouts import ViewRecord, scene_covisibility
 from workbench.eda.consistency_pairs import Thresholds, diagnose_pair, prepare_view
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
@@ -317,6 +317,7 @@ def run(config) -> int:
     errors: list = []
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "consistency compares measured depth")
+    require_poses(records, config.root, "consistency compares views placed by their poses")
     out = claim_output_folder(config.out, "consistency")
     scenes: dict[str, list] = {}
     for r in records:

@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data.dataset import describe_dataset, index_spec, require_depth
+from workbench.data.dataset import describe_dataset, index_spec, require_depth, require_poses
 from workbench.data.layouts import ViewRecord
 from workbench.eda.scene_ranges import (
     finished_with,
@@ -94,6 +94,7 @@ def run(config) -> int:
     errors: list = []
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "covisibility needs measured depth")
+    require_poses(records, config.root, "covisibility places views by their poses")
     out = claim_output_folder(config.out, "covisibility")
     scenes: dict[str, list] = {}
     for r in records:

@@ -267,6 +267,30 @@ def _warn_far_cameras(views, records, root) -> None:
     )
 
 
+def dataset_views(views: pd.DataFrame, records, folder: str) -> pd.DataFrame:
+    """The rows of ``--consistency``'s ``views`` that are views of ``records``' dataset: a
+    folder of another dataset's results is refused (its flagged views would be reported as
+    this one's); views the dataset no longer has are left out with one warning.
+
+    Raises:
+        WorkbenchError: naming ``--consistency`` when none of its views is the dataset's.
+    """
+    ours = {(r.scene_id, r.view_id) for r in records}
+    keys = list(zip(views["scene"], views["view"], strict=True))
+    known = [k in ours for k in keys]
+    if keys and not any(known):
+        raise WorkbenchError(
+            f"{folder} holds another dataset's results (e.g. view {keys[0][1]} of scene "
+            f"{keys[0][0]}, not in this dataset): run workbench consistency on this root",
+            "--consistency",
+        )
+    if not all(known):
+        print(f"workbench: warning: --consistency: {len(known) - sum(known)} of {len(keys)} "
+              f"views in {folder} are not in this dataset; left out of the report",
+              file=sys.stderr)  # fmt: skip
+    return views[np.array(known, dtype=bool)] if keys else views
+
+
 def run(config) -> int:
     root, out = Path(config.root), check_output_folder(config.out)
     check_output_owner(out, "eda")
@@ -274,6 +298,8 @@ def run(config) -> int:
     spec = describe_dataset(root, config)
     find_class_tables(spec.root, config.classes or "")
     consistency = load_consistency(config.consistency)[1] if config.consistency else None
+    if consistency is not None:
+        consistency = dataset_views(consistency, index_spec(spec, errors=[]), config.consistency)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_outside(cache, "--cache", spec.root, "the dataset root")
     if config.cache:  # a file the user named (the default one is the job's own, rebuilt)

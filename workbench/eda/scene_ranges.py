@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.layouts import ViewRecord, load_range
+from workbench.data.layouts import ViewRecord, load_range, pose_file_of
+from workbench.data.validate import pose_units_problem
 from workbench.eda.views import view_key
 from workbench.errors import WorkbenchError, raise_if_interrupted
 from workbench.io import make_folder
@@ -42,7 +43,8 @@ class SceneRanges:
 
 def load_scene_ranges(records, root: str) -> SceneRanges:
     """Read every record of one scene (:class:`SceneRanges`); a view whose depth, mask or
-    pose cannot be read, or that has no pose, is left out with its error line.
+    pose cannot be read, that has no pose or whose pose is not in metres
+    (:func:`~workbench.data.validate.pose_units_problem`), is left out with its error line.
 
     Raises:
         WorkbenchError: naming the scene's folder when no view can be read.
@@ -52,8 +54,9 @@ def load_scene_ranges(records, root: str) -> SceneRanges:
         try:
             rng, T = load_range(r, root)
             if T is None:
-                raise WorkbenchError("view has no pose (its scene's others have)",
-                                     Path(root) / r.rgb_path)  # fmt: skip
+                raise _unposed(r, root)
+            if pose_units_problem(T):
+                raise WorkbenchError(pose_units_problem(T), Path(root, r.pose_path))
         except WorkbenchError as e:
             raise_if_interrupted(e)
             left_out.append((r.view_id, str(e).splitlines()[0][:300]))
@@ -63,8 +66,17 @@ def load_scene_ranges(records, root: str) -> SceneRanges:
         poses.append(T)
     if not kept:
         reason = left_out[0][1] if left_out else "no views"
-        raise WorkbenchError(f"no view can be read ({reason})", Path(root) / records[0].scene_id)
+        raise WorkbenchError(f"no view of scene {records[0].scene_id} can be read ({reason})")
     return SceneRanges(tuple(kept), tuple(ranges), tuple(poses), tuple(left_out))
+
+
+def _unposed(record: ViewRecord, root: str) -> WorkbenchError:
+    """The error of a view without a pose: its missing pose file where the layout keeps one
+    per view (:func:`~workbench.data.layouts.pose_file_of`), else its panorama."""
+    if record.layout in ("realsee3d", "seed", "rgbd-folder"):
+        path = pose_file_of(record.layout, Path(root) / record.rgb_path)
+        return WorkbenchError("pose file not found (its scene's other views have one)", path)
+    return WorkbenchError("view has no pose (its scene's others have)", Path(root, record.rgb_path))
 
 
 def left_out_rows(scene: str, left_out) -> list[dict]:

@@ -162,6 +162,13 @@ def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> 
             raise WorkbenchError(
                 f"checkpoints were made by a different model config ({desc})", saved
             )
+        if ckpt.exists() and getattr(old, "steps", None) != getattr(config, "steps", None):
+            print(
+                f"workbench: warning: {logdir}: --steps {config.steps} where the run was "
+                f"started with {old.steps}: the learning-rate schedule now runs to step "
+                f"{config.steps} (an uninterrupted run of {config.steps} steps would differ)",
+                file=sys.stderr,
+            )
 
 
 class Checkpoints:
