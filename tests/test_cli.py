@@ -5,6 +5,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from workbench.cli import main
 
@@ -57,6 +58,16 @@ def test_user_error_is_one_line(tmp_path, capsys):
     code = main(["demo", "--out", str(tmp_path / "d"), "--data", str(tmp_path / "nope")])
     err = capsys.readouterr().err
     assert code == 2 and "--data" in err and not (tmp_path / "d").exists()
+
+
+def test_an_unknown_flag_points_to_its_verbs_help(capsys):
+    """It said 'see workbench -h', whose help lists the verbs, not the flags."""
+    for argv, verb in ((["eval", "x.csv", "--bogus"], " eval"), (["--bogus"], "")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+        want = f"unrecognized arguments: --bogus (see workbench{verb} -h)\n"
+        assert capsys.readouterr().err == f"workbench: error: {want}"
 
 
 def test_a_scene_or_view_flag_that_names_nothing_is_named_with_the_choices(tmp_path, capsys):

@@ -41,6 +41,21 @@ def test_bad_images(tmp_path):
         read_rgb(tmp_path / "missing.png")
 
 
+def test_a_truncated_png_is_refused_before_libpng_prints(tmp_path, capfd):
+    """libpng wrote "libpng error: PNG input buffer is incomplete" on stderr besides the
+    workbench's one line."""
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "d.png", rng.integers(0, 65535, (64, 128), dtype=np.uint16))
+    data = (tmp_path / "d.png").read_bytes()
+    (tmp_path / "d.png").write_bytes(data[: len(data) // 2])
+    capfd.readouterr()
+    with pytest.raises(WorkbenchError, match=r"d.png: truncated PNG \(no IEND chunk\)"):
+        read_image(tmp_path / "d.png")
+    assert "libpng" not in capfd.readouterr().err
+    (tmp_path / "d.png").write_bytes(data + b"trailing bytes")  # after IEND: accepted
+    assert read_image(tmp_path / "d.png").shape == (64, 128)
+
+
 def test_check_image_sizes_and_dtypes_without_a_full_jpeg_decode(tmp_path):
     from workbench.io import check_image
 

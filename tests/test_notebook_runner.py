@@ -193,3 +193,16 @@ def test_an_out_inside_the_data_or_of_another_verb_is_refused(tmp_path, capsys):
     assert "--out: " in capsys.readouterr().err and not (data / "nb").exists()
     assert main(["notebook", "01", "--data", str(SAMPLES / "seed"), "--out", str(data)]) == 2
     assert "is not empty (notes.txt)" in capsys.readouterr().err
+
+
+def test_a_folder_the_notebook_cannot_open_is_one_line(tmp_path, capsys):
+    """A folder of panoramas alone put an 8-frame traceback in notebook 01's page, and its
+    advice (`workbench infer PATH`) broke on the space in the path."""
+    photos = tmp_path / "my panos"
+    photos.mkdir()
+    for p in sorted((SAMPLES / "pose-only" / "rgb").iterdir())[:2]:
+        (photos / p.name).write_bytes(p.read_bytes())
+    assert main(["notebook", "01", "--data", str(photos), "--out", str(tmp_path / "nb")]) == 2
+    err = capsys.readouterr().err
+    assert f"`workbench infer '{photos}'`" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "nb").exists()

@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    parser.verbs = {}  # the verbs' parsers: an unknown flag after a verb is that verb's error
     for verb, (cls_name, _, help_) in COMMANDS.items():
         cls = getattr(configs, cls_name)
         p = sub.add_parser(verb, help=help_, description=(cls.__doc__ or help_).strip())
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="show tracebacks on errors",
         )
         add_arguments(p, cls)
+        parser.verbs[verb] = p
     return parser
 
 
@@ -140,7 +142,9 @@ def describe(e: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # before any verb imports TensorFlow
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns, extra = parser.parse_known_args(argv)
+    if extra:
+        (parser.verbs.get(ns.verb) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not ns.verb:
         parser.print_help()
         return 0

@@ -563,7 +563,8 @@ def read_image(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
     extension), with a clear error naming ``path`` when it cannot be read.
 
     The pixel count is checked from the header first (:data:`MAX_IMAGE_PIXELS`); a JPEG must
-    have its end-of-image marker (bytes after it are accepted).
+    have its end-of-image marker (bytes after it are accepted), a PNG its ``IEND`` chunk (a
+    truncated PNG is refused before libpng prints its own line).
 
     Returns ``(H, W)`` or ``(H, W, C)`` as stored (colour channels in BGR order, OpenCV's).
     """
@@ -593,6 +594,9 @@ def decode_image(data, path: str | os.PathLike, flags: int | None = None) -> np.
             f"{MAX_IMAGE_PIXELS / 1e6:.0f} Mpx",
             path,
         )
+    if info and info[0] == "png" and data[-4096:].tobytes().rfind(b"IEND") < 0:
+        # refused before libpng sees it: it prints its own error line on stderr
+        raise WorkbenchError("truncated PNG (no IEND chunk)", path)
     try:
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED if flags is None else flags)
     except cv2.error as e:

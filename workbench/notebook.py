@@ -164,6 +164,11 @@ def run(config) -> int:
         data = str(Path(config.data).expanduser().resolve())
         if not Path(data).is_dir():
             raise WorkbenchError(f"dataset root is not a folder: {data}", "--data")
+        if "open_dataset(data_folder" in path.read_text(encoding="utf-8"):
+            from workbench.data.dataset import describe_dataset
+
+            # a folder it cannot open: one line now, not a traceback in the page
+            describe_dataset(data, encoding=config.encoding)
     given = os.path.abspath(os.path.expanduser(config.out)) if config.out else ""
     if given:  # the default folder (~/workbench-outputs/<name>) is the workbench's own
         check_outside(given, "--out", data, "the dataset root")

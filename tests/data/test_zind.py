@@ -197,9 +197,12 @@ def test_malformed_json_is_one_error_naming_it(tmp_path, capsys):
     (root / "zind_data.json").write_text('{"merger": {"floor_01": ')
     with pytest.raises(WorkbenchError, match="zind_data.json.*not valid JSON"):
         open_dataset(root)
-    assert main(["validate", str(root), "--report", str(tmp_path / "r.csv")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "zind_data.json" in err[0] and "Traceback" not in err[0]
+    for argv in (["validate", str(root), "--report", str(tmp_path / "r.csv")],
+                 ["eda", str(root), "--out", str(tmp_path / "e")]):  # fmt: skip
+        assert main(argv) == 2  # eda said only "dataset has no views"
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "1 scene unreadable" in err[0], err
+        assert "zind_data.json: not valid JSON" in err[0] and "Traceback" not in err[0]
     (root / "zind_data.json").write_text(json.dumps({"merger": {"floor_01": []}}))
     with pytest.raises(WorkbenchError, match="merger/floor_01 is not an object"):
         index_layout(root)

@@ -123,6 +123,10 @@ def test_an_export_folder_holds_one_model(tiny_keras, tmp_path):
     with pytest.raises(WorkbenchError, match=r"--out: .* holds the export of another model"):
         _export(other, out)
     assert (out / "model.pb").read_bytes() == pb
+    from workbench.model.predictor import load_backend
+
+    with pytest.raises(WorkbenchError, match=r"export folder: pass one of its models \(model.pb\)"):
+        load_backend(out)  # --model EXPORT_FOLDER said only what it is not
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "model.json").write_text('{"mine": 1}')

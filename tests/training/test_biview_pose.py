@@ -138,6 +138,10 @@ def test_rotation_6d_and_errors():
     np.testing.assert_allclose(e["rot_deg"], [0, 30], atol=1e-6)
     np.testing.assert_allclose(e["trans_dir_deg"], [0, 90], atol=1e-6)
     np.testing.assert_allclose(e["scale_err"], [0.5, 0.5])
+    T[1, :3, 3] = 0  # taken from one spot: no direction or scale to compare, not 10⁷
+    e = pose_errors(np.stack([np.eye(3)] * 2), np.array([[1.0, 0, 0], [0, 0, 3.0]]), T)
+    assert np.isnan(e["trans_dir_deg"][1]) and np.isnan(e["scale_err"][1])
+    assert e["trans_dir_deg"][0] == 0 and e["rot_deg"][1] == 0
 
 
 @pytest.mark.parametrize("k", [0, 7, -40, 100])

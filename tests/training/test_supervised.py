@@ -297,6 +297,13 @@ def test_init_from_copies_weights_across_heights_and_refuses_other_networks(list
         init_weights(other, tmp_path / "src.keras")
     with pytest.raises(WorkbenchError, match="run folder or an existing .keras"):
         init_weights(other, tmp_path / "missing.keras")
+    # refused by the weights: no run folder left behind (it kept a marked, empty one)
+    from workbench.training.supervised import train
+
+    run = tmp_path / "refused"
+    with pytest.raises(WorkbenchError, match="weights do not fit"):
+        train(replace(small, model_width=4, logdir=str(run), init_from=str(tmp_path / "src.keras")))
+    assert not run.exists()
 
 
 def test_train_init_from_starts_at_the_source_weights(lists, trained, tmp_path):

@@ -227,7 +227,14 @@ def test_history_and_views_figures(tmp_path):
     fig = history_figure(tmp_path / "h.csv")
     assert [t.name for t in fig.data] == ["total", "l1"] and list(fig.data[0].y) == [2.0, 1.0]
     views = [load_view(r, SAMPLES) for r in RECORDS[:3]]
-    assert len(views_figure(views).data) == 6
+    fig = views_figure(views)
+    assert len(fig.data) == 6 and [t.type for t in fig.data[1::2]] == ["heatmap"] * 3
+    ranges = fig.data[1]  # in metres, one colour bar, the true range on hover
+    assert ranges.showscale and ranges.colorbar.title.text == "m" and ranges.zmax == 8.0
+    assert not fig.data[3].showscale
+    step = views[0].range_m.shape[0] // len(ranges.y)
+    z = np.array([[np.nan if x is None else x for x in row] for row in ranges.z], float)
+    np.testing.assert_allclose(z, views[0].range_m[::step, ::step], atol=1e-4, equal_nan=False)
     posed_only = [dataclasses.replace(v, record=dataclasses.replace(v.record, depth_path=""))
                   for v in views]  # fmt: skip
     fig = views_figure(posed_only)  # no black "0 m" panels for a pose-only dataset

@@ -34,13 +34,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.data.layouts import (
+    DEPTH_EXTS,
     LAYOUTS,
     MAX_PLAUSIBLE_RANGE_M,
+    RGB_EXTS,
+    RgbdFolderLayout,
     ViewRecord,
+    files_by_stem,
     find_datasets,
     index_layout,
     load_view,
 )
+from workbench.data.records import scene_count
 from workbench.errors import WorkbenchError
 from workbench.paths import SAMPLES
 
@@ -58,6 +63,7 @@ __all__ = [
     "readable_views",
     "require_depth",
     "require_poses",
+    "no_views_error",
     "match_scene",
     "DATASET_JSON",
 ]
@@ -415,6 +421,27 @@ def require_depth(records, root, needs: str) -> None:
         raise WorkbenchError(
             f"dataset has no depth (pose-only: panoramas and poses); {needs}", root
         )
+
+
+def no_views_error(spec: DatasetSpec, errors: list) -> WorkbenchError:
+    """The error of a dataset without a single view, naming what was looked for and, when
+    indexing met them, the first unreadable scene's error (a broken ``zind_data.json``)."""
+    root = Path(spec.root)
+    looked = LAYOUTS[spec.layout].looked_for
+    if errors:
+        return WorkbenchError(
+            f"no views found ({scene_count(len(errors))} unreadable, the first {errors[0]};"
+            f" looked for {looked})",
+            root,
+        )
+    detail = ""
+    if spec.layout == "rgbd-folder":
+        scenes = [d for _, d in RgbdFolderLayout.scenes(root)]
+        n = sum(len(files_by_stem(d / "depth", DEPTH_EXTS)) for d in scenes)
+        n += sum(len(files_by_stem(d / "pose", (".txt",))) for d in scenes)
+        detail = f"; rgb/ holds no {'/'.join(RGB_EXTS)} panorama"
+        detail += f" for the {n} depth and pose files" if n else ""
+    return WorkbenchError(f"no views found (looked for {looked}{detail})", root)
 
 
 def require_poses(records, root, needs: str) -> None:

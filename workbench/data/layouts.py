@@ -28,6 +28,7 @@ import io
 import json
 import math
 import os
+import shlex
 import sys
 import zlib
 from pathlib import Path
@@ -793,7 +794,8 @@ def _detect_one(root: Path) -> str:
     images = _image_files(root) or _image_files(root / "rgb")
     if images:  # panoramas alone: not a dataset, but a folder infer reads
         raise WorkbenchError(
-            f"{images} images but no depth or poses: `workbench infer {root}` (or notebook 06) "
+            f"{images} images but no depth or poses: `workbench infer {shlex.quote(str(root))}` "
+            "(or notebook 06) "
             "predicts their depth; for a dataset put them in rgb/ beside depth/ (metric depth) "
             "or pose/ (4x4 T_world_from_cam text files, pose-only)",
             root,

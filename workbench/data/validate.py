@@ -38,10 +38,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec
+from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec, no_views_error
 from workbench.data.layouts import (
     DEPTH_EXTS,
-    LAYOUTS,
     MAX_DEPTH_OVER_RGB,
     RGB_EXTS,
     RgbdFolderLayout,
@@ -556,26 +555,6 @@ def _unlisted_viewpoints(root: Path) -> list[Problem]:
     return out
 
 
-def _no_views(spec: DatasetSpec, errors: list[WorkbenchError]) -> WorkbenchError:
-    """The error of a dataset without a single view, naming what was looked for."""
-    root = Path(spec.root)
-    looked = LAYOUTS[spec.layout].looked_for
-    if errors:
-        return WorkbenchError(
-            f"no views found ({len(errors)} scenes unreadable, the first {errors[0]};"
-            f" looked for {looked})",
-            root,
-        )
-    detail = ""
-    if spec.layout == "rgbd-folder":
-        scenes = [d for _, d in RgbdFolderLayout.scenes(root)]
-        n = sum(len(files_by_stem(d / "depth", DEPTH_EXTS)) for d in scenes)
-        n += sum(len(files_by_stem(d / "pose", (".txt",))) for d in scenes)
-        detail = f"; rgb/ holds no {'/'.join(RGB_EXTS)} panorama"
-        detail += f" for the {n} depth and pose files" if n else ""
-    return WorkbenchError(f"no views found (looked for {looked}{detail})", root)
-
-
 def validate_dataset(
     root: str | os.PathLike,
     layout: str | None = None,
@@ -616,7 +595,7 @@ def validate_dataset(
     errors: list[WorkbenchError] = []
     records = index_spec(spec, errors=errors)
     if not records:
-        raise _no_views(spec, errors)
+        raise no_views_error(spec, errors)
     limit = 1.0 if spec.layout == "realsee3d" else max_invalid
     tasks = [(r, str(root), limit) for r in records]
     engine = (workers, scheduler, "validate", progress, "threads")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.data.dataset import describe_dataset, index_spec
+from workbench.data.dataset import describe_dataset, index_spec, no_views_error
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
 from workbench.data.validate import MAX_POSE_TRANSLATION_M
@@ -84,7 +84,7 @@ def compute(
     for e in index_errors or []:
         errors.append({"scene_id": Path(e.path or "").name, "view_id": "", "error": str(e)})
     if not records:
-        raise WorkbenchError("dataset has no views", root)
+        raise no_views_error(spec, index_errors or [])
     if warn:
         warn_if_implausible(spec, records)
     classes = find_class_tables(spec.root, getattr(options, "classes", "") or "")

@@ -124,18 +124,26 @@ def pose_losses(pred, T_true, translation_weight: float = 1.0, yaw_ce_weight: fl
     return terms
 
 
+MIN_BASELINE_M = 0.01  # below it a pair's translation has no direction or scale to compare
+
+
 def pose_errors(R_pred: np.ndarray, t_pred: np.ndarray, T_true: np.ndarray) -> dict:
-    """Per-pair errors (numpy): ``rot_deg``, ``trans_dir_deg``, ``scale_err`` (relative)."""
+    """Per-pair errors (numpy, batch first): ``rot_deg``, ``trans_dir_deg`` (90 for a zero
+    predicted translation), ``scale_err`` (relative); the last two NaN for a pair whose true
+    baseline is under :data:`MIN_BASELINE_M` (views taken from one spot: undefined, where
+    dividing by the baseline gave errors of 10⁷)."""
     R_true, t_true = T_true[:, :3, :3], T_true[:, :3, 3]
     rel = np.einsum("bji,bjk->bik", R_pred, R_true)
     cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)
     n_p = np.linalg.norm(t_pred, axis=1)
     n_t = np.linalg.norm(t_true, axis=1)
     cos_t = np.sum(t_pred * t_true, 1) / np.maximum(n_p * n_t, 1e-9)
+    moved = n_t >= MIN_BASELINE_M
+    direction = np.where(n_p > 1e-9, np.rad2deg(np.arccos(np.clip(cos_t, -1, 1))), 90.0)
     return {
         "rot_deg": np.rad2deg(np.arccos(cos)),
-        "trans_dir_deg": np.where(n_p > 1e-9, np.rad2deg(np.arccos(np.clip(cos_t, -1, 1))), 90.0),
-        "scale_err": np.abs(n_p - n_t) / np.maximum(n_t, 1e-9),
+        "trans_dir_deg": np.where(moved, direction, np.nan),
+        "scale_err": np.where(moved, np.abs(n_p - n_t) / np.maximum(n_t, 1e-9), np.nan),
     }
 
 

@@ -202,8 +202,13 @@ def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
             return SavedModelBackend(path)
         if is_run_folder(path):
             return KerasBackend(load_run_model(path), path)
+        exported = sorted(p.name for p in path.iterdir() if p.name == "saved_model"
+                          or p.suffix in (".tflite", ".pb"))  # fmt: skip
+        hint = f"; an export folder: pass one of its models ({', '.join(exported)})"
         raise WorkbenchError(
-            "folder is neither a run folder (model.keras or checkpoints/) nor a SavedModel", path
+            "folder is neither a run folder (model.keras or checkpoints/) nor a SavedModel"
+            + (hint if exported else ""),
+            path,
         )
     suffix = path.suffix.lower()
     if suffix == ".tflite":

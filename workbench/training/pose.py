@@ -90,7 +90,10 @@ def _train_step(config: PoseConfig, model: keras.Model, opt):
 
 
 def _median(d: dict) -> dict:
-    return {f"median_{k}": round(float(np.median(v)), 3) for k, v in d.items()}
+    """Medians of :func:`pose_errors` over the pairs that define each (``None``, JSON
+    ``null``, where none does: every pair taken from one spot has no translation to compare)."""
+    return {f"median_{k}": round(float(np.median(v[~np.isnan(v)])), 3) if (~np.isnan(v)).any()
+            else None for k, v in d.items()}  # fmt: skip
 
 
 def validate(model: keras.Model, source: PairSource) -> dict:

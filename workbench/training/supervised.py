@@ -180,13 +180,13 @@ def _set_up(config: TrainConfig) -> _Run:
             f"--batch {config.batch} must be divisible by {strategy.num_replicas_in_sync} replicas"
         )
     write_dir = logdir if is_chief else Path(tempfile.mkdtemp(prefix=f"workbench-{task}-"))
-    claim_output_folder(write_dir, "train", "--logdir")
     with strategy.scope():
         model = build_from_config(config)
         if config.init_from:
-            init_weights(model, config.init_from)
+            init_weights(model, config.init_from)  # weights that do not fit: no folder made
         optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
+    claim_output_folder(write_dir, "train", "--logdir")
     ckpt = Checkpoints(write_dir, config.keep_ckpts, model=model, optimizer=optimizer)
     start = ckpt.restore(config.resume)
     if is_chief:

@@ -10,7 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.viz.colorize import colorize_depth
 from workbench.viz.labels import short_id, wrap_label
 
 __all__ = [
@@ -254,9 +253,10 @@ def history_figure(history_csv, columns=("total", "l1", "normal", "ssim")) -> go
 
 
 def views_figure(views, max_range: float = 8.0) -> go.Figure:
-    """RGB (top row) and colourised range (bottom row) of a few views (``View`` objects); views
-    without measured depth (a pose-only dataset) show their RGB alone and the title says so,
-    rather than black panels that read as a range of 0 m."""
+    """RGB (top row) and range in metres (bottom row: 0 to ``max_range``, one colour bar in
+    metres, the range of a pixel on hover, invalid pixels blank) of a few views (``View``
+    objects); views without measured depth (a pose-only dataset) show their RGB alone and the
+    title says so, rather than black panels that read as a range of 0 m."""
 
     n = len(views)
     depth = any(v.record.has_depth for v in views)
@@ -273,8 +273,12 @@ def views_figure(views, max_range: float = 8.0) -> go.Figure:
     for i, v in enumerate(views):
         fig.add_trace(go.Image(z=v.rgb[::2, ::2]), 1, i + 1)
         if depth:
-            rng = colorize_depth(v.range_m[::2, ::2], 0.0, max_range)
-            fig.add_trace(go.Image(z=rng), 2, i + 1)
+            step = max(1, v.range_m.shape[0] // 64)  # 64 rows a panel: light in a notebook
+            trace = _map_trace("range", v.range_m[::step, ::step], step, max_range)
+            trace.update(showscale=i == 0, colorbar={"title": {"text": "m"}, "len": 0.45,
+                                                     "y": 0.22})  # fmt: skip
+            fig.add_trace(trace, 2, i + 1)
+            fig.update_yaxes(autorange="reversed", scaleanchor=f"x{n + i + 1}", row=2, col=i + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     what = f"RGB and range (0-{max_range} m)" if depth else "RGB (no measured depth: pose-only)"
@@ -282,6 +286,7 @@ def views_figure(views, max_range: float = 8.0) -> go.Figure:
         height=160 * rows + 46 + 14 * lines,
         margin={"l": 0, "r": 0, "t": 26 + 14 * lines, "b": 0},
         title=f"scene {short_id(views[0].record.scene_id)}: {what}",
+        plot_bgcolor="white",
     )
     return fig
 

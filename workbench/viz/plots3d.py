@@ -8,6 +8,7 @@ the floor is at the bottom).
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -277,7 +278,7 @@ def scene_cloud(
         what = "dataset" if not any(r.has_depth for r in records) else f"scene {sid}"
         raise WorkbenchError(
             f"{what} has no depth (pose-only: panoramas and poses); for a fused cloud of "
-            f"predicted depth run: workbench infer {root} --out predicted --ply",
+            f"predicted depth run: workbench infer {shlex.quote(str(root))} --out predicted --ply",
             root,
         )
     recs, note = posed_records(recs, sid)
