@@ -9,6 +9,7 @@ notebook on a dataset other than the seed samples (tests/test_browser.py ``BROWS
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -187,12 +188,11 @@ def test_an_out_inside_the_data_or_of_another_verb_is_refused(tmp_path, capsys):
     """--out inside the dataset became an empty scene of it; a folder of the user's files
     would be written into."""
     data = tmp_path / "ds"
-    data.mkdir()
-    (data / "notes.txt").write_text("mine")
+    shutil.copytree(SAMPLES / "rgbd-folder", data)
     assert main(["notebook", "01", "--data", str(data), "--out", str(data / "nb")]) == 2
     assert "--out: " in capsys.readouterr().err and not (data / "nb").exists()
     assert main(["notebook", "01", "--data", str(SAMPLES / "seed"), "--out", str(data)]) == 2
-    assert "is not empty (notes.txt)" in capsys.readouterr().err
+    assert "is not empty (dataset.json, depth, pose" in capsys.readouterr().err
 
 
 def test_a_folder_the_notebook_cannot_open_is_one_line(tmp_path, capsys):
