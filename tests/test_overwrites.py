@@ -173,6 +173,7 @@ def test_verbs_refuse_a_folder_of_the_users_files(seed, tmp_path, capsys):
     before = {p.name: p.read_bytes() for p in mine.rglob("*") if p.is_file()}
     for argv in (
         ["eval", str(tmp_path / "x.csv"), "--out", str(mine)],
+        ["split", str(seed), "--out", str(mine)],
         ["covisibility", str(seed), "--out", str(mine), "--no-progress"],
         ["train", "--logdir", str(seed), "--steps", "1"],
     ):

@@ -23,7 +23,13 @@ from workbench.data.plausibility import warn_if_implausible
 from workbench.data.records import scene_count
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
-from workbench.io import make_folder, read_csv_text, write_text_atomic
+from workbench.io import (
+    OUTPUT_OWNER,
+    check_output_owner,
+    claim_output_folder,
+    read_csv_text,
+    write_text_atomic,
+)
 from workbench.paths import confine
 
 __all__ = [
@@ -283,6 +289,7 @@ def _without_undecodable(records: list[ViewRecord], root) -> list[ViewRecord]:
 
 def run(config) -> int:
     """CLI entry: ``workbench split``; a refused split leaves no folder behind."""
+    check_output_owner(config.out, "split")  # a folder of the user's (their train.csv)
     spec = describe_dataset(config.root, config)
     records = index_spec(spec)
     if not records:
@@ -293,7 +300,7 @@ def run(config) -> int:
     if config.exclude:
         exclude = read_report_exclusions(config.exclude)
     made = not Path(config.out).exists()
-    make_folder(config.out)
+    claim_output_folder(config.out, "split")
     try:
         info = write_split(
             records, config.out, config.root, config.val_fraction, exclude, spec, config.unit
@@ -301,6 +308,7 @@ def run(config) -> int:
     except WorkbenchError:  # refused (an empty side): a folder this run made goes too
         if made:
             with contextlib.suppress(OSError):
+                (Path(config.out) / OUTPUT_OWNER).unlink()
                 Path(config.out).rmdir()
         raise
     print(
