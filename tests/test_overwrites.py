@@ -201,3 +201,30 @@ def test_infer_marks_its_folder_and_resumes_in_it(seed, tmp_path, capsys):
     assert main(argv) == 0 and "skipped" in capsys.readouterr().out  # its own folder
     assert main(["eda", str(seed), "--out", str(out)]) == 2
     assert "holds the output of `workbench infer`" in capsys.readouterr().err
+
+
+def test_an_eda_that_reads_no_view_leaves_no_folder(tmp_path, capsys):
+    """It left a folder holding only its mark, which then refused every other verb."""
+    root = tmp_path / "allbad"
+    shutil.copytree(SAMPLES / "rgbd-folder", root)
+    for png in (root / "depth").iterdir():
+        png.write_bytes(b"not a png")
+    out = tmp_path / "e"
+    assert main(["eda", str(root), "--out", str(out), "--workers", "1"]) == 2
+    assert "Traceback" not in capsys.readouterr().err and not out.exists()
+
+
+def test_one_verb_does_not_mix_two_datasets_in_one_folder(seed, tmp_path, capsys):
+    """consistency of a second dataset into the first one's folder replaced its tables and
+    left its scenes beside them (eda then refused the first dataset's results)."""
+    out = tmp_path / "cov"
+    base = ["--height", "32", "--no-progress"]
+    assert main(["covisibility", str(seed), "--out", str(out), *base]) == 0
+    other = tmp_path / "rs"
+    shutil.copytree(SAMPLES / "realsee3d", other)
+    summary = (out / "summary.json").read_bytes()
+    assert main(["covisibility", str(other), "--out", str(out), *base]) == 2
+    err = capsys.readouterr().err
+    assert f"holds the `workbench covisibility` results of {seed.resolve()}" in err
+    assert (out / "summary.json").read_bytes() == summary
+    assert main(["covisibility", str(seed), "--out", str(out), *base]) == 0  # its own again

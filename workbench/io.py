@@ -283,28 +283,43 @@ def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
 OUTPUT_OWNER = ".workbench-output"  # in a verb's output folder: the verb that claimed it
 
 
+def _read_mark(path: str | os.PathLike) -> tuple[str, str]:
+    """``(verb, source)`` of a folder's :data:`OUTPUT_OWNER` mark (``""`` where absent)."""
+    marker = Path(path) / OUTPUT_OWNER
+    try:
+        lines = marker.read_text(encoding="utf-8").splitlines() if marker.is_file() else []
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    lines = [line.strip() for line in lines] + ["", ""]
+    return lines[0], lines[1]
+
+
 def check_output_owner(
-    path: str | os.PathLike, verb: str, flag: str = "--out", empty: bool = True
+    path: str | os.PathLike, verb: str, flag: str = "--out", empty: bool = True, source: str = ""
 ) -> None:
     """Before any work: a folder another verb claimed (:func:`claim_output_folder`) is
     refused, naming ``flag``: verbs share file names (``summary.json``, ``views.csv``,
-    ``failed.csv``), so one would replace the other's. A folder no verb claimed must be empty
-    (hidden files aside): its files are the user's, and a run replaces only what it wrote
-    (``empty=False``: the caller checks that none of them is a file it writes instead).
+    ``failed.csv``), so one would replace the other's; so is one the same verb claimed for
+    another ``source`` (a dataset root: two datasets' scenes would mix in one folder). A folder
+    no verb claimed must be empty (hidden files aside): its files are the user's, and a run
+    replaces only what it wrote (``empty=False``: the caller checks that none of them is a file
+    it writes instead).
 
     Raises:
         WorkbenchError: naming ``flag`` and the verb whose output the folder holds, or the
             first files of a folder no verb claimed.
     """
-    marker = Path(path) / OUTPUT_OWNER
-    try:
-        owner = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
-    except (OSError, UnicodeDecodeError):
-        owner = ""
+    owner, recorded = _read_mark(path)
     if owner and owner != verb:
         raise WorkbenchError(
             f"{path} holds the output of `workbench {owner}` (files of the same names would be "
             "replaced): name another folder",
+            flag,
+        )
+    if owner and source and recorded and recorded != source:
+        raise WorkbenchError(
+            f"{path} holds the `workbench {verb}` results of {recorded} (they would mix with "
+            "this dataset's): name another folder",
             flag,
         )
     if empty and not owner and Path(path).is_dir():
@@ -318,13 +333,24 @@ def check_output_owner(
             )
 
 
-def claim_output_folder(path: str | os.PathLike, verb: str, flag: str = "--out") -> Path:
-    """:func:`check_output_owner`, then make the folder and mark it as ``verb``'s."""
-    check_output_owner(path, verb, flag)
+def claim_output_folder(
+    path: str | os.PathLike, verb: str, flag: str = "--out", source: str = ""
+) -> Path:
+    """:func:`check_output_owner`, then make the folder and mark it as ``verb``'s (for
+    ``source``, e.g. the dataset root, when given)."""
+    check_output_owner(path, verb, flag, source=source)
     folder = make_folder(path)
-    if not (folder / OUTPUT_OWNER).is_file():
-        write_text_atomic(folder / OUTPUT_OWNER, verb + "\n")
+    if _read_mark(folder) != (verb, source):
+        write_text_atomic(folder / OUTPUT_OWNER, f"{verb}\n{source}\n" if source else f"{verb}\n")
     return folder
+
+
+def unclaim_output_folder(path: str | os.PathLike) -> None:
+    """Undo :func:`claim_output_folder` for a folder this run made and a job that then failed
+    before writing anything: its mark removed, the folder too when nothing else is in it."""
+    (Path(path) / OUTPUT_OWNER).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        Path(path).rmdir()  # only when empty
 
 
 def check_replaceable(path: str | os.PathLike, flag: str, what: str, looks_ours) -> Path:

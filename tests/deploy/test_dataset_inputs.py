@@ -163,6 +163,23 @@ def test_infer_ply_fuses_the_synthesised_views_around_their_cameras(tmp_path, ca
     # depth predicted again without --ply: the clouds stay, said not to match it any more
     code, out, err = _infer(capsys, root, "--out", tmp_path / "o", "--upsample", "bilinear")
     assert code == 0 and "3 point cloud(s) of an earlier --ply run stay" in err, out + err
+    # a folder of the user's holding a fused_predicted.ply of their own: refused, kept
+    fused = next((tmp_path / "o").rglob("fused_predicted.ply")).relative_to(tmp_path / "o")
+    mine = tmp_path / "mine" / fused
+    mine.parent.mkdir(parents=True)
+    mine.write_text("MY LIDAR SCAN")
+    code, out, err = _infer(capsys, root, "--out", tmp_path / "mine", "--ply")
+    assert code == 2 and f"({fused.as_posix()})" in err and mine.read_text() == "MY LIDAR SCAN"
+    # a pose in millimetres: left out of the fused cloud and named (it was fused 1.5 km away)
+    pose = sorted((root / "pose").iterdir())[1]
+    T = np.loadtxt(pose)
+    T[:3, 3] *= 1000
+    np.savetxt(pose, T)
+    code, out, err = _infer(capsys, root, "--out", tmp_path / "o2", "--ply")
+    assert code == 1 and f"{pose}: camera" in out and "millimetres?" in out, out + err
+    # the dataset's own rgb/ folder as --out: its outputs would be read as views
+    code, out, err = _infer(capsys, root / "rgb", "--out", root / "rgb")
+    assert code == 2 and f"is inside the dataset scene {root}" in err, out + err
 
 
 # --------------------------------------------------------------------- 3. export --report

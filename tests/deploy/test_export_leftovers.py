@@ -122,6 +122,10 @@ def test_an_export_folder_holds_one_model(tiny_keras, tmp_path):
     )
     with pytest.raises(WorkbenchError, match=r"--out: .* holds the export of another model"):
         _export(other, out)
+    from workbench.deploy.export import export
+
+    with pytest.raises(WorkbenchError, match=r"holds the export of this model at 64x32 \(this"):
+        export(ExportConfig(checkpoint=str(tiny_keras), format=("pb",), out=str(out), height=64))
     assert (out / "model.pb").read_bytes() == pb
     from workbench.model.predictor import load_backend
 

@@ -1,5 +1,6 @@
 """Bi-view warping and losses, relative-pose network and baseline."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,9 @@ def test_train_biview_tiny(tmp_path):
     assert len(hist) == 4 and hist[0].startswith("step,total,photo")
     assert (tmp_path / "bv" / "model.keras").exists()
     assert list((tmp_path / "bv" / "dumps").glob("*_pc.ply"))
+    # --resume compared fields a bi-view config does not have (AttributeError: model_stem)
+    s = train(dataclasses.replace(cfg, steps=14, resume=True))
+    assert s["steps"] == 14
 
 
 def test_rotation_6d_and_errors():

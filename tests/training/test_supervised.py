@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -362,4 +363,18 @@ def test_train_on_a_split_without_depth_is_refused_before_any_work(tmp_path, cap
         assert main([verb, *args[1:], "--logdir", str(run), "--steps", "2"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "none of its views has depth" in err[0], (verb, err)
+        assert not run.exists()
+    # depth without poses: the pair trainers said "no two views share a scene" after mining,
+    # and left their run folder
+    depth_only = tmp_path / "depth-only"
+    shutil.copytree(samples / "rgbd-folder", depth_only)
+    shutil.rmtree(depth_only / "pose")
+    lists = tmp_path / "l2"
+    assert main(["split", str(depth_only), "--out", str(lists), "--unit", "view"]) == 0
+    capsys.readouterr()
+    for verb in ("train-biview", "train-pose"):
+        argv = [verb, "--train-csv", str(lists / "train.csv"), "--val-csv", ""]
+        assert main([*argv, "--logdir", str(run), "--steps", "2"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "none of its views has a pose" in err[0], (verb, err)
         assert not run.exists()

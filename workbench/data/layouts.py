@@ -61,6 +61,7 @@ __all__ = [
     "LAYOUTS",
     "detect_layout",
     "find_datasets",
+    "scene_folder_above",
     "scene_covisibility",
     "files_by_stem",
     "pose_file_of",
@@ -607,6 +608,24 @@ class RealSee3DLayout:
 def is_rgbd_scene(d: Path) -> bool:
     """``d`` holds ``rgb/`` and ``depth/`` (RGB-D) or ``rgb/`` and ``pose/`` (pose-only)."""
     return (d / "rgb").is_dir() and ((d / "depth").is_dir() or (d / "pose").is_dir())
+
+
+def scene_folder_above(path: str | os.PathLike, levels: int = 3) -> Path | None:
+    """The scene folder of a dataset that ``path`` lies in (or is), looking ``levels`` folders
+    up: an rgbd-folder scene (``rgb/`` beside ``depth/`` or ``pose/``), a seed scene (``pan/``
+    beside ``depth/``), a RealSee3D scene (``viewpoints/``), a ZInD tour (``panos/`` beside
+    ``zind_data.json``); else ``None``. An output there would be read as the scene's files
+    (``infer --out`` a dataset's ``rgb/`` folder added phantom views).
+
+    >>> scene_folder_above("/no/such/folder") is None
+    True
+    """
+    p = Path(path).resolve()
+    for d in [p, *p.parents][: levels + 1]:
+        seed = (d / "pan").is_dir() and (d / "depth").is_dir()
+        if is_rgbd_scene(d) or seed or (d / "viewpoints").is_dir() or is_zind_tour(d):
+            return d
+    return None
 
 
 class RgbdFolderLayout:

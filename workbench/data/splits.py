@@ -8,7 +8,6 @@ never moves an existing scene to the other side, and the same input gives the sa
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -24,10 +23,10 @@ from workbench.data.records import scene_count
 from workbench.data.validate import read_report_exclusions
 from workbench.errors import WorkbenchError
 from workbench.io import (
-    OUTPUT_OWNER,
     check_output_owner,
     claim_output_folder,
     read_csv_text,
+    unclaim_output_folder,
     write_text_atomic,
 )
 from workbench.paths import confine
@@ -307,9 +306,7 @@ def run(config) -> int:
         )
     except WorkbenchError:  # refused (an empty side): a folder this run made goes too
         if made:
-            with contextlib.suppress(OSError):
-                (Path(config.out) / OUTPUT_OWNER).unlink()
-                Path(config.out).rmdir()
+            unclaim_output_folder(config.out)
         raise
     print(
         f"split: {info['train_views']} train views ({scene_count(info['train_scenes'])}), "
@@ -333,9 +330,20 @@ def require_split_depth(records, csv, flag: str, use: str) -> None:
         )
 
 
-def require_splits_depth(train_csv, val_csv, use: str) -> None:
+def require_splits_depth(train_csv, val_csv, use: str, poses: bool = False) -> None:
     """:func:`require_split_depth` of a trainer's ``--train-csv`` and ``--val-csv`` (``""``:
-    none), read here: before a run folder is made."""
+    none), read here: before a run folder is made. With ``poses`` (the pair trainers), the
+    training split must hold posed views too (its pairs are views placed by their poses).
+
+    Raises:
+        WorkbenchError: naming the CSV and its flag.
+    """
     for flag, path in (("--train-csv", train_csv), ("--val-csv", val_csv)):
         if path:
-            require_split_depth(read_split_csv(path)[0], path, flag, use)
+            records = read_split_csv(path)[0]
+            require_split_depth(records, path, flag, use)
+            if poses and flag == "--train-csv" and not any(r.pose_path for r in records):
+                raise WorkbenchError(
+                    f"--train-csv: none of its views has a pose: {use} pairs views by their poses",
+                    path,
+                )

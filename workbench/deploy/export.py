@@ -216,23 +216,30 @@ def check_options(config) -> None:
         )
 
 
-def _check_same_model(out: Path, sha256: str) -> None:
-    """An export folder holds one model: exporting another into it would leave the first
-    one's other formats beside the new files, each named as the same model.
+def _check_same_model(out: Path, meta: dict) -> None:
+    """An export folder holds one model at one input size: exporting another model, or the
+    same at another ``--height``, would leave the first export's other formats beside the new
+    files, all described by the new ``model.json``.
 
     Raises:
-        WorkbenchError: naming ``--out`` and the model whose export it holds.
+        WorkbenchError: naming ``--out`` and the export it holds.
     """
     try:
         before = json.loads((out / "model.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    if isinstance(before, dict) and before.get("source_sha256") not in (None, sha256):
-        raise WorkbenchError(
-            f"{out} holds the export of another model ({before.get('source', '?')}): "
-            "name another folder",
-            "--out",
+    if not isinstance(before, dict):
+        return
+    if before.get("source_sha256") not in (None, meta["source_sha256"]):
+        what = f"another model ({before.get('source', '?')})"
+    elif before.get("input_size") not in (None, meta["input_size"]):
+        w, h = before["input_size"]
+        what = (
+            f"this model at {w}x{h} (this export: {meta['input_size'][0]}x{meta['input_size'][1]})"
         )
+    else:
+        return
+    raise WorkbenchError(f"{out} holds the export of {what}: name another folder", "--out")
 
 
 def _export_formats(model, config, stage: Path, meta: dict) -> dict[str, Path]:
@@ -333,7 +340,7 @@ def export(config) -> tuple[list[Path], str]:
     median = model_train_median(Path(source))
     if median:
         meta["train_median_m"] = median
-    _check_same_model(out, meta["source_sha256"])
+    _check_same_model(out, meta)
     claim_output_folder(out, "export")
     sweep_temporaries(out, recursive=False)  # staging folders of killed exports, only those
     try:

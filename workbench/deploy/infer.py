@@ -32,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.layouts import scene_folder_above
 from workbench.deploy.inputs import (
+    FUSED_NAME,
     IMAGE_EXTS,
     OUTPUT_SUFFIXES,
     InferItem,
@@ -56,6 +58,7 @@ from workbench.io import (
     make_folder,
     save_npy,
     sweep_temporaries,
+    unclaim_output_folder,
     write_image,
     write_text_atomic,
 )
@@ -456,12 +459,23 @@ def _check_out_folder(out: Path, items, ply: bool) -> None:
         WorkbenchError: naming ``--out`` and the first files it would replace.
     """
     check_output_owner(out, "infer", empty=False)
+    scene = scene_folder_above(out)
+    if scene is not None:
+        raise WorkbenchError(
+            f"{out} is inside the dataset scene {scene} (its outputs would be read as the "
+            "scene's files): name a folder outside the dataset",
+            "--out",
+        )
     if not out.is_dir() or (out / OUTPUT_OWNER).is_file():
         return
     suffixes = ("_depth.npy", *OUTPUT_SUFFIXES) + ((".ply",) if ply else ())
     names = ["infer.json"] + [
         (it.key.parent / f"{it.key.name}{s}").as_posix() for it in items for s in suffixes
     ]
+    if ply:  # the fused clouds: <scene folder>/fused_predicted[_floorN].ply
+        for parent in sorted({it.key.parent for it in items}):
+            found = (out / parent).glob(f"{FUSED_NAME}*.ply")
+            names += [p.relative_to(out).as_posix() for p in found]
     taken = [n for n in names if (out / n).exists()]
     if taken:
         more = f" and {len(taken) - 3} more" if len(taken) > 3 else ""
@@ -488,7 +502,7 @@ def _undo(out: Path, made: bool, before: dict) -> None:
     else:
         (out / "infer.json").unlink(missing_ok=True)
     if made:
-        (out / OUTPUT_OWNER).unlink(missing_ok=True)
+        unclaim_output_folder(out)  # its mark; the folder itself once the empty ones are gone
         for d in sorted((d for d in out.rglob("*") if d.is_dir()), reverse=True):
             with contextlib.suppress(OSError):
                 d.rmdir()  # only empty ones

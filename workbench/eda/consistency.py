@@ -318,7 +318,7 @@ def run(config) -> int:
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "consistency compares measured depth")
     require_poses(records, config.root, "consistency compares views placed by their poses")
-    out = claim_output_folder(config.out, "consistency")
+    out = claim_output_folder(config.out, "consistency", source=spec.root)
     scenes: dict[str, list] = {}
     for r in records:
         scenes.setdefault(r.scene_id, []).append(r)

@@ -95,7 +95,7 @@ def run(config) -> int:
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "covisibility needs measured depth")
     require_poses(records, config.root, "covisibility places views by their poses")
-    out = claim_output_folder(config.out, "covisibility")
+    out = claim_output_folder(config.out, "covisibility", source=spec.root)
     scenes: dict[str, list] = {}
     for r in records:
         scenes.setdefault(r.scene_id, []).append(r)

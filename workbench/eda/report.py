@@ -39,6 +39,7 @@ from workbench.io import (
     check_replaceable,
     claim_output_folder,
     make_folder,
+    unclaim_output_folder,
     write_csv_atomic,
     write_text_atomic,
 )
@@ -296,6 +297,7 @@ def run(config) -> int:
     check_output_owner(out, "eda")
     # every input before any folder is made: the root, --classes, --consistency, --cache
     spec = describe_dataset(root, config)
+    check_output_owner(out, "eda", source=spec.root)  # another dataset's report there
     find_class_tables(spec.root, config.classes or "")
     consistency = load_consistency(config.consistency)[1] if config.consistency else None
     if consistency is not None:
@@ -305,21 +307,27 @@ def run(config) -> int:
     if config.cache:  # a file the user named (the default one is the job's own, rebuilt)
         check_replaceable(cache, "--cache", "a views cache", lambda b: b[:4] == b"PAR1")
         check_views_cache(cache)
-    claim_output_folder(out, "eda")
+    made = not out.exists()
+    claim_output_folder(out, "eda", source=spec.root)
     check_output_file(cache)
     failed: list[dict] = []
-    tables = compute(
-        root,
-        config.layout,
-        cache,
-        config.workers,
-        progress=True,
-        tilt_limit_deg=config.tilt_limit,
-        errors=failed,
-        options=config,
-        scheduler=config.scheduler,
-        warn=True,
-    )
+    try:
+        tables = compute(
+            root,
+            config.layout,
+            cache,
+            config.workers,
+            progress=True,
+            tilt_limit_deg=config.tilt_limit,
+            errors=failed,
+            options=config,
+            scheduler=config.scheduler,
+            warn=True,
+        )
+    except WorkbenchError:  # no view could be read: a folder this run made goes too
+        if made:
+            unclaim_output_folder(out)
+        raise
     first = tables["views"].iloc[0]
     records = index_spec(spec, errors=[])  # broken scenes: already listed by compute
     rec = next(r for r in records if (r.scene_id, r.view_id) == (first.scene_id, first.view_id))

@@ -125,7 +125,7 @@ def train(config: BiviewConfig) -> dict:
     logdir = Path(config.logdir)
     check_resume(config, logdir)
     # before the run folder: a pose-only split is refused, nothing written
-    require_splits_depth(config.train_csv, config.val_csv, "bi-view training")
+    require_splits_depth(config.train_csv, config.val_csv, "bi-view training", poses=True)
     claim_output_folder(logdir, "train-biview", "--logdir")
     records, root, pairs = _pairs(config, config.train_csv)
     keras.utils.set_random_seed(config.seed)

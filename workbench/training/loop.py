@@ -156,6 +156,7 @@ def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> 
         )
     if saved.exists():
         old = load_config(type(config), saved)
+        fields = [f for f in fields if hasattr(config, f)]  # bi-view nets have no stem option
         diff = [f for f in fields if getattr(old, f) != getattr(config, f)]
         if diff:
             desc = ", ".join(f"{f}={getattr(old, f)} vs {getattr(config, f)}" for f in diff)

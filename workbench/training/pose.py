@@ -119,7 +119,7 @@ def train(config: PoseConfig) -> dict:
     logdir = Path(config.logdir)
     check_resume(config, logdir, NET_FIELDS)
     # before the run folder: a pose-only split is refused, nothing written
-    require_splits_depth(config.train_csv, config.val_csv, "pose training")
+    require_splits_depth(config.train_csv, config.val_csv, "pose training", poses=True)
     claim_output_folder(logdir, "train-pose", "--logdir")
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)
