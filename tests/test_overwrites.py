@@ -153,7 +153,11 @@ def test_a_folder_no_run_marked_must_be_empty(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / ".DS_Store").write_bytes(b"")
-    check_output_owner(mine, "eda")  # hidden files aside, empty
+    check_output_owner(mine, "eda")  # a desktop's litter aside, empty
+    (mine / ".env").write_text("TOKEN=abc")  # a user's hidden file makes it theirs (--out ~)
+    with pytest.raises(ValueError, match=r"mine is not empty \(.env\)"):
+        check_output_owner(mine, "eda")
+    (mine / ".env").unlink()
     (mine / "metrics.json").write_text('{"mine": 1}')
     with pytest.raises(ValueError, match=r"--logdir: .*mine is not empty \(metrics.json\)"):
         check_output_owner(mine, "train", "--logdir")

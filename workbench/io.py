@@ -283,6 +283,17 @@ def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
 OUTPUT_OWNER = ".workbench-output"  # in a verb's output folder: the verb that claimed it
 
 
+# what an empty folder may hold: a desktop's or Jupyter's own litter (a user's hidden files,
+# ``.git`` or ``.env``, make a folder theirs: ``--out ~`` is refused)
+_LITTER = (".DS_Store", ".ipynb_checkpoints", "Thumbs.db", "desktop.ini")
+
+
+def _ignorable(name: str) -> bool:
+    """A file an empty output folder may hold: litter (:data:`_LITTER`), this project's
+    temporaries (a killed run's), and the mark."""
+    return name in _LITTER or name == OUTPUT_OWNER or temporary_owner(name) is not None
+
+
 def _read_mark(path: str | os.PathLike) -> tuple[str, str]:
     """``(verb, source)`` of a folder's :data:`OUTPUT_OWNER` mark (``""`` where absent)."""
     marker = Path(path) / OUTPUT_OWNER
@@ -301,9 +312,9 @@ def check_output_owner(
     refused, naming ``flag``: verbs share file names (``summary.json``, ``views.csv``,
     ``failed.csv``), so one would replace the other's; so is one the same verb claimed for
     another ``source`` (a dataset root: two datasets' scenes would mix in one folder). A folder
-    no verb claimed must be empty (hidden files aside): its files are the user's, and a run
-    replaces only what it wrote (``empty=False``: the caller checks that none of them is a file
-    it writes instead).
+    no verb claimed must be empty (but for :func:`_ignorable` names): its files, hidden ones
+    included, are the user's, and a run replaces only what it wrote (``empty=False``: the
+    caller checks that none of them is a file it writes instead).
 
     Raises:
         WorkbenchError: naming ``flag`` and the verb whose output the folder holds, or the
@@ -323,7 +334,7 @@ def check_output_owner(
             flag,
         )
     if empty and not owner and Path(path).is_dir():
-        names = sorted(p.name for p in Path(path).iterdir() if not p.name.startswith("."))
+        names = sorted(p.name for p in Path(path).iterdir() if not _ignorable(p.name))
         if names:
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
             raise WorkbenchError(

@@ -49,6 +49,7 @@ def test_a_killed_exports_staging_folder_is_removed_and_nothing_else(tiny_keras,
     for name in [stale, live_other, live_self, *user]:
         (out / name).mkdir(parents=True)
         (out / name / "model.pb").write_bytes(b"partial")
+    (out / ".workbench-output").write_text("export\n")  # an earlier export's folder
     files, _ = _export(tiny_keras, out)
     assert [f.name for f in files] == ["model.json", "model.pb"]
     assert not (out / stale).exists()
@@ -56,6 +57,11 @@ def test_a_killed_exports_staging_folder_is_removed_and_nothing_else(tiny_keras,
         assert (out / name / "model.pb").read_bytes() == b"partial", name
     left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
     assert left == sorted([live_other, live_self, *user, ".workbench-output"])  # staging gone
+    fresh = tmp_path / "fresh"  # a new folder holding only the staging folders of dead exports
+    (fresh / _named_for(_dead_pid())).mkdir(parents=True)
+    _export(tiny_keras, fresh)
+    names = sorted(p.name for p in fresh.iterdir())
+    assert names == [".workbench-output", "model.json", "model.pb"]
 
 
 def test_a_full_disk_while_staging_names_out(tiny_keras, tmp_path, monkeypatch):
