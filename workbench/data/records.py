@@ -45,14 +45,16 @@ class ViewRecord:
     TABLE_COLUMNS = ("scene_id", "view_id", "rgb_path", "depth_path", "pose_path", "depth_scale")
 
     def table_row(self) -> dict:
-        """:data:`TABLE_COLUMNS` of this view; ``depth_scale`` (units per metre) is ``None``
-        for a view without depth, whose record keeps the default only as a placeholder.
+        """:data:`TABLE_COLUMNS` of this view; ``depth_scale`` (PNG units per metre) is
+        ``None`` for a view without depth or with float depth in metres (``.exr``, ``.npy``),
+        whose record keeps the default only as a placeholder.
 
         >>> ViewRecord("s", "v", "s/v.jpg", "", "", "zind").table_row()["depth_scale"] is None
         True
         """
         row = {name: getattr(self, name) for name in self.TABLE_COLUMNS}
-        row["depth_scale"] = self.depth_scale if self.has_depth else None
+        png = self.depth_path.lower().endswith(".png")
+        row["depth_scale"] = self.depth_scale if png else None
         return row
 
     @property
