@@ -290,8 +290,10 @@ _LITTER = (".DS_Store", ".ipynb_checkpoints", "Thumbs.db", "desktop.ini")
 
 def _ignorable(name: str) -> bool:
     """A file an empty output folder may hold: litter (:data:`_LITTER`), this project's
-    temporaries (a killed run's), and the mark."""
-    return name in _LITTER or name == OUTPUT_OWNER or temporary_owner(name) is not None
+    temporaries (a killed run's) and records (``.workbench-*``: the marks, the demo's list of
+    the files it wrote)."""
+    own = name.startswith(".workbench-") or temporary_owner(name) is not None
+    return name in _LITTER or own
 
 
 def _read_mark(path: str | os.PathLike) -> tuple[str, str]:
