@@ -46,6 +46,7 @@ __all__ = [
     "check_not_model_folder",
     "check_output_owner",
     "claim_output_folder",
+    "unclaim_output_folder",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -347,11 +348,11 @@ def check_output_owner(
 
 
 def claim_output_folder(
-    path: str | os.PathLike, verb: str, flag: str = "--out", source: str = ""
+    path: str | os.PathLike, verb: str, flag: str = "--out", source: str = "", empty: bool = True
 ) -> Path:
-    """:func:`check_output_owner`, then make the folder and mark it as ``verb``'s (for
-    ``source``, e.g. the dataset root, when given)."""
-    check_output_owner(path, verb, flag, source=source)
+    """:func:`check_output_owner` (``empty``, ``source`` as there), then make the folder and
+    mark it as ``verb``'s (for ``source``, e.g. the dataset root, when given)."""
+    check_output_owner(path, verb, flag, empty=empty, source=source)
     folder = make_folder(path)
     if _read_mark(folder) != (verb, source):
         write_text_atomic(folder / OUTPUT_OWNER, f"{verb}\n{source}\n" if source else f"{verb}\n")

@@ -121,8 +121,11 @@ def test_table_row_shows_no_depth_scale_without_depth(tmp_path):
     assert tour["depth_scale"] is None and tour["depth_path"] == ""
     sample = open_dataset(SAMPLES / "seed").records[0]
     assert sample.has_depth and sample.table_row()["depth_scale"] == sample.depth_scale > 0
-    floats = [r for r in open_dataset(SAMPLES / "rgbd-folder").records
-              if r.depth_path.endswith((".exr", ".npy"))]  # metres: no PNG scale applies
+    floats = [
+        r
+        for r in open_dataset(SAMPLES / "rgbd-folder").records
+        if r.depth_path.endswith((".exr", ".npy"))
+    ]  # metres: no PNG scale applies
     assert floats and all(r.table_row()["depth_scale"] is None for r in floats)
 
 

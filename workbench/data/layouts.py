@@ -389,7 +389,7 @@ class SeedLayout:
 
     @staticmethod
     def detect(root: Path) -> bool:
-        return any((d / "pan").is_dir() and (d / "depth").is_dir() for d in _scene_dirs(root))
+        return any(_is_seed_scene(d) for d in _scene_dirs(root))
 
     def scene(self, root: Path, scene: Path, resolution: str) -> list[ViewRecord]:
         scale = self.depth_scale or _seed_scale(scene)
@@ -573,7 +573,7 @@ class RealSee3DLayout:
 
     @staticmethod
     def detect(root: Path) -> bool:
-        return any((d / "viewpoints").is_dir() for d in _scene_dirs(root))
+        return any(_is_realsee_scene(d) for d in _scene_dirs(root))
 
     def scene(self, root: Path, scene: Path) -> list[ViewRecord]:
         out = []
@@ -601,7 +601,7 @@ class RealSee3DLayout:
         return out
 
     def index(self, root: Path, resolution: str = "low", errors=None) -> list[ViewRecord]:
-        scenes = [d for d in _scene_dirs(root) if (d / "viewpoints").is_dir()]
+        scenes = [d for d in _scene_dirs(root) if _is_realsee_scene(d)]
         return _each_scene(scenes, lambda d: self.scene(root, d), errors)
 
 
@@ -622,10 +622,17 @@ def scene_folder_above(path: str | os.PathLike, levels: int = 3) -> Path | None:
     """
     p = Path(path).resolve()
     for d in [p, *p.parents][: levels + 1]:
-        seed = (d / "pan").is_dir() and (d / "depth").is_dir()
-        if is_rgbd_scene(d) or seed or (d / "viewpoints").is_dir() or is_zind_tour(d):
+        if is_rgbd_scene(d) or _is_seed_scene(d) or _is_realsee_scene(d) or is_zind_tour(d):
             return d
     return None
+
+
+def _is_seed_scene(d: Path) -> bool:
+    return (d / "pan").is_dir() and (d / "depth").is_dir()
+
+
+def _is_realsee_scene(d: Path) -> bool:
+    return (d / "viewpoints").is_dir()
 
 
 class RgbdFolderLayout:

@@ -91,6 +91,7 @@ __all__ = [
     "MAX_DEPTH_OVER_RGB",
     "MAX_POSE_TRANSLATION_M",
     "pose_units_problem",
+    "check_pose_units",
     "SHOWN_PROBLEMS",
 ]
 
@@ -278,6 +279,18 @@ def pose_units_problem(T: np.ndarray) -> str:
         f"camera {t:.4g} m from the origin (> {MAX_POSE_TRANSLATION_M:.0f} m for an indoor"
         f" scene): translation in millimetres? (expected metres: {t / 1000:.3g} m)"
     )
+
+
+def check_pose_units(T: np.ndarray, pose_file: str | os.PathLike) -> None:
+    """Refuse the pose ``T`` read from ``pose_file`` when :func:`pose_units_problem` finds one
+    (the jobs that place views by their poses leave such a view out).
+
+    Raises:
+        WorkbenchError: naming ``pose_file`` and the problem.
+    """
+    problem = pose_units_problem(T)
+    if problem:
+        raise WorkbenchError(problem, pose_file)
 
 
 def _check_pose_units(file: str, T: np.ndarray, add) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.validate import pose_units_problem
+from workbench.data.validate import check_pose_units
 from workbench.deploy.inputs import FUSED_NAME, InferItem, read_item_pose, read_item_rgb
 from workbench.errors import WorkbenchError
 from workbench.geometry.normals import range_to_normals
@@ -68,8 +68,7 @@ def fuse_views(out: Path, items: list[InferItem], voxel: float) -> tuple[PointCl
     for it in items:
         try:
             T = read_item_pose(it)
-            if pose_units_problem(T):  # a pose in millimetres: the view 1.5 km away
-                raise WorkbenchError(pose_units_problem(T), Path(it.root, it.record.pose_path))
+            check_pose_units(T, Path(it.root, it.record.pose_path))  # not 1.5 km away (mm)
             depth = load_npy(out / it.key.parent / f"{it.key.name}_depth.npy")
             rgb = read_item_rgb(it)
             normals = range_to_normals(depth)

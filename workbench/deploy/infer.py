@@ -55,7 +55,7 @@ from workbench.io import (
     check_output_folder,
     check_output_owner,
     check_outside,
-    make_folder,
+    claim_output_folder,
     save_npy,
     sweep_temporaries,
     unclaim_output_folder,
@@ -486,13 +486,6 @@ def _check_out_folder(out: Path, items, ply: bool) -> None:
         )
 
 
-def _claim(out: Path) -> None:
-    """Mark ``out`` as infer's (other verbs refuse it; a later infer run may replace its
-    outputs)."""
-    if not (out / OUTPUT_OWNER).is_file():
-        write_text_atomic(out / OUTPUT_OWNER, "infer\n")
-
-
 def _undo(out: Path, made: bool, before: dict) -> None:
     """A job whose every image failed leaves the folder as it found it: the earlier
     ``infer.json`` back (or none), and a folder this run made removed with the empty folders it
@@ -559,8 +552,7 @@ def run(config) -> int:
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
     made = not out.exists()
-    make_folder(out)
-    _claim(out)
+    claim_output_folder(out, "infer", empty=False)  # its files checked by _check_out_folder
     sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
     before = _previous_info(out)

@@ -299,9 +299,10 @@ def run(config) -> int:
     spec = describe_dataset(root, config)
     check_output_owner(out, "eda", source=spec.root)  # another dataset's report there
     find_class_tables(spec.root, config.classes or "")
+    records = index_spec(spec, errors=[])  # broken scenes: listed by compute
     consistency = load_consistency(config.consistency)[1] if config.consistency else None
     if consistency is not None:
-        consistency = dataset_views(consistency, index_spec(spec, errors=[]), config.consistency)
+        consistency = dataset_views(consistency, records, config.consistency)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_outside(cache, "--cache", spec.root, "the dataset root")
     if config.cache:  # a file the user named (the default one is the job's own, rebuilt)
@@ -329,7 +330,6 @@ def run(config) -> int:
             unclaim_output_folder(out)
         raise
     first = tables["views"].iloc[0]
-    records = index_spec(spec, errors=[])  # broken scenes: already listed by compute
     rec = next(r for r in records if (r.scene_id, r.view_id) == (first.scene_id, first.view_id))
     _warn_far_cameras(tables["views"], records, spec.root)
     example = load_view(rec, spec.root)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.layouts import ViewRecord, load_range, pose_file_of
-from workbench.data.validate import pose_units_problem
+from workbench.data.validate import check_pose_units
 from workbench.eda.views import view_key
 from workbench.errors import WorkbenchError, raise_if_interrupted
 from workbench.io import make_folder
@@ -44,7 +44,7 @@ class SceneRanges:
 def load_scene_ranges(records, root: str) -> SceneRanges:
     """Read every record of one scene (:class:`SceneRanges`); a view whose depth, mask or
     pose cannot be read, that has no pose or whose pose is not in metres
-    (:func:`~workbench.data.validate.pose_units_problem`), is left out with its error line.
+    (:func:`~workbench.data.validate.check_pose_units`), is left out with its error line.
 
     Raises:
         WorkbenchError: naming the scene's folder when no view can be read.
@@ -55,8 +55,7 @@ def load_scene_ranges(records, root: str) -> SceneRanges:
             rng, T = load_range(r, root)
             if T is None:
                 raise _unposed(r, root)
-            if pose_units_problem(T):
-                raise WorkbenchError(pose_units_problem(T), Path(root, r.pose_path))
+            check_pose_units(T, Path(root, r.pose_path))
         except WorkbenchError as e:
             raise_if_interrupted(e)
             left_out.append((r.view_id, str(e).splitlines()[0][:300]))
