@@ -228,7 +228,7 @@ def test_the_verb_writes_tables_resumes_and_leaves_out_a_broken_view(tmp_path, c
     assert set(views[views["scene"] == scenes[1]]["view"]) == {"000", "001", "003"}
     assert (
         len(pairs) >= 3
-        and pairs["diagnosis"].isin(["ok", "scale", "pose", "change", "mismatch"]).all()
+        and pairs["diagnosis"].isin(["ok", "weak", "scale", "pose", "change", "mismatch"]).all()
     )
     failed = (out / "failed.csv").read_text()
     assert f"{scenes[1]},view 002 left out:" in failed and "002.png" in failed
@@ -365,3 +365,43 @@ def test_a_flagged_view_with_one_partner_is_said_to_be_ambiguous(capsys):
     out = capsys.readouterr().out.splitlines()
     assert "one partner: the fault may be either view's" in out[1]
     assert "one partner" not in out[2]
+
+
+def test_a_pose_too_far_off_to_fit_is_weak_never_ok(tmp_path, capsys):
+    """A RealSee3D pair with one pose moved 50 cm agrees on 57 % of its overlap and the rigid
+    fit stops at 13 cm: it was called `ok` (between --bad-inliers and --ok-inliers nothing was
+    said); it is `weak`, its views too, and the console says so. The same pair as shipped is
+    `ok`."""
+    root = tmp_path / "rs"
+    shutil.copytree(SAMPLES / "realsee3d", root)
+    out = tmp_path / "ok"
+    assert main(["consistency", str(root), "--out", str(out), "--no-progress"]) == 0
+    pairs, views = load_consistency(out)
+    assert pairs["diagnosis"].tolist() == ["ok"] and "view(s) weak" not in capsys.readouterr().out
+    pose = next(root.glob("*/viewpoints/001/extrinsics.txt"))
+    T = np.loadtxt(pose)
+    T[0, 3] += 0.5  # metres
+    np.savetxt(pose, T)
+    out = tmp_path / "shifted"
+    assert main(["consistency", str(root), "--out", str(out), "--no-progress"]) == 0
+    pairs, views = load_consistency(out)
+    assert pairs["diagnosis"].tolist() == ["weak"]
+    assert 0.5 <= pairs["inliers"].iloc[0] < 0.9
+    assert set(views[views["pairs"] > 0]["diagnosis"]) == {"weak"}
+    assert not views["flagged"].any()
+    said = capsys.readouterr().out
+    assert '"weak_views": 2' in said and "2 view(s) weak: their pairs agree on only part" in said
+
+
+def test_a_view_with_an_ok_pair_is_not_weak():
+    from workbench.eda.consistency_views import aggregate_views
+
+    pair = {"view_a": "0", "view_b": "1", "diagnosis": "weak", "score": 0.3, "median_abs_m": 0.1,
+            "inliers": 0.7, "scale": 1.0, "t_cm": 0.0, "t_cm_b": 0.0, "rot_deg": 0.0,
+            "change_view": "", "change_fraction": 0.0, "change_bbox": "",
+            "change_lon_deg": 0.0, "change_lat_deg": 0.0}  # fmt: skip
+    pairs = pd.DataFrame([pair, pair | {"view_b": "2", "diagnosis": "ok", "inliers": 0.95}])
+    v = aggregate_views("s", ["0", "1", "2"], pairs).set_index("view")
+    assert v.loc["0", "diagnosis"] == "ok"  # one partner vouches for it
+    assert v.loc["1", "diagnosis"] == "weak" and not v.loc["1", "flagged"]
+    assert v.loc["2", "diagnosis"] == "ok"

@@ -269,6 +269,7 @@ def _summary(pairs, views, done, failed, left, seconds) -> dict:
         "views": len(views),
         "flagged_views": len(flagged),
         "unchecked_views": int((views["diagnosis"] == "unchecked").sum()) if len(views) else 0,
+        "weak_views": int((views["diagnosis"] == "weak").sum()) if len(views) else 0,
         "pairs_by_diagnosis": {
             str(k): int(v) for k, v in pairs["diagnosis"].value_counts().items()
         },
@@ -293,6 +294,11 @@ def _print(summary: dict, views: pd.DataFrame, failed: list, out: Path) -> None:
         what = f"{v['diagnosis']} {detail}" if detail else v["diagnosis"]
         alone = "; one partner: the fault may be either view's" if v["pairs"] == 1 else ""
         print(f"  {v['scene']}/{v['view']}: {what} ({v['bad_pairs']}/{v['pairs']} pairs{alone})")
+    if summary.get("weak_views"):
+        print(f"  {summary['weak_views']} view(s) weak: their pairs agree on only part of the "
+              "overlap (inliers between --bad-inliers and --ok-inliers) and no one correction "
+              "explains it: sparse or noisy depth, or a pose or scale error too large to fit "
+              "(views.csv diagnosis 'weak'; notebook 09 shows the pairs)")  # fmt: skip
     if summary["unchecked_views"]:
         print(f"  {summary['unchecked_views']} view(s) unchecked: no partner covisible at "
               "--min-overlap or more (views.csv diagnosis 'unchecked'; a lower --min-overlap "

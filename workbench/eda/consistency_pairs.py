@@ -5,8 +5,9 @@ not, why? (README, *Multi-view consistency*.)
 (:func:`~workbench.geometry.depth_residual.match_ranges`) and pools the residuals of both
 directions; :func:`diagnose_pair` names the fault:
 
-- ``ok``: none of the below (a pair under ``ok_inliers`` is fitted, one over it too unless
-  the rigid fit finds nothing);
+- ``ok``: at least ``ok_inliers`` of the overlap agrees and none of the below explains a fault
+  (the rigid fit runs on every pair, the scale fit where the inliers or the rigid fit find
+  one);
 - ``scale``: one view's depth scaled by one factor (fitted for A's and for B's, the better
   kept, :mod:`workbench.geometry.icp`) restores the agreement (gain of at least ``min_gain``
   in inliers, about as well as a rigid correction) and the factor is at least ``scale_min``
@@ -20,12 +21,16 @@ directions; :func:`diagnose_pair` names the fault:
   image's pixels while the rest agrees (``ok_inliers``): its view, pixel fraction, bounding
   box and centre direction (longitude, latitude in degrees);
 - ``mismatch``: under ``bad_inliers`` and none of these explains it (a pose far off, broken
-  depth). Between ``bad_inliers`` and ``ok_inliers`` without a model is ``ok``: sparse LiDAR
-  sampled at the nearest measured pixel, or coarse pixels on slanted surfaces, stay there.
+  depth);
+- ``weak``: between ``bad_inliers`` and ``ok_inliers`` and none of these explains it: not a
+  fault that can be named, not an agreement either. Sparse or noisy depth can leave a sound
+  pair there, and so can a fault too large for the fits (a pose off by 50 cm whose rigid fit
+  stops at 13 cm): it is reported, never called ``ok``.
 
 The rigid fit runs on every pair (a 5 cm pose error can leave 93 % of the residuals within
 tolerance); the scale fit only where the inliers or the rigid fit find a fault. The tests are
-in this order: scale, pose, change, then ``mismatch`` below ``bad_inliers``, else ``ok``.
+in this order: scale, pose, change, then ``mismatch`` below ``bad_inliers``, ``weak`` below
+``ok_inliers``, else ``ok``.
 """
 
 from __future__ import annotations
@@ -160,7 +165,9 @@ def _name(stats: dict, blob: dict, rigid: Fit, scale: Fit | None, th: Thresholds
         return "pose"
     if blob["image_fraction"] >= th.change_min and blob["rest_inliers"] >= th.ok_inliers:
         return "change"
-    return "mismatch" if not stats["inliers"] >= th.bad_inliers else "ok"
+    if not stats["inliers"] >= th.bad_inliers:
+        return "mismatch"
+    return "ok" if stats["inliers"] >= th.ok_inliers else "weak"
 
 
 def _correction_of_b(C: np.ndarray, T_b_from_a: np.ndarray) -> float:

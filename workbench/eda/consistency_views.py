@@ -5,10 +5,12 @@ A pair counts against a view when its diagnosis is ``scale``, ``pose`` or ``mism
 ``change`` with the changed region in this view's pixels. A view is **flagged** when more
 than half of its pairs count against it (so with a single partner both views of a bad pair
 are flagged: one pair cannot tell which is wrong); a view without any pair is ``unchecked``
-(its fitted figures NaN), never ``ok``. A flagged view's diagnosis is the most common one among
-the pairs against it; its figures are medians over those pairs, oriented to the view
-(``scale``: this view's ranges over its partners'; ``t_cm``, ``rot_deg``: the size of the
-correction of this view's pose; ``change_*``: the largest region seen in this view).
+(its fitted figures NaN), never ``ok``, and one not flagged without any ``ok`` pair is ``weak``
+(its pairs agree on only part of their overlap: not flagged, not vouched for). A flagged
+view's diagnosis is the most common one among the pairs against it; its figures are medians
+over those pairs, oriented to the view (``scale``: this view's ranges over its partners';
+``t_cm``, ``rot_deg``: the size of the correction of this view's pose; ``change_*``: the
+largest region seen in this view).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
     n, k = len(mine), len(bad)
     flagged = n > 0 and k > n / 2
     diagnosis = Counter(p["diagnosis"] for p in bad).most_common(1)[0][0] if flagged else "ok"
-    diagnosis = diagnosis if n else "unchecked"  # no partner covisible enough: not checked
+    if not flagged and not any(p["diagnosis"] == "ok" for p in mine):
+        diagnosis = "weak" if n else "unchecked"  # unchecked: no partner covisible enough
     scale = [p["scale"] if p["view_a"] == view else 1.0 / p["scale"]
              for p in bad if p["diagnosis"] == "scale"]  # fmt: skip
     pose = [p for p in bad if p["diagnosis"] == "pose"]
