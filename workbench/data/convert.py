@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.dataset import index_dataset
-from workbench.data.layouts import load_view
+from workbench.data.layouts import depth_to_png, load_view
 from workbench.geometry.correspondence import covisibility_matrix, write_covisibility
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.normals import range_to_normals
@@ -37,12 +37,6 @@ __all__ = ["convert_seed", "lidar_pattern", "surface_classes", "CLASSES", "ENCOD
 
 CLASSES = {0: "background", 1: "floor", 2: "wall", 3: "ceiling", 4: "object"}
 ENCODINGS = {"realsee3d": ("real", "synthetic"), "rgbd-folder": ("matterport3d", "stanford2d3d")}
-
-
-def _encode(range_m: np.ndarray, scale: float, invalid: int = 0) -> np.ndarray:
-    out = np.clip(np.rint(range_m * scale), 0, 65534).astype(np.uint16)
-    out[range_m <= 0] = invalid
-    return out
 
 
 def lidar_pattern(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,7 +67,7 @@ def _realsee_view(d: Path, src: Path, rec, v, rng, real: bool) -> None:
     make_folder(d)
     shutil.copyfile(src / rec.rgb_path, d / "panoImage_1600.jpg")
     depth = np.where(lidar_pattern(h, w, rng), v.range_m, 0.0) if real else v.range_m
-    write_image(d / "depth_image.png", _encode(depth, 4000.0))
+    write_image(d / "depth_image.png", depth_to_png(depth, 4000.0))
     write_text_atomic(d / "depth_scale.txt", "4000\n")
     write_pose(d / "extrinsics.txt", v.T_world_from_cam)
     write_text_atomic(d / "floor.txt", "0\n")
@@ -102,9 +96,9 @@ def _rgbd_view(dst: Path, name: str, k: int, v, encoding: str) -> None:
     elif encoding == "stanford2d3d":
         r = v.range_m.copy()
         r[: r.shape[0] // 10] = 0  # its zenith blind spot, written as 65535
-        write_image(dst / "depth" / f"{name}.png", _encode(r, 512.0, invalid=65535))
+        write_image(dst / "depth" / f"{name}.png", depth_to_png(r, 512.0, invalid_value=65535))
     else:
-        write_image(dst / "depth" / f"{name}.png", _encode(v.range_m, 4000.0))
+        write_image(dst / "depth" / f"{name}.png", depth_to_png(v.range_m, 4000.0))
     write_pose(dst / "pose" / f"{name}.txt", v.T_world_from_cam)
 
 

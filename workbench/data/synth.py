@@ -34,7 +34,7 @@ from workbench.data.convert import convert_seed
 from workbench.data.diverse import COMPACT, HELD_OUT, HOMES, TRAINING, Families
 from workbench.data.diverse import build_diverse as _build_diverse
 from workbench.data.diverse import cameras as _diverse_cameras
-from workbench.data.layouts import detect_layout
+from workbench.data.layouts import depth_to_png, detect_layout
 from workbench.data.primitives import box as _box
 from workbench.data.primitives import cylinder as _cylinder
 from workbench.data.primitives import inside as _inside
@@ -710,7 +710,7 @@ def write_scene(
         written.append(write_image(scene_dir / "pan/high" / f"{view}.jpg", rgb, quality=q))
         low = rgb if low_height == height else resize_rgb(rgb, low_height)
         written.append(write_image(scene_dir / "pan/low" / f"{view}.jpg", low, quality=q))
-        mm = np.clip(np.rint(rng_m * 1000.0), 0, 65535).astype(np.uint16)
+        mm = depth_to_png(rng_m, 1000.0)  # millimetres; beyond 65.5 m: missing (0)
         written.append(write_image(scene_dir / "depth" / f"{view}.png", mm))
         written.append(write_pose(scene_dir / "pose" / f"{view}.txt", T))
     obj, mtl = _obj_text(spec)
