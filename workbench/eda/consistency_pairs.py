@@ -24,8 +24,8 @@ directions; :func:`diagnose_pair` names the fault:
   depth);
 - ``weak``: between ``bad_inliers`` and ``ok_inliers`` and none of these explains it: not a
   fault that can be named, not an agreement either. Sparse or noisy depth can leave a sound
-  pair there, and so can a fault too large for the fits (a pose off by 50 cm whose rigid fit
-  stops at 13 cm): it is reported, never called ``ok``.
+  pair there, and so can a fault too large for the fits (a pose tens of centimetres off,
+  beyond the rigid fit's reach): it is reported, never called ``ok``.
 
 The rigid fit runs on every pair (a 5 cm pose error can leave 93 % of the residuals within
 tolerance); the scale fit only where the inliers or the rigid fit find a fault. The tests are
