@@ -164,6 +164,7 @@ class SynthConfig(Config):
     )
     workers: int = option(2, "threads (files do not depend on it)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
+    progress: bool = option(True, "progress bar")
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class ValidateConfig(DataFlags):
     )
     workers: int = option(2, "threads", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
+    progress: bool = option(True, "progress bar")
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,7 @@ class EvalConfig(Config):
         choices=("views", "pixels"),
     )
     limit: int = option(0, "evaluate the first N views only (0: all)", ge=0)
+    progress: bool = option(True, "progress bar")
     constant: float = option(
         0.0,
         "range of the constant baseline, metres (0: the training median recorded beside the "
@@ -442,6 +445,7 @@ class EdaConfig(DataFlags):
     workers: int = option(2, "threads computing per-view statistics", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
     tilt_limit: float = option(5.0, "tilt (degrees) above which a view is an outlier", ge=0, le=90)
+    progress: bool = option(True, "progress bar")
     classes: str = option(
         "",
         "segment.png class table JSON, or a folder holding RealSee3D's class_mapping_real.json "

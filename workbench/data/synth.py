@@ -959,6 +959,7 @@ def run(config) -> int:
             config.preset,
             workers=config.workers,
             scheduler=config.scheduler,
+            progress=config.progress,
         )
         if config.layout != "seed":
             convert_seed(tmp, config.out, config.layout, config.seed, config.encoding)

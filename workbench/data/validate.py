@@ -779,6 +779,7 @@ def _validate_one(path: Path, layout: str, config, several: bool):
         mesh=config.mesh,
         density=density,
         scheduler=config.scheduler,
+        progress=config.progress,
     )
     has_depth = any(r.has_depth for r in records)
     desc = f"{spec.layout}, {f'encoding {spec.encoding}' if has_depth else 'no depth'}"

@@ -318,7 +318,7 @@ def run(config) -> int:
             config.layout,
             cache,
             config.workers,
-            progress=True,
+            progress=config.progress,
             tilt_limit_deg=config.tilt_limit,
             errors=failed,
             options=config,

@@ -78,7 +78,7 @@ def _evaluate_on_engine(config, records, root) -> tuple[list, np.ndarray, dict, 
         for i in range(0, len(records), size)
     ]
     rows, sums, base, failed, bins = [], [], {}, [], []
-    for task, result in run_tasks(_eval_task, tasks, 1, config.scheduler, "eval", True):
+    for task, result in run_tasks(_eval_task, tasks, 1, config.scheduler, "eval", config.progress):
         if isinstance(result, Exception):  # the engine lost the task: its views failed
             failed += [
                 {"scene_id": r.scene_id, "view_id": r.view_id, "error": str(result)}
