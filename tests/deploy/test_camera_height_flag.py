@@ -17,11 +17,12 @@ IMAGE = SAMPLES / "rgbd-folder" / "rgb" / "d169f286_001.png"  # a room with its 
 
 
 @pytest.mark.parametrize("verb", ["infer", "eval"])
-@pytest.mark.parametrize("value", ["0.1", "3.5", "nan"])
+@pytest.mark.parametrize("value", ["0.1", "3.5", "nan", "-1"])
 def test_range_checked(verb, value, capsys):
     assert main([verb, "anything", "--camera-height", value]) == 2
     err = capsys.readouterr().err
     assert "--camera-height" in err and len(err.strip().splitlines()) == 1
+    assert "must be 0 (off) or between 0.3 and 3.0 metres" in err  # -1 said ">= 0" alone
 
 
 def _infer(tmp_path, name: str, *flags: str) -> tuple[np.ndarray, dict]:

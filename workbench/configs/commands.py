@@ -33,8 +33,9 @@ def _check_voxel(value: float) -> None:
 
 
 def _check_camera_height(value: float) -> None:
-    """``--camera-height`` is 0 (off) or a rig height in [0.3, 3.0] metres."""
-    if value and not 0.3 <= value <= 3.0:
+    """``--camera-height`` is 0 (off) or a rig height in [0.3, 3.0] metres; checked before the
+    field's own range, so that -1 gets this line too (not "must be >= 0")."""
+    if isinstance(value, int | float) and value and not 0.3 <= value <= 3.0:
         raise WorkbenchError(
             f"must be 0 (off) or between 0.3 and 3.0 metres, got {value}", "--camera-height"
         )
@@ -347,8 +348,8 @@ class EvalConfig(Config):
     )
 
     def __post_init__(self):
-        super().__post_init__()
         _check_camera_height(self.camera_height)
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -400,8 +401,8 @@ class InferConfig(Config):
     )
 
     def __post_init__(self):
-        super().__post_init__()
         _check_camera_height(self.camera_height)
+        super().__post_init__()
         _check_voxel(self.voxel)
 
 
