@@ -370,3 +370,16 @@ def test_every_exported_format_passes_the_model_safety_checks(exported):
     assert graph_safety.check_graph_def(gd, out / "model.pb") > 20
     for name in ("model_fp32", "model_fp16", "model_int8"):
         assert graph_safety.read_tflite_checked(out / f"{name}.tflite")
+
+
+@pytest.mark.parametrize("views, said", [(1, True), (7, True), (8, False), (None, False)])
+def test_report_says_when_its_accuracy_is_a_few_views(views, said):
+    """Notebook 06 on a 4-view dataset scored one view and read like a figure for the model."""
+    from workbench.deploy.report import report_markdown
+
+    rows = [{"format": "keras", "size_mb": 8.1, "abs_rel": 0.07, "delta1": 0.96}]
+    meta = {"input_size": (256, 128), "runs": 3, "views": views, "csv": "val.csv"}
+    md = report_markdown(rows, meta)
+    assert ("view scored:" in md or "views scored:" in md) == said
+    if views == 1:
+        assert "Only 1 view scored: the accuracy columns describe that view, not a" in md

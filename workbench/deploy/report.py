@@ -125,6 +125,9 @@ def report(
     return rows
 
 
+FEW_VIEWS = 8  # fewer scored views: the report says its accuracy is no dataset figure
+
+
 def report_markdown(rows: list[dict], meta: dict) -> str:
     """``report.md``: the table of :func:`report`'s rows; ``meta["views"]`` is the number of
     views the accuracy was measured on."""
@@ -164,4 +167,10 @@ def report_markdown(rows: list[dict], meta: dict) -> str:
     ratio = meta.get("int8_over_fp32_latency")
     if ratio is not None:
         lines += ["", f"int8 / fp32 latency (2 threads): **{ratio:.2f}**"]
+    scored = meta.get("views")
+    if meta.get("csv") and isinstance(scored, int) and scored < FEW_VIEWS:
+        which = "that view" if scored == 1 else "those views"
+        lines += ["", f"Only {scored} view{'s' if scored != 1 else ''} scored: the accuracy "
+                  f"columns describe {which}, not a dataset (a CSV with more views with "
+                  f"depth, and `--views`, give a figure; {FEW_VIEWS} or more)."]  # fmt: skip
     return "\n".join(lines) + "\n"
