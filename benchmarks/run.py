@@ -24,6 +24,7 @@ BENCHMARKS = [
     "scaling",
     "consistency",
     "upsampling",
+    "scale_cues",
 ]
 
 

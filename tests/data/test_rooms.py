@@ -76,10 +76,10 @@ def test_cameras_at_rig_height_inside_and_clear_of_furniture():
 
 def test_rendered_views_look_like_rooms():
     """Not saturated toys: low-saturation walls, mid-grey brightness, bright windows."""
-    from workbench.data.synth import _build_raycaster, render_view
+    from workbench.data.synth import build_raycaster, render_view
 
     spec = _specs(1, seed=3)[0]
-    rgb, rng_m = render_view(spec, _build_raycaster(spec), spec.poses[0], 64,
+    rgb, rng_m = render_view(spec, build_raycaster(spec), spec.poses[0], 64,
                              np.random.default_rng(0), ROOMS)  # fmt: skip
     assert rgb.shape == (64, 128, 3) and rng_m.shape == (64, 128)
     f = rgb.astype(np.float32) / 255

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import open3d as o3d
 
-from workbench.data.synth import PRESETS, _build_raycaster, make_scene
+from workbench.data.synth import PRESETS, build_raycaster, make_scene
 from workbench.geometry.equirect import ray_planes
 
 __all__ = ["PlantedScene", "clean_scene", "plant"]
@@ -42,7 +42,7 @@ class PlantedScene:
 def clean_scene(seed: int, views: int = 5, height: int = 128, preset: str = "rooms"):
     """A generated scene's exact ranges (0 where a ray leaves the scene) and poses."""
     spec = make_scene(np.random.SeedSequence(seed), views, PRESETS[preset])
-    caster = _build_raycaster(spec)
+    caster = build_raycaster(spec)
     planes = ray_planes(height, 2 * height)
     ranges = []
     for T in spec.poses:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.planted import PlantedScene, plant
-from workbench.data.synth import PRESETS, _build_raycaster, make_scene, render_view
+from workbench.data.synth import PRESETS, build_raycaster, make_scene, render_view
 from workbench.geometry.pose import write_pose
 from workbench.io import make_folder, write_csv_atomic, write_image, write_text_atomic
 
@@ -38,7 +38,7 @@ PLANTED_COLUMNS = ["scene", "view", "fault", "amount", "truth"]
 
 def _render(spec, height: int, seed: int) -> tuple[list, list]:
     """Every view's panorama ``(H, 2H, 3) uint8`` and range ``(H, 2H)`` metres."""
-    caster = _build_raycaster(spec)
+    caster = build_raycaster(spec)
     rng = np.random.default_rng(seed)
     shots = [render_view(spec, caster, T, height, rng, PRESETS["rooms"]) for T in spec.poses]
     return [s[0] for s in shots], [s[1] for s in shots]

@@ -50,7 +50,15 @@ from workbench.geometry.equirect import ray_planes, resize_rgb
 from workbench.geometry.pose import pose_from_yaw_pitch_roll, write_pose
 from workbench.io import sweep_temporaries, write_image, write_text_atomic
 
-__all__ = ["Preset", "PRESETS", "SceneSpec", "make_scene", "render_view", "generate"]
+__all__ = [
+    "Preset",
+    "PRESETS",
+    "SceneSpec",
+    "make_scene",
+    "build_raycaster",
+    "render_view",
+    "generate",
+]
 
 
 @dataclass(frozen=True)
@@ -516,8 +524,9 @@ def _room_patterns(t, pat, u, v, uv, s, seed) -> None:
         t[m] = ground * (0.6 + 0.4 * _value_noise(u[m] * 4, v[m] * 4, seed + 10))
 
 
-def _build_raycaster(spec: SceneSpec):
-
+def build_raycaster(spec: SceneSpec):
+    """open3d's ray-casting scene of every mesh of ``spec`` (what :func:`render_view` casts
+    into; build it once per scene)."""
     scene = o3d.t.geometry.RaycastingScene()
     for _, v, t in spec.meshes:
         scene.add_triangles(o3d.core.Tensor(v), o3d.core.Tensor(t))
@@ -701,7 +710,7 @@ def write_scene(
 ) -> list[Path]:
     """Render every view of ``spec`` and write the scene in the seed layout under ``root``."""
     scene_dir = root / spec.scene_id
-    raycaster = _build_raycaster(spec)
+    raycaster = build_raycaster(spec)
     written = []
     for i, T in enumerate(spec.poses):
         view = f"{i:03d}"
