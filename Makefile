@@ -37,8 +37,8 @@ notebooks-matrix: setup  ## every notebook headless on every kind of sample data
 	WORKBENCH_NOTEBOOK_MATRIX=1 $(PY) -m pytest -q -n 2 tests/test_notebook_runner.py
 
 lint: setup
-	$(VENV)/bin/ruff check workbench tests benchmarks
-	$(VENV)/bin/ruff format --check workbench tests benchmarks
+	$(VENV)/bin/ruff check workbench tests benchmarks scripts
+	$(VENV)/bin/ruff format --check workbench tests benchmarks scripts
 
 lab: setup  ## JupyterLab on notebooks/ with the package importable
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -28,14 +28,20 @@ def opener(name: str, sample: str = "seed", extra: str = "", opens: str = "open_
     return (
         "from workbench import open_dataset\n"
         + ("from workbench.deploy.panoramas import open_views\n" if opens == "open_views" else "")
-        + ("from workbench.data.plausibility import warn_if_implausible\n"
-           if opens == "open_dataset" else "")
+        + (
+            "from workbench.data.plausibility import warn_if_implausible\n"
+            if opens == "open_dataset"
+            else ""
+        )
         + "from workbench.paths import data_folder, output_folder\n"
         + extra
         + f'\nds = {opens}(data_folder(DATA, "{sample}"), encoding=ENCODING)\n'
         f'out = output_folder(OUT, "{name}")\n'
-        + ("warn_if_implausible(ds)  # one line when the depth scale looks wrong, as the CLI says\n"
-           if opens == "open_dataset" else "")
+        + (
+            "warn_if_implausible(ds)  # one line when the depth scale looks wrong, as the CLI says\n"
+            if opens == "open_dataset"
+            else ""
+        )
         + "print(ds.summary())"
     )
 
@@ -52,16 +58,20 @@ NB["01_dataset_tour"] = [
     "# 01 · Dataset tour\nOne dataset's views, each in metres, and its health check. "
     + TRY_YOURS.format(nn="01"),
     params(),
-    opener("01_dataset_tour", extra="import ipywidgets as W\nimport pandas as pd\n\n"
-           "from workbench.data.dataset import readable_views\n"
-           "from workbench.data.validate import validate_dataset\n"
-           "from workbench.viz.browsers import ViewBrowser\n"
-           "from workbench.viz.dataset_picker import DatasetPicker\n"
-           "from workbench.viz.plots import views_figure\n"),
+    opener(
+        "01_dataset_tour",
+        extra="import ipywidgets as W\nimport pandas as pd\n\n"
+        "from workbench.data.dataset import readable_views\n"
+        "from workbench.data.validate import validate_dataset\n"
+        "from workbench.viz.browsers import ViewBrowser\n"
+        "from workbench.viz.dataset_picker import DatasetPicker\n"
+        "from workbench.viz.plots import views_figure\n",
+    ),
     "pd.DataFrame([r.table_row() for r in ds.records[:4]])  # depth_scale: units per metre",
     "## One scene's views\nThe first scene (up to six views): panorama and range in metres. A "
     "dataset without depth shows its panoramas alone.",
-    IGN + "views_figure(readable_views(ds, ds.scene(ds.scenes[0])[:6]))  # unreadable: named, left out",
+    IGN
+    + "views_figure(readable_views(ds, ds.scene(ds.scenes[0])[:6]))  # unreadable: named, left out",
     "## Any view in metres\nPick a view: its panorama and range side by side, both at the "
     "panorama's 2:1 aspect (hover for the range of a pixel in metres, with its colour bar "
     "beside it; a zoom or pan in one panel moves the other). "
@@ -74,8 +84,8 @@ NB["01_dataset_tour"] = [
     "## Health check\n`workbench validate` as a function: one row per problem (the first 20).",
     "_, problems = validate_dataset(ds.root, spec=ds.spec, progress=False)\n"
     'print(len(ds), "views,", len(problems), "problems")\n'
-    "pd.DataFrame([p.__dict__ for p in problems[:20]], columns=[\"scene_id\", \"view_id\", "
-    "\"file\", \"problem\", \"detail\"])",
+    'pd.DataFrame([p.__dict__ for p in problems[:20]], columns=["scene_id", "view_id", '
+    '"file", "problem", "detail"])',
 ]
 
 NB["02_depth_pose_eda"] = [
@@ -83,8 +93,11 @@ NB["02_depth_pose_eda"] = [
     "camera motion, from the cached per-view table (`workbench eda` writes the same as HTML). "
     + TRY_YOURS.format(nn="02"),
     params(),
-    opener("02_depth_pose_eda", extra="from workbench.eda.explorer import EdaExplorer\n"
-           "from workbench.eda.report import compute\n"),
+    opener(
+        "02_depth_pose_eda",
+        extra="from workbench.eda.explorer import EdaExplorer\n"
+        "from workbench.eda.report import compute\n",
+    ),
     "failed = []  # views that cannot be read: left out and listed, as `workbench eda` does\n"
     'tables = compute(ds.root, options=ds.spec, cache=out / "views_cache.parquet", errors=failed)\n'
     'v = tables["views"]\n'
@@ -110,9 +123,12 @@ NB["03_point_clouds"] = [
     "poses) is shown with the default model's **predicted** depth placed by its known poses. "
     + TRY_YOURS.format(nn="03"),
     params(),
-    opener("03_point_clouds", extra="from workbench.model.predicted import PredictedDepth\n"
-           "from workbench.model.predictor import load\n"
-           "from workbench.viz.cloud_explorer import PointCloudExplorer\n"),
+    opener(
+        "03_point_clouds",
+        extra="from workbench.model.predicted import PredictedDepth\n"
+        "from workbench.model.predictor import load\n"
+        "from workbench.viz.cloud_explorer import PointCloudExplorer\n",
+    ),
     "model = load()  # the default model: predicted depth, and its error against the measured\n"
     "source = ds if ds.has_depth else PredictedDepth(ds, model)  # measured, else predicted\n"
     'print("depth:", "measured" if ds.has_depth else "predicted by the default model")',
@@ -144,22 +160,24 @@ NB["04_two_view_correspondence"] = [
     "number in this notebook is computed at 128×256. Without measured depth the default model's "
     "prediction stands in. " + TRY_YOURS.format(nn="04"),
     params(),
-    opener("04_two_view_correspondence",
-           extra="from workbench.data.dataset import readable_views\n"
-           "from workbench.geometry.correspondence import correspond, covisibility_matrix, "
-           "overlap\n"
-           "from workbench.geometry.equirect import resize_range\n"
-           "from workbench.model.predicted import PredictedDepth\n"
-           "from workbench.model.predictor import load\n"
-           "from workbench.viz.labels import short_id\n"
-           "from workbench.viz.plots import covisibility_figure\n"
-           "from workbench.viz.widgets import CorrespondenceExplorer\n\nH = 128\n"),
+    opener(
+        "04_two_view_correspondence",
+        extra="from workbench.data.dataset import readable_views\n"
+        "from workbench.geometry.correspondence import correspond, covisibility_matrix, "
+        "overlap\n"
+        "from workbench.geometry.equirect import resize_range\n"
+        "from workbench.model.predicted import PredictedDepth\n"
+        "from workbench.model.predictor import load\n"
+        "from workbench.viz.labels import short_id\n"
+        "from workbench.viz.plots import covisibility_figure\n"
+        "from workbench.viz.widgets import CorrespondenceExplorer\n\nH = 128\n",
+    ),
     "source = ds if ds.has_depth else PredictedDepth(ds, load())\n"
     'depth = "measured" if ds.has_depth else "predicted by the default model (no measured depth)"\n'
     "scene = max(ds.scenes, key=lambda s: len(ds.scene(s)))  # the scene with most views\n"
     "records = ds.scene(scene)\n"
     "views = readable_views(source, records[:12])  # one that cannot be read: named, left out\n"
-    "shown = f\"{len(views)} of its {len(records)} views\"\n"
+    'shown = f"{len(views)} of its {len(records)} views"\n'
     'print(f"scene {short_id(scene)}, {shown}; depth: {depth}")\n'
     "a, b = views[0], views[min(1, len(views) - 1)]\n"
     "c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
@@ -175,7 +193,7 @@ NB["04_two_view_correspondence"] = [
     "cov = covisibility_matrix([resize_range(v.range_m, H) for v in views],\n"
     "                          [v.T_world_from_cam for v in views])",
     IGN + 'covisibility_figure(cov, [v.record.view_id for v in views], f"Covisibility of scene '
-    '{short_id(scene)} ({shown}, {depth.split(\' (\')[0]} depth) at {H}×{2 * H}")',
+    "{short_id(scene)} ({shown}, {depth.split(' (')[0]} depth) at {H}×{2 * H}\")",
 ]
 
 NB["05_training"] = [
@@ -188,14 +206,17 @@ NB["05_training"] = [
     "not a model. Supervised training needs depth: on a dataset without it the bundled samples "
     "are used instead (said below). " + TRY_YOURS.format(nn="05"),
     params(),
-    opener("05_training", extra="from workbench.configs import TrainConfig\n"
-           "from workbench.data.splits import split_dataset\n"
-           "from workbench.data.dataset import depth_or_sample\n"
-           "from workbench.training.supervised import train\n"
-           "from workbench.viz.plots import depth_row_figure\n"
-           "from workbench.viz.training_panel import DumpsBrowser, TrainPanel, next_run_dir\n"),
+    opener(
+        "05_training",
+        extra="from workbench.configs import TrainConfig\n"
+        "from workbench.data.splits import split_dataset\n"
+        "from workbench.data.dataset import depth_or_sample\n"
+        "from workbench.training.supervised import train\n"
+        "from workbench.viz.plots import depth_row_figure\n"
+        "from workbench.viz.training_panel import DumpsBrowser, TrainPanel, next_run_dir\n",
+    ),
     'train_ds = depth_or_sample(ds, "training")  # says so when it is the bundled sample\n'
-    "info = split_dataset(train_ds, out / \"lists\", val_fraction=0.3)\n"
+    'info = split_dataset(train_ds, out / "lists", val_fraction=0.3)\n'
     'print(f"training on {train_ds.name}:", info["train_views"], "train views,", '
     'info["val_views"], "val views (split by", info["unit"] + ")")',
     IGN + "panel = TrainPanel(\n"
@@ -231,18 +252,23 @@ NB["06_export_inference"] = [
     "TFLite fp16 and int8 with the size/latency/accuracy report (`workbench export` also writes "
     "a SavedModel, a frozen `.pb` and fp32 by default), then the formats on your views, "
     "beside the ground truth, in metres (a dataset without depth: int8 is calibrated and the "
-    "report scored on the bundled samples, said below, and the ground-truth panels are empty). " + TRY_YOURS.format(nn="06")
+    "report scored on the bundled samples, said below, and the ground-truth panels are empty). "
+    + TRY_YOURS.format(nn="06")
     + " Here `DATA` may also be a folder of your own panoramas alone (no depth, no poses, found "
     "as `workbench infer` finds them): each is a view with its predictions and no ground truth.",
     params(),
-    opener("06_export_inference", extra="from IPython.display import Markdown\n\n"
-           "from workbench.configs import ExportConfig\n"
-           "from workbench.data.dataset import depth_or_sample\n"
-           "from workbench.data.splits import split_dataset\n"
-           "from workbench.deploy.export import export\n"
-           "from workbench.model.predictor import load\n"
-           "from workbench.paths import DEFAULT_MODEL\n"
-           "from workbench.viz.browsers import PredictionBrowser\n", opens="open_views"),
+    opener(
+        "06_export_inference",
+        extra="from IPython.display import Markdown\n\n"
+        "from workbench.configs import ExportConfig\n"
+        "from workbench.data.dataset import depth_or_sample\n"
+        "from workbench.data.splits import split_dataset\n"
+        "from workbench.deploy.export import export\n"
+        "from workbench.model.predictor import load\n"
+        "from workbench.paths import DEFAULT_MODEL\n"
+        "from workbench.viz.browsers import PredictionBrowser\n",
+        opens="open_views",
+    ),
     "# int8 calibration and the report's accuracy rows need views with ground truth\n"
     'scored = depth_or_sample(ds, "the report\'s calibration and accuracy")\n'
     'split_dataset(scored, out / "lists", val_fraction=0.3)\n'
@@ -277,14 +303,17 @@ NB["07_biview_pose"] = [
     "without depth or poses uses the bundled samples instead (said below). "
     + TRY_YOURS.format(nn="07"),
     params(),
-    opener("07_biview_pose", extra="import pandas as pd\n\n"
-           "from workbench.configs import BiviewConfig, PoseConfig\n"
-           "from workbench.data.splits import split_dataset\n"
-           "from workbench.data.dataset import depth_or_sample\n"
-           "from workbench.training.biview import train as train_biview\n"
-           "from workbench.training.pose import train as train_pose\n"
-           "from workbench.viz.browsers import HistoryViewer\n"
-           "from workbench.viz.training_panel import next_run_dir\n"),
+    opener(
+        "07_biview_pose",
+        extra="import pandas as pd\n\n"
+        "from workbench.configs import BiviewConfig, PoseConfig\n"
+        "from workbench.data.splits import split_dataset\n"
+        "from workbench.data.dataset import depth_or_sample\n"
+        "from workbench.training.biview import train as train_biview\n"
+        "from workbench.training.pose import train as train_pose\n"
+        "from workbench.viz.browsers import HistoryViewer\n"
+        "from workbench.viz.training_panel import next_run_dir\n",
+    ),
     'train_ds = depth_or_sample(ds, "training", poses=True)\n'
     'info = split_dataset(train_ds, out / "lists", val_fraction=0.3, pairs=True)\n'
     'print(f"training on {train_ds.name}:", info["train_views"], "train views;",\n'
@@ -327,11 +356,14 @@ NB["08_error_analysis"] = [
     "beat them has not learned depth. Errors need ground truth: a dataset without depth uses "
     "the bundled samples instead (said below). " + TRY_YOURS.format(nn="08"),
     params(),
-    opener("08_error_analysis", extra="import pandas as pd\n\n"
-           "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
-           "from workbench.model.predictor import load\n"
-           "from workbench.data.dataset import depth_or_sample\n"
-           "from workbench.training.error_panel import ErrorAnalysis\n"),
+    opener(
+        "08_error_analysis",
+        extra="import pandas as pd\n\n"
+        "from workbench.model.baselines import ConstantBaseline, RoomPriorBaseline\n"
+        "from workbench.model.predictor import load\n"
+        "from workbench.data.dataset import depth_or_sample\n"
+        "from workbench.training.error_panel import ErrorAnalysis\n",
+    ),
     'scored = depth_or_sample(ds, "scoring")\n'
     "records = scored.records[:: max(1, len(scored) // 12)][:12]  # up to 12 views, spread\n"
     "models = {\n"
@@ -359,17 +391,19 @@ NB["09_multiview_consistency"] = [
     "surface? `workbench consistency` moves each view's depth into its most covisible partners "
     "by the poses and measures the range residual; a view whose partners all disagree with it "
     "is flagged as a bad pose (with the rigid correction), a wrong depth scale (the ratio) or a "
-    "changed scene (where). Every number here is computed at 128×256. "
-    + TRY_YOURS.format(nn="09"),
+    "changed scene (where). Every number here is computed at 128×256. " + TRY_YOURS.format(nn="09"),
     params(),
-    opener("09_multiview_consistency", extra="from functools import partial\n\n"
-           "from workbench.configs import ConsistencyConfig\n"
-           "from workbench.data.planted_dataset import write_planted_dataset\n"
-           "from workbench.eda.consistency import load_consistency, pair_residual\n"
-           "from workbench.eda.consistency import run as check\n"
-           "from workbench.paths import SAMPLES\n"
-           "from workbench.viz.consistency_view import PairBrowser\n"
-           "from workbench.viz.labels import short_id\n"),
+    opener(
+        "09_multiview_consistency",
+        extra="from functools import partial\n\n"
+        "from workbench.configs import ConsistencyConfig\n"
+        "from workbench.data.planted_dataset import write_planted_dataset\n"
+        "from workbench.eda.consistency import load_consistency, pair_residual\n"
+        "from workbench.eda.consistency import run as check\n"
+        "from workbench.paths import SAMPLES\n"
+        "from workbench.viz.consistency_view import PairBrowser\n"
+        "from workbench.viz.labels import short_id\n",
+    ),
     "## The check on this dataset\nThe same as `workbench consistency DATA --out "
     "OUT/consistency`: `pairs.csv`, `views.csv` (worst first) and `summary.json` (a re-run "
     "skips finished scenes). It compares depths placed by their poses: a dataset without "
@@ -380,7 +414,7 @@ NB["09_multiview_consistency"] = [
     "encoding=ENCODING,\n"
     "                            progress=False))\n"
     "else:\n"
-    '    print(f"{ds.name}: {\'no depth\' if not ds.has_depth else \'no poses\'}, nothing to compare")',
+    "    print(f\"{ds.name}: {'no depth' if not ds.has_depth else 'no poses'}, nothing to compare\")",
     "## Planted faults\nThe bundled samples are clean (the check above flags none of their "
     "views), so on them, and on a dataset with nothing to compare, the next cell writes a "
     "**generated** dataset with planted faults to `OUT/planted` (`rooms` scenes of 5 views, "
