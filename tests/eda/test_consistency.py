@@ -423,3 +423,62 @@ def test_a_view_with_an_ok_pair_is_not_weak():
     assert v.loc["0", "diagnosis"] == "ok"  # one partner vouches for it
     assert v.loc["1", "diagnosis"] == "weak" and not v.loc["1", "flagged"]
     assert v.loc["2", "diagnosis"] == "ok"
+
+
+@pytest.mark.parametrize("fault, amount", [("pose", {"rotation_deg": 30.0}),
+                                           ("scale", {"scale": 2.0})])  # fmt: skip
+def test_a_fault_beyond_the_fits_is_a_mismatch_without_a_made_up_size(fault, amount):
+    """A view turned 30° was flagged `pose` with a fitted 3-10° (the rigid fit stopped in a
+    local minimum, 63-80 % agreeing after it): a correction is named only when it restores
+    the pair; else the view is a mismatch, its correction figures NaN."""
+    p = plant(clean_scene(204, 5), fault, 3, np.random.default_rng(4), **amount)
+    ids = [f"{i:03d}" for i in range(5)]
+    pairs, views = scene_consistency("s", ids, p.ranges, p.poses)
+    v = views.set_index("view")
+    culprit = v.loc["003"]
+    assert culprit["flagged"] and culprit["diagnosis"] == "mismatch", views.to_string()
+    assert np.isnan(culprit[["scale", "t_cm", "rot_deg"]].astype(float)).all()
+    assert not v.drop("003")["flagged"].any(), views.to_string()
+    mine = pairs[(pairs["view_a"] == "003") | (pairs["view_b"] == "003")]
+    assert (mine["diagnosis"] != "ok").all()
+
+
+@pytest.mark.parametrize("pooled, name", [(0.7, "mismatch"), (0.99, "ok")])
+def test_a_gaining_fit_that_does_not_restore_the_pair_names_no_pose(pooled, name):
+    """The rigid fit gains 20 points but leaves 75 % agreeing: no `pose` (its size would be
+    made up). Where the pair's own measure disagrees it is a mismatch; where it agrees (a
+    coarse, grazing overlap the fit samples badly: two views of the bundled seed sample were
+    flagged so at 128 rows) nothing is named."""
+    from workbench.eda.consistency_pairs import Thresholds, _name
+    from workbench.geometry.icp import Fit
+
+    C = np.eye(4)
+    C[0, 3] = 0.1
+    rigid = Fit(C, 1.0, 0.55, 0.75, 1000)
+    blob = {"image_fraction": 0.0, "rest_inliers": pooled}
+    assert _name({"inliers": pooled}, blob, rigid, None, Thresholds()) == name
+
+
+def test_pose_pairs_fitting_different_corrections_make_a_mismatch():
+    from workbench.eda.consistency_views import aggregate_views
+
+    base = {"view_a": "0", "diagnosis": "pose", "score": 0.2, "median_abs_m": 0.1,
+            "inliers": 0.8, "scale": 1.0, "rot_deg": 0.1, "change_view": "",
+            "change_fraction": 0.0, "change_bbox": "", "change_lon_deg": 0.0,
+            "change_lat_deg": 0.0}  # fmt: skip
+    pairs = pd.DataFrame([base | {"view_b": "1", "t_cm": 40.0, "t_cm_b": 41.0},
+                          base | {"view_b": "2", "t_cm": 64.0, "t_cm_b": 63.0}])  # fmt: skip
+    v = aggregate_views("s", ["0", "1", "2"], pairs).set_index("view")
+    assert v.loc["0", "flagged"] and v.loc["0", "diagnosis"] == "mismatch"
+    assert np.isnan(v.loc["0", "t_cm"]) and np.isnan(v.loc["0", "rot_deg"])
+    same = pairs.assign(t_cm=[50.0, 50.4])
+    v = aggregate_views("s", ["0", "1", "2"], same).set_index("view")
+    assert v.loc["0", "diagnosis"] == "pose" and v.loc["0", "t_cm"] == pytest.approx(50.2)
+
+
+def test_the_bundled_seed_sample_flags_no_view(tmp_path):
+    """At the default 128 rows two clean views were flagged `pose` (7.8 and 8.7 cm)."""
+    out = tmp_path / "out"
+    assert main(["consistency", str(SAMPLES / "seed"), "--out", str(out), "--no-progress"]) == 0
+    views = load_consistency(out)[1]
+    assert len(views) == 24 and not views["flagged"].any(), views.to_string()

@@ -10,18 +10,23 @@ directions; :func:`diagnose_pair` names the fault:
   one);
 - ``scale``: one view's depth scaled by one factor (fitted for A's and for B's, the better
   kept, :mod:`workbench.geometry.icp`) restores the agreement (gain of at least ``min_gain``
-  in inliers, about as well as a rigid correction) and the factor is at least ``scale_min``
-  from 1; ``scale`` is A's ranges over B's (1.05: A's depth reads 5 % long, or B's short);
-- ``pose``: a rigid correction of A (point-to-plane ICP on the overlap) restores it, and is at
-  least ``pose_cm`` or ``pose_deg``: ``t_cm`` and ``rot_deg`` are its size, ``C`` (A's frame:
-  ``T_world_from_a @ C`` is A's pose corrected) in the detail; ``t_cm_b`` the translation of
-  the same error put on B (a turn of B about its centre moves A's correction by the
-  baseline times the angle);
+  in inliers, about as well as a rigid correction, at least ``bad_inliers`` agreeing after it)
+  and the factor is at least ``scale_min`` from 1; ``scale`` is A's ranges over B's (1.05: A's
+  depth reads 5 % long, or B's short);
+- ``pose``: a rigid correction of A (point-to-plane ICP on the overlap) gains at least
+  ``min_gain`` and restores it (at least ``ok_inliers`` of the fitted points agree after it),
+  and is at least ``pose_cm`` or ``pose_deg``: ``t_cm`` and ``rot_deg`` are its size, ``C``
+  (A's frame: ``T_world_from_a @ C`` is A's pose corrected) in the detail; ``t_cm_b`` the
+  translation of the same error put on B (a turn of B about its centre moves A's correction
+  by the baseline times the angle);
 - ``change``: a compact blob of free-space violations of at least ``change_min`` of the
   image's pixels while the rest agrees (``ok_inliers``): its view, pixel fraction, bounding
   box and centre direction (longitude, latitude in degrees);
-- ``mismatch``: under ``bad_inliers`` and none of these explains it (a pose far off, broken
-  depth);
+- ``mismatch``: a rigid correction gains but does not restore a pair that disagrees (under
+  ``ok_inliers``): a fault the fits cannot reach (a view turned 30° was fitted 3-10° in a
+  local minimum, so no size is reported); or under ``bad_inliers`` and none of these
+  explains it (a pose far off, broken depth). A fit that does not restore a pair that
+  agrees names nothing (coarse, grazing overlaps are sampled badly by the fit);
 - ``weak``: between ``bad_inliers`` and ``ok_inliers`` and none of these explains it: not a
   fault that can be named, not an agreement either. Sparse or noisy depth can leave a sound
   pair there, and so can a fault too large for the fits (a pose tens of centimetres off,
@@ -156,13 +161,17 @@ def _name(stats: dict, blob: dict, rigid: Fit, scale: Fit | None, th: Thresholds
     base = rigid.inliers_before
     if not np.isfinite(base):
         return "mismatch"
+    floor = max(th.bad_inliers, rigid.inliers_after - th.min_gain)
     if (scale is not None and scale.inliers_after - base >= th.min_gain
             and abs(scale.ratio - 1.0) >= th.scale_min
-            and scale.inliers_after >= rigid.inliers_after - th.min_gain):  # fmt: skip
+            and scale.inliers_after >= floor):  # fmt: skip
         return "scale"
     big = rigid.translation_cm >= th.pose_cm or rigid.rotation_deg >= th.pose_deg
     if rigid.inliers_after - base >= th.min_gain and big:
-        return "pose"
+        if rigid.inliers_after >= th.ok_inliers:
+            return "pose"
+        if stats["inliers"] < th.ok_inliers:
+            return "mismatch"  # a fault that no rigid correction restores: its size is unknown
     if blob["image_fraction"] >= th.change_min and blob["rest_inliers"] >= th.ok_inliers:
         return "change"
     if not stats["inliers"] >= th.bad_inliers:

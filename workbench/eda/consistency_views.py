@@ -7,7 +7,9 @@ than half of its pairs count against it (so with a single partner both views of 
 are flagged: one pair cannot tell which is wrong); a view without any pair is ``unchecked``
 (its fitted figures NaN), never ``ok``, and one not flagged without any ``ok`` pair is ``weak``
 (its pairs agree on only part of their overlap: not flagged, not vouched for). A flagged
-view's diagnosis is the most common one among the pairs against it; its figures are medians
+view's diagnosis is the most common one among the pairs against it (``pose`` only when its
+pose pairs fit one correction, :func:`corrections_agree`, else ``mismatch``, whose figures
+are NaN: no correction explains it); its figures are medians
 over those pairs, oriented to the view (``scale``: this view's ranges over its partners';
 ``t_cm``, ``rot_deg``: the size of the correction of this view's pose; ``change_*``: the
 largest region seen in this view).
@@ -20,7 +22,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-__all__ = ["VIEW_COLUMNS", "aggregate_views", "rank_views"]
+__all__ = ["VIEW_COLUMNS", "aggregate_views", "corrections_agree", "rank_views"]
 
 VIEW_COLUMNS = [
     "scene", "view", "flagged", "diagnosis", "pairs", "bad_pairs", "bad_fraction", "score",
@@ -40,6 +42,27 @@ def _median(values, default=float("nan")) -> float:
     return float(np.median(values)) if len(values) else default
 
 
+def corrections_agree(t_cm: list, rot_deg: list) -> bool:
+    """Whether a view's ``pose`` pairs fit one correction of its pose: each translation (cm,
+    oriented to the view) within max(2 cm, 20 %) of their median, each rotation within
+    max(0.5°, 20 %) of theirs. A pose 1 m off gave fits of 40, 56 and 64 cm: no one of them
+    is the view's.
+
+    >>> corrections_agree([49.8, 50.0, 50.1], [0.03, 0.01, 0.02])
+    True
+    >>> corrections_agree([40.3, 64.0, 56.5], [0.1, 0.2, 0.1])
+    False
+    """
+    if len(t_cm) < 2:
+        return True
+    t, r = np.asarray(t_cm, float), np.asarray(rot_deg, float)
+    t_mid, r_mid = float(np.median(t)), float(np.median(r))
+    return bool(
+        np.abs(t - t_mid).max() <= max(2.0, 0.2 * t_mid)
+        and np.abs(r - r_mid).max() <= max(0.5, 0.2 * r_mid)
+    )
+
+
 def _view_row(scene: str, view: str, mine: list) -> dict:
     """``views.csv``'s row of ``view`` from its pairs ``mine`` (dicts)."""
     bad = [p for p in mine if _against(p, view)]
@@ -52,10 +75,15 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
              for p in bad if p["diagnosis"] == "scale"]  # fmt: skip
     pose = [p for p in bad if p["diagnosis"] == "pose"]
     t_cm = [p["t_cm"] if p["view_a"] == view else p["t_cm_b"] for p in pose]
+    rot = [p["rot_deg"] for p in pose]
+    if diagnosis == "pose" and not corrections_agree(t_cm, rot):
+        diagnosis = "mismatch"  # its pairs fit different corrections: none of them is its own
     change = sorted((p for p in bad if p["diagnosis"] == "change"),
                     key=lambda p: p["change_fraction"])  # fmt: skip
     last = change[-1] if change else {}
     one, zero = (1.0, 0.0) if n else (float("nan"), float("nan"))  # unchecked: nothing fitted
+    if diagnosis == "mismatch":  # no correction explains it: none is reported
+        scale, t_cm, rot, last, one, zero = [], [], [], {}, float("nan"), float("nan")
     return {
         "scene": scene, "view": view, "flagged": bool(flagged), "diagnosis": diagnosis,
         "pairs": n, "bad_pairs": k, "bad_fraction": k / n if n else float("nan"),
@@ -63,7 +91,7 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
         "median_abs_m": _median([p["median_abs_m"] for p in mine]),
         "inliers": _median([p["inliers"] for p in mine]),
         "scale": _median(scale, one), "t_cm": _median(t_cm, zero),
-        "rot_deg": _median([p["rot_deg"] for p in pose], zero),
+        "rot_deg": _median(rot, zero),
         "change_fraction": float(last.get("change_fraction", zero)),
         "change_bbox": last.get("change_bbox", ""),
         "change_lon_deg": float(last.get("change_lon_deg", float("nan"))),
