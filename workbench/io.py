@@ -47,6 +47,7 @@ __all__ = [
     "check_output_owner",
     "claim_output_folder",
     "unclaim_output_folder",
+    "output_source",
     "atomic_path",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -306,6 +307,12 @@ def _read_mark(path: str | os.PathLike) -> tuple[str, str]:
         lines = []
     lines = [line.strip() for line in lines] + ["", ""]
     return lines[0], lines[1]
+
+
+def output_source(path: str | os.PathLike) -> str:
+    """The dataset root a verb recorded when it claimed the folder ``path``
+    (:func:`claim_output_folder`); ``""`` for a folder without one."""
+    return _read_mark(path)[1]
 
 
 def check_output_owner(

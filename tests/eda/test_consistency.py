@@ -482,3 +482,38 @@ def test_the_bundled_seed_sample_flags_no_view(tmp_path):
     assert main(["consistency", str(SAMPLES / "seed"), "--out", str(out), "--no-progress"]) == 0
     views = load_consistency(out)[1]
     assert len(views) == 24 and not views["flagged"].any(), views.to_string()
+
+
+def test_eda_says_when_consistency_results_come_from_another_root(tmp_path, capsys):
+    """Results of a dataset's copy whose poses were then edited were taken as this one's
+    without a word (the ids match); a folder without views.csv did not name the flag."""
+    root, _ = _seed_scenes(tmp_path, 1, break_second=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    cons = tmp_path / "cons"
+    assert main(["consistency", str(copy), "--out", str(cons), "--height", "64",
+                 "--no-progress"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["eda", str(root), "--out", str(tmp_path / "eda"), "--consistency",
+                 str(cons), "--no-progress"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert f"--consistency: {cons} was computed on {copy.resolve()}, not on" in err
+    assert main(["eda", str(copy), "--out", str(tmp_path / "eda2"), "--consistency",
+                 str(cons), "--no-progress"]) == 0  # fmt: skip
+    assert "was computed on" not in capsys.readouterr().err
+    assert main(["eda", str(root), "--out", str(tmp_path / "eda3"), "--consistency",
+                 str(tmp_path / "none")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--consistency: " in err and "holds no views.csv" in err
+
+
+def test_change_min_zero_calls_no_empty_region_a_change():
+    """--change-min 0 named every pair `change` with an empty region (bbox -1, position NaN)."""
+    from workbench.eda.consistency_pairs import Thresholds
+
+    p = clean_scene(205, 4)
+    ids = [f"{i:03d}" for i in range(4)]
+    pairs, views = scene_consistency("s", ids, p.ranges, p.poses, Thresholds(change_min=0.0))
+    changed = pairs[pairs["diagnosis"] == "change"]
+    assert len(changed) < len(pairs)  # the pairs without a region are not changes
+    assert (changed["change_fraction"] > 0).all() and "-1" not in " ".join(changed["change_bbox"])

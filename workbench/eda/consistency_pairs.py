@@ -172,7 +172,8 @@ def _name(stats: dict, blob: dict, rigid: Fit, scale: Fit | None, th: Thresholds
             return "pose"
         if stats["inliers"] < th.ok_inliers:
             return "mismatch"  # a fault that no rigid correction restores: its size is unknown
-    if blob["image_fraction"] >= th.change_min and blob["rest_inliers"] >= th.ok_inliers:
+    seen = blob["image_fraction"] > 0 and blob["image_fraction"] >= th.change_min
+    if seen and blob["rest_inliers"] >= th.ok_inliers:
         return "change"
     if not stats["inliers"] >= th.bad_inliers:
         return "mismatch"

@@ -39,6 +39,7 @@ from workbench.io import (
     check_replaceable,
     claim_output_folder,
     make_folder,
+    output_source,
     unclaim_output_folder,
     write_csv_atomic,
     write_text_atomic,
@@ -268,10 +269,12 @@ def _warn_far_cameras(views, records, root) -> None:
     )
 
 
-def dataset_views(views: pd.DataFrame, records, folder: str) -> pd.DataFrame:
+def dataset_views(views: pd.DataFrame, records, folder: str, root: str = "") -> pd.DataFrame:
     """The rows of ``--consistency``'s ``views`` that are views of ``records``' dataset: a
     folder of another dataset's results is refused (its flagged views would be reported as
-    this one's); views the dataset no longer has are left out with one warning.
+    this one's); views the dataset no longer has are left out with one warning, and results
+    computed on another root (the folder's mark) whose ids match are said in one warning (a
+    copied dataset is the same data; an edited copy is not).
 
     Raises:
         WorkbenchError: naming ``--consistency`` when none of its views is the dataset's.
@@ -285,6 +288,12 @@ def dataset_views(views: pd.DataFrame, records, folder: str) -> pd.DataFrame:
             f"{keys[0][0]}, not in this dataset): run workbench consistency on this root",
             "--consistency",
         )
+    source = output_source(folder)
+    if root and source and Path(source).resolve() != Path(root).resolve():
+        print(f"workbench: warning: --consistency: {folder} was computed on {source}, not on "
+              f"{root}; its views are matched to this dataset's by scene and view ids "
+              "(run workbench consistency on this root if its poses or depth differ)",
+              file=sys.stderr)  # fmt: skip
     if not all(known):
         print(f"workbench: warning: --consistency: {len(known) - sum(known)} of {len(keys)} "
               f"views in {folder} are not in this dataset; left out of the report",
@@ -300,9 +309,15 @@ def run(config) -> int:
     check_output_owner(out, "eda", source=spec.root)  # another dataset's report there
     find_class_tables(spec.root, config.classes or "")
     records = index_spec(spec, errors=[])  # broken scenes: listed by compute
-    consistency = load_consistency(config.consistency)[1] if config.consistency else None
-    if consistency is not None:
-        consistency = dataset_views(consistency, records, config.consistency)
+    consistency = None
+    if config.consistency:
+        if not (Path(config.consistency) / "views.csv").is_file():
+            raise WorkbenchError(
+                f"{config.consistency} holds no views.csv (run workbench consistency first)",
+                "--consistency",
+            )
+        consistency = load_consistency(config.consistency)[1]
+        consistency = dataset_views(consistency, records, config.consistency, spec.root)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_outside(cache, "--cache", spec.root, "the dataset root")
     if config.cache:  # a file the user named (the default one is the job's own, rebuilt)
