@@ -383,3 +383,22 @@ def test_report_says_when_its_accuracy_is_a_few_views(views, said):
     assert ("view scored:" in md or "views scored:" in md) == said
     if views == 1:
         assert "Only 1 view scored: the accuracy columns describe that view, not a" in md
+
+
+def test_an_export_at_another_height_is_said_at_export_and_at_load(tmp_path, capsys):
+    """`export --height 256` of the default model (trained at 128 rows) wrote a model whose
+    depth was 4-5x too near without a word; its report's own Keras row read AbsRel 0.74."""
+    from workbench.cli import main
+    from workbench.model.predictor import load_backend
+
+    out = tmp_path / "e"
+    argv = ["export", "--format", "tflite", "--quantize", "none", "--height", "32", "--out"]
+    assert main([*argv, str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "--height 32: the model was trained at 128 rows; its metric scale" in err
+    assert json.loads((out / "model.json").read_text())["trained_height"] == 128
+    backend = load_backend(out / "model_fp32.tflite")
+    assert backend.height == 32
+    assert "takes 32 rows: the model was trained at 128 rows" in capsys.readouterr().err
+    load_backend(None)  # the default model at its own height: nothing to say
+    assert "trained at" not in capsys.readouterr().err

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -56,7 +57,7 @@ from workbench.io import (
     write_text_atomic,
 )
 from workbench.model.baselines import make_baselines, model_train_median
-from workbench.model.predictor import KerasBackend, Predictor
+from workbench.model.predictor import KerasBackend, Predictor, other_height_note
 from workbench.model.saving import load_source_model, resize_model
 from workbench.model.unet import GreyWorld
 
@@ -322,9 +323,12 @@ def export(config) -> tuple[list[Path], str]:
     if config.csv:
         read_split_csv(config.csv)  # a bad CSV is refused before any conversion
     out = make_folder(Path(config.out)).resolve()  # only once the inputs are good
+    trained = int(model.input_shape[1])
     if config.height:
         model = resize_model(model, config.height)
     h = int(model.input_shape[1])
+    if h != trained:
+        print(other_height_note(f"--height {h}", trained), file=sys.stderr)
     meta = {
         "input_name": "rgb",
         "input_size": [2 * h, h],
@@ -334,6 +338,7 @@ def export(config) -> tuple[list[Path], str]:
         "source_sha256": _sha256(source),
         "config_hash": _run_config_hash(source),
         "export_config": to_dict(config),
+        "trained_height": trained,
         "params": int(model.count_params()),
         "flops": model_flops(model),
     }

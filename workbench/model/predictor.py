@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,17 @@ def predict_range(model, rgb: np.ndarray, batch: int = 8) -> np.ndarray:
         y = model(np.asarray(rgb[i : i + batch], np.float32), training=False)
         out.append(np.asarray(y, np.float32)[..., 0])
     return np.concatenate(out, axis=0)
+
+
+def other_height_note(what: str, trained: int) -> str:
+    """The warning for a model run at another height than it was trained at: its metric scale
+    comes from its receptive field, so its depth is off by a factor there (the default model,
+    trained at 128 rows, run at 256 puts the camera 0.8 m above the floor instead of 1.6 m)."""
+    return (
+        f"workbench: warning: {what}: the model was trained at {trained} rows; its metric scale "
+        f"comes from that size, so its depth is off by a factor at another (export at "
+        f"{trained}, or without --height, for metric depth)"
+    )
 
 
 def read_model_json(path: Path) -> dict:
@@ -195,7 +207,21 @@ class TFLiteBackend:
 
 
 def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
-    """The backend for ``path`` (see the module doc); ``None`` is the default model."""
+    """The backend for ``path`` (see the module doc); ``None`` is the default model. An export
+    made at another height than its model was trained at (``model.json``'s
+    ``trained_height``) is said in one warning (:func:`other_height_note`)."""
+    backend = _load_backend(path, threads)
+    try:
+        trained = read_model_json(Path(backend.source)).get("trained_height")
+    except (WorkbenchError, AttributeError):  # not this project's model.json: nothing to say
+        trained = None
+    if isinstance(trained, int) and trained != backend.height:
+        print(other_height_note(f"{backend.source} takes {backend.height} rows", trained),
+              file=sys.stderr)  # fmt: skip
+    return backend
+
+
+def _load_backend(path: str | os.PathLike | None, threads: int):
     path = check_model_path(path)
     if path.is_dir():
         if (path / "saved_model.pb").exists():
