@@ -293,11 +293,10 @@ def test_infer_json_keeps_earlier_images_of_the_same_options_and_an_all_failed_j
     other = tmp_path / "other"  # another image under the same output name
     other.mkdir()
     shutil.copy(srcs[1], other / "a.jpg")
-    assert infer(other / "a.jpg")[0] == 0
+    code, cap = infer(other / "a.jpg")  # it replaced a.jpg's outputs and listing: refused
+    assert code == 2 and f"are {a}'s (an earlier run)" in cap.err
     rows = json.loads((out / "infer.json").read_text())["images"]
-    assert [r["image"] for r in rows if r["output"] == "a"] == [str(other / "a.jpg")]
-    code, cap = infer(a)  # the earlier a.jpg's outputs were overwritten: it is done again
-    assert code == 0 and "infer: 1 image with" in cap.out
+    assert [r["image"] for r in rows if r["output"] == "a"] == [str(a)]
     code, cap = infer(a, "--upsample", "bilinear")
     assert code == 0 and listed() == ["a"]
     assert "the earlier run's listing (other upsample) is replaced" in cap.err

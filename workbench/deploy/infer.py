@@ -264,10 +264,16 @@ def _file_identity(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
+NOT_MODEL = (".md", ".txt", ".html", ".ipynb")  # notes beside a model: no depth changes
+
+
 def _model_identity(source: Path) -> list[int]:
     """``[files, bytes, newest mtime_ns]`` of a model file or folder (a retrained or
-    re-exported model differs)."""
-    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    re-exported model differs; a model card or notes edited beside it do not)."""
+    files = [source] if source.is_file() else sorted(
+        p for p in source.rglob("*")
+        if p.is_file() and p.suffix.lower() not in NOT_MODEL and not p.name.startswith(".")
+    )  # fmt: skip
     ids = [_file_identity(p) for p in files]
     return [len(ids), sum(i[0] for i in ids), max((i[1] for i in ids), default=0)]
 
@@ -466,7 +472,10 @@ def _check_out_folder(out: Path, items, ply: bool) -> None:
             "scene's files): name a folder outside the dataset",
             "--out",
         )
-    if not out.is_dir() or (out / OUTPUT_OWNER).is_file():
+    if not out.is_dir():
+        return
+    if (out / OUTPUT_OWNER).is_file():
+        _check_earlier_names(out, items)
         return
     suffixes = ("_depth.npy", *OUTPUT_SUFFIXES) + ((".ply",) if ply else ())
     names = ["infer.json"] + [
@@ -484,6 +493,35 @@ def _check_out_folder(out: Path, items, ply: bool) -> None:
             f"({', '.join(taken[:3])}{more}): name another folder, or move them",
             "--out",
         )
+
+
+def _check_earlier_names(out: Path, items) -> None:
+    """Before any work in an infer folder: no output of this run is another image's from an
+    earlier run (``a/p.jpg`` then ``b/p.jpg`` into one ``--out``: both are ``p``, and the second
+    run replaced the first's files and dropped it from ``infer.json``). The same image moved
+    (same size and time) is the same image.
+
+    Raises:
+        WorkbenchError: naming ``--out``, the output and both images.
+    """
+    earlier = {}
+    for row in _previous_info(out).get("images", []):
+        if isinstance(row, dict) and isinstance(row.get("output"), str):
+            earlier[row["output"]] = row
+    for it in items:
+        row = earlier.get(it.key.as_posix())
+        if row is None or Path(str(row.get("image", ""))).resolve() == it.image.resolve():
+            continue
+        try:
+            moved = _file_identity(it.image) == row.get("image_file")
+        except OSError:
+            moved = False
+        if not moved:
+            raise WorkbenchError(
+                f"{out / it.key.as_posix()}_depth.* are {row.get('image')}'s (an earlier run): "
+                f"{it.image} would replace them; name another --out for it",
+                "--out",
+            )
 
 
 def _undo(out: Path, made: bool, before: dict) -> None:

@@ -169,13 +169,13 @@ def collect_inputs(paths, out: str | os.PathLike | None = None, resolution: str 
     """The items to infer for the command line's ``paths`` (files, folders, dataset roots).
 
     Plain images are keyed by their path relative to the folder they were found in (their name
-    for a file given directly), without extension: ``a.png`` and ``sub/a.png`` never share an
-    output (``a.png`` beside ``a.jpg`` become ``a_png`` and ``a_jpg``). Hidden and temporary
-    files, anything under ``out`` and the outputs of earlier runs found in the folder (named
-    like outputs, in a folder holding ``infer.json``) are skipped: a job never reads what an
-    ``infer`` wrote. Dataset
-    views are keyed ``<scene>/<view>`` (module doc); ``resolution`` picks a seed dataset's
-    ``pan/low`` or ``pan/high``.
+    for a file given directly; an image reached twice, as a folder's and its sub-folder's or
+    by name, is taken once, as first found), without extension: ``a.png`` and ``sub/a.png``
+    never share an output (``a.png`` beside ``a.jpg`` become ``a_png`` and ``a_jpg``). Hidden
+    and temporary files, anything under ``out`` and the outputs of earlier runs found in the
+    folder (named like outputs, in a folder holding ``infer.json``) are skipped: a job never
+    reads what an ``infer`` wrote. Dataset views are keyed ``<scene>/<view>`` (module doc);
+    ``resolution`` picks a seed dataset's ``pan/low`` or ``pan/high``.
 
     Raises:
         WorkbenchError: a path that does not exist, a folder without images, a dataset root
@@ -198,7 +198,20 @@ def collect_inputs(paths, out: str | os.PathLike | None = None, resolution: str 
             plain.append((p, Path(p.name)))
         else:
             raise WorkbenchError("no such file or folder", p)
-    return Inputs(_unique_keys(plain, items), datasets, failed)
+    return Inputs(_unique_keys(_once(plain), items), datasets, failed)
+
+
+def _once(plain: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Each image once, keyed as first found (``infer in in/sub`` inferred ``sub``'s images
+    twice, under two names, and renamed others around them)."""
+    seen: set[Path] = set()
+    out = []
+    for path, rel in plain:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            out.append((path, rel))
+    return out
 
 
 def _unique_keys(plain: list[tuple[Path, Path]], items: list[InferItem]) -> list[InferItem]:
