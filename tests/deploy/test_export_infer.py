@@ -303,7 +303,7 @@ def test_infer_json_keeps_earlier_images_of_the_same_options_and_an_all_failed_j
     assert "its 1 other image(s) stay" in cap.err and (out / "b_depth.npy").is_file()
     # every image fails after the model loads (not 2:1): the folder is left as it was found
     wide = tmp_path / "wide.png"
-    write_image(wide, np.full((30, 40, 3), 128, np.uint8))
+    write_image(wide, np.full((90, 120, 3), 128, np.uint8))
     before = (out / "infer.json").read_text()
     code, cap = infer(wide)
     assert code == 2 and "not an equirect 2:1 panorama" in cap.err

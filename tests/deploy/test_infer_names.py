@@ -83,3 +83,17 @@ def test_an_edited_model_card_does_not_redo_a_run(tiny_run, tmp_path, capsys):
     capsys.readouterr()
     assert _infer(model, out, src) == 0
     assert "1 finished before, skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("size", [(20, 40), (8, 16)])
+def test_a_thumbnail_is_refused_like_validate_refuses_it(tiny_run, tmp_path, capsys, size):
+    """A 40x20 image got a depth map 2.6x nearer than the same photo at full size."""
+    from workbench.io import write_image
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(RGB[0], src / "a.png")
+    write_image(src / "thumb.png", np.full((*size, 3), 128, np.uint8))
+    assert _infer(tiny_run, tmp_path / "out", src) == 1
+    out = capsys.readouterr().out
+    assert f"thumb.png: image is {size[1]}x{size[0]} pixels, too small (at least 64x32)" in out
