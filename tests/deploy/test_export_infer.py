@@ -311,6 +311,10 @@ def test_infer_json_keeps_earlier_images_of_the_same_options_and_an_all_failed_j
     fresh = tmp_path / "fresh"
     assert main(["infer", str(wide), "--model", str(model), "--out", str(fresh)]) == 2
     assert not fresh.exists()
+    empty = tmp_path / "empty"  # found empty: left empty (it kept the run's mark)
+    empty.mkdir()
+    assert main(["infer", str(wide), "--model", str(model), "--out", str(empty)]) == 2
+    assert empty.is_dir() and not list(empty.iterdir())
 
 
 def test_a_terminated_infer_saves_what_it_finished_and_leaves_no_temporary(tmp_path):
@@ -380,6 +384,7 @@ def test_report_says_when_its_accuracy_is_a_few_views(views, said):
     meta = {"input_size": (256, 128), "runs": 3, "views": views, "csv": "val.csv"}
     md = report_markdown(rows, meta)
     assert ("view scored:" in md or "views scored:" in md) == said
+    assert "no mirror averaging: `eval` and `infer` average" in md  # eval read 0.096, it 0.105
     if views == 1:
         assert "Only 1 view scored: the accuracy columns describe that view, not a" in md
 

@@ -130,3 +130,23 @@ def test_eval_refuses_views_without_ground_truth_in_one_line(tmp_path, capsys):
     assert "has ground truth within 0.1-10 m: nothing to score" in err and "val.csv" in err
     last = err.strip().splitlines()[-1]  # after the progress bar: one line, no traceback
     assert "nothing to score" in last and "Traceback" not in err and not out.exists()
+
+
+def test_an_eval_rerun_replaces_the_earlier_dumps_and_a_folder_gets_the_split_hint(
+    run, tmp_path, capsys
+):
+    """A re-run into the same --out (other data, fewer --worst) left the earlier run's dumps
+    beside the new ones; `eval DATASET_ROOT` said only "split CSV not found"."""
+    from workbench.cli import main
+
+    out = tmp_path / "e"
+    argv = ["eval", str(run / "lists" / "val.csv"), "--model", str(run / "run"), "--out",
+            str(out), "--no-progress"]  # fmt: skip
+    assert main([*argv, "--worst", "3"]) == 0
+    assert len(list((out / "dumps").glob("worst02_*_rgb.png"))) == 1
+    assert main([*argv, "--worst", "1"]) == 0
+    assert {p.name.split("_")[0] for p in (out / "dumps").iterdir()} == {"worst00"}
+    capsys.readouterr()
+    assert main(["eval", str(run / "lists"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder, not a split CSV: make one with `workbench split" in err

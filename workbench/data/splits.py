@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -213,6 +214,12 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
         WorkbenchError: naming the CSV: missing columns, bad values, paths outside the root.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WorkbenchError(
+            "is a folder, not a split CSV: make one with `workbench split "
+            f"{shlex.quote(str(path))} --out lists`, then pass lists/val.csv",
+            path,
+        )
     if not path.is_file():
         raise WorkbenchError("split CSV not found", path)
     if root is None:

@@ -524,10 +524,12 @@ def _check_earlier_names(out: Path, items) -> None:
             )
 
 
-def _undo(out: Path, made: bool, before: dict) -> None:
+def _undo(out: Path, made: bool, before: dict, marked: bool = True) -> None:
     """A job whose every image failed leaves the folder as it found it: the earlier
-    ``infer.json`` back (or none), and a folder this run made removed with the empty folders it
-    made in it."""
+    ``infer.json`` back (or none), the mark it added to a folder it found unmarked removed, and
+    a folder this run made removed with the empty folders it made in it."""
+    if not marked:
+        (out / OUTPUT_OWNER).unlink(missing_ok=True)
     if before:
         write_text_atomic(out / "infer.json", json.dumps(before, indent=2) + "\n")
     else:
@@ -589,7 +591,7 @@ def run(config) -> int:
     _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
-    made = not out.exists()
+    made, marked = not out.exists(), (out / OUTPUT_OWNER).is_file()
     claim_output_folder(out, "infer", empty=False)  # its files checked by _check_out_folder
     sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
@@ -606,7 +608,7 @@ def run(config) -> int:
     kept = [row for (_, key), row in earlier.items() if key not in mine]
     failed = inputs.failed + _infer_all(config, todo, out, signature, rows, kept)
     if failed and len(rows) == 0:
-        _undo(out, made, before)
+        _undo(out, made, before, marked)
         raise _all_failed(failed)
     for line in [replaced, _stale_clouds_note(out, before, config.ply, ids)]:
         if line:

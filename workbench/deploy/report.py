@@ -144,7 +144,9 @@ def report_markdown(rows: list[dict], meta: dict) -> str:
     ]
     cols = [c for c in cols if any(c in r for r in rows)]
     accuracy = (
-        f"accuracy on {meta.get('views')} views of `{meta.get('csv')}`"
+        f"accuracy on {meta.get('views')} views of `{meta.get('csv')}`, of each format's own "
+        "prediction (no mirror averaging: `eval` and `infer` average each panorama's with its "
+        "mirror's by default and read a little better; `eval --no-flip` matches this)"
         if meta.get("csv")
         else "no accuracy (no --csv)"
     )

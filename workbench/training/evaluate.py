@@ -200,6 +200,8 @@ def run(config) -> int:
     info["ratio_all"] = _rounded(_overall_ratio(by_latitude))
     write_text_atomic(out / "metrics.json", json.dumps(info, indent=2) + "\n")
     by_key = {(r.scene_id, r.view_id): r for r in records}
+    for old in sorted((out / "dumps").glob("worst*")):  # an earlier eval's, maybe of other data
+        old.unlink(missing_ok=True)
     for rank, row in enumerate(df.head(config.worst).itertuples()):
         rec = by_key[(row.scene_id, row.view_id)]
         _, _, _, pred = evaluate_views(predictor, [rec], root, height=config.height)
