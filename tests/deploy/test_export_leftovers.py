@@ -142,3 +142,23 @@ def test_an_export_folder_holds_one_model(tiny_keras, tmp_path):
     (mine / "model.json").write_text('{"mine": 1}')
     with pytest.raises(WorkbenchError, match=r"--out: .*mine is not empty \(model.json\)"):
         _export(tiny_keras, mine)
+
+
+def test_a_reexport_of_fewer_formats_keeps_listing_the_others(tiny_keras, tmp_path):
+    """Re-exporting fp16 alone into a full export folder listed only fp16 in model.json while
+    the .pb and fp32 files of the same model stayed beside it, described by nothing."""
+    import json
+
+    from workbench.deploy.export import export
+
+    out = tmp_path / "e"
+    full = ExportConfig(checkpoint=str(tiny_keras), format=("pb", "tflite"), quantize=("none",),
+                        out=str(out))  # fmt: skip
+    export(full)
+    first = json.loads((out / "model.json").read_text())["files"]
+    assert set(first) == {"pb", "tflite_none"}
+    export(ExportConfig(checkpoint=str(tiny_keras), format=("tflite",), quantize=("fp16",),
+                        out=str(out)))  # fmt: skip
+    files = json.loads((out / "model.json").read_text())["files"]
+    assert files == {**first, "tflite_fp16": files["tflite_fp16"]}
+    assert all((out / name).exists() for name in files.values())

@@ -217,10 +217,14 @@ def check_options(config) -> None:
         )
 
 
-def _check_same_model(out: Path, meta: dict) -> None:
+def _check_same_model(out: Path, meta: dict) -> dict[str, str]:
     """An export folder holds one model at one input size: exporting another model, or the
     same at another ``--height``, would leave the first export's other formats beside the new
     files, all described by the new ``model.json``.
+
+    Returns:
+        The earlier export's files that are still there (``{format: name}``) when it is of
+        this model at this size: a re-export of fewer formats keeps and lists them.
 
     Raises:
         WorkbenchError: naming ``--out`` and the export it holds.
@@ -228,9 +232,9 @@ def _check_same_model(out: Path, meta: dict) -> None:
     try:
         before = json.loads((out / "model.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return
+        return {}
     if not isinstance(before, dict):
-        return
+        return {}
     if before.get("source_sha256") not in (None, meta["source_sha256"]):
         what = f"another model ({before.get('source', '?')})"
     elif before.get("input_size") not in (None, meta["input_size"]):
@@ -239,7 +243,8 @@ def _check_same_model(out: Path, meta: dict) -> None:
             f"this model at {w}x{h} (this export: {meta['input_size'][0]}x{meta['input_size'][1]})"
         )
     else:
-        return
+        files = before.get("files") if isinstance(before.get("files"), dict) else {}
+        return {k: v for k, v in files.items() if isinstance(v, str) and (out / v).exists()}
     raise WorkbenchError(f"{out} holds the export of {what}: name another folder", "--out")
 
 
@@ -345,7 +350,7 @@ def export(config) -> tuple[list[Path], str]:
     median = model_train_median(Path(source))
     if median:
         meta["train_median_m"] = median
-    _check_same_model(out, meta)
+    earlier = _check_same_model(out, meta)
     claim_output_folder(out, "export")
     sweep_temporaries(out, recursive=False)  # staging folders of killed exports, only those
     try:
@@ -355,6 +360,7 @@ def export(config) -> tuple[list[Path], str]:
     try:
         with quiet_native_stderr():  # the converter's MLIR and LiteRT chatter on fd 2
             files = _export_formats(model, config, stage, meta)
+        meta["files"] = {**earlier, **meta["files"]}  # the same model's other formats stay
         write_text_atomic(stage / "model.json", json.dumps(meta, indent=2) + "\n")
         md = _write_report(model, config, files, meta, stage) if config.report else ""
         published = list(_publish(stage, out))
