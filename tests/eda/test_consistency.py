@@ -517,3 +517,22 @@ def test_change_min_zero_calls_no_empty_region_a_change():
     changed = pairs[pairs["diagnosis"] == "change"]
     assert len(changed) < len(pairs)  # the pairs without a region are not changes
     assert (changed["change_fraction"] > 0).all() and "-1" not in " ".join(changed["change_bbox"])
+
+
+def test_results_of_older_diagnosis_rules_are_recomputed(tmp_path, capsys):
+    """Notebook 09 reused a scene's tables written before a rule changed (two clean views
+    still flagged): the rules' version is part of what a re-run compares."""
+    import json
+
+    root, scenes = _seed_scenes(tmp_path, 1, break_second=False)
+    out = tmp_path / "out"
+    args = ["consistency", str(root), "--out", str(out), "--height", "64", "--no-progress"]
+    assert main(args) == 0
+    options = out / scenes[0] / "options.json"
+    recorded = json.loads(options.read_text())
+    options.write_text(json.dumps({**recorded, "rules": recorded["rules"] - 1}))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert '"computed": 1, "skipped": 0' in capsys.readouterr().out
+    assert main(args) == 0
+    assert '"computed": 0, "skipped": 1' in capsys.readouterr().out

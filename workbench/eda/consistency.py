@@ -33,7 +33,7 @@ import pandas as pd
 
 from workbench.data.dataset import describe_dataset, index_spec, require_depth, require_poses
 from workbench.data.layouts import ViewRecord, scene_covisibility
-from workbench.eda.consistency_pairs import Thresholds, diagnose_pair, prepare_view
+from workbench.eda.consistency_pairs import RULES, Thresholds, diagnose_pair, prepare_view
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
 from workbench.eda.scene_ranges import (
     finished_with,
@@ -179,6 +179,7 @@ def _options(job: SceneJob) -> dict:
         "min_overlap": job.min_overlap,
         "partners": job.partners,
         "thresholds": asdict(job.th),
+        "rules": RULES,
         "views": [r.view_id for r in job.records],
         "decoding": scene_fingerprint(job.records, job.root),
     }

@@ -57,7 +57,10 @@ from workbench.geometry.icp import Fit, fit_correction
 from workbench.geometry.normals import range_to_normals
 from workbench.geometry.pose import invert, relative_pose
 
-__all__ = ["Thresholds", "PreparedView", "prepare_view", "measure_pair", "diagnose_pair"]
+__all__ = ["RULES", "Thresholds", "PreparedView", "prepare_view", "measure_pair", "diagnose_pair"]
+
+
+RULES = 2  # bumped whenever a diagnosis rule changes: a re-run recomputes older rules' scenes
 
 
 @dataclass(frozen=True)
