@@ -536,3 +536,48 @@ def test_results_of_older_diagnosis_rules_are_recomputed(tmp_path, capsys):
     assert '"computed": 1, "skipped": 0' in capsys.readouterr().out
     assert main(args) == 0
     assert '"computed": 0, "skipped": 1' in capsys.readouterr().out
+
+
+def test_a_pose_a_metre_off_is_found_at_its_size():
+    """The fit stopped after 12 steps at 60 cm for a view moved 1 m (and called it `pose`
+    60 cm); it takes up to 40 and reaches it."""
+    p = plant(clean_scene(206, 5), "pose", 2, np.random.default_rng(6), translation_m=1.0)
+    ids = [f"{i:03d}" for i in range(5)]
+    views = scene_consistency("s", ids, p.ranges, p.poses)[1].set_index("view")
+    culprit = views.loc["002"]
+    assert culprit["flagged"] and culprit["diagnosis"] == "pose", views.to_string()
+    assert culprit["t_cm"] == pytest.approx(100.0, abs=1.0)
+    assert not views.drop("002")["flagged"].any()
+
+
+def _pose_pair(a, b, t, t_b=None, diagnosis="pose") -> dict:
+    return {"view_a": a, "view_b": b, "diagnosis": diagnosis, "score": 0.2,
+            "median_abs_m": 0.1, "inliers": 0.8, "scale": 1.0, "t_cm": t,
+            "t_cm_b": t if t_b is None else t_b, "rot_deg": 0.1, "change_view": "",
+            "change_fraction": 0.0, "change_bbox": "", "change_lon_deg": 0.0,
+            "change_lat_deg": 0.0}  # fmt: skip
+
+
+def test_two_faulty_views_of_a_scene_keep_their_sizes():
+    """A view moved 15 cm beside another turned 3°: their shared pair fits both errors at
+    once, which made both views `mismatch`; two thirds agreeing name the pose."""
+    from workbench.eda.consistency_views import aggregate_views
+
+    pairs = [_pose_pair("1", v, 15.0) for v in "0235"] + [_pose_pair("1", "4", 24.0)]
+    v = aggregate_views("s", list("012345"), pd.DataFrame(pairs)).set_index("view")
+    assert v.loc["1", "diagnosis"] == "pose" and v.loc["1", "t_cm"] == pytest.approx(15.0)
+
+
+def test_an_unflagged_view_carries_no_faults_figures():
+    """views.csv gave an `ok` view the 152 cm, 30° correction of its one pair with a faulty
+    view (a minority of its pairs)."""
+    from workbench.eda.consistency_views import aggregate_views
+
+    ok = _pose_pair("0", "1", 0.0, diagnosis="ok")
+    pairs = [_pose_pair("0", "9", 152.0), ok, ok | {"view_b": "2"}]
+    v = aggregate_views("s", ["0", "1", "2", "9"], pd.DataFrame(pairs)).set_index("view")
+    assert v.loc["0", "diagnosis"] == "ok" and not v.loc["0", "flagged"]
+    assert v.loc["0", "t_cm"] == 0.0 and v.loc["0", "rot_deg"] == 0.0 and v.loc["0", "scale"] == 1.0
+    weak = [_pose_pair("0", "1", 0.0, diagnosis="weak"), _pose_pair("0", "2", 30.0)]
+    v = aggregate_views("s", ["0", "1", "2"], pd.DataFrame(weak)).set_index("view")
+    assert v.loc["0", "diagnosis"] == "weak" and np.isnan(v.loc["0", "t_cm"])

@@ -524,7 +524,8 @@ class CovisibilityConfig(DataFlags):
 @dataclass(frozen=True)
 class ConsistencyConfig(DataFlags):
     """``workbench consistency``: do covisible views' depths agree? Every pair and view
-    diagnosed (ok, scale, pose, change, mismatch), on a cluster engine."""
+    diagnosed (ok, scale, pose, change, mismatch, weak; a view without a partner unchecked),
+    on a cluster engine."""
 
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/consistency", "output folder (pairs.csv, views.csv, summary)")

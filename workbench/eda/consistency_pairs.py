@@ -60,7 +60,7 @@ from workbench.geometry.pose import invert, relative_pose
 __all__ = ["RULES", "Thresholds", "PreparedView", "prepare_view", "measure_pair", "diagnose_pair"]
 
 
-RULES = 2  # bumped whenever a diagnosis rule changes: a re-run recomputes older rules' scenes
+RULES = 3  # bumped whenever a diagnosis rule changes: a re-run recomputes older rules' scenes
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ are flagged: one pair cannot tell which is wrong); a view without any pair is ``
 (its pairs agree on only part of their overlap: not flagged, not vouched for). A flagged
 view's diagnosis is the most common one among the pairs against it (``pose`` only when its
 pose pairs fit one correction, :func:`corrections_agree`, else ``mismatch``, whose figures
-are NaN: no correction explains it); its figures are medians
-over those pairs, oriented to the view (``scale``: this view's ranges over its partners';
-``t_cm``, ``rot_deg``: the size of the correction of this view's pose; ``change_*``: the
-largest region seen in this view).
+are NaN: no correction explains it; a view not flagged carries no fault's figures); its
+figures are medians over those pairs, oriented to the view (``scale``: this view's ranges
+over its partners'; ``t_cm``, ``rot_deg``: the size of the correction of this view's pose;
+``change_*``: the largest region seen in this view).
 """
 
 from __future__ import annotations
@@ -42,24 +42,24 @@ def _median(values, default=float("nan")) -> float:
     return float(np.median(values)) if len(values) else default
 
 
-def corrections_agree(t_cm: list, rot_deg: list) -> bool:
-    """Whether a view's ``pose`` pairs fit one correction of its pose: each translation (cm,
-    oriented to the view) within max(2 cm, 20 %) of their median, each rotation within
-    max(0.5°, 20 %) of theirs. A pose 1 m off gave fits of 40, 56 and 64 cm: no one of them
-    is the view's.
+def corrections_agree(t_cm: list, rot_deg: list) -> np.ndarray:
+    """Which of a view's ``pose`` pairs fit its correction: ``(n,) bool``, each translation (cm,
+    oriented to the view) within max(2 cm, 20 %) of their median and each rotation within
+    max(0.5°, 20 %) of theirs. The view is ``pose`` when at least two thirds of them agree (a
+    second faulty view's pair fits both errors at once and is left out of the figures); a
+    view whose fits scatter is a ``mismatch``.
 
-    >>> corrections_agree([49.8, 50.0, 50.1], [0.03, 0.01, 0.02])
-    True
-    >>> corrections_agree([40.3, 64.0, 56.5], [0.1, 0.2, 0.1])
-    False
+    >>> corrections_agree([49.8, 50.0, 50.1], [0.03, 0.01, 0.02]).tolist()
+    [True, True, True]
+    >>> corrections_agree([40.3, 64.0, 88.0], [0.1, 0.2, 0.1]).tolist()
+    [False, True, False]
     """
-    if len(t_cm) < 2:
-        return True
     t, r = np.asarray(t_cm, float), np.asarray(rot_deg, float)
+    if len(t) < 2:
+        return np.ones(len(t), bool)
     t_mid, r_mid = float(np.median(t)), float(np.median(r))
-    return bool(
-        np.abs(t - t_mid).max() <= max(2.0, 0.2 * t_mid)
-        and np.abs(r - r_mid).max() <= max(0.5, 0.2 * r_mid)
+    return (np.abs(t - t_mid) <= max(2.0, 0.2 * t_mid)) & (
+        np.abs(r - r_mid) <= max(0.5, 0.2 * r_mid)
     )
 
 
@@ -71,17 +71,21 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
     diagnosis = Counter(p["diagnosis"] for p in bad).most_common(1)[0][0] if flagged else "ok"
     if not flagged and not any(p["diagnosis"] == "ok" for p in mine):
         diagnosis = "weak" if n else "unchecked"  # unchecked: no partner covisible enough
+    named = bad if flagged else []  # an unflagged view's minority of bad pairs: no figures
     scale = [p["scale"] if p["view_a"] == view else 1.0 / p["scale"]
-             for p in bad if p["diagnosis"] == "scale"]  # fmt: skip
-    pose = [p for p in bad if p["diagnosis"] == "pose"]
+             for p in named if p["diagnosis"] == "scale"]  # fmt: skip
+    pose = [p for p in named if p["diagnosis"] == "pose"]
     t_cm = [p["t_cm"] if p["view_a"] == view else p["t_cm_b"] for p in pose]
     rot = [p["rot_deg"] for p in pose]
-    if diagnosis == "pose" and not corrections_agree(t_cm, rot):
+    agree = corrections_agree(t_cm, rot)
+    if diagnosis == "pose" and agree.sum() < max(1, -(-2 * len(pose) // 3)):
         diagnosis = "mismatch"  # its pairs fit different corrections: none of them is its own
-    change = sorted((p for p in bad if p["diagnosis"] == "change"),
+    t_cm, rot = list(np.asarray(t_cm)[agree]), list(np.asarray(rot)[agree])
+    change = sorted((p for p in named if p["diagnosis"] == "change"),
                     key=lambda p: p["change_fraction"])  # fmt: skip
     last = change[-1] if change else {}
-    one, zero = (1.0, 0.0) if n else (float("nan"), float("nan"))  # unchecked: nothing fitted
+    fitted = n and diagnosis != "weak"  # weak, unchecked: nothing vouched, nothing fitted
+    one, zero = (1.0, 0.0) if fitted else (float("nan"), float("nan"))
     if diagnosis == "mismatch":  # no correction explains it: none is reported
         scale, t_cm, rot, last, one, zero = [], [], [], {}, float("nan"), float("nan")
     return {

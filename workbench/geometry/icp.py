@@ -12,7 +12,10 @@ weights of width ``3 (tol_abs + tol_rel r_b)``; points that B sees behind a clos
 occlusions and a changed region do not pull the fit.
 
 So ``T_world_from_a @ C`` is A's pose corrected (``rigid``); a scale fit reports the ratio
-of A's ranges to B's.
+of A's ranges to B's. Up to 40 iterations, stopping once a step moves under 0.1 mm and
+0.006°: each step's reach is bounded by what associates (Tukey width, the gate), so a view 1 m
+off needs 20-30 of them (with 12 such a fit stopped at 60 cm); a pose that agrees stops after
+one or two.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def fit_correction(
     tol_abs: float = 0.02,
     tol_rel: float = 0.01,
     gate: float = 0.25,
-    iters: int = 12,
+    iters: int = 40,
 ) -> Fit:
     """Fit a correction (module doc) from A's points ``(N, 3)`` (A's frame, metres), B's
     range ``(H, W)`` and normals ``(H, W, 3)`` (:func:`~workbench.geometry.normals.
