@@ -28,9 +28,9 @@ directions; :func:`diagnose_pair` names the fault:
   explains it (a pose far off, broken depth). A fit that does not restore a pair that
   agrees names nothing (coarse, grazing overlaps are sampled badly by the fit);
 - ``weak``: between ``bad_inliers`` and ``ok_inliers`` and none of these explains it: not a
-  fault that can be named, not an agreement either. Sparse or noisy depth can leave a sound
-  pair there, and so can a fault too large for the fits (a pose tens of centimetres off,
-  beyond the rigid fit's reach): it is reported, never called ``ok``.
+  fault that can be named, not an agreement either. Sparse or noisy depth can leave a pair
+  there (3 % noise on one view's depth), and so can a fault the fits cannot name: it is
+  reported, never called ``ok``.
 
 The rigid fit runs on every pair (a 5 cm pose error can leave 93 % of the residuals within
 tolerance); the scale fit only where the inliers or the rigid fit find a fault. The tests are
