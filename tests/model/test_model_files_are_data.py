@@ -167,3 +167,15 @@ def test_keras_files_stay_in_safe_mode(tmp_path):
 
     with pytest.raises(WorkbenchError, match=r"lambda\.keras"):
         load(tmp_path / "lambda.keras")
+
+
+def test_a_truncated_tflite_says_it_is_cut_short(tmp_path):
+    """A .tflite copied half-way said only "not a valid .tflite model (error)"."""
+    data = (DEFAULT_MODEL / "model_int8.tflite").read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[: len(data) // 4])
+    with pytest.raises(
+        WorkbenchError,
+        match=r"cut\.tflite: not a valid .tflite model: its .* bytes are cut short or corrupt",
+    ):
+        graph_safety.read_tflite_checked(cut)

@@ -214,8 +214,12 @@ def check_tflite(data: bytes, path) -> int:
         model = tfl_schema.Model.GetRootAs(data, 0)
         codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
         found = [(c.CustomCode(), max(c.BuiltinCode(), c.DeprecatedBuiltinCode())) for c in codes]
-    except Exception as e:  # noqa: BLE001  (a corrupt flatbuffer raises struct/index errors)
-        raise WorkbenchError(f"not a valid .tflite model ({type(e).__name__})", path) from None
+    except Exception:  # noqa: BLE001  (a corrupt flatbuffer raises struct/index errors)
+        raise WorkbenchError(
+            f"not a valid .tflite model: its {len(data):,} bytes are cut short or corrupt "
+            "(copy or export it again)",
+            path,
+        ) from None
     for custom, builtin in found:
         if custom or builtin == tfl_schema.BuiltinOperator.CUSTOM:
             name = custom.decode("utf-8", "replace") if custom else "CUSTOM"
