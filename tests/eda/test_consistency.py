@@ -581,3 +581,17 @@ def test_an_unflagged_view_carries_no_faults_figures():
     weak = [_pose_pair("0", "1", 0.0, diagnosis="weak"), _pose_pair("0", "2", 30.0)]
     v = aggregate_views("s", ["0", "1", "2"], pd.DataFrame(weak)).set_index("view")
     assert v.loc["0", "diagnosis"] == "weak" and np.isnan(v.loc["0", "t_cm"])
+
+
+def test_the_eda_report_lists_weak_views():
+    """The report counted a weak view and listed none."""
+    from workbench.eda.consistency_views import VIEW_COLUMNS
+    from workbench.eda.report import _consistency_tables
+
+    row = dict.fromkeys(VIEW_COLUMNS, 0.0) | {"scene": "s", "flagged": False, "pairs": 2}
+    views = pd.DataFrame([row | {"view": "a", "diagnosis": "weak", "inliers": 0.7},
+                          row | {"view": "b", "diagnosis": "ok", "inliers": 0.97}])  # fmt: skip
+    tables = _consistency_tables(views)
+    weak = next(t for k, t in tables.items() if "weak views" in k)
+    assert weak["view"].tolist() == ["a"] and weak["inliers"].tolist() == [0.7]
+    assert not any("weak views" in k for k in _consistency_tables(views.iloc[1:]))

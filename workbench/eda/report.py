@@ -173,15 +173,20 @@ def _notes(tables: dict) -> list[str]:
 
 def _consistency_tables(views: pd.DataFrame) -> dict:
     """The report's *Multi-view consistency* tables from a ``consistency`` ``views.csv``: views
-    per diagnosis and the flagged views, worst first (at most 50)."""
+    per diagnosis, the flagged views and the weak ones, worst first (at most 50 each)."""
     flagged = views[views["flagged"].astype(bool)]
     counts = views.groupby("diagnosis").size().rename("views").reset_index()
     cols = ["scene", "view", "diagnosis", "bad_pairs", "pairs", "scale", "t_cm", "rot_deg",
             "change_fraction", "change_lon_deg", "change_lat_deg", "median_abs_m"]  # fmt: skip
-    return {
+    tables = {
         f"Multi-view consistency ({len(flagged)} of {len(views)} views flagged)": counts,
         "Multi-view consistency: flagged views, worst first": flagged[cols].head(50),
     }
+    weak = views[views["diagnosis"] == "weak"]
+    if len(weak):  # not flagged, not vouched for: listed, with their pairs' agreement
+        key = "Multi-view consistency: weak views (their pairs agree only in part), worst first"
+        tables[key] = weak[["scene", "view", "pairs", "inliers", "median_abs_m"]].head(50)
+    return tables
 
 
 def write_report(
