@@ -44,6 +44,7 @@ def test_one_bad_image_does_not_fail_its_batch(tiny_keras, tmp_path, capsys):
     assert len(errors) == 2
     assert "m_broken.png" in errors[0]
     assert f"{LONG}.png" in errors[1] and "cannot write (File name too long)" in errors[1]
+    assert not list(out.glob(f"{LONG}_*"))  # none of its files: it left _depth.npy and .png
     assert "infer: 2 images" in printed and "2 failed" in printed
     assert printed.count("  failed: ") == 2
     hidden = [p.name for p in out.iterdir() if p.name.startswith(".")]

@@ -117,11 +117,17 @@ def write_outputs(
         stride = max(1, depth.shape[0] // 256)
         cloud = rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
     base = out / key
-    save_npy(base.with_name(base.name + "_depth.npy"), depth.astype(np.float32))
-    for suffix, img in files.items():
-        write_image(base.with_name(base.name + suffix), img)
-    if cloud is not None:
-        write_ply(base.with_name(base.name + ".ply"), cloud)
+    written: list[Path] = []
+    try:  # all of an image's files or none (a name too long for the file system failed 3rd)
+        written.append(save_npy(base.with_name(base.name + "_depth.npy"), depth.astype(np.float32)))
+        for suffix, img in files.items():
+            written.append(write_image(base.with_name(base.name + suffix), img))
+        if cloud is not None:
+            written.append(write_ply(base.with_name(base.name + ".ply"), cloud))
+    except BaseException:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise
 
 
 def full_resolution_depth(pred: np.ndarray, info: tuple, rgb: np.ndarray, upsample: str):
