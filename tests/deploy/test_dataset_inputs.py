@@ -193,6 +193,8 @@ def test_export_report_counts_the_views_it_scored(tmp_path, capsys):
     argv = ["export", "--format", "tflite", "--quantize", "none", "--height", "32"]
     argv += ["--csv", str(lists / "val.csv"), "--report", "--runs", "1", "--out"]
     assert main([*argv, str(tmp_path / "e")]) == 0  # --views stays 16
+    err = capsys.readouterr().err  # the report loads its staged files: said once, by export
+    assert err.count("the model was trained at 128 rows") == 1 and ".tmp" not in err
     rep = json.loads((tmp_path / "e" / "report.json").read_text())
     assert rep["meta"]["views"] == 4 and rep["meta"]["views_requested"] == 16
     assert {r["views"] for r in rep["rows"] if "abs_rel" in r and "views" in r} == {4}

@@ -92,9 +92,9 @@ def report(
             if path is None or name in ("savedmodel", "pb"):
                 if threads == 1:  # TF runs with its own thread pools (all cores)
                     continue
-                pred = keras_pred if path is None else Predictor(load_backend(path))
+                pred = keras_pred if path is None else Predictor(load_backend(path, warn=False))
             else:
-                pred = Predictor(load_backend(path, threads=threads))
+                pred = Predictor(load_backend(path, threads=threads, warn=False))
             row[f"latency_ms_{threads}t"] = round(_latency(pred.predict_batch, x1, runs) * 1e3, 2)
             row["cpu"] = cpu_label()  # int8 speed depends on VNNI/AMX: the CPU beside it
         out = pred.predict_batch(x1)

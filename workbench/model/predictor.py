@@ -209,11 +209,14 @@ class TFLiteBackend:
         return np.concatenate(res, axis=0)[..., 0]
 
 
-def load_backend(path: str | os.PathLike | None = None, threads: int = 2):
+def load_backend(path: str | os.PathLike | None = None, threads: int = 2, warn: bool = True):
     """The backend for ``path`` (see the module doc); ``None`` is the default model. An export
     made at another height than its model was trained at (``model.json``'s
-    ``trained_height``) is said in one warning (:func:`other_height_note`)."""
+    ``trained_height``) is said in one warning (:func:`other_height_note`); ``warn=False``
+    for the export's own report, which loads its staged files (``export`` said it once)."""
     backend = _load_backend(path, threads)
+    if not warn:
+        return backend
     try:
         trained = read_model_json(Path(backend.source)).get("trained_height")
     except (WorkbenchError, AttributeError):  # not this project's model.json: nothing to say
