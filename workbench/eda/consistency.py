@@ -242,7 +242,7 @@ def load_consistency(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     folder = Path(folder)
     if not (folder / "views.csv").is_file():
-        raise WorkbenchError("no views.csv (run workbench consistency first)", folder)
+        raise WorkbenchError("holds no views.csv (run workbench consistency first)", folder)
     pairs_csv = folder / "pairs.csv"
     pairs = _read_table(pairs_csv, PAIR_COLUMNS) if pairs_csv.is_file() else None
     return pairs, _read_table(folder / "views.csv", VIEW_COLUMNS)

@@ -316,12 +316,10 @@ def run(config) -> int:
     records = index_spec(spec, errors=[])  # broken scenes: listed by compute
     consistency = None
     if config.consistency:
-        if not (Path(config.consistency) / "views.csv").is_file():
-            raise WorkbenchError(
-                f"{config.consistency} holds no views.csv (run workbench consistency first)",
-                "--consistency",
-            )
-        consistency = load_consistency(config.consistency)[1]
+        try:
+            consistency = load_consistency(config.consistency)[1]
+        except WorkbenchError as e:  # the folder or its table, under the flag that named it
+            raise WorkbenchError(str(e), "--consistency") from None
         consistency = dataset_views(consistency, records, config.consistency, spec.root)
     cache = Path(config.cache) if config.cache else out / "views_cache.parquet"
     check_outside(cache, "--cache", spec.root, "the dataset root")
