@@ -462,7 +462,7 @@ def _clipped_lines(rows: list[dict]) -> list[str]:
     ]
 
 
-def _check_out_folder(out: Path, items, ply: bool) -> None:
+def _check_out_folder(out: Path, items, ply: bool, before: dict) -> None:
     """Before any work: ``--out`` is not another verb's folder, and a folder no infer run
     marked (outputs beside the input images are fine) holds none of the files this run would
     write: a run replaces only its own outputs.
@@ -481,7 +481,7 @@ def _check_out_folder(out: Path, items, ply: bool) -> None:
     if not out.is_dir():
         return
     if (out / OUTPUT_OWNER).is_file():
-        _check_earlier_names(out, items)
+        _check_earlier_names(out, items, before)
         return
     suffixes = ("_depth.npy", *OUTPUT_SUFFIXES) + ((".ply",) if ply else ())
     names = ["infer.json"] + [
@@ -501,7 +501,7 @@ def _check_out_folder(out: Path, items, ply: bool) -> None:
         )
 
 
-def _check_earlier_names(out: Path, items) -> None:
+def _check_earlier_names(out: Path, items, before: dict) -> None:
     """Before any work in an infer folder: no output of this run is another image's from an
     earlier run (``a/p.jpg`` then ``b/p.jpg`` into one ``--out``: both are ``p``, and the second
     run replaced the first's files and dropped it from ``infer.json``). The same image moved
@@ -511,7 +511,7 @@ def _check_earlier_names(out: Path, items) -> None:
         WorkbenchError: naming ``--out``, the output and both images.
     """
     earlier = {}
-    for row in _previous_info(out).get("images", []):
+    for row in before.get("images", []):
         if isinstance(row, dict) and isinstance(row.get("output"), str):
             earlier[row["output"]] = row
     for it in items:
@@ -593,7 +593,8 @@ def run(config) -> int:
     inputs = collect_inputs(config.paths, out, config.resolution)
     for root in sorted({item.root for item in inputs.items if item.record is not None}):
         check_outside(out, "--out", root, "the dataset root")
-    _check_out_folder(out, inputs.items, config.ply)
+    before = _previous_info(out)  # an earlier run's listing: its names, what a re-run skips
+    _check_out_folder(out, inputs.items, config.ply, before)
     _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)
@@ -601,7 +602,6 @@ def run(config) -> int:
     claim_output_folder(out, "infer", empty=False)  # its files checked by _check_out_folder
     sweep_temporaries(out)  # the half-written files of a killed run, only those
     signature = _signature(config, predictor)
-    before = _previous_info(out)
     same = before if before.get("signature") == signature else {}
     earlier = _finished_rows(out, same)  # by (image, output key)
     done = {} if config.redo else earlier
