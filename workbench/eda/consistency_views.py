@@ -17,6 +17,7 @@ over its partners'; ``t_cm``, ``rot_deg``: the size of the correction of this vi
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -78,7 +79,7 @@ def _view_row(scene: str, view: str, mine: list) -> dict:
     t_cm = [p["t_cm"] if p["view_a"] == view else p["t_cm_b"] for p in pose]
     rot = [p["rot_deg"] for p in pose]
     agree = corrections_agree(t_cm, rot)
-    if diagnosis == "pose" and agree.sum() < max(1, -(-2 * len(pose) // 3)):
+    if diagnosis == "pose" and agree.sum() < max(1, math.ceil(2 * len(pose) / 3)):
         diagnosis = "mismatch"  # its pairs fit different corrections: none of them is its own
     t_cm, rot = list(np.asarray(t_cm)[agree]), list(np.asarray(rot)[agree])
     change = sorted((p for p in named if p["diagnosis"] == "change"),
