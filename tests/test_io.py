@@ -84,3 +84,16 @@ def test_sixteen_bit_colour_is_read_as_8_bit_and_sixteen_bit_grey_is_refused(tmp
     with pytest.raises(WorkbenchError, match=r"16-bit single-channel image \(a depth map\?\)") as e:
         read_rgb(tmp_path / "g16.png")
     assert "g16.png" in str(e.value)
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_work(tmp_path):
+    from workbench.io import check_output_folder
+
+    (tmp_path / "a file").write_text("x")
+    with pytest.raises(WorkbenchError, match="a parent is a file"):
+        check_output_folder(tmp_path / "a file" / "sub" / "out")
+    with pytest.raises(WorkbenchError, match="cannot write"):
+        check_output_folder("/proc/workbench-no-such/out")
+    # a folder that can be made is not made (nor is the probe left behind)
+    assert check_output_folder(tmp_path / "new" / "out") == tmp_path / "new" / "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a file"]

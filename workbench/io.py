@@ -247,7 +247,26 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise WorkbenchError("exists and is not a folder", path)
+    if not path.exists():
+        _check_makeable(path)
     return path
+
+
+def _check_makeable(path: Path) -> None:
+    """The missing folder ``path`` can be made: its nearest existing parent is a folder in
+    which a (temporary, at once removed) folder can be made; else the reason, naming
+    ``path``."""
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise WorkbenchError("cannot write (a parent is a file, not a folder)", path)
+    probe = parent / temporary_name(path.name)
+    try:
+        probe.mkdir()
+    except OSError as e:
+        raise _write_error(e, path) from None
+    probe.rmdir()
 
 
 def check_outside(path: str | os.PathLike, flag: str, folder, what: str) -> None:
