@@ -60,6 +60,17 @@ def test_user_error_is_one_line(tmp_path, capsys):
     assert code == 2 and "--data" in err and not (tmp_path / "d").exists()
 
 
+def test_a_value_like_minus_inf_reaches_its_flags_range_check(tmp_path, capsys):
+    """argparse took ``-inf`` (and ``-1e-3``) for a flag: "expected one argument"."""
+    for argv, flag in (
+        (["infer", str(tmp_path), "--camera-height", "-inf"], "--camera-height"),
+        (["train", "--lr", "-1e-3"], "--lr"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"workbench: error: {flag}: must be") and err.count("\n") == 1
+
+
 def test_an_unknown_flag_points_to_its_verbs_help(capsys):
     """It said 'see workbench -h', whose help lists the verbs, not the flags."""
     for argv, verb in ((["eval", "x.csv", "--bogus"], " eval"), (["--bogus"], "")):

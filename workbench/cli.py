@@ -139,10 +139,35 @@ def describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {first} (rerun with --debug for the traceback)"
 
 
+def join_signed_values(argv: list[str]) -> list[str]:
+    """``--flag -inf`` as ``--flag=-inf``: argparse takes a value that starts with ``-`` but is
+    not a plain negative number (``-inf``, ``-nan``, ``-1e-3``) for a flag, and the flag's own
+    range check would never see it.
+
+    >>> join_signed_values(["infer", "x", "--camera-height", "-inf", "--out", "-o"])
+    ['infer', 'x', '--camera-height=-inf', '--out', '-o']
+    """
+    out: list[str] = []
+    for tok in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _signed_number(tok):
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
+def _signed_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return tok.startswith("-")
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # before any verb imports TensorFlow
     parser = build_parser()
-    ns, extra = parser.parse_known_args(argv)
+    ns, extra = parser.parse_known_args(join_signed_values(sys.argv[1:] if argv is None else argv))
     if extra:
         (parser.verbs.get(ns.verb) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not ns.verb:
