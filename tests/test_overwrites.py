@@ -192,7 +192,7 @@ def test_verbs_refuse_a_folder_of_the_users_files(seed, tmp_path, capsys):
     depth.write_bytes(b"my ground truth")
     assert main(["infer", str(photos), "--out", str(photos), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert f"would replace, not written by `workbench infer` ({depth.name}" in err
+    assert f"would replace ({depth.name}) not written by `workbench infer`" in err
     assert depth.read_bytes() == b"my ground truth" and not (photos / "infer.json").exists()
 
 
@@ -203,6 +203,16 @@ def test_infer_marks_its_folder_and_resumes_in_it(seed, tmp_path, capsys):
     assert main(argv) == 0
     assert (out / ".workbench-output").read_text() == "infer\n"
     assert main(argv) == 0 and "skipped" in capsys.readouterr().out  # its own folder
+    # a file the user put there later under the name of a new image's output is theirs
+    extra = views.parent / "more"
+    shutil.copytree(views, extra)
+    new = sorted(extra.iterdir())[0]
+    new.rename(extra / f"new{new.suffix}")
+    (out / "new_depth.png").write_bytes(b"my ground truth")
+    assert main(["infer", str(extra), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "(new_depth.png) that no earlier run listed in its infer.json" in err
+    assert (out / "new_depth.png").read_bytes() == b"my ground truth"
     assert main(["eda", str(seed), "--out", str(out)]) == 2
     assert "holds the output of `workbench infer`" in capsys.readouterr().err
 

@@ -254,7 +254,8 @@ def test_a_rerun_skips_finished_images_and_redoes_changed_ones(tmp_path, capsys)
     assert "infer: 1 image (2 finished before, skipped)" in infer()
     info = json.loads((out / "infer.json").read_text())
     assert len(info["images"]) == 3
-    info["images"], info["complete"] = info["images"][:1], False
+    done, rest = info["images"][:1], info["images"][1:]  # the others begun, none listed
+    info["images"], info["complete"], info["pending"] = done, False, [r["output"] for r in rest]
     (out / "infer.json").write_text(json.dumps(info))
     assert "infer: 2 images (1 finished before, skipped)" in infer()
     (out / sorted(first)[0]).unlink()  # an output gone: that image again
@@ -336,7 +337,14 @@ def test_a_terminated_infer_saves_what_it_finished_and_leaves_no_temporary(tmp_p
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.time()
-    while not (out / "infer.json").exists() and p.poll() is None and time.time() - t0 < 120:
+
+    def listed() -> int:  # infer.json is written before the first image (its pending outputs)
+        try:
+            return len(json.loads((out / "infer.json").read_text())["images"])
+        except (OSError, ValueError):
+            return 0
+
+    while not listed() and p.poll() is None and time.time() - t0 < 120:
         time.sleep(0.005)
     p.send_signal(signal.SIGTERM)
     said, err = p.communicate(timeout=120)

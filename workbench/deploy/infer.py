@@ -15,9 +15,11 @@ it found it.
 
 A re-run skips the images an earlier run finished with the same model (its files' sizes and
 times) and options, when the image is unchanged and its outputs are all there: ``infer.json``
-is saved as batches complete (the first at once, then at most every :data:`SAVE_EVERY_S`
-seconds, and when the job is interrupted or terminated; ``"complete": false`` until the end),
-so a killed job resumes where it stopped; the temporaries a killed job left are removed.
+is saved before the first batch (its ``"pending"`` outputs), as batches complete (the first at
+once, then at most every :data:`SAVE_EVERY_S` seconds) and when the job is interrupted or
+terminated (``"complete": false`` until the end), so a killed job resumes where it stopped; the
+temporaries a killed job left are removed. A file of a new image's output name that no earlier
+run listed (finished or pending) is the user's: the run is refused before any work.
 ``--redo`` recomputes all.
 """
 
@@ -365,8 +367,10 @@ def _finished_rows(out: Path, info: dict) -> dict[tuple[str, str], dict]:
 
 
 def _write_info(
-    out: Path, signature: dict, rows: list, failed: list, complete: bool, fused=()
+    out: Path, signature: dict, rows: list, failed: list, complete: bool, fused=(), pending=()
 ) -> None:
+    """``infer.json``; ``pending``: the outputs (``scene/view``) a run not yet complete may
+    have begun, which a re-run takes as its own (a killed run's files are not the user's)."""
     info = {
         "model": signature["model"],
         "format": signature["format"],
@@ -376,6 +380,7 @@ def _write_info(
         "images": rows,
         "fused": list(fused),
         "failed": failed,
+        "pending": list(pending),
     }
     write_text_atomic(out / "infer.json", json.dumps(info, indent=2) + "\n")
 
@@ -391,6 +396,8 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list, kept=()) ->
         (*opts, todo[i : i + batch], str(out), config.ply, post) for i in range(0, len(todo), batch)
     ]
     failed: list[dict] = []
+    pending = [it.key.as_posix() for it in todo]
+    _write_info(out, signature, rows + list(kept), failed, complete=False, pending=pending)
     saved = time.monotonic() - SAVE_EVERY_S  # the first batch is saved at once
     try:
         for task, result in iter_tasks(
@@ -402,10 +409,10 @@ def _infer_all(config, todo, out: Path, signature: dict, rows: list, kept=()) ->
                 rows += result[0]
                 failed += result[1]
             if time.monotonic() - saved >= SAVE_EVERY_S:
-                _write_info(out, signature, rows + list(kept), failed, complete=False)
+                _write_info(out, signature, rows + list(kept), failed, False, pending=pending)
                 saved = time.monotonic()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the finished batches stay for a re-run
-        _write_info(out, signature, rows + list(kept), failed, complete=False)
+        _write_info(out, signature, rows + list(kept), failed, False, pending=pending)
         raise WorkbenchError(
             f"interrupted: {len(rows)} image(s) finished, listed in infer.json; the same "
             "command goes on from there",
@@ -463,9 +470,9 @@ def _clipped_lines(rows: list[dict]) -> list[str]:
 
 
 def _check_out_folder(out: Path, items, ply: bool, before: dict) -> None:
-    """Before any work: ``--out`` is not another verb's folder, and a folder no infer run
-    marked (outputs beside the input images are fine) holds none of the files this run would
-    write: a run replaces only its own outputs.
+    """Before any work: ``--out`` is not another verb's folder, and it holds none of the files
+    this run would write but those an earlier infer run there listed (outputs beside the input
+    images are fine): a run replaces only its own outputs.
 
     Raises:
         WorkbenchError: naming ``--out`` and the first files it would replace.
@@ -480,25 +487,42 @@ def _check_out_folder(out: Path, items, ply: bool, before: dict) -> None:
         )
     if not out.is_dir():
         return
-    if (out / OUTPUT_OWNER).is_file():
+    ours = (out / OUTPUT_OWNER).is_file()
+    if ours:  # an earlier run's outputs are its own; any other file of this run's names is not
         _check_earlier_names(out, items, before)
-        return
+        pending = before.get("pending", [])
+        pending = {p for p in pending if isinstance(p, str)} if isinstance(pending, list) else set()
+        earlier = set(_earlier_outputs(before)) | pending
+        items = [it for it in items if it.key.as_posix() not in earlier]
     suffixes = ("_depth.npy", *OUTPUT_SUFFIXES) + ((".ply",) if ply else ())
-    names = ["infer.json"] + [
-        (it.key.parent / f"{it.key.name}{s}").as_posix() for it in items for s in suffixes
-    ]
-    if ply:  # the fused clouds: <scene folder>/fused_predicted[_floorN].ply
+    names = [] if ours else ["infer.json"]
+    names += [(it.key.parent / f"{it.key.name}{s}").as_posix() for it in items for s in suffixes]
+    if ply and not ours:  # the fused clouds: <scene folder>/fused_predicted[_floorN].ply
         for parent in sorted({it.key.parent for it in items}):
             found = (out / parent).glob(f"{FUSED_NAME}*.ply")
             names += [p.relative_to(out).as_posix() for p in found]
     taken = [n for n in names if (out / n).exists()]
     if taken:
         more = f" and {len(taken) - 3} more" if len(taken) > 3 else ""
+        whose = (
+            "that no earlier run listed in its infer.json: move them (or delete a killed run's)"
+            if ours
+            else "not written by `workbench infer`: move them"
+        )
         raise WorkbenchError(
-            f"{out} holds files this run would replace, not written by `workbench infer` "
-            f"({', '.join(taken[:3])}{more}): name another folder, or move them",
+            f"{out} holds files this run would replace ({', '.join(taken[:3])}{more}) {whose}, "
+            "or name another folder",
             "--out",
         )
+
+
+def _earlier_outputs(before: dict) -> dict[str, dict]:
+    """An earlier run's ``infer.json`` rows by output name (``scene/view``, no suffix)."""
+    rows = before.get("images", [])
+    rows = rows if isinstance(rows, list) else []
+    return {
+        r["output"]: r for r in rows if isinstance(r, dict) and isinstance(r.get("output"), str)
+    }
 
 
 def _check_earlier_names(out: Path, items, before: dict) -> None:
@@ -510,10 +534,7 @@ def _check_earlier_names(out: Path, items, before: dict) -> None:
     Raises:
         WorkbenchError: naming ``--out``, the output and both images.
     """
-    earlier = {}
-    for row in before.get("images", []):
-        if isinstance(row, dict) and isinstance(row.get("output"), str):
-            earlier[row["output"]] = row
+    earlier = _earlier_outputs(before)
     for it in items:
         row = earlier.get(it.key.as_posix())
         if row is None or Path(str(row.get("image", ""))).resolve() == it.image.resolve():
