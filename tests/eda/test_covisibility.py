@@ -158,3 +158,23 @@ def test_a_pose_in_millimetres_costs_its_view_in_covisibility_and_pointcloud(tmp
     assert main(["pointcloud", str(root), "--scene", scenes[0].name, "--out", str(ply)]) == 1
     err = capsys.readouterr().err
     assert f"view left out: {pose}: camera" in err and "millimetres?" in err
+
+
+def test_a_scene_gone_from_the_dataset_keeps_its_folder_and_is_named(tmp_path, capsys):
+    """Its folder stayed in --out with no word (its results are not collected)."""
+    root, scenes = _two_scenes(tmp_path)
+    out = tmp_path / "out"
+    for verb in ("covisibility", "consistency"):
+        args = [verb, str(root), "--out", str(out / verb), "--height", "32", "--no-progress"]
+        assert main(args) == 0
+    shutil.rmtree(scenes[0])
+    for verb in ("covisibility", "consistency"):
+        capsys.readouterr()
+        args = [verb, str(root), "--out", str(out / verb), "--height", "32", "--no-progress"]
+        assert main(args) == 0
+        said = capsys.readouterr().out
+        assert f"{verb}: 1 scene folder(s) in {out / verb} hold results of scenes this " in said
+        assert f"({scenes[0].name}): left as they are, not collected" in said
+        assert (out / verb / scenes[0].name / "options.json").is_file()
+    assert main(["covisibility", str(root), "--out", str(tmp_path / "new"), "--height", "32"]) == 0
+    assert "no longer has" not in capsys.readouterr().out

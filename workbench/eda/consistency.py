@@ -40,6 +40,7 @@ from workbench.eda.scene_ranges import (
     left_out_rows,
     load_scene_ranges,
     scene_fingerprint,
+    stale_scenes_note,
     start_scene,
 )
 from workbench.engine import run_tasks
@@ -350,6 +351,9 @@ def run(config) -> int:
     summary = _summary(pairs, views, done, failed, left, time.perf_counter() - start)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     _print(summary, views, failed + left, out)
+    note = stale_scenes_note("consistency", out, [*scenes, *(f["scene"] for f in failed)])
+    if note:
+        print(note)
     if failed and not done:
         raise WorkbenchError(f"no scene could be processed ({failed[0]['error']})", config.root)
     return 1 if failed or left else 0

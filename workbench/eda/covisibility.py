@@ -29,6 +29,7 @@ from workbench.eda.scene_ranges import (
     left_out_rows,
     load_scene_ranges,
     scene_fingerprint,
+    stale_scenes_note,
     start_scene,
 )
 from workbench.engine import run_tasks
@@ -135,6 +136,9 @@ def run(config) -> int:
     }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(f"covisibility: {json.dumps(summary)} -> {out}")
+    note = stale_scenes_note("covisibility", out, [*scenes, *(f["scene"] for f in failed)])
+    if note:
+        print(note)
     for f in failed + left:
         print(f"  failed: {f['scene']}: {f['error']}")
     if failed and not done:

@@ -87,6 +87,29 @@ def left_out_rows(scene: str, left_out) -> list[dict]:
     return [{"scene": scene, "error": f"view {v} left out: {e}"} for v, e in left_out]
 
 
+def stale_scenes_note(verb: str, out: Path, scenes) -> str:
+    """One line naming the scene folders of ``out`` (those holding an ``options.json``) whose
+    scene the dataset no longer has (``scenes``: its scene ids), or ``""``: they are left as
+    they are (a run deletes only what it wrote) and not collected.
+
+    >>> stale_scenes_note("covisibility", Path("/nonexistent"), ["s1"])
+    ''
+    """
+    known = {str(s) for s in scenes}
+    stale = sorted(
+        rel
+        for p in Path(out).rglob("options.json")
+        if (rel := p.parent.relative_to(out).as_posix()) != "." and rel not in known
+    )
+    if not stale:
+        return ""
+    more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+    return (
+        f"{verb}: {len(stale)} scene folder(s) in {out} hold results of scenes this dataset no "
+        f"longer has ({', '.join(stale[:3])}{more}): left as they are, not collected"
+    )
+
+
 def scene_fingerprint(records, root: str) -> str:
     """A digest of a scene's records and their files (sizes and modification times, how depth
     is decoded: :func:`~workbench.eda.views.view_key`): a re-run whose data changed, or that
