@@ -184,3 +184,23 @@ def test_repacking_with_other_shard_sizes_removes_the_earlier_packs_shards(tmp_p
     assert on_disk == sorted(s["file"] for s in second["shards"])
     assert sorted(p.name for p in out.glob(".shard-*.json")) == [f".{n}.json" for n in on_disk]
     assert (out / "notes.txt").read_text() == "mine" and check_pack(out) == []
+
+
+def test_pack_writes_only_into_a_new_empty_or_its_own_folder(tmp_path, capsys):
+    """It replaced a folder's index.csv, manifest.json and shards (a user's, another dataset's
+    root, another verb's output) and left no mark."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "index.csv").write_text("my index\n")
+    src = str(SAMPLES.parent / "realsee3d")
+    assert main(["pack", src, "--out", str(mine), "--no-progress"]) == 2
+    assert "is not empty (index.csv)" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["index.csv"]
+    out = tmp_path / "packed"
+    for _ in range(2):  # its own folder: a re-run goes on in it
+        assert main(["pack", src, "--out", str(out), "--no-progress"]) == 0
+    assert (out / ".workbench-output").read_text().startswith("pack\n")
+    assert main(["pack", str(SAMPLES), "--out", str(out), "--no-progress"]) == 2
+    assert "holds the `workbench pack` results of" in capsys.readouterr().err
+    assert main(["covisibility", src, "--out", str(out), "--no-progress"]) == 2
+    assert "holds the output of `workbench pack`" in capsys.readouterr().err

@@ -56,12 +56,14 @@ from workbench.errors import WorkbenchError
 from workbench.geometry.pose import read_pose
 from workbench.io import (
     atomic_path,
+    claim_output_folder,
     decode_image,
     make_folder,
     read_csv_text,
     read_image,
     rgb_from_image,
     sweep_temporaries,
+    unclaim_output_folder,
     write_csv_atomic,
     write_text_atomic,
 )
@@ -410,6 +412,8 @@ def run(config) -> int:
     if not records:
         raise WorkbenchError("dataset has no views", config.root)
     require_depth(records, config.root, "a pack holds panoramas with their depth")
+    made = not Path(config.out).exists()
+    claim_output_folder(config.out, "pack", source=spec.root)  # a folder of others' files: no
     m = pack(
         records,
         spec.root,
@@ -430,5 +434,7 @@ def run(config) -> int:
     for f in failed:
         print(f"  left out: {f['scene_id']}/{f['view_id']}: {f['error']}")
     if not m["views"]:
+        if made:
+            unclaim_output_folder(config.out)
         raise WorkbenchError(f"no view could be packed ({failed[0]['error']})", config.root)
     return 1 if failed else 0
