@@ -510,7 +510,9 @@ class CovisibilityConfig(DataFlags):
 
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/covisibility", "output folder (one sub-folder per scene)")
-    height: int = option(128, "work at this height (width 2H)", ge=8, le=8192)
+    height: int = option(
+        128, "work at this height (width 2H; at most the views' own rows)", ge=8, le=8192
+    )
     tol: float = option(0.05, "relative range tolerance of the occlusion test", gt=0, le=10)
     workers: int = option(1, "threads (1: a plain loop in this process)", ge=1, le=512)
     scheduler: str = option("", SCHEDULER_HELP, pattern=SCHEDULER_ADDRESS)
@@ -530,7 +532,8 @@ class ConsistencyConfig(DataFlags):
     root: str = option(None, "dataset root", positional=True)
     out: str = option("outputs/consistency", "output folder (pairs.csv, views.csv, summary)")
     height: int = option(
-        128, "work at this height (width 2H; below 128 silhouettes blur into faults)",
+        128, "work at this height (width 2H; below 128 silhouettes blur into faults; at most "
+        "the views' own rows)",
         ge=32, le=4096,
     )  # fmt: skip
     min_overlap: float = option(0.3, "least covisibility of a pair", ge=0, le=1)

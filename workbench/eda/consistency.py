@@ -36,6 +36,8 @@ from workbench.data.layouts import ViewRecord, scene_covisibility
 from workbench.eda.consistency_pairs import RULES, Thresholds, diagnose_pair, prepare_view
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
 from workbench.eda.scene_ranges import (
+    check_dataset_height,
+    check_height,
     finished_with,
     left_out_rows,
     load_scene_ranges,
@@ -167,6 +169,8 @@ def _load_scene(records, root: str, height: int):
     keep = [k for k, r in enumerate(scene.ranges) if scene.records[k].has_depth and (r > 0).any()]
     if not keep:
         raise WorkbenchError("no view has depth", Path(root) / records[0].scene_id)
+    rows = min(scene.ranges[k].shape[0] for k in keep)
+    check_height(height, rows, f"this scene's views need at most {rows}")
     ranges = [shrink_range(scene.ranges[k], height) for k in keep]
     return ([scene.records[k] for k in keep], ranges, [scene.poses[k] for k in keep],
             list(scene.left_out))  # fmt: skip
@@ -326,6 +330,7 @@ def run(config) -> int:
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "consistency compares measured depth")
     require_poses(records, config.root, "consistency compares views placed by their poses")
+    check_dataset_height(records, spec.root, config.height)
     out = claim_output_folder(config.out, "consistency", source=spec.root)
     scenes: dict[str, list] = {}
     for r in records:

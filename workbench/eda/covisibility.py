@@ -25,6 +25,8 @@ from pathlib import Path
 from workbench.data.dataset import describe_dataset, index_spec, require_depth, require_poses
 from workbench.data.layouts import ViewRecord
 from workbench.eda.scene_ranges import (
+    check_dataset_height,
+    check_height,
     finished_with,
     left_out_rows,
     load_scene_ranges,
@@ -76,6 +78,8 @@ def write_scene_covisibility(job: SceneJob) -> dict:
     if finished_with(folder, ("covisibility.txt", "viewpoints.txt"), options):
         return {"scene": job.scene_id, "views": len(job.records), "skipped": True}
     scene = load_scene_ranges(job.records, job.root)
+    rows = min(r.shape[0] for r in scene.ranges)
+    check_height(job.height, rows, f"this scene's views need at most {rows}")
     ranges = [resize_range(r, job.height) for r in scene.ranges]
     cov = covisibility_matrix_fast(ranges, list(scene.poses), job.tol)
     ids = [r.view_id for r in scene.records]
@@ -96,6 +100,7 @@ def run(config) -> int:
     records = index_spec(spec, errors=errors)
     require_depth(records, config.root, "covisibility needs measured depth")
     require_poses(records, config.root, "covisibility places views by their poses")
+    check_dataset_height(records, spec.root, config.height)
     out = claim_output_folder(config.out, "covisibility", source=spec.root)
     scenes: dict[str, list] = {}
     for r in records:

@@ -19,6 +19,7 @@ import numpy as np
 from workbench.data.dataset import describe_dataset, index_spec, match_scene, require_depth
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
+from workbench.eda.scene_ranges import check_height
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import (
     correspond,
@@ -74,13 +75,8 @@ def run(config) -> int:
         if v.T_world_from_cam is None:
             raise WorkbenchError(f"view {k} has no pose: correspondence needs poses", config.root)
 
-    rows = min(v.range_m.shape[0] for v in views.values())
-    if config.height > rows:
-        raise WorkbenchError(
-            f"{config.height} is above the views' own {rows} rows (depth upsampled that far "
-            "fails the occlusion test): 0 works at their own height",
-            "--height",
-        )
+    check_height(config.height, min(v.range_m.shape[0] for v in views.values()),
+                 "0 works at their own height")  # fmt: skip
 
     def at(v):
         h = config.height or v.range_m.shape[0]

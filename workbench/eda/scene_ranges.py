@@ -21,6 +21,8 @@ from workbench.io import make_folder
 
 __all__ = [
     "SceneRanges",
+    "check_height",
+    "check_dataset_height",
     "load_scene_ranges",
     "left_out_rows",
     "scene_fingerprint",
@@ -76,6 +78,35 @@ def _unposed(record: ViewRecord, root: str) -> WorkbenchError:
         path = pose_file_of(record.layout, Path(root) / record.rgb_path)
         return WorkbenchError("pose file not found (its scene's other views have one)", path)
     return WorkbenchError("view has no pose (its scene's others have)", Path(root, record.rgb_path))
+
+
+def check_height(height: int, rows: int, hint: str) -> None:
+    """``--height`` not above ``rows``, the views' own: depth enlarged past its rows fails the
+    occlusion test (a clean sample's covisibility fell from 0.95 to 0.24 at 8192 rows).
+
+    Raises:
+        WorkbenchError: naming ``--height``, ending with ``hint`` (what to pass instead).
+    """
+    if height > rows:
+        raise WorkbenchError(
+            f"{height} is above the views' own {rows} rows (depth upsampled that far fails "
+            f"the occlusion test): {hint}",
+            "--height",
+        )
+
+
+def check_dataset_height(records, root: str, height: int) -> None:
+    """Before any work: :func:`check_height` against the first readable view's rows (each
+    scene's own views are checked again as it is read)."""
+    for r in records:
+        if not r.has_depth:
+            continue
+        try:
+            rows = load_range(r, root, with_pose=False)[0].shape[0]
+        except WorkbenchError as e:
+            raise_if_interrupted(e)
+            continue
+        return check_height(height, rows, f"name at most {rows}")
 
 
 def left_out_rows(scene: str, left_out) -> list[dict]:
