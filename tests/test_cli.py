@@ -172,3 +172,16 @@ def test_match_of_two_good_views_runs_past_a_broken_third(tmp_path, capsys):
     assert (out / "match.json").is_file() and not (out / "covisibility.txt").exists()
     assert main([*argv[:-4], "--a", "000", "--b", "001", "--out", str(tmp_path / "m2")]) == 2
     assert str(bad) in capsys.readouterr().err  # A itself broken: refused, naming it
+    # a pose in millimetres: refused for A or B (it matched them 1.6 km apart, overlap 0),
+    # left out of the scene's covisibility for another view (a row of zeros)
+    bad.write_bytes((Path(__file__).resolve().parents[1] / "data_samples" / "seed" / scene.name
+                     / "depth" / "000.png").read_bytes())  # fmt: skip
+    pose = scene / "pose" / "003.txt"
+    T = np.loadtxt(pose)
+    T[:3, 3] *= 1000
+    np.savetxt(pose, T)
+    assert main([*argv[:-4], "--a", "000", "--b", "003", "--out", str(tmp_path / "m3")]) == 2
+    assert f"{pose}: camera " in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "m4")]) == 1
+    err = capsys.readouterr().err
+    assert "covisibility.txt was not written" in err and f"{pose}: camera " in err

@@ -19,6 +19,7 @@ import numpy as np
 from workbench.data.dataset import describe_dataset, index_spec, match_scene, require_depth
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
+from workbench.data.validate import check_pose_units
 from workbench.eda.scene_ranges import check_height
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import (
@@ -44,6 +45,10 @@ def _scene_covisibility(out: Path, recs: dict, loaded: dict, shrink, config) -> 
         for k in recs:
             if k not in views:
                 views[k] = load_view(recs[k], config.root)
+                if views[k].T_world_from_cam is not None:
+                    check_pose_units(
+                        views[k].T_world_from_cam, Path(config.root, recs[k].pose_path)
+                    )
     except WorkbenchError as e:
         return f"the scene's covisibility.txt was not written: {e}"
     unposed = [k for k, v in views.items() if v.T_world_from_cam is None]
@@ -74,6 +79,7 @@ def run(config) -> int:
     for k, v in views.items():
         if v.T_world_from_cam is None:
             raise WorkbenchError(f"view {k} has no pose: correspondence needs poses", config.root)
+        check_pose_units(v.T_world_from_cam, Path(config.root, recs[k].pose_path))
 
     check_height(config.height, min(v.range_m.shape[0] for v in views.values()),
                  "0 works at their own height")  # fmt: skip
