@@ -160,6 +160,22 @@ def test_a_pose_in_millimetres_costs_its_view_in_covisibility_and_pointcloud(tmp
     assert f"view left out: {pose}: camera" in err and "millimetres?" in err
 
 
+def test_a_depth_in_millimetres_among_metres_costs_its_view(tmp_path, capsys):
+    """A ``.npy`` in millimetres among metre views: pointcloud fused it 1.5 km out with no
+    word (validate named it)."""
+    root = tmp_path / "mix"
+    shutil.copytree(SAMPLES / "rgbd-folder", root)
+    npy = next((root / "depth").glob("*.npy"))
+    np.save(npy, np.load(npy) * 1000)
+    ply = tmp_path / "c.ply"
+    assert main(["pointcloud", str(root), "--out", str(ply)]) == 1
+    err = capsys.readouterr().err
+    assert f"view left out: {npy}: median range" in err and "millimetres or another" in err
+    out = tmp_path / "cov"
+    assert main(["covisibility", str(root), "--out", str(out), "--no-progress"]) == 1
+    assert f"left out: {npy}: median range" in (out / "failed.csv").read_text()
+
+
 def test_a_scene_gone_from_the_dataset_keeps_its_folder_and_is_named(tmp_path, capsys):
     """Its folder stayed in --out with no word (its results are not collected)."""
     root, scenes = _two_scenes(tmp_path)

@@ -92,6 +92,7 @@ __all__ = [
     "MAX_POSE_TRANSLATION_M",
     "pose_units_problem",
     "check_pose_units",
+    "check_range_units",
     "SHOWN_PROBLEMS",
 ]
 
@@ -291,6 +292,26 @@ def check_pose_units(T: np.ndarray, pose_file: str | os.PathLike) -> None:
     problem = pose_units_problem(T)
     if problem:
         raise WorkbenchError(problem, pose_file)
+
+
+def check_range_units(range_m: np.ndarray, depth_file: str | os.PathLike) -> None:
+    """Refuse a view whose ``(H, W)`` range (metres, 0 = invalid) has a median beyond
+    :data:`IMPLAUSIBLE_RANGE_M`: depth in other units (a millimetre ``.npy`` among metre views
+    was fused 1.5 km out); the jobs that place views together leave such a view out.
+
+    >>> check_range_units(np.full((2, 4), 2.5, np.float32), "d.npy")
+
+    Raises:
+        WorkbenchError: naming ``depth_file`` and the median.
+    """
+    valid = range_m[np.isfinite(range_m) & (range_m > 0)]
+    med = float(np.median(valid)) if valid.size else 0.0
+    if med > IMPLAUSIBLE_RANGE_M:
+        raise WorkbenchError(
+            f"median range {med:.4g} m (> {IMPLAUSIBLE_RANGE_M:.0f} m for an indoor scene): "
+            f"depth in millimetres or another unit? (in millimetres: {med / 1000:.3g} m)",
+            depth_file,
+        )
 
 
 def _check_pose_units(file: str, T: np.ndarray, add) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from workbench.data.dataset import describe_dataset, index_spec, match_scene, require_depth
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
-from workbench.data.validate import check_pose_units
+from workbench.data.validate import check_pose_units, check_range_units
 from workbench.eda.scene_ranges import check_height
 from workbench.errors import WorkbenchError
 from workbench.geometry.correspondence import (
@@ -80,6 +80,7 @@ def run(config) -> int:
         if v.T_world_from_cam is None:
             raise WorkbenchError(f"view {k} has no pose: correspondence needs poses", config.root)
         check_pose_units(v.T_world_from_cam, Path(config.root, recs[k].pose_path))
+        check_range_units(v.range_m, Path(config.root) / recs[k].depth_path)
 
     check_height(config.height, min(v.range_m.shape[0] for v in views.values()),
                  "0 works at their own height")  # fmt: skip

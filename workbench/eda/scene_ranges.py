@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.layouts import ViewRecord, load_range, pose_file_of
-from workbench.data.validate import check_pose_units
+from workbench.data.validate import check_pose_units, check_range_units
 from workbench.eda.views import view_key
 from workbench.errors import WorkbenchError, raise_if_interrupted
 from workbench.io import make_folder
@@ -58,6 +58,7 @@ def load_scene_ranges(records, root: str) -> SceneRanges:
             if T is None:
                 raise _unposed(r, root)
             check_pose_units(T, Path(root, r.pose_path))
+            check_range_units(rng, Path(root) / r.depth_path)
         except WorkbenchError as e:
             raise_if_interrupted(e)
             left_out.append((r.view_id, str(e).splitlines()[0][:300]))

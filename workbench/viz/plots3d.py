@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from workbench.data.dataset import describe_dataset, index_spec, match_scene
 from workbench.data.layouts import load_view
 from workbench.data.plausibility import warn_if_implausible
-from workbench.data.validate import check_pose_units
+from workbench.data.validate import check_pose_units, check_range_units
 from workbench.errors import WorkbenchError
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
@@ -290,6 +290,7 @@ def scene_cloud(
             v = load_view(r, root)
             if not (v.range_m > 0).any():
                 raise WorkbenchError("depth has no valid pixel", Path(root) / r.depth_path)
+            check_range_units(v.range_m, Path(root) / r.depth_path)
             if v.T_world_from_cam is not None:
                 check_pose_units(v.T_world_from_cam, Path(root, r.pose_path))
         except WorkbenchError as e:  # one broken view: the others are fused, it is named
