@@ -327,6 +327,9 @@ def test_grey_world_int8_gains_are_not_clipped_by_neutral_calibration(tmp_path):
     from workbench.deploy.export import calibration_inputs, export_tflite
     from workbench.model.predictor import TFLiteBackend
 
+    import keras
+
+    keras.utils.set_random_seed(0)  # unseeded weights gave 0.0016-0.0066 (8 seeds), here 0.0024
     m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True, grey_world=True)
     rng = np.random.default_rng(9)
     neutral = [rng.uniform(0.2, 0.6, (1, 32, 64, 3)).astype(np.float32) for _ in range(4)]

@@ -50,6 +50,7 @@ from workbench.errors import WorkbenchError
 from workbench.paths import SAMPLES
 
 __all__ = [
+    "depth_decoding",
     "Encoding",
     "ENCODINGS",
     "DatasetSpec",
@@ -253,6 +254,31 @@ def describe_dataset(root: str | os.PathLike, options=None, **overrides) -> Data
     )
 
 
+def depth_decoding(spec: DatasetSpec, records) -> str:
+    """How the depth of ``records`` (at least one with depth) is read, in a few words: the
+    encoding and its PNG scale, a scale given instead (``--depth-scale`` or ``dataset.json``),
+    or float files in metres, which no encoding applies to.
+
+    >>> spec = DatasetSpec("/d", "seed", "millimetres", 1.0, 0)
+    >>> depth_decoding(spec, [ViewRecord("s", "v", "r.jpg", "d.png", "", "seed")])
+    'PNG depth at 1 units per metre (given; encoding millimetres: 1000)'
+    """
+    suffixes = {Path(r.depth_path).suffix.lower() for r in records if r.has_depth}
+    if spec.layout != "shards" and suffixes and not suffixes & {".png"}:
+        return "float depth files in metres (no encoding applies)"
+    enc = ENCODINGS[spec.encoding]
+    if not spec.depth_scale:
+        return f"encoding {enc.name} (per view)"
+    if not enc.scale:  # --depth-scale in place of every view's own (RealSee3D)
+        return f"encoding {enc.name} ({spec.depth_scale:g}/m given for every view)"
+    if spec.depth_scale != enc.scale:
+        return (
+            f"PNG depth at {spec.depth_scale:g} units per metre (given; encoding {enc.name}: "
+            f"{enc.scale:g})"
+        )
+    return f"encoding {enc.name} ({spec.depth_scale:g}/m)"
+
+
 def index_spec(spec: DatasetSpec, errors: list | None = None) -> list[ViewRecord]:
     """Every view of the dataset ``spec`` describes, decoded as it says.
 
@@ -363,8 +389,7 @@ class Dataset(ViewCollection):
     def summary(self) -> str:
         """One line: name, layout, encoding, views, scenes, what is missing."""
         s = self.spec
-        scale = f"{s.depth_scale:g}/m" if s.depth_scale else "per view"
-        depth = f"encoding {s.encoding} ({scale})" if self.has_depth else "pose-only (no depth)"
+        depth = depth_decoding(s, self.records) if self.has_depth else "pose-only (no depth)"
         parts = [f"{self.name}: {s.layout}", depth,
                  f"{len(self)} views in {len(self.scenes)} scene(s)"]  # fmt: skip
         if not self.has_poses:

@@ -38,7 +38,6 @@ import numpy as np
 
 from workbench.data.dataset import DATASET_JSON, ENCODINGS, DatasetSpec, index_spec
 from workbench.data.layouts import (
-    MAX_PLAUSIBLE_RANGE_M,
     ViewRecord,
     depth_from_png,
     load_view,
@@ -203,8 +202,10 @@ def _read_sample(rec: ViewRecord, root: Path, rows: int):
         if path.suffix.lower() == ".png":
             raw = read_image(path)
             units = rec.depth_scale
+            # not capped at MAX_PLAUSIBLE_RANGE_M as load_view caps it: the statistics are
+            # rescaled to the other encodings' scales (millimetres read at 1 unit per metre
+            # lost their floor beyond 1,000 "m" and suggested 512 units per metre)
             r = depth_from_png(raw, units, rec.depth_invalid, path)
-            r[r > MAX_PLAUSIBLE_RANGE_M] = 0
         else:
             r = read_depth(path, rec.depth_scale, rec.depth_invalid)
         if rec.mask_path:
@@ -436,6 +437,23 @@ def _scene_advice(spec: DatasetSpec, views: list[_View], preferred, ok: bool) ->
     return f"; {sug[0]:g} units per metre would give {sug[1]:.2f} m{where}"
 
 
+def _depth_scale_advice(spec: DatasetSpec, views: list[_View]) -> str:
+    """What to pass instead of a ``--depth-scale`` (or ``dataset.json`` ``depth_scale``) that
+    overrides the encoding's: the named PNG encodings' scales that give a plausible camera
+    height (:func:`_suggest_scale` else)."""
+    good = [
+        f"--depth-scale {scale:g} ({names}: {h:.2f} m)"
+        for names, scale, h, r, _ in _alternatives(views, "")
+        if _ok(h, r) and scale != spec.depth_scale
+    ]
+    if good:
+        return f"; plausible at {', '.join(good)}"
+    sug = _suggest_scale(views)
+    if sug is None:
+        return ": pass another --depth-scale"
+    return f"; --depth-scale {sug[0]:g} would give {sug[1]:.2f} m"
+
+
 def _advice(spec: DatasetSpec, views: list[_View], table, units: float, ok: bool) -> str:
     """What to pass when the whole dataset is implausible: the plausible encodings, the
     RealSee3D scale, or where else to look (``ok``: height and range are plausible)."""
@@ -448,6 +466,8 @@ def _advice(spec: DatasetSpec, views: list[_View], table, units: float, ok: bool
             ": the depth files are float and read as metres (--encoding and dataset.json set only"
             " PNG decodings): check they hold metres"
         )
+    if spec.depth_scale != ENCODINGS[spec.encoding].scale:  # --depth-scale (or dataset.json's)
+        return _depth_scale_advice(spec, views)  # overrides the encoding: another scale
     good = [(names, h) for names, h, ok in table if ok and spec.encoding not in names.split("/")]
     others = ", ".join(f"{names} {h:.2f} m" for names, h, ok in table if (names, h) not in good)
     if good:

@@ -38,7 +38,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from workbench.data.dataset import DatasetSpec, describe_dataset, index_spec, no_views_error
+from workbench.data.dataset import (
+    DatasetSpec,
+    depth_decoding,
+    describe_dataset,
+    index_spec,
+    no_views_error,
+)
 from workbench.data.layouts import (
     DEPTH_EXTS,
     MAX_DEPTH_OVER_RGB,
@@ -803,7 +809,7 @@ def _validate_one(path: Path, layout: str, config, several: bool):
         progress=config.progress,
     )
     has_depth = any(r.has_depth for r in records)
-    desc = f"{spec.layout}, {f'encoding {spec.encoding}' if has_depth else 'no depth'}"
+    desc = f"{spec.layout}, {depth_decoding(spec, records) if has_depth else 'no depth'}"
     if density:
         d = np.array(list(density.values()))
         desc += f"; valid depth: median view {np.median(d):.0%} of pixels (min {d.min():.0%})"
