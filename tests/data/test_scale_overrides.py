@@ -100,6 +100,20 @@ def test_every_scene_wrong_is_one_dataset_problem_naming_the_flag(tmp_path):
     assert problems == []
 
 
+@pytest.mark.parametrize("given", [1, 10])
+def test_a_wrong_depth_scale_flag_is_answered_with_the_right_one(given):
+    """Millimetre PNGs read at --depth-scale 1 lost their floor beyond 1,000 "m" in the guard's
+    sample (camera 786 m, as if 0.79 m in millimetres) and it advised --encoding stanford2d3d,
+    which --depth-scale overrides anyway."""
+    root = SAMPLES / "seed"
+    spec = describe_dataset(root, depth_scale=given)
+    p = check_plausibility(spec, index_spec(spec))
+    assert p.whole_dataset and "plausible at --depth-scale 1000 (millimetres" in p.message
+    truth = check_plausibility(describe_dataset(root), index_spec(describe_dataset(root)))
+    assert p.camera_height_m / 1000 * given == pytest.approx(truth.camera_height_m, rel=0.02)
+    assert "--encoding" not in p.message
+
+
 def test_a_seed_scene_with_a_wrong_meta_json_is_named(tmp_path):
     root = tmp_path / "seed"
     shutil.copytree(SAMPLES / "seed", root)
