@@ -106,3 +106,30 @@ def test_a_folder_of_bad_images_is_refused_naming_their_reasons(tmp_path, capsys
     assert "a_empty.png: empty file (0 bytes)" in err and "b1_text.jpg: unreadable" in err
     assert ("(and 2 more)" in err) == (n_bad == 5)
     assert not out.exists()
+
+
+def test_pad_and_ply_write_the_cloud_of_an_image_of_any_aspect(tiny_keras, tmp_path, capsys):
+    """`--pad --ply` failed on every image that is not 2:1 ("range_m must be (H, W) with
+    W == 2*H"): the cloud is that of the 2:1 letterbox the model saw, padding left out."""
+    import cv2
+    import open3d as o3d
+
+    from workbench.deploy.infer import cloud_any_aspect
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    img = cv2.imread(str(RGB))
+    cv2.imwrite(str(src / "tall.png"), img[:, : img.shape[1] // 3])  # 3:2
+    cv2.imwrite(str(src / "wide.png"), cv2.resize(img, (img.shape[1], img.shape[0] // 3)))
+    out = tmp_path / "out"
+    argv = ["infer", str(src), "--model", str(tiny_keras), "--out", str(out), "--pad", "--ply"]
+    assert main([*argv, "--no-progress"]) == 0
+    for name in ("tall", "wide"):
+        depth = np.load(out / f"{name}_depth.npy")
+        cloud = o3d.io.read_point_cloud(str(out / f"{name}.ply"))
+        assert len(cloud.points) == int((depth > 0).sum())  # every pixel once, no padding
+    # a 4:1 strip sits in the middle rows of its 8x16 letterbox: latitudes within ±33.75°
+    depth = np.full((4, 16), 2.0, np.float32)
+    c = cloud_any_aspect(np.zeros((4, 16, 3), np.uint8), depth, np.zeros((4, 16, 3), np.float32))
+    assert len(c.points) == 64 and np.allclose(np.linalg.norm(c.points, axis=1), 2.0, atol=1e-5)
+    assert np.abs(c.points[:, 1]).max() == pytest.approx(2.0 * np.sin(np.radians(33.75)), 1e-5)

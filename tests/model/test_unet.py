@@ -324,10 +324,10 @@ def test_grey_world_int8_gains_are_not_clipped_by_neutral_calibration(tmp_path):
     """int8 ranges come from calibration: on near-neutral views alone the layer's gains got a
     range of 0-1.09, so a warm photo's blue gain saturated and int8 depth moved with the cast.
     Calibrating on casts too (``calibration_inputs``) keeps int8 as cast-blind as Keras."""
+    import keras
+
     from workbench.deploy.export import calibration_inputs, export_tflite
     from workbench.model.predictor import TFLiteBackend
-
-    import keras
 
     keras.utils.set_random_seed(0)  # unseeded weights gave 0.0016-0.0066 (8 seeds), here 0.0024
     m = build_unet(32, width=4, depth=2, coords=True, context=True, stem=True, grey_world=True)

@@ -97,6 +97,21 @@ def normals_any_aspect(depth: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(n[top : n.shape[0] - bottom, left : n.shape[1] - right])
 
 
+def cloud_any_aspect(rgb: np.ndarray, depth: np.ndarray, normals: np.ndarray):
+    """The camera-frame cloud of an image of any aspect ratio (``--pad``): its pixels placed on
+    the sphere where the model saw them, on the 2:1 letterbox (the padding holds no point).
+    ``rgb (H, W, 3)``, ``depth (H, W)`` metres, ``normals (H, W, 3)``; every 1 in ``H // 256``
+    rows and columns."""
+    from workbench.model.predictor import letterbox  # TensorFlow: imported when needed
+
+    stride = max(1, depth.shape[0] // 256)
+    if depth.shape[1] != 2 * depth.shape[0]:
+        rgb = letterbox(rgb)[0]
+        normals = letterbox(normals)[0]
+        depth = letterbox(depth[..., None])[0][..., 0]  # 0: no point
+    return rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
+
+
 def write_outputs(
     out: Path, key: Path, rgb: np.ndarray, depth: np.ndarray, ply: bool, shape_from=None
 ) -> None:
@@ -114,10 +129,7 @@ def write_outputs(
         "_depth_color.png": add_colour_bar(colorize_depth(depth, *limits), *limits),
         "_normals.png": colorize_normals(normals),
     }
-    cloud = None
-    if ply:
-        stride = max(1, depth.shape[0] // 256)
-        cloud = rgbd_to_pointcloud(rgb, depth, normals=normals, stride=stride)
+    cloud = cloud_any_aspect(rgb, depth, normals) if ply else None
     base = out / key
     written: list[Path] = []
     try:  # all of an image's files or none (a name too long for the file system failed 3rd)
