@@ -133,3 +133,22 @@ def test_pad_and_ply_write_the_cloud_of_an_image_of_any_aspect(tiny_keras, tmp_p
     c = cloud_any_aspect(np.zeros((4, 16, 3), np.uint8), depth, np.zeros((4, 16, 3), np.float32))
     assert len(c.points) == 64 and np.allclose(np.linalg.norm(c.points, axis=1), 2.0, atol=1e-5)
     assert np.abs(c.points[:, 1]).max() == pytest.approx(2.0 * np.sin(np.radians(33.75)), 1e-5)
+
+
+def test_export_refuses_a_model_that_is_not_a_depth_model_before_any_folder(tmp_path, capsys):
+    """A `train-pose` run (6-channel input) got "in user code:" and left its --out folder."""
+    import keras
+
+    x = keras.Input((32, 64, 6))
+    pose = keras.Model(x, keras.layers.Conv2D(1, 1)(x))
+    path = tmp_path / "pose.keras"
+    pose.save(path)
+    out = tmp_path / "exp"
+    argv = ["export", "--checkpoint", str(path), "--out", str(out), "--quantize", "none"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"workbench: error: {path}: not a depth model of this workbench: input "
+        "(None, 32, 64, 6) (expected (B, H, 2H, 3))\n"
+    )
+    assert not out.exists()

@@ -57,7 +57,12 @@ from workbench.io import (
     write_text_atomic,
 )
 from workbench.model.baselines import make_baselines, model_train_median
-from workbench.model.predictor import KerasBackend, Predictor, other_height_note
+from workbench.model.predictor import (
+    KerasBackend,
+    Predictor,
+    check_depth_model,
+    other_height_note,
+)
 from workbench.model.saving import load_source_model, resize_model
 from workbench.model.unet import GreyWorld
 
@@ -325,6 +330,7 @@ def export(config) -> tuple[list[Path], str]:
     """
     check_options(config)
     model, source = load_source_model(config.checkpoint or None)
+    check_depth_model(model, source)  # a pose or two-view run: refused before any folder
     if config.csv:
         read_split_csv(config.csv)  # a bad CSV is refused before any conversion
     out = make_folder(Path(config.out)).resolve()  # only once the inputs are good

@@ -89,26 +89,35 @@ def read_model_json(path: Path) -> dict:
 # --------------------------------------------------------------------------- backends
 
 
+def check_depth_model(model, source) -> int:
+    """A Keras model's height when it maps ``(B, H, 2H, 3)`` RGB to ``(B, H, 2H, 1)`` depth
+    (a pose or two-view network is not one).
+
+    Raises:
+        WorkbenchError: naming ``source`` and the shape that differs.
+    """
+    ins, outs = model.input_shape, model.output_shape
+    depth_in = isinstance(ins, tuple) and len(ins) == 4 and ins[3] == 3 and ins[1]
+    if not (depth_in and ins[2] == 2 * ins[1]):
+        raise WorkbenchError(
+            f"not a depth model of this workbench: input {ins} (expected (B, H, 2H, 3))", source
+        )
+    if not (isinstance(outs, tuple) and len(outs) == 4 and outs[1:] == (*ins[1:3], 1)):
+        raise WorkbenchError(
+            f"not a depth model of this workbench: output {outs} (expected (B, H, 2H, 1))",
+            source,
+        )
+    return int(ins[1])
+
+
 class KerasBackend:
     """A Keras model (from a ``.keras`` file or a run folder)."""
 
     kind = "keras"
 
     def __init__(self, model, source: Path):
-        ins, outs = model.input_shape, model.output_shape
-        depth_in = isinstance(ins, tuple) and len(ins) == 4 and ins[3] == 3 and ins[1]
-        if not (depth_in and ins[2] == 2 * ins[1]):
-            raise WorkbenchError(
-                f"not a depth model of this workbench: input {ins} (expected (B, H, 2H, 3))",
-                source,
-            )
-        if not (isinstance(outs, tuple) and len(outs) == 4 and outs[1:] == (*ins[1:3], 1)):
-            raise WorkbenchError(
-                f"not a depth model of this workbench: output {outs} (expected (B, H, 2H, 1))",
-                source,
-            )
+        self.height = check_depth_model(model, source)
         self.model, self.source = model, source
-        self.height = int(ins[1])
         self._fn = None
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
