@@ -165,6 +165,14 @@ def test_sigkill_then_resume_matches_uninterrupted(lists, tmp_path):
         for x in (tmp_path / "victim" / "history.csv").read_text().splitlines()[1:]
     ]
     assert steps == [2, 4, 6, 8]
+    # resumed once finished: nothing done (it validated again, appending the step's rows twice)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "victim").glob("*.*")}
+    assert train(replace(victim, steps=8, resume=True))["steps"] == 8
+    assert {p.name: p.read_bytes() for p in (tmp_path / "victim").glob("*.*")} == before
+    # --steps before the checkpoint's step: refused (it "finished" at step 8 of 4)
+    with pytest.raises(WorkbenchError, match="--steps: 4 ends before step 8, where the run"):
+        train(replace(victim, steps=4, resume=True))
+    assert json.loads((tmp_path / "victim" / "config.json").read_text())["steps"] == 8
 
 
 def test_mirrored_strategy_on_two_logical_cpus(lists, tmp_path):
@@ -231,11 +239,17 @@ def test_resume_guards(lists, tmp_path, capsys):
     )
     with pytest.raises(WorkbenchError, match="different model config.*model_width=8 vs 16"):
         check_resume(replace(cfg, resume=True, model_width=16), run)
-    # another --steps stretches the learning-rate schedule: said, not refused
-    check_resume(replace(cfg, resume=True, steps=cfg.steps * 2), run)
-    assert f"--steps {cfg.steps * 2} where the run was started with {cfg.steps}" in (
-        capsys.readouterr().err
-    )
+    # another --steps stretches the learning-rate schedule: said, not refused; so are other
+    # settings that change the rest of the run (they went through without a word)
+    check_resume(replace(cfg, resume=True, steps=cfg.steps * 2, seed=5, batch=cfg.batch * 2), run)
+    err = capsys.readouterr().err
+    assert f"--seed 5 (was {cfg.seed}), --batch {cfg.batch * 2} (was {cfg.batch}), --steps" in err
+    assert err.count("\n") == 1
+    # one the checkpoint's optimizer state cannot follow is refused, naming the flag (it failed
+    # in the restore, blaming the model)
+    other = "constant" if cfg.lr_schedule != "constant" else "cosine"
+    with pytest.raises(WorkbenchError, match=f"--lr-schedule: {other} where the run in"):
+        check_resume(replace(cfg, resume=True, lr_schedule=other), run)
 
 
 @pytest.mark.parametrize("resume", [False, True])

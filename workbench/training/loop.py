@@ -163,13 +163,45 @@ def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> 
             raise WorkbenchError(
                 f"checkpoints were made by a different model config ({desc})", saved
             )
-        if ckpt.exists() and getattr(old, "steps", None) != getattr(config, "steps", None):
-            print(
-                f"workbench: warning: {logdir}: --steps {config.steps} where the run was "
-                f"started with {old.steps}: the learning-rate schedule now runs to step "
-                f"{config.steps} (an uninterrupted run of {config.steps} steps would differ)",
-                file=sys.stderr,
+        if ckpt.exists():
+            _check_resumed_settings(old, config, logdir, saved)
+
+
+# settings a checkpoint's optimizer state depends on: another value cannot be restored
+STATE_FIELDS = ("lr_schedule", "mixed_precision")
+# settings a resumed run may change, said in one warning: the batches or the updates then
+# differ from an uninterrupted run's
+RUN_FIELDS = ("train_csv", "seed", "batch", "lr", "warmup_steps", "weight_decay", "rate",
+              "ssim_k", "l1_space", "augment", "min_overlap", "max_overlap")  # fmt: skip
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _check_resumed_settings(old, config, logdir: Path, saved: Path) -> None:
+    """A resumed run against the settings its ``config.json`` recorded: a change the
+    optimizer's saved state cannot follow is refused; others are said in one warning line."""
+    for f in STATE_FIELDS:
+        if hasattr(config, f) and getattr(old, f) != getattr(config, f):
+            raise WorkbenchError(
+                f"{getattr(config, f)} where the run in {logdir} has {getattr(old, f)} (its "
+                "checkpoint's optimizer state fits that only): resume with it, or start a new "
+                "--logdir with --init-from this run",
+                _flag(f),
             )
+    changed = [f for f in (*RUN_FIELDS, "steps") if hasattr(config, f)]
+    changed = [f for f in changed if getattr(old, f) != getattr(config, f)]
+    if changed:
+        said = ", ".join(
+            f"{_flag(f)} {getattr(config, f)} (was {getattr(old, f)})" for f in changed
+        )
+        print(
+            f"workbench: warning: {logdir}: resumed with {said}: the rest of the run differs "
+            f"from an uninterrupted one (the learning-rate schedule runs to --steps); "
+            f"{saved.name} now records these",
+            file=sys.stderr,
+        )
 
 
 class Checkpoints:
