@@ -207,6 +207,10 @@ CROSS_FIELD = [
     (["infer", "x.jpg", "--voxel", "1e-9"], "--voxel: must be 0 (off) or >= 0.001"),
     (["export", "--int8-io", "--quantize", "fp16"], "--int8-io: needs int8 among --quantize"),
     (["synth", "--scenes", "99999999999"], "--scenes: must be <= 1000000"),
+    # a whole number with no bound of its own: at most an int32 (TensorFlow's TypeError, and
+    # numpy's seed error without the flag's name)
+    (["train", "--steps", "99999999999999999999"], "--steps: must be <= 2147483647"),
+    (["train", "--seed", "4294967296"], "--seed: must be <= 2147483647"),
     (["train", "--init-from", "nowhere.keras"], "nowhere.keras: model not found"),
     (["covisibility", ".", "--out", "."], "--out: . is inside the dataset root ."),
     (["split", "ds", "--out", "ds/lists"], "--out: ds/lists is inside the dataset root ds"),

@@ -85,6 +85,7 @@ def field_range(f: dataclasses.Field) -> str:
     )
 
 
+MAX_INT = 2**31 - 1  # any whole-number field (steps, seeds, sizes): an int32 at most
 PATH_FIELDS = ("root", "out", "logdir", "csv")  # an empty value would mean the current folder
 
 
@@ -102,6 +103,8 @@ def _check_number(f: dataclasses.Field, v) -> str | None:
         bound = f.metadata.get(key)
         if bound is not None and not op(v, bound):
             return f"must be {sym} {bound}, got {v}"
+    if isinstance(v, int) and abs(v) > MAX_INT:  # TensorFlow and numpy seeds hold no more
+        return f"must be <= {MAX_INT}, got {v}"
     return None
 
 
