@@ -186,6 +186,15 @@ def test_verbs_refuse_a_folder_of_the_users_files(seed, tmp_path, capsys):
         assert "is not empty" in err and "Traceback" not in err, (argv, err)
     assert {p.name: p.read_bytes() for p in mine.rglob("*") if p.is_file()} == before
     assert not list(mine.rglob(".workbench-output"))
+    # infer refuses it too where it is not the images' own folder (it wrote beside the user's
+    # files, and into a dataset root)
+    photo = sorted(
+        (seed / next(p.name for p in seed.iterdir() if p.is_dir()) / "pan" / "low").iterdir()
+    )[0]
+    for folder in (mine, seed):
+        assert main(["infer", str(photo), "--out", str(folder), "--no-progress"]) == 2
+        assert "is not empty" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in mine.rglob("*") if p.is_file()} == before
     # infer writes beside the input images, but never over a file of the user's
     photos = mine / "low"
     depth = photos / f"{sorted(photos.iterdir())[0].stem}_depth.png"

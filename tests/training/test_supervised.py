@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import tiny_train_config, write_sample_lists
+from tests.helpers import SAMPLES, tiny_train_config, write_sample_lists
 from workbench.configs import TrainConfig
 from workbench.errors import WorkbenchError
 
@@ -392,3 +392,19 @@ def test_train_on_a_split_without_depth_is_refused_before_any_work(tmp_path, cap
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "none of its views has a pose" in err[0], (verb, err)
         assert not run.exists()
+
+
+def test_a_logdir_inside_the_dataset_root_is_refused_before_any_work(tmp_path, capsys):
+    """It trained inside the root; validate then read the run folder as an empty scene."""
+    import shutil
+
+    from workbench.cli import main
+
+    root = tmp_path / "ds"
+    shutil.copytree(SAMPLES, root)
+    lists = write_sample_lists(tmp_path / "lists", root)
+    cfg = tiny(lists, root / "newrun")
+    assert main(["train", *cli_flags(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"workbench: error: --logdir: {root / 'newrun'} is inside the dataset")
+    assert not (root / "newrun").exists()

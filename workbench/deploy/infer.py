@@ -481,15 +481,19 @@ def _clipped_lines(rows: list[dict]) -> list[str]:
     ]
 
 
-def _check_out_folder(out: Path, items, ply: bool, before: dict) -> None:
-    """Before any work: ``--out`` is not another verb's folder, and it holds none of the files
-    this run would write but those an earlier infer run there listed (outputs beside the input
-    images are fine): a run replaces only its own outputs.
+def _check_out_folder(out: Path, items, ply: bool, before: dict, paths=()) -> None:
+    """Before any work: ``--out`` is not another verb's folder; it is new, empty or an infer
+    run's unless it is the folder of input images (``paths``: the inputs given), and it holds
+    none of the files this run would write but those an earlier infer run there listed: a run
+    replaces only its own outputs.
 
     Raises:
         WorkbenchError: naming ``--out`` and the first files it would replace.
     """
-    check_output_owner(out, "infer", empty=False)
+    # beside the input images (a folder given, or one holding an image) a folder may hold
+    # the user's files; anywhere else it must be new, empty or an infer run's
+    given = {Path(p).resolve() for p in paths} | {it.image.parent.resolve() for it in items}
+    check_output_owner(out, "infer", empty=out.resolve() not in given)
     scene = scene_folder_above(out)
     if scene is not None:
         raise WorkbenchError(
@@ -627,7 +631,7 @@ def run(config) -> int:
     for root in sorted({item.root for item in inputs.items if item.record is not None}):
         check_outside(out, "--out", root, "the dataset root")
     before = _previous_info(out)  # an earlier run's listing: its names, what a re-run skips
-    _check_out_folder(out, inputs.items, config.ply, before)
+    _check_out_folder(out, inputs.items, config.ply, before, config.paths)
     _refuse_unreadable(inputs)
     # a bad model: exit 2 now, with no output folder made
     predictor = _predictor(config.model, config.threads, config.pad, config.flip)

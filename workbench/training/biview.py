@@ -31,6 +31,7 @@ from workbench.model.unet import build_from_config
 from workbench.training.loop import (
     Checkpoints,
     RunLog,
+    check_logdir_outside,
     check_resume,
     learning_rate,
     make_optimizer,
@@ -126,6 +127,7 @@ def train(config: BiviewConfig) -> dict:
     check_resume(config, logdir)
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "bi-view training", poses=True)
+    check_logdir_outside(logdir, config.train_csv, config.val_csv)
     claim_output_folder(logdir, "train-biview", "--logdir")
     records, root, pairs = _pairs(config, config.train_csv)
     keras.utils.set_random_seed(config.seed)

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from workbench.configs import MODEL_FIELDS, load_config
 from workbench.errors import WorkbenchError
-from workbench.io import write_csv_atomic
+from workbench.io import check_outside, write_csv_atomic
 from workbench.model.saving import restore_checked
 
 __all__ = [
@@ -165,6 +165,20 @@ def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> 
             )
         if ckpt.exists():
             _check_resumed_settings(old, config, logdir, saved)
+
+
+def check_logdir_outside(logdir, *csvs) -> None:
+    """Before any work: ``--logdir`` is not inside the dataset root of any split CSV given
+    (a run folder there was read as an empty scene by every verb).
+
+    Raises:
+        WorkbenchError: naming ``--logdir`` and the root.
+    """
+    from workbench.data.splits import read_split_csv
+
+    for csv_path in csvs:
+        if csv_path:
+            check_outside(logdir, "--logdir", read_split_csv(csv_path)[1], "the dataset root")
 
 
 # settings a checkpoint's optimizer state depends on: another value cannot be restored

@@ -32,7 +32,14 @@ from workbench.model.posenet import (
     rotation_from_6d,
 )
 from workbench.model.saving import save_keras_atomic
-from workbench.training.loop import Checkpoints, RunLog, check_resume, learning_rate, run_steps
+from workbench.training.loop import (
+    Checkpoints,
+    RunLog,
+    check_logdir_outside,
+    check_resume,
+    learning_rate,
+    run_steps,
+)
 
 __all__ = ["PairSource", "train", "run"]
 
@@ -120,6 +127,7 @@ def train(config: PoseConfig) -> dict:
     check_resume(config, logdir, NET_FIELDS)
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "pose training", poses=True)
+    check_logdir_outside(logdir, config.train_csv, config.val_csv)
     claim_output_folder(logdir, "train-pose", "--logdir")
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)

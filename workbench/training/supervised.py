@@ -44,6 +44,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import (
     check_model_path,
     check_output_owner,
+    check_outside,
     claim_output_folder,
     write_csv_atomic,
     write_text_atomic,
@@ -376,6 +377,8 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
         check_model_path(config.init_from)  # before the run folder is made
     records, root = read_split_csv(config.train_csv)
     val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
+    for data_root in {root, val_root} - {None}:
+        check_outside(config.logdir, "--logdir", data_root, "the dataset root")
     _require_depth(config, records, val_records)
     warn_if_split_implausible(config.train_csv, records)
     run = _set_up(config)
