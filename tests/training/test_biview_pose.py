@@ -259,3 +259,37 @@ def test_warp_gradients_are_finite_in_degenerate_geometry():
         loss = biview_losses(img, img, r, r, tf.constant(T))["total"]
     g = tape.gradient(loss, r)
     assert np.isfinite(float(loss)) and np.isfinite(g.numpy()).all()
+
+
+@pytest.mark.parametrize("which", ["pose", "biview"])
+def test_a_stopped_two_view_run_keeps_a_checkpoint_of_its_step_and_resumes(tmp_path, which):
+    """SIGTERM (or Ctrl-C) lost every step since the last --ckpt-every with a bare
+    "interrupted"; `train` kept its step. Now both trainers stop there too (the CLI's
+    `stop_on_interrupt` sets ``stop``) and the same command with --resume goes on."""
+    import importlib
+
+    from tests.helpers import tiny_pose_config
+    from workbench.configs import BiviewConfig
+    from workbench.data.splits import write_split
+    from workbench.training.loop import interrupted_error
+
+    write_split(RECS, tmp_path / "lists", SAMPLES, val_fraction=0.3)
+    run = tmp_path / "run"
+    if which == "pose":
+        cfg = dataclasses.replace(tiny_pose_config(tmp_path / "lists", run), steps=50)
+    else:
+        cfg = BiviewConfig(train_csv=str(tmp_path / "lists/train.csv"), val_csv="", logdir=str(run),
+                           height=32, model_width=4, model_depth=2, batch=2, steps=50,
+                           progress=False)  # fmt: skip
+    cfg = dataclasses.replace(cfg, ckpt_every=1000)
+    train = importlib.import_module(f"workbench.training.{which}").train
+    calls = iter(range(1000))
+    stopped = train(cfg, stop=lambda: next(calls) >= 3)
+    assert stopped == {"steps": 4, "stopped": True} and not (run / "model.keras").exists()
+    assert 'model_checkpoint_path: "ckpt-4"' in (run / "checkpoints" / "checkpoint").read_text()
+    assert str(interrupted_error(4, cfg)) == (
+        f"{run}: interrupted at step 4 of 50, checkpoint saved: the same command with --resume "
+        "continues it"
+    )
+    done = train(dataclasses.replace(cfg, resume=True, steps=6))
+    assert done["steps"] == 6 and done["resumed_from"] == 4 and (run / "model.keras").exists()

@@ -33,9 +33,11 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
+    interrupted_error,
     learning_rate,
     make_optimizer,
     run_steps,
+    stop_on_interrupt,
 )
 from workbench.viz.dumps import write_dumps
 
@@ -121,8 +123,9 @@ def _validate(config: BiviewConfig, model: keras.Model, logdir: Path) -> dict:
     return {"val": val, "val_median_aligned": aligned}
 
 
-def train(config: BiviewConfig) -> dict:
-    """Train as configured; returns the summary (also written to ``summary.json``)."""
+def train(config: BiviewConfig, stop=None) -> dict:
+    """Train as configured; returns the summary (also written to ``summary.json``), or
+    ``{"steps", "stopped": True}`` once ``stop()`` is true (a checkpoint at that step)."""
     logdir = Path(config.logdir)
     check_resume(config, logdir)
     # before the run folder: a pose-only split is refused, nothing written
@@ -152,7 +155,10 @@ def train(config: BiviewConfig) -> dict:
         start=start,
         config=config,
         lr_fn=lambda: learning_rate(optimizer),
+        stop=stop,
     )
+    if step < config.steps:  # Ctrl-C or SIGTERM: the checkpoint of this step is saved
+        return {"steps": step, "stopped": True}
     wall = time.perf_counter() - t0
     s = batches.sample(int(pairs.iloc[0].idx_a))
     pred = predict_range(model, s["rgb"][None])[0]
@@ -173,7 +179,10 @@ def train(config: BiviewConfig) -> dict:
 
 def run(config: BiviewConfig) -> int:
     """``workbench train-biview``: prints steps, wall time, pairs and validation metrics."""
-    s = train(config)
+    with stop_on_interrupt() as stopping:
+        s = train(config, stop=stopping.is_set)
+    if s.get("stopped"):
+        raise interrupted_error(s["steps"], config)
     val = {k: round(v, 4) for k, v in s.get("val", {}).items()}
     print(json.dumps({k: s[k] for k in ("steps", "wall_s", "pairs")} | {"val": val}))
     return 0

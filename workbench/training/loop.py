@@ -18,10 +18,13 @@ checks, checkpoints with their own step counter, the run log and the step loop.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -216,6 +219,38 @@ def _check_resumed_settings(old, config, logdir: Path, saved: Path) -> None:
             f"{saved.name} now records these",
             file=sys.stderr,
         )
+
+
+@contextlib.contextmanager
+def stop_on_interrupt():
+    """Within: the first SIGINT/SIGTERM sets the yielded :class:`threading.Event` (the loop
+    stops at the next step boundary), a second raises :class:`KeyboardInterrupt`; the previous
+    handlers come back after. Off the main thread nothing is installed."""
+    stopping = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping
+        return
+
+    def handler(signum, frame):
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def interrupted_error(step: int, config) -> WorkbenchError:
+    """The one line of a run stopped by Ctrl-C or SIGTERM at ``step``, its checkpoint saved."""
+    return WorkbenchError(
+        f"interrupted at step {step} of {config.steps}, checkpoint saved: the same command "
+        "with --resume continues it",
+        config.logdir,
+    )
 
 
 class Checkpoints:

@@ -37,8 +37,10 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
+    interrupted_error,
     learning_rate,
     run_steps,
+    stop_on_interrupt,
 )
 
 __all__ = ["PairSource", "train", "run"]
@@ -121,8 +123,9 @@ def validate(model: keras.Model, source: PairSource) -> dict:
     }
 
 
-def train(config: PoseConfig) -> dict:
-    """Train as configured; returns the summary (also written to ``summary.json``)."""
+def train(config: PoseConfig, stop=None) -> dict:
+    """Train as configured; returns the summary (also written to ``summary.json``), or
+    ``{"steps", "stopped": True}`` once ``stop()`` is true (a checkpoint at that step)."""
     logdir = Path(config.logdir)
     check_resume(config, logdir, NET_FIELDS)
     # before the run folder: a pose-only split is refused, nothing written
@@ -150,8 +153,10 @@ def train(config: PoseConfig) -> dict:
     )
     t0 = time.perf_counter()
     step = run_steps(
-        one_step, log, ckpt, start=start, config=config, lr_fn=lambda: learning_rate(opt)
+        one_step, log, ckpt, start=start, config=config, lr_fn=lambda: learning_rate(opt), stop=stop
     )
+    if step < config.steps:  # Ctrl-C or SIGTERM: the checkpoint of this step is saved
+        return {"steps": step, "stopped": True}
     save_keras_atomic(model, logdir / "model.keras")
     summary = {
         "steps": step,
@@ -169,6 +174,9 @@ def train(config: PoseConfig) -> dict:
 
 def run(config: PoseConfig) -> int:
     """``workbench train-pose``: prints steps, wall time and the median errors."""
-    s = train(config)
+    with stop_on_interrupt() as stopping:
+        s = train(config, stop=stopping.is_set)
+    if s.get("stopped"):
+        raise interrupted_error(s["steps"], config)
     print(json.dumps({k: s.get(k) for k in ("steps", "wall_s", "network", "baseline_yaw_xcorr")}))
     return 0

@@ -17,14 +17,11 @@ the run folder; :func:`train` reads as its steps: records → strategy → model
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +55,13 @@ from workbench.training.loop import (
     Checkpoints,
     RunLog,
     check_resume,
+    interrupted_error,
     learning_rate,
     make_optimizer,
     make_strategy,
     read_rows,
     run_steps,
+    stop_on_interrupt,
 )
 from workbench.viz.dumps import dump_images, write_dumps
 
@@ -70,29 +69,6 @@ __all__ = ["check_config", "init_weights", "train", "run"]
 
 HISTORY_FIELDS = ("step", "total", "l1", "normal", "ssim", "lr", "samples_per_s")
 AUGMENT = Augment(yaw_roll=True, flip=True, brightness=0.2, contrast=0.2, saturation=0.2, gamma=0.2)
-
-
-@contextlib.contextmanager
-def stop_on_interrupt():
-    """Within: the first SIGINT/SIGTERM sets the yielded :class:`threading.Event` (the loop
-    stops at the next step boundary), a second raises :class:`KeyboardInterrupt`; the previous
-    handlers come back after. Off the main thread nothing is installed."""
-    stopping = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stopping
-        return
-
-    def handler(signum, frame):
-        if stopping.is_set():
-            raise KeyboardInterrupt
-        stopping.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stopping
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def check_config(config: TrainConfig) -> None:
@@ -439,11 +415,7 @@ def run(config: TrainConfig) -> int:
     with stop_on_interrupt() as stopping:
         summary = train(config, stop=stopping.is_set, finish_on_stop=False)
     if summary.get("stopped"):
-        raise WorkbenchError(
-            f"interrupted at step {summary['steps']} of {config.steps}, checkpoint saved: the "
-            "same command with --resume continues it",
-            config.logdir,
-        )
+        raise interrupted_error(summary["steps"], config)
     if "val" in summary:
         val = {k: round(v, 4) for k, v in summary["val"].items()}
         print(json.dumps({"steps": summary["steps"], "wall_s": summary.get("wall_s"), "val": val}))
