@@ -185,3 +185,21 @@ def test_match_of_two_good_views_runs_past_a_broken_third(tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "m4")]) == 1
     err = capsys.readouterr().err
     assert "covisibility.txt was not written" in err and f"{pose}: camera " in err
+
+
+def test_a_reader_that_left_the_pipe_costs_no_error_line(tmp_path):
+    """`workbench consistency ... | head` printed "workbench: error: Broken pipe" (exit 2) after
+    every file was written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data_samples" / "rgbd-folder"
+    report = tmp_path / "r.csv"
+    argv = [sys.executable, "-m", "workbench.cli", "validate", str(data), "--report", str(report),
+            "--no-progress"]  # fmt: skip
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader is gone before the first line
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and err == "", err
+    assert report.is_file()  # the job was done before its summary met the closed pipe

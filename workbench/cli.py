@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -186,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(importlib.import_module(module), func)(config) or 0)
     except KeyboardInterrupt:
         return _error("interrupted")
+    except BrokenPipeError:  # `workbench ... | head`: the reader left; the job's files stand
+        _quiet_stdout()
+        return 1
     except Exception as e:  # noqa: BLE001  (the error boundary: one line, exit 2)
         if debug:
             raise
@@ -194,6 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         clear_interrupt()
         for sig, handler in (previous or {}).items():
             signal.signal(sig, handler)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: Python's flush at exit would raise on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real descriptor (a notebook, a test's capture)
+        pass
 
 
 def _interrupt(signum, frame) -> None:
