@@ -204,3 +204,16 @@ def test_pack_writes_only_into_a_new_empty_or_its_own_folder(tmp_path, capsys):
     assert "holds the `workbench pack` results of" in capsys.readouterr().err
     assert main(["covisibility", src, "--out", str(out), "--no-progress"]) == 2
     assert "holds the output of `workbench pack`" in capsys.readouterr().err
+
+
+def test_pack_names_a_views_bad_depth_scale_txt(tmp_path, capsys):
+    """It named the depth PNG: "depth scale must be > 0, got 0.0" (covisibility named the file)."""
+    root = tmp_path / "rs"
+    shutil.copytree(SAMPLES.parent / "realsee3d", root)
+    files = sorted(root.rglob("depth_scale.txt"))
+    files[0].unlink()
+    files[1].write_text("nan\n")
+    assert main(["pack", str(root), "--out", str(tmp_path / "p"), "--no-progress"]) == 1
+    said = capsys.readouterr().out
+    assert f"{files[0]}: missing depth_scale.txt" in said
+    assert f"{files[1]}: depth scale must be a positive number" in said and "got nan" in said

@@ -57,6 +57,7 @@ from workbench.paths import confine
 
 __all__ = [
     "ViewRecord",
+    "check_record_scale",
     "View",
     "LAYOUTS",
     "detect_layout",
@@ -255,6 +256,13 @@ def _rgb_shape_or_none(path: Path) -> tuple[int, int] | None:
     return (h, w) if w == 2 * h else None
 
 
+def check_record_scale(record: ViewRecord, root: Path) -> None:
+    """A RealSee3D view indexed without a scale (its ``depth_scale.txt`` missing or bad): the
+    error names that file and what is wrong with it, not the depth PNG."""
+    if record.layout == "realsee3d" and not record.depth_scale > 0:
+        _realsee_scale((Path(root) / record.depth_path).parent)
+
+
 def _record_range(record: ViewRecord, root: Path, shape: tuple[int, int] | None) -> np.ndarray:
     """The record's range ``(H, W) float32`` metres, masked, resized to ``shape`` (the depth
     map's own size when ``None``); all zeros at ``shape`` for a view without depth."""
@@ -264,8 +272,7 @@ def _record_range(record: ViewRecord, root: Path, shape: tuple[int, int] | None)
                                  root / record.rgb_path)  # fmt: skip
         return np.zeros(shape, np.float32)
     depth_path = root / record.depth_path
-    if record.layout == "realsee3d" and not record.depth_scale > 0:
-        _realsee_scale(depth_path.parent)  # names the missing or bad depth_scale.txt
+    check_record_scale(record, root)
     r = read_depth(depth_path, record.depth_scale, record.depth_invalid)
     dh, dw = r.shape
     if dw != 2 * dh:

@@ -46,6 +46,7 @@ from workbench.data.dataset import describe_dataset, index_spec, require_depth
 from workbench.data.layouts import (
     SHARDS_FORMAT,
     ViewRecord,
+    check_record_scale,
     depth_from_png,
     read_depth,
     read_mask,
@@ -87,6 +88,7 @@ INDEX_FIELDS = (
 def _depth_bytes(rec: ViewRecord, root: Path) -> tuple[bytes, str, tuple[int, int]]:
     """The depth as stored in a shard: ``(bytes, kind, (H, W))``."""
     path = root / rec.depth_path
+    check_record_scale(rec, root)  # a bad depth_scale.txt named, not the PNG
     if path.suffix.lower() == ".png":
         d = read_image(path)
         depth_from_png(d, rec.depth_scale, rec.depth_invalid, path)  # checks dtype, scale
