@@ -149,7 +149,7 @@ NB["03_point_clouds"] = [
     IGN + 'explorer.color.value = "height"\n'
     "explorer.max_height.value = 2.0\n"
     'explorer.look.value = ""  # the overview from above\n'
-    "print(explorer.status.value)",
+    "print(explorer.status_text())",
     "Export for MeshLab/open3d: `workbench pointcloud ROOT --out scene.ply` (`--html` writes a "
     "standalone plotly page); for a dataset without depth, `workbench infer ROOT --ply`.",
 ]
@@ -229,7 +229,7 @@ NB["05_training"] = [
     IGN + "panel.start()\n"
     "summary = panel.result()  # what stopped the run, if it did, is raised here\n"
     "run = panel.config.logdir\n"
-    "print(panel.status.value)\n"
+    "print(panel.status_text())\n"
     'print({k: round(v, 3) for k, v in summary["val"].items()})',
     "## The run's prediction beside the ground truth, in metres\n"
     "A 20-step run at 32×64 only shows that the machinery works: expect a blurry, nearly flat "

@@ -54,6 +54,7 @@ def test_panel_reports_a_bad_form_and_a_refused_run(tmp_path):
     panel.form.controls["lr"].value = -1.0
     panel.start()
     assert panel.status.value.startswith("<b>not started</b>") and "lr" in panel.status.value
+    assert panel.status_text().startswith("not started: ")  # printed by notebook 05
     panel.form.controls["lr"].value = 1e-3
     panel.form.controls["train_csv"].value = str(tmp_path / "missing.csv")
     panel.start()

@@ -17,7 +17,7 @@ from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import resize_range
 from workbench.geometry.mesh import read_obj
 from workbench.geometry.normals import range_to_normals
-from workbench.viz.labels import short_id
+from workbench.viz.labels import plain_text, short_id
 from workbench.viz.plots3d import posed_records
 from workbench.viz.sources import view_source
 from workbench.viz.viewer3d import (
@@ -305,6 +305,10 @@ class PointCloudExplorer(W.VBox):
         if self._pose_warning:
             self.status.value += f"<br>{self._pose_warning}"
         self.legend.value = legend_html(self.color.value, lim)
+
+    def status_text(self) -> str:
+        """The status line as plain text, for a printed cell output (``status`` is HTML)."""
+        return plain_text(self.status.value)
 
     def clear_picks(self) -> None:
         self.picks = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["short_id", "wrap_label"]
+__all__ = ["short_id", "wrap_label", "plain_text"]
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
@@ -39,3 +39,12 @@ def wrap_label(label: str, width: int = 16) -> str:
             line = ""
         line += part
     return "<br>".join(lines + [line])
+
+
+def plain_text(html: str) -> str:
+    """A widget's HTML line as plain text: ``<br>`` a new line, other tags dropped.
+
+    >>> plain_text("12 points shown<br><b>warning</b>: a pose")
+    '12 points shown\\nwarning: a pose'
+    """
+    return re.sub(r"<[^>]+>", "", re.sub(r"<br\s*/?>", "\n", html))

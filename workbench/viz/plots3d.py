@@ -346,7 +346,8 @@ def run(config) -> int:
             raise WorkbenchError(f"--mesh: scene {sid} has no obj/*.obj to overlay", config.root)
         mesh = read_obj(objs[0])
     write_ply(config.out, cloud)
-    print(f"pointcloud: scene {sid}, {len(poses)} views, {len(cloud)} points -> {config.out}")
+    views = f"{len(poses)} view{'' if len(poses) == 1 else 's'}"
+    print(f"pointcloud: scene {sid}, {views}, {len(cloud)} points -> {config.out}")
     if config.html:
         fig = pointcloud_figure(cloud, "rgb", config.budget, poses, f"scene {sid}", mesh=mesh)
         write_text_atomic(Path(config.html), fig.to_html(include_plotlyjs="inline"))

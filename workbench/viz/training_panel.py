@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench.errors import WorkbenchError
+from workbench.viz.labels import plain_text
 from workbench.viz.widgets import config_form
 
 __all__ = ["TRAIN_GROUPS", "DumpsBrowser", "TrainPanel", "next_run_dir"]
@@ -225,6 +226,10 @@ class TrainPanel(W.VBox):
         if self._thread is not None:
             self._thread.join(timeout)
         return self.summary
+
+    def status_text(self) -> str:
+        """The status line as plain text, for a printed cell output (``status`` is HTML)."""
+        return plain_text(self.status.value)
 
     def result(self, timeout: float | None = None) -> dict | None:
         """:meth:`wait`, then what stopped the run raised again (e.g. a
