@@ -179,12 +179,15 @@ NB["04_two_view_correspondence"] = [
     "views = readable_views(source, records[:12])  # one that cannot be read: named, left out\n"
     'shown = f"{len(views)} of its {len(records)} views"\n'
     'print(f"scene {short_id(scene)}, {shown}; depth: {depth}")\n'
-    "a, b = views[0], views[min(1, len(views) - 1)]\n"
-    "c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
-    "               resize_range(b.range_m, H))\n"
-    'print(f"{a.record.view_id} -> {b.record.view_id}: valid {c.valid.mean():.3f}  "\n'
-    '      f"visible {c.visible.mean():.3f}  consistent {c.consistent.mean():.3f}  "\n'
-    '      f"overlap {overlap(c):.3f}")',
+    "if len(views) < 2:  # a view matched with itself would read as a perfect pair\n"
+    '    print("one view only: no pair to match (the explorer below shows it alone)")\n'
+    "else:\n"
+    "    a, b = views[0], views[1]\n"
+    "    c = correspond(resize_range(a.range_m, H), a.T_world_from_cam, b.T_world_from_cam,\n"
+    "                   resize_range(b.range_m, H))\n"
+    '    print(f"{a.record.view_id} -> {b.record.view_id}: valid {c.valid.mean():.3f}  "\n'
+    '          f"visible {c.visible.mean():.3f}  consistent {c.consistent.mean():.3f}  "\n'
+    '          f"overlap {overlap(c):.3f}")',
     "## Click a pixel of A\nIts match in B is drawn by state: green circle consistent, orange "
     "× occluded in B, red × not consistent, grey outside B. The third panel colours every pixel "
     "of A by its state (the masks). The sliders pick a pixel too.",
