@@ -195,6 +195,21 @@ def test_an_out_inside_the_data_or_of_another_verb_is_refused(tmp_path, capsys):
     assert "is not empty (dataset.json, depth, pose" in capsys.readouterr().err
 
 
+def test_an_out_of_another_datasets_notebook_run_is_refused_before_any_work(tmp_path, capsys):
+    """It ran notebook 09 of one dataset over another's run in the same --out: its page and
+    notebook were replaced before the run failed."""
+    from workbench.io import claim_output_folder
+
+    out = tmp_path / "nb"
+    claim_output_folder(out, "notebook", source=str((SAMPLES / "seed").resolve()))
+    (out / "09_multiview_consistency.html").write_text("the seed sample's page")
+    data = SAMPLES / "rgbd-folder"
+    assert main(["notebook", "09", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds the `workbench notebook` results of" in err and "--out" in err
+    assert (out / "09_multiview_consistency.html").read_text() == "the seed sample's page"
+
+
 def test_a_folder_the_notebook_cannot_open_is_one_line(tmp_path, capsys):
     """A folder of panoramas alone put an 8-frame traceback in notebook 01's page, and its
     advice (`workbench infer PATH`) broke on the space in the path."""

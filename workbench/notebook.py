@@ -172,7 +172,7 @@ def run(config) -> int:
     given = os.path.abspath(os.path.expanduser(config.out)) if config.out else ""
     if given:  # the default folder (~/workbench-outputs/<name>) is the workbench's own
         check_outside(given, "--out", data, "the dataset root")
-        check_output_owner(given, "notebook")
+        check_output_owner(given, "notebook", source=data)  # another dataset's: refused
     try:
         out = output_folder(given, path.stem)
     except OSError as e:
@@ -180,7 +180,7 @@ def run(config) -> int:
             f"cannot create the output folder {config.out} ({e.strerror})", "--out"
         ) from None
     if given:
-        claim_output_folder(out, "notebook")
+        claim_output_folder(out, "notebook", source=data)
     params = {"DATA": data, "OUT": str(out), "ENCODING": config.encoding}
     html, ok = run_notebook(path, out, params, config.timeout)
     on = data or os.environ.get("WORKBENCH_DATA", "") or "its bundled sample"
