@@ -221,3 +221,25 @@ def test_a_folder_the_notebook_cannot_open_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"`workbench infer '{photos}'`" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "nb").exists()
+
+
+def test_ctrl_c_during_a_notebook_is_one_interrupted_line(tmp_path):
+    """nbclient's own SIGINT handler stops the kernel; the cell under way then failed with
+    "AssertionError:" (exit 2, no word of the interrupt)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "nb"
+    argv = [sys.executable, "-m", "workbench.cli", "notebook", "03", "--data",
+            str(SAMPLES / "seed"), "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    t0 = time.time()
+    while not out.exists() and p.poll() is None and time.time() - t0 < 60:
+        time.sleep(0.05)
+    time.sleep(2.0)  # the kernel is running a cell
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and err == "workbench: error: interrupted\n", err

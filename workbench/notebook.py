@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, raise_if_interrupted
 from workbench.io import (
     check_output_owner,
     check_outside,
@@ -136,6 +136,12 @@ def run_notebook(path: Path, out: Path, params: dict, timeout: int = 600) -> tup
             client.execute(env={**os.environ, **KERNEL_ENV}, stderr=subprocess.DEVNULL)
         except (CellExecutionError, CellTimeoutError, DeadKernelError):
             ok = False
+        except Exception as e:  # Ctrl-C or SIGTERM: nbclient's own handler stops the kernel,
+            # and the cell under way fails with an AssertionError (kc is None)
+            if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+                raise KeyboardInterrupt from e
+            raise_if_interrupted(e)
+            raise
         finally:  # nbclient leaves a kernel manager it was given running: stop the kernel
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
