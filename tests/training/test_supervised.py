@@ -408,3 +408,18 @@ def test_a_logdir_inside_the_dataset_root_is_refused_before_any_work(tmp_path, c
     err = capsys.readouterr().err
     assert err.startswith(f"workbench: error: --logdir: {root / 'newrun'} is inside the dataset")
     assert not (root / "newrun").exists()
+
+
+def test_a_checkpoint_cut_short_is_named(lists, trained, tmp_path):
+    """It said "IndexError: Read less bytes than requested" without the file."""
+    import shutil
+
+    from workbench.training.supervised import train
+
+    run = tmp_path / "run"
+    shutil.copytree(trained[1], run)
+    data = sorted((run / "checkpoints").glob("ckpt-40.data-*"))[0]
+    data.write_bytes(data.read_bytes()[:100])
+    cfg = tiny(lists, run, steps=41, log_every=5, ckpt_every=20, dump_every=20, resume=True)
+    with pytest.raises(WorkbenchError, match="ckpt-40: checkpoint cannot be read: its files are"):
+        train(cfg)

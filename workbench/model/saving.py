@@ -94,6 +94,10 @@ def restore_checked(ckpt: tf.train.Checkpoint, path: str, what: str, strict: boo
         raise WorkbenchError(
             f"checkpoint does not fit {what} ({str(e).splitlines()[0][:200]})", path
         ) from None
+    except (IndexError, OSError, EOFError) as e:  # a data file cut short ("Read less bytes")
+        raise WorkbenchError(
+            f"checkpoint cannot be read: its files are cut short or corrupt ({e})", path
+        ) from None
 
 
 def is_run_folder(path: Path) -> bool:
