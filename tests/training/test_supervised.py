@@ -423,3 +423,24 @@ def test_a_checkpoint_cut_short_is_named(lists, trained, tmp_path):
     cfg = tiny(lists, run, steps=41, log_every=5, ckpt_every=20, dump_every=20, resume=True)
     with pytest.raises(WorkbenchError, match="ckpt-40: checkpoint cannot be read: its files are"):
         train(cfg)
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path):
+    """A validation view that cannot be read stopped the run before step 1 with a good line,
+    but left config.json, summary.json ("finished": false) and tb/ behind."""
+    import csv
+    import shutil
+
+    from workbench.training.supervised import train
+
+    root = tmp_path / "ds"
+    shutil.copytree(SAMPLES, root)
+    lists = write_sample_lists(tmp_path / "lists", root)
+    with open(lists / "val.csv", newline="") as f:
+        first = next(csv.DictReader(f))
+    rgb = root / first["rgb_path"]
+    rgb.write_bytes(rgb.read_bytes()[:200])
+    run = tmp_path / "run"
+    with pytest.raises(WorkbenchError, match="unreadable or truncated"):
+        train(tiny(lists, run))
+    assert not run.exists()

@@ -36,6 +36,7 @@ from workbench.training.loop import (
     interrupted_error,
     learning_rate,
     make_optimizer,
+    removed_if_it_fails_early,
     run_steps,
     stop_on_interrupt,
 )
@@ -126,6 +127,11 @@ def _validate(config: BiviewConfig, model: keras.Model, logdir: Path) -> dict:
 def train(config: BiviewConfig, stop=None) -> dict:
     """Train as configured; returns the summary (also written to ``summary.json``), or
     ``{"steps", "stopped": True}`` once ``stop()`` is true (a checkpoint at that step)."""
+    with removed_if_it_fails_early(Path(config.logdir)):
+        return _train(config, stop)
+
+
+def _train(config: BiviewConfig, stop=None) -> dict:
     logdir = Path(config.logdir)
     check_resume(config, logdir)
     # before the run folder: a pose-only split is refused, nothing written

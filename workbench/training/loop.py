@@ -22,6 +22,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -242,6 +243,21 @@ def stop_on_interrupt():
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def removed_if_it_fails_early(logdir: Path):
+    """Within: a run folder this run makes is removed again when the run fails before its
+    first checkpoint (a refused or broken run left ``config.json``, ``summary.json`` and
+    ``tb/``; a run folder of only those is nothing to resume)."""
+    made = not Path(logdir).exists() and "TF_CONFIG" not in os.environ  # one worker of many:
+    # the chief may be making the folder at the same time
+    try:
+        yield
+    except BaseException:
+        if made and not (Path(logdir) / "checkpoints" / "checkpoint").exists():
+            shutil.rmtree(logdir, ignore_errors=True)
+        raise
 
 
 def interrupted_error(step: int, config) -> WorkbenchError:

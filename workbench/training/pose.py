@@ -39,6 +39,7 @@ from workbench.training.loop import (
     check_resume,
     interrupted_error,
     learning_rate,
+    removed_if_it_fails_early,
     run_steps,
     stop_on_interrupt,
 )
@@ -126,6 +127,11 @@ def validate(model: keras.Model, source: PairSource) -> dict:
 def train(config: PoseConfig, stop=None) -> dict:
     """Train as configured; returns the summary (also written to ``summary.json``), or
     ``{"steps", "stopped": True}`` once ``stop()`` is true (a checkpoint at that step)."""
+    with removed_if_it_fails_early(Path(config.logdir)):
+        return _train(config, stop)
+
+
+def _train(config: PoseConfig, stop=None) -> dict:
     logdir = Path(config.logdir)
     check_resume(config, logdir, NET_FIELDS)
     # before the run folder: a pose-only split is refused, nothing written

@@ -60,6 +60,7 @@ from workbench.training.loop import (
     make_optimizer,
     make_strategy,
     read_rows,
+    removed_if_it_fails_early,
     run_steps,
     stop_on_interrupt,
 )
@@ -346,6 +347,11 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     (the notebook panel's Stop button), then validates and writes ``model.keras`` unless
     ``finish_on_stop`` is false (the command line's Ctrl-C: ``{"steps", "stopped": True}``
     is returned at once, for ``--resume`` to continue)."""
+    with removed_if_it_fails_early(Path(config.logdir)):
+        return _train(config, stop, finish_on_stop)
+
+
+def _train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     check_config(config)
     check_resume(config, Path(config.logdir))
     check_output_owner(config.logdir, "train", "--logdir")
