@@ -152,3 +152,22 @@ def test_export_refuses_a_model_that_is_not_a_depth_model_before_any_folder(tmp_
         "(None, 32, 64, 6) (expected (B, H, 2H, 3))\n"
     )
     assert not out.exists()
+
+
+def test_a_folder_of_panoramas_leaves_out_what_infer_refuses(tmp_path):
+    """Notebook 06 listed an 8x4 thumbnail (infer refuses it) and raised when it was picked;
+    of 4 images left out it named one."""
+    import cv2
+
+    from workbench.deploy.panoramas import open_views
+
+    img = cv2.imread(str(RGB))
+    cv2.imwrite(str(tmp_path / "pano.png"), img)
+    cv2.imwrite(str(tmp_path / "tiny.png"), cv2.resize(img, (8, 4)))
+    cv2.imwrite(str(tmp_path / "crop.png"), img[:30, :40])
+    cv2.imwrite(str(tmp_path / "small.png"), cv2.resize(img, (40, 20)))
+    views = open_views(tmp_path)
+    assert [r.view_id for r in views.records] == ["pano"]
+    assert sorted(f.split(":")[0] for f in views.failed) == ["crop.png", "small.png", "tiny.png"]
+    said = views.summary()
+    assert "3 left out (" in said and "too small" in said and " and 1 more)" in said

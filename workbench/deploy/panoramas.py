@@ -6,7 +6,8 @@ reads) becomes a :class:`PanoramaFolder` of the same shape (``records``, ``root`
 ``has_depth``, ``summary()``), each image a view without depth (every range pixel 0) or pose.
 Its images are found as ``infer`` finds them (:func:`workbench.deploy.inputs.collect_inputs`:
 sub-folders searched, hidden and temporary files skipped); an image that does not decode, is
-not 2:1 or is a 16-bit single channel (a depth map?) is left out and named in ``failed``.
+not 2:1, smaller than :data:`~workbench.data.validate.MIN_PANORAMA` (``infer`` refuses it) or
+is a 16-bit single channel (a depth map?) is left out and named in ``failed``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from workbench.data.dataset import ViewCollection, open_dataset
 from workbench.data.records import ViewRecord
+from workbench.data.validate import MIN_PANORAMA
 from workbench.deploy.inputs import collect_inputs, dataset_roots
 from workbench.errors import WorkbenchError
 from workbench.io import check_image, read_rgb
@@ -36,7 +38,10 @@ class PanoramaFolder(ViewCollection):
     failed: tuple[str, ...] = ()  # "<file>: <why>" of the images left out
 
     def summary(self) -> str:
-        left = f", {len(self.failed)} left out ({self.failed[0]})" if self.failed else ""
+        left = ""
+        if self.failed:
+            more = f" and {len(self.failed) - 2} more" if len(self.failed) > 2 else ""
+            left = f", {len(self.failed)} left out ({'; '.join(self.failed[:2])}{more})"
         return (
             f"{self.name}: {len(self)} panoramas alone (no depth, no poses: predictions "
             f"without ground truth){left}"
@@ -61,6 +66,8 @@ def open_views(root: str | os.PathLike, encoding: str = ""):
             (h, w), dtype = check_image(item.image)
             if w != 2 * h:
                 raise WorkbenchError(f"not a 2:1 panorama ({w}x{h})", item.image)
+            if h < MIN_PANORAMA[0]:  # infer refuses it (the browser raised when it was picked)
+                raise WorkbenchError(f"image is {w}x{h} pixels, too small", item.image)
             if dtype != np.uint8:  # 16-bit: colour is read, a single channel is refused
                 read_rgb(item.image)
         except WorkbenchError as e:
