@@ -375,7 +375,9 @@ NB["08_error_analysis"] = [
     '    "constant 2 m": ConstantBaseline(2.0, 128),\n'
     "}\n"
     "panel = ErrorAnalysis(models, records, scored.root, height=128)\n"
-    'print(len(records), "views of", scored.name, "scored by", len(models), "models")',
+    'print(len(panel.records), "views of", scored.name, "scored by", len(models), "models")\n'
+    "for f in panel.failed:  # a view that cannot be read: left out, as workbench eval does\n"
+    "    print(f\"  left out: {f['scene_id']}/{f['view_id']}: {f['error']}\")",
     "## The panel\nPick the model and the model to compare with; click a view in the table "
     "(worst first) or a point in the scatter to open it: every figure follows. The breakdowns "
     "show this view (solid) beside all views (dashed).",

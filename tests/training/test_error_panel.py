@@ -74,3 +74,21 @@ def test_a_click_in_the_scatter_opens_that_view_and_all_views_are_beside_this_on
     assert "0 m &ndash;" in panel.cloud_scale.value
     for t in panel.breakdown.data:  # widget messages carry no NaN (empty distance bins)
         assert all(v is None or np.isfinite(v) for v in t.y)
+
+
+def test_a_view_that_cannot_be_read_is_left_out_and_listed(tmp_path):
+    """Notebook 08 stopped on one unreadable view where `workbench eval` scores the others."""
+    import shutil
+
+    root = tmp_path / "seed"
+    shutil.copytree(SAMPLES, root)
+    records = index_dataset(root)[:6]
+    bad = root / records[1].rgb_path
+    bad.write_bytes(bad.read_bytes()[:200])
+    models = {"prior": RoomPriorBaseline(32), "constant": ConstantBaseline(2.0, 32)}
+    panel = ErrorAnalysis(models, records, root, height=32)
+    assert len(panel.records) == 5 and all(len(rows) == 5 for rows in panel.rows.values())
+    assert [(f["scene_id"], f["view_id"]) for f in panel.failed] == [
+        (records[1].scene_id, records[1].view_id)
+    ]
+    assert "unreadable or truncated" in panel.failed[0]["error"]

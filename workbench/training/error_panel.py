@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.data.pipeline import load_sample
+from workbench.errors import WorkbenchError
 from workbench.geometry.pointcloud import rgbd_to_pointcloud
 from workbench.model.error_breakdown import abs_rel_by_distance, abs_rel_by_latitude
 from workbench.model.evaluate import evaluate
@@ -130,18 +131,29 @@ class ErrorAnalysis(W.VBox):
     |error|, metres, 2:1 panels), the ``breakdown`` figure (AbsRel by distance and latitude of
     this view beside those of all views), the ``compare`` scatter (a click on a point opens
     that view) and a 3D ``viewer`` (true points grey, predicted points coloured by |error|,
-    its scale in ``cloud_scale``)."""
+    its scale in ``cloud_scale``). A view that cannot be read is left out and listed in
+    ``failed`` (``{"scene_id", "view_id", "error"}``), as ``workbench eval`` does."""
 
     def __init__(self, models: dict, records, root=None, height: int = 128, median_align=False):
         if len(models) < 1:
             raise ValueError("give at least one model")
         records, root, _ = view_source(records, root)
-        self.records, self.root, self.height = records, root, height
-        self.rows, self.preds = {}, {}
+        self.root, self.height = root, height
+        self.rows, self.preds, self.failed = {}, {}, []
         for name, m in models.items():
-            _, rows, preds = evaluate(m, records, root, height=height, median_align=median_align)
+            errors: list = []  # a view that cannot be read: left out and listed, as eval does
+            _, rows, preds = evaluate(
+                m, records, root, height=height, median_align=median_align, errors=errors
+            )
+            if not rows:
+                why = errors[0]["error"] if errors else "no views"
+                raise WorkbenchError(f"no view could be scored ({why})", root)
             self.rows[name] = pd.DataFrame(rows).sort_values("abs_rel", ascending=False)
             self.preds[name] = preds
+            self.failed = self.failed or errors
+        left = {(e["scene_id"], e["view_id"]) for e in self.failed}
+        self.records = [r for r in records if (r.scene_id, r.view_id) not in left]
+        records = self.records
         self._samples = {(r.scene_id, r.view_id): r for r in records}
         self.overall = self._overall()
         names = list(models)
