@@ -95,6 +95,8 @@ def test_eval_refuses_the_models_folder_and_the_dataset_root(seed, tmp_path, cap
     assert main(["eval", val, "--model", str(model), "--out", str(model)]) == 2
     assert "--out: is the model's own folder" in capsys.readouterr().err
     assert (model / "metrics.json").read_text() == "{}\n"
+    assert main(["eval", val, "--model", str(model), "--out", str(model / "sub")]) == 2
+    assert "--out: is inside the model's run folder" in capsys.readouterr().err
     assert main(["eval", val, "--model", str(model), "--out", str(seed / "ev")]) == 2
     assert "is inside the dataset root" in capsys.readouterr().err and not (seed / "ev").exists()
 

@@ -291,7 +291,8 @@ def check_outside(path: str | os.PathLike, flag: str, folder, what: str) -> None
 
 def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
     """Before any work: ``--out`` is not the folder of ``model`` (a run folder, or the folder
-    of a model file): a job's ``metrics.json`` or ``model.json`` would replace the model's own.
+    of a model file), nor inside a run folder: a job's ``metrics.json`` or ``model.json`` would
+    replace the model's own, or mix with the run's.
 
     Raises:
         WorkbenchError: naming ``--out``.
@@ -299,6 +300,8 @@ def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
     folder = (model if model.is_dir() else model.parent).resolve()
     if Path(out).resolve() == folder:
         raise WorkbenchError(f"is the model's own folder ({folder}): name another", "--out")
+    if model.is_dir() and folder in Path(out).resolve().parents:  # a run folder's own files
+        raise WorkbenchError(f"is inside the model's run folder ({folder}): name another", "--out")
 
 
 OUTPUT_OWNER = ".workbench-output"  # in a verb's output folder: the verb that claimed it
