@@ -215,3 +215,14 @@ def test_a_refused_split_leaves_no_folder(tmp_path, capsys):
         assert main([*argv, "--out", str(out)]) == 2, argv
         assert not out.exists(), argv
     capsys.readouterr()
+
+
+def test_an_empty_split_says_how_to_train_without_validation(tmp_path):
+    """`split --val-fraction 0` writes a header-only val.csv, which train then refused with no
+    hint of --val-csv ''."""
+    assert (
+        main(["split", str(SAMPLES / "seed"), "--out", str(tmp_path / "l"), "--val-fraction", "0"])
+        == 0
+    )
+    with pytest.raises(WorkbenchError, match="header but no views .*--val-csv ''"):
+        read_split_csv(tmp_path / "l" / "val.csv")

@@ -268,7 +268,11 @@ def read_split_csv(path: str | os.PathLike, root: str | os.PathLike | None = Non
                 raise WorkbenchError(f"line {i}: {col} {e}", path) from None
         records.append(rec)
     if not records:
-        raise WorkbenchError("split CSV has a header but no views", path)
+        raise WorkbenchError(
+            "split CSV has a header but no views (split --val-fraction 0 writes such a "
+            "val.csv: train with --val-csv '' for no validation)",
+            path,
+        )
     return records, root
 
 
