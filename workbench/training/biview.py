@@ -33,12 +33,11 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
-    interrupted_error,
     learning_rate,
     make_optimizer,
     removed_if_it_fails_early,
     run_steps,
-    stop_on_interrupt,
+    train_until_stopped,
 )
 from workbench.viz.dumps import write_dumps
 
@@ -185,10 +184,7 @@ def _train(config: BiviewConfig, stop=None) -> dict:
 
 def run(config: BiviewConfig) -> int:
     """``workbench train-biview``: prints steps, wall time, pairs and validation metrics."""
-    with stop_on_interrupt() as stopping:
-        s = train(config, stop=stopping.is_set)
-    if s.get("stopped"):
-        raise interrupted_error(s["steps"], config)
+    s = train_until_stopped(train, config)
     val = {k: round(v, 4) for k, v in s.get("val", {}).items()}
     print(json.dumps({k: s[k] for k in ("steps", "wall_s", "pairs")} | {"val": val}))
     return 0

@@ -260,6 +260,16 @@ def removed_if_it_fails_early(logdir: Path):
         raise
 
 
+def train_until_stopped(train: Callable, config, **kw) -> dict:
+    """``train(config, stop=..., **kw)`` under :func:`stop_on_interrupt`: a run Ctrl-C or
+    SIGTERM stopped (``{"stopped": True}``) becomes :func:`interrupted_error`."""
+    with stop_on_interrupt() as stopping:
+        summary = train(config, stop=stopping.is_set, **kw)
+    if summary.get("stopped"):
+        raise interrupted_error(summary["steps"], config)
+    return summary
+
+
 def interrupted_error(step: int, config) -> WorkbenchError:
     """The one line of a run stopped by Ctrl-C or SIGTERM at ``step``, its checkpoint saved."""
     return WorkbenchError(

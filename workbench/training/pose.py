@@ -37,11 +37,10 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
-    interrupted_error,
     learning_rate,
     removed_if_it_fails_early,
     run_steps,
-    stop_on_interrupt,
+    train_until_stopped,
 )
 
 __all__ = ["PairSource", "train", "run"]
@@ -180,9 +179,6 @@ def _train(config: PoseConfig, stop=None) -> dict:
 
 def run(config: PoseConfig) -> int:
     """``workbench train-pose``: prints steps, wall time and the median errors."""
-    with stop_on_interrupt() as stopping:
-        s = train(config, stop=stopping.is_set)
-    if s.get("stopped"):
-        raise interrupted_error(s["steps"], config)
+    s = train_until_stopped(train, config)
     print(json.dumps({k: s.get(k) for k in ("steps", "wall_s", "network", "baseline_yaw_xcorr")}))
     return 0

@@ -55,14 +55,13 @@ from workbench.training.loop import (
     Checkpoints,
     RunLog,
     check_resume,
-    interrupted_error,
     learning_rate,
     make_optimizer,
     make_strategy,
     read_rows,
     removed_if_it_fails_early,
     run_steps,
-    stop_on_interrupt,
+    train_until_stopped,
 )
 from workbench.viz.dumps import dump_images, write_dumps
 
@@ -418,10 +417,7 @@ def run(config: TrainConfig) -> int:
     """``workbench train``: prints steps, wall time and the final validation metrics. Ctrl-C
     or SIGTERM ends the run after the step under way, with a checkpoint (a second one stops at
     once): one line says where it stopped and how to continue (exit 2)."""
-    with stop_on_interrupt() as stopping:
-        summary = train(config, stop=stopping.is_set, finish_on_stop=False)
-    if summary.get("stopped"):
-        raise interrupted_error(summary["steps"], config)
+    summary = train_until_stopped(train, config, finish_on_stop=False)
     if "val" in summary:
         val = {k: round(v, 4) for k, v in summary["val"].items()}
         print(json.dumps({"steps": summary["steps"], "wall_s": summary.get("wall_s"), "val": val}))
