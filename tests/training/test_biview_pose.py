@@ -8,6 +8,7 @@ import pytest
 
 from workbench.data.dataset import index_dataset
 from workbench.data.layouts import load_view
+from workbench.errors import WorkbenchError
 from workbench.geometry.equirect import yaw_matrix
 
 SAMPLES = Path(__file__).parents[2] / "data_samples" / "seed"
@@ -293,3 +294,11 @@ def test_a_stopped_two_view_run_keeps_a_checkpoint_of_its_step_and_resumes(tmp_p
     )
     done = train(dataclasses.replace(cfg, resume=True, steps=6))
     assert done["steps"] == 6 and done["resumed_from"] == 4 and (run / "model.keras").exists()
+    # resumed once finished: nothing redone (the model and summary were written again); a
+    # --steps below the checkpoint's step is refused (config.json recorded it)
+    before = {p.name: p.read_bytes() for p in run.glob("*.*")}
+    assert train(dataclasses.replace(cfg, resume=True, steps=6)) == done
+    assert {p.name: p.read_bytes() for p in run.glob("*.*")} == before
+    with pytest.raises(WorkbenchError, match="--steps: 3 ends before step 6"):
+        train(dataclasses.replace(cfg, resume=True, steps=3))
+    assert {p.name: p.read_bytes() for p in run.glob("*.*")} == before

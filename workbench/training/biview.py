@@ -33,6 +33,7 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
+    finished_summary,
     learning_rate,
     make_optimizer,
     removed_if_it_fails_early,
@@ -133,6 +134,9 @@ def train(config: BiviewConfig, stop=None) -> dict:
 def _train(config: BiviewConfig, stop=None) -> dict:
     logdir = Path(config.logdir)
     check_resume(config, logdir)
+    done = finished_summary(config, logdir)
+    if done is not None:
+        return done
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "bi-view training", poses=True)
     check_logdir_outside(logdir, config.train_csv, config.val_csv)

@@ -168,7 +168,47 @@ def check_resume(config, logdir: Path, fields: Sequence[str] = MODEL_FIELDS) -> 
                 f"checkpoints were made by a different model config ({desc})", saved
             )
         if ckpt.exists():
+            _check_steps_reach(config, logdir)
             _check_resumed_settings(old, config, logdir, saved)
+
+
+def checkpoint_step(logdir: Path) -> int:
+    """The step of the run's latest checkpoint (``ckpt-<step>``, as :class:`Checkpoints`
+    names them), 0 when there is none; read from its state file, TensorFlow not called."""
+    latest = tf.train.latest_checkpoint(str(Path(logdir) / "checkpoints"))
+    try:
+        return int(str(latest).rsplit("-", 1)[1]) if latest else 0
+    except (IndexError, ValueError):
+        return 0
+
+
+def _check_steps_reach(config, logdir: Path) -> None:
+    """``--steps`` not below the checkpoint's step (the run "finished" at step 350 of 100)."""
+    step = checkpoint_step(logdir)
+    if config.steps < step:
+        raise WorkbenchError(
+            f"{config.steps} ends before step {step}, where the run in {logdir} is: pass more, "
+            "or --init-from it in a new --logdir",
+            "--steps",
+        )
+
+
+def finished_summary(config, logdir: Path) -> dict | None:
+    """The ``summary.json`` of a run resumed at the step it finished (``model.keras`` written):
+    nothing to do (validating again appended the step's rows twice; a two-view run re-saved
+    its model), else ``None``."""
+    if not (config.resume and (Path(logdir) / "model.keras").is_file()):
+        return None
+    if checkpoint_step(logdir) != config.steps:
+        return None
+    try:
+        summary = json.loads((Path(logdir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("finished") is False:
+        return None
+    print(f"{Path(logdir)}: finished at step {config.steps} already (--steps more goes on)")
+    return summary
 
 
 def check_logdir_outside(logdir, *csvs) -> None:

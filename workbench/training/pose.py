@@ -37,6 +37,7 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
+    finished_summary,
     learning_rate,
     removed_if_it_fails_early,
     run_steps,
@@ -133,6 +134,9 @@ def train(config: PoseConfig, stop=None) -> dict:
 def _train(config: PoseConfig, stop=None) -> dict:
     logdir = Path(config.logdir)
     check_resume(config, logdir, NET_FIELDS)
+    done = finished_summary(config, logdir)
+    if done is not None:
+        return done
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "pose training", poses=True)
     check_logdir_outside(logdir, config.train_csv, config.val_csv)

@@ -55,6 +55,7 @@ from workbench.training.loop import (
     Checkpoints,
     RunLog,
     check_resume,
+    finished_summary,
     learning_rate,
     make_optimizer,
     make_strategy,
@@ -166,28 +167,9 @@ def _set_up(config: TrainConfig) -> _Run:
     claim_output_folder(write_dir, "train", "--logdir")
     ckpt = Checkpoints(write_dir, config.keep_ckpts, model=model, optimizer=optimizer)
     start = ckpt.restore(config.resume)
-    if start > config.steps:  # before config.json records the new --steps
-        raise WorkbenchError(
-            f"{config.steps} ends before step {start}, where the run in {logdir} is: pass more, "
-            "or --init-from it in a new --logdir",
-            "--steps",
-        )
     if is_chief:
         save_config(config, logdir / "config.json")
     return _Run(config, logdir, write_dir, strategy, is_chief, task, model, optimizer, ckpt, start)
-
-
-def _finished_summary(run: _Run) -> dict | None:
-    """The saved ``summary.json`` of a run resumed at its last step and finished before (its
-    ``model.keras`` written), else ``None``."""
-    if not (run.is_chief and run.start and run.start == run.config.steps):
-        return None
-    try:
-        summary = json.loads((run.logdir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    finished = isinstance(summary, dict) and summary.get("finished")
-    return summary if finished and (run.logdir / "model.keras").is_file() else None
 
 
 def _input_stream(run: _Run, records, root):
@@ -353,6 +335,9 @@ def train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
 def _train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     check_config(config)
     check_resume(config, Path(config.logdir))
+    done = finished_summary(config, Path(config.logdir))
+    if done is not None:
+        return done
     check_output_owner(config.logdir, "train", "--logdir")
     if config.init_from:
         check_model_path(config.init_from)  # before the run folder is made
@@ -363,10 +348,6 @@ def _train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
     _require_depth(config, records, val_records)
     warn_if_split_implausible(config.train_csv, records)
     run = _set_up(config)
-    done = _finished_summary(run)
-    if done is not None:  # validating again appended the same step's rows a second time
-        print(f"train: {run.logdir} finished at step {run.start} already (--steps more goes on)")
-        return done
     if run.start and run.is_chief:
         print(f"train: resuming {run.logdir} at step {run.start} of {config.steps}")
     if run.is_chief:  # before any step: a run stopped early keeps its constant baseline too
