@@ -3,6 +3,7 @@ not what the job writes is the user's, refused before any work with one line nam
 (a new user's ``--cache notes.txt``, ``--report pose/000.txt``, ``--html`` equal to ``--out``
 and ``export --out`` equal to the model's folder each replaced a file of theirs)."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -224,6 +225,12 @@ def test_infer_marks_its_folder_and_resumes_in_it(seed, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "(new_depth.png) that no earlier run listed in its infer.json" in err
     assert (out / "new_depth.png").read_bytes() == b"my ground truth"
+    # nor a cloud of the user's named like one --ply would now add for an image done without it
+    done = json.loads((out / "infer.json").read_text())["images"][0]["output"]
+    (out / f"{done}.ply").write_bytes(b"my scan")
+    assert main([*argv, "--ply"]) == 2
+    assert f"({done}.ply) that no earlier run listed" in capsys.readouterr().err
+    assert (out / f"{done}.ply").read_bytes() == b"my scan"
     assert main(["eda", str(seed), "--out", str(out)]) == 2
     assert "holds the output of `workbench infer`" in capsys.readouterr().err
 

@@ -509,11 +509,17 @@ def _check_out_folder(out: Path, items, ply: bool, before: dict, paths=()) -> No
         pending = before.get("pending", [])
         pending = {p for p in pending if isinstance(p, str)} if isinstance(pending, list) else set()
         earlier = set(_earlier_outputs(before)) | pending
+        done = [it for it in items if it.key.as_posix() in earlier]
         items = [it for it in items if it.key.as_posix() not in earlier]
     suffixes = ("_depth.npy", *OUTPUT_SUFFIXES) + ((".ply",) if ply else ())
     names = [] if ours else ["infer.json"]
     names += [(it.key.parent / f"{it.key.name}{s}").as_posix() for it in items for s in suffixes]
-    if ply and not ours:  # the fused clouds: <scene folder>/fused_predicted[_floorN].ply
+    signature = before.get("signature")
+    new_clouds = ply and not (ours and isinstance(signature, dict) and signature.get("ply"))
+    if ours and new_clouds:  # clouds of images done before without --ply: not written yet
+        names += [(it.key.parent / f"{it.key.name}.ply").as_posix() for it in done]
+        items = items + done
+    if new_clouds:  # the fused clouds: <scene folder>/fused_predicted[_floorN].ply
         for parent in sorted({it.key.parent for it in items}):
             found = (out / parent).glob(f"{FUSED_NAME}*.ply")
             names += [p.relative_to(out).as_posix() for p in found]
