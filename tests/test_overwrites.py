@@ -96,8 +96,10 @@ def test_eval_refuses_the_models_folder_and_the_dataset_root(seed, tmp_path, cap
     assert main(["eval", val, "--model", str(model), "--out", str(model)]) == 2
     assert "--out: is the model's own folder" in capsys.readouterr().err
     assert (model / "metrics.json").read_text() == "{}\n"
-    assert main(["eval", val, "--model", str(model), "--out", str(model / "sub")]) == 2
-    assert "--out: is inside the model's run folder" in capsys.readouterr().err
+    (model / "config.json").write_text("{}\n")  # a run folder: its model file names it too
+    for given in (model, model / "model.keras"):
+        assert main(["eval", val, "--model", str(given), "--out", str(model / "sub")]) == 2
+        assert f"--out: {model / 'sub'} is inside the model's run folder" in capsys.readouterr().err
     assert main(["eval", val, "--model", str(model), "--out", str(seed / "ev")]) == 2
     assert "is inside the dataset root" in capsys.readouterr().err and not (seed / "ev").exists()
 

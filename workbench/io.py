@@ -300,8 +300,11 @@ def check_not_model_folder(out: str | os.PathLike, model: Path) -> None:
     folder = (model if model.is_dir() else model.parent).resolve()
     if Path(out).resolve() == folder:
         raise WorkbenchError(f"is the model's own folder ({folder}): name another", "--out")
-    if model.is_dir() and folder in Path(out).resolve().parents:  # a run folder's own files
-        raise WorkbenchError(f"is inside the model's run folder ({folder}): name another", "--out")
+    run = (folder / "checkpoints").is_dir() or (folder / "config.json").is_file()
+    if run and folder in Path(out).resolve().parents:  # a run folder's own files (or its model's)
+        raise WorkbenchError(
+            f"{out} is inside the model's run folder ({folder}): name another", "--out"
+        )
 
 
 OUTPUT_OWNER = ".workbench-output"  # in a verb's output folder: the verb that claimed it
