@@ -314,8 +314,9 @@ def check_range_units(range_m: np.ndarray, depth_file: str | os.PathLike) -> Non
     med = float(np.median(valid)) if valid.size else 0.0
     if med > IMPLAUSIBLE_RANGE_M:
         raise WorkbenchError(
-            f"median range {med:.4g} m (> {IMPLAUSIBLE_RANGE_M:.0f} m for an indoor scene): "
-            f"depth in millimetres or another unit? (in millimetres: {med / 1000:.3g} m)",
+            f"median range {med:.4g} m as read (> {IMPLAUSIBLE_RANGE_M:.0f} m for an indoor "
+            "scene): depth in millimetres or another unit than it is read in (its encoding, "
+            "--depth-scale)?",
             depth_file,
         )
 
