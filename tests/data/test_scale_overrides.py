@@ -222,3 +222,15 @@ def test_a_per_view_encoding_without_per_view_files_names_its_source(tmp_path, c
     assert f"{root / 'dataset.json'}: depth_scale must be a positive" in capsys.readouterr().err
     assert main(["validate", str(root), "--depth-scale", "-1", *report]) == 2
     assert "--depth-scale" in capsys.readouterr().err
+
+
+def test_validate_lists_the_datasets_own_problem_first(tmp_path, capsys):
+    """The --depth-scale advice was the 43rd of 43 problems: only in the report CSV."""
+    report = tmp_path / "r.csv"
+    argv = ["validate", str(SAMPLES / "seed"), "--depth-scale", "1", "--report", str(report)]
+    assert main([*argv, "--no-progress"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    first = lines[lines.index(next(x for x in lines if x.startswith("  problems ("))) + 1]
+    assert (
+        first.startswith("    dataset: implausible depth scale:") and "--depth-scale 1000" in first
+    )
