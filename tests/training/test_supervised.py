@@ -444,3 +444,9 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path)
     with pytest.raises(WorkbenchError, match="unreadable or truncated"):
         train(tiny(lists, run))
     assert not run.exists()
+    # a validation depth map gone: it trained, then failed, leaving checkpoints and no model
+    shutil.copy(SAMPLES / first["rgb_path"], rgb)
+    (root / first["depth_path"]).unlink()
+    with pytest.raises(WorkbenchError, match="file not found"):
+        train(tiny(lists, run))
+    assert not run.exists()

@@ -33,6 +33,7 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
+    check_val_views,
     finished_summary,
     learning_rate,
     make_optimizer,
@@ -140,6 +141,7 @@ def _train(config: BiviewConfig, stop=None) -> dict:
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "bi-view training", poses=True)
     check_logdir_outside(logdir, config.train_csv, config.val_csv)
+    check_val_views(config.val_csv, config.height, config.val_views)
     claim_output_folder(logdir, "train-biview", "--logdir")
     records, root, pairs = _pairs(config, config.train_csv)
     keras.utils.set_random_seed(config.seed)

@@ -211,6 +211,23 @@ def finished_summary(config, logdir: Path) -> dict | None:
     return summary
 
 
+def check_val_views(val_csv: str, height: int, n: int = 0) -> None:
+    """Before any work: the first ``n`` (0: all) views of the validation split can be read
+    (one that cannot stopped the run only after training, its folder left without a result).
+
+    Raises:
+        WorkbenchError: naming the file that cannot be read.
+    """
+    if not val_csv:
+        return
+    from workbench.data.pipeline import load_sample
+    from workbench.data.splits import read_split_csv
+
+    records, root = read_split_csv(val_csv)
+    for r in records[:n] if n else records:
+        load_sample(r, root, height)
+
+
 def check_logdir_outside(logdir, *csvs) -> None:
     """Before any work: ``--logdir`` is not inside the dataset root of any split CSV given
     (a run folder there was read as an empty scene by every verb).

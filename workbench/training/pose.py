@@ -37,6 +37,7 @@ from workbench.training.loop import (
     RunLog,
     check_logdir_outside,
     check_resume,
+    check_val_views,
     finished_summary,
     learning_rate,
     removed_if_it_fails_early,
@@ -140,6 +141,7 @@ def _train(config: PoseConfig, stop=None) -> dict:
     # before the run folder: a pose-only split is refused, nothing written
     require_splits_depth(config.train_csv, config.val_csv, "pose training", poses=True)
     check_logdir_outside(logdir, config.train_csv, config.val_csv)
+    check_val_views(config.val_csv, config.height)
     claim_output_folder(logdir, "train-pose", "--logdir")
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)

@@ -347,6 +347,9 @@ def _train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
         check_outside(config.logdir, "--logdir", data_root, "the dataset root")
     _require_depth(config, records, val_records)
     warn_if_split_implausible(config.train_csv, records)
+    for r in val_records[: config.val_views] if config.val_views else val_records:
+        load_sample(r, val_root, config.height)  # a validation view that cannot be read: now,
+        # not after the training (a run folder with checkpoints and no result was left)
     run = _set_up(config)
     if run.start and run.is_chief:
         print(f"train: resuming {run.logdir} at step {run.start} of {config.steps}")
