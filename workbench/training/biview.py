@@ -17,10 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from workbench.configs import BiviewConfig, save_config, to_dict
+from workbench.configs import MODEL_FIELDS, BiviewConfig, save_config, to_dict
 from workbench.data.pairs import training_pairs
 from workbench.data.pipeline import Augment, augment_sample, load_sample, sample_seed
-from workbench.data.splits import read_split_csv, require_splits_depth
+from workbench.data.splits import read_split_csv
 from workbench.geometry.pose import relative_pose
 from workbench.io import claim_output_folder, write_text_atomic
 from workbench.model.biview_losses import biview_losses
@@ -31,15 +31,12 @@ from workbench.model.unet import build_from_config
 from workbench.training.loop import (
     Checkpoints,
     RunLog,
-    check_logdir_outside,
-    check_resume,
-    check_val_views,
-    finished_summary,
     learning_rate,
     make_optimizer,
     removed_if_it_fails_early,
     run_steps,
     train_until_stopped,
+    two_view_run_checks,
 )
 from workbench.viz.dumps import write_dumps
 
@@ -134,14 +131,9 @@ def train(config: BiviewConfig, stop=None) -> dict:
 
 def _train(config: BiviewConfig, stop=None) -> dict:
     logdir = Path(config.logdir)
-    check_resume(config, logdir)
-    done = finished_summary(config, logdir)
+    done = two_view_run_checks(config, MODEL_FIELDS, "bi-view training")  # no folder made yet
     if done is not None:
         return done
-    # before the run folder: a pose-only split is refused, nothing written
-    require_splits_depth(config.train_csv, config.val_csv, "bi-view training", poses=True)
-    check_logdir_outside(logdir, config.train_csv, config.val_csv)
-    check_val_views(config.val_csv, config.height, config.val_views)
     claim_output_folder(logdir, "train-biview", "--logdir")
     records, root, pairs = _pairs(config, config.train_csv)
     keras.utils.set_random_seed(config.seed)

@@ -211,6 +211,25 @@ def finished_summary(config, logdir: Path) -> dict | None:
     return summary
 
 
+def two_view_run_checks(config, fields: Sequence[str], what: str) -> dict | None:
+    """Before any work, for the two-view trainers (``what``: their name in messages): the
+    resume checks (:func:`check_resume` on ``fields``), a split with depth and poses, a
+    ``--logdir`` outside the data, readable validation views. Returns the summary of a run
+    resumed at the step it finished (:func:`finished_summary`: nothing to do), else ``None``.
+    """
+    from workbench.data.splits import require_splits_depth
+
+    logdir = Path(config.logdir)
+    check_resume(config, logdir, fields)
+    done = finished_summary(config, logdir)
+    if done is not None:
+        return done
+    require_splits_depth(config.train_csv, config.val_csv, what, poses=True)
+    check_logdir_outside(logdir, config.train_csv, config.val_csv)
+    check_val_views(config.val_csv, config.height, getattr(config, "val_views", 0))
+    return None
+
+
 def check_val_views(val_csv: str, height: int, n: int = 0) -> None:
     """Before any work: the first ``n`` (0: all) views of the validation split can be read
     (one that cannot stopped the run only after training, its folder left without a result).

@@ -20,7 +20,7 @@ import tensorflow as tf
 from workbench.configs import PoseConfig, save_config, to_dict
 from workbench.data.pairs import training_pairs
 from workbench.data.pipeline import load_sample
-from workbench.data.splits import read_split_csv, require_splits_depth
+from workbench.data.splits import read_split_csv
 from workbench.geometry.equirect import yaw_matrix
 from workbench.geometry.pose import relative_pose
 from workbench.io import claim_output_folder, write_text_atomic
@@ -35,14 +35,11 @@ from workbench.model.saving import save_keras_atomic
 from workbench.training.loop import (
     Checkpoints,
     RunLog,
-    check_logdir_outside,
-    check_resume,
-    check_val_views,
-    finished_summary,
     learning_rate,
     removed_if_it_fails_early,
     run_steps,
     train_until_stopped,
+    two_view_run_checks,
 )
 
 __all__ = ["PairSource", "train", "run"]
@@ -134,14 +131,9 @@ def train(config: PoseConfig, stop=None) -> dict:
 
 def _train(config: PoseConfig, stop=None) -> dict:
     logdir = Path(config.logdir)
-    check_resume(config, logdir, NET_FIELDS)
-    done = finished_summary(config, logdir)
+    done = two_view_run_checks(config, NET_FIELDS, "pose training")  # no folder made yet
     if done is not None:
         return done
-    # before the run folder: a pose-only split is refused, nothing written
-    require_splits_depth(config.train_csv, config.val_csv, "pose training", poses=True)
-    check_logdir_outside(logdir, config.train_csv, config.val_csv)
-    check_val_views(config.val_csv, config.height)
     claim_output_folder(logdir, "train-pose", "--logdir")
     source = PairSource(config, config.train_csv, logdir)
     keras.utils.set_random_seed(config.seed)
