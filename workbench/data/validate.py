@@ -311,7 +311,11 @@ def check_range_units(range_m: np.ndarray, depth_file: str | os.PathLike) -> Non
         WorkbenchError: naming ``depth_file`` and the median.
     """
     valid = range_m[np.isfinite(range_m) & (range_m > 0)]
-    med = float(np.median(valid)) if valid.size else 0.0
+    # a count, not a sort, on every view of a folder-wide job (11 ms -> 1 ms at 1600x800): the
+    # median can exceed the bound only when at least half the valid ranges do
+    if 2 * int((valid > IMPLAUSIBLE_RANGE_M).sum()) < valid.size or not valid.size:
+        return
+    med = float(np.median(valid))
     if med > IMPLAUSIBLE_RANGE_M:
         raise WorkbenchError(
             f"median range {med:.4g} m as read (> {IMPLAUSIBLE_RANGE_M:.0f} m for an indoor "
