@@ -37,7 +37,7 @@ from workbench.eda.consistency_pairs import RULES, Thresholds, diagnose_pair, pr
 from workbench.eda.consistency_views import VIEW_COLUMNS, aggregate_views, rank_views
 from workbench.eda.scene_ranges import (
     check_dataset_height,
-    check_height,
+    check_scene_height,
     finished_with,
     left_out_rows,
     load_scene_ranges,
@@ -169,8 +169,7 @@ def _load_scene(records, root: str, height: int):
     keep = [k for k, r in enumerate(scene.ranges) if scene.records[k].has_depth and (r > 0).any()]
     if not keep:
         raise WorkbenchError("no view has depth", Path(root) / records[0].scene_id)
-    rows = min(scene.ranges[k].shape[0] for k in keep)
-    check_height(height, rows, f"this scene's views need at most {rows}")
+    check_scene_height(height, [scene.ranges[k] for k in keep])
     ranges = [shrink_range(scene.ranges[k], height) for k in keep]
     return ([scene.records[k] for k in keep], ranges, [scene.poses[k] for k in keep],
             list(scene.left_out))  # fmt: skip

@@ -26,7 +26,7 @@ from workbench.data.dataset import describe_dataset, index_spec, require_depth, 
 from workbench.data.layouts import ViewRecord
 from workbench.eda.scene_ranges import (
     check_dataset_height,
-    check_height,
+    check_scene_height,
     finished_with,
     left_out_rows,
     load_scene_ranges,
@@ -78,8 +78,7 @@ def write_scene_covisibility(job: SceneJob) -> dict:
     if finished_with(folder, ("covisibility.txt", "viewpoints.txt"), options):
         return {"scene": job.scene_id, "views": len(job.records), "skipped": True}
     scene = load_scene_ranges(job.records, job.root)
-    rows = min(r.shape[0] for r in scene.ranges)
-    check_height(job.height, rows, f"this scene's views need at most {rows}")
+    check_scene_height(job.height, scene.ranges)
     ranges = [resize_range(r, job.height) for r in scene.ranges]
     cov = covisibility_matrix_fast(ranges, list(scene.poses), job.tol)
     ids = [r.view_id for r in scene.records]

@@ -23,6 +23,7 @@ __all__ = [
     "SceneRanges",
     "check_height",
     "check_dataset_height",
+    "check_scene_height",
     "load_scene_ranges",
     "left_out_rows",
     "scene_fingerprint",
@@ -94,6 +95,12 @@ def check_height(height: int, rows: int, hint: str) -> None:
             f"the occlusion test): {hint}",
             "--height",
         )
+
+
+def check_scene_height(height: int, ranges) -> None:
+    """:func:`check_height` against the fewest rows of a scene's ``ranges`` (mixed sizes)."""
+    rows = min(r.shape[0] for r in ranges)
+    check_height(height, rows, f"this scene's views need at most {rows}")
 
 
 def check_dataset_height(records, root: str, height: int) -> None:
