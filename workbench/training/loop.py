@@ -217,7 +217,7 @@ def two_view_run_checks(config, fields: Sequence[str], what: str) -> dict | None
     ``--logdir`` outside the data, readable validation views. Returns the summary of a run
     resumed at the step it finished (:func:`finished_summary`: nothing to do), else ``None``.
     """
-    from workbench.data.splits import require_splits_depth
+    from workbench.data.splits import read_split_csv, require_splits_depth
 
     logdir = Path(config.logdir)
     check_resume(config, logdir, fields)
@@ -225,40 +225,35 @@ def two_view_run_checks(config, fields: Sequence[str], what: str) -> dict | None
     if done is not None:
         return done
     require_splits_depth(config.train_csv, config.val_csv, what, poses=True)
-    check_logdir_outside(logdir, config.train_csv, config.val_csv)
-    check_val_views(config.val_csv, config.height, getattr(config, "val_views", 0))
+    val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
+    check_logdir_outside(logdir, [read_split_csv(config.train_csv)[1], val_root])
+    check_val_views(val_records, val_root, config.height, getattr(config, "val_views", 0))
     return None
 
 
-def check_val_views(val_csv: str, height: int, n: int = 0) -> None:
-    """Before any work: the first ``n`` (0: all) views of the validation split can be read
-    (one that cannot stopped the run only after training, its folder left without a result).
+def check_val_views(records, root, height: int, n: int = 0) -> None:
+    """Before any work: the first ``n`` (0: all) views of the validation split ``records``
+    (of the dataset at ``root``) can be read (one that cannot stopped the run only after
+    training, its folder left without a result).
 
     Raises:
         WorkbenchError: naming the file that cannot be read.
     """
-    if not val_csv:
-        return
     from workbench.data.pipeline import load_sample
-    from workbench.data.splits import read_split_csv
 
-    records, root = read_split_csv(val_csv)
     for r in records[:n] if n else records:
         load_sample(r, root, height)
 
 
-def check_logdir_outside(logdir, *csvs) -> None:
-    """Before any work: ``--logdir`` is not inside the dataset root of any split CSV given
-    (a run folder there was read as an empty scene by every verb).
+def check_logdir_outside(logdir, roots) -> None:
+    """Before any work: ``--logdir`` is not inside any of the dataset ``roots`` of its splits
+    (``None`` skipped; a run folder there was read as an empty scene by every verb).
 
     Raises:
         WorkbenchError: naming ``--logdir`` and the root.
     """
-    from workbench.data.splits import read_split_csv
-
-    for csv_path in csvs:
-        if csv_path:
-            check_outside(logdir, "--logdir", read_split_csv(csv_path)[1], "the dataset root")
+    for root in {r for r in roots if r is not None}:
+        check_outside(logdir, "--logdir", root, "the dataset root")
 
 
 # settings a checkpoint's optimizer state depends on: another value cannot be restored

@@ -41,7 +41,6 @@ from workbench.errors import WorkbenchError
 from workbench.io import (
     check_model_path,
     check_output_owner,
-    check_outside,
     claim_output_folder,
     write_csv_atomic,
     write_text_atomic,
@@ -54,7 +53,9 @@ from workbench.model.unet import build_from_config
 from workbench.training.loop import (
     Checkpoints,
     RunLog,
+    check_logdir_outside,
     check_resume,
+    check_val_views,
     finished_summary,
     learning_rate,
     make_optimizer,
@@ -343,13 +344,10 @@ def _train(config: TrainConfig, stop=None, finish_on_stop: bool = True) -> dict:
         check_model_path(config.init_from)  # before the run folder is made
     records, root = read_split_csv(config.train_csv)
     val_records, val_root = read_split_csv(config.val_csv) if config.val_csv else ([], None)
-    for data_root in {root, val_root} - {None}:
-        check_outside(config.logdir, "--logdir", data_root, "the dataset root")
+    check_logdir_outside(config.logdir, [root, val_root])
     _require_depth(config, records, val_records)
     warn_if_split_implausible(config.train_csv, records)
-    for r in val_records[: config.val_views] if config.val_views else val_records:
-        load_sample(r, val_root, config.height)  # a validation view that cannot be read: now,
-        # not after the training (a run folder with checkpoints and no result was left)
+    check_val_views(val_records, val_root, config.height, config.val_views)
     run = _set_up(config)
     if run.start and run.is_chief:
         print(f"train: resuming {run.logdir} at step {run.start} of {config.steps}")
